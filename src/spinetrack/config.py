@@ -1,0 +1,38 @@
+"""Settings, read from the environment at the edge (CLI, web app), never at import time.
+
+Environment variables
+---------------------
+``SPINETRACK_DATABASE_URL``  SQLAlchemy URL of the operational store; default
+                             ``sqlite:///spinetrack.db`` (embedded, WAL, foreign keys on).
+``SPINETRACK_ENGINE``        analytics engine: ``duckdb`` (default) or ``spark``.
+``SPINETRACK_HOST`` / ``SPINETRACK_PORT``  where ``spinetrack serve`` listens
+                             (default 127.0.0.1:8000).
+``SPINETRACK_ENV``           ``development`` (default) or ``production``.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from typing import Literal
+
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+__all__ = ["Settings", "get_settings"]
+
+
+class Settings(BaseSettings):
+    """spinetrack settings; every field can be set by ``SPINETRACK_<NAME>``."""
+
+    model_config = SettingsConfigDict(env_prefix="SPINETRACK_", extra="ignore")
+
+    database_url: str = "sqlite:///spinetrack.db"
+    engine: Literal["duckdb", "spark"] = "duckdb"
+    host: str = "127.0.0.1"
+    port: int = 8000
+    env: Literal["development", "production"] = "development"
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """Return the process-wide settings (built on first call, not at import)."""
+    return Settings()

@@ -1,0 +1,84 @@
+"""The clinical pathway of lower back pain care as pure code: vocabularies, value objects
+and their invariants. Imports only the standard library.
+
+Modules
+-------
+``diagnosis``      ICD-10-CM code table (as data, with its edition), diagnosis groups, spinal
+                   levels and imaging findings.
+``procedure``      the procedure catalogue (family × approach × technique) and conservative care.
+``complications``  complication categories and the Clavien–Dindo grade.
+``pathway``        patients, episodes, procedures, PROM responses, follow-up timepoints and the
+                   validation every store write goes through.
+"""
+
+from spinetrack.domain.complications import ClavienDindo, ComplicationCategory, ReoperationReason
+from spinetrack.domain.diagnosis import (
+    DIAGNOSES,
+    ICD10CM_EDITION,
+    CentralStenosisGrade,
+    Diagnosis,
+    DiagnosisGroup,
+    FindingKind,
+    HerniationMorphology,
+    HerniationZone,
+    Level,
+    MeyerdingGrade,
+    PfirrmannGrade,
+    get_diagnosis,
+    parse_levels,
+)
+from spinetrack.domain.pathway import (
+    TIMEPOINTS,
+    AsaGrade,
+    Sex,
+    SmokingStatus,
+    Timepoint,
+    TreatmentArm,
+    WorkStatus,
+    get_timepoint,
+)
+from spinetrack.domain.procedure import (
+    CATALOGUE,
+    CONSERVATIVE_OPTIONS,
+    Approach,
+    ConservativeOption,
+    ProcedureEntry,
+    ProcedureFamily,
+    Technique,
+    get_procedure,
+)
+
+__all__ = [
+    "CATALOGUE",
+    "CONSERVATIVE_OPTIONS",
+    "DIAGNOSES",
+    "ICD10CM_EDITION",
+    "TIMEPOINTS",
+    "Approach",
+    "AsaGrade",
+    "CentralStenosisGrade",
+    "ClavienDindo",
+    "ComplicationCategory",
+    "ConservativeOption",
+    "Diagnosis",
+    "DiagnosisGroup",
+    "FindingKind",
+    "HerniationMorphology",
+    "HerniationZone",
+    "Level",
+    "MeyerdingGrade",
+    "PfirrmannGrade",
+    "ProcedureEntry",
+    "ProcedureFamily",
+    "ReoperationReason",
+    "Sex",
+    "SmokingStatus",
+    "Technique",
+    "Timepoint",
+    "TreatmentArm",
+    "WorkStatus",
+    "get_diagnosis",
+    "get_procedure",
+    "get_timepoint",
+    "parse_levels",
+]

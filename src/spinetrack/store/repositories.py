@@ -1,0 +1,336 @@
+"""Repositories: validated writes and audited reads of the operational store.
+
+:class:`Store` owns every commit. Each public write validates the whole record with the
+domain rules first, then inserts it together with its audit row in **one transaction**: a
+record that fails validation, or a database constraint, leaves nothing behind. Each read of
+patient data appends an audit row too.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Engine, func, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from spinetrack import instruments
+from spinetrack.domain.diagnosis import format_levels, get_diagnosis, parse_levels
+from spinetrack.domain.pathway import (
+    ComplicationRecord,
+    EpisodeRecord,
+    PatientRecord,
+    ProcedureRecord,
+    PromResponseRecord,
+    ReadmissionRecord,
+    ReoperationRecord,
+    Timepoint,
+    TreatmentArm,
+)
+from spinetrack.domain.procedure import ProcedureFamily
+from spinetrack.errors import ConflictError, NotFoundError, ValidationError
+from spinetrack.store import audit
+from spinetrack.store.session import make_session_factory
+from spinetrack.store.tables import (
+    ComplicationRow,
+    EpisodeRow,
+    ImagingFindingRow,
+    PatientRow,
+    ProcedureRow,
+    PromResponseRow,
+    ReadmissionRow,
+    ReoperationRow,
+    SiteRow,
+    TimepointRow,
+)
+
+__all__ = ["Actor", "Store", "SYSTEM"]
+
+RESPONSE_SOURCES = ("patient", "clinician", "import", "synthetic")
+
+
+@dataclass(frozen=True, slots=True)
+class Actor:
+    """Who is acting: recorded in every audit row."""
+
+    name: str
+    role: str
+    site_id: int | None = None
+
+
+SYSTEM = Actor("system", "system")
+
+
+def _row_dict(row: Any, exclude: tuple[str, ...] = ()) -> dict[str, Any]:
+    return {c.key: getattr(row, c.key) for c in row.__table__.columns if c.key not in exclude}
+
+
+class Store:
+    """The operational store behind one SQLAlchemy engine."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self._factory = make_session_factory(engine)
+
+    @contextmanager
+    def transaction(self) -> Iterator[Session]:
+        session = self._factory()
+        try:
+            yield session
+            session.commit()
+        except IntegrityError as exc:
+            session.rollback()
+            raise ConflictError(f"the database refused the record: {exc.orig}") from exc
+        except BaseException:
+            session.rollback()
+            raise
+        finally:
+            session.close()
+
+    # ---------------------------------------------------------------- schedule
+
+    def timepoints(self) -> tuple[Timepoint, ...]:
+        with self.transaction() as s:
+            rows = s.execute(select(TimepointRow).order_by(TimepointRow.position)).scalars().all()
+            return tuple(Timepoint(r.code, r.label, r.target_days, r.window_from_days, r.window_to_days) for r in rows)
+
+    # ---------------------------------------------------------------- sites
+
+    def add_site(self, actor: Actor, *, code: str, name: str, country: str | None = None) -> int:
+        if not code or len(code) > 32:
+            raise ValidationError(field="site.code", value=code, allowed="1 to 32 characters")
+        with self.transaction() as s:
+            if s.execute(select(SiteRow.id).where(SiteRow.code == code)).first():
+                raise ConflictError(f"site {code!r} already exists", field="site.code")
+            row = SiteRow(code=code, name=name, country=country)
+            s.add(row)
+            s.flush()
+            audit.append(s, actor=actor.name, actor_role=actor.role, action="create", entity="site", entity_id=row.id)
+            return row.id
+
+    # ---------------------------------------------------------------- patients
+
+    def add_patient(self, actor: Actor, site_id: int, data: Mapping[str, Any], *, today: dt.date | None = None) -> int:
+        rec = PatientRecord.create(data, today=today)
+        with self.transaction() as s:
+            if s.get(SiteRow, site_id) is None:
+                raise NotFoundError(entity="site", key=site_id)
+            if s.execute(select(PatientRow.id).where(PatientRow.pseudo_id == rec.pseudo_id)).first():
+                raise ConflictError(f"patient {rec.pseudo_id!r} already exists", field="patient.pseudo_id")
+            row = PatientRow(
+                pseudo_id=rec.pseudo_id, site_id=site_id, birth_year=rec.birth_year, sex=rec.sex.value, bmi=rec.bmi,
+                smoking=rec.smoking.value if rec.smoking else None, diabetes=rec.diabetes,
+                asa_grade=int(rec.asa_grade) if rec.asa_grade else None,
+                work_status=rec.work_status.value if rec.work_status else None,
+                symptom_duration_weeks=rec.symptom_duration_weeks, prior_spine_surgery=rec.prior_spine_surgery,
+            )
+            s.add(row)
+            s.flush()
+            audit.append(s, actor=actor.name, actor_role=actor.role, action="create", entity="patient",
+                         entity_id=row.id, patient_id=row.id)
+            return row.id
+
+    def get_patient(self, actor: Actor, patient_id: int) -> dict[str, Any]:
+        with self.transaction() as s:
+            row = s.get(PatientRow, patient_id)
+            if row is None:
+                raise NotFoundError(entity="patient", key=patient_id)
+            audit.append(s, actor=actor.name, actor_role=actor.role, action="read", entity="patient",
+                         entity_id=row.id, patient_id=row.id)
+            return _row_dict(row)
+
+    # ---------------------------------------------------------------- episodes
+
+    def add_episode(self, actor: Actor, patient_id: int, data: Mapping[str, Any]) -> int:
+        rec = EpisodeRecord.create(data)
+        with self.transaction() as s:
+            if s.get(PatientRow, patient_id) is None:
+                raise NotFoundError(entity="patient", key=patient_id)
+            row = EpisodeRow(
+                patient_id=patient_id, diagnosis_code=rec.diagnosis.code, diagnosis_group=rec.diagnosis.group.value,
+                levels=format_levels(rec.levels), n_levels=len(rec.levels),
+                conservative_care=",".join(o.value for o in rec.conservative_care) or None,
+                conservative_care_weeks=rec.conservative_care_weeks,
+                treatment=rec.treatment.value if rec.treatment else None,
+                treatment_family=rec.treatment_family.value if rec.treatment_family else None,
+                enrolled_on=rec.enrolled_on, index_date=rec.index_date,
+            )
+            row.findings = [
+                ImagingFindingRow(
+                    level=f.level.value, kind=f.kind.value,
+                    morphology=f.morphology.value if f.morphology else None, zone=f.zone.value if f.zone else None,
+                    pfirrmann=f.pfirrmann.value if f.pfirrmann else None,
+                    stenosis_grade=f.stenosis_grade.value if f.stenosis_grade else None,
+                    meyerding=f.meyerding.value if f.meyerding else None,
+                )
+                for f in rec.imaging_findings
+            ]
+            s.add(row)
+            s.flush()
+            audit.append(s, actor=actor.name, actor_role=actor.role, action="create", entity="episode",
+                         entity_id=row.id, patient_id=patient_id)
+            return row.id
+
+    def _episode(self, s: Session, episode_id: int) -> EpisodeRow:
+        row = s.get(EpisodeRow, episode_id)
+        if row is None:
+            raise NotFoundError(entity="episode", key=episode_id)
+        return row
+
+    @staticmethod
+    def _episode_record(row: EpisodeRow) -> EpisodeRecord:
+        return EpisodeRecord(
+            diagnosis=get_diagnosis(row.diagnosis_code), levels=parse_levels(row.levels), enrolled_on=row.enrolled_on,
+            treatment=TreatmentArm(row.treatment) if row.treatment else None,
+            treatment_family=ProcedureFamily(row.treatment_family) if row.treatment_family else None,
+            index_date=row.index_date,
+        )
+
+    def get_episode(self, actor: Actor, episode_id: int) -> dict[str, Any]:
+        with self.transaction() as s:
+            row = self._episode(s, episode_id)
+            out = _row_dict(row)
+            out["imaging_findings"] = [_row_dict(f, ("id", "episode_id")) for f in row.findings]
+            audit.append(s, actor=actor.name, actor_role=actor.role, action="read", entity="episode",
+                         entity_id=row.id, patient_id=row.patient_id)
+            return out
+
+    # ---------------------------------------------------------------- procedures and events
+
+    def add_procedure(self, actor: Actor, episode_id: int, data: Mapping[str, Any]) -> int:
+        rec = ProcedureRecord.create(data)
+        with self.transaction() as s:
+            ep = self._episode(s, episode_id)
+            rec.check_against_episode(self._episode_record(ep))
+            if ep.index_date is not None and rec.performed_on != ep.index_date:
+                raise ValidationError(field="procedure.performed_on", value=rec.performed_on.isoformat(),
+                                      allowed=ep.index_date.isoformat(), reason="the episode's index date is the procedure date")
+            if ep.index_date is None:
+                ep.index_date = rec.performed_on
+            row = ProcedureRow(
+                episode_id=episode_id, procedure_code=rec.entry.code, family=rec.entry.family.value,
+                approach=rec.entry.approach.value, technique=rec.entry.technique.value if rec.entry.technique else None,
+                performed_on=rec.performed_on, levels=format_levels(rec.levels), n_levels=len(rec.levels),
+                incision_mm=rec.incision_mm, ebl_ml=rec.ebl_ml, op_time_min=rec.op_time_min, fluoro_s=rec.fluoro_s,
+                fluoro_dose_mgy=rec.fluoro_dose_mgy, los_days=rec.los_days, transfusion=rec.transfusion,
+            )
+            s.add(row)
+            s.flush()
+            audit.append(s, actor=actor.name, actor_role=actor.role, action="create", entity="procedure",
+                         entity_id=row.id, patient_id=ep.patient_id)
+            return row.id
+
+    def _index_procedure(self, s: Session, episode_id: int) -> ProcedureRow:
+        proc = s.execute(select(ProcedureRow).where(ProcedureRow.episode_id == episode_id)
+                         .order_by(ProcedureRow.performed_on)).scalars().first()
+        if proc is None:
+            raise ValidationError(field="episode_id", value=episode_id, allowed="an episode with a recorded procedure")
+        return proc
+
+    def add_complication(self, actor: Actor, episode_id: int, data: Mapping[str, Any]) -> int:
+        with self.transaction() as s:
+            ep = self._episode(s, episode_id)
+            proc = self._index_procedure(s, episode_id)
+            rec = ComplicationRecord.create(data, performed_on=proc.performed_on)
+            row = ComplicationRow(episode_id=episode_id, procedure_id=proc.id, category=rec.category.value,
+                                  clavien_dindo=rec.clavien_dindo.value, occurred_on=rec.occurred_on, detail=rec.detail)
+            s.add(row)
+            s.flush()
+            audit.append(s, actor=actor.name, actor_role=actor.role, action="create", entity="complication",
+                         entity_id=row.id, patient_id=ep.patient_id)
+            return row.id
+
+    def add_readmission(self, actor: Actor, episode_id: int, data: Mapping[str, Any]) -> int:
+        with self.transaction() as s:
+            ep = self._episode(s, episode_id)
+            proc = self._index_procedure(s, episode_id)
+            rec = ReadmissionRecord.create(data, performed_on=proc.performed_on)
+            row = ReadmissionRow(episode_id=episode_id, admitted_on=rec.admitted_on, reason=rec.reason)
+            s.add(row)
+            s.flush()
+            audit.append(s, actor=actor.name, actor_role=actor.role, action="create", entity="readmission",
+                         entity_id=row.id, patient_id=ep.patient_id)
+            return row.id
+
+    def add_reoperation(self, actor: Actor, episode_id: int, data: Mapping[str, Any]) -> int:
+        with self.transaction() as s:
+            ep = self._episode(s, episode_id)
+            proc = self._index_procedure(s, episode_id)
+            rec = ReoperationRecord.create(data, index_date=proc.performed_on)
+            row = ReoperationRow(episode_id=episode_id, performed_on=rec.performed_on, reason=rec.reason.value,
+                                 levels=format_levels(rec.levels) if rec.levels else None)
+            s.add(row)
+            s.flush()
+            audit.append(s, actor=actor.name, actor_role=actor.role, action="create", entity="reoperation",
+                         entity_id=row.id, patient_id=ep.patient_id)
+            return row.id
+
+    # ---------------------------------------------------------------- PROM responses
+
+    def submit_response(
+        self,
+        actor: Actor,
+        episode_id: int,
+        data: Mapping[str, Any],
+        *,
+        source: str = "clinician",
+        idempotency_key: str | None = None,
+    ) -> int:
+        """Validate, score and store one PROM response; answers and scores in one transaction.
+
+        A repeated ``idempotency_key`` with the same payload returns the stored response id
+        instead of storing a duplicate; with a different payload it is a conflict.
+        """
+        if source not in RESPONSE_SOURCES:
+            raise ValidationError(field="response.source", value=source, allowed=RESPONSE_SOURCES)
+        schedule = self.timepoints()
+        with self.transaction() as s:
+            if idempotency_key is not None:
+                prior = s.execute(select(PromResponseRow).where(PromResponseRow.idempotency_key == idempotency_key)).scalar()
+                if prior is not None:
+                    if prior.episode_id != episode_id or prior.instrument != data.get("instrument") or \
+                            prior.timepoint != data.get("timepoint") or prior.answers != dict(data.get("answers") or {}):
+                        raise ConflictError("this idempotency key was used for a different response", field="idempotency_key")
+                    return prior.id
+            ep = self._episode(s, episode_id)
+            rec = PromResponseRecord.create(data, index_date=ep.index_date, schedule=schedule)
+            inst = instruments.get(rec.instrument, "response.instrument")
+            score = inst.score(rec.answers)
+            dup = s.execute(select(PromResponseRow.id).where(
+                PromResponseRow.episode_id == episode_id, PromResponseRow.timepoint == rec.timepoint.code,
+                PromResponseRow.instrument == rec.instrument)).first()
+            if dup:
+                raise ConflictError(
+                    f"a {rec.instrument} response at {rec.timepoint.code} already exists for this episode",
+                    field="response.timepoint")
+            row = PromResponseRow(
+                episode_id=episode_id, timepoint=rec.timepoint.code, instrument=rec.instrument,
+                instrument_version=score.version, collected_on=rec.collected_on, days_from_index=rec.days_from_index,
+                answers=dict(rec.answers), score=score.total, score_detail=score.as_dict(), valid=score.valid,
+                source=source, idempotency_key=idempotency_key,
+            )
+            s.add(row)
+            s.flush()
+            audit.append(s, actor=actor.name, actor_role=actor.role, action="create", entity="prom_response",
+                         entity_id=row.id, patient_id=ep.patient_id,
+                         detail={"instrument": rec.instrument, "timepoint": rec.timepoint.code})
+            return row.id
+
+    def list_responses(self, actor: Actor, episode_id: int) -> list[dict[str, Any]]:
+        with self.transaction() as s:
+            ep = self._episode(s, episode_id)
+            rows = s.execute(select(PromResponseRow).where(PromResponseRow.episode_id == episode_id)
+                             .order_by(PromResponseRow.collected_on, PromResponseRow.id)).scalars().all()
+            audit.append(s, actor=actor.name, actor_role=actor.role, action="read", entity="prom_response",
+                         entity_id=None, patient_id=ep.patient_id, detail={"episode_id": episode_id, "n": len(rows)})
+            return [_row_dict(r) for r in rows]
+
+    # ---------------------------------------------------------------- counts
+
+    def count(self, table: type[Any]) -> int:
+        with self.transaction() as s:
+            return int(s.execute(select(func.count()).select_from(table)).scalar_one())

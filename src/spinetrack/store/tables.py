@@ -1,0 +1,297 @@
+"""ORM tables of the operational store (SQLAlchemy 2). Never returned by the API directly.
+
+The schema is created and changed only by the Alembic migrations in ``migrations/``;
+``tests/store`` checks that the migrations and these models agree on SQLite and PostgreSQL.
+
+Conventions: fields carry their unit (``ebl_ml``, ``los_days``); codes are the stable string
+values of the enums in :mod:`spinetrack.domain`; dates are calendar dates, timestamps are UTC.
+Patients carry a pseudonymous id and no name or contact details.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    CheckConstraint,
+    Date,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+__all__ = [
+    "AuditRow",
+    "Base",
+    "ComplicationRow",
+    "EpisodeRow",
+    "ImagingFindingRow",
+    "PatientRow",
+    "ProcedureRow",
+    "PromResponseRow",
+    "ReadmissionRow",
+    "ReoperationRow",
+    "SiteRow",
+    "TimepointRow",
+    "UserRow",
+]
+
+NAMING = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING)
+    type_annotation_map = {dict[str, Any]: JSON, str: String(255)}
+
+
+def _utcnow() -> dt.datetime:
+    return dt.datetime.now(dt.UTC).replace(tzinfo=None)
+
+
+class SiteRow(Base):
+    __tablename__ = "sites"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    code: Mapped[str] = mapped_column(String(32), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    country: Mapped[str | None] = mapped_column(String(2))
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=_utcnow)
+
+
+class UserRow(Base):
+    __tablename__ = "users"
+    __table_args__ = (CheckConstraint("role IN ('clinician','coordinator','researcher','admin')", name="role"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    username: Mapped[str] = mapped_column(String(64), unique=True)
+    display_name: Mapped[str] = mapped_column(String(200))
+    role: Mapped[str] = mapped_column(String(16))
+    site_id: Mapped[int | None] = mapped_column(ForeignKey("sites.id"))
+    password_hash: Mapped[str | None] = mapped_column(String(255))
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=_utcnow)
+
+
+class PatientRow(Base):
+    __tablename__ = "patients"
+    __table_args__ = (
+        CheckConstraint("sex IN ('female','male','other','unknown')", name="sex"),
+        CheckConstraint("smoking IS NULL OR smoking IN ('never','former','current')", name="smoking"),
+        CheckConstraint("asa_grade IS NULL OR asa_grade BETWEEN 1 AND 5", name="asa_grade"),
+        CheckConstraint("bmi IS NULL OR bmi BETWEEN 10 AND 90", name="bmi"),
+        CheckConstraint("symptom_duration_weeks IS NULL OR symptom_duration_weeks >= 0", name="symptom_duration"),
+        Index("ix_patients_site", "site_id"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    pseudo_id: Mapped[str] = mapped_column(String(64), unique=True)
+    site_id: Mapped[int] = mapped_column(ForeignKey("sites.id"))
+    birth_year: Mapped[int] = mapped_column(Integer)
+    sex: Mapped[str] = mapped_column(String(8))
+    bmi: Mapped[float | None] = mapped_column(Float)
+    smoking: Mapped[str | None] = mapped_column(String(8))
+    diabetes: Mapped[bool | None] = mapped_column(Boolean)
+    asa_grade: Mapped[int | None] = mapped_column(Integer)
+    work_status: Mapped[str | None] = mapped_column(String(24))
+    symptom_duration_weeks: Mapped[int | None] = mapped_column(Integer)
+    prior_spine_surgery: Mapped[bool | None] = mapped_column(Boolean)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=_utcnow)
+
+    episodes: Mapped[list[EpisodeRow]] = relationship(back_populates="patient")
+
+
+class EpisodeRow(Base):
+    __tablename__ = "episodes"
+    __table_args__ = (
+        CheckConstraint("treatment IS NULL OR treatment IN ('conservative','mis','open')", name="treatment"),
+        CheckConstraint(
+            "treatment_family IS NULL OR treatment_family IN ('discectomy','decompression','fusion')", name="family"
+        ),
+        CheckConstraint("n_levels BETWEEN 1 AND 5", name="n_levels"),
+        Index("ix_episodes_patient", "patient_id"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    patient_id: Mapped[int] = mapped_column(ForeignKey("patients.id", ondelete="CASCADE"))
+    diagnosis_code: Mapped[str] = mapped_column(String(10))
+    diagnosis_group: Mapped[str] = mapped_column(String(40))
+    levels: Mapped[str] = mapped_column(String(40))  # canonical "L4-L5,L5-S1"
+    n_levels: Mapped[int] = mapped_column(Integer)
+    conservative_care: Mapped[str | None] = mapped_column(String(64))  # "physiotherapy,medication"
+    conservative_care_weeks: Mapped[int | None] = mapped_column(Integer)
+    treatment: Mapped[str | None] = mapped_column(String(16))
+    treatment_family: Mapped[str | None] = mapped_column(String(16))
+    enrolled_on: Mapped[dt.date] = mapped_column(Date)
+    index_date: Mapped[dt.date | None] = mapped_column(Date)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=_utcnow)
+
+    patient: Mapped[PatientRow] = relationship(back_populates="episodes")
+    findings: Mapped[list[ImagingFindingRow]] = relationship(back_populates="episode", cascade="all, delete-orphan")
+
+
+class ImagingFindingRow(Base):
+    __tablename__ = "imaging_findings"
+    __table_args__ = (Index("ix_imaging_findings_episode", "episode_id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    episode_id: Mapped[int] = mapped_column(ForeignKey("episodes.id", ondelete="CASCADE"))
+    level: Mapped[str] = mapped_column(String(8))
+    kind: Mapped[str] = mapped_column(String(24))
+    morphology: Mapped[str | None] = mapped_column(String(16))
+    zone: Mapped[str | None] = mapped_column(String(16))
+    pfirrmann: Mapped[str | None] = mapped_column(String(4))
+    stenosis_grade: Mapped[str | None] = mapped_column(String(2))
+    meyerding: Mapped[str | None] = mapped_column(String(4))
+
+    episode: Mapped[EpisodeRow] = relationship(back_populates="findings")
+
+
+class ProcedureRow(Base):
+    __tablename__ = "procedures"
+    __table_args__ = (
+        CheckConstraint("approach IN ('mis','open')", name="approach"),
+        CheckConstraint("family IN ('discectomy','decompression','fusion')", name="family"),
+        CheckConstraint("(approach = 'mis') = (technique IS NOT NULL)", name="technique"),
+        CheckConstraint("ebl_ml IS NULL OR ebl_ml >= 0", name="ebl"),
+        CheckConstraint("incision_mm IS NULL OR incision_mm >= 0", name="incision"),
+        CheckConstraint("op_time_min IS NULL OR op_time_min >= 0", name="op_time"),
+        CheckConstraint("fluoro_s IS NULL OR fluoro_s >= 0", name="fluoro_s"),
+        CheckConstraint("fluoro_dose_mgy IS NULL OR fluoro_dose_mgy >= 0", name="fluoro_dose"),
+        CheckConstraint("los_days IS NULL OR los_days >= 0", name="los"),
+        Index("ix_procedures_episode", "episode_id"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    episode_id: Mapped[int] = mapped_column(ForeignKey("episodes.id", ondelete="CASCADE"))
+    procedure_code: Mapped[str] = mapped_column(String(40))
+    family: Mapped[str] = mapped_column(String(16))
+    approach: Mapped[str] = mapped_column(String(8))
+    technique: Mapped[str | None] = mapped_column(String(40))
+    performed_on: Mapped[dt.date] = mapped_column(Date)
+    levels: Mapped[str] = mapped_column(String(40))
+    n_levels: Mapped[int] = mapped_column(Integer)
+    incision_mm: Mapped[float | None] = mapped_column(Float)
+    ebl_ml: Mapped[float | None] = mapped_column(Float)
+    op_time_min: Mapped[float | None] = mapped_column(Float)
+    fluoro_s: Mapped[float | None] = mapped_column(Float)
+    fluoro_dose_mgy: Mapped[float | None] = mapped_column(Float)
+    los_days: Mapped[float | None] = mapped_column(Float)
+    transfusion: Mapped[bool | None] = mapped_column(Boolean)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=_utcnow)
+
+
+class ComplicationRow(Base):
+    __tablename__ = "complications"
+    __table_args__ = (
+        CheckConstraint("clavien_dindo IN ('I','II','IIIa','IIIb','IVa','IVb','V')", name="clavien_dindo"),
+        Index("ix_complications_episode", "episode_id"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    episode_id: Mapped[int] = mapped_column(ForeignKey("episodes.id", ondelete="CASCADE"))
+    procedure_id: Mapped[int | None] = mapped_column(ForeignKey("procedures.id", ondelete="CASCADE"))
+    category: Mapped[str] = mapped_column(String(32))
+    clavien_dindo: Mapped[str] = mapped_column(String(4))
+    occurred_on: Mapped[dt.date] = mapped_column(Date)
+    detail: Mapped[str | None] = mapped_column(Text)  # free text: never exported
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=_utcnow)
+
+
+class ReadmissionRow(Base):
+    __tablename__ = "readmissions"
+    __table_args__ = (Index("ix_readmissions_episode", "episode_id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    episode_id: Mapped[int] = mapped_column(ForeignKey("episodes.id", ondelete="CASCADE"))
+    admitted_on: Mapped[dt.date] = mapped_column(Date)
+    reason: Mapped[str | None] = mapped_column(Text)  # free text: never exported
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=_utcnow)
+
+
+class ReoperationRow(Base):
+    __tablename__ = "reoperations"
+    __table_args__ = (Index("ix_reoperations_episode", "episode_id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    episode_id: Mapped[int] = mapped_column(ForeignKey("episodes.id", ondelete="CASCADE"))
+    performed_on: Mapped[dt.date] = mapped_column(Date)
+    reason: Mapped[str] = mapped_column(String(32))
+    levels: Mapped[str | None] = mapped_column(String(40))
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=_utcnow)
+
+
+class TimepointRow(Base):
+    """The follow-up schedule of this installation (seeded from ``domain.TIMEPOINTS``)."""
+
+    __tablename__ = "timepoints"
+
+    code: Mapped[str] = mapped_column(String(16), primary_key=True)
+    label: Mapped[str] = mapped_column(String(64))
+    target_days: Mapped[int] = mapped_column(Integer)
+    window_from_days: Mapped[int] = mapped_column(Integer)
+    window_to_days: Mapped[int] = mapped_column(Integer)
+    position: Mapped[int] = mapped_column(Integer)
+
+
+class PromResponseRow(Base):
+    """One completed questionnaire: the answers exactly as given and the scores beside them."""
+
+    __tablename__ = "prom_responses"
+    __table_args__ = (
+        UniqueConstraint("episode_id", "timepoint", "instrument", name="uq_prom_responses_episode_tp_instrument"),
+        Index("ix_prom_responses_instrument_tp", "instrument", "timepoint"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    episode_id: Mapped[int] = mapped_column(ForeignKey("episodes.id", ondelete="CASCADE"))
+    timepoint: Mapped[str] = mapped_column(ForeignKey("timepoints.code"))
+    instrument: Mapped[str] = mapped_column(String(32))
+    instrument_version: Mapped[str] = mapped_column(String(16))
+    collected_on: Mapped[dt.date] = mapped_column(Date)
+    days_from_index: Mapped[int | None] = mapped_column(Integer)
+    answers: Mapped[dict[str, Any]] = mapped_column(JSON)
+    score: Mapped[float | None] = mapped_column(Float)
+    score_detail: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    valid: Mapped[bool] = mapped_column(Boolean)
+    source: Mapped[str] = mapped_column(String(16))  # patient, clinician, import, synthetic
+    idempotency_key: Mapped[str | None] = mapped_column(String(128), unique=True)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=_utcnow)
+
+
+class AuditRow(Base):
+    """Append-only audit trail; UPDATE and DELETE are refused by database triggers.
+
+    Each row carries the SHA-256 of the previous row's hash and its own content, so that a
+    deleted or altered row is detected by :func:`spinetrack.store.audit.verify_chain`.
+    """
+
+    __tablename__ = "audit_log"
+    __table_args__ = (Index("ix_audit_log_entity", "entity", "entity_id"), Index("ix_audit_log_patient", "patient_id"))
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    at: Mapped[dt.datetime] = mapped_column(DateTime)
+    actor: Mapped[str] = mapped_column(String(64))
+    actor_role: Mapped[str] = mapped_column(String(16))
+    action: Mapped[str] = mapped_column(String(16))  # read, create, update, delete, export, login, bulk_load
+    entity: Mapped[str] = mapped_column(String(32))
+    entity_id: Mapped[str | None] = mapped_column(String(64))
+    patient_id: Mapped[int | None] = mapped_column(Integer)  # no FK: the trail outlives deletions
+    detail: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    prev_hash: Mapped[str] = mapped_column(String(64))
+    hash: Mapped[str] = mapped_column(String(64), unique=True)
