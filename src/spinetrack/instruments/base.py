@@ -58,6 +58,22 @@ class Score:
     band: str | None = None
     subscales: Mapping[str, Any] = field(default_factory=dict)
 
+    def detail(self) -> dict[str, Any] | None:
+        """The compact detail stored beside ``total``: only what the total does not say.
+
+        Holds ``n_answered`` when items were skipped, ``band`` and ``reason`` when set, and the
+        subscales; ``None`` when there is nothing to add.
+        """
+        out: dict[str, Any] = {}
+        if self.n_answered < self.n_items:
+            out["n_answered"] = self.n_answered
+        if self.band is not None:
+            out["band"] = self.band
+        if self.reason is not None:
+            out["reason"] = self.reason
+        out.update(self.subscales)
+        return out or None
+
     def as_dict(self) -> dict[str, Any]:
         return {
             "instrument": self.instrument,

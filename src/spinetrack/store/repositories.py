@@ -310,7 +310,7 @@ class Store:
             row = PromResponseRow(
                 episode_id=episode_id, timepoint=rec.timepoint.code, instrument=rec.instrument,
                 instrument_version=score.version, collected_on=rec.collected_on, days_from_index=rec.days_from_index,
-                answers=dict(rec.answers), score=score.total, score_detail=score.as_dict(), valid=score.valid,
+                answers=dict(rec.answers), score=score.total, score_detail=score.detail(), valid=score.valid,
                 source=source, idempotency_key=idempotency_key,
             )
             s.add(row)

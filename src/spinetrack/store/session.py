@@ -6,6 +6,7 @@ models run on PostgreSQL (``postgresql+psycopg://…``).
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -22,9 +23,14 @@ def _normalise_url(url: str) -> str:
     return url
 
 
+def _compact_json(value: Any) -> str:
+    return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+
+
 def make_engine(url: str, **kwargs: Any) -> Engine:
     """Create an engine; SQLite gets WAL, foreign keys and a busy timeout on every connection."""
     url = _normalise_url(url)
+    kwargs.setdefault("json_serializer", _compact_json)
     engine = create_engine(url, **kwargs)
     if engine.dialect.name == "sqlite":
 
