@@ -40,9 +40,14 @@ def check_number(
         raise ValidationError(field=field, value=value, allowed=_range_text(low, high, unit), reason="required")
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise ValidationError(field=field, value=value, allowed=_range_text(low, high, unit), reason="not a number")
-    if integer and not float(value).is_integer():
+    try:
+        as_float = float(value)
+    except OverflowError:  # an integer beyond float range, e.g. 10**400 from JSON
+        raise ValidationError(field=field, value=value, allowed=_range_text(low, high, unit),
+                              reason="number too large") from None
+    if integer and not as_float.is_integer():
         raise ValidationError(field=field, value=value, allowed=_range_text(low, high, unit) + " (whole numbers)")
-    if not math.isfinite(value) or (low is not None and value < low) or (high is not None and value > high):
+    if not math.isfinite(as_float) or (low is not None and value < low) or (high is not None and value > high):
         raise ValidationError(field=field, value=value, allowed=_range_text(low, high, unit))
     return value
 

@@ -21,6 +21,7 @@ from __future__ import annotations
 import csv
 import enum
 import io
+from collections.abc import Mapping
 from dataclasses import dataclass
 from importlib import resources
 from typing import Any
@@ -246,6 +247,9 @@ class ImagingFinding:
     def create(cls, data: dict[str, Any], field: str = "imaging_finding") -> ImagingFinding:
         """Validate a mapping such as ``{"level": "L4-L5", "kind": "disc_herniation",
         "morphology": "extrusion", "zone": "subarticular"}``."""
+        if not isinstance(data, Mapping):
+            raise ValidationError(field=field, value=data, allowed=["level", "kind", *_GRADE_ENUMS],
+                                  reason="expected a finding with these fields")
         unknown = set(data) - {"level", "kind", *_GRADE_ENUMS}
         if unknown:
             name = sorted(unknown)[0]

@@ -106,8 +106,11 @@ class Timepoint:
 
     The index date is the procedure date for surgery and the start of conservative care
     otherwise. The windows are spinetrack's choice (STANDARDS.md gives the timepoints, not the
-    windows): half-way between neighbouring targets, with baseline up to 180 days before the
-    index date. A site can pass its own schedule.
+    windows): baseline up to 180 days before the index date; 2 weeks to day 28 (half-way to 6
+    weeks); 6 weeks to day 63 (9 weeks); 3 months from day 64 to day 182 (6 months); 12 months
+    from day 274 (9 months) to day 547 (half-way to 24 months); 24 months to day 912 (30
+    months). A response between 6 and 9 months fits no timepoint and is refused rather than
+    counted as 3 or 12 months, which it would bias. A site can pass its own schedule.
     """
 
     code: str
@@ -140,7 +143,8 @@ def get_timepoint(code: Any, schedule: Sequence[Timepoint] = TIMEPOINTS, field: 
 
 
 def check_response_timing(
-    timepoint: Timepoint, collected_on: dt.date, index_date: dt.date | None, field: str = "collected_on"
+    timepoint: Timepoint, collected_on: dt.date, index_date: dt.date | None, field: str = "collected_on",
+    timepoint_field: str = "timepoint",
 ) -> int | None:
     """Check that a response collected on ``collected_on`` fits ``timepoint``.
 
@@ -151,7 +155,7 @@ def check_response_timing(
     if index_date is None:
         if not timepoint.is_baseline:
             raise ValidationError(
-                field="timepoint", value=timepoint.code, allowed="baseline",
+                field=timepoint_field, value=timepoint.code, allowed="baseline",
                 reason="the episode has no procedure or treatment start date yet",
             )
         return None
@@ -291,6 +295,9 @@ class EpisodeRecord:
         care_raw = data.get("conservative_care") or []
         if isinstance(care_raw, str):
             care_raw = [c.strip() for c in care_raw.split(",") if c.strip()]
+        if not isinstance(care_raw, (list, tuple)):
+            raise ValidationError(field=f"{p}.conservative_care", value=care_raw,
+                                  allowed=[o.value for o in ConservativeOption], reason="expected a list of options")
         care = tuple(coerce_enum(ConservativeOption, c, f"{p}.conservative_care") for c in care_raw)
         if len(set(care)) != len(care):
             raise ValidationError(field=f"{p}.conservative_care", value=care_raw,
@@ -437,7 +444,10 @@ class ReadmissionRecord:
         if performed_on is not None and admitted_on < performed_on:
             raise ValidationError(field=f"{p}.admitted_on", value=admitted_on.isoformat(),
                                   allowed=f"after the procedure date {performed_on.isoformat()}")
-        return cls(admitted_on, data.get("reason"))
+        reason = data.get("reason")
+        if reason is not None and (not isinstance(reason, str) or len(reason) > 2000):
+            raise ValidationError(field=f"{p}.reason", value=reason, allowed="text up to 2000 characters")
+        return cls(admitted_on, reason)
 
 
 @dataclass(frozen=True, slots=True)
@@ -488,5 +498,5 @@ class PromResponseRecord:
         instrument = data.get("instrument")
         if not isinstance(instrument, str):
             raise ValidationError(field=f"{p}.instrument", value=instrument, allowed="an instrument code")
-        days = check_response_timing(tp, collected_on, index_date, f"{p}.collected_on")
+        days = check_response_timing(tp, collected_on, index_date, f"{p}.collected_on", f"{p}.timepoint")
         return cls(instrument, tp, collected_on, dict(answers), days)

@@ -1,0 +1,46 @@
+# spinetrack — the two commands (see README.md):
+#   make run   install, create the embedded SQLite database, load the demo cohort, serve the app
+#   make test  install with test extras, install the real services the tests need, run every test
+
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV   := .venv
+BIN    := $(VENV)/bin
+PIP    := $(BIN)/python -m pip --disable-pip-version-check --quiet
+DEMO_PATIENTS ?= 2000
+DEMO_SEED     ?= 7
+
+.PHONY: run test bench lock clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+
+# Stamps re-install when the dependency declarations change.
+$(VENV)/.run-installed: pyproject.toml constraints.txt | $(BIN)/python
+	$(PIP) install -c constraints.txt -e .
+	touch $@
+
+$(VENV)/.test-installed: pyproject.toml constraints.txt | $(BIN)/python
+	$(PIP) install -c constraints.txt -e ".[test]"
+	touch $@ $(VENV)/.run-installed
+
+run: $(VENV)/.run-installed
+	$(BIN)/spinetrack init
+	$(BIN)/spinetrack demo --patients $(DEMO_PATIENTS) --seed $(DEMO_SEED) --if-empty
+	$(BIN)/spinetrack serve
+
+test: $(VENV)/.test-installed
+	scripts/ensure-system-deps.sh
+	$(BIN)/pytest
+
+bench: $(VENV)/.test-installed
+	$(BIN)/python bench/bench_demo.py
+
+# Regenerate the constraints file from a fresh resolution of pyproject's lower bounds.
+lock:
+	rm -rf .lock-venv && $(PYTHON) -m venv .lock-venv
+	.lock-venv/bin/python -m pip install --quiet -e ".[test]"
+	.lock-venv/bin/python -m pip freeze --exclude-editable | grep -v '^-e ' > constraints.txt
+	rm -rf .lock-venv
+
+clean:
+	rm -rf $(VENV) .pytest_cache

@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# Install the Debian packages the test suite's real services need, when they are missing:
+#   postgresql  (server binaries under /usr/lib/postgresql/<major>/bin; the tests start it themselves)
+# Idempotent and quiet when everything is already there.
+set -euo pipefail
+
+missing=()
+if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then
+  missing+=(postgresql)
+fi
+
+if [ ${#missing[@]} -eq 0 ]; then
+  exit 0
+fi
+
+SUDO=""
+if [ "$(id -u)" -ne 0 ]; then
+  if command -v sudo >/dev/null 2>&1; then SUDO="sudo"; else
+    echo "ensure-system-deps: need root (or sudo) to install: ${missing[*]}" >&2; exit 1
+  fi
+fi
+echo "ensure-system-deps: installing ${missing[*]} from Debian's packages"
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -qq
+$SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+# The Debian package starts a cluster on port 5432; the tests start their own, so stop it.
+if command -v pg_ctlcluster >/dev/null 2>&1; then
+  $SUDO service postgresql stop >/dev/null 2>&1 || true
+fi
