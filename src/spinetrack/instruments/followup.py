@@ -1,58 +1,98 @@
-"""Follow-up items: global outcome (``global_outcome``) and return to activity
+"""Follow-up items: global outcome (``global_outcome``) and return to activity or work
 (``return_to_activity``).
 
-``global_outcome`` is a 5-point global treatment outcome item (1 helped a lot … 5 made things
-worse), as collected by the spine registries (STANDARDS.md, Registries and timepoints); the
-labels are our own. ``return_to_activity`` records whether the patient is back to their usual
-activity or work (``returned``: 1 yes / 0 not yet) and, if yes, after how many days
-(``days``).
+``global_outcome`` is the 5-point global treatment outcome item the spine registries collect
+(STANDARDS.md, Registries and timepoints): 1 helped a lot … 5 made things worse, with an
+optional 5-point satisfaction item (1 very satisfied … 5 very dissatisfied). The labels are
+spinetrack's own. A "good" outcome is 1 or 2, the dichotomy the registries report.
+
+``return_to_activity`` records whether the patient is back to their usual activity or work:
+``returned`` 1 yes / 0 not yet, and when — ``date`` (ISO date) and/or ``days`` after the index
+date. The total is ``days`` (time to return) when known; "not yet" has no total and is a
+censored observation for the time-to-event analysis.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from typing import Any
 
+import numpy as np
+
 from spinetrack.errors import ValidationError
-from spinetrack.instruments.base import AnswerOption, Item, Score, check_item_codes
+from spinetrack.instruments.base import AnswerOption, Definition, Instrument, Item, ItemType, Score, ScoreArray
 
-__all__ = ["GLOBAL_OUTCOME", "RETURN_TO_ACTIVITY"]
+__all__ = ["GLOBAL_OUTCOME", "RETURN_TO_ACTIVITY", "GlobalOutcome", "ReturnToActivity"]
 
-
-class GlobalOutcome:
-    NAME = "global_outcome"
-    VERSION = "1"
-    ITEMS = (Item("outcome", "Overall, how did the treatment help? (demo label)", tuple(
-        AnswerOption(str(v), v, lab) for v, lab in enumerate(
-            ("helped a lot", "helped", "helped only a little", "did not help", "made things worse"), start=1))),)
-
-    def score(self, answers: Mapping[str, Any]) -> Score:
-        check_item_codes(self.NAME, self.ITEMS, answers)
-        v = answers.get("outcome")
-        if v is None:
-            raise ValidationError(field=f"{self.NAME}.outcome", value=None, allowed="1, 2, 3, 4, 5", reason="required")
-        return Score(self.NAME, self.VERSION, float(v), 1, 1, True, band="good" if v <= 2 else "poor")
+_OUTCOME = tuple(AnswerOption(str(v), v, lab) for v, lab in enumerate(
+    ("helped a lot", "helped", "helped only a little", "did not help", "made things worse"), start=1))
+_SATISFACTION = tuple(AnswerOption(str(v), v, lab) for v, lab in enumerate(
+    ("very satisfied", "somewhat satisfied", "neither", "somewhat dissatisfied", "very dissatisfied"), start=1))
 
 
-class ReturnToActivity:
-    NAME = "return_to_activity"
-    VERSION = "1"
-    ITEMS = (
-        Item("returned", "Back to usual activity or work? (1 yes, 0 not yet)", (AnswerOption("0", 0, "not yet"), AnswerOption("1", 1, "yes"))),
-        Item("days", "Days after treatment", (), 0, 3650, required=False),
+class GlobalOutcome(Instrument):
+    definition = Definition(
+        code="global_outcome", title="Global treatment outcome", version="1",
+        items=(Item("outcome", "Overall, how much did the treatment help?", _OUTCOME),
+               Item("satisfaction", "How satisfied are you with the care for your back?", _SATISFACTION,
+                    required=False)),
+        score_low=1, score_high=5, higher_is_better=False,
+        reference="Global treatment outcome item as collected by spine registries (STANDARDS.md)",
+        licence="spinetrack's own wording.",
     )
 
-    def score(self, answers: Mapping[str, Any]) -> Score:
-        check_item_codes(self.NAME, self.ITEMS, answers)
-        returned, days = answers.get("returned"), answers.get("days")
-        if returned is None:
-            raise ValidationError(field=f"{self.NAME}.returned", value=None, allowed="0, 1", reason="required")
-        if returned == 0 and days is not None:
-            raise ValidationError(field=f"{self.NAME}.days", value=days, allowed="empty", reason="not yet returned")
-        if returned == 1 and days is None:
-            raise ValidationError(field=f"{self.NAME}.days", value=None, allowed="0 to 3650", reason="required when returned")
-        return Score(self.NAME, self.VERSION, None if days is None else float(days), 1 + (days is not None), 2, True,
-                     subscales={"returned": bool(returned)})
+    def _score(self, answers: dict[str, Any]) -> Score:
+        self._required(answers, "outcome")
+        v = answers["outcome"]
+        sub = {} if answers["satisfaction"] is None else {"satisfaction": answers["satisfaction"]}
+        return Score("global_outcome", "1", float(v), 1 + bool(sub), 2, True, band="good" if v <= 2 else "poor",
+                     subscales=sub)
+
+    def _score_many(self, cols: dict[str, np.ndarray], n: int) -> ScoreArray:
+        v = cols["outcome"]
+        valid = ~np.isnan(v)
+        answered = valid.astype(np.int8) + ~np.isnan(cols["satisfaction"])
+        return ScoreArray("global_outcome", v.copy(), valid, answered.astype(np.int8),
+                          {"good": np.where(valid, v <= 2, False)})
+
+
+class ReturnToActivity(Instrument):
+    definition = Definition(
+        code="return_to_activity", title="Return to usual activity or work", version="1",
+        items=(Item("returned", "Are you back to your usual activity or work?",
+                    (AnswerOption("0", 0, "not yet"), AnswerOption("1", 1, "yes"))),
+               Item("date", "Date you went back", required=False, type=ItemType.DATE),
+               Item("days", "Days after treatment", required=False, type=ItemType.INTEGER, low=0, high=3650,
+                    unit="d")),
+        score_low=0, score_high=3650, score_unit="days", higher_is_better=False,
+        reference="Work status / return to activity as collected by spine registries (STANDARDS.md)",
+        licence="spinetrack's own wording.",
+    )
+
+    def _score(self, answers: dict[str, Any]) -> Score:
+        self._required(answers, "returned")
+        returned, days, date = answers["returned"], answers["days"], answers["date"]
+        if returned == 0:
+            for code in ("days", "date"):
+                if answers[code] is not None:
+                    raise ValidationError(field=f"return_to_activity.{code}", value=answers[code], allowed="empty",
+                                          reason="the patient has not returned yet")
+            return Score("return_to_activity", "1", None, 1, 3, True, band="not yet", subscales={"returned": False})
+        if days is None and date is None:
+            raise ValidationError(field="return_to_activity.days", value=None, allowed="0 to 3650 (whole numbers)",
+                                  reason="days or date is required when returned")
+        sub: dict[str, Any] = {"returned": True}
+        if date is not None:
+            sub["date"] = date
+        return Score("return_to_activity", "1", None if days is None else float(days),
+                     1 + (days is not None) + (date is not None), 3, True, band="returned", subscales=sub)
+
+    def _score_many(self, cols: dict[str, np.ndarray], n: int) -> ScoreArray:
+        returned, days = cols["returned"], cols["days"]
+        valid = ~np.isnan(returned) & ((returned == 0) & np.isnan(days) | (returned == 1))
+        answered = (~np.isnan(returned)).astype(np.int8) + ~np.isnan(days)
+        total = np.where(valid & (returned == 1), days, np.nan)
+        return ScoreArray("return_to_activity", total, valid, answered.astype(np.int8),
+                          {"returned": np.where(valid, returned == 1, False)})
 
 
 GLOBAL_OUTCOME = GlobalOutcome()

@@ -1,37 +1,43 @@
 """Numeric Rating Scale for back pain (``nrs_back``) and leg pain (``nrs_leg``), 0-10.
 
 Reference: ../shared/STANDARDS.md (Numeric Rating Scale: 0 no pain to 10 worst imaginable).
+The recall period (spinetrack: the last week) is the site's choice and is part of the label.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from typing import Any
 
-from spinetrack.errors import ValidationError
-from spinetrack.instruments.base import AnswerOption, Item, Score, check_item_codes
+import numpy as np
 
-__all__ = ["NrsInstrument", "NRS_BACK", "NRS_LEG"]
+from spinetrack.instruments.base import AnswerOption, Definition, Instrument, Item, Score, ScoreArray
 
-_OPTIONS = tuple(AnswerOption(str(v), v, str(v)) for v in range(11))
+__all__ = ["NRS_BACK", "NRS_LEG", "NrsInstrument"]
+
+_OPTIONS = tuple(AnswerOption(str(v), v, "no pain" if v == 0 else "worst pain imaginable" if v == 10 else str(v))
+                 for v in range(11))
 
 
-class NrsInstrument:
+class NrsInstrument(Instrument):
     """An 11-point pain NRS with one item, ``pain``."""
 
-    VERSION = "1"
+    def __init__(self, code: str, title: str, label: str, loinc: str | None = None) -> None:
+        self.definition = Definition(
+            code=code, title=title, version="1", items=(Item("pain", label, _OPTIONS, loinc=loinc),),
+            score_low=0, score_high=10, higher_is_better=False,
+            reference="11-point numeric rating scale, 0 no pain to 10 worst imaginable (STANDARDS.md)",
+            licence="Public domain scale; labels are spinetrack's own.",
+        )
 
-    def __init__(self, name: str, label: str) -> None:
-        self.NAME = name
-        self.ITEMS = (Item("pain", label, _OPTIONS),)
+    def _score(self, answers: dict[str, Any]) -> Score:
+        self._required(answers, "pain")
+        return Score(self.definition.code, self.definition.version, float(answers["pain"]), 1, 1, True)
 
-    def score(self, answers: Mapping[str, Any]) -> Score:
-        check_item_codes(self.NAME, self.ITEMS, answers)
-        value = answers.get("pain")
-        if value is None:
-            raise ValidationError(field=f"{self.NAME}.pain", value=None, allowed=self.ITEMS[0].allowed_text(), reason="required")
-        return Score(self.NAME, self.VERSION, float(value), 1, 1, True)
+    def _score_many(self, cols: dict[str, np.ndarray], n: int) -> ScoreArray:
+        v = cols["pain"]
+        valid = ~np.isnan(v)
+        return ScoreArray(self.definition.code, v.copy(), valid, valid.astype(np.int8))
 
 
-NRS_BACK = NrsInstrument("nrs_back", "Back pain, last week (0 none - 10 worst imaginable)")
-NRS_LEG = NrsInstrument("nrs_leg", "Leg pain, last week (0 none - 10 worst imaginable)")
+NRS_BACK = NrsInstrument("nrs_back", "Back pain (NRS 0-10)", "Back pain in the last week, 0 none to 10 worst imaginable")
+NRS_LEG = NrsInstrument("nrs_leg", "Leg pain (NRS 0-10)", "Leg pain in the last week, 0 none to 10 worst imaginable")

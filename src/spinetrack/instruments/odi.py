@@ -1,58 +1,94 @@
-"""Oswestry Disability Index 2.1a: structure and scoring only (the wording is copyrighted).
+"""Oswestry Disability Index 2.1a: structure and scoring only (the wording is copyrighted and
+licensed through its copyright holder; spinetrack ships neutral labels of its own).
 
 References
 ----------
 Fairbank JC, Pynsent PB. The Oswestry Disability Index. Spine 2000;25(22):2940-52.
-Score (%) = sum of answered section scores / (5 × answered sections) × 100.
+Score (%) = sum of answered section scores / (5 × answered sections) × 100; each section is
+scored 0 (first statement) to 5 (last statement). Bands 0–20 minimal disability, 21–40
+moderate, 41–60 severe, 61–80 crippled, 81–100 bed-bound.
 
 Missing sections: STANDARDS.md leaves the limit to us. spinetrack accepts up to
 ``MAX_MISSING = 2`` unanswered sections (the manual's worked example covers one); with more the
 response is stored but flagged invalid and has no total. Pass ``max_missing`` to change it.
+Two statements marked in one section on paper: enter the higher one (the manual's rule); the
+app allows only one.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from typing import Any
 
-from spinetrack.instruments.base import AnswerOption, Item, Score, check_item_codes
+import numpy as np
 
-__all__ = ["BANDS", "ITEMS", "MAX_MISSING", "NAME", "VERSION", "band", "score"]
+from spinetrack.instruments.base import AnswerOption, Definition, Instrument, Item, Score, ScoreArray
 
-NAME = "odi"
-VERSION = "2.1a"
+__all__ = ["BANDS", "ITEM_CODES", "MAX_MISSING", "ODI", "band"]
+
 MAX_MISSING = 2
 ITEM_CODES = (
     "pain_intensity", "personal_care", "lifting", "walking", "sitting", "standing", "sleeping",
     "sex_life", "social_life", "travelling",
 )
-_OPTIONS = tuple(AnswerOption(str(v), v, f"statement {v + 1} of 6 (demo label, not the validated wording)") for v in range(6))
-ITEMS = tuple(Item(code, code.replace("_", " ").capitalize(), _OPTIONS, required=False) for code in ITEM_CODES)
-BANDS = ((20, "minimal disability"), (40, "moderate disability"), (60, "severe disability"), (80, "crippled"), (100, "bed-bound"))
+_LABELS = {
+    "pain_intensity": "Pain intensity", "personal_care": "Personal care", "lifting": "Lifting",
+    "walking": "Walking", "sitting": "Sitting", "standing": "Standing", "sleeping": "Sleeping",
+    "sex_life": "Sex life (if applicable)", "social_life": "Social life", "travelling": "Travelling",
+}
+_OPTIONS = tuple(AnswerOption(str(v), v, f"Statement {v + 1} of 6 ({'least' if v == 0 else 'most' if v == 5 else 'more'} "
+                              "limitation)") for v in range(6))
+# Upper bound (inclusive, in %) and name of each band, Fairbank & Pynsent 2000.
+BANDS = ((20, "minimal disability"), (40, "moderate disability"), (60, "severe disability"), (80, "crippled"),
+         (100, "bed-bound"))
+
+DEFINITION = Definition(
+    code="odi", title="Oswestry Disability Index", version="2.1a",
+    items=tuple(Item(c, _LABELS[c], _OPTIONS, required=False) for c in ITEM_CODES),
+    score_low=0, score_high=100, score_unit="%", higher_is_better=False,
+    reference="Fairbank JC, Pynsent PB. Spine 2000;25(22):2940-52",
+    licence="Copyrighted; wording licensed through the copyright holder (Mapi Research Trust). "
+            "spinetrack ships structure and scoring only.",
+)
 
 
 def band(total: float) -> str:
-    """Disability band of an ODI percentage (Fairbank & Pynsent 2000)."""
+    """Disability band of an ODI percentage (Fairbank & Pynsent 2000).
+
+    Bands are whole-number ranges; a fractional total (e.g. 20.5 with a missing section)
+    belongs to the band its value rounds down into (> 20 is moderate).
+    """
     for upper, name in BANDS:
         if total <= upper:
             return name
     raise ValueError(total)
 
 
-def score(answers: Mapping[str, Any], *, max_missing: int = MAX_MISSING) -> Score:
-    """Score an ODI response.
+class Odi(Instrument):
+    definition = DEFINITION
 
-    Examples
-    --------
-    >>> a = dict.fromkeys(ITEM_CODES, 2); a["sex_life"] = None; a["pain_intensity"] = 0
-    >>> round(score(a).total, 1)  # 16 / 45 × 100
-    35.6
-    """
-    check_item_codes(NAME, ITEMS, answers)
-    values = [answers.get(code) for code in ITEM_CODES]
-    answered = [int(v) for v in values if v is not None]
-    n = len(answered)
-    if 10 - n > max_missing:
-        return Score(NAME, VERSION, None, n, 10, False, f"{10 - n} sections unanswered; at most {max_missing} allowed")
-    total = sum(answered) / (5 * n) * 100
-    return Score(NAME, VERSION, total, n, 10, True, band=band(total))
+    def _score(self, answers: dict[str, Any], *, max_missing: int = MAX_MISSING) -> Score:
+        """Examples
+        --------
+        >>> a = dict.fromkeys(ITEM_CODES, 2); a["sex_life"] = None; a["pain_intensity"] = 0
+        >>> round(ODI.score(a).total, 1)  # 16 / 45 × 100, the manual's example
+        35.6
+        """
+        answered = [v for v in (answers[c] for c in ITEM_CODES) if v is not None]
+        n = len(answered)
+        if 10 - n > max_missing:
+            return Score("odi", DEFINITION.version, None, n, 10, False,
+                         f"{10 - n} sections unanswered; at most {max_missing} allowed")
+        total = sum(answered) / (5 * n) * 100
+        return Score("odi", DEFINITION.version, total, n, 10, True, band=band(total))
+
+    def _score_many(self, cols: dict[str, np.ndarray], n: int, *, max_missing: int = MAX_MISSING) -> ScoreArray:
+        m = np.column_stack([cols[c] for c in ITEM_CODES]) if n else np.empty((0, 10))
+        answered = (~np.isnan(m)).sum(axis=1)
+        sums = np.nansum(m, axis=1)
+        valid = (10 - answered) <= max_missing
+        with np.errstate(invalid="ignore", divide="ignore"):
+            total = np.where(valid, sums / (5.0 * answered) * 100.0, np.nan)
+        return ScoreArray("odi", total, valid, answered.astype(np.int8))
+
+
+ODI = Odi()

@@ -1,34 +1,31 @@
-"""Instrument code → instrument; the one entry point the store and web use."""
+"""Instrument code → instrument; the one entry point the store, web and CLI use."""
 
 from __future__ import annotations
 
-from types import ModuleType
 from typing import Any
 
 from spinetrack.errors import ValidationError
-from spinetrack.instruments import eq5d5l, odi
+from spinetrack.instruments.base import Instrument
+from spinetrack.instruments.comi import COMI_BACK
+from spinetrack.instruments.eq5d5l import EQ5D5L
 from spinetrack.instruments.followup import GLOBAL_OUTCOME, RETURN_TO_ACTIVITY
 from spinetrack.instruments.nrs import NRS_BACK, NRS_LEG
+from spinetrack.instruments.odi import ODI
+from spinetrack.instruments.rmdq import RMDQ
 
 __all__ = ["all", "get"]
 
-_REGISTRY: dict[str, Any] = {
-    "odi": odi,
-    "nrs_back": NRS_BACK,
-    "nrs_leg": NRS_LEG,
-    "eq5d5l": eq5d5l,
-    "global_outcome": GLOBAL_OUTCOME,
-    "return_to_activity": RETURN_TO_ACTIVITY,
-}
+_REGISTRY: dict[str, Instrument] = {i.definition.code: i for i in (
+    ODI, NRS_BACK, NRS_LEG, EQ5D5L, RMDQ, COMI_BACK, RETURN_TO_ACTIVITY, GLOBAL_OUTCOME)}
 
 
-def get(code: Any, field: str = "instrument") -> ModuleType | Any:
+def get(code: Any, field: str = "instrument") -> Instrument:
     """Return the instrument with this code or raise naming the allowed codes."""
     if isinstance(code, str) and code in _REGISTRY:
         return _REGISTRY[code]
-    raise ValidationError(field=field, value=code, allowed=sorted(_REGISTRY))
+    raise ValidationError(field=field, value=code, allowed=list(_REGISTRY))
 
 
-def all() -> list[str]:  # noqa: A001 - the interface name the issues give
-    """Codes of every registered instrument."""
-    return list(_REGISTRY)
+def all() -> list[Instrument]:  # noqa: A001 - the interface name the issue gives
+    """Every registered instrument, in a stable order."""
+    return list(_REGISTRY.values())

@@ -452,9 +452,10 @@ def _add_response(chunk: Chunk, episode_id: int, tp: str, inst: str, collected_o
         version = "1"
     else:  # return_to_activity: ans = days, or None for "not yet"
         if ans is None:
-            answers, total, detail = {"returned": 0}, None, {"n_answered": 1, "returned": False}
+            answers, total, detail = {"returned": 0}, None, {"n_answered": 1, "band": "not yet", "returned": False}
         else:
-            answers, total, detail = {"returned": 1, "days": ans}, float(ans), {"returned": True}
+            answers, total = {"returned": 1, "days": ans}, float(ans)
+            detail = {"n_answered": 2, "band": "returned", "returned": True}
         version = "1"
     chunk.responses.append({
         "episode_id": episode_id, "timepoint": tp, "instrument": inst, "instrument_version": version,

@@ -1,0 +1,2 @@
+"""placeholder"""
+from spinetrack.instruments.odi import ODI as COMI_BACK  # noqa
