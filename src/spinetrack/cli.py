@@ -164,11 +164,83 @@ def serve(
     uvicorn.run(create_app(settings), host=host, port=port, log_level="info")
 
 
+def _fail_stderr(exc: SpinetrackError, as_json: bool) -> None:
+    """Report bad input on stderr (JSON when asked) and exit with status 2."""
+    if as_json:
+        payload: dict[str, Any] = {"error": type(exc).__name__, "message": str(exc)}
+        for attr in ("field", "allowed"):
+            if hasattr(exc, attr):
+                payload[attr] = getattr(exc, attr)
+        sys.stderr.write(json.dumps(payload) + "\n")
+    else:
+        console.print(f"[red]error:[/red] {exc}", highlight=False)
+    raise typer.Exit(code=2)
+
+
+@app.command()
+def score(
+    instrument: Annotated[str, typer.Argument(help="Instrument code, e.g. odi, eq5d5l, comi_back.")],
+    answers: Annotated[str | None, typer.Option("--answers", help="JSON object of item code → value.")] = None,
+    value_set: Annotated[str | None, typer.Option("--value-set", help="EQ-5D-5L value set, e.g. England.")] = None,
+    questionnaire: Annotated[bool, typer.Option("--questionnaire", help="Print the FHIR R4 Questionnaire.")] = False,
+    wording: Annotated[str | None, typer.Option("--wording", help="Licensed wording pack (JSON file).")] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Score one response with an instrument, or print the instrument's FHIR Questionnaire."""
+    from spinetrack import instruments
+    from spinetrack.errors import ValidationError
+
+    try:
+        inst = instruments.get(instrument)
+        if questionnaire:
+            from spinetrack.instruments.wording import load_wording_pack
+            from spinetrack.interop.questionnaire import to_questionnaire
+
+            pack = load_wording_pack(wording or Settings().wording_pack) if (wording or Settings().wording_pack) \
+                else None
+            typer.echo(json.dumps(to_questionnaire(inst, pack.for_instrument(instrument) if pack else None),
+                                  indent=2, ensure_ascii=False))
+            return
+        if answers is None:
+            raise ValidationError(field="answers", value=None, allowed="a JSON object of item code → value",
+                                  reason="--answers is required unless --questionnaire")
+        try:
+            data = json.loads(answers)
+        except json.JSONDecodeError as exc:
+            raise ValidationError(field="answers", value=answers, allowed="a JSON object of item code → value",
+                                  reason=f"not JSON: {exc.msg}") from None
+        options: dict[str, Any] = {}
+        if value_set is not None:
+            if instrument != "eq5d5l":
+                raise ValidationError(field="value_set", value=value_set, allowed="only with eq5d5l")
+            options["value_set"] = value_set
+        result = inst.score(data, **options)
+    except SpinetrackError as exc:
+        _fail_stderr(exc, as_json)
+        return
+    if as_json:
+        typer.echo(json.dumps(result.as_dict(), ensure_ascii=False))
+        return
+    from rich.table import Table
+
+    out = Console()
+    t = Table(title=f"{inst.definition.title} ({inst.definition.version})", show_header=False)
+    for key, val in result.as_dict().items():
+        if key in ("instrument", "version") or val in (None, {}):
+            continue
+        t.add_row(key, json.dumps(val) if isinstance(val, dict) else str(val))
+    out.print(t)
+
+
 @app.command()
 def version() -> None:
     """Print the version."""
     typer.echo(__version__)
 
 
-def main() -> None:  # pragma: no cover
+def main() -> None:
     app()
+
+
+if __name__ == "__main__":  # python -m spinetrack.cli
+    main()

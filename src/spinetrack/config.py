@@ -8,6 +8,9 @@ Environment variables
 ``SPINETRACK_HOST`` / ``SPINETRACK_PORT``  where ``spinetrack serve`` listens
                              (default 127.0.0.1:8000).
 ``SPINETRACK_ENV``           ``development`` (default) or ``production``.
+``SPINETRACK_WORDING_PACK``  path of a site's licensed instrument wording (JSON; see
+                             ``spinetrack.instruments.wording``); default: neutral labels.
+``SPINETRACK_EQ5D_VALUE_SET`` EQ-5D-5L value set used when scoring on write (default England).
 """
 
 from __future__ import annotations
@@ -30,6 +33,8 @@ class Settings(BaseSettings):
     host: str = "127.0.0.1"
     port: int = 8000
     env: Literal["development", "production"] = "development"
+    wording_pack: str | None = None
+    eq5d_value_set: str = "England"
 
 
 @lru_cache(maxsize=1)

@@ -254,16 +254,22 @@ def as_float_column(instrument: str, item: Item, column: Any, n: int | None = No
     if arr.ndim != 1 or (n is not None and arr.shape[0] != n):
         raise ValidationError(field=f"{instrument}.{item.code}", value=f"shape {arr.shape}",
                               allowed=f"a 1-D column of length {n}")
-    present = ~np.isnan(arr)
-    vals = arr[present]
     if item.type is ItemType.CHOICE:
-        bad = ~np.isin(vals, np.asarray(item.values, dtype=np.float64))
+        values = sorted(item.values)
+        lo, hi = values[0], values[-1]
+        contiguous = values == list(range(lo, hi + 1))
+        whole = True
     else:
-        bad = (vals < item.low) | (vals > item.high) | ~np.isfinite(vals)
-        if item.type is ItemType.INTEGER:
-            bad |= vals != np.floor(vals)
+        lo, hi, contiguous, whole = item.low, item.high, True, item.type is ItemType.INTEGER  # type: ignore[assignment]
+    # One pass of comparisons; NaN (missing) compares False everywhere and is never "bad".
+    bad = (arr < lo) | (arr > hi) | np.isinf(arr)
+    if whole:
+        with np.errstate(invalid="ignore"):
+            bad |= np.not_equal(np.floor(arr), arr) & ~np.isnan(arr)
+    if not contiguous:
+        bad |= ~np.isin(arr, np.asarray(values, dtype=np.float64)) & ~np.isnan(arr)
     if bad.any():
-        first = int(np.flatnonzero(present)[np.flatnonzero(bad)[0]])
+        first = int(np.flatnonzero(bad)[0])
         raise ValidationError(field=f"{instrument}.{item.code}[{first}]", value=float(arr[first]),
                               allowed=item.allowed())
     return arr

@@ -88,7 +88,9 @@ class ReturnToActivity(Instrument):
 
     def _score_many(self, cols: dict[str, np.ndarray], n: int) -> ScoreArray:
         returned, days = cols["returned"], cols["days"]
-        valid = ~np.isnan(returned) & ((returned == 0) & np.isnan(days) | (returned == 1))
+        # The vectorised path reads ``days`` (the snapshot turns a date into days from the index
+        # date); a 'returned' row without days is not valid here.
+        valid = ((returned == 0) & np.isnan(days)) | ((returned == 1) & ~np.isnan(days))
         answered = (~np.isnan(returned)).astype(np.int8) + ~np.isnan(days)
         total = np.where(valid & (returned == 1), days, np.nan)
         return ScoreArray("return_to_activity", total, valid, answered.astype(np.int8),

@@ -82,9 +82,14 @@ class Odi(Instrument):
         return Score("odi", DEFINITION.version, total, n, 10, True, band=band(total))
 
     def _score_many(self, cols: dict[str, np.ndarray], n: int, *, max_missing: int = MAX_MISSING) -> ScoreArray:
-        m = np.column_stack([cols[c] for c in ITEM_CODES]) if n else np.empty((0, 10))
-        answered = (~np.isnan(m)).sum(axis=1)
-        sums = np.nansum(m, axis=1)
+        # Column by column: no (n, 10) copy, two small accumulators.
+        sums = np.zeros(n)
+        answered = np.zeros(n, dtype=np.int8)
+        for c in ITEM_CODES:
+            col = cols[c]
+            missing = np.isnan(col)
+            answered += ~missing
+            sums += np.where(missing, 0.0, col)
         valid = (10 - answered) <= max_missing
         with np.errstate(invalid="ignore", divide="ignore"):
             total = np.where(valid, sums / (5.0 * answered) * 100.0, np.nan)

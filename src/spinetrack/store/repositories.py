@@ -72,8 +72,16 @@ def _row_dict(row: Any, exclude: tuple[str, ...] = ()) -> dict[str, Any]:
 class Store:
     """The operational store behind one SQLAlchemy engine."""
 
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Engine, *, eq5d_value_set: str = "England") -> None:
+        """``eq5d_value_set``: the national EQ-5D-5L value set used to score EQ-5D responses
+        on write (``SPINETRACK_EQ5D_VALUE_SET``); the health state is stored too, so any other
+        set can be applied later."""
+        from spinetrack.instruments.eq5d5l import value_sets
+
+        if eq5d_value_set not in value_sets():
+            raise ValidationError(field="eq5d_value_set", value=eq5d_value_set, allowed=value_sets())
         self.engine = engine
+        self.eq5d_value_set = eq5d_value_set
         self._factory = make_session_factory(engine)
 
     @contextmanager
@@ -299,7 +307,8 @@ class Store:
             ep = self._episode(s, episode_id)
             rec = PromResponseRecord.create(data, index_date=ep.index_date, schedule=schedule)
             inst = instruments.get(rec.instrument, "response.instrument")
-            score = inst.score(rec.answers)
+            options = {"value_set": self.eq5d_value_set} if rec.instrument == "eq5d5l" else {}
+            score = inst.score(rec.answers, **options)
             dup = s.execute(select(PromResponseRow.id).where(
                 PromResponseRow.episode_id == episode_id, PromResponseRow.timepoint == rec.timepoint.code,
                 PromResponseRow.instrument == rec.instrument)).first()
