@@ -15,6 +15,7 @@ from typing import Any
 
 import numpy as np
 
+from spinetrack.instruments.eq5d5l import DEFAULT_VALUE_SET, health_state, index
 from spinetrack.domain.diagnosis import DIAGNOSES, Level
 from spinetrack.synth import effects as E
 
@@ -442,13 +443,15 @@ def _add_response(chunk: Chunk, episode_id: int, tp: str, inst: str, collected_o
         dims, vas = ans
         answers = dict(zip(_EQ_DIMS, dims))
         answers["vas"] = vas
-        total = float(vas)
-        detail = {"health_state": "".join(str(x) for x in dims), "vas": vas}
+        # EQ5D5L.score(answers): total = index in the default value set (England); same lookup table.
+        total = float(index(np.array([dims]), DEFAULT_VALUE_SET)[0])
+        detail = {"n_answered": 5} if vas is None else {}
+        detail.update({"health_state": health_state(dims), "vas": vas, "value_set": DEFAULT_VALUE_SET})
         version = "5L"
     elif inst == "global_outcome":
         answers = {"outcome": ans}
         total = float(ans)
-        detail = {"band": "good" if ans <= 2 else "poor"}
+        detail = {"n_answered": 1, "band": "good" if ans <= 2 else "poor"}  # satisfaction not generated
         version = "1"
     else:  # return_to_activity: ans = days, or None for "not yet"
         if ans is None:
