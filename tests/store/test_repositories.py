@@ -73,6 +73,21 @@ def test_store_scores_a_response_on_write(store: Store, surgical_episode: tuple[
     assert row["days_from_index"] == -22
 
 
+def test_store_scores_eq5d_with_the_configured_value_set(engine: Engine, surgical_episode: tuple[int, int]) -> None:
+    """Germany 55555 = -0.661 (Ludwig et al., Pharmacoeconomics 2018, the published minimum);
+    the store uses the value set it was configured with and keeps the health state."""
+    _, eid = surgical_episode
+    german = Store(engine, eq5d_value_set="Germany")
+    german.submit_response(CLIN, eid, {"instrument": "eq5d5l", "timepoint": "baseline", "collected_on": "2024-01-10",
+                                       "answers": {"MO": 5, "SC": 5, "UA": 5, "PD": 5, "AD": 5, "vas": 10}})
+    [row] = german.list_responses(CLIN, eid)
+    assert round(row["score"], 3) == -0.661
+    assert row["score_detail"] == {"health_state": "55555", "vas": 10, "value_set": "Germany"}
+    with pytest.raises(ValidationError) as err:
+        Store(engine, eq5d_value_set="Atlantis")
+    assert err.value.field == "eq5d_value_set" and "England" in err.value.allowed
+
+
 @pytest.mark.parametrize(
     ("data", "field"),
     [

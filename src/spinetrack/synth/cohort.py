@@ -15,8 +15,8 @@ from typing import Any
 
 import numpy as np
 
-from spinetrack.instruments.eq5d5l import DEFAULT_VALUE_SET, health_state, index
 from spinetrack.domain.diagnosis import DIAGNOSES, Level
+from spinetrack.instruments.eq5d5l import DEFAULT_VALUE_SET, health_state, index
 from spinetrack.synth import effects as E
 
 __all__ = ["CHUNK_SIZE", "Chunk", "generate_chunk", "pseudo_id"]
