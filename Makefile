@@ -33,6 +33,7 @@ test: $(VENV)/.test-installed
 	$(BIN)/pytest
 
 bench: $(VENV)/.test-installed
+	$(BIN)/python bench/bench_instruments.py
 	$(BIN)/python bench/bench_demo.py
 
 # Regenerate the constraints file from a fresh resolution of pyproject's lower bounds.
