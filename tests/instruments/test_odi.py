@@ -6,6 +6,8 @@ import csv
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from spinetrack import instruments
 from spinetrack.errors import ValidationError
@@ -70,3 +72,46 @@ def test_unknown_instrument_lists_the_registered_codes() -> None:
     assert err.value.field == "instrument"
     assert err.value.allowed.split(", ") == ["odi", "nrs_back", "nrs_leg", "eq5d5l", "rmdq", "comi_back",
                                              "return_to_activity", "global_outcome"]
+
+
+# ---- properties the scoring rule implies (Fairbank & Pynsent 2000 via STANDARDS.md) ----------
+
+_sections = st.lists(st.one_of(st.none(), st.integers(0, 5), st.integers(0, 5), st.integers(0, 5)),
+                     min_size=10, max_size=10)
+
+
+@settings(max_examples=300, deadline=None)
+@given(_sections)
+def test_odi_range_and_validity_follow_the_missing_rule(values: list[int | None]) -> None:
+    s = ODI.score(dict(zip(odi.ITEM_CODES, values)))
+    missing = values.count(None)
+    assert s.valid == (missing <= odi.MAX_MISSING)
+    if s.valid:
+        assert s.total is not None and 0 <= s.total <= 100 and s.band == odi.band(s.total)
+
+
+@settings(max_examples=300, deadline=None)
+@given(_sections, st.integers(0, 9))
+def test_odi_never_decreases_when_a_section_gets_worse(values: list[int | None], k: int) -> None:
+    s = ODI.score(dict(zip(odi.ITEM_CODES, values)))
+    v = values[k]
+    if s.valid and v is not None and v < 5:
+        worse = list(values)
+        worse[k] = v + 1
+        assert ODI.score(dict(zip(odi.ITEM_CODES, worse))).total > s.total  # type: ignore[operator]
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.integers(0, 5), min_size=8, max_size=10), st.randoms(use_true_random=False))
+def test_odi_depends_only_on_answered_values_not_on_which_sections_are_missing(
+        answered: list[int], rnd: object) -> None:
+    """Score = sum / (5 x answered) x 100: moving the missing sections elsewhere, or filling a
+    missing section with the mean of the others (when whole), leaves the score unchanged."""
+    values: list[int | None] = answered + [None] * (10 - len(answered))
+    a = ODI.score(dict(zip(odi.ITEM_CODES, values))).total
+    shuffled = list(values)
+    rnd.shuffle(shuffled)  # type: ignore[attr-defined]
+    assert ODI.score(dict(zip(odi.ITEM_CODES, shuffled))).total == pytest.approx(a)
+    if len(answered) < 10 and sum(answered) % len(answered) == 0:
+        filled = answered + [sum(answered) // len(answered)] + [None] * (9 - len(answered))
+        assert ODI.score(dict(zip(odi.ITEM_CODES, filled))).total == pytest.approx(a)
