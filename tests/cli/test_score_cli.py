@@ -41,3 +41,22 @@ def test_bad_answers_exit_2_with_the_message_on_stderr(args: list[str], field: s
 def test_human_readable_error_names_the_allowed_values() -> None:
     r = _run("score", "nrs_back", "--answers", '{"pain": 12}')
     assert r.returncode == 2 and "nrs_back.pain" in r.stderr and "10" in r.stderr
+
+
+def test_questionnaire_is_valid_fhir_and_takes_a_wording_pack(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from fhir.resources.R4B.questionnaire import Questionnaire
+
+    r = _run("score", "odi", "--questionnaire")
+    assert r.returncode == 0, r.stderr
+    q = Questionnaire.model_validate(json.loads(r.stdout))
+    assert [i.linkId for i in q.item] == ["pain_intensity", "personal_care", "lifting", "walking", "sitting",
+                                          "standing", "sleeping", "sex_life", "social_life", "travelling"]
+    pack = tmp_path / "pack.json"
+    pack.write_text(json.dumps({"name": "t", "language": "en", "licence": "test",
+                                "instruments": {"odi": {"items": {"walking": {"text": "Site walking text"}}}}}))
+    r = _run("score", "odi", "--questionnaire", "--wording", str(pack))
+    assert r.returncode == 0, r.stderr
+    walking = next(i for i in json.loads(r.stdout)["item"] if i["linkId"] == "walking")
+    assert walking["text"] == "Site walking text"
+    r = _run("score", "odi", "--questionnaire", "--wording", str(tmp_path / "missing.json"), "--json")
+    assert r.returncode == 2 and json.loads(r.stderr)["field"] == "wording_pack"
