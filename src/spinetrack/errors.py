@@ -7,6 +7,9 @@
     │   └── ValidationError                one field: carries field, value and allowed values
     ├── NotFoundError (LookupError)        a record that does not exist (or is not yours)
     ├── ConflictError                      a uniqueness rule would be broken
+    ├── AuthenticationError                not signed in, bad credentials, expired link
+    │   └── RateLimitError                 too many attempts; carries retry_after_s
+    ├── PermissionDeniedError              signed in, but this role may not do this
     ├── AuditError                         the audit trail refused an operation or is broken
     └── ConfigurationError                 unsafe or inconsistent settings
 
@@ -26,7 +29,10 @@ __all__ = [
     "NotFoundError",
     "ConflictError",
     "AuditError",
+    "AuthenticationError",
     "ConfigurationError",
+    "PermissionDeniedError",
+    "RateLimitError",
 ]
 
 
@@ -98,6 +104,26 @@ class ConflictError(SpinetrackError):
 
     def __init__(self, message: str, *, field: str | None = None) -> None:
         self.field = field
+        super().__init__(message)
+
+
+class AuthenticationError(SpinetrackError):
+    """No valid session, wrong credentials, or an invitation link that is unknown, expired or spent."""
+
+
+class RateLimitError(AuthenticationError):
+    """Too many attempts; try again after ``retry_after_s`` seconds."""
+
+    def __init__(self, message: str, *, retry_after_s: int) -> None:
+        self.retry_after_s = retry_after_s
+        super().__init__(message)
+
+
+class PermissionDeniedError(SpinetrackError):
+    """The caller is signed in but their role may not perform this action."""
+
+    def __init__(self, message: str, *, role: str | None = None) -> None:
+        self.role = role
         super().__init__(message)
 
 

@@ -28,5 +28,5 @@ def test_demo_cohort_is_identical_on_every_backend_and_the_store_keeps_working(e
                 "prom_responses_by_instrument", "followup_completeness"):
         assert got[key] == want[key], key
     store = Store(engine)
-    pid = store.add_patient(Actor("c", "clinician"), 1, {"pseudo_id": "NEW-1", "birth_year": 1970, "sex": "male"})
+    pid = store.add_patient(Actor("c", "clinician", 1), 1, {"pseudo_id": "NEW-1", "birth_year": 1970, "sex": "male"})
     assert pid == 301

@@ -9,6 +9,7 @@ patient data appends an audit row too.
 from __future__ import annotations
 
 import datetime as dt
+import secrets
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -32,13 +33,14 @@ from spinetrack.domain.pathway import (
     TreatmentArm,
 )
 from spinetrack.domain.procedure import ProcedureFamily
-from spinetrack.errors import ConflictError, NotFoundError, ValidationError
+from spinetrack.errors import ConflictError, NotFoundError, PermissionDeniedError, ValidationError
 from spinetrack.store import audit
 from spinetrack.store.session import make_session_factory
 from spinetrack.store.tables import (
     ComplicationRow,
     EpisodeRow,
     ImagingFindingRow,
+    PatientIdentityRow,
     PatientRow,
     ProcedureRow,
     PromResponseRow,
@@ -48,21 +50,77 @@ from spinetrack.store.tables import (
     TimepointRow,
 )
 
-__all__ = ["Actor", "Store", "SYSTEM"]
+__all__ = ["Actor", "SITE_ROLES", "SYSTEM", "Store", "authorize_patient", "new_pseudo_id", "validate_identity"]
 
 RESPONSE_SOURCES = ("patient", "clinician", "import", "synthetic")
 
 
 @dataclass(frozen=True, slots=True)
 class Actor:
-    """Who is acting: recorded in every audit row."""
+    """Who is acting: recorded in every audit row, and checked against every patient record.
+
+    Roles that may touch patient-level data: ``clinician`` and ``coordinator`` (their own site
+    only), ``patient`` (their own record, through an invitation), ``system`` (loaders and
+    imports). ``researcher`` and ``admin`` see no patient-level data: the store refuses them.
+    """
 
     name: str
     role: str
     site_id: int | None = None
+    patient_id: int | None = None
 
 
 SYSTEM = Actor("system", "system")
+SITE_ROLES = ("clinician", "coordinator")
+
+
+def authorize_patient(actor: Actor, patient_id: int, site_id: int) -> None:
+    """Refuse ``actor`` unless it may see this patient. Another site's patient is reported as
+    not found (its existence is not revealed); a role without patient access is refused."""
+    if actor.role == "system":
+        return
+    if actor.role in SITE_ROLES:
+        if actor.site_id != site_id:
+            raise NotFoundError(entity="patient", key=patient_id)
+        return
+    if actor.role == "patient":
+        if actor.patient_id != patient_id:
+            raise NotFoundError(entity="patient", key=patient_id)
+        return
+    raise PermissionDeniedError(f"role {actor.role!r} has no access to patient-level data", role=actor.role)
+
+
+def new_pseudo_id() -> str:
+    """A random pseudonymous patient id, e.g. ``ST-7K2M9QX4TB`` (50 bits, no look-alike letters)."""
+    alphabet = "ABCDEFGHJKMNPQRSTVWXYZ23456789"
+    return "ST-" + "".join(secrets.choice(alphabet) for _ in range(10))
+
+
+def validate_identity(identity: Mapping[str, Any]) -> dict[str, Any]:
+    """Check identifying details: ``full_name`` required; ``mrn``, ``email``, ``phone`` optional."""
+    if not isinstance(identity, Mapping):
+        raise ValidationError(field="identity", value=identity, allowed="an object with full_name, mrn, email, phone")
+    extra = set(identity) - {"full_name", "mrn", "email", "phone"}
+    if extra:
+        raise ValidationError(field=f"identity.{sorted(extra)[0]}", value=None,
+                              allowed=["full_name", "mrn", "email", "phone"], reason="unknown field")
+    out: dict[str, Any] = {}
+    for name, limit in (("full_name", 200), ("mrn", 64), ("email", 200), ("phone", 40)):
+        value = identity.get(name)
+        if isinstance(value, str):
+            value = value.strip() or None
+        if value is not None and (not isinstance(value, str) or len(value) > limit):
+            raise ValidationError(field=f"identity.{name}", value=value, allowed=f"text up to {limit} characters")
+        out[name] = value
+    if not out["full_name"]:
+        raise ValidationError(field="identity.full_name", value=identity.get("full_name"), allowed="the patient's name")
+    if out["email"] and ("@" not in out["email"] or " " in out["email"]):
+        raise ValidationError(field="identity.email", value=out["email"], allowed="an e-mail address")
+    return out
+
+
+def _utcnow() -> dt.datetime:
+    return dt.datetime.now(dt.UTC).replace(tzinfo=None)
 
 
 def _row_dict(row: Any, exclude: tuple[str, ...] = ()) -> dict[str, Any]:
@@ -122,8 +180,18 @@ class Store:
 
     # ---------------------------------------------------------------- patients
 
-    def add_patient(self, actor: Actor, site_id: int, data: Mapping[str, Any], *, today: dt.date | None = None) -> int:
+    def add_patient(self, actor: Actor, site_id: int, data: Mapping[str, Any], *, today: dt.date | None = None,
+                    identity: Mapping[str, Any] | None = None) -> int:
+        """Enrol a patient; ``identity`` (name, hospital number, contact) is stored apart from the
+        clinical record, in the same transaction. A pseudonymous id is drawn when none is given."""
+        if not data.get("pseudo_id"):
+            data = {**data, "pseudo_id": new_pseudo_id()}
         rec = PatientRecord.create(data, today=today)
+        ident = validate_identity(identity) if identity is not None else None
+        if actor.role not in (*SITE_ROLES, "system"):
+            raise PermissionDeniedError(f"role {actor.role!r} may not enrol patients", role=actor.role)
+        if actor.role in SITE_ROLES and actor.site_id != site_id:
+            raise NotFoundError(entity="site", key=site_id)
         with self.transaction() as s:
             if s.get(SiteRow, site_id) is None:
                 raise NotFoundError(entity="site", key=site_id)
@@ -138,15 +206,19 @@ class Store:
             )
             s.add(row)
             s.flush()
+            if ident is not None:
+                if ident["mrn"] and s.execute(select(PatientIdentityRow.patient_id).where(
+                        PatientIdentityRow.site_id == site_id, PatientIdentityRow.mrn == ident["mrn"])).first():
+                    raise ConflictError(f"hospital number {ident['mrn']!r} is already used at this site",
+                                        field="identity.mrn")
+                s.add(PatientIdentityRow(patient_id=row.id, site_id=site_id, updated_at=_utcnow(), **ident))
             audit.append(s, actor=actor.name, actor_role=actor.role, action="create", entity="patient",
                          entity_id=row.id, patient_id=row.id)
             return row.id
 
     def get_patient(self, actor: Actor, patient_id: int) -> dict[str, Any]:
         with self.transaction() as s:
-            row = s.get(PatientRow, patient_id)
-            if row is None:
-                raise NotFoundError(entity="patient", key=patient_id)
+            row = self._patient(s, patient_id, actor)
             audit.append(s, actor=actor.name, actor_role=actor.role, action="read", entity="patient",
                          entity_id=row.id, patient_id=row.id)
             return _row_dict(row)
@@ -156,8 +228,7 @@ class Store:
     def add_episode(self, actor: Actor, patient_id: int, data: Mapping[str, Any]) -> int:
         rec = EpisodeRecord.create(data)
         with self.transaction() as s:
-            if s.get(PatientRow, patient_id) is None:
-                raise NotFoundError(entity="patient", key=patient_id)
+            self._patient(s, patient_id, actor)
             row = EpisodeRow(
                 patient_id=patient_id, diagnosis_code=rec.diagnosis.code, diagnosis_group=rec.diagnosis.group.value,
                 levels=format_levels(rec.levels), n_levels=len(rec.levels),
@@ -183,10 +254,23 @@ class Store:
                          entity_id=row.id, patient_id=patient_id)
             return row.id
 
-    def _episode(self, s: Session, episode_id: int) -> EpisodeRow:
+    @staticmethod
+    def _patient(s: Session, patient_id: int, actor: Actor) -> PatientRow:
+        row = s.get(PatientRow, patient_id)
+        if row is None:
+            raise NotFoundError(entity="patient", key=patient_id)
+        authorize_patient(actor, row.id, row.site_id)
+        return row
+
+    @staticmethod
+    def _episode(s: Session, episode_id: int, actor: Actor) -> EpisodeRow:
         row = s.get(EpisodeRow, episode_id)
         if row is None:
             raise NotFoundError(entity="episode", key=episode_id)
+        try:
+            authorize_patient(actor, row.patient_id, row.patient.site_id)
+        except NotFoundError:
+            raise NotFoundError(entity="episode", key=episode_id) from None
         return row
 
     @staticmethod
@@ -200,7 +284,7 @@ class Store:
 
     def get_episode(self, actor: Actor, episode_id: int) -> dict[str, Any]:
         with self.transaction() as s:
-            row = self._episode(s, episode_id)
+            row = self._episode(s, episode_id, actor)
             out = _row_dict(row)
             out["imaging_findings"] = [_row_dict(f, ("id", "episode_id")) for f in row.findings]
             audit.append(s, actor=actor.name, actor_role=actor.role, action="read", entity="episode",
@@ -212,7 +296,7 @@ class Store:
     def add_procedure(self, actor: Actor, episode_id: int, data: Mapping[str, Any]) -> int:
         rec = ProcedureRecord.create(data)
         with self.transaction() as s:
-            ep = self._episode(s, episode_id)
+            ep = self._episode(s, episode_id, actor)
             rec.check_against_episode(self._episode_record(ep))
             if ep.index_date is not None and rec.performed_on != ep.index_date:
                 raise ValidationError(field="procedure.performed_on", value=rec.performed_on.isoformat(),
@@ -241,7 +325,7 @@ class Store:
 
     def add_complication(self, actor: Actor, episode_id: int, data: Mapping[str, Any]) -> int:
         with self.transaction() as s:
-            ep = self._episode(s, episode_id)
+            ep = self._episode(s, episode_id, actor)
             proc = self._index_procedure(s, episode_id)
             rec = ComplicationRecord.create(data, performed_on=proc.performed_on)
             row = ComplicationRow(episode_id=episode_id, procedure_id=proc.id, category=rec.category.value,
@@ -254,7 +338,7 @@ class Store:
 
     def add_readmission(self, actor: Actor, episode_id: int, data: Mapping[str, Any]) -> int:
         with self.transaction() as s:
-            ep = self._episode(s, episode_id)
+            ep = self._episode(s, episode_id, actor)
             proc = self._index_procedure(s, episode_id)
             rec = ReadmissionRecord.create(data, performed_on=proc.performed_on)
             row = ReadmissionRow(episode_id=episode_id, admitted_on=rec.admitted_on, reason=rec.reason)
@@ -266,7 +350,7 @@ class Store:
 
     def add_reoperation(self, actor: Actor, episode_id: int, data: Mapping[str, Any]) -> int:
         with self.transaction() as s:
-            ep = self._episode(s, episode_id)
+            ep = self._episode(s, episode_id, actor)
             proc = self._index_procedure(s, episode_id)
             rec = ReoperationRecord.create(data, index_date=proc.performed_on)
             row = ReoperationRow(episode_id=episode_id, performed_on=rec.performed_on, reason=rec.reason.value,
@@ -297,6 +381,7 @@ class Store:
             raise ValidationError(field="response.source", value=source, allowed=RESPONSE_SOURCES)
         schedule = self.timepoints()
         with self.transaction() as s:
+            ep = self._episode(s, episode_id, actor)
             if idempotency_key is not None:
                 prior = s.execute(select(PromResponseRow).where(PromResponseRow.idempotency_key == idempotency_key)).scalar()
                 if prior is not None:
@@ -304,7 +389,6 @@ class Store:
                             prior.timepoint != data.get("timepoint") or prior.answers != dict(data.get("answers") or {}):
                         raise ConflictError("this idempotency key was used for a different response", field="idempotency_key")
                     return prior.id
-            ep = self._episode(s, episode_id)
             rec = PromResponseRecord.create(data, index_date=ep.index_date, schedule=schedule)
             inst = instruments.get(rec.instrument, "response.instrument")
             options = {"value_set": self.eq5d_value_set} if rec.instrument == "eq5d5l" else {}
@@ -331,7 +415,7 @@ class Store:
 
     def list_responses(self, actor: Actor, episode_id: int) -> list[dict[str, Any]]:
         with self.transaction() as s:
-            ep = self._episode(s, episode_id)
+            ep = self._episode(s, episode_id, actor)
             rows = s.execute(select(PromResponseRow).where(PromResponseRow.episode_id == episode_id)
                              .order_by(PromResponseRow.collected_on, PromResponseRow.id)).scalars().all()
             audit.append(s, actor=actor.name, actor_role=actor.role, action="read", entity="prom_response",

@@ -5,7 +5,10 @@ The schema is created and changed only by the Alembic migrations in ``migrations
 
 Conventions: fields carry their unit (``ebl_ml``, ``los_days``); codes are the stable string
 values of the enums in :mod:`spinetrack.domain`; dates are calendar dates, timestamps are UTC.
-Patients carry a pseudonymous id and no name or contact details.
+Clinical tables carry the patient's pseudonymous id only; the identifying details a clinic
+needs (name, hospital number, contact) live apart in ``patient_identities``, which no export,
+researcher view or analysis table ever reads. Secrets (session and invitation tokens) are
+stored only as SHA-256 hashes.
 """
 
 from __future__ import annotations
@@ -36,6 +39,10 @@ __all__ = [
     "ComplicationRow",
     "EpisodeRow",
     "ImagingFindingRow",
+    "InvitationRow",
+    "PatientIdentityRow",
+    "ResponseDraftRow",
+    "WebSessionRow",
     "PatientRow",
     "ProcedureRow",
     "PromResponseRow",
@@ -295,3 +302,68 @@ class AuditRow(Base):
     detail: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     prev_hash: Mapped[str] = mapped_column(String(64))
     hash: Mapped[str] = mapped_column(String(64), unique=True)
+
+
+class PatientIdentityRow(Base):
+    """Identifying details, kept apart from clinical data (read only by the patient's own site)."""
+
+    __tablename__ = "patient_identities"
+    __table_args__ = (UniqueConstraint("site_id", "mrn", name="uq_patient_identities_site_mrn"),)
+
+    patient_id: Mapped[int] = mapped_column(ForeignKey("patients.id", ondelete="CASCADE"), primary_key=True)
+    site_id: Mapped[int] = mapped_column(ForeignKey("sites.id"))
+    full_name: Mapped[str] = mapped_column(String(200))
+    mrn: Mapped[str | None] = mapped_column(String(64))
+    email: Mapped[str | None] = mapped_column(String(200))
+    phone: Mapped[str | None] = mapped_column(String(40))
+    updated_at: Mapped[dt.datetime] = mapped_column(DateTime, default=_utcnow)
+
+
+class WebSessionRow(Base):
+    """A signed-in staff session (server side, so it can be revoked); the cookie holds the token."""
+
+    __tablename__ = "web_sessions"
+    __table_args__ = (Index("ix_web_sessions_user", "user_id"),)
+
+    token_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    csrf_token: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime)
+    last_seen_at: Mapped[dt.datetime] = mapped_column(DateTime)
+    expires_at: Mapped[dt.datetime] = mapped_column(DateTime)
+    revoked: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+class InvitationRow(Base):
+    """A patient's personal link for one visit: single use (spent when the visit is complete),
+    with an expiry. Only the token's hash is stored."""
+
+    __tablename__ = "invitations"
+    __table_args__ = (Index("ix_invitations_episode", "episode_id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    episode_id: Mapped[int] = mapped_column(ForeignKey("episodes.id", ondelete="CASCADE"))
+    timepoint: Mapped[str] = mapped_column(ForeignKey("timepoints.code"))
+    instruments: Mapped[list[str]] = mapped_column(JSON)
+    created_by: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime)
+    expires_at: Mapped[dt.datetime] = mapped_column(DateTime)
+    opened_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
+    completed_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
+    revoked: Mapped[bool] = mapped_column(Boolean, default=False)
+    patient_session_hash: Mapped[str | None] = mapped_column(String(64))
+    patient_csrf: Mapped[str | None] = mapped_column(String(64))
+
+
+class ResponseDraftRow(Base):
+    """Answers a patient has given so far (pause and resume); deleted when submitted."""
+
+    __tablename__ = "response_drafts"
+    __table_args__ = (UniqueConstraint("invitation_id", "instrument", name="uq_response_drafts_invitation_instrument"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    invitation_id: Mapped[int] = mapped_column(ForeignKey("invitations.id", ondelete="CASCADE"))
+    instrument: Mapped[str] = mapped_column(String(32))
+    answers: Mapped[dict[str, Any]] = mapped_column(JSON)
+    updated_at: Mapped[dt.datetime] = mapped_column(DateTime)

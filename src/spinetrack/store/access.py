@@ -1,0 +1,455 @@
+"""Who may come in: staff accounts (argon2 password hashes), server-side sessions, patient
+invitation links, and the identifying details a clinic keeps apart from clinical data.
+
+Security choices (for the hospital security officer):
+
+* Passwords: argon2id (argon2-cffi defaults, RFC 9106 low-memory profile), at least 12
+  characters; hashes are upgraded on login when the parameters change. Unknown user names
+  cost the same time as wrong passwords (a dummy verification), so timing does not reveal them.
+* Staff sessions: a 256-bit random token in the cookie; only its SHA-256 is stored, with a CSRF
+  token, an idle timeout (30 min) and an absolute lifetime (12 h). Logout revokes server side.
+* Invitations: a 256-bit random token per visit (only its SHA-256 stored), valid until its
+  expiry and spent once every questionnaire of the visit is submitted. Opening it starts a
+  patient session bound to that invitation (its own token and CSRF token).
+* Every sign-in, failed sign-in, session start/end and invitation use is in the audit log.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import secrets
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
+from sqlalchemy import and_, func, or_, select
+from sqlalchemy.orm import Session
+
+from spinetrack import instruments
+from spinetrack.errors import AuthenticationError, ConflictError, NotFoundError, PermissionDeniedError, ValidationError
+from spinetrack.store import audit
+from spinetrack.store.repositories import SITE_ROLES, Actor, Store, authorize_patient, validate_identity
+from spinetrack.store.tables import (
+    EpisodeRow,
+    InvitationRow,
+    PatientIdentityRow,
+    PatientRow,
+    PromResponseRow,
+    ResponseDraftRow,
+    SiteRow,
+    TimepointRow,
+    UserRow,
+    WebSessionRow,
+)
+
+__all__ = [
+    "Access",
+    "InvitationView",
+    "SessionUser",
+    "STAFF_ROLES",
+    "hash_token",
+]
+
+STAFF_ROLES = ("clinician", "coordinator", "researcher", "admin")
+MIN_PASSWORD = 12
+SESSION_IDLE = dt.timedelta(minutes=30)
+SESSION_MAX = dt.timedelta(hours=12)
+INVITATION_DAYS = 14
+_HASHER = PasswordHasher()
+_DUMMY_HASH = _HASHER.hash("spinetrack-dummy-password")
+
+
+def _now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC).replace(tzinfo=None)
+
+
+def hash_token(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+@dataclass(frozen=True, slots=True)
+class SessionUser:
+    """The signed-in staff member behind a session."""
+
+    user_id: int
+    username: str
+    display_name: str
+    role: str
+    site_id: int | None
+    csrf_token: str
+
+    @property
+    def actor(self) -> Actor:
+        return Actor(self.username, self.role, self.site_id)
+
+
+@dataclass(frozen=True, slots=True)
+class InvitationView:
+    """What a patient session may see: one visit of one episode."""
+
+    invitation_id: int
+    episode_id: int
+    patient_id: int
+    site_id: int
+    timepoint: str
+    timepoint_label: str
+    instruments: tuple[str, ...]
+    completed: tuple[str, ...]
+    expires_at: dt.datetime
+    csrf_token: str | None
+
+    @property
+    def actor(self) -> Actor:
+        return Actor(f"patient:invitation/{self.invitation_id}", "patient", self.site_id, self.patient_id)
+
+    @property
+    def due(self) -> tuple[str, ...]:
+        return tuple(i for i in self.instruments if i not in self.completed)
+
+    @property
+    def done(self) -> bool:
+        return not self.due
+
+
+class Access:
+    """Accounts, sessions, invitations and identities, on top of a :class:`Store`."""
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+
+    # ------------------------------------------------------------------ accounts
+
+    def create_user(self, actor: Actor, *, username: str, display_name: str, role: str, password: str,
+                    site_id: int | None = None) -> int:
+        """Create a staff account (admins, or the system at set-up)."""
+        if actor.role not in ("admin", "system"):
+            raise PermissionDeniedError("only an admin may create accounts", role=actor.role)
+        if role not in STAFF_ROLES:
+            raise ValidationError(field="user.role", value=role, allowed=STAFF_ROLES)
+        if not username or len(username) > 64 or not username.replace(".", "").replace("-", "").replace("_", "").isalnum():
+            raise ValidationError(field="user.username", value=username,
+                                  allowed="1 to 64 letters, digits, '.', '-' or '_'")
+        if not display_name or len(display_name) > 200:
+            raise ValidationError(field="user.display_name", value=display_name, allowed="1 to 200 characters")
+        if not isinstance(password, str) or len(password) < MIN_PASSWORD:
+            raise ValidationError(field="user.password", value="(hidden)", allowed=f"at least {MIN_PASSWORD} characters")
+        if role in SITE_ROLES and site_id is None:
+            raise ValidationError(field="user.site_id", value=None, allowed="a site id", reason=f"a {role} belongs to a site")
+        with self.store.transaction() as s:
+            if site_id is not None and s.get(SiteRow, site_id) is None:
+                raise NotFoundError(entity="site", key=site_id)
+            if s.execute(select(UserRow.id).where(UserRow.username == username)).first():
+                raise ConflictError(f"user {username!r} already exists", field="user.username")
+            row = UserRow(username=username, display_name=display_name, role=role, site_id=site_id,
+                          password_hash=_HASHER.hash(password), active=True, created_at=_now())
+            s.add(row)
+            s.flush()
+            audit.append(s, actor=actor.name, actor_role=actor.role, action="create", entity="user", entity_id=row.id,
+                         detail={"username": username, "role": role, "site_id": site_id})
+            return row.id
+
+    def list_users(self, actor: Actor) -> list[dict[str, Any]]:
+        if actor.role != "admin":
+            raise PermissionDeniedError("only an admin may list accounts", role=actor.role)
+        with self.store.transaction() as s:
+            rows = s.execute(select(UserRow).order_by(UserRow.username)).scalars().all()
+            audit.append(s, actor=actor.name, actor_role=actor.role, action="read", entity="user", entity_id=None,
+                         detail={"n": len(rows)})
+            return [{"id": r.id, "username": r.username, "display_name": r.display_name, "role": r.role,
+                     "site_id": r.site_id, "active": r.active} for r in rows]
+
+    def set_active(self, actor: Actor, user_id: int, active: bool) -> None:
+        if actor.role != "admin":
+            raise PermissionDeniedError("only an admin may change accounts", role=actor.role)
+        with self.store.transaction() as s:
+            row = s.get(UserRow, user_id)
+            if row is None:
+                raise NotFoundError(entity="user", key=user_id)
+            row.active = bool(active)
+            if not active:
+                for sess in s.execute(select(WebSessionRow).where(WebSessionRow.user_id == user_id)).scalars():
+                    sess.revoked = True
+            audit.append(s, actor=actor.name, actor_role=actor.role, action="update", entity="user", entity_id=user_id,
+                         detail={"active": bool(active)})
+
+    def login(self, username: str, password: str, *, client: str = "", now: dt.datetime | None = None
+              ) -> tuple[str, SessionUser]:
+        """Verify the password and open a session: returns ``(session_token, user)``."""
+        now = now or _now()
+        with self.store.transaction() as s:
+            row = s.execute(select(UserRow).where(UserRow.username == username)).scalar()
+            ok = False
+            try:
+                ok = _HASHER.verify(row.password_hash if row is not None and row.password_hash else _DUMMY_HASH,
+                                    password or "")
+            except (VerifyMismatchError, VerificationError, InvalidHashError):
+                ok = False
+            if row is None or not row.active or not ok:
+                audit.append(s, actor=username[:64] or "(empty)", actor_role="anonymous", action="login_failed",
+                             entity="user", entity_id=row.id if row is not None else None, detail={"client": client})
+                s.commit()
+                raise AuthenticationError("unknown user name or wrong password")
+            if _HASHER.check_needs_rehash(row.password_hash or ""):
+                row.password_hash = _HASHER.hash(password)
+            token, csrf = secrets.token_urlsafe(32), secrets.token_urlsafe(32)
+            s.add(WebSessionRow(token_hash=hash_token(token), user_id=row.id, csrf_token=csrf, created_at=now,
+                                last_seen_at=now, expires_at=now + SESSION_MAX, revoked=False))
+            audit.append(s, actor=row.username, actor_role=row.role, action="login", entity="user", entity_id=row.id,
+                         detail={"client": client})
+            return token, SessionUser(row.id, row.username, row.display_name, row.role, row.site_id, csrf)
+
+    def resolve_session(self, token: str | None, *, now: dt.datetime | None = None) -> SessionUser | None:
+        """The user of a live session, or None (unknown, revoked, idle too long, or too old)."""
+        if not token:
+            return None
+        now = now or _now()
+        with self.store.transaction() as s:
+            sess = s.get(WebSessionRow, hash_token(token))
+            if sess is None or sess.revoked or now > sess.expires_at or now - sess.last_seen_at > SESSION_IDLE:
+                return None
+            user = s.get(UserRow, sess.user_id)
+            if user is None or not user.active:
+                return None
+            if now - sess.last_seen_at > dt.timedelta(seconds=60):  # write at most once a minute
+                sess.last_seen_at = now
+            return SessionUser(user.id, user.username, user.display_name, user.role, user.site_id, sess.csrf_token)
+
+    def logout(self, token: str | None) -> None:
+        if not token:
+            return
+        with self.store.transaction() as s:
+            sess = s.get(WebSessionRow, hash_token(token))
+            if sess is not None and not sess.revoked:
+                sess.revoked = True
+                user = s.get(UserRow, sess.user_id)
+                audit.append(s, actor=user.username if user else "?", actor_role=user.role if user else "?",
+                             action="logout", entity="user", entity_id=sess.user_id)
+
+    # ------------------------------------------------------------------ identities
+
+    def set_identity(self, actor: Actor, patient_id: int, identity: dict[str, Any]) -> None:
+        """Replace a patient's identifying details (their own site's clinicians only)."""
+        ident = validate_identity(identity)
+        with self.store.transaction() as s:
+            p = s.get(PatientRow, patient_id)
+            if p is None:
+                raise NotFoundError(entity="patient", key=patient_id)
+            authorize_patient(actor, p.id, p.site_id)
+            if actor.role not in SITE_ROLES:
+                raise PermissionDeniedError("only the patient's clinic may change identity records", role=actor.role)
+            if ident["mrn"] and s.execute(select(PatientIdentityRow.patient_id).where(
+                    PatientIdentityRow.site_id == p.site_id, PatientIdentityRow.mrn == ident["mrn"],
+                    PatientIdentityRow.patient_id != patient_id)).first():
+                raise ConflictError(f"hospital number {ident['mrn']!r} is already used at this site",
+                                    field="identity.mrn")
+            row = s.get(PatientIdentityRow, patient_id)
+            if row is None:
+                row = PatientIdentityRow(patient_id=patient_id, site_id=p.site_id)
+                s.add(row)
+            for k, v in ident.items():
+                setattr(row, k, v)
+            row.updated_at = _now()
+            audit.append(s, actor=actor.name, actor_role=actor.role, action="update", entity="patient_identity",
+                         entity_id=patient_id, patient_id=patient_id)
+
+    def list_patients(self, actor: Actor, *, q: str | None = None, diagnosis_group: str | None = None,
+                      treatment: str | None = None, followup: str | None = None, today: dt.date | None = None,
+                      limit: int = 50, offset: int = 0) -> dict[str, Any]:
+        """Patients of the actor's site with search (name, hospital number, pseudonymous id) and
+        filters (diagnosis group, treatment, follow-up ``due`` / ``overdue``)."""
+        if actor.role not in SITE_ROLES:
+            raise PermissionDeniedError("only clinicians and coordinators list patients", role=actor.role)
+        if not 1 <= limit <= 500:
+            raise ValidationError(field="limit", value=limit, allowed="1 to 500")
+        if followup not in (None, "", "due", "overdue"):
+            raise ValidationError(field="followup", value=followup, allowed=["due", "overdue"])
+        today = today or dt.date.today()
+        with self.store.transaction() as s:
+            stmt = (select(PatientRow, PatientIdentityRow, EpisodeRow)
+                    .join(PatientIdentityRow, PatientIdentityRow.patient_id == PatientRow.id, isouter=True)
+                    .join(EpisodeRow, EpisodeRow.patient_id == PatientRow.id, isouter=True)
+                    .where(PatientRow.site_id == actor.site_id))
+            if q:
+                like = f"%{q.strip().lower()}%"
+                stmt = stmt.where(or_(func.lower(PatientIdentityRow.full_name).like(like),
+                                      func.lower(PatientIdentityRow.mrn).like(like),
+                                      func.lower(PatientRow.pseudo_id).like(like)))
+            if diagnosis_group:
+                stmt = stmt.where(EpisodeRow.diagnosis_group == diagnosis_group)
+            if treatment:
+                stmt = stmt.where(EpisodeRow.treatment == treatment)
+            if followup:
+                stmt = stmt.where(EpisodeRow.id.in_(self._followup_episodes(s, followup, today)))
+            total = s.execute(select(func.count()).select_from(stmt.subquery())).scalar_one()
+            rows = s.execute(stmt.order_by(PatientRow.id.desc()).limit(limit).offset(offset)).all()
+            out = []
+            for p, ident, ep in rows:
+                out.append({"patient_id": p.id, "pseudo_id": p.pseudo_id, "full_name": ident.full_name if ident else None,
+                            "mrn": ident.mrn if ident else None, "birth_year": p.birth_year, "sex": p.sex,
+                            "episode_id": ep.id if ep else None,
+                            "diagnosis_code": ep.diagnosis_code if ep else None,
+                            "diagnosis_group": ep.diagnosis_group if ep else None,
+                            "treatment": ep.treatment if ep else None,
+                            "index_date": ep.index_date if ep else None})
+            audit.append(s, actor=actor.name, actor_role=actor.role, action="read", entity="patient_list",
+                         entity_id=None, detail={"n": len(out), "q": bool(q), "filters": {
+                             "diagnosis_group": diagnosis_group, "treatment": treatment, "followup": followup}})
+            return {"total": total, "items": out}
+
+    def _followup_episodes(self, s: Session, which: str, today: dt.date) -> Sequence[int]:
+        """Episodes with a follow-up timepoint whose window is open (``due``) or has closed
+        (``overdue``) today without an ODI response at that timepoint."""
+        tps = s.execute(select(TimepointRow).where(TimepointRow.target_days > 0)).scalars().all()
+        ids: set[int] = set()
+        for tp in tps:
+            if which == "due":
+                lo, hi = today - dt.timedelta(days=tp.window_to_days), today - dt.timedelta(days=tp.window_from_days)
+            else:  # overdue: the window closed within the last 90 days
+                lo, hi = (today - dt.timedelta(days=tp.window_to_days + 90),
+                          today - dt.timedelta(days=tp.window_to_days + 1))
+            answered = select(PromResponseRow.episode_id).where(PromResponseRow.timepoint == tp.code,
+                                                                PromResponseRow.instrument == "odi")
+            ids.update(s.execute(select(EpisodeRow.id).where(
+                and_(EpisodeRow.index_date >= lo, EpisodeRow.index_date <= hi, EpisodeRow.id.not_in(answered)))
+            ).scalars())
+        return sorted(ids)
+
+    def get_identity(self, actor: Actor, patient_id: int) -> dict[str, Any] | None:
+        with self.store.transaction() as s:
+            p = s.get(PatientRow, patient_id)
+            if p is None:
+                raise NotFoundError(entity="patient", key=patient_id)
+            authorize_patient(actor, p.id, p.site_id)
+            row = s.get(PatientIdentityRow, patient_id)
+            audit.append(s, actor=actor.name, actor_role=actor.role, action="read", entity="patient_identity",
+                         entity_id=patient_id, patient_id=patient_id)
+            if row is None:
+                return None
+            return {"full_name": row.full_name, "mrn": row.mrn, "email": row.email, "phone": row.phone}
+
+    # ------------------------------------------------------------------ invitations
+
+    def create_invitation(self, actor: Actor, episode_id: int, *, timepoint: str, instrument_codes: Sequence[str],
+                          valid_days: int = INVITATION_DAYS, now: dt.datetime | None = None) -> tuple[int, str]:
+        """Create a personal link for one visit; returns ``(invitation_id, token)``. The token is
+        shown once (it is stored only as a hash)."""
+        if actor.role not in SITE_ROLES:
+            raise PermissionDeniedError("only clinicians and coordinators invite patients", role=actor.role)
+        codes = list(dict.fromkeys(instrument_codes))
+        if not codes:
+            raise ValidationError(field="invitation.instruments", value=[], allowed=[i.NAME for i in instruments.all()],
+                                  reason="at least one questionnaire")
+        for code in codes:
+            instruments.get(code, "invitation.instruments")
+        if not isinstance(valid_days, int) or not 1 <= valid_days <= 90:
+            raise ValidationError(field="invitation.valid_days", value=valid_days, allowed="1 to 90")
+        now = now or _now()
+        with self.store.transaction() as s:
+            ep = Store._episode(s, episode_id, actor)
+            if s.get(TimepointRow, timepoint) is None:
+                allowed = s.execute(select(TimepointRow.code).order_by(TimepointRow.position)).scalars().all()
+                raise ValidationError(field="invitation.timepoint", value=timepoint, allowed=allowed)
+            token = secrets.token_urlsafe(32)
+            row = InvitationRow(token_hash=hash_token(token), episode_id=episode_id, timepoint=timepoint,
+                                instruments=codes, created_by=actor.name, created_at=now,
+                                expires_at=now + dt.timedelta(days=valid_days), revoked=False)
+            s.add(row)
+            s.flush()
+            audit.append(s, actor=actor.name, actor_role=actor.role, action="create", entity="invitation",
+                         entity_id=row.id, patient_id=ep.patient_id, detail={"timepoint": timepoint, "instruments": codes})
+            return row.id, token
+
+    def _view(self, s: Session, inv: InvitationRow, csrf: str | None) -> InvitationView:
+        ep = s.get(EpisodeRow, inv.episode_id)
+        assert ep is not None
+        tp = s.get(TimepointRow, inv.timepoint)
+        done = s.execute(select(PromResponseRow.instrument).where(
+            PromResponseRow.episode_id == inv.episode_id, PromResponseRow.timepoint == inv.timepoint)).scalars().all()
+        return InvitationView(inv.id, ep.id, ep.patient_id, ep.patient.site_id, inv.timepoint,
+                              tp.label if tp else inv.timepoint, tuple(inv.instruments),
+                              tuple(c for c in inv.instruments if c in set(done)), inv.expires_at, csrf)
+
+    def open_invitation(self, token: str, *, now: dt.datetime | None = None) -> tuple[str, InvitationView]:
+        """Exchange an invitation token for a patient session: ``(patient_session_token, view)``.
+        Refused when unknown, revoked, expired or already completed."""
+        now = now or _now()
+        with self.store.transaction() as s:
+            inv = s.execute(select(InvitationRow).where(InvitationRow.token_hash == hash_token(token or ""))).scalar()
+            if inv is None or inv.revoked:
+                raise AuthenticationError("this link is not valid")
+            if inv.completed_at is not None:
+                raise AuthenticationError("this link has been used: the questionnaires are complete")
+            if now > inv.expires_at:
+                raise AuthenticationError("this link has expired; ask the clinic for a new one")
+            session, csrf = secrets.token_urlsafe(32), secrets.token_urlsafe(32)
+            inv.patient_session_hash, inv.patient_csrf = hash_token(session), csrf
+            inv.opened_at = inv.opened_at or now
+            view = self._view(s, inv, csrf)
+            audit.append(s, actor=view.actor.name, actor_role="patient", action="open", entity="invitation",
+                         entity_id=inv.id, patient_id=view.patient_id)
+            return session, view
+
+    def resolve_patient_session(self, session_token: str | None, *, now: dt.datetime | None = None,
+                                allow_completed: bool = False) -> InvitationView | None:
+        if not session_token:
+            return None
+        now = now or _now()
+        with self.store.transaction() as s:
+            inv = s.execute(select(InvitationRow).where(
+                InvitationRow.patient_session_hash == hash_token(session_token))).scalar()
+            if inv is None or inv.revoked or now > inv.expires_at + (dt.timedelta(hours=2) if allow_completed
+                                                                    else dt.timedelta(0)):
+                return None
+            if inv.completed_at is not None and not allow_completed:
+                return None
+            return self._view(s, inv, inv.patient_csrf)
+
+    def save_draft(self, view: InvitationView, instrument: str, answers: dict[str, Any]) -> None:
+        """Keep the answers given so far (pause and resume); values are checked as they come."""
+        if instrument not in view.due:
+            raise ValidationError(field="instrument", value=instrument, allowed=list(view.due))
+        inst = instruments.get(instrument)
+        clean = {k: v for k, v in inst.check(answers).items() if v is not None}
+        with self.store.transaction() as s:
+            row = s.execute(select(ResponseDraftRow).where(ResponseDraftRow.invitation_id == view.invitation_id,
+                                                           ResponseDraftRow.instrument == instrument)).scalar()
+            if row is None:
+                row = ResponseDraftRow(invitation_id=view.invitation_id, instrument=instrument, answers={})
+                s.add(row)
+            row.answers, row.updated_at = clean, _now()
+            audit.append(s, actor=view.actor.name, actor_role="patient", action="update", entity="response_draft",
+                         entity_id=view.invitation_id, patient_id=view.patient_id, detail={"instrument": instrument})
+
+    def get_draft(self, view: InvitationView, instrument: str) -> dict[str, Any]:
+        with self.store.transaction() as s:
+            row = s.execute(select(ResponseDraftRow).where(ResponseDraftRow.invitation_id == view.invitation_id,
+                                                           ResponseDraftRow.instrument == instrument)).scalar()
+            audit.append(s, actor=view.actor.name, actor_role="patient", action="read", entity="response_draft",
+                         entity_id=view.invitation_id, patient_id=view.patient_id, detail={"instrument": instrument})
+            return dict(row.answers) if row else {}
+
+    def submit(self, view: InvitationView, instrument: str, answers: dict[str, Any], *,
+               collected_on: dt.date | None = None, idempotency_key: str | None = None) -> int:
+        """Submit one questionnaire of the visit (validated, scored, stored, audited); the draft
+        is removed and the invitation is spent when the last one is in."""
+        if instrument not in view.instruments:
+            raise ValidationError(field="instrument", value=instrument, allowed=list(view.instruments))
+        rid = self.store.submit_response(
+            view.actor, view.episode_id,
+            {"instrument": instrument, "timepoint": view.timepoint,
+             "collected_on": (collected_on or dt.date.today()).isoformat(), "answers": answers},
+            source="patient", idempotency_key=idempotency_key)
+        with self.store.transaction() as s:
+            for d in s.execute(select(ResponseDraftRow).where(ResponseDraftRow.invitation_id == view.invitation_id,
+                                                              ResponseDraftRow.instrument == instrument)).scalars():
+                s.delete(d)
+            inv = s.get(InvitationRow, view.invitation_id)
+            assert inv is not None
+            if inv.completed_at is None and not self._view(s, inv, None).due:
+                inv.completed_at = _now()
+                audit.append(s, actor=view.actor.name, actor_role="patient", action="complete", entity="invitation",
+                             entity_id=inv.id, patient_id=view.patient_id)
+        return rid
