@@ -69,10 +69,13 @@ def demo(
     patients: Annotated[int, typer.Option(help="Number of synthetic patients.")] = 2000,
     seed: Annotated[int, typer.Option(help="Random seed; the same seed gives identical data.")] = 7,
     if_empty: Annotated[bool, typer.Option("--if-empty", help="Do nothing if the database holds patients.")] = False,
+    logins: Annotated[bool, typer.Option("--logins/--no-logins",
+                                         help="Create the demo logins and synthetic patient names.")] = True,
     database_url: DbOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Fill the database with a reproducible synthetic cohort (planted, documented effects)."""
+    from spinetrack.synth.demo_access import DEMO_PASSWORD, seed_demo_access
     from spinetrack.synth.load import load_demo
 
     settings = _settings(database_url)
@@ -89,17 +92,31 @@ def demo(
                                    progress=lambda n: bar.advance(task, n))
         else:
             result = load_demo(engine, patients=patients, seed=seed, if_empty=if_empty)
+        accounts = seed_demo_access(engine, env=settings.env) if logins else []
     except SpinetrackError as exc:
         _fail(exc, as_json)
     finally:
         engine.dispose()
-    out = {"patients": result.patients, "prom_responses": result.responses, "seed": result.seed, "skipped": result.skipped}
+    out: dict[str, Any] = {"patients": result.patients, "prom_responses": result.responses, "seed": result.seed,
+                           "skipped": result.skipped}
+    if accounts:
+        out["logins"] = {"password": DEMO_PASSWORD, "users": accounts}
     if as_json:
         typer.echo(json.dumps(out))
-    elif result.skipped:
+        return
+    if result.skipped:
         console.print("database already holds patients: demo cohort not loaded (--if-empty)")
     else:
         console.print(f"loaded {result.patients} synthetic patients ({result.responses} PROM responses), seed {seed}")
+    if accounts:
+        from rich.table import Table
+
+        t = Table(title=f"Demo logins (password for all: {DEMO_PASSWORD}) — demo only, refused in production")
+        for col in ("user name", "role", "site"):
+            t.add_column(col)
+        for a in accounts:
+            t.add_row(str(a["username"]), str(a["role"]), str(a["site"] or "—"))
+        Console(stderr=True, width=110).print(t)
 
 
 @app.command()

@@ -1,55 +1,89 @@
-"""``create_app(settings)``: the FastAPI application factory."""
+"""``create_app(settings)``: the FastAPI application factory.
+
+Pages under ``/`` (Jinja2, every asset served from this app — no CDN), REST under
+``/api/v1`` (OpenAPI at ``/openapi.json``). The engine, :class:`Store` and :class:`Access` are
+built here from ``settings``, never at import time.
+"""
 
 from __future__ import annotations
 
+from importlib import resources
+from pathlib import Path
 from typing import Any
 
-from fastapi import FastAPI
-from fastapi.responses import HTMLResponse
+from fastapi import FastAPI, Request, Response
+from fastapi.responses import FileResponse
+from fastapi.staticfiles import StaticFiles
+from fastapi.templating import Jinja2Templates
+from sqlalchemy import Engine
 
 from spinetrack import __version__
 from spinetrack.config import Settings
+from spinetrack.store.access import Access
+from spinetrack.store.repositories import Store
 from spinetrack.store.session import make_engine
-from spinetrack.store.status import compute_status
+from spinetrack.web.errors import install_error_handlers
+from spinetrack.web.security import LoginRateLimiter
 
 __all__ = ["create_app"]
 
-_PAGE = """<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
-<title>spinetrack</title>
-<style>body{{font-family:system-ui,sans-serif;max-width:40rem;margin:2rem auto;padding:0 1rem;line-height:1.5}}
-td{{padding:.2rem .8rem .2rem 0}}</style></head>
-<body><h1>spinetrack</h1>
-<p>Outcomes, evidence and decision support for lower back pain treatment. Version {version}.</p>
-<p>Status: <strong>running</strong> &middot; database: {database} &middot; schema {revision}</p>
-<table><tr><td>Patients</td><td>{patients}</td></tr><tr><td>Episodes</td><td>{episodes}</td></tr>
-<tr><td>Procedures (MIS / open)</td><td>{mis} / {open}</td></tr><tr><td>PROM responses</td><td>{responses}</td></tr></table>
-<p><a href="/api/v1/status">/api/v1/status</a> (JSON)</p></body></html>"""
+_HERE = Path(str(resources.files("spinetrack.web")))
+
+# Content Security Policy: only this origin; no inline script (plot data travels as JSON in
+# <script type="application/json"> blocks, read by static/app.js). Plotly sets inline styles.
+CSP = ("default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; "
+       "font-src 'self'; connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; "
+       "frame-ancestors 'none'")
 
 
-def create_app(settings: Settings | None = None) -> FastAPI:
+def _plotly_js() -> Path:
+    import plotly
+
+    return Path(plotly.__file__).parent / "package_data" / "plotly.min.js"
+
+
+def create_app(settings: Settings | None = None, *, engine: Engine | None = None) -> FastAPI:
     """Build the app; the database engine is created here, from ``settings``, never at import."""
     settings = settings or Settings()
-    engine = make_engine(settings.database_url)
-    app = FastAPI(title="spinetrack", version=__version__)
+    engine = engine or make_engine(settings.database_url)
+    app = FastAPI(title="spinetrack", version=__version__,
+                  description="Outcomes, evidence and decision support for lower back pain treatment.")
+    app.state.settings = settings
     app.state.engine = engine
+    app.state.store = Store(engine, eq5d_value_set=settings.eq5d_value_set)
+    app.state.access = Access(app.state.store)
+    app.state.login_limiter = LoginRateLimiter()
+    templates = Jinja2Templates(directory=str(_HERE / "templates"))
+    templates.env.globals.update(version=__version__)
+    app.state.templates = templates
+    install_error_handlers(app)
 
-    @app.get("/api/v1/status")
-    def status() -> dict[str, Any]:
-        """Aggregate counts only (no patient-level data)."""
-        return {"version": __version__, **compute_status(engine)}
+    @app.middleware("http")
+    async def security_headers(request: Request, call_next: Any) -> Response:
+        response: Response = await call_next(request)
+        response.headers.setdefault("Content-Security-Policy", CSP)
+        response.headers.setdefault("X-Content-Type-Options", "nosniff")
+        response.headers.setdefault("Referrer-Policy", "no-referrer")
+        response.headers.setdefault("X-Frame-Options", "DENY")
+        response.headers.setdefault("Permissions-Policy", "camera=(), microphone=(), geolocation=()")
+        if not request.url.path.startswith("/static/"):
+            response.headers.setdefault("Cache-Control", "no-store")
+        return response
 
-    @app.get("/healthz")
+    app.mount("/static", StaticFiles(directory=str(_HERE / "static")), name="static")
+
+    @app.get("/vendor/plotly.min.js", include_in_schema=False)
+    def plotly_js() -> FileResponse:
+        """Plotly's JavaScript, served from the installed plotly package (no CDN)."""
+        return FileResponse(_plotly_js(), media_type="text/javascript",
+                            headers={"Cache-Control": "public, max-age=86400"})
+
+    @app.get("/healthz", include_in_schema=False)
     def healthz() -> dict[str, str]:
         return {"status": "ok"}
 
-    @app.get("/", response_class=HTMLResponse)
-    def home() -> str:
-        s = compute_status(engine)
-        return _PAGE.format(
-            version=__version__, database=s["database"], revision=s["schema_revision"], patients=s["patients"],
-            episodes=s["episodes"], mis=s["procedures_by_approach"].get("mis", 0),
-            open=s["procedures_by_approach"].get("open", 0), responses=s["prom_responses"],
-        )
+    from spinetrack.web.routes import admin, api, auth, clinic, patient
 
+    for module in (auth, api, patient, clinic, admin):
+        app.include_router(module.router)
     return app

@@ -1,0 +1,90 @@
+"""Request dependencies: the store, the signed-in staff member, the patient session, roles.
+
+Use them as ``Annotated`` aliases in routes::
+
+    @router.get("/api/v1/patients")
+    def list_patients(user: ClinicStaff, access: AccessDep) -> PatientsPublic: ...
+
+``StaffUser`` is any signed-in staff member; ``ClinicStaff`` a clinician or coordinator (their
+own site); ``Researcher`` and ``Admin`` their roles; ``PatientVisit`` the patient session opened
+from an invitation link. Each checks the CSRF token on unsafe methods.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Annotated
+
+from fastapi import Depends, Request
+
+from spinetrack.errors import AuthenticationError, PermissionDeniedError
+from spinetrack.store.access import Access, InvitationView, SessionUser
+from spinetrack.store.repositories import Store
+from spinetrack.web.security import PATIENT_COOKIE, SESSION_COOKIE, check_csrf
+
+__all__ = [
+    "AccessDep",
+    "Admin",
+    "ClinicStaff",
+    "OptionalUser",
+    "PatientVisit",
+    "Researcher",
+    "StaffUser",
+    "StoreDep",
+    "require_roles",
+]
+
+
+def get_store(request: Request) -> Store:
+    return request.app.state.store  # type: ignore[no-any-return]
+
+
+def get_access(request: Request) -> Access:
+    return request.app.state.access  # type: ignore[no-any-return]
+
+
+StoreDep = Annotated[Store, Depends(get_store)]
+AccessDep = Annotated[Access, Depends(get_access)]
+
+
+def optional_user(request: Request) -> SessionUser | None:
+    access: Access = request.app.state.access
+    return access.resolve_session(request.cookies.get(SESSION_COOKIE))
+
+
+OptionalUser = Annotated[SessionUser | None, Depends(optional_user)]
+
+
+def require_roles(*roles: str) -> Callable[[Request], Awaitable[SessionUser]]:
+    """A dependency that admits a signed-in staff member with one of ``roles`` (any staff role
+    when empty) and checks CSRF on unsafe methods."""
+
+    async def dependency(request: Request) -> SessionUser:
+        user = optional_user(request)
+        if user is None:
+            raise AuthenticationError("please sign in")
+        if roles and user.role not in roles:
+            raise PermissionDeniedError(f"this needs the role {' or '.join(roles)}; you are {user.role}", role=user.role)
+        await check_csrf(request, user.csrf_token)
+        request.state.user = user
+        return user
+
+    return dependency
+
+
+StaffUser = Annotated[SessionUser, Depends(require_roles())]
+ClinicStaff = Annotated[SessionUser, Depends(require_roles("clinician", "coordinator"))]
+Researcher = Annotated[SessionUser, Depends(require_roles("researcher"))]
+Admin = Annotated[SessionUser, Depends(require_roles("admin"))]
+
+
+async def patient_visit(request: Request) -> InvitationView:
+    access: Access = request.app.state.access
+    view = access.resolve_patient_session(request.cookies.get(PATIENT_COOKIE))
+    if view is None:
+        raise AuthenticationError("this questionnaire link is no longer open; use the link from your clinic")
+    await check_csrf(request, view.csrf_token)
+    return view
+
+
+PatientVisit = Annotated[InvitationView, Depends(patient_visit)]
