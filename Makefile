@@ -30,11 +30,13 @@ run: $(VENV)/.run-installed
 
 test: $(VENV)/.test-installed
 	scripts/ensure-system-deps.sh
+	scripts/ensure-test-assets.sh
 	$(BIN)/pytest
 
 bench: $(VENV)/.test-installed
 	$(BIN)/python bench/bench_instruments.py
 	$(BIN)/python bench/bench_demo.py
+	$(BIN)/python bench/bench_web_load.py
 
 # Regenerate the constraints file from a fresh resolution of pyproject's lower bounds.
 lock:

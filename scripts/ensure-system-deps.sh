@@ -1,12 +1,19 @@
 #!/usr/bin/env bash
-# Install the Debian packages the test suite's real services need, when they are missing:
-#   postgresql  (server binaries under /usr/lib/postgresql/<major>/bin; the tests start it themselves)
+# Install the Debian packages the test suite's real services and browser need, when they are missing:
+#   postgresql                 (server binaries under /usr/lib/postgresql/<major>/bin; the tests start it themselves)
+#   chromium, chromium-driver  (/usr/bin/chromium and /usr/bin/chromedriver; the browser tests drive Debian's
+#                               Chromium with Playwright and never download a browser of their own)
 # Idempotent and quiet when everything is already there.
 set -euo pipefail
 
 missing=()
 if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then
   missing+=(postgresql)
+fi
+if [ ! -x /usr/bin/chromium ]; then
+  missing+=(chromium chromium-driver)
+elif [ ! -x /usr/bin/chromedriver ]; then
+  missing+=(chromium-driver)
 fi
 
 if [ ${#missing[@]} -eq 0 ]; then
@@ -24,6 +31,6 @@ export DEBIAN_FRONTEND=noninteractive
 $SUDO apt-get update -qq
 $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 # The Debian package starts a cluster on port 5432; the tests start their own, so stop it.
-if command -v pg_ctlcluster >/dev/null 2>&1; then
+if [[ " ${missing[*]} " == *" postgresql "* ]] && command -v pg_ctlcluster >/dev/null 2>&1; then
   $SUDO service postgresql stop >/dev/null 2>&1 || true
 fi

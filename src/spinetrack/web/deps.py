@@ -16,6 +16,7 @@ from collections.abc import Awaitable, Callable
 from typing import Annotated
 
 from fastapi import Depends, Request
+from starlette.concurrency import run_in_threadpool
 
 from spinetrack.errors import AuthenticationError, PermissionDeniedError
 from spinetrack.store.access import Access, InvitationView, SessionUser
@@ -60,7 +61,8 @@ def require_roles(*roles: str) -> Callable[[Request], Awaitable[SessionUser]]:
     when empty) and checks CSRF on unsafe methods."""
 
     async def dependency(request: Request) -> SessionUser:
-        user = optional_user(request)
+        # The session lookup is a synchronous database call: run it off the event loop.
+        user = await run_in_threadpool(optional_user, request)
         if user is None:
             raise AuthenticationError("please sign in")
         if roles and user.role not in roles:
@@ -80,7 +82,7 @@ Admin = Annotated[SessionUser, Depends(require_roles("admin"))]
 
 async def patient_visit(request: Request) -> InvitationView:
     access: Access = request.app.state.access
-    view = access.resolve_patient_session(request.cookies.get(PATIENT_COOKIE))
+    view = await run_in_threadpool(access.resolve_patient_session, request.cookies.get(PATIENT_COOKIE))
     if view is None:
         raise AuthenticationError("this questionnaire link is no longer open; use the link from your clinic")
     await check_csrf(request, view.csrf_token)

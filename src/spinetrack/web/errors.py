@@ -83,6 +83,10 @@ def install_error_handlers(app: FastAPI) -> None:
             return RedirectResponse(f"/login?next={request.url.path}", status_code=303)
         titles = {401: "Please sign in", 403: "Not allowed", 404: "Not found", 409: "Already recorded",
                   422: "Please check your answer", 429: "Too many attempts"}
+        if status == 401 and request.url.path.startswith("/p/"):
+            return _html_error(request, 401, "Your questionnaire link is closed",
+                               f"{exc} Please open the personal link your clinic sent you again, or contact "
+                               "the clinic for a new one.")
         resp = _html_error(request, status, titles.get(status, "Request refused"), str(exc))
         if headers:
             resp.headers.update(headers)
