@@ -74,6 +74,19 @@ def build_world(store: Store, access: Access, today: dt.date | None = None) -> W
     return w
 
 
+@pytest.fixture(autouse=True)
+def _fast_password_hashing(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Cheap argon2 parameters for test accounts (the production parameters are tested in
+    tests/store/test_access.py); keeps account creation from dominating the run time."""
+    from argon2 import PasswordHasher
+
+    from spinetrack.store import access
+
+    fast = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
+    monkeypatch.setattr(access, "_HASHER", fast)
+    monkeypatch.setattr(access, "_DUMMY_HASH", fast.hash("spinetrack-dummy-password"))
+
+
 @pytest.fixture
 def app(engine: Engine) -> Any:
     url = engine.url.render_as_string(hide_password=False)

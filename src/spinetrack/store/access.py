@@ -264,6 +264,10 @@ class Access:
             raise PermissionDeniedError("only clinicians and coordinators list patients", role=actor.role)
         if not 1 <= limit <= 500:
             raise ValidationError(field="limit", value=limit, allowed="1 to 500")
+        if not 0 <= offset <= 10_000_000:
+            raise ValidationError(field="offset", value=offset, allowed="0 to 10000000")
+        if q is not None and ("\x00" in q or len(q) > 200):
+            raise ValidationError(field="q", value=q, allowed="search text up to 200 characters")
         if followup not in (None, "", "due", "overdue"):
             raise ValidationError(field="followup", value=followup, allowed=["due", "overdue"])
         today = today or dt.date.today()
@@ -338,6 +342,11 @@ class Access:
         shown once (it is stored only as a hash)."""
         if actor.role not in SITE_ROLES:
             raise PermissionDeniedError("only clinicians and coordinators invite patients", role=actor.role)
+        if isinstance(instrument_codes, str) or not isinstance(instrument_codes, Sequence):
+            raise ValidationError(field="invitation.instruments", value=instrument_codes,
+                                  allowed="a list of instrument codes")
+        if not isinstance(timepoint, str):
+            raise ValidationError(field="invitation.timepoint", value=timepoint, allowed="a timepoint code")
         codes = list(dict.fromkeys(instrument_codes))
         if not codes:
             raise ValidationError(field="invitation.instruments", value=[], allowed=[i.NAME for i in instruments.all()],

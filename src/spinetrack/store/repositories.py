@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import Engine, func, select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DataError, IntegrityError
 from sqlalchemy.orm import Session
 
 from spinetrack import instruments
@@ -33,7 +33,7 @@ from spinetrack.domain.pathway import (
     TreatmentArm,
 )
 from spinetrack.domain.procedure import ProcedureFamily
-from spinetrack.errors import ConflictError, NotFoundError, PermissionDeniedError, ValidationError
+from spinetrack.errors import ConflictError, InputError, NotFoundError, PermissionDeniedError, ValidationError
 from spinetrack.store import audit
 from spinetrack.store.session import make_session_factory
 from spinetrack.store.tables import (
@@ -151,6 +151,9 @@ class Store:
         except IntegrityError as exc:
             session.rollback()
             raise ConflictError(f"the database refused the record: {exc.orig}") from exc
+        except DataError as exc:  # e.g. a NUL character or an out-of-range number PostgreSQL refuses
+            session.rollback()
+            raise InputError(f"the database refused a value: {str(exc.orig).splitlines()[0]}") from exc
         except BaseException:
             session.rollback()
             raise
@@ -379,6 +382,11 @@ class Store:
         """
         if source not in RESPONSE_SOURCES:
             raise ValidationError(field="response.source", value=source, allowed=RESPONSE_SOURCES)
+        if not isinstance(data, Mapping):
+            raise ValidationError(field="response", value=type(data).__name__, allowed="an object")
+        if not isinstance(data.get("answers"), Mapping):
+            raise ValidationError(field="response.answers", value=data.get("answers"),
+                                  allowed="an object of item code → value")
         schedule = self.timepoints()
         with self.transaction() as s:
             ep = self._episode(s, episode_id, actor)

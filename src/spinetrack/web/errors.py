@@ -96,7 +96,7 @@ def install_error_handlers(app: FastAPI) -> None:
     async def _request_validation(request: Request, exc: RequestValidationError) -> Response:
         errors = exc.errors()
         first = errors[0] if errors else {}
-        loc = [str(x) for x in first.get("loc", ()) if x not in ("body", "query", "path", "form")]
+        loc = [str(x) for x in first.get("loc", ()) if x not in ("body", "query", "path", "form", "header", "cookie")]
         field = ".".join(loc) or "request"
         message = f"{field}: {first.get('msg', 'invalid value')}"
         if is_api(request):
