@@ -2,24 +2,9 @@
 
 Runs on SQLite and on PostgreSQL (the ``live_server`` fixture), in Debian's Chromium.
 
-TODO — the browser flows of issue 4, to add here (or in test_flows.py) once the pages land:
-  1. Patient visit on a phone (``page_phone``, 390×844): ``new_visit(live_server,
-     instruments=("odi", "nrs_back", "eq5d5l"))``, open ``visit.path`` (``GET /p/<token>`` redirects
-     to ``/p/visit``); sees the questionnaires due at 6 weeks; fills ODI one item per screen
-     (``/p/q/odi?step=N``), pauses (reload, or leave and re-open the link) and resumes with the
-     answers kept; review and submit; NRS back; EQ-5D-5L (five dimensions + VAS); confirmation
-     (``/p/done``); the link is then spent (re-opening it is refused, 410); their own ODI / pain
-     trajectory plot in plain language (``/p/results``). ``save_shot`` of each step, ``check_axe``
-     on every patient page, ``assert_no_page_errors``. Check in the database (or the clinician
-     API) that three responses were stored, scored, once each.
-  2. Clinician (``page_desktop``, north.clinician): enrols a patient (form), records an episode
-     with imaging findings, a MIS procedure (incision, blood loss, operative time, fluoroscopy,
-     length of stay) and a complication; creates an invitation link; opens the patient's
-     timeline and sees the plot (ODI, NRS back/leg, EQ-5D against the cohort band, MCID marked;
-     wait for the Plotly graph div to render: ``.js-plotly-plot .main-svg``). Screenshots.
-  3. Another site's clinician (central.clinician, DEMO-C) opening that North patient's page or
-     API URL is refused (404/403 page, no name or data of the patient in the HTML).
-  4. Clinic overview page renders its plots; researcher sees aggregates only.
+The flows of issue 4 are in test_patient_flow.py (a patient's visit on a 390×844 phone, pause
+and resume, axe on every patient page) and test_clinician_flow.py (enrol, MIS procedure,
+timeline plot; another site's clinician refused; the overview for a researcher).
 Note: the server is shared by the session and the sign-in rate limit counts failed sign-ins per
 client address (all tests come from 127.0.0.1): keep failed sign-ins below 5 per backend.
 """

@@ -10,7 +10,7 @@ from sqlalchemy import Engine, func, select, text
 
 from spinetrack.errors import ConflictError, NotFoundError, ValidationError
 from spinetrack.store import audit
-from spinetrack.store.repositories import Actor, Store
+from spinetrack.store.repositories import SYSTEM, Actor, Store
 from spinetrack.store.tables import AuditRow, EpisodeRow, ImagingFindingRow, PatientRow, ProcedureRow, PromResponseRow
 
 CLIN = Actor("dr.demo", "clinician", 1)
@@ -31,7 +31,7 @@ def store(engine: Engine) -> Store:
 
 @pytest.fixture
 def surgical_episode(store: Store) -> tuple[int, int]:
-    sid = store.add_site(CLIN, code="S1", name="Site one")
+    sid = store.add_site(SYSTEM, code="S1", name="Site one")
     pid = store.add_patient(CLIN, sid, {"pseudo_id": "P-0001", "birth_year": 1961, "sex": "female", "bmi": 27.5,
                                         "smoking": "never", "diabetes": False, "asa_grade": 2})
     eid = store.add_episode(CLIN, pid, {

@@ -170,8 +170,14 @@ class Store:
     # ---------------------------------------------------------------- sites
 
     def add_site(self, actor: Actor, *, code: str, name: str, country: str | None = None) -> int:
-        if not code or len(code) > 32:
+        if actor.role not in ("admin", "system"):
+            raise PermissionDeniedError("only an admin may create sites", role=actor.role)
+        if not isinstance(code, str) or not code or len(code) > 32:
             raise ValidationError(field="site.code", value=code, allowed="1 to 32 characters")
+        if not isinstance(name, str) or not name.strip() or len(name) > 200:
+            raise ValidationError(field="site.name", value=name, allowed="1 to 200 characters")
+        if country is not None and (not isinstance(country, str) or len(country) != 2 or not country.isalpha()):
+            raise ValidationError(field="site.country", value=country, allowed="a two-letter ISO 3166 country code")
         with self.transaction() as s:
             if s.execute(select(SiteRow.id).where(SiteRow.code == code)).first():
                 raise ConflictError(f"site {code!r} already exists", field="site.code")

@@ -69,7 +69,16 @@ def problem(exc: SpinetrackError) -> dict[str, Any]:
 
 def _html_error(request: Request, status: int, title: str, message: str) -> Response:
     templates = request.app.state.templates
-    return templates.TemplateResponse(request, "error.html", {"title": title, "message": message}, status_code=status)
+    user = getattr(request.state, "user", None)
+    if user is None:
+        from spinetrack.web.security import SESSION_COOKIE
+
+        try:  # keep the menu and the sign-out button on error pages
+            user = request.app.state.access.resolve_session(request.cookies.get(SESSION_COOKIE))
+        except Exception:  # noqa: BLE001 - an error page must render even when the store cannot
+            user = None
+    return templates.TemplateResponse(request, "error.html", {"title": title, "message": message, "user": user},
+                                      status_code=status)
 
 
 def install_error_handlers(app: FastAPI) -> None:

@@ -1,5 +1,492 @@
-"""(placeholder: being written)"""
+"""Clinician pages: the patient list, enrolment, one patient's page (record, procedure,
+complications, invitations, PROM timeline against the cohort) and the clinic overview.
 
-from fastapi import APIRouter
+Thin by design: each handler parses the form, calls the store (:class:`Store`,
+:class:`Access`, :class:`~spinetrack.store.queries.Queries`) and renders. Every read and write
+of patient data is audited by the store. A form whose input is refused is shown again with
+the store's message, which names the field (e.g. ``procedure.ebl_ml: -5 is not allowed;
+allowed: 0 to 20000 mL``), and the input is marked ``aria-invalid``.
 
-router = APIRouter()
+Routes
+------
+``GET  /clinic``                                         patient list (search, filters, pages)
+``GET  /clinic/enrol``, ``POST /clinic/enrol``            enrol a patient with a first episode
+``GET  /clinic/patients/{id}``                            the patient page (``?episode=`` picks the timeline)
+``POST /clinic/patients/{id}/episodes``                   add an episode
+``POST /clinic/patients/{id}/episodes/{eid}/procedure``   record the procedure
+``POST /clinic/patients/{id}/episodes/{eid}/complications`` record a complication
+``POST /clinic/patients/{id}/episodes/{eid}/invitations`` create a questionnaire link (shown once)
+``GET  /clinic/overview``                                 completeness, outcomes, complications
+
+The expected band on the patient page (until the analytics issue lands): the median and
+interquartile range of the whole registry's patients with the same treatment at each
+timepoint (pseudonymised aggregates only; cells of fewer than 5 episodes suppressed), placed at
+each timepoint's target day. The MCID line is the patient's baseline − the instrument's MCID
+(ODI 10 points, NRS 2 points; Ostelo 2008); EQ-5D-5L has no shipped MCID, so no line.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import math
+import re
+from typing import Annotated, Any
+from urllib.parse import urlencode
+
+from fastapi import APIRouter, Depends, Query, Request
+from fastapi.responses import RedirectResponse, Response
+from starlette.datastructures import FormData
+
+from spinetrack import instruments
+from spinetrack.domain import (
+    CATALOGUE,
+    DIAGNOSES,
+    ICD10CM_EDITION,
+    AsaGrade,
+    CentralStenosisGrade,
+    ClavienDindo,
+    ComplicationCategory,
+    ConservativeOption,
+    DiagnosisGroup,
+    FindingKind,
+    HerniationMorphology,
+    HerniationZone,
+    Level,
+    MeyerdingGrade,
+    PfirrmannGrade,
+    ProcedureFamily,
+    Sex,
+    SmokingStatus,
+    TreatmentArm,
+    WorkStatus,
+)
+from spinetrack.domain.pathway import EpisodeRecord, PatientRecord
+from spinetrack.errors import ConflictError, NotFoundError, SpinetrackError, ValidationError
+from spinetrack.instruments import thresholds
+from spinetrack.store.access import SessionUser
+from spinetrack.store.queries import (
+    SMALL_CELL_MIN,
+    TIMELINE_INSTRUMENTS,
+    TREATMENTS,
+    OutcomeTable,
+    Queries,
+    TimelinePoint,
+)
+from spinetrack.store.repositories import validate_identity
+from spinetrack.web import plots
+from spinetrack.web.deps import AccessDep, ClinicStaff, StoreDep, require_roles
+
+__all__ = ["router"]
+
+router = APIRouter(include_in_schema=False)
+log = logging.getLogger("spinetrack.web.clinic")
+
+PAGE_SIZE = 25
+N_FINDINGS = 3  # imaging-finding rows on the forms (a row is used when its kind is chosen)
+GRADE_FIELDS = ("morphology", "zone", "pfirrmann", "stenosis_grade", "meyerding")
+
+OverviewUser = Annotated[SessionUser, Depends(require_roles("clinician", "coordinator", "researcher"))]
+
+
+async def _form(request: Request) -> FormData:
+    return await request.form()
+
+
+FormDep = Annotated[FormData, Depends(_form)]
+
+
+def _queries(request: Request) -> Queries:
+    return Queries(request.app.state.store)
+
+
+def _render(request: Request, name: str, context: dict[str, Any], status: int = 200) -> Response:
+    templates = request.app.state.templates
+    response: Response = templates.TemplateResponse(request, name, context, status_code=status)
+    return response
+
+
+# ---------------------------------------------------------------------------------- form parsing
+
+
+def _text(form: FormData, name: str) -> str | None:
+    value = form.get(name)
+    if not isinstance(value, str):
+        return None
+    return value.strip() or None
+
+
+def _number(form: FormData, name: str) -> Any:
+    """A number from a form field: int or float; empty → None; anything else is passed on as
+    text so that the domain refuses it naming the field ("not a number")."""
+    value = _text(form, name)
+    if value is None:
+        return None
+    if re.fullmatch(r"[+-]?\d{1,15}", value):
+        return int(value)
+    try:
+        number = float(value.replace(",", ".")) if re.fullmatch(r"[+-]?\d*[.,]?\d+(e[+-]?\d+)?", value, re.I) else None
+    except ValueError:  # pragma: no cover - the pattern admits only parseable text
+        number = None
+    return number if number is not None and math.isfinite(number) else value
+
+
+def _yes_no(form: FormData, name: str) -> Any:
+    value = _text(form, name)
+    return {None: None, "yes": True, "no": False}.get(value, value)
+
+
+def _list(form: FormData, name: str) -> list[str]:
+    return [v.strip() for v in form.getlist(name) if isinstance(v, str) and v.strip()]
+
+
+def _values(form: FormData) -> dict[str, Any]:
+    """The submitted form for re-display: single values as text, repeated fields as lists."""
+    out: dict[str, Any] = {}
+    for key in form:
+        if key == "csrf_token":
+            continue
+        items = [v for v in form.getlist(key) if isinstance(v, str)]
+        out[key] = items if len(items) > 1 or key in ("levels", "conservative_care", "instruments") else (
+            items[0] if items else "")
+    return out
+
+
+def _identity_data(form: FormData) -> dict[str, Any]:
+    return {name: _text(form, name) for name in ("full_name", "mrn", "email", "phone")}
+
+
+def _patient_data(form: FormData) -> dict[str, Any]:
+    return {
+        "birth_year": _number(form, "birth_year"), "sex": _text(form, "sex"), "bmi": _number(form, "bmi"),
+        "smoking": _text(form, "smoking"), "diabetes": _yes_no(form, "diabetes"),
+        "asa_grade": _number(form, "asa_grade"), "work_status": _text(form, "work_status"),
+        "symptom_duration_weeks": _number(form, "symptom_duration_weeks"),
+        "prior_spine_surgery": _yes_no(form, "prior_spine_surgery"),
+    }
+
+
+def _episode_data(form: FormData, today: dt.date) -> dict[str, Any]:
+    findings = []
+    for i in range(N_FINDINGS):
+        kind = _text(form, f"finding{i}_kind")
+        if kind is None:
+            continue
+        finding: dict[str, Any] = {"level": _text(form, f"finding{i}_level"), "kind": kind}
+        for name in GRADE_FIELDS:
+            value = _text(form, f"finding{i}_{name}")
+            if value is not None:
+                finding[name] = value
+        findings.append(finding)
+    return {
+        "diagnosis_code": _text(form, "diagnosis_code"), "levels": _list(form, "levels"),
+        "imaging_findings": findings, "conservative_care": _list(form, "conservative_care"),
+        "conservative_care_weeks": _number(form, "conservative_care_weeks"),
+        "treatment": _text(form, "treatment"), "treatment_family": _text(form, "treatment_family"),
+        "enrolled_on": _text(form, "enrolled_on") or today.isoformat(), "index_date": _text(form, "index_date"),
+    }
+
+
+def _procedure_data(form: FormData) -> dict[str, Any]:
+    return {
+        "procedure_code": _text(form, "procedure_code"), "performed_on": _text(form, "performed_on"),
+        "levels": _list(form, "levels"), "incision_mm": _number(form, "incision_mm"),
+        "ebl_ml": _number(form, "ebl_ml"), "op_time_min": _number(form, "op_time_min"),
+        "fluoro_s": _number(form, "fluoro_s"), "fluoro_dose_mgy": _number(form, "fluoro_dose_mgy"),
+        "los_days": _number(form, "los_days"), "transfusion": _yes_no(form, "transfusion"),
+    }
+
+
+def _complication_data(form: FormData) -> dict[str, Any]:
+    return {"category": _text(form, "category"), "clavien_dindo": _text(form, "clavien_dindo"),
+            "occurred_on": _text(form, "occurred_on"), "detail": _text(form, "detail")}
+
+
+def input_name(field: str | None) -> str | None:
+    """The form input a store field name points at: ``patient.bmi`` → ``bmi``,
+    ``episode.imaging_findings[1].zone`` → ``finding1_zone``, ``invitation.instruments`` →
+    ``instruments``."""
+    if not field:
+        return None
+    m = re.fullmatch(r"episode\.imaging_findings\[(\d+)\]\.(\w+)", field)
+    if m:
+        return f"finding{m.group(1)}_{m.group(2)}"
+    if field.startswith("episode.imaging_findings"):
+        return "finding0_level"
+    return field.rsplit(".", 1)[-1]
+
+
+def _error(exc: SpinetrackError) -> dict[str, Any]:
+    field = getattr(exc, "field", None)
+    message = str(exc)
+    if field and not message.startswith(field):
+        message = f"{field}: {message}"
+    return {"message": message, "field": field, "input": input_name(field)}
+
+
+def _vocabularies() -> dict[str, Any]:
+    """Choices of the clinical forms, from the domain vocabularies."""
+    vocab = {
+        "diagnoses": sorted(DIAGNOSES.values(), key=lambda d: d.code), "icd_edition": ICD10CM_EDITION,
+        "diagnosis_groups": [g.value for g in DiagnosisGroup], "levels": [lvl.value for lvl in Level],
+        "sexes": [s.value for s in Sex], "smoking": [s.value for s in SmokingStatus],
+        "asa_grades": [int(a) for a in AsaGrade], "work_statuses": [w.value for w in WorkStatus],
+        "treatments": [t.value for t in TreatmentArm], "families": [f.value for f in ProcedureFamily],
+        "conservative_options": [o.value for o in ConservativeOption],
+        "finding_kinds": [k.value for k in FindingKind], "n_findings": N_FINDINGS,
+        "grades": {"morphology": [m.value for m in HerniationMorphology], "zone": [z.value for z in HerniationZone],
+                   "pfirrmann": [p.value for p in PfirrmannGrade],
+                   "stenosis_grade": [g.value for g in CentralStenosisGrade],
+                   "meyerding": [g.value for g in MeyerdingGrade]},
+        "catalogue": list(CATALOGUE.values()),
+        "complication_categories": [c.value for c in ComplicationCategory],
+        "clavien_dindo": [g.value for g in ClavienDindo],
+        "instruments": [(i.definition.code, i.definition.title) for i in instruments.all()],
+        "arm_labels": plots.ARM_LABELS,
+    }
+    return {**vocab, "vocab": vocab}
+
+
+# ---------------------------------------------------------------------------------- patient list
+
+
+@router.get("/clinic")
+def patient_list(request: Request, user: ClinicStaff, access: AccessDep,
+                 q: Annotated[str | None, Query(max_length=100)] = None,
+                 diagnosis_group: str | None = None, treatment: str | None = None, followup: str | None = None,
+                 page: Annotated[int, Query(ge=1, le=100_000)] = 1) -> Response:
+    groups = [g.value for g in DiagnosisGroup]
+    if diagnosis_group and diagnosis_group not in groups:
+        raise ValidationError(field="diagnosis_group", value=diagnosis_group, allowed=groups)
+    if treatment and treatment not in TREATMENTS:
+        raise ValidationError(field="treatment", value=treatment, allowed=TREATMENTS)
+    result = access.list_patients(user.actor, q=q or None, diagnosis_group=diagnosis_group or None,
+                                  treatment=treatment or None, followup=followup or None, limit=PAGE_SIZE,
+                                  offset=(page - 1) * PAGE_SIZE)
+    filters = {k: v for k, v in {"q": q, "diagnosis_group": diagnosis_group, "treatment": treatment,
+                                 "followup": followup}.items() if v}
+    pages = max(1, math.ceil(result["total"] / PAGE_SIZE))
+
+    def link(p: int) -> str:
+        return "/clinic?" + urlencode({**filters, "page": p})
+
+    return _render(request, "clinic/patients.html", {
+        "user": user, "items": result["items"], "total": result["total"], "page": page, "pages": pages,
+        "prev_url": link(page - 1) if page > 1 else None, "next_url": link(page + 1) if page < pages else None,
+        "filters": filters, **_vocabularies()})
+
+
+# ---------------------------------------------------------------------------------- enrolment
+
+
+@router.get("/clinic/enrol")
+def enrol_form(request: Request, user: ClinicStaff) -> Response:
+    return _render(request, "clinic/enrol.html", {
+        "user": user, "values": {"enrolled_on": dt.date.today().isoformat()}, "error": None, **_vocabularies()})
+
+
+@router.post("/clinic/enrol")
+def enrol_submit(request: Request, user: ClinicStaff, form: FormDep, store: StoreDep) -> Response:
+    """Enrol a patient with identity and a first episode. Everything is validated before
+    anything is stored (identity, patient, then episode); the patient and identity are stored in
+    one transaction, the episode in the next. Should the episode still fail (a database
+    refusal), the patient page says so and offers the episode form."""
+    identity, patient = _identity_data(form), _patient_data(form)
+    episode = _episode_data(form, dt.date.today())
+    try:
+        validate_identity(identity)
+        PatientRecord.create({**patient, "pseudo_id": "ST-CHECK"})
+        EpisodeRecord.create(episode)
+        pid = store.add_patient(user.actor, user.site_id or 0, patient, identity=identity)
+    except (ValidationError, ConflictError) as exc:
+        return _render(request, "clinic/enrol.html", {
+            "user": user, "values": _values(form), "error": _error(exc), **_vocabularies()}, status=422)
+    try:
+        eid = store.add_episode(user.actor, pid, episode)
+    except SpinetrackError:
+        log.exception("episode of new patient %s not stored", pid)
+        return RedirectResponse(f"/clinic/patients/{pid}?notice=episode-not-saved", status_code=303)
+    return RedirectResponse(f"/clinic/patients/{pid}?episode={eid}&notice=enrolled", status_code=303)
+
+
+# ---------------------------------------------------------------------------------- patient page
+
+NOTICES = {
+    "enrolled": ("ok", "Patient enrolled with the first episode."),
+    "episode-not-saved": ("error", "The patient was enrolled, but the episode was NOT saved. "
+                                   "Please add it with the episode form below."),
+    "episode-added": ("ok", "Episode added."),
+    "procedure-saved": ("ok", "Procedure recorded."),
+    "complication-saved": ("ok", "Complication recorded."),
+}
+
+
+def _threshold(instrument: str) -> thresholds.Threshold | None:
+    try:
+        return thresholds.get(instrument)
+    except ValidationError:
+        return None
+
+
+def _timeline_rows(points: list[TimelinePoint], band: OutcomeTable, treatment: str | None,
+                   labels: dict[str, str]) -> list[dict[str, Any]]:
+    """The data table beside the plots: each score with its change from baseline, the MCID
+    classification (Ostelo 2008 where one exists) and the cohort median [IQR] (n)."""
+    baseline = {p.instrument: p.score for p in points if p.timepoint == "baseline" and p.valid}
+    rows = []
+    for p in points:
+        change, category = None, None
+        base = baseline.get(p.instrument)
+        if p.timepoint != "baseline" and p.valid and p.score is not None and base is not None:
+            change = p.score - base
+            if _threshold(p.instrument) is not None:
+                category = thresholds.classify_change(p.instrument, base, p.score).category.value
+        cell = band.cell(p.instrument, treatment, p.timepoint) if treatment else None
+        rows.append({"point": p, "timepoint_label": labels.get(p.timepoint, p.timepoint), "change": change,
+                     "category": category, "cell": cell,
+                     "title": plots.INSTRUMENT_SHORT.get(p.instrument, p.instrument)})
+    return rows
+
+
+def _patient_page(request: Request, user: SessionUser, patient_id: int, *, episode_id: int | None = None,
+                  status: int = 200, errors: dict[str, Any] | None = None, values: dict[str, Any] | None = None,
+                  new_link: dict[str, Any] | None = None, notice: str | None = None) -> Response:
+    queries = _queries(request)
+    access = request.app.state.access
+    actor = user.actor
+    record = queries.patient_record(actor, patient_id)  # authorizes first: another site's patient is 404
+    identity = access.get_identity(actor, patient_id)
+    timeline = queries.patient_timeline(actor, patient_id)
+    band = queries.outcome_summary(actor, TIMELINE_INSTRUMENTS, site_id=None)  # registry, suppressed < 5
+    schedule = request.app.state.store.timepoints()
+    labels = {tp.code: tp.label for tp in schedule}
+    episodes = record["episodes"]
+    current = next((e for e in episodes if e["id"] == episode_id), episodes[-1] if episodes else None)
+    figures = []
+    rows: list[dict[str, Any]] = []
+    if current is not None:
+        points = [p for p in timeline if p.episode_id == current["id"]]
+        treatment = current["treatment"]
+        for code in TIMELINE_INSTRUMENTS:
+            base = next((p.score for p in points if p.instrument == code and p.timepoint == "baseline" and p.valid),
+                        None)
+            threshold = _threshold(code)
+            fig = plots.timeline_figure(code, points, band.for_instrument(code, treatment) if treatment else [],
+                                        treatment=treatment, baseline=base, threshold=threshold,
+                                        band_scope="all sites")
+            figures.append({"id": f"plot-{code}", "json": plots.figure_json(fig),
+                            "title": plots.INSTRUMENT_SHORT[code], "threshold": threshold, "baseline": base,
+                            "mcid_line": plots.mcid_line(base, threshold,
+                                                         instruments.get(code).definition.higher_is_better)})
+        rows = _timeline_rows(points, band, treatment, labels)
+    suggested = "baseline"
+    if current is not None and current["index_date"] is not None:
+        days = (dt.date.today() - current["index_date"]).days
+        suggested = next((tp.code for tp in schedule if tp.window_from_days <= days <= tp.window_to_days), suggested)
+    notice_pair = NOTICES.get(notice or "")
+    return _render(request, "clinic/patient.html", {
+        "user": user, "patient": record, "identity": identity, "episodes": episodes, "current": current,
+        "figures": figures, "rows": rows, "timepoints": schedule, "suggested_timepoint": suggested, "labels": labels, "band_min_n": band.min_n,
+        "errors": errors or {}, "values": values or {}, "new_link": new_link, "notice": notice_pair,
+        "today": dt.date.today().isoformat(), "diagnoses_by_code": DIAGNOSES, **_vocabularies()}, status=status)
+
+
+@router.get("/clinic/patients/{patient_id}")
+def patient_page(request: Request, patient_id: int, user: ClinicStaff,
+                 episode: int | None = None, notice: Annotated[str | None, Query(max_length=40)] = None) -> Response:
+    return _patient_page(request, user, patient_id, episode_id=episode, notice=notice)
+
+
+def _check_episode(request: Request, user: SessionUser, patient_id: int, episode_id: int) -> dict[str, Any]:
+    episode: dict[str, Any] = request.app.state.store.get_episode(user.actor, episode_id)
+    if episode["patient_id"] != patient_id:
+        raise NotFoundError(entity="episode", key=episode_id)
+    return episode
+
+
+@router.post("/clinic/patients/{patient_id}/episodes")
+def add_episode(request: Request, patient_id: int, user: ClinicStaff, form: FormDep, store: StoreDep) -> Response:
+    try:
+        eid = store.add_episode(user.actor, patient_id, _episode_data(form, dt.date.today()))
+    except (ValidationError, ConflictError) as exc:
+        return _patient_page(request, user, patient_id, status=422, errors={"episode": _error(exc)},
+                             values={"episode": _values(form)})
+    return RedirectResponse(f"/clinic/patients/{patient_id}?episode={eid}&notice=episode-added#episode-{eid}",
+                            status_code=303)
+
+
+@router.post("/clinic/patients/{patient_id}/episodes/{episode_id}/procedure")
+def add_procedure(request: Request, patient_id: int, episode_id: int, user: ClinicStaff, form: FormDep,
+                  store: StoreDep) -> Response:
+    _check_episode(request, user, patient_id, episode_id)
+    try:
+        store.add_procedure(user.actor, episode_id, _procedure_data(form))
+    except (ValidationError, ConflictError) as exc:
+        return _patient_page(request, user, patient_id, episode_id=episode_id, status=422,
+                             errors={"procedure": _error(exc)}, values={"procedure": _values(form)})
+    return RedirectResponse(f"/clinic/patients/{patient_id}?episode={episode_id}&notice=procedure-saved#procedure",
+                            status_code=303)
+
+
+@router.post("/clinic/patients/{patient_id}/episodes/{episode_id}/complications")
+def add_complication(request: Request, patient_id: int, episode_id: int, user: ClinicStaff, form: FormDep,
+                     store: StoreDep) -> Response:
+    _check_episode(request, user, patient_id, episode_id)
+    try:
+        store.add_complication(user.actor, episode_id, _complication_data(form))
+    except (ValidationError, ConflictError) as exc:
+        return _patient_page(request, user, patient_id, episode_id=episode_id, status=422,
+                             errors={"complication": _error(exc)}, values={"complication": _values(form)})
+    return RedirectResponse(
+        f"/clinic/patients/{patient_id}?episode={episode_id}&notice=complication-saved#complications", status_code=303)
+
+
+@router.post("/clinic/patients/{patient_id}/episodes/{episode_id}/invitations")
+def add_invitation(request: Request, patient_id: int, episode_id: int, user: ClinicStaff, form: FormDep,
+                   access: AccessDep) -> Response:
+    """Create a personal questionnaire link. The page answers directly (no redirect) so that the
+    token appears once, in this response only, and never in a URL or the history."""
+    _check_episode(request, user, patient_id, episode_id)
+    timepoint = _text(form, "timepoint") or ""
+    codes = _list(form, "instruments")
+    try:
+        inv_id, token = access.create_invitation(user.actor, episode_id, timepoint=timepoint, instrument_codes=codes)
+    except (ValidationError, ConflictError) as exc:
+        return _patient_page(request, user, patient_id, episode_id=episode_id, status=422,
+                             errors={"invitation": _error(exc)}, values={"invitation": _values(form)})
+    url = str(request.base_url).rstrip("/") + f"/p/{token}"
+    return _patient_page(request, user, patient_id, episode_id=episode_id,
+                         new_link={"id": inv_id, "url": url, "timepoint": timepoint, "instruments": codes})
+
+
+# ---------------------------------------------------------------------------------- overview
+
+
+@router.get("/clinic/overview")
+def overview(request: Request, user: OverviewUser,
+             scope: Annotated[str | None, Query(pattern="^(site|registry)$")] = None) -> Response:
+    """Clinic staff see their own site (every cell shown) or, with ``?scope=registry``, the
+    registry with small cells suppressed; researchers see the registry, suppressed, always."""
+    queries = _queries(request)
+    actor = user.actor
+    if user.role == "researcher" or scope == "registry":
+        site_id, min_n, scope_label = None, SMALL_CELL_MIN, "all sites"
+    else:
+        site_id, min_n, scope_label = user.site_id, 1, "your site"
+    completeness = queries.followup_completeness(actor, site_id=site_id, min_n=min_n)
+    outcomes = queries.outcome_summary(actor, TIMELINE_INSTRUMENTS, site_id=site_id, min_n=min_n)
+    complications = queries.complication_table(actor, site_id=site_id, min_n=min_n)
+    schedule = request.app.state.store.timepoints()
+    tps = [(tp.code, tp.label) for tp in schedule]
+    figures = [{"id": "plot-completeness", "json": plots.figure_json(plots.completeness_figure(completeness)),
+                "title": "Follow-up completeness"}]
+    for code in TIMELINE_INSTRUMENTS:
+        fig = plots.outcomes_figure(code, outcomes.for_instrument(code), tps, scope_label=scope_label)
+        figures.append({"id": f"plot-outcome-{code}", "json": plots.figure_json(fig),
+                        "title": plots.INSTRUMENT_SHORT[code], "instrument": code})
+    return _render(request, "clinic/overview.html", {
+        "user": user, "scope": "registry" if site_id is None else "site", "scope_label": scope_label,
+        "min_n": min_n, "completeness": completeness, "outcomes": outcomes, "complications": complications,
+        "timepoints": tps, "figures": figures, "treatments": TREATMENTS, "arm_labels": plots.ARM_LABELS,
+        "instrument_titles": plots.INSTRUMENT_SHORT, "instrument_codes": TIMELINE_INSTRUMENTS,
+        "can_switch": user.role != "researcher", "method": outcomes.method})
