@@ -111,12 +111,15 @@ def demo(
     if accounts:
         from rich.table import Table
 
-        t = Table(title=f"Demo logins (password for all: {DEMO_PASSWORD}) — demo only, refused in production")
+        err = Console(stderr=True, width=110)
+        err.print(f"[bold]Demo logins[/bold] — password for all: [bold]{DEMO_PASSWORD}[/bold] "
+                  "(demo only; refused when SPINETRACK_ENV=production)", highlight=False)
+        t = Table()
         for col in ("user name", "role", "site"):
             t.add_column(col)
         for a in accounts:
             t.add_row(str(a["username"]), str(a["role"]), str(a["site"] or "—"))
-        Console(stderr=True, width=110).print(t)
+        err.print(t)
 
 
 @app.command()
