@@ -1,0 +1,236 @@
+"""Comparisons, covariates and the analysis dataset, written once as SQL that DuckDB and Spark
+both run (the common subset: CASE, COALESCE, LN, EXP, SUM, CAST … AS DOUBLE).
+
+A :class:`ComparisonSpec` says who is treated and who is the control (MIS vs open within one
+procedure family, pooled over families, or surgery vs conservative care). :func:`population_sql`
+builds one row per episode with the treatment indicator ``t`` and the covariate columns
+``x_<name>``; :func:`outcome_sql` adds the outcome ``y`` of one claim (and, for time-to-event
+claims, ``time`` and ``event``). :func:`attrition_sql` counts the episodes left after each
+filter, for the cohort-flow table.
+
+Covariates (issue 5): age, sex, BMI, smoking, diabetes, ASA grade, diagnosis, number of levels,
+baseline ODI, baseline NRS back and leg, symptom duration, prior spine surgery. Missing values
+are handled with the missing-indicator method: the value is set to a fixed centring constant
+and a ``<name>_missing`` indicator enters the model. The centring constants (age 60, BMI 28,
+ASA 2, ODI 45, NRS 6, 26 weeks) only keep the numbers well scaled; they are not clinical
+reference values and do not change any estimate (the intercept absorbs them). Columns with no
+variation in a population are dropped before fitting (see ``analysis.run``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import asdict, dataclass, field
+
+from spinetrack.analysis.claims import Claim, MetricKind
+from spinetrack.domain.diagnosis import DiagnosisGroup
+
+__all__ = [
+    "COMPARISONS",
+    "ComparisonSpec",
+    "attrition_sql",
+    "covariate_columns",
+    "outcome_sql",
+    "population_sql",
+]
+
+
+@dataclass(frozen=True, slots=True)
+class ComparisonSpec:
+    """Who is compared with whom. ``treated``/``control`` are episode treatment codes."""
+
+    key: str
+    label: str
+    treated: tuple[str, ...] = ("mis",)
+    control: tuple[str, ...] = ("open",)
+    families: tuple[str, ...] = ("discectomy", "decompression", "fusion")
+    require_procedure: bool = True
+    family_covariates: bool = False  # pooled comparisons adjust for the procedure family
+
+    def spec_hash(self) -> str:
+        return hashlib.sha256(json.dumps(asdict(self), sort_keys=True).encode()).hexdigest()[:12]
+
+
+COMPARISONS: tuple[ComparisonSpec, ...] = (
+    ComparisonSpec("discectomy", "MIS vs open discectomy", families=("discectomy",)),
+    ComparisonSpec("decompression", "MIS vs open decompression", families=("decompression",)),
+    ComparisonSpec("fusion", "MIS vs open fusion", families=("fusion",)),
+    ComparisonSpec("pooled", "MIS vs open, all procedure families", family_covariates=True),
+    ComparisonSpec("surgery_vs_conservative", "Surgery (MIS or open) vs conservative care",
+                   treated=("mis", "open"), control=("conservative",), families=(), require_procedure=False),
+)
+
+_REF_GROUP = DiagnosisGroup.DISC_HERNIATION_RADICULOPATHY.value
+
+
+@dataclass(frozen=True, slots=True)
+class Covariate:
+    name: str
+    sql: str
+    missing_sql: str | None = None  # the indicator, when the value can be missing
+
+
+def covariate_columns(spec: ComparisonSpec) -> list[Covariate]:
+    """The covariates of the propensity model, in a fixed order."""
+    cov = [
+        Covariate("age10", "(COALESCE(CAST(e.age_at_index AS DOUBLE), 60.0) - 60.0) / 10.0",
+                  "CASE WHEN e.age_at_index IS NULL THEN 1.0 ELSE 0.0 END"),
+        Covariate("male", "CASE WHEN p.sex = 'male' THEN 1.0 ELSE 0.0 END"),
+        Covariate("bmi5", "(COALESCE(CAST(p.bmi AS DOUBLE), 28.0) - 28.0) / 5.0",
+                  "CASE WHEN p.bmi IS NULL THEN 1.0 ELSE 0.0 END"),
+        Covariate("smoker_current", "CASE WHEN p.smoking = 'current' THEN 1.0 ELSE 0.0 END",
+                  "CASE WHEN p.smoking IS NULL THEN 1.0 ELSE 0.0 END"),
+        Covariate("smoker_former", "CASE WHEN p.smoking = 'former' THEN 1.0 ELSE 0.0 END"),
+        Covariate("diabetes", "CASE WHEN p.diabetes THEN 1.0 ELSE 0.0 END",
+                  "CASE WHEN p.diabetes IS NULL THEN 1.0 ELSE 0.0 END"),
+        Covariate("asa", "COALESCE(CAST(p.asa_grade AS DOUBLE), 2.0) - 2.0",
+                  "CASE WHEN p.asa_grade IS NULL THEN 1.0 ELSE 0.0 END"),
+    ]
+    for g in DiagnosisGroup:
+        if g.value != _REF_GROUP:
+            cov.append(Covariate(f"dx_{g.value}", f"CASE WHEN e.diagnosis_group = '{g.value}' THEN 1.0 ELSE 0.0 END"))
+    cov += [
+        Covariate("extra_levels", "CAST(e.n_levels AS DOUBLE) - 1.0"),
+        Covariate("odi0", "(COALESCE(b.odi0, 45.0) - 45.0) / 10.0", "CASE WHEN b.odi0 IS NULL THEN 1.0 ELSE 0.0 END"),
+        Covariate("back0", "COALESCE(b.back0, 6.0) - 6.0", "CASE WHEN b.back0 IS NULL THEN 1.0 ELSE 0.0 END"),
+        Covariate("leg0", "COALESCE(b.leg0, 6.0) - 6.0", "CASE WHEN b.leg0 IS NULL THEN 1.0 ELSE 0.0 END"),
+        Covariate("log_symptom_weeks", "LN(1.0 + COALESCE(CAST(p.symptom_duration_weeks AS DOUBLE), 26.0))",
+                  "CASE WHEN p.symptom_duration_weeks IS NULL THEN 1.0 ELSE 0.0 END"),
+        Covariate("prior_surgery", "CASE WHEN p.prior_spine_surgery THEN 1.0 ELSE 0.0 END",
+                  "CASE WHEN p.prior_spine_surgery IS NULL THEN 1.0 ELSE 0.0 END"),
+    ]
+    if spec.family_covariates:
+        cov += [Covariate(f"family_{f}", f"CASE WHEN e.treatment_family = '{f}' THEN 1.0 ELSE 0.0 END")
+                for f in spec.families[1:]]
+    return cov
+
+
+def covariate_names(spec: ComparisonSpec) -> list[str]:
+    names = []
+    for c in covariate_columns(spec):
+        names.append(c.name)
+        if c.missing_sql:
+            names.append(f"{c.name}_missing")
+    return names
+
+
+def _in(values: tuple[str, ...]) -> str:
+    return ", ".join(f"'{v}'" for v in values)
+
+
+_BASELINE = ("SELECT episode_key, "
+             "MAX(CASE WHEN instrument = 'odi' THEN score END) AS odi0, "
+             "MAX(CASE WHEN instrument = 'nrs_back' THEN score END) AS back0, "
+             "MAX(CASE WHEN instrument = 'nrs_leg' THEN score END) AS leg0 "
+             "FROM outcomes WHERE timepoint = 'baseline' AND valid GROUP BY episode_key")
+
+
+def _filters(spec: ComparisonSpec) -> list[tuple[str, str]]:
+    """(description, SQL condition) in the order they are applied."""
+    out = [(f"treatment is {' or '.join(spec.treated + spec.control)}",
+            f"e.treatment IN ({_in(spec.treated + spec.control)})")]
+    if spec.families:
+        out.append((f"procedure family {' or '.join(spec.families)}",
+                    f"(e.treatment_family IN ({_in(spec.families)}) OR e.treatment = 'conservative')"
+                    if "conservative" in spec.control else f"e.treatment_family IN ({_in(spec.families)})"))
+    if spec.require_procedure:
+        out.append(("procedure recorded", "e.has_procedure"))
+    return out
+
+
+def population_sql(spec: ComparisonSpec) -> str:
+    """One row per episode in the comparison: keys, ``t`` (1 treated, 0 control), raw baseline
+    scores (``odi0_raw`` …) and the covariates ``x_<name>``."""
+    cols = [f"CASE WHEN e.treatment IN ({_in(spec.treated)}) THEN 1.0 ELSE 0.0 END AS t",
+            "b.odi0 AS odi0_raw", "b.back0 AS back0_raw", "b.leg0 AS leg0_raw"]
+    for c in covariate_columns(spec):
+        cols.append(f"{c.sql} AS x_{c.name}")
+        if c.missing_sql:
+            cols.append(f"{c.missing_sql} AS x_{c.name}_missing")
+    where = " AND ".join(cond for _, cond in _filters(spec))
+    return (f"SELECT e.episode_key, e.patient_key, e.treatment, e.treatment_family, {', '.join(cols)} "
+            f"FROM episodes e JOIN patients p ON p.patient_key = e.patient_key "
+            f"LEFT JOIN ({_BASELINE}) b ON b.episode_key = e.episode_key WHERE {where}")
+
+
+def attrition_sql(spec: ComparisonSpec) -> list[tuple[str, str]]:
+    """(description, query returning n_treated, n_control) after each filter in turn."""
+    steps = [("all episodes", "TRUE")]
+    conds: list[str] = []
+    for desc, cond in _filters(spec):
+        conds.append(cond)
+        steps.append((desc, " AND ".join(conds)))
+    t = f"CASE WHEN e.treatment IN ({_in(spec.treated)}) THEN 1 ELSE 0 END"
+    return [(desc, f"SELECT SUM({t}), SUM(1 - {t}) FROM episodes e WHERE {cond}") for desc, cond in steps]
+
+
+@dataclass(frozen=True, slots=True)
+class OutcomeQuery:
+    sql: str
+    description: str
+    kind: MetricKind
+    extra_columns: tuple[str, ...] = field(default=())
+
+
+def outcome_sql(claim: Claim, population: str = "population") -> OutcomeQuery:
+    """The population joined with the claim's outcome ``y`` (rows without an observed outcome
+    are dropped; the analysis reports how many). Time-to-event claims add ``time`` and
+    ``event`` instead (censored at the last follow-up)."""
+    pop = f"SELECT * FROM {population}"
+    if claim.table == "procedures":
+        if claim.kind is MetricKind.BINARY:
+            y = f"CASE WHEN pr.{claim.column} THEN 1.0 ELSE 0.0 END"
+        else:
+            y = f"CAST(pr.{claim.column} AS DOUBLE)"
+        sql = (f"SELECT q.*, {y} AS y FROM ({pop}) q JOIN procedures pr ON pr.episode_key = q.episode_key "
+               f"AND pr.days_from_index = 0 WHERE pr.{claim.column} IS NOT NULL")
+        return OutcomeQuery(sql, f"{claim.metric} recorded for the index procedure", claim.kind)
+    if claim.table == "complications":
+        cond = "TRUE" if claim.event_filter in (None, "any") else claim.event_filter
+        sql = (f"SELECT q.*, CASE WHEN c.n IS NULL THEN 0.0 ELSE 1.0 END AS y FROM ({pop}) q "
+               f"LEFT JOIN (SELECT episode_key, COUNT(*) AS n FROM complications WHERE {cond} "
+               f"GROUP BY episode_key) c ON c.episode_key = q.episode_key")
+        return OutcomeQuery(sql, "every episode (no complication recorded counts as none)", claim.kind)
+    if claim.table == "readmissions":
+        sql = (f"SELECT q.*, CASE WHEN r.n IS NULL THEN 0.0 ELSE 1.0 END AS y FROM ({pop}) q "
+               f"LEFT JOIN (SELECT episode_key, COUNT(*) AS n FROM readmissions GROUP BY episode_key) r "
+               f"ON r.episode_key = q.episode_key")
+        return OutcomeQuery(sql, "every episode (no readmission recorded counts as none)", claim.kind)
+    if claim.table == "outcomes" and claim.kind is not MetricKind.TIME_TO_EVENT:
+        if claim.key == "odi_mcid_12m":
+            from spinetrack.instruments import thresholds
+
+            mcid = thresholds.get("odi").absolute
+            y = f"CASE WHEN q.odi0_raw - o.score >= {mcid} THEN 1.0 ELSE 0.0 END"
+            extra = " AND q.odi0_raw IS NOT NULL"
+        else:
+            y, extra = "o.score", ""
+        sql = (f"SELECT q.*, {y} AS y FROM ({pop}) q JOIN outcomes o ON o.episode_key = q.episode_key "
+               f"AND o.instrument = '{claim.instrument}' AND o.timepoint = '{claim.timepoint}' "
+               f"AND o.valid AND o.score IS NOT NULL{extra}")
+        return OutcomeQuery(sql, f"{claim.instrument} answered at {claim.timepoint}", claim.kind)
+    if claim.key == "return_to_activity":
+        sql = (f"SELECT q.*, r.time AS time, r.event AS event FROM ({pop}) q JOIN ("
+               "SELECT episode_key, "
+               "MIN(CASE WHEN returned THEN score END) AS t_ret, MAX(days_from_index) AS last_seen, "
+               "CASE WHEN MIN(CASE WHEN returned THEN score END) IS NULL THEN MAX(days_from_index) "
+               "ELSE MIN(CASE WHEN returned THEN score END) END AS time, "
+               "CASE WHEN MIN(CASE WHEN returned THEN score END) IS NULL THEN 0.0 ELSE 1.0 END AS event "
+               "FROM outcomes WHERE instrument = 'return_to_activity' AND valid GROUP BY episode_key) r "
+               "ON r.episode_key = q.episode_key WHERE r.time IS NOT NULL")
+        return OutcomeQuery(sql, "return-to-activity item answered at least once", claim.kind, ("time", "event"))
+    if claim.key == "reoperation_free":
+        h = claim.horizon_days or 730
+        sql = (f"SELECT q.*, CASE WHEN ro.first_day IS NOT NULL AND ro.first_day <= {h} THEN ro.first_day "
+               f"ELSE LEAST(COALESCE(fu.last_seen, 0), {h}) END AS time, "
+               f"CASE WHEN ro.first_day IS NOT NULL AND ro.first_day <= {h} THEN 1.0 ELSE 0.0 END AS event "
+               f"FROM ({pop}) q "
+               "LEFT JOIN (SELECT episode_key, MIN(days_from_index) AS first_day FROM reoperations "
+               "GROUP BY episode_key) ro ON ro.episode_key = q.episode_key "
+               "LEFT JOIN (SELECT episode_key, MAX(days_from_index) AS last_seen FROM outcomes "
+               "WHERE days_from_index > 0 GROUP BY episode_key) fu ON fu.episode_key = q.episode_key "
+               "WHERE ro.first_day IS NOT NULL OR fu.last_seen IS NOT NULL")
+        return OutcomeQuery(sql, "followed up after the procedure (censored at the last questionnaire)",
+                            claim.kind, ("time", "event"))
+    raise ValueError(f"no outcome query for claim {claim.key!r}")

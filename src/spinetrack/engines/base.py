@@ -1,0 +1,82 @@
+"""The engine protocol: register a snapshot, run SQL that returns small results."""
+
+from __future__ import annotations
+
+import abc
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from spinetrack.errors import SpinetrackError
+
+__all__ = ["SNAPSHOT_TABLES", "Engine", "EngineError"]
+
+SNAPSHOT_TABLES = ("patients", "episodes", "procedures", "complications", "readmissions", "reoperations",
+                   "outcomes")
+
+
+class EngineError(SpinetrackError):
+    """The analytics engine failed or is not available (with an install hint)."""
+
+
+class Engine(abc.ABC):
+    """One analytics backend. Subclasses implement :meth:`_register_parquet`, :meth:`sql`,
+    :meth:`create_view` and :meth:`close`."""
+
+    name: str = "?"
+
+    def register_snapshot(self, directory: str | Path) -> None:
+        """Register every snapshot table as a view named after the table."""
+        d = Path(directory)
+        missing = [t for t in SNAPSHOT_TABLES if not (d / f"{t}.parquet").exists()]
+        if missing:
+            from spinetrack.errors import ValidationError
+
+            raise ValidationError(field="snapshot", value=str(d), allowed="a directory written by spinetrack snapshot",
+                                  reason=f"missing {', '.join(t + '.parquet' for t in missing)}")
+        for t in SNAPSHOT_TABLES:
+            self._register_parquet(t, d / f"{t}.parquet")
+
+    @abc.abstractmethod
+    def _register_parquet(self, name: str, path: Path) -> None: ...
+
+    @abc.abstractmethod
+    def sql(self, query: str) -> list[tuple[Any, ...]]:
+        """Run a query and return its (small) result as tuples."""
+
+    @abc.abstractmethod
+    def create_view(self, name: str, query: str) -> None:
+        """Define (or replace) a named view."""
+
+    @abc.abstractmethod
+    def register_arrays(self, name: str, columns: dict[str, np.ndarray]) -> None:
+        """Register small in-memory columns as a view (tests and small data)."""
+
+    def materialize(self, name: str, query: str) -> None:
+        """Compute ``query`` once and keep it (a temporary table, or a cached view on Spark)."""
+        self.create_view(name, query)
+
+    @abc.abstractmethod
+    def close(self) -> None: ...
+
+    def aggregate(self, view: str, expressions: Sequence[str], where: str | None = None) -> np.ndarray:
+        """One row of sums/counts over ``view`` as a float64 vector (NULL → NaN)."""
+        q = f"SELECT {', '.join(expressions)} FROM {view}" + (f" WHERE {where}" if where else "")
+        row = self.sql(q)[0]
+        return np.array([np.nan if v is None else float(v) for v in row], dtype=np.float64)
+
+    def grouped(self, view: str, keys: Sequence[str], expressions: Sequence[str], where: str | None = None
+                ) -> list[tuple[Any, ...]]:
+        """Grouped sums/counts, ordered by the keys."""
+        k = ", ".join(keys)
+        q = (f"SELECT {k}, {', '.join(expressions)} FROM {view}" + (f" WHERE {where}" if where else "")
+             + f" GROUP BY {k} ORDER BY {k}")
+        return self.sql(q)
+
+    def __enter__(self) -> Engine:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

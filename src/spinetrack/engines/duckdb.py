@@ -1,0 +1,48 @@
+"""DuckDB engine (default, embedded): Parquet views, multi-threaded aggregates, bounded memory."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from spinetrack.engines.base import Engine, EngineError
+
+__all__ = ["DuckDBEngine"]
+
+
+class DuckDBEngine(Engine):
+    name = "duckdb"
+
+    def __init__(self, *, threads: int | None = None, memory_limit: str | None = "2GB") -> None:
+        try:
+            import duckdb
+        except ImportError as exc:  # pragma: no cover - duckdb is a dependency
+            raise EngineError("DuckDB is not installed: pip install duckdb") from exc
+        config: dict[str, Any] = {}
+        if threads:
+            config["threads"] = threads
+        if memory_limit:
+            config["memory_limit"] = memory_limit
+        self._con = duckdb.connect(database=":memory:", config=config)
+
+    def _register_parquet(self, name: str, path: Path) -> None:
+        p = str(path).replace("'", "''")
+        self._con.execute(f"CREATE OR REPLACE VIEW {name} AS SELECT * FROM read_parquet('{p}')")
+
+    def register_arrays(self, name: str, columns: dict[str, Any]) -> None:
+        import pyarrow as pa
+
+        self._con.register(f"{name}__arrow", pa.table(columns))
+        self._con.execute(f"CREATE OR REPLACE VIEW {name} AS SELECT * FROM {name}__arrow")
+
+    def sql(self, query: str) -> list[tuple[Any, ...]]:
+        return self._con.execute(query).fetchall()
+
+    def create_view(self, name: str, query: str) -> None:
+        self._con.execute(f"CREATE OR REPLACE VIEW {name} AS {query}")
+
+    def materialize(self, name: str, query: str) -> None:
+        self._con.execute(f"CREATE OR REPLACE TEMP TABLE {name} AS {query}")
+
+    def close(self) -> None:
+        self._con.close()
