@@ -1,0 +1,63 @@
+"""The ``spinetrack.stats`` package as a whole: runnable docstring examples, a pure import
+(numpy only at run time: no pandas, scipy, engines or I/O libraries), and its public surface.
+
+Oracle for the examples: the expected output written in each docstring (doctest, exact text).
+"""
+
+from __future__ import annotations
+
+import doctest
+import importlib
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+import spinetrack.stats as stats
+
+MODULES = ["glm", "weighting", "balance", "survival", "effects", "sensitivity"]
+SRC = Path(__file__).resolve().parents[2] / "src"
+
+
+@pytest.mark.parametrize("name", MODULES)
+def test_docstring_examples_run(name: str) -> None:
+    module = importlib.import_module(f"spinetrack.stats.{name}")
+    result = doctest.testmod(module, optionflags=doctest.NORMALIZE_WHITESPACE)
+    assert result.attempted > 0, f"{name} has no examples"
+    assert result.failed == 0
+
+
+def test_stats_import_is_pure() -> None:
+    """Importing ``spinetrack.stats`` must not load pandas, scipy, statsmodels, engines,
+    databases or web frameworks (the pure-core rule of DESIGN.md)."""
+    code = (
+        "import sys\n"
+        "import spinetrack.stats\n"
+        "bad = {'pandas', 'scipy', 'statsmodels', 'lifelines', 'duckdb', 'pyspark', 'ibis',\n"
+        "       'sqlalchemy', 'fastapi', 'starlette', 'pydantic_settings', 'plotly'}\n"
+        "print(','.join(sorted(m for m in sys.modules if m.split('.')[0] in bad)))\n"
+    )
+    env = dict(os.environ)
+    env["PYTHONPATH"] = str(SRC) + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
+    proc = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True,
+                          timeout=60, check=False)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == "", f"importing spinetrack.stats loaded: {proc.stdout.strip()}"
+
+
+def test_public_surface_and_result_names() -> None:
+    """Every name in ``__all__`` exists; result dataclasses are frozen and named per STYLE.md
+    (ending in Result, Estimate, Curve or Table)."""
+    import dataclasses
+
+    for name in stats.__all__:
+        assert hasattr(stats, name), name
+    results = [stats.LogisticFitResult, stats.BalanceTable, stats.SurvivalCurve,
+               stats.RestrictedMeanEstimate, stats.EffectEstimate, stats.WeightedMeanEstimate,
+               stats.EValueResult]
+    for cls in results:
+        assert dataclasses.is_dataclass(cls) and cls.__dataclass_params__.frozen  # type: ignore[attr-defined]
+        assert cls.__name__.endswith(("Result", "Estimate", "Curve", "Table")), cls.__name__
+    assert issubclass(stats.ConvergenceWarning, UserWarning)
