@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
 # Install the Debian packages the test suite's real services and browser need, when they are missing:
+#   default-jre-headless       (Java 17 for Apache Spark; the engine tests run PySpark in local mode)
 #   postgresql                 (server binaries under /usr/lib/postgresql/<major>/bin; the tests start it themselves)
 #   chromium, chromium-driver  (/usr/bin/chromium and /usr/bin/chromedriver; the browser tests drive Debian's
 #                               Chromium with Playwright and never download a browser of their own)
@@ -9,6 +10,9 @@ set -euo pipefail
 missing=()
 if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then
   missing+=(postgresql)
+fi
+if ! command -v java >/dev/null 2>&1; then
+  missing+=(default-jre-headless)   # Java 17 for Apache Spark (PySpark, local mode in the tests)
 fi
 if [ ! -x /usr/bin/chromium ]; then
   missing+=(chromium chromium-driver)
