@@ -253,6 +253,50 @@ def score(
 
 
 @app.command()
+def snapshot(
+    out: Annotated[str, typer.Option("--out", help="Directory to write (new or empty).")],
+    rekey: Annotated[str | None, typer.Option(
+        "--rekey", envvar="SPINETRACK_SNAPSHOT_SECRET", show_envvar=True,
+        help="Secret (16+ characters) for HMAC-rekeyed patient and episode keys; the export then cannot be "
+             "linked back to the store without it.")] = None,
+    overwrite: Annotated[bool, typer.Option("--overwrite", help="Replace a non-empty directory.")] = False,
+    database_url: DbOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Export pseudonymised analysis tables (Parquet) and a manifest: no names, contacts, free text or dates."""
+    from spinetrack.snapshot import TABLES, export_snapshot
+
+    settings = _settings(database_url)
+    engine = _engine(settings)
+    show = not as_json and sys.stderr.isatty()
+    try:
+        if show:
+            from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+            with Progress(TextColumn("{task.description:<14}"), BarColumn(), MofNCompleteColumn(),
+                          TimeRemainingColumn(), console=console) as bar:
+                tasks = {t: bar.add_task(t, total=None) for t in TABLES}
+
+                def progress(table: str, done: int, total: int) -> None:
+                    bar.update(tasks[table], completed=done, total=total)
+
+                result = export_snapshot(engine, out, rekey_secret=rekey, overwrite=overwrite, progress=progress)
+        else:
+            result = export_snapshot(engine, out, rekey_secret=rekey, overwrite=overwrite)
+    except SpinetrackError as exc:
+        _fail(exc, as_json)
+        return
+    finally:
+        engine.dispose()
+    if as_json:
+        typer.echo(json.dumps(result.manifest, indent=2))
+        return
+    counts = ", ".join(f"{t} {n:,}" for t, n in result.row_counts.items())
+    console.print(f"snapshot written to {result.path} ({'rekeyed' if result.manifest['rekeyed'] else 'store keys'}): "
+                  f"{counts}", highlight=False)
+
+
+@app.command()
 def version() -> None:
     """Print the version."""
     typer.echo(__version__)
