@@ -35,9 +35,16 @@ def _baseline_odi(server: LiveServer, visit: Any, value: int) -> None:
         engine.dispose()
 
 
+def _click_and_wait(page: Any, locator: Any) -> None:
+    """Click a control that submits a form and wait until the next page has loaded (a new
+    navigation started before that would abort it)."""
+    with page.expect_navigation(wait_until="load"):
+        locator.click()
+
+
 def _answer_choice(page: Any, value: int) -> None:
     page.locator(f"input[type=radio][value='{value}']").check()
-    page.get_by_role("button", name="Next", exact=False).first.click()
+    _click_and_wait(page, page.get_by_role("button", name="Next", exact=False).first)
 
 
 def test_patient_completes_a_visit_on_a_phone(page_phone: Any, live_server: LiveServer) -> None:
@@ -48,7 +55,7 @@ def test_patient_completes_a_visit_on_a_phone(page_phone: Any, live_server: Live
     assert page.url.endswith("/p/visit")  # the token left the address bar
     check_axe(page)
     save_shot(page, f"patient-visit-{live_server.backend}")
-    page.locator("a.button[href='/p/q/odi']").click()
+    _click_and_wait(page, page.locator("a.button[href='/p/q/odi']"))
 
     # ODI: first four sections, then pause
     for value in ODI_ANSWERS[:4]:
@@ -56,34 +63,34 @@ def test_patient_completes_a_visit_on_a_phone(page_phone: Any, live_server: Live
     assert "Question 5 of 10" in page.locator("#progress").inner_text()
     check_axe(page)
     save_shot(page, f"patient-odi-question-{live_server.backend}")
-    page.get_by_role("button", name="Save and finish later").click()
+    _click_and_wait(page, page.get_by_role("button", name="Save and finish later"))
     # resume from the link's visit page: continues at question 5 with the answers kept
     page.goto("/p/visit")
-    page.locator("a.button[href='/p/q/odi']").click()
+    _click_and_wait(page, page.locator("a.button[href='/p/q/odi']"))
     assert "Question 5 of 10" in page.locator("#progress").inner_text()
     for value in ODI_ANSWERS[4:]:
         if value is None:
-            page.get_by_role("button", name="Skip (if it does not apply)").click()
+            _click_and_wait(page, page.get_by_role("button", name="Skip (if it does not apply)"))
         else:
             _answer_choice(page, value)
     assert page.get_by_role("heading", name="Check your answers").is_visible()
     check_axe(page)
-    page.get_by_role("button", name="Send my answers").click()
+    _click_and_wait(page, page.get_by_role("button", name="Send my answers"))
     assert page.get_by_role("heading", name="Thank you").is_visible()
     check_axe(page)
 
     # NRS back pain
     page.goto("/p/q/nrs_back")
     _answer_choice(page, 4)
-    page.get_by_role("button", name="Send my answers").click()
+    _click_and_wait(page, page.get_by_role("button", name="Send my answers"))
 
     # EQ-5D-5L: five dimensions and the VAS
     page.goto("/p/q/eq5d5l")
     for dim in ("MO", "SC", "UA", "PD", "AD"):
         _answer_choice(page, EQ_ANSWERS[dim])
     page.locator("input#answer").fill("70")
-    page.get_by_role("button", name="Next", exact=False).first.click()
-    page.get_by_role("button", name="Send my answers").click()
+    _click_and_wait(page, page.get_by_role("button", name="Next", exact=False).first)
+    _click_and_wait(page, page.get_by_role("button", name="Send my answers"))
     assert page.get_by_role("heading", name="Thank you").is_visible()
     save_shot(page, f"patient-done-{live_server.backend}")
 
