@@ -36,6 +36,7 @@ test: $(VENV)/.test-installed
 bench: $(VENV)/.test-installed
 	$(BIN)/python bench/bench_instruments.py
 	$(BIN)/python bench/bench_demo.py
+	$(BIN)/python bench/bench_snapshot.py
 	$(BIN)/python bench/bench_web_load.py
 
 # Regenerate the constraints file from a fresh resolution of pyproject's lower bounds.
