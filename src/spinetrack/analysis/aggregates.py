@@ -11,6 +11,7 @@ from collections.abc import Callable, Sequence
 import numpy as np
 
 from spinetrack.engines.base import Engine
+from spinetrack.stats import symmetric_from_triangle
 
 __all__ = ["column_moments", "linear_predictor", "logistic_crossprod", "weighted_moments_by_arm"]
 
@@ -57,12 +58,8 @@ def logistic_crossprod(engine: Engine, view: str, columns: Sequence[str], treatm
         exprs += [f"SUM((tt - {mu}) * c{i})" for i in range(p)]
         exprs.append("SUM(tt * eta - (CASE WHEN eta > 0 THEN eta ELSE 0.0 END + LN(1.0 + EXP(-ABS(eta)))))")
         v = engine.aggregate(f"({inner}) z", exprs)
-        xtwx = np.zeros((p, p))
-        k = 0
-        for i in range(p):
-            for j in range(i, p):
-                xtwx[i, j] = xtwx[j, i] = v[k]
-                k += 1
+        k = p * (p + 1) // 2
+        xtwx = symmetric_from_triangle(v[:k], p)
         score = v[k:k + p]
         return xtwx, score, float(v[k + p])
 

@@ -31,6 +31,7 @@ from spinetrack.stats import (
     estimate_risk_ratio,
     estimate_weighted_difference,
     fit_logistic_irls,
+    symmetric_from_triangle,
 )
 
 __all__ = ["AttritionStep", "ClaimResult", "run_claim"]
@@ -109,16 +110,6 @@ def _triangle_exprs(weight: str, xs: Sequence[str]) -> list[str]:
     return out
 
 
-def _from_triangle(v: np.ndarray, p: int) -> np.ndarray:
-    m = np.zeros((p, p))
-    k = 0
-    for i in range(p):
-        for j in range(i, p):
-            m[i, j] = m[j, i] = v[k]
-            k += 1
-    return m
-
-
 def _weighting_sums(engine: Engine, view: str, cols: Sequence[str], beta: np.ndarray, estimand: str
                     ) -> tuple[WeightingSums, dict[int, ArmMomentSums], float]:
     eta = linear_predictor(cols, beta)
@@ -150,8 +141,8 @@ def _weighting_sums(engine: Engine, view: str, cols: Sequence[str], beta: np.nda
         o = 6
         sdx, sdyx, swrx, swryx = (v[o + i * p:o + (i + 1) * p] for i in range(4))
         o += 4 * p
-        svxx = _from_triangle(v[o:o + tri], p)
-        sr2xx = _from_triangle(v[o + tri:o + 2 * tri], p)
+        svxx = symmetric_from_triangle(v[o:o + tri], p)
+        sr2xx = symmetric_from_triangle(v[o + tri:o + 2 * tri], p)
         o += 2 * tri
         arms[arm] = ArmEstimatingSums(int(v[0]), v[1], v[2], v[3], v[4], v[5], sdx, sdyx, swrx, swryx, svxx, sr2xx)
         moments[arm] = ArmMomentSums(sum_w=v[1], sum_wx=v[o:o + k], sum_wx2=v[o + k:o + 2 * k], sum_w2=v[3],
