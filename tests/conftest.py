@@ -19,6 +19,7 @@ import subprocess
 import tempfile
 import uuid
 from collections.abc import Iterator
+from typing import Any
 from pathlib import Path
 
 import pytest
@@ -144,3 +145,18 @@ def engine(db_url: str) -> Iterator[Engine]:
         yield eng
     finally:
         eng.dispose()
+
+
+@pytest.fixture(scope="session")
+def spark_engine() -> Iterator[Any]:
+    if shutil.which("java") is None:
+        if os.environ.get("CI"):
+            pytest.fail("Java is missing (make test installs Debian's default-jre-headless)")
+        pytest.skip("Java is missing")
+    from spinetrack.engines import get_engine
+
+    eng = get_engine("spark", master="local[2]")
+    yield eng
+    eng.stop()
+
+
