@@ -17,19 +17,8 @@ SPECS = {s.key: s for s in COMPARISONS}
 
 
 @pytest.fixture(scope="module")
-def small_snapshot(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    from spinetrack.snapshot.export import export_snapshot
-    from spinetrack.store.migrate import upgrade
-    from spinetrack.store.session import make_engine
-    from spinetrack.synth.load import load_demo
-
-    d = tmp_path_factory.mktemp("agree")
-    eng = make_engine(f"sqlite:///{d / 'demo.db'}")
-    upgrade(eng)
-    load_demo(eng, patients=3000, seed=21)
-    export_snapshot(eng, d / "snap")
-    eng.dispose()
-    return d / "snap"
+def small_snapshot(snapshot_factory) -> Path:  # type: ignore[no-untyped-def]
+    return snapshot_factory(patients=3000, seed=21)
 
 
 @pytest.mark.spark

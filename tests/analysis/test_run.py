@@ -22,19 +22,8 @@ SPECS = {s.key: s for s in COMPARISONS}
 
 
 @pytest.fixture(scope="module")
-def snapshot_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    from spinetrack.snapshot.export import export_snapshot
-    from spinetrack.store.migrate import upgrade
-    from spinetrack.store.session import make_engine
-    from spinetrack.synth.load import load_demo
-
-    d = tmp_path_factory.mktemp("analysis")
-    eng = make_engine(f"sqlite:///{d / 'demo.db'}")
-    upgrade(eng)
-    load_demo(eng, patients=12000, seed=11)
-    export_snapshot(eng, d / "snap")
-    eng.dispose()
-    return d / "snap"
+def snapshot_dir(snapshot_factory) -> Path:  # type: ignore[no-untyped-def]
+    return snapshot_factory(patients=12000, seed=11)
 
 
 @pytest.fixture(scope="module")

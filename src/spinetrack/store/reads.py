@@ -85,22 +85,11 @@ def _now() -> dt.datetime:
 
 
 def _patient(s: Session, actor: Actor, patient_id: int) -> PatientRow:
-    row = s.get(PatientRow, patient_id)
-    if row is None:
-        raise NotFoundError(entity="patient", key=patient_id)
-    authorize_patient(actor, row.id, row.site_id)
-    return row
+    return Store._patient(s, patient_id, actor)  # the one place that looks up and authorizes
 
 
 def _episode(s: Session, actor: Actor, episode_id: int) -> EpisodeRow:
-    row = s.get(EpisodeRow, episode_id)
-    if row is None:
-        raise NotFoundError(entity="episode", key=episode_id)
-    try:
-        authorize_patient(actor, row.patient_id, row.patient.site_id)
-    except NotFoundError:
-        raise NotFoundError(entity="episode", key=episode_id) from None
-    return row
+    return Store._episode(s, episode_id, actor)
 
 
 def _audit_read(s: Session, actor: Actor, entity: str, entity_id: Any, patient_id: int | None,
