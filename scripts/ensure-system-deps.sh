@@ -4,6 +4,8 @@
 #   postgresql                 (server binaries under /usr/lib/postgresql/<major>/bin; the tests start it themselves)
 #   chromium, chromium-driver  (/usr/bin/chromium and /usr/bin/chromedriver; the browser tests drive Debian's
 #                               Chromium with Playwright and never download a browser of their own)
+#   libpango-1.0-0, libpangoft2-1.0-0, libharfbuzz-subset0, fonts-dejavu-core
+#                              (WeasyPrint's run-time libraries and a font, for `spinetrack report --pdf`)
 # Idempotent and quiet when everything is already there.
 set -euo pipefail
 
@@ -19,6 +21,12 @@ if [ ! -x /usr/bin/chromium ]; then
 elif [ ! -x /usr/bin/chromedriver ]; then
   missing+=(chromium-driver)
 fi
+
+for pkg in libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 fonts-dejavu-core; do
+  if ! dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed"; then
+    missing+=("$pkg")
+  fi
+done
 
 if [ ${#missing[@]} -eq 0 ]; then
   exit 0

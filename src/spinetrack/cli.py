@@ -83,7 +83,13 @@ def demo(
     show = not as_json and sys.stderr.isatty()
     try:
         if show:
-            from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+            from rich.progress import (
+                BarColumn,
+                MofNCompleteColumn,
+                Progress,
+                TextColumn,
+                TimeRemainingColumn,
+            )
 
             with Progress(TextColumn("synthetic cohort"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
                           console=console) as bar:
@@ -271,7 +277,13 @@ def snapshot(
     show = not as_json and sys.stderr.isatty()
     try:
         if show:
-            from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+            from rich.progress import (
+                BarColumn,
+                MofNCompleteColumn,
+                Progress,
+                TextColumn,
+                TimeRemainingColumn,
+            )
 
             with Progress(TextColumn("{task.description:<14}"), BarColumn(), MofNCompleteColumn(),
                           TimeRemainingColumn(), console=console) as bar:
@@ -294,6 +306,162 @@ def snapshot(
     counts = ", ".join(f"{t} {n:,}" for t, n in result.row_counts.items())
     console.print(f"snapshot written to {result.path} ({'rekeyed' if result.manifest['rekeyed'] else 'store keys'}): "
                   f"{counts}", highlight=False)
+
+
+EngineOpt = Annotated[str | None, typer.Option("--engine", help="duckdb (default) or spark; overrides SPINETRACK_ENGINE.")]
+SnapOpt = Annotated[str | None, typer.Option(
+    "--snapshot", help="Snapshot directory (spinetrack snapshot). Default: export a fresh, rekeyed snapshot of the "
+                       "database to a temporary directory.")]
+EstimandOpt = Annotated[str, typer.Option("--estimand", help="ATO (overlap weights, default) or ATE (stabilized IPTW).")]
+TrimOpt = Annotated[float | None, typer.Option("--trim", help="With ATE: keep propensity scores in [a, 1-a] (e.g. 0.1).")]
+SensOpt = Annotated[bool, typer.Option("--sensitivity/--no-sensitivity",
+                                       help="Also run AIPW and inverse-probability-of-censoring sensitivity analyses.")]
+OnlyOpt = Annotated[list[str] | None, typer.Option("--comparison", help="Only this comparison (repeatable).")]
+ClaimOpt = Annotated[list[str] | None, typer.Option("--claim", help="Only this claim (repeatable).")]
+
+
+def _run_scorecard(settings: Settings, snapshot_dir: str | None, engine_name: str | None, estimand: str,
+                   trim: float | None, sensitivity: bool, comparisons: list[str] | None, claims: list[str] | None,
+                   show: bool) -> dict[str, Any]:
+    """Snapshot (if needed) → scorecard document, with Rich progress on stderr when ``show``."""
+    import secrets
+    import tempfile
+    from contextlib import ExitStack
+
+    from spinetrack.analysis.claims import CLAIMS
+    from spinetrack.analysis.design import COMPARISONS
+    from spinetrack.analysis.scorecard import analyze_snapshot, validate_options
+
+    name = engine_name or settings.engine
+    validate_options(engine=name, estimand=estimand, trim=trim, comparisons=comparisons, claims=claims)
+    options: dict[str, Any] = {}
+    if name == "spark" and settings.spark_master:
+        options["master"] = settings.spark_master
+    n_steps = (len(comparisons or COMPARISONS)) * (len(claims or CLAIMS) + 1)
+    with ExitStack() as stack:
+        if snapshot_dir is None:
+            from spinetrack.snapshot import export_snapshot
+
+            tmp = stack.enter_context(tempfile.TemporaryDirectory(prefix="spinetrack-snapshot-"))
+            db = _engine(settings)
+            try:
+                export_snapshot(db, f"{tmp}/snap", rekey_secret=secrets.token_hex(16))
+            finally:
+                db.dispose()
+            snapshot_dir = f"{tmp}/snap"
+        if not show:
+            return analyze_snapshot(snapshot_dir, engine=name, engine_options=options, estimand=estimand, trim=trim,
+                                    sensitivity=sensitivity, comparisons=comparisons, claims=claims)
+        from rich.progress import (
+            BarColumn,
+            MofNCompleteColumn,
+            Progress,
+            TextColumn,
+            TimeElapsedColumn,
+        )
+
+        with Progress(TextColumn("{task.description:<44}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                      console=console) as bar:
+            task = bar.add_task(f"analyze on {name}", total=n_steps)
+            return analyze_snapshot(snapshot_dir, engine=name, engine_options=options, estimand=estimand, trim=trim,
+                                    sensitivity=sensitivity, comparisons=comparisons, claims=claims,
+                                    progress=lambda msg: bar.update(task, advance=1, description=msg[:44]))
+
+
+def _fmt_estimate(r: dict[str, Any]) -> str:
+    if r["estimate"] is None:
+        return "—"
+    scale = 100.0 if r["kind"] == "binary" else 1.0
+    unit = " pp" if r["kind"] == "binary" else ""
+    return f"{r['estimate'] * scale:+.2f}{unit} ({r['ci_low'] * scale:+.2f}, {r['ci_high'] * scale:+.2f})"
+
+
+@app.command()
+def analyze(
+    snapshot_dir: SnapOpt = None,
+    engine_name: EngineOpt = None,
+    estimand: EstimandOpt = "ATO",
+    trim: TrimOpt = None,
+    sensitivity: SensOpt = True,
+    comparison: OnlyOpt = None,
+    claim: ClaimOpt = None,
+    out: Annotated[str | None, typer.Option("--out", help="Also write the JSON document to this file.")] = None,
+    database_url: DbOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """The claims scorecard: every MISS claim, risk-adjusted, for every comparison (MIS vs open, surgery vs conservative)."""
+    settings = _settings(database_url)
+    try:
+        doc = _run_scorecard(settings, snapshot_dir, engine_name, estimand, trim, sensitivity, comparison, claim,
+                             show=sys.stderr.isatty())
+    except SpinetrackError as exc:
+        _fail(exc, as_json)
+        return
+    text = json.dumps(doc, allow_nan=False)
+    if out:
+        with open(out, "w", encoding="utf-8") as fh:
+            fh.write(text)
+    if as_json:
+        typer.echo(text)
+        return
+    from rich.table import Table
+
+    table = Table(title=f"claims scorecard ({doc['engine']}, {doc['estimand']}, {doc['seconds']:.1f} s)")
+    for col in ("comparison", "claim", "MIS − comparator (95% CI)", "verdict", "naive"):
+        table.add_column(col)
+    for r in doc["results"]:
+        if r["status"] == "not applicable":
+            continue
+        verdict = r["verdict"] if r["status"] == "estimated" else f"withheld ({', '.join(r['withheld_because'])})"
+        scale = 100.0 if r["kind"] == "binary" else 1.0
+        naive = "—" if r["naive_difference"] is None else f"{r['naive_difference'] * scale:+.2f}"
+        table.add_row(r["comparison"], r["claim"], _fmt_estimate(r), verdict, naive)
+    Console().print(table)
+
+
+@app.command()
+def report(
+    out: Annotated[str, typer.Option("--out", help="HTML file to write (self-contained, opens offline).")],
+    pdf: Annotated[str | None, typer.Option("--pdf", help="Also write a PDF (WeasyPrint).")] = None,
+    results: Annotated[str | None, typer.Option(
+        "--results", help="Render this JSON document (spinetrack analyze --out) instead of analysing now.")] = None,
+    snapshot_dir: SnapOpt = None,
+    engine_name: EngineOpt = None,
+    estimand: EstimandOpt = "ATO",
+    trim: TrimOpt = None,
+    sensitivity: SensOpt = True,
+    database_url: DbOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Write the scorecard report: scorecard, one section per claim with its plots, cohort flow, balance, methods."""
+    from pathlib import Path
+
+    settings = _settings(database_url)
+    try:
+        if results:
+            try:
+                doc = json.loads(Path(results).read_text(encoding="utf-8"))
+            except (OSError, ValueError) as exc:
+                from spinetrack.errors import ValidationError
+
+                raise ValidationError(field="results", value=results, allowed="a JSON file written by "
+                                      "spinetrack analyze --out", reason=str(exc)) from exc
+        else:
+            doc = _run_scorecard(settings, snapshot_dir, engine_name, estimand, trim, sensitivity, None, None,
+                                 show=not as_json and sys.stderr.isatty())
+        from spinetrack.reports import render_html, write_pdf
+
+        html = render_html(doc)
+        Path(out).write_text(html, encoding="utf-8")
+        if pdf:
+            write_pdf(html, Path(pdf))
+    except SpinetrackError as exc:
+        _fail(exc, as_json)
+        return
+    if as_json:
+        typer.echo(json.dumps({"html": out, "pdf": pdf, "claims": len(doc["results"])}))
+    else:
+        console.print(f"report written to {out}" + (f" and {pdf}" if pdf else ""), highlight=False)
 
 
 @app.command()

@@ -5,6 +5,7 @@ Environment variables
 ``SPINETRACK_DATABASE_URL``  SQLAlchemy URL of the operational store; default
                              ``sqlite:///spinetrack.db`` (embedded, WAL, foreign keys on).
 ``SPINETRACK_ENGINE``        analytics engine: ``duckdb`` (default) or ``spark``.
+``SPINETRACK_SPARK_MASTER``  Spark master URL for ``--engine spark`` (default ``local[*]``).
 ``SPINETRACK_HOST`` / ``SPINETRACK_PORT``  where ``spinetrack serve`` listens
                              (default 127.0.0.1:8000).
 ``SPINETRACK_ENV``           ``development`` (default) or ``production``.
@@ -30,6 +31,7 @@ class Settings(BaseSettings):
 
     database_url: str = "sqlite:///spinetrack.db"
     engine: Literal["duckdb", "spark"] = "duckdb"
+    spark_master: str | None = None
     host: str = "127.0.0.1"
     port: int = 8000
     env: Literal["development", "production"] = "development"

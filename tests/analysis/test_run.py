@@ -60,7 +60,7 @@ def test_propensity_fit_on_the_engine_equals_statsmodels(duck: Any) -> None:
 
     r = run_claim(duck, SPECS["fusion"], claim("blood_loss"))
     cols = list(r.covariates)
-    rows = duck.sql(f"SELECT t, {', '.join(cols)} FROM analysis_fusion_blood_loss")
+    rows = duck.sql(f"SELECT t, {', '.join(cols)} FROM wpop_fusion")
     arr = np.array(rows, dtype=float)
     fit = sm.Logit(arr[:, 0], sm.add_constant(arr[:, 1:], has_constant="add")).fit(disp=0, tol=1e-12, maxiter=100)
     np.testing.assert_allclose(r.propensity.coefficients, fit.params, rtol=1e-7, atol=1e-9)

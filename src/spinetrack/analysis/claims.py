@@ -24,7 +24,7 @@ __all__ = ["CLAIMS", "NOT_MEASURED", "Claim", "MetricKind", "Verdict", "claim", 
 class MetricKind(enum.StrEnum):
     CONTINUOUS = "continuous"        # difference in means (MIS − open)
     BINARY = "binary"                # risk difference and risk ratio (MIS / open)
-    TIME_TO_EVENT = "time_to_event"  # weighted Kaplan–Meier; restricted mean difference
+    TIME_TO_EVENT = "time_to_event"  # weighted Kaplan–Meier: survival at a horizon or restricted mean
 
 
 class Verdict(enum.StrEnum):
@@ -50,6 +50,7 @@ class Claim:
     instrument: str | None = None     # PROM instrument (for the MCID)
     event_filter: str | None = None   # complications: category / grade filter, documented
     horizon_days: int | None = None   # time-to-event horizon
+    functional: str | None = None     # time-to-event: "survival" at the horizon or "rmst" up to it
 
 
 def _c(*args: object, **kw: object) -> Claim:
@@ -81,8 +82,9 @@ CLAIMS: tuple[Claim, ...] = (
     # shorter recovery
     _c("length_of_stay", "shorter recovery", "length of stay", MetricKind.CONTINUOUS, "procedures", "los_days",
        "lower", "days"),
-    _c("return_to_activity", "shorter recovery", "return to usual activity", MetricKind.TIME_TO_EVENT, "outcomes",
-       "score", "higher", "probability returned", instrument="return_to_activity", horizon_days=365),
+    _c("return_to_activity", "shorter recovery", "days to return to usual activity (restricted mean within a year)",
+       MetricKind.TIME_TO_EVENT, "outcomes", "score", "lower", "days", instrument="return_to_activity",
+       horizon_days=365, functional="rmst"),
     # fewer complications and infections
     _c("any_complication", "fewer complications", "any complication", MetricKind.BINARY, "complications",
        "category", "lower", "risk", event_filter="any"),
@@ -109,7 +111,7 @@ CLAIMS: tuple[Claim, ...] = (
     _c("odi_mcid_12m", "lasting relief", "share improved by the ODI MCID at 12 months", MetricKind.BINARY,
        "outcomes", "score", "higher", "share", timepoint="12m", instrument="odi"),
     _c("reoperation_free", "lasting relief", "reoperation-free survival to 2 years", MetricKind.TIME_TO_EVENT,
-       "reoperations", "days_from_index", "higher", "probability", horizon_days=730),
+       "reoperations", "days_from_index", "higher", "probability", horizon_days=730, functional="survival"),
 )
 
 NOT_MEASURED: tuple[tuple[str, str], ...] = (

@@ -1,194 +1,382 @@
-"""Run one claim for one comparison on an engine: population → propensity model (IRLS, one
-aggregate query per iteration) → weights → balance → weighted effect with a sandwich interval
-that accounts for the estimated propensity score → verdict.
+"""Estimate one claim on a prepared comparison (``analysis.propensity``).
 
-Every number comes back from the engine as sums; only p×p matrices reach Python.
-Continuous and binary claims are implemented here; time-to-event claims (return to activity,
-reoperation-free survival) are the next step (weighted Kaplan–Meier from grouped counts is in
-:mod:`spinetrack.stats.survival`).
+* Continuous and binary claims: ONE grouped aggregate (per arm) over the rows with an observed
+  outcome gives the sums of :mod:`spinetrack.stats.effects`; the sandwich takes the propensity
+  model's ``H`` and ``G`` over the comparison population. Binary claims add the risk ratio.
+* Time-to-event claims: one grouped count query (per arm and day, days past the horizon in one
+  group) gives the weighted Kaplan–Meier curves; a small lookup table goes back to the engine
+  and one more aggregate gives the influence-function sums of
+  :mod:`spinetrack.stats.survival_difference`.
+* Sensitivity analyses (``sensitivity=True``): augmented IPW (doubly robust, ATE) for continuous
+  and binary claims; inverse probability of censoring weights for PROM claims when the
+  scorecard supplies them (``analysis.scorecard``).
+* Each result carries the E-value (VanderWeele & Ding 2017) and, for PROM claims, whether the
+  difference reaches the instrument's MCID (``instruments.thresholds``).
+
+Only sums leave the engine.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
-from spinetrack.analysis.aggregates import column_moments, linear_predictor, logistic_crossprod
 from spinetrack.analysis.claims import Claim, MetricKind, Verdict, decide_verdict
-from spinetrack.analysis.design import ComparisonSpec, attrition_sql, covariate_names, outcome_sql, population_sql
+from spinetrack.analysis.design import ComparisonSpec, outcome_sql
+from spinetrack.analysis.propensity import (
+    AttritionStep,
+    PreparedComparison,
+    prepare_comparison,
+    triangle_exprs,
+)
 from spinetrack.engines.base import Engine
 from spinetrack.stats import (
+    AIPWSums,
     ArmEstimatingSums,
     ArmMomentSums,
     BalanceTable,
     EffectEstimate,
+    EValueResult,
     LogisticFitResult,
+    OutcomeRegressionSums,
+    SurvivalCurve,
     WeightingSums,
     compute_balance,
+    estimate_aipw,
     estimate_risk_ratio,
     estimate_weighted_difference,
-    fit_logistic_irls,
+    evalue_mean_difference,
+    evalue_risk_ratio,
+    fit_outcome_regression,
+    kaplan_meier_from_counts,
+    restricted_mean_survival_time,
     symmetric_from_triangle,
 )
+from spinetrack.stats.survival_difference import (
+    SurvivalArmSums,
+    estimate_survival_difference,
+    influence_lookup,
+)
 
-__all__ = ["AttritionStep", "ClaimResult", "run_claim"]
+__all__ = ["AttritionStep", "ClaimResult", "McidCheck", "applicable", "run_claim"]
+
+_SURGICAL_TABLES = ("procedures", "complications", "readmissions", "reoperations")
 
 
-@dataclass(frozen=True, slots=True)
-class AttritionStep:
-    description: str
-    n_treated: int
-    n_control: int
+@dataclass(frozen=True)
+class McidCheck:
+    """Does the adjusted difference reach the instrument's minimal clinically important
+    difference? (The MCID is defined for change within a patient; comparing a group difference
+    with it is the usual, conservative reading.)"""
+
+    instrument: str
+    mcid: float
+    source: str
+    estimate_reaches: bool      # |estimate| ≥ MCID in the claimed direction
+    interval_beyond: bool       # the whole interval lies beyond the MCID in the claimed direction
+    interval_excludes: bool     # the whole interval lies inside ±MCID: no important difference
+
+    def as_dict(self) -> dict[str, Any]:
+        return dict(self.__dict__)
 
 
 @dataclass(frozen=True)
 class ClaimResult:
-    """One scorecard row with everything behind it."""
+    """One scorecard row with everything behind it. ``status`` is ``estimated``, ``withheld``
+    (a diagnostic failed: the estimate is kept here but the scorecard does not show it) or
+    ``not applicable``."""
 
     claim: str
     comparison: str
     estimand: str
-    effect: EffectEstimate
-    ratio: EffectEstimate | None
-    naive_difference: float
-    verdict: Verdict
-    balance: BalanceTable
-    propensity: LogisticFitResult
-    covariates: tuple[str, ...]
-    dropped_covariates: tuple[str, ...]
-    attrition: tuple[AttritionStep, ...]
-    spec_hash: str
+    status: str
+    effect: EffectEstimate | None
+    verdict: Verdict | None
+    ratio: EffectEstimate | None = None
+    naive_difference: float | None = None
+    balance: BalanceTable | None = None
+    propensity: LogisticFitResult | None = None
+    covariates: tuple[str, ...] = ()
+    dropped_covariates: tuple[str, ...] = ()
+    attrition: tuple[AttritionStep, ...] = ()
+    spec_hash: str = ""
+    e_value: EValueResult | None = None
+    mcid: McidCheck | None = None
+    aipw: EffectEstimate | None = None
+    ipcw: EffectEstimate | None = None
+    curves: dict[str, SurvivalCurve] | None = None
+    naive_curves: dict[str, SurvivalCurve] | None = None
+    rmst_difference: dict[str, float] | None = None
+    withheld_because: tuple[str, ...] = ()
     notes: tuple[str, ...] = field(default=())
 
 
-def _drop_constant(engine: Engine, view: str, cols: Sequence[str]) -> tuple[list[str], list[str]]:
-    """Drop columns with no variation, and 0/1 columns that are constant within an arm (they
-    would separate the treatment: the propensity model's MLE would not exist)."""
-    n, s1, s2 = column_moments(engine, view, cols)
-    by_arm = {int(r[0]): r[1:] for r in engine.grouped(view, ["CAST(t AS INTEGER)"],
-                                                       ["COUNT(*)"] + [f"SUM({c})" for c in cols])}
-    keep, drop = [], []
-    for k, (c, a, b) in enumerate(zip(cols, s1, s2, strict=True)):
-        var = b / n - (a / n) ** 2 if n else 0.0
-        binary = abs(a - b) < 1e-9
-        separating = False
-        if binary and len(by_arm) == 2:
-            for arm_row in by_arm.values():
-                n_arm, ones = float(arm_row[0]), float(arm_row[1 + k] or 0.0)
-                separating |= ones == 0.0 or ones == n_arm
-        (keep if var > 1e-10 and not separating else drop).append(c)
-    return keep, drop
+def applicable(spec: ComparisonSpec, claim: Claim) -> bool:
+    """Surgical outcomes (operation, complications, readmission, reoperation) have no meaning
+    for a conservative-care control arm."""
+    return not ("conservative" in spec.control and claim.table in _SURGICAL_TABLES)
 
 
-def _drop_collinear(engine: Engine, view: str, cols: list[str]) -> tuple[list[str], list[str]]:
-    """Greedy rank check on X'X at β = 0 (the W = 1/4 cross-products): a column whose residual
-    variance given the kept ones is (numerically) zero is dropped."""
-    xtwx, _, _ = logistic_crossprod(engine, view, cols)(np.zeros(len(cols) + 1))
-    m = xtwx * 4.0
-    keep_idx = [0]
-    dropped = []
-    for j in range(1, m.shape[0]):
-        idx = keep_idx + [j]
-        sub = m[np.ix_(idx, idx)]
-        k = sub[:-1, :-1]
-        resid = sub[-1, -1] - sub[-1, :-1] @ np.linalg.solve(k, sub[:-1, -1])
-        if resid > 1e-8 * max(sub[-1, -1], 1.0):
-            keep_idx.append(j)
-        else:
-            dropped.append(cols[j - 1])
-    return [cols[j - 1] for j in keep_idx[1:]], dropped
+def _vec(row: tuple[Any, ...]) -> np.ndarray:
+    return np.array([np.nan if x is None else float(x) for x in row], dtype=float)
 
 
-def _triangle_exprs(weight: str, xs: Sequence[str]) -> list[str]:
-    out = []
-    for i in range(len(xs)):
-        for j in range(i, len(xs)):
-            out.append(f"SUM({weight} * {xs[i]} * {xs[j]})")
+def _weighted_query(engine: Engine, view: str, prep: PreparedComparison, w: str, dw: str, aipw: bool
+                    ) -> dict[int, dict[str, Any]]:
+    xs = prep.design
+    cols = list(prep.covariates)
+    p, k = len(xs), len(cols)
+    ex = ["COUNT(*)", f"SUM({w})", f"SUM({w} * y)", f"SUM({w} * {w})", f"SUM({w} * {w} * y)",
+          f"SUM({w} * {w} * y * y)", "SUM(y)", "SUM(y * y)"]
+    ex += [f"SUM({dw} * {x})" for x in xs] + [f"SUM({dw} * y * {x})" for x in xs]
+    ex += [f"SUM({w} * r * {x})" for x in xs] + [f"SUM({w} * r * y * {x})" for x in xs]
+    ex += [f"SUM({w} * {c})" for c in cols] + [f"SUM({w} * {c} * {c})" for c in cols]
+    if aipw:
+        ex += triangle_exprs("1.0", xs) + [f"SUM(y * {x})" for x in xs]
+    out = {}
+    for row in engine.grouped(f"{view} vq", ["CAST(t AS INTEGER)"], ex):
+        v = _vec(row[1:])
+        o = 8
+        blocks = [v[o + i * p:o + (i + 1) * p] for i in range(4)]
+        o += 4 * p
+        d = {"n": int(v[0]), "sw": v[1], "swy": v[2], "sw2": v[3], "sw2y": v[4], "sw2y2": v[5], "sy": v[6],
+             "syy": v[7], "sdx": blocks[0], "sdyx": blocks[1], "swrx": blocks[2], "swryx": blocks[3],
+             "swx": v[o:o + k], "swx2": v[o + k:o + 2 * k]}
+        o += 2 * k
+        if aipw:
+            tri = p * (p + 1) // 2
+            d["xx"] = symmetric_from_triangle(v[o:o + tri], p)
+            d["xy"] = v[o + tri:o + tri + p]
+        out[int(row[0])] = d
     return out
 
 
-def _weighting_sums(engine: Engine, view: str, cols: Sequence[str], beta: np.ndarray, estimand: str
-                    ) -> tuple[WeightingSums, dict[int, ArmMomentSums], float]:
-    eta = linear_predictor(cols, beta)
-    xs = ["1.0"] + [f"x{i}" for i in range(len(cols))]
-    base = (f"SELECT t, y, {', '.join(f'{c} AS x{i}' for i, c in enumerate(cols))}, "
-            f"1.0 / (1.0 + EXP(-({eta}))) AS e FROM {view}")
-    if estimand == "ATO":
-        w = "CASE WHEN t = 1 THEN 1.0 - e ELSE e END"
-        dw = "CASE WHEN t = 1 THEN -e * (1.0 - e) ELSE e * (1.0 - e) END"
-    else:  # unstabilized ATE (stabilizing constants cancel in the Hajek estimate and sandwich)
-        w = "CASE WHEN t = 1 THEN 1.0 / e ELSE 1.0 / (1.0 - e) END"
-        dw = "CASE WHEN t = 1 THEN -(1.0 - e) / e ELSE e / (1.0 - e) END"
-    weighted = f"SELECT z.*, {w} AS w, {dw} AS dw, t - e AS r, e * (1.0 - e) AS v FROM ({base}) z"
-    p = len(xs)
-    exprs = ["COUNT(*)", "SUM(w)", "SUM(w * y)", "SUM(w * w)", "SUM(w * w * y)", "SUM(w * w * y * y)"]
-    exprs += [f"SUM(dw * {x})" for x in xs] + [f"SUM(dw * y * {x})" for x in xs]
-    exprs += [f"SUM(w * r * {x})" for x in xs] + [f"SUM(w * r * y * {x})" for x in xs]
-    exprs += _triangle_exprs("v", xs) + _triangle_exprs("r * r", xs)
-    exprs += [f"SUM(w * {x})" for x in xs[1:]] + [f"SUM(w * {x} * {x})" for x in xs[1:]] + ["SUM(y)"]
-    rows = engine.grouped(f"({weighted}) q", ["CAST(t AS INTEGER)"], exprs)
-    arms: dict[int, ArmEstimatingSums] = {}
-    moments: dict[int, ArmMomentSums] = {}
-    naive: dict[int, float] = {}
-    tri = p * (p + 1) // 2
-    k = len(cols)
-    for r in rows:
-        arm = int(r[0])
-        v = np.array([np.nan if x is None else float(x) for x in r[1:]])
-        o = 6
-        sdx, sdyx, swrx, swryx = (v[o + i * p:o + (i + 1) * p] for i in range(4))
-        o += 4 * p
-        svxx = symmetric_from_triangle(v[o:o + tri], p)
-        sr2xx = symmetric_from_triangle(v[o + tri:o + 2 * tri], p)
-        o += 2 * tri
-        arms[arm] = ArmEstimatingSums(int(v[0]), v[1], v[2], v[3], v[4], v[5], sdx, sdyx, swrx, swryx, svxx, sr2xx)
-        moments[arm] = ArmMomentSums(sum_w=v[1], sum_wx=v[o:o + k], sum_wx2=v[o + k:o + 2 * k], sum_w2=v[3],
-                                     n=int(v[0]))
-        naive[arm] = v[o + 2 * k] / v[0]
-    return WeightingSums(arms[1], arms[0], estimand), moments, naive[1] - naive[0]
+def _arm_sums(d: dict[str, Any], prep: PreparedComparison, with_ps: bool) -> ArmEstimatingSums:
+    p = len(prep.design)
+    H = prep.info if with_ps else np.zeros((p, p))
+    G = prep.score_outer if with_ps else np.zeros((p, p))
+    return ArmEstimatingSums(d["n"], d["sw"], d["swy"], d["sw2"], d["sw2y"], d["sw2y2"], d["sdx"], d["sdyx"],
+                             d["swrx"], d["swryx"], H, G)
 
 
-def run_claim(engine: Engine, spec: ComparisonSpec, claim: Claim, *, estimand: str = "ATO",
-              ci_level: float = 0.95, population_view: str | None = None) -> ClaimResult:
-    """Estimate one claim (continuous or binary) for one comparison."""
-    if claim.kind is MetricKind.TIME_TO_EVENT:
-        raise NotImplementedError("time-to-event claims: weighted Kaplan–Meier runner not wired yet")
-    pop = population_view or f"population_{spec.key}"
-    if population_view is None:
-        engine.materialize(pop, population_sql(spec))
-    attrition = []
-    for desc, q in attrition_sql(spec):
-        nt, nc = engine.sql(q)[0]
-        attrition.append(AttritionStep(desc, int(nt or 0), int(nc or 0)))
-    view = f"analysis_{spec.key}_{claim.key}"
-    oq = outcome_sql(claim, pop)
-    engine.materialize(view, oq.sql)
-    nt, nc = engine.sql(f"SELECT SUM(t), SUM(1.0 - t) FROM {view}")[0]
-    attrition.append(AttritionStep(oq.description, int(nt or 0), int(nc or 0)))
-    cols = [f"x_{c}" for c in covariate_names(spec)]
-    cols, dropped = _drop_constant(engine, view, cols)
-    cols, dropped2 = _drop_collinear(engine, view, cols)
-    fit = fit_logistic_irls(logistic_crossprod(engine, view, cols), len(cols) + 1, names=["intercept", *cols])
-    sums, moments, naive = _weighting_sums(engine, view, cols, fit.coefficients, estimand)
+def _balance(arms: dict[int, dict[str, Any]], prep: PreparedComparison) -> BalanceTable:
+    moments = {a: ArmMomentSums(sum_w=d["sw"], sum_wx=d["swx"], sum_wx2=d["swx2"], sum_w2=d["sw2"], n=d["n"])
+               for a, d in arms.items()}
+    return compute_balance(moments, [c.removeprefix("x_") for c in prep.covariates],
+                           threshold=prep.balance_after.threshold)
+
+
+def _mcid(claim: Claim, effect: EffectEstimate) -> McidCheck | None:
+    if claim.kind is not MetricKind.CONTINUOUS or claim.instrument is None:
+        return None
+    from spinetrack.instruments import thresholds
+
+    try:
+        th = thresholds.get(claim.instrument)
+    except Exception:  # noqa: BLE001 - no threshold in our sources (e.g. EQ-5D): say nothing
+        return None
+    if th.absolute is None:
+        return None
+    m = float(th.absolute)
+    sign = -1.0 if claim.better == "lower" else 1.0
+    est = sign * effect.estimate
+    lo, hi = sorted((sign * effect.ci_low, sign * effect.ci_high))
+    return McidCheck(claim.instrument, m, th.source, est >= m, lo >= m, -m < lo and hi < m)
+
+
+def _aipw(engine: Engine, view: str, prep: PreparedComparison, arms: dict[int, dict[str, Any]], binary: bool,
+          ci_level: float) -> EffectEstimate | None:
+    from spinetrack.analysis.aggregates import linear_predictor
+
+    # columns constant within an arm's outcome rows (e.g. a missing-baseline indicator when the
+    # outcome needs the baseline) leave the regression unidentified: drop them from both arms
+    keep = [0]
+    for j in range(1, len(prep.design)):
+        if all(d["xx"][j, j] / d["n"] - (d["xx"][0, j] / d["n"]) ** 2 > 1e-10 for d in arms.values()):
+            keep.append(j)
+    idx = np.array(keep)
+    gam = {a: fit_outcome_regression(OutcomeRegressionSums(d["xx"][np.ix_(idx, idx)], d["xy"][idx], d["n"]))
+           for a, d in arms.items()}
+    cols = [prep.covariates[j - 1] for j in keep[1:]]
+    m1, m0 = linear_predictor(cols, gam[1]), linear_predictor(cols, gam[0])
+    inner = f"SELECT t, y, e, ({m1}) AS m1, ({m0}) AS m0 FROM {view} vq"
+    psi1 = "(m1 + t * (y - m1) / e)"
+    psi0 = "(m0 + (1.0 - t) * (y - m0) / (1.0 - e))"
+    v = engine.aggregate(f"({inner}) a", ["COUNT(*)", "SUM(t)", f"SUM({psi1} - {psi0})",
+                                          f"SUM(({psi1} - {psi0}) * ({psi1} - {psi0}))",
+                                          f"SUM({psi1})", f"SUM({psi0})"])
+    sums = AIPWSums(int(v[0]), int(v[1]), v[2], v[3], v[4], v[5])
+    return estimate_aipw(sums, ci_level=ci_level, measure="risk difference" if binary else "mean difference")
+
+
+def _evalue(claim: Claim, effect: EffectEstimate, ratio: EffectEstimate | None, sd: float) -> EValueResult | None:
+    try:
+        if claim.kind is MetricKind.BINARY and ratio is not None:
+            return evalue_risk_ratio(ratio.estimate, ratio.ci_low, ratio.ci_high)
+        if claim.kind is MetricKind.CONTINUOUS and sd > 0:
+            return evalue_mean_difference(effect.estimate, effect.standard_error, sd)
+    except Exception:  # noqa: BLE001 - an undefined E-value (e.g. RR = 1 exactly) is simply absent
+        return None
+    return None
+
+
+def _continuous_or_binary(engine: Engine, prep: PreparedComparison, claim: Claim, view: str, *, ci_level: float,
+                          sensitivity: bool, ipcw_column: str | None) -> dict[str, Any]:
     binary = claim.kind is MetricKind.BINARY
-    effect = estimate_weighted_difference(sums, ci_level=ci_level,
-                                          measure="risk difference" if binary else "mean difference")
+    measure = "risk difference" if binary else "mean difference"
+    arms = _weighted_query(engine, view, prep, "w", "dw", sensitivity)
+    if set(arms) != {0, 1}:
+        raise ValueError("an arm has no rows with this outcome")
+    sums = WeightingSums(_arm_sums(arms[1], prep, True), _arm_sums(arms[0], prep, False), prep.estimand)
+    effect = estimate_weighted_difference(sums, ci_level=ci_level, measure=measure)  # type: ignore[arg-type]
     ratio = None
     if binary and sums.treated.sum_wy > 0 and sums.control.sum_wy > 0:
         ratio = estimate_risk_ratio(sums, ci_level=ci_level)
+    naive = arms[1]["sy"] / arms[1]["n"] - arms[0]["sy"] / arms[0]["n"]
+    n = arms[1]["n"] + arms[0]["n"]
+    sy, syy = arms[1]["sy"] + arms[0]["sy"], arms[1]["syy"] + arms[0]["syy"]
+    sd = float(np.sqrt(max(syy / n - (sy / n) ** 2, 0.0) * n / max(n - 1, 1)))
+    out: dict[str, Any] = {"effect": effect, "ratio": ratio, "naive": naive, "balance": _balance(arms, prep),
+                           "e_value": _evalue(claim, effect, ratio, sd), "mcid": _mcid(claim, effect)}
+    if sensitivity:
+        try:
+            out["aipw"] = _aipw(engine, view, prep, arms, binary, ci_level)
+        except Exception as exc:  # noqa: BLE001 - a sensitivity analysis that cannot run is reported, not fatal
+            out["notes"] = (f"AIPW not estimable: {exc}",)
+        if ipcw_column is not None:
+            w, dw = f"(w * {ipcw_column})", f"(dw * {ipcw_column})"
+            try:
+                ia = _weighted_query(engine, view, prep, w, dw, False)
+                isums = WeightingSums(_arm_sums(ia[1], prep, True), _arm_sums(ia[0], prep, False), prep.estimand)
+                est = estimate_weighted_difference(isums, ci_level=ci_level, measure=measure)  # type: ignore[arg-type]
+                out["ipcw"] = _relabel(est, "; inverse probability of censoring weights (censoring model taken as "
+                                            "known)")
+            except Exception as exc:  # noqa: BLE001 - e.g. the response model did not converge: reported
+                out["notes"] = (*out.get("notes", ()), f"IPCW not estimable: {exc}")
+    return out
+
+
+def _relabel(e: EffectEstimate, suffix: str) -> EffectEstimate:
+    from dataclasses import replace
+
+    return replace(e, method=e.method + suffix)
+
+
+def _km(rows: list[tuple[Any, ...]], arm: int, weighted: bool) -> SurvivalCurve:
+    sel = [r for r in rows if int(r[0]) == arm]
+    time = np.array([float(r[1]) for r in sel])
+    if weighted:
+        ev, rem, rem2 = (np.array([float(r[i]) for r in sel]) for i in (2, 3, 4))
+        return kaplan_meier_from_counts(time, ev, removals=rem, removals_w2=rem2, variance="kish")
+    ev, rem = (np.array([float(r[i]) for r in sel]) for i in (5, 6))
+    return kaplan_meier_from_counts(time, ev, removals=rem)
+
+
+def _time_to_event(engine: Engine, prep: PreparedComparison, claim: Claim, view: str, *, ci_level: float
+                   ) -> dict[str, Any]:
+    h = float(claim.horizon_days or 365)
+    tkey = f"CAST(LEAST(time, {h + 1!r}) AS DOUBLE)"
+    ev_in = f"CASE WHEN time <= {h!r} THEN event ELSE 0.0 END"
+    rows = engine.grouped(f"{view} vq", ["CAST(t AS INTEGER)", tkey],
+                          [f"SUM(w * {ev_in})", "SUM(w)", "SUM(w * w)", f"SUM({ev_in})", "COUNT(*)"])
+    arms = sorted({int(r[0]) for r in rows})
+    if arms != [0, 1]:
+        raise ValueError("an arm has no rows with this outcome")
+    curves = {a: _km(rows, a, True) for a in (1, 0)}
+    naive = {a: _km(rows, a, False) for a in (1, 0)}
+    functional = claim.functional or "survival"
+    lk = {a: influence_lookup(curves[a], h, functional) for a in (1, 0)}
+    table = f"lk_{prep.spec.key}_{claim.key}"
+    engine.register_arrays(table, {
+        "arm": np.concatenate([np.full(lk[a].time.size, a, dtype=np.int64) for a in (1, 0)]),
+        "time": np.concatenate([lk[a].time for a in (1, 0)]),
+        "jump": np.concatenate([lk[a].jump for a in (1, 0)]),
+        "cum": np.concatenate([lk[a].cum for a in (1, 0)]),
+    })
+    xs = prep.design
+    cols = list(prep.covariates)
+    p, k = len(xs), len(cols)
+    joined = (f"(SELECT v.*, l.cum - ({ev_in.replace('time', 'v.time').replace('event', 'v.event')}) * l.jump"
+              f" AS phi FROM {view} v JOIN {table} l ON l.arm = CAST(v.t AS INTEGER) "
+              f"AND l.time = CAST(LEAST(v.time, {h + 1!r}) AS DOUBLE)) j")
+    ex = ["COUNT(*)", "SUM(w)", "SUM(w * w)", "SUM(w * w * phi * phi)"]
+    ex += [f"SUM(dw * phi * {x})" for x in xs] + [f"SUM(w * phi * r * {x})" for x in xs]
+    ex += [f"SUM(w * {c})" for c in cols] + [f"SUM(w * {c} * {c})" for c in cols]
+    sums, mom = {}, {}
+    for row in engine.grouped(joined, ["CAST(t AS INTEGER)"], ex):
+        v = _vec(row[1:])
+        a = int(row[0])
+        sums[a] = SurvivalArmSums(int(v[0]), v[1], v[2], v[3], v[4:4 + p], v[4 + p:4 + 2 * p])
+        o = 4 + 2 * p
+        mom[a] = ArmMomentSums(sum_w=v[1], sum_wx=v[o:o + k], sum_wx2=v[o + k:o + 2 * k], sum_w2=v[2], n=int(v[0]))
+    rmst = functional == "rmst"
+    effect = estimate_survival_difference(sums[1], sums[0], lk[1].value, lk[0].value, prep.info,
+                                          prep.score_outer, estimand=prep.estimand, ci_level=ci_level,
+                                          horizon=h, measure="restricted mean difference" if rmst else None)
+    if rmst:
+        naive_diff = (restricted_mean_survival_time(naive[1], h).estimate
+                      - restricted_mean_survival_time(naive[0], h).estimate)
+    else:
+        naive_diff = float(naive[1].survival_at(h)) - float(naive[0].survival_at(h))
+    # risk ratio of the event (return, or reoperation) by the horizon, for the E-value
+    f1, f0 = (1.0 - float(curves[a].survival_at(h)) for a in (1, 0))
+    ev_rr = None
+    if f1 > 0 and f0 > 0:
+        try:
+            ev_rr = evalue_risk_ratio(f1 / f0)
+        except Exception:  # noqa: BLE001
+            ev_rr = None
+    r1, r0 = (restricted_mean_survival_time(curves[a], h) for a in (1, 0))
+    rmst_row = {"horizon": h, "treated": r1.estimate, "control": r0.estimate, "difference": r1.estimate - r0.estimate,
+            "standard_error_weights_fixed": float(np.sqrt(r1.variance + r0.variance))}
+    return {"effect": effect, "naive": naive_diff, "balance": compute_balance(
+        mom, [c.removeprefix("x_") for c in cols], threshold=prep.balance_after.threshold),
+        "e_value": ev_rr, "curves": {"treated": curves[1], "control": curves[0]},
+        "naive_curves": {"treated": naive[1], "control": naive[0]}, "rmst": rmst_row}
+
+
+def run_claim(engine: Engine, comparison: ComparisonSpec | PreparedComparison, claim: Claim, *,
+              estimand: str = "ATO", trim: float | None = None, ci_level: float = 0.95, sensitivity: bool = False,
+              ipcw_table: str | None = None) -> ClaimResult:
+    """Estimate one claim for one comparison.
+
+    ``comparison`` may be a spec (it is prepared here) or a :class:`PreparedComparison` shared
+    by all claims of the comparison (``analysis.scorecard`` does that). ``ipcw_table`` names a
+    table of ``episode_key, ipcw_<timepoint>`` columns (inverse probability of a returned
+    questionnaire) for the IPCW sensitivity analysis of PROM claims.
+    """
+    prep = comparison if isinstance(comparison, PreparedComparison) else prepare_comparison(
+        engine, comparison, estimand=estimand, trim=trim)
+    spec = prep.spec
+    base = {"claim": claim.key, "comparison": spec.key, "estimand": prep.estimand, "spec_hash": spec.spec_hash(),
+            "propensity": prep.propensity, "covariates": prep.covariates, "dropped_covariates": prep.dropped_covariates}
+    if not applicable(spec, claim):
+        return ClaimResult(status="not applicable", effect=None, verdict=None, attrition=prep.attrition,
+                           notes=("a surgical outcome has no counterpart in conservative care",), **base)
+    src = prep.table
+    ipcw_col = None
+    if sensitivity and ipcw_table is not None and claim.table == "outcomes" and claim.timepoint \
+            and claim.kind is not MetricKind.TIME_TO_EVENT:
+        src = (f"(SELECT a.*, c.ipcw_{claim.timepoint} AS ipcw FROM {prep.table} a "
+               f"JOIN {ipcw_table} c ON c.episode_key = a.episode_key) ipc")
+        ipcw_col = "ipcw"
+    oq = outcome_sql(claim, src)
+    view = f"(SELECT * FROM ({oq.sql}) o)"
+    nt, nc = engine.aggregate(f"{view} vq", ["SUM(t)", "SUM(1.0 - t)"])
+    attrition = (*prep.attrition, AttritionStep(oq.description, int(nt or 0), int(nc or 0)))
+    if claim.kind is MetricKind.TIME_TO_EVENT:
+        out = _time_to_event(engine, prep, claim, view, ci_level=ci_level)
+    else:
+        out = _continuous_or_binary(engine, prep, claim, view, ci_level=ci_level, sensitivity=sensitivity,
+                                    ipcw_column=ipcw_col)
+    effect: EffectEstimate = out["effect"]
     verdict = decide_verdict(effect.ci_low, effect.ci_high, claim.better)
-    balance = compute_balance(moments, [c.removeprefix("x_") for c in cols])
-    return ClaimResult(claim.key, spec.key, estimand, effect, ratio, naive, verdict, balance, fit, tuple(cols),
-                       tuple(dropped + dropped2), tuple(attrition), spec.spec_hash())
-
-
-def result_summary(r: ClaimResult) -> dict[str, Any]:
-    """The scorecard row as plain data."""
-    e = r.effect
-    return {"claim": r.claim, "comparison": r.comparison, "estimand": r.estimand, "estimate": e.estimate,
-            "ci_low": e.ci_low, "ci_high": e.ci_high, "verdict": str(r.verdict), "naive_difference": r.naive_difference,
-            "n_treated": e.n_treated, "n_control": e.n_control,
-            "risk_ratio": None if r.ratio is None else r.ratio.estimate}
+    failed = prep.diagnostics.failed
+    return ClaimResult(
+        status="withheld" if failed else "estimated", effect=effect, verdict=verdict, ratio=out.get("ratio"),
+        naive_difference=out["naive"], balance=out["balance"], attrition=attrition, e_value=out.get("e_value"),
+        mcid=out.get("mcid"), aipw=out.get("aipw"), ipcw=out.get("ipcw"), curves=out.get("curves"),
+        naive_curves=out.get("naive_curves"), rmst_difference=out.get("rmst"), withheld_because=failed,
+        notes=tuple(prep.notes) + tuple(out.get("notes", ())), **base)

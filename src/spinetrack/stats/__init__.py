@@ -25,7 +25,12 @@ module              what it finishes
 This package imports only the standard library and numpy (no I/O, no engines, no pandas).
 """
 
-from spinetrack.stats.balance import ArmMomentSums, BalanceTable, balance_sums_numpy, compute_balance
+from spinetrack.stats.balance import (
+    ArmMomentSums,
+    BalanceTable,
+    balance_sums_numpy,
+    compute_balance,
+)
 from spinetrack.stats.effects import (
     AIPWSums,
     ArmEstimatingSums,

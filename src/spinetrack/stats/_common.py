@@ -19,10 +19,10 @@ __all__ = [
     "as_float_array",
     "check_ci_level",
     "freeze",
-    "safe_cholesky",
     "normal_quantile",
-    "two_sided_p_value",
+    "safe_cholesky",
     "to_jsonable",
+    "two_sided_p_value",
 ]
 
 _STANDARD_NORMAL = NormalDist()

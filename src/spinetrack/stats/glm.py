@@ -32,6 +32,7 @@ for the engine's SQL and a fallback for small data.
 
 from __future__ import annotations
 
+import itertools
 import math
 import warnings
 from collections.abc import Callable, Sequence
@@ -41,7 +42,13 @@ from typing import Any, Literal
 import numpy as np
 
 from spinetrack.errors import InputError, SpinetrackError
-from spinetrack.stats._common import as_float_array, freeze, normal_quantile, safe_cholesky, to_jsonable
+from spinetrack.stats._common import (
+    as_float_array,
+    freeze,
+    normal_quantile,
+    safe_cholesky,
+    to_jsonable,
+)
 
 __all__ = [
     "ConvergenceWarning",
@@ -65,7 +72,15 @@ class SeparationError(InputError):
 
     Some coefficient runs off to infinity. Typical causes: a covariate level in which every
     patient got the same treatment, or a covariate that is a proxy for the treatment.
+    ``column`` names the coefficient that diverges fastest (its index when no names were given).
     """
+
+    def __init__(self, message: str, *, column: str | None = None, coefficients: np.ndarray | None = None,
+                 names: Sequence[str] | None = None) -> None:
+        super().__init__(message)
+        self.column = column
+        self.coefficients = None if coefficients is None else np.array(coefficients, dtype=float)
+        self.names = None if names is None else tuple(names)
 
 
 @dataclass(frozen=True, eq=False)
@@ -103,6 +118,7 @@ class LogisticFitResult:
     method: str
     names: tuple[str, ...] | None = None
     weights_note: str | None = None
+    information: np.ndarray | None = None  # X'WX at the solution (the inverse of ``covariance``)
 
     @property
     def z_values(self) -> np.ndarray:
@@ -415,19 +431,22 @@ def fit_logistic_irls(
         if chol is None:
             # X'WX was positive definite at the start, so it can only lose rank because the
             # weights e(1 - e) vanished: fitted probabilities of 0 or 1, i.e. separation.
-            raise SeparationError(_separation_message(beta, names))
+            raise SeparationError(_separation_message(beta, names), column=_diverging(beta, names), coefficients=beta,
+                                  names=names)
         if ll > -1e-8:
-            raise SeparationError(_separation_message(beta, names))  # complete separation
+            raise SeparationError(_separation_message(beta, names), column=_diverging(beta, names), coefficients=beta,
+                                  names=names)  # complete separation
         if float(np.max(np.abs(moved))) <= tol * (1.0 + float(np.max(np.abs(beta)))):
             converged = True
             break
 
     if not converged:
         recent = size_history[-6:]
-        if n_iter >= 20 and len(recent) == 6 and all(b > a for a, b in zip(recent, recent[1:])):
+        if n_iter >= 20 and len(recent) == 6 and all(b > a for a, b in itertools.pairwise(recent)):
             # Newton on a concave likelihood with a finite maximum converges in a handful of
             # iterations; coefficients still growing after 20 means the maximum is at infinity.
-            raise SeparationError(_separation_message(beta, names))
+            raise SeparationError(_separation_message(beta, names), column=_diverging(beta, names), coefficients=beta,
+                                  names=names)
         warnings.warn(
             f"logistic regression did not converge in {max_iter} iterations "
             f"(last log-likelihood {ll:.6g}); the result has converged=False",
@@ -444,6 +463,7 @@ def fit_logistic_irls(
         coefficients=freeze(beta.copy()),
         standard_errors=freeze(np.sqrt(np.diag(cov))),
         covariance=freeze(cov),
+        information=freeze(0.5 * (info + info.T)),
         log_likelihood=ll,
         n_iter=n_iter,
         converged=converged,
@@ -451,6 +471,11 @@ def fit_logistic_irls(
         names=names,
         weights_note=weights_note,
     )
+
+
+def _diverging(beta: np.ndarray, names: Sequence[str] | None) -> str:
+    j = int(np.argmax(np.abs(beta)))
+    return names[j] if names is not None else str(j)
 
 
 def _separation_message(beta: np.ndarray, names: Sequence[str] | None) -> str:

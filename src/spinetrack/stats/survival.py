@@ -47,7 +47,13 @@ from typing import Any, Literal
 import numpy as np
 
 from spinetrack.errors import InputError
-from spinetrack.stats._common import as_float_array, check_ci_level, freeze, normal_quantile, to_jsonable
+from spinetrack.stats._common import (
+    as_float_array,
+    check_ci_level,
+    freeze,
+    normal_quantile,
+    to_jsonable,
+)
 
 __all__ = [
     "GroupedSurvivalCounts",

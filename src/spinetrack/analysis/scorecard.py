@@ -1,0 +1,279 @@
+"""The whole scorecard: every claim for every comparison, on one engine, as one typed result.
+
+:func:`run_scorecard` prepares each comparison once (population, propensity model, weights,
+diagnostics; ``analysis.propensity``), reports follow-up per PROM timepoint, computes weighted
+PROM trajectories for the plots, optionally fits the response models for the IPCW sensitivity
+analysis, then estimates each claim (``analysis.run``). :func:`scorecard_as_dict` is the one
+serialisation the CLI's ``--json``, the report and the API share.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from spinetrack.analysis.aggregates import linear_predictor
+from spinetrack.analysis.claims import CLAIMS, NOT_MEASURED, Claim
+from spinetrack.analysis.design import COMPARISONS, ComparisonSpec
+from spinetrack.analysis.propensity import (
+    PreparedComparison,
+    drop_constant,
+    fit_dropping_separators,
+    prepare_comparison,
+)
+from spinetrack.analysis.run import ClaimResult, applicable, run_claim
+from spinetrack.engines.base import Engine
+from spinetrack.errors import SpinetrackError
+from spinetrack.stats._common import to_jsonable
+
+__all__ = ["SCHEMA_VERSION", "Scorecard", "run_scorecard", "scorecard_as_dict"]
+
+SCHEMA_VERSION = 1
+PROM_INSTRUMENTS = ("odi", "nrs_back", "nrs_leg", "eq5d5l")
+TIMEPOINT_ORDER = ("baseline", "2w", "6w", "3m", "12m", "24m")
+
+Progress = Callable[[str], None]
+
+
+@dataclass(frozen=True)
+class ComparisonResult:
+    prepared: PreparedComparison
+    followup: list[dict[str, Any]]      # per timepoint: returned per arm / population per arm
+    trajectories: list[dict[str, Any]]  # weighted PROM means per arm, instrument and timepoint
+    ipcw_models: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Scorecard:
+    engine: str
+    estimand: str
+    trim: float | None
+    sensitivity: bool
+    ci_level: float
+    comparisons: tuple[ComparisonResult, ...]
+    results: tuple[ClaimResult, ...]
+    snapshot: dict[str, Any]
+    seconds: float = 0.0
+
+
+def _followup(engine: Engine, prep: PreparedComparison) -> list[dict[str, Any]]:
+    inst = ", ".join(f"'{i}'" for i in PROM_INSTRUMENTS)
+    rows = engine.sql(
+        f"SELECT CAST(a.t AS INTEGER), o.timepoint, COUNT(DISTINCT o.episode_key) FROM {prep.table} a "
+        f"JOIN outcomes o ON o.episode_key = a.episode_key WHERE o.valid AND o.instrument IN ({inst}) "
+        f"GROUP BY CAST(a.t AS INTEGER), o.timepoint")
+    (nt, nall), = engine.sql(f"SELECT SUM(t), COUNT(*) FROM {prep.table}")
+    n = {1: int(nt), 0: int(nall) - int(nt)}
+    got: dict[str, dict[int, int]] = {}
+    for arm, tp, cnt in rows:
+        got.setdefault(str(tp), {})[int(arm)] = int(cnt)
+    out = []
+    for tp in TIMEPOINT_ORDER:
+        if tp not in got:
+            continue
+        r1, r0 = got[tp].get(1, 0), got[tp].get(0, 0)
+        out.append({"timepoint": tp, "population_treated": n[1], "population_control": n[0],
+                    "returned_treated": r1, "returned_control": r0,
+                    "lost_treated": 1.0 - r1 / n[1] if n[1] else None,
+                    "lost_control": 1.0 - r0 / n[0] if n[0] else None})
+    return out
+
+
+def _trajectories(engine: Engine, prep: PreparedComparison) -> list[dict[str, Any]]:
+    inst = ", ".join(f"'{i}'" for i in PROM_INSTRUMENTS)
+    rows = engine.sql(
+        f"SELECT CAST(a.t AS INTEGER), o.instrument, o.timepoint, COUNT(*), SUM(a.w), SUM(a.w * o.score), "
+        f"SUM(a.w * o.score * o.score), SUM(a.w * a.w) FROM {prep.table} a JOIN outcomes o "
+        f"ON o.episode_key = a.episode_key WHERE o.valid AND o.score IS NOT NULL AND o.instrument IN ({inst}) "
+        f"GROUP BY CAST(a.t AS INTEGER), o.instrument, o.timepoint")
+    out = []
+    for arm, ins, tp, n, sw, swy, swy2, sw2 in rows:
+        mean = float(swy) / float(sw)
+        var = max(float(swy2) / float(sw) - mean * mean, 0.0)
+        ess = float(sw) ** 2 / float(sw2)
+        out.append({"arm": "treated" if int(arm) == 1 else "control", "instrument": ins, "timepoint": tp,
+                    "n": int(n), "mean": mean, "sd": var ** 0.5, "se": (var / ess) ** 0.5})
+    order = {t: i for i, t in enumerate(TIMEPOINT_ORDER)}
+    return sorted(out, key=lambda r: (r["instrument"], r["arm"], order.get(r["timepoint"], 99)))
+
+
+def _ipcw(engine: Engine, prep: PreparedComparison, timepoints: Sequence[str]) -> tuple[str, dict[str, Any]]:
+    """Response models P(questionnaire returned at timepoint | covariates, arm) by IRLS, and a
+    table of their inverse probabilities per episode."""
+    key = prep.spec.key
+    inst = ", ".join(f"'{i}'" for i in PROM_INSTRUMENTS)
+    flags = ", ".join(f"MAX(CASE WHEN timepoint = '{tp}' THEN 1.0 ELSE 0.0 END) AS f_{tp}" for tp in timepoints)
+    obs = f"obs_{key}"
+    engine.materialize(obs, (
+        f"SELECT a.*, {', '.join(f'COALESCE(f.f_{tp}, 0.0) AS obs_{tp}' for tp in timepoints)} FROM {prep.table} a "
+        f"LEFT JOIN (SELECT episode_key, {flags} FROM outcomes WHERE valid AND instrument IN ({inst}) "
+        f"GROUP BY episode_key) f ON f.episode_key = a.episode_key"))
+    models: dict[str, Any] = {}
+    exprs = []
+    for tp in timepoints:
+        cols, dropped = drop_constant(engine, obs, [*prep.covariates, "t"], response=f"obs_{tp}")
+        try:
+            fit, cols, sep = fit_dropping_separators(engine, obs, cols, response=f"obs_{tp}")
+            dropped += sep
+        except SpinetrackError as exc:
+            models[tp] = {"error": str(exc), "dropped": dropped}
+            exprs.append(f"CAST(NULL AS DOUBLE) AS ipcw_{tp}")
+            continue
+        models[tp] = {"converged": fit.converged, "n_iter": fit.n_iter, "names": list(fit.names or ()),
+                      "coefficients": fit.coefficients.tolist(), "dropped": dropped}
+        exprs.append(f"1.0 + EXP(-({linear_predictor(cols, fit.coefficients)})) AS ipcw_{tp}")
+    table = f"ipcw_{key}"
+    engine.materialize(table, f"SELECT episode_key, {', '.join(exprs)} FROM {obs}")
+    return table, models
+
+
+def run_scorecard(engine: Engine, *, comparisons: Sequence[ComparisonSpec] = COMPARISONS,
+                  claims: Sequence[Claim] = CLAIMS, estimand: str = "ATO", trim: float | None = None,
+                  sensitivity: bool = True, ci_level: float = 0.95, snapshot: dict[str, Any] | None = None,
+                  progress: Progress | None = None) -> Scorecard:
+    """Run every claim for every comparison (module docstring). ``progress`` is called with a
+    short description after each step (the CLI turns it into a progress bar); the number of
+    steps is ``len(comparisons) * (len(claims) + 1)``."""
+    import time
+
+    t0 = time.perf_counter()
+    tick = progress or (lambda _msg: None)
+    comps: list[ComparisonResult] = []
+    results: list[ClaimResult] = []
+    prom_tps = sorted({c.timepoint for c in claims if c.table == "outcomes" and c.timepoint},
+                      key=lambda tp: TIMEPOINT_ORDER.index(tp) if tp in TIMEPOINT_ORDER else 99)
+    for spec in comparisons:
+        prep = prepare_comparison(engine, spec, estimand=estimand, trim=trim)
+        ipcw_table, models = (None, {})
+        if sensitivity and prom_tps:
+            ipcw_table, models = _ipcw(engine, prep, prom_tps)
+        comps.append(ComparisonResult(prep, _followup(engine, prep), _trajectories(engine, prep), models))
+        tick(f"{spec.key}: propensity model and weights")
+        for c in claims:
+            results.append(run_claim(engine, prep, c, ci_level=ci_level, sensitivity=sensitivity,
+                                     ipcw_table=ipcw_table if applicable(spec, c) else None))
+            tick(f"{spec.key}: {c.key}")
+    return Scorecard(engine.name, estimand, trim, sensitivity, ci_level, tuple(comps), tuple(results),
+                     snapshot or {}, time.perf_counter() - t0)
+
+
+# --------------------------------------------------------------------------- serialisation
+
+
+def _d(obj: Any) -> Any:
+    return None if obj is None else obj.as_dict()
+
+
+def claim_result_as_dict(r: ClaimResult) -> dict[str, Any]:
+    from spinetrack.analysis.claims import claim as get_claim
+
+    c = get_claim(r.claim)
+    e = r.effect
+    return to_jsonable({
+        "comparison": r.comparison, "claim": r.claim, "promise": c.promise, "metric": c.metric, "kind": str(c.kind),
+        "unit": c.unit, "better": c.better, "timepoint": c.timepoint, "instrument": c.instrument,
+        "horizon_days": c.horizon_days, "status": r.status, "estimand": r.estimand,
+        "estimate": None if e is None else e.estimate, "ci_low": None if e is None else e.ci_low,
+        "ci_high": None if e is None else e.ci_high, "verdict": None if r.verdict is None else str(r.verdict),
+        "withheld_because": list(r.withheld_because), "naive_difference": r.naive_difference,
+        "effect": _d(e), "risk_ratio": _d(r.ratio), "e_value": _d(r.e_value), "mcid": _d(r.mcid),
+        "aipw": _d(r.aipw), "ipcw": _d(r.ipcw),
+        "balance": None if r.balance is None else {"max_abs_smd": r.balance.max_abs_smd,
+                                                   "n_flagged": int(r.balance.flagged.sum())},
+        "curves": None if r.curves is None else {k: v.as_dict() for k, v in r.curves.items()},
+        "naive_curves": None if r.naive_curves is None else {k: v.as_dict() for k, v in r.naive_curves.items()},
+        "rmst": r.rmst_difference,
+        "attrition": [_attr(a) for a in r.attrition],
+        "spec_hash": r.spec_hash, "notes": list(r.notes),
+        "literature": None,  # filled by the evidence engine (issue 6)
+    })
+
+
+def _attr(a: Any) -> dict[str, Any]:
+    return {"description": a.description, "n_treated": a.n_treated, "n_control": a.n_control}
+
+
+def comparison_as_dict(c: ComparisonResult) -> dict[str, Any]:
+    p = c.prepared
+    return to_jsonable({
+        "key": p.spec.key, "label": p.spec.label, "treated": list(p.spec.treated), "control": list(p.spec.control),
+        "families": list(p.spec.families), "spec_hash": p.spec.spec_hash(), "estimand": p.estimand, "trim": p.trim,
+        "attrition": [_attr(a) for a in p.attrition], "covariates": list(p.covariates),
+        "dropped_covariates": list(p.dropped_covariates), "propensity": p.propensity.as_dict(),
+        "balance_before": p.balance_before.as_dict(), "balance_after": p.balance_after.as_dict(),
+        "diagnostics": p.diagnostics.as_dict(), "ps_histogram": p.ps_histogram, "share_treated": p.p_treated,
+        "followup": c.followup, "trajectories": c.trajectories, "ipcw_models": c.ipcw_models, "notes": list(p.notes),
+    })
+
+
+def scorecard_as_dict(sc: Scorecard) -> dict[str, Any]:
+    """The JSON document of ``spinetrack analyze --json`` (schema version :data:`SCHEMA_VERSION`)."""
+    from spinetrack import __version__
+
+    return to_jsonable({
+        "schema_version": SCHEMA_VERSION, "spinetrack_version": __version__, "engine": sc.engine,
+        "estimand": sc.estimand, "trim": sc.trim, "sensitivity": sc.sensitivity, "ci_level": sc.ci_level,
+        "seconds": sc.seconds, "snapshot": sc.snapshot,
+        "not_measured": [{"promise": p, "what": w} for p, w in NOT_MEASURED],
+        "comparisons": [comparison_as_dict(c) for c in sc.comparisons],
+        "results": [claim_result_as_dict(r) for r in sc.results],
+    })
+
+
+def load_manifest(snapshot_dir: str | Path) -> dict[str, Any]:
+    p = Path(snapshot_dir) / "manifest.json"
+    return json.loads(p.read_text()) if p.exists() else {}
+
+
+def analyze_snapshot(snapshot_dir: str | Path, *, engine: str = "duckdb", engine_options: dict[str, Any] | None = None,
+                     estimand: str = "ATO", trim: float | None = None, sensitivity: bool = True,
+                     comparisons: Sequence[str] | None = None, claims: Sequence[str] | None = None,
+                     ci_level: float = 0.95, progress: Progress | None = None) -> dict[str, Any]:
+    """Open an engine on a snapshot, run the scorecard, close the engine, return the JSON document.
+
+    Unknown comparison or claim keys, estimands or trimming levels raise
+    :class:`~spinetrack.errors.ValidationError` naming the field and the allowed values, before
+    any work starts.
+    """
+    from spinetrack.analysis.claims import claim as get_claim
+    from spinetrack.engines import get_engine
+
+    validate_options(engine=engine, estimand=estimand, trim=trim, comparisons=comparisons, claims=claims)
+    specs = {s.key: s for s in COMPARISONS}
+    eng = get_engine(engine, **(engine_options or {}))
+    try:
+        eng.register_snapshot(snapshot_dir)
+        sc = run_scorecard(eng, comparisons=[specs[k] for k in comparisons] if comparisons else COMPARISONS,
+                           claims=[get_claim(k) for k in claims] if claims else CLAIMS, estimand=estimand, trim=trim,
+                           sensitivity=sensitivity, ci_level=ci_level, snapshot=load_manifest(snapshot_dir),
+                           progress=progress)
+        return scorecard_as_dict(sc)
+    finally:
+        eng.close()
+
+
+def validate_options(*, engine: str = "duckdb", estimand: str = "ATO", trim: float | None = None,
+                     comparisons: Sequence[str] | None = None, claims: Sequence[str] | None = None) -> None:
+    """Refuse unknown engines, estimands, trimming levels, comparisons and claims — all checked
+    before any work starts, each error naming the field and the allowed values."""
+    from spinetrack.engines import ENGINES
+    from spinetrack.errors import ValidationError
+
+    if engine not in ENGINES:
+        raise ValidationError(field="engine", value=engine, allowed=list(ENGINES))
+    if estimand not in ("ATO", "ATE"):
+        raise ValidationError(field="estimand", value=estimand, allowed=["ATO", "ATE"])
+    if trim is not None and not (0.0 < trim < 0.5 and estimand == "ATE"):
+        raise ValidationError(field="trim", value=trim, allowed="a number in (0, 0.5), with estimand ATE",
+                              reason="overlap weights (ATO) need no trimming")
+    specs = {s.key for s in COMPARISONS}
+    for k in comparisons or ():
+        if k not in specs:
+            raise ValidationError(field="comparison", value=k, allowed=sorted(specs))
+    known = [c.key for c in CLAIMS]
+    for k in claims or ():
+        if k not in known:
+            raise ValidationError(field="claim", value=k, allowed=known)
