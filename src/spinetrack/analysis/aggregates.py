@@ -47,17 +47,20 @@ def logistic_crossprod(engine: Engine, view: str, columns: Sequence[str], treatm
 
     def crossprod(beta: np.ndarray) -> tuple[np.ndarray, np.ndarray, float]:
         eta = linear_predictor(columns, beta)
+        # layered projections so that e^-eta, mu and w are computed once per row, not once per sum
         inner = (f"SELECT {treatment} AS tt, {', '.join(f'{c} AS c{i}' for i, c in enumerate(xs))}, "
                  f"({eta}) AS eta FROM {view}")
-        mu = "(1.0 / (1.0 + EXP(-eta)))"
-        w = f"({mu} * (1.0 - {mu}))"
+        mid = "SELECT z.*, 1.0 / (1.0 + EXP(-eta)) AS mu FROM (" + inner + ") z"
+        outer = ("SELECT m.*, mu * (1.0 - mu) AS w, tt - mu AS res, "
+                 "tt * eta - (CASE WHEN eta > 0 THEN eta ELSE 0.0 END + LN(1.0 + EXP(-ABS(eta)))) AS ll "
+                 "FROM (" + mid + ") m")
         exprs = []
         for i in range(p):
             for j in range(i, p):
-                exprs.append(f"SUM({w} * c{i} * c{j})")
-        exprs += [f"SUM((tt - {mu}) * c{i})" for i in range(p)]
-        exprs.append("SUM(tt * eta - (CASE WHEN eta > 0 THEN eta ELSE 0.0 END + LN(1.0 + EXP(-ABS(eta)))))")
-        v = engine.aggregate(f"({inner}) z", exprs)
+                exprs.append(f"SUM(w * c{i} * c{j})")
+        exprs += [f"SUM(res * c{i})" for i in range(p)]
+        exprs.append("SUM(ll)")
+        v = engine.aggregate(f"({outer}) o", exprs)
         k = p * (p + 1) // 2
         xtwx = symmetric_from_triangle(v[:k], p)
         score = v[k:k + p]

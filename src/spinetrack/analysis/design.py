@@ -29,10 +29,13 @@ from spinetrack.domain.diagnosis import DiagnosisGroup
 __all__ = [
     "COMPARISONS",
     "ComparisonSpec",
+    "PROM_TABLE",
     "attrition_sql",
     "covariate_columns",
     "outcome_sql",
     "population_sql",
+    "prom_column",
+    "prom_wide_sql",
 ]
 
 
@@ -176,7 +179,8 @@ class OutcomeQuery:
 def outcome_sql(claim: Claim, population: str = "population") -> OutcomeQuery:
     """The population joined with the claim's outcome ``y`` (rows without an observed outcome
     are dropped; the analysis reports how many). Time-to-event claims add ``time`` and
-    ``event`` instead (censored at the last follow-up)."""
+    ``event`` instead (censored at the last follow-up). PROM outcomes come from the one-row-per-
+    episode table :data:`PROM_TABLE` (:func:`prom_wide_sql`, materialized once per engine)."""
     pop = f"SELECT * FROM {population}"
     if claim.table == "procedures":
         if claim.kind is MetricKind.BINARY:
@@ -197,40 +201,58 @@ def outcome_sql(claim: Claim, population: str = "population") -> OutcomeQuery:
                f"LEFT JOIN (SELECT episode_key, COUNT(*) AS n FROM readmissions GROUP BY episode_key) r "
                f"ON r.episode_key = q.episode_key")
         return OutcomeQuery(sql, "every episode (no readmission recorded counts as none)", claim.kind)
+    pw = f"JOIN {PROM_TABLE} pw ON pw.episode_key = q.episode_key"
     if claim.table == "outcomes" and claim.kind is not MetricKind.TIME_TO_EVENT:
+        col = f"pw.{prom_column(claim)}"
         if claim.key == "odi_mcid_12m":
             from spinetrack.instruments import thresholds
 
             mcid = thresholds.get("odi").absolute
-            y = f"CASE WHEN q.odi0_raw - o.score >= {mcid} THEN 1.0 ELSE 0.0 END"
+            y = f"CASE WHEN q.odi0_raw - {col} >= {mcid} THEN 1.0 ELSE 0.0 END"
             extra = " AND q.odi0_raw IS NOT NULL"
         else:
-            y, extra = "o.score", ""
-        sql = (f"SELECT q.*, {y} AS y FROM ({pop}) q JOIN outcomes o ON o.episode_key = q.episode_key "
-               f"AND o.instrument = '{claim.instrument}' AND o.timepoint = '{claim.timepoint}' "
-               f"AND o.valid AND o.score IS NOT NULL{extra}")
+            y, extra = col, ""
+        sql = f"SELECT q.*, {y} AS y FROM ({pop}) q {pw} WHERE {col} IS NOT NULL{extra}"
         return OutcomeQuery(sql, f"{claim.instrument} answered at {claim.timepoint}", claim.kind)
     if claim.key == "return_to_activity":
-        sql = (f"SELECT q.*, r.time AS time, r.event AS event FROM ({pop}) q JOIN ("
-               "SELECT episode_key, "
-               "MIN(CASE WHEN returned THEN score END) AS t_ret, MAX(days_from_index) AS last_seen, "
-               "CASE WHEN MIN(CASE WHEN returned THEN score END) IS NULL THEN MAX(days_from_index) "
-               "ELSE MIN(CASE WHEN returned THEN score END) END AS time, "
-               "CASE WHEN MIN(CASE WHEN returned THEN score END) IS NULL THEN 0.0 ELSE 1.0 END AS event "
-               "FROM outcomes WHERE instrument = 'return_to_activity' AND valid GROUP BY episode_key) r "
-               "ON r.episode_key = q.episode_key WHERE r.time IS NOT NULL")
+        sql = (f"SELECT q.*, pw.rta_time AS time, pw.rta_event AS event FROM ({pop}) q {pw} "
+               "WHERE pw.rta_time IS NOT NULL")
         return OutcomeQuery(sql, "return-to-activity item answered at least once", claim.kind, ("time", "event"))
     if claim.key == "reoperation_free":
         h = claim.horizon_days or 730
         sql = (f"SELECT q.*, CASE WHEN ro.first_day IS NOT NULL AND ro.first_day <= {h} THEN ro.first_day "
-               f"ELSE LEAST(COALESCE(fu.last_seen, 0), {h}) END AS time, "
+               f"ELSE LEAST(COALESCE(pw.fu_last, 0), {h}) END AS time, "
                f"CASE WHEN ro.first_day IS NOT NULL AND ro.first_day <= {h} THEN 1.0 ELSE 0.0 END AS event "
-               f"FROM ({pop}) q "
+               f"FROM ({pop}) q LEFT JOIN {PROM_TABLE} pw ON pw.episode_key = q.episode_key "
                "LEFT JOIN (SELECT episode_key, MIN(days_from_index) AS first_day FROM reoperations "
                "GROUP BY episode_key) ro ON ro.episode_key = q.episode_key "
-               "LEFT JOIN (SELECT episode_key, MAX(days_from_index) AS last_seen FROM outcomes "
-               "WHERE days_from_index > 0 GROUP BY episode_key) fu ON fu.episode_key = q.episode_key "
-               "WHERE ro.first_day IS NOT NULL OR fu.last_seen IS NOT NULL")
+               "WHERE ro.first_day IS NOT NULL OR pw.fu_last IS NOT NULL")
         return OutcomeQuery(sql, "followed up after the procedure (censored at the last questionnaire)",
                             claim.kind, ("time", "event"))
     raise ValueError(f"no outcome query for claim {claim.key!r}")
+
+
+PROM_TABLE = "prom_wide"
+
+
+def prom_column(claim: Claim) -> str:
+    return f"{claim.instrument}__{claim.timepoint}"
+
+
+def prom_wide_sql(claims: tuple[Claim, ...] | list[Claim]) -> str:
+    """One scan of ``outcomes`` → one row per episode: the valid score of every PROM claim
+    (``<instrument>__<timepoint>``), the return-to-activity time and event (first day returned,
+    else censored at the last answer), and the last day with any follow-up answer (``fu_last``)."""
+    cols = []
+    seen = set()
+    for c in claims:
+        if c.table == "outcomes" and c.kind is not MetricKind.TIME_TO_EVENT and prom_column(c) not in seen:
+            seen.add(prom_column(c))
+            cols.append(f"MAX(CASE WHEN instrument = '{c.instrument}' AND timepoint = '{c.timepoint}' AND valid "
+                        f"THEN score END) AS {prom_column(c)}")
+    ret = "CASE WHEN instrument = 'return_to_activity' AND valid AND returned THEN score END"
+    last = "CASE WHEN instrument = 'return_to_activity' AND valid THEN days_from_index END"
+    cols += [f"CASE WHEN MIN({ret}) IS NULL THEN MAX({last}) ELSE MIN({ret}) END AS rta_time",
+             f"CASE WHEN MIN({ret}) IS NULL THEN 0.0 ELSE 1.0 END AS rta_event",
+             "MAX(CASE WHEN days_from_index > 0 THEN days_from_index END) AS fu_last"]
+    return f"SELECT episode_key, {', '.join(cols)} FROM outcomes GROUP BY episode_key"

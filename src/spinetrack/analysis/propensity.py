@@ -204,6 +204,10 @@ def prepare_comparison(engine: Engine, spec: ComparisonSpec, *, estimand: str = 
     """
     if trim is not None and not 0.0 < trim < 0.5:
         raise ValueError(f"trim must be in (0, 0.5), got {trim!r}")
+    from spinetrack.analysis.claims import CLAIMS
+    from spinetrack.analysis.design import PROM_TABLE, prom_wide_sql
+
+    engine.ensure_table(PROM_TABLE, prom_wide_sql(CLAIMS))
     key = spec.key
     pop = f"pop_{key}"
     engine.materialize(pop, population_sql(spec))

@@ -32,6 +32,7 @@ from spinetrack.analysis.propensity import (
     triangle_exprs,
 )
 from spinetrack.engines.base import Engine
+from spinetrack.errors import InputError
 from spinetrack.stats import (
     AIPWSums,
     ArmEstimatingSums,
@@ -60,7 +61,11 @@ from spinetrack.stats.survival_difference import (
     influence_lookup,
 )
 
-__all__ = ["AttritionStep", "ClaimResult", "McidCheck", "applicable", "run_claim"]
+__all__ = ["AttritionStep", "ClaimResult", "McidCheck", "NotEstimableError", "applicable", "run_claim"]
+
+class NotEstimableError(InputError):
+    """The data cannot support this claim's estimate (an empty arm, no events, a singular model)."""
+
 
 _SURGICAL_TABLES = ("procedures", "complications", "readmissions", "reoperations")
 
@@ -85,8 +90,8 @@ class McidCheck:
 @dataclass(frozen=True)
 class ClaimResult:
     """One scorecard row with everything behind it. ``status`` is ``estimated``, ``withheld``
-    (a diagnostic failed: the estimate is kept here but the scorecard does not show it) or
-    ``not applicable``."""
+    (a diagnostic failed: the estimate is kept here but the scorecard does not show it),
+    ``not applicable`` or ``not estimable`` (the data cannot support an estimate; see notes)."""
 
     claim: str
     comparison: str
@@ -228,7 +233,7 @@ def _continuous_or_binary(engine: Engine, prep: PreparedComparison, claim: Claim
     measure = "risk difference" if binary else "mean difference"
     arms = _weighted_query(engine, view, prep, "w", "dw", sensitivity)
     if set(arms) != {0, 1}:
-        raise ValueError("an arm has no rows with this outcome")
+        raise NotEstimableError("an arm has no patients with this outcome")
     sums = WeightingSums(_arm_sums(arms[1], prep, True), _arm_sums(arms[0], prep, False), prep.estimand)
     effect = estimate_weighted_difference(sums, ci_level=ci_level, measure=measure)  # type: ignore[arg-type]
     ratio = None
@@ -283,7 +288,7 @@ def _time_to_event(engine: Engine, prep: PreparedComparison, claim: Claim, view:
                           [f"SUM(w * {ev_in})", "SUM(w)", "SUM(w * w)", f"SUM({ev_in})", "COUNT(*)"])
     arms = sorted({int(r[0]) for r in rows})
     if arms != [0, 1]:
-        raise ValueError("an arm has no rows with this outcome")
+        raise NotEstimableError("an arm has no patients with this outcome")
     curves = {a: _km(rows, a, True) for a in (1, 0)}
     naive = {a: _km(rows, a, False) for a in (1, 0)}
     functional = claim.functional or "survival"
@@ -323,7 +328,7 @@ def _time_to_event(engine: Engine, prep: PreparedComparison, claim: Claim, view:
     # risk ratio of the event (return, or reoperation) by the horizon, for the E-value
     f1, f0 = (1.0 - float(curves[a].survival_at(h)) for a in (1, 0))
     ev_rr = None
-    if f1 > 0 and f0 > 0:
+    if not rmst and f1 > 0 and f0 > 0:  # no E-value for a restricted mean (no risk-ratio scale)
         try:
             ev_rr = evalue_risk_ratio(f1 / f0)
         except Exception:  # noqa: BLE001
@@ -364,14 +369,17 @@ def run_claim(engine: Engine, comparison: ComparisonSpec | PreparedComparison, c
         ipcw_col = "ipcw"
     oq = outcome_sql(claim, src)
     view = f"(SELECT * FROM ({oq.sql}) o)"
-    nt, nc = engine.aggregate(f"{view} vq", ["SUM(t)", "SUM(1.0 - t)"])
-    attrition = (*prep.attrition, AttritionStep(oq.description, int(nt or 0), int(nc or 0)))
-    if claim.kind is MetricKind.TIME_TO_EVENT:
-        out = _time_to_event(engine, prep, claim, view, ci_level=ci_level)
-    else:
-        out = _continuous_or_binary(engine, prep, claim, view, ci_level=ci_level, sensitivity=sensitivity,
-                                    ipcw_column=ipcw_col)
+    try:
+        if claim.kind is MetricKind.TIME_TO_EVENT:
+            out = _time_to_event(engine, prep, claim, view, ci_level=ci_level)
+        else:
+            out = _continuous_or_binary(engine, prep, claim, view, ci_level=ci_level, sensitivity=sensitivity,
+                                        ipcw_column=ipcw_col)
+    except InputError as exc:  # NotEstimableError, or the statistics refusing degenerate sums
+        return ClaimResult(status="not estimable", effect=None, verdict=None, attrition=prep.attrition,
+                           notes=(*prep.notes, f"not estimable: {exc}"), **base)
     effect: EffectEstimate = out["effect"]
+    attrition = (*prep.attrition, AttritionStep(oq.description, effect.n_treated, effect.n_control))
     verdict = decide_verdict(effect.ci_low, effect.ci_high, claim.better)
     failed = prep.diagnostics.failed
     return ClaimResult(

@@ -184,7 +184,6 @@ def claim_result_as_dict(r: ClaimResult) -> dict[str, Any]:
         "balance": None if r.balance is None else {"max_abs_smd": r.balance.max_abs_smd,
                                                    "n_flagged": int(r.balance.flagged.sum())},
         "curves": None if r.curves is None else {k: v.as_dict() for k, v in r.curves.items()},
-        "naive_curves": None if r.naive_curves is None else {k: v.as_dict() for k, v in r.naive_curves.items()},
         "rmst": r.rmst_difference,
         "attrition": [_attr(a) for a in r.attrition],
         "spec_hash": r.spec_hash, "notes": list(r.notes),

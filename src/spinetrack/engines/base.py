@@ -38,6 +38,17 @@ class Engine(abc.ABC):
                                   reason=f"missing {', '.join(t + '.parquet' for t in missing)}")
         for t in SNAPSHOT_TABLES:
             self._register_parquet(t, d / f"{t}.parquet")
+        self.snapshot_dir = d
+        self.derived_tables: set[str] = set()  # tables built once per snapshot (analysis caches)
+
+    def ensure_table(self, name: str, query: str) -> None:
+        """Materialize ``query`` as ``name`` once per registered snapshot."""
+        done = getattr(self, "derived_tables", None)
+        if done is None:
+            done = self.derived_tables = set()
+        if name not in done:
+            self.materialize(name, query)
+            done.add(name)
 
     @abc.abstractmethod
     def _register_parquet(self, name: str, path: Path) -> None: ...

@@ -1,0 +1,616 @@
+"""The report's figures: one function per figure, each returning a self-contained SVG string.
+
+Drawn with matplotlib's object API (:class:`matplotlib.figure.Figure` and the SVG canvas; no
+``pyplot``, so no global figure state and no GUI backend is touched), imported inside the
+functions so that importing :mod:`spinetrack.reports` stays cheap. Text stays text
+(``svg.fonttype = "none"``, font "DejaVu Sans" with a generic sans-serif fallback), so figures
+are searchable and read by screen readers; ids are prefixed per figure so that many figures
+can live in one HTML page; output is deterministic (fixed hash salt, no date).
+
+Accessibility: every SVG has ``role="img"`` and a ``<title>`` and ``<desc>`` referenced by
+``aria-labelledby``; arms differ by marker and line style as well as colour (the conventions
+of the clinic pages); the page puts the numbers in a table next to each figure.
+
+The functions draw what they are given and compute nothing beyond plotting positions and the
+normal quantile of the interval level.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import html
+import io
+import itertools
+import math
+import re
+import statistics
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Literal
+
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
+    from matplotlib.figure import Figure
+
+__all__ = [
+    "Arm",
+    "ForestRow",
+    "SurvivalPanel",
+    "TrajectoryPanel",
+    "followup_plot",
+    "forest_plot",
+    "love_plot",
+    "ps_overlap_plot",
+    "survival_plot",
+    "trajectory_plot",
+]
+
+INK = "#1a1a1a"
+MUTED = "#595959"
+GRID = "#d5dae0"
+CLAIM_SHADE = "#e2f0e5"
+HIGHLIGHT = "#eef0f3"
+_RC: dict[str, Any] = {
+    "svg.fonttype": "none",
+    "svg.hashsalt": "spinetrack-report",
+    "font.family": "sans-serif",
+    "font.sans-serif": ["DejaVu Sans"],
+    "font.size": 9.0,
+    "axes.edgecolor": MUTED,
+    "axes.labelcolor": INK,
+    "axes.titlesize": 10.0,
+    "axes.spines.top": False,
+    "axes.spines.right": False,
+    "xtick.color": INK,
+    "ytick.color": INK,
+    "legend.frameon": False,
+    "legend.fontsize": 8.0,
+    "path.simplify": True,
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Arm:
+    """How one arm is named and drawn."""
+
+    label: str
+    color: str
+    marker: str
+    linestyle: str
+
+
+@dataclass(frozen=True, slots=True)
+class ForestRow:
+    """One comparison in a forest plot, on the displayed scale (already in percentage points
+    where the page shows them). ``message`` replaces the estimates (withheld, not applicable)."""
+
+    label: str
+    adjusted: tuple[float, float, float] | None = None
+    naive: float | None = None
+    aipw: tuple[float, float, float] | None = None
+    ipcw: tuple[float, float, float] | None = None
+    message: str | None = None
+
+
+# ------------------------------------------------------------------------------ SVG plumbing
+
+
+@contextmanager
+def _figure(width_in: float, height_in: float, *, left: float = 0.6, right: float = 0.15, bottom: float = 0.5,
+            top: float = 0.2) -> Iterator[Figure]:
+    """A figure with fixed margins in inches (a layout engine would draw every figure twice)."""
+    import matplotlib
+    from matplotlib.figure import Figure
+
+    with matplotlib.rc_context(_RC):  # type: ignore[arg-type]  # a plain dict of valid rc keys
+        fig = Figure(figsize=(width_in, height_in))
+        fig.subplots_adjust(left=left / width_in, right=1 - right / width_in, bottom=bottom / height_in,
+                            top=1 - top / height_in)
+        yield fig
+
+
+_GEOMETRY_ATTR = re.compile(r'(\s(?:d|transform|x|y|x1|x2|y1|y2|width|height|points|cx|cy|r)=")([^"]*)(")')
+_LONG_DECIMAL = re.compile(r"-?\d+\.\d{2,}")
+_ID_ATTR = re.compile(r'\sid="([^"]+)"')
+_ID_REF = re.compile(r'(href="#|url\(#)([^")]+)')
+_G_TAG = re.compile(r"<g>|<g\s[^>]*>|</g>")
+# matplotlib's one stylesheet, moved to the page's CSS (inline SVG styles are not scoped)
+_MPL_STYLE = re.compile(r"\s*<defs>\s*<style[^>]*>[^<]*</style>\s*</defs>")
+
+
+def _round(match: re.Match[str]) -> str:
+    text = f"{float(match.group(0)):.1f}".rstrip("0").rstrip(".")
+    return "0" if text in ("-0", "") else text
+
+
+def _compact(attr: re.Match[str]) -> str:
+    value = _LONG_DECIMAL.sub(_round, attr.group(2))
+    return attr.group(1) + " ".join(value.split()) + attr.group(3)
+
+
+def _flatten_groups(svg: str) -> str:
+    """Drop ``<g>`` wrappers without attributes (they only grouped ids), keeping their content."""
+    stack: list[bool] = []
+
+    def repl(m: re.Match[str]) -> str:
+        tag = m.group(0)
+        if tag == "</g>":
+            return "" if stack.pop() else tag
+        bare = tag == "<g>"
+        stack.append(bare)
+        return "" if bare else tag
+
+    return _G_TAG.sub(repl, svg)
+
+
+def _to_svg(fig: Figure, fig_id: str, title: str, desc: str) -> str:
+    """Serialise ``fig`` and make it fit for inline use: no XML prolog, metadata or stylesheet,
+    geometry rounded to 0.01 pt, only referenced ids kept (prefixed with a short hash of
+    ``fig_id``), empty groups dropped, and an accessible name and description."""
+    buf = io.StringIO()
+    fig.savefig(buf, format="svg", metadata={"Date": None})
+    svg = buf.getvalue()
+    svg = svg[svg.index("<svg"):]
+    svg = re.sub(r"\s*<metadata>.*?</metadata>", "", svg, flags=re.DOTALL)
+    svg = _MPL_STYLE.sub("", svg)
+    svg = _GEOMETRY_ATTR.sub(_compact, svg)
+    referenced = {m.group(2) for m in _ID_REF.finditer(svg)}
+    prefix = "f" + hashlib.sha1(fig_id.encode("utf-8")).hexdigest()[:6]
+    svg = _ID_ATTR.sub(lambda m: f' id="{prefix}{m.group(1)}"' if m.group(1) in referenced else "", svg)
+    svg = _ID_REF.sub(lambda m: f"{m.group(1)}{prefix}{m.group(2)}", svg)
+    svg = _flatten_groups(svg)
+    svg = re.sub(r">\s+<", "><", svg).strip()
+    head_end = svg.index(">") + 1
+    head = svg[:head_end].replace(
+        "<svg ", f'<svg id="{fig_id}" class="figure-svg" role="img" '
+                f'aria-labelledby="{fig_id}-title {fig_id}-desc" ', 1)
+    a11y = (f'<title id="{fig_id}-title">{html.escape(title)}</title>'
+            f'<desc id="{fig_id}-desc">{html.escape(desc)}</desc>')
+    return head + a11y + svg[head_end:] + "\n"
+
+
+def _style_axes(ax: Axes, *, grid_axis: Literal["both", "x", "y"] = "x") -> None:
+    ax.grid(True, axis=grid_axis, color=GRID, linewidth=0.6)
+    ax.set_axisbelow(True)
+
+
+# ------------------------------------------------------------------------------------ figures
+
+
+def forest_plot(rows: Sequence[ForestRow], *, better: str, axis_label: str, title: str, desc: str,
+                fig_id: str) -> str:
+    """Adjusted estimate with its interval beside the naive difference (and the AIPW and IPCW
+    sensitivity estimates when given), one row per comparison.
+
+    Parameters
+    ----------
+    rows : sequence of ForestRow
+        One per comparison, top to bottom, on the displayed scale.
+    better : {"lower", "higher"}
+        The direction that supports the claim; that side of 0 is shaded.
+    axis_label : str
+        Label of the x axis (the difference and its unit).
+    title, desc : str
+        Accessible name and description of the figure.
+    fig_id : str
+        Unique id of the figure in the page (prefix of its internal ids).
+
+    Returns
+    -------
+    str
+        The SVG element.
+    """
+    series = (("adjusted", "adjusted (weighted)", "s", INK, True, -0.24),
+              ("aipw", "AIPW (doubly robust)", "D", "#0b5cad", True, -0.08),
+              ("ipcw", "IPCW (loss to follow-up)", "^", "#8a4b08", True, 0.08),
+              ("naive", "naive (unadjusted)", "o", MUTED, False, 0.24))
+    present = {name for name, *_ in series if any(getattr(r, name) is not None for r in rows)}
+    values = [0.0]
+    for r in rows:
+        for name in present:
+            v = getattr(r, name)
+            if v is None:
+                continue
+            values.extend(v if isinstance(v, tuple) else (v,))
+    lo, hi = min(values), max(values)
+    pad = 0.08 * (hi - lo) if hi > lo else 1.0
+    xmin, xmax = lo - pad, hi + pad
+    with _figure(6.4, 0.55 * len(rows) + 1.2, left=1.9, top=0.55) as fig:
+        ax = fig.add_subplot()
+        if better == "lower":
+            ax.axvspan(xmin, 0.0, color=CLAIM_SHADE, zorder=0, lw=0)
+        else:
+            ax.axvspan(0.0, xmax, color=CLAIM_SHADE, zorder=0, lw=0)
+        ax.axvline(0.0, color=INK, lw=0.9, zorder=1)
+        n = len(rows)
+        for i, r in enumerate(rows):
+            if r.message:
+                ax.text(0.5, n - 1 - i, r.message, transform=ax.get_yaxis_transform(), ha="center", va="center",
+                        color=MUTED, fontsize=8, style="italic")
+        for name, label, marker, color, has_ci, dy in series:  # one artist per series (has_ci: filled marker)
+            if name not in present:
+                continue
+            xs: list[float] = []
+            ys: list[float] = []
+            err: tuple[list[float], list[float]] = ([], [])
+            for i, r in enumerate(rows):
+                v = getattr(r, name)
+                if r.message or v is None:
+                    continue
+                est, c_lo, c_hi = v if isinstance(v, tuple) else (v, v, v)
+                xs.append(est)
+                ys.append(n - 1 - i - dy)
+                err[0].append(est - c_lo)
+                err[1].append(c_hi - est)
+            big = name == "adjusted"
+            ax.errorbar(xs, ys, xerr=err if has_ci else None, fmt=marker, ms=6 if big else 5, color=color,
+                        mfc=color if has_ci else "white", mew=1.1, elinewidth=1.6 if big else 1.1, capsize=0,
+                        label=label)
+        ax.plot([], [], color=CLAIM_SHADE, lw=8, label="claimed direction")
+        handles, labels = ax.get_legend_handles_labels()
+        order = sorted(range(len(labels)), key=lambda k: labels[k] == "claimed direction")
+        ax.set_xlim(xmin, xmax)
+        ax.set_ylim(-0.6, n - 0.4)
+        ax.set_yticks(range(n), [_wrap(r.label, 24) for r in reversed(rows)])
+        ax.tick_params(axis="y", length=0)
+        ax.set_xlabel(axis_label)
+        ax.xaxis.set_major_locator(_locator(6))
+        _style_axes(ax)
+        fig.legend([handles[k] for k in order], [labels[k] for k in order], loc="upper center", ncol=3,
+                   handlelength=1.6)
+        return _to_svg(fig, fig_id, title, desc)
+
+
+def _panel_grid(fig: Figure, n: int, *, sharey: bool) -> list[Axes]:
+    """``n`` panels, up to three per row; unused cells are hidden (and not drawn)."""
+    ncols = min(3, max(n, 1))
+    nrows = -(-max(n, 1) // ncols)
+    grid = fig.subplots(nrows, ncols, sharex=True, sharey=sharey, squeeze=False,
+                        gridspec_kw={"wspace": 0.12, "hspace": 0.62})
+    axes = [ax for row in grid for ax in row]
+    for i, ax in enumerate(axes):
+        if i >= n:
+            ax.set_visible(False)
+        elif i + ncols < n:  # another panel below: its x tick labels serve this one too
+            ax.tick_params(labelbottom=False)
+    return axes[:n]
+
+
+def _panel_height(n: int) -> float:
+    return 2.05 * -(-max(n, 1) // 3) + 0.75
+
+
+def _figure_legend(fig: Figure, panels: Sequence[TrajectoryPanel | SurvivalPanel], kind: str) -> None:
+    from matplotlib.lines import Line2D
+
+    seen: dict[str, Arm] = {}
+    for p in panels:
+        if p.message is None:
+            for arm in p.arms.values():
+                seen.setdefault(arm.label, arm)
+    handles = [Line2D([], [], color=a.color, ls=a.linestyle, marker=a.marker if kind == "markers" else None, ms=4.5,
+                      label=label) for label, a in seen.items()]
+    if handles:
+        fig.legend(handles=handles, loc="upper center", ncol=len(handles), bbox_to_anchor=(0.5, 1.0))
+
+
+def _message(ax: Axes, text: str) -> None:
+    ax.text(0.5, 0.5, _wrap(text, 28), transform=ax.transAxes, ha="center", va="center", color=MUTED, fontsize=8,
+            style="italic")
+    ax.tick_params(left=False, bottom=False, labelbottom=False)
+
+
+@dataclass(frozen=True, slots=True)
+class SurvivalPanel:
+    """One comparison's weighted Kaplan–Meier curves (the document's ``curves``: per arm lists
+    ``time``, ``survival``, ``ci_low``, ``ci_high``), or a ``message`` instead (withheld …)."""
+
+    label: str
+    arms: Mapping[str, Arm]
+    curves: Mapping[str, Mapping[str, Any]] | None = None
+    message: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class TrajectoryPanel:
+    """One comparison's weighted mean scores (the document's ``trajectories`` rows of one
+    instrument: ``arm``, ``timepoint``, ``mean``, ``se``), or a ``message`` instead."""
+
+    label: str
+    arms: Mapping[str, Arm]
+    points: Sequence[Mapping[str, Any]] = ()
+    message: str | None = None
+
+
+def survival_plot(panels: Sequence[SurvivalPanel], *, horizon: float | None, y_label: str, title: str, desc: str,
+                  fig_id: str) -> str:
+    """Weighted Kaplan–Meier curves per arm with their pointwise interval bands, one small
+    panel per comparison (shared y axis).
+
+    Parameters
+    ----------
+    panels : sequence of SurvivalPanel
+        One per comparison, in reading order.
+    horizon : float or None
+        The claim's horizon in days: the x axes end there and a dotted line marks it.
+    y_label : str
+        What the curves estimate (e.g. ``reoperation-free``).
+    title, desc, fig_id : str
+        Accessible name and description, unique figure id.
+
+    Returns
+    -------
+    str
+        The SVG element.
+    """
+    with _figure(6.6, _panel_height(len(panels)), left=0.6, bottom=0.45, top=0.6, right=0.1) as fig:
+        for ax, panel in zip(_panel_grid(fig, len(panels), sharey=True), panels, strict=True):
+            ax.set_title(_wrap(panel.label, 30), fontsize=8.5, loc="left")
+            if panel.message is not None or not panel.curves:
+                _message(ax, panel.message or "no curves")
+                continue
+            for key in ("treated", "control"):
+                c = panel.curves.get(key)
+                if not c:
+                    continue
+                t, s, lo, hi = _steps(c)
+                arm = panel.arms[key]
+                ax.fill_between(t, lo, hi, step="post", color=arm.color, alpha=0.16, lw=0)
+                ax.step(t, s, where="post", color=arm.color, ls=arm.linestyle, lw=1.3)
+            if horizon:
+                ax.axvline(horizon, color=MUTED, lw=0.8, ls=":")
+                ax.set_xlim(0, horizon * 1.02)
+            ax.tick_params(labelsize=7.5)
+            _style_axes(ax, grid_axis="y")
+        fig.supxlabel("days from the index date", fontsize=8.5)
+        fig.supylabel(y_label, fontsize=8.5)
+        _figure_legend(fig, panels, "lines")
+        return _to_svg(fig, fig_id, title, desc)
+
+
+def trajectory_plot(panels: Sequence[TrajectoryPanel], *, timepoints: Sequence[tuple[str, str]], y_label: str,
+                    ci_level: float, mcid: float | None, higher_is_better: bool, highlight: str | None, title: str,
+                    desc: str, fig_id: str) -> str:
+    """Weighted mean score per arm at each timepoint with interval bars, one small panel per
+    comparison (shared y axis), the claim's timepoint shaded and one MCID marked from the
+    control arm's baseline mean (a bracket at baseline and a dashed line).
+
+    Parameters
+    ----------
+    panels : sequence of TrajectoryPanel
+        One per comparison, in reading order.
+    timepoints : sequence of (code, label)
+        The x axis, in order (short labels read best).
+    y_label : str
+        The score and its direction.
+    ci_level : float
+        Level of the bars (mean ± z·SE).
+    mcid : float or None
+        Minimal clinically important difference in score points; no marker when None.
+    higher_is_better : bool
+        Direction of improvement (where the MCID marker points).
+    highlight : str or None
+        The timepoint of the claim.
+    title, desc, fig_id : str
+        Accessible name and description, unique figure id.
+
+    Returns
+    -------
+    str
+        The SVG element.
+    """
+    z = statistics.NormalDist().inv_cdf(0.5 + ci_level / 2.0)
+    pos = {code: i for i, (code, _label) in enumerate(timepoints)}
+    with _figure(6.6, _panel_height(len(panels)), left=0.7, bottom=0.45, top=0.6, right=0.1) as fig:
+        ys: list[float] = []
+        axes = _panel_grid(fig, len(panels), sharey=True)
+        for ax, panel in zip(axes, panels, strict=True):
+            ax.set_title(_wrap(panel.label, 30), fontsize=8.5, loc="left")
+            if panel.message is not None or not panel.points:
+                _message(ax, panel.message or "no questionnaires")
+                continue
+            if highlight in pos:
+                ax.axvspan(pos[highlight] - 0.42, pos[highlight] + 0.42, color=HIGHLIGHT, lw=0, zorder=0)
+            for key, dx in (("treated", -0.08), ("control", 0.08)):
+                rows = sorted((p for p in panel.points if p["arm"] == key and p["timepoint"] in pos),
+                              key=lambda p: pos[p["timepoint"]])
+                if not rows:
+                    continue
+                arm = panel.arms[key]
+                y = [float(p["mean"]) for p in rows]
+                err = [z * float(p.get("se") or 0.0) for p in rows]
+                ys.extend(v + sgn * e for v, e in zip(y, err, strict=True) for sgn in (-1, 1))
+                ax.errorbar([pos[p["timepoint"]] + dx for p in rows], y, yerr=err, color=arm.color,
+                            ls=arm.linestyle, marker=arm.marker, ms=3.5, lw=1.1, capsize=0, elinewidth=1.0)
+            base = [p for p in panel.points if p["arm"] == "control" and p["timepoint"] == timepoints[0][0]]
+            if mcid and base:
+                y0 = float(base[0]["mean"])
+                y1 = y0 + mcid if higher_is_better else y0 - mcid
+                ys.append(y1)
+                ax.plot([0.5, len(timepoints) - 0.5], [y1, y1], color=MUTED, lw=0.8, ls=(0, (4, 3)))
+                ax.annotate("", xy=(-0.32, y1), xytext=(-0.32, y0),
+                            arrowprops={"arrowstyle": "|-|,widthA=0.2,widthB=0.2", "color": MUTED, "lw": 0.8})
+            ax.set_xlim(-0.5, len(timepoints) - 0.5)
+            ax.set_xticks(range(len(timepoints)), [label for _code, label in timepoints])
+            ax.tick_params(labelsize=7.5)
+            _style_axes(ax, grid_axis="y")
+        if ys:
+            lo, hi = min(ys), max(ys)
+            pad = 0.1 * (hi - lo) if hi > lo else 1.0
+            axes[0].set_ylim(lo - pad, hi + pad)
+            axes[0].yaxis.set_major_locator(_locator(4))
+        fig.supylabel(y_label, fontsize=8.5)
+        mcid_note = f"; dashed: 1 MCID ({mcid:g}) from the control baseline" if mcid else ""
+        fig.supxlabel(f"timepoint (shaded: the claim's){mcid_note}", fontsize=8)
+        _figure_legend(fig, panels, "markers")
+        return _to_svg(fig, fig_id, title, desc)
+
+
+def followup_plot(followup: Sequence[Mapping[str, Any]], *, timepoint_labels: Mapping[str, str],
+                  arms: Mapping[str, Arm], title: str, desc: str, fig_id: str) -> str:
+    """Share of each arm with a returned questionnaire per timepoint (grouped bars; the control
+    arm hatched).
+
+    Parameters
+    ----------
+    followup : sequence of mapping
+        The document's ``followup`` rows (``timepoint``, ``returned_*``, ``population_*``).
+    timepoint_labels : mapping of str to str
+        Display labels of the timepoint codes.
+    arms : mapping of str to Arm
+        Names and styles of ``"treated"`` and ``"control"``.
+    title, desc, fig_id : str
+        Accessible name and description, unique figure id.
+
+    Returns
+    -------
+    str
+        The SVG element.
+    """
+    with _figure(5.6, 2.4, left=0.65, bottom=0.4, top=0.4) as fig:
+        ax = fig.add_subplot()
+        xs = list(range(len(followup)))
+        for key, dx, hatch in (("treated", -0.19, None), ("control", 0.19, "///")):
+            arm = arms[key]
+            share = [100.0 * r[f"returned_{key}"] / r[f"population_{key}"] if r[f"population_{key}"] else 0.0
+                     for r in followup]
+            ax.bar([x + dx for x in xs], share, width=0.36, color=arm.color if hatch is None else "white",
+                   edgecolor=arm.color, hatch=hatch, lw=1.0, label=arm.label)
+        ax.set_xticks(xs, [timepoint_labels.get(r["timepoint"], r["timepoint"]) for r in followup])
+        ax.set_ylim(0, 105)
+        ax.set_ylabel("followed up (%)")
+        _style_axes(ax, grid_axis="y")
+        ax.legend(loc="lower center", bbox_to_anchor=(0.5, 1.0), ncol=2)
+        return _to_svg(fig, fig_id, title, desc)
+
+
+def love_plot(before: Sequence[Mapping[str, Any]], after: Sequence[Mapping[str, Any]], *,
+              labels: Mapping[str, str], threshold: float, title: str, desc: str, fig_id: str) -> str:
+    """Absolute standardised mean difference per covariate before and after weighting, with
+    the balance threshold as a dashed line.
+
+    Parameters
+    ----------
+    before, after : sequence of mapping
+        The document's ``balance_before.rows`` and ``balance_after.rows`` (``name``, ``smd``).
+    labels : mapping of str to str
+        Display names of the covariates.
+    threshold : float
+        The |SMD| threshold of the balance diagnostic.
+    title, desc, fig_id : str
+        Accessible name and description, unique figure id.
+
+    Returns
+    -------
+    str
+        The SVG element.
+    """
+    after_by = {r["name"]: abs(float(r["smd"])) for r in after}
+    rows = sorted(before, key=lambda r: abs(float(r["smd"])))
+    with _figure(5.6, 0.22 * len(rows) + 1.0, left=2.6, top=0.45, bottom=0.45) as fig:
+        ax = fig.add_subplot()
+        for i, r in enumerate(rows):
+            b, a = abs(float(r["smd"])), after_by.get(r["name"])
+            if a is not None:
+                ax.plot([b, a], [i, i], color=GRID, lw=1.0, zorder=1)
+        ax.plot([abs(float(r["smd"])) for r in rows], range(len(rows)), ls="none", marker="o", mfc="white",
+                color=MUTED, ms=5, label="before weighting", zorder=2)
+        ys = [i for i, r in enumerate(rows) if r["name"] in after_by]
+        ax.plot([after_by[rows[i]["name"]] for i in ys], ys, ls="none", marker="s", color=INK, ms=4.5,
+                label="after weighting", zorder=3)
+        ax.axvline(threshold, color=INK, lw=0.9, ls="--", label=f"threshold {threshold:g}")
+        ax.set_yticks(range(len(rows)), [labels.get(r["name"], r["name"]) for r in rows])
+        ax.set_ylim(-0.7, len(rows) - 0.3)
+        ax.set_xlim(left=0)
+        ax.set_xlabel("absolute standardised mean difference")
+        ax.tick_params(axis="y", length=0, labelsize=8)
+        _style_axes(ax)
+        fig.legend(loc="upper center", ncol=3)
+        return _to_svg(fig, fig_id, title, desc)
+
+
+def ps_overlap_plot(histogram: Mapping[str, Sequence[float]], *, arms: Mapping[str, Arm], title: str,
+                    desc: str, fig_id: str) -> str:
+    """Mirrored histograms of the propensity score: the treated arm above the axis, the
+    control arm below.
+
+    Parameters
+    ----------
+    histogram : mapping
+        The document's ``ps_histogram`` (``edges`` and the counts ``treated`` and ``control``).
+    arms : mapping of str to Arm
+        Names and styles of ``"treated"`` and ``"control"``.
+    title, desc, fig_id : str
+        Accessible name and description, unique figure id.
+
+    Returns
+    -------
+    str
+        The SVG element.
+    """
+    edges = [float(e) for e in histogram["edges"]]
+    left = edges[:-1]
+    widths = [b - a for a, b in itertools.pairwise(edges)]
+    with _figure(5.6, 2.8, left=0.7, top=0.4) as fig:
+        ax = fig.add_subplot()
+        t = arms["treated"]
+        c = arms["control"]
+        ax.bar(left, [float(v) for v in histogram["treated"]], width=widths, align="edge", color=t.color,
+               edgecolor="white", lw=0.5, label=f"{t.label} (above)")
+        ax.bar(left, [-float(v) for v in histogram["control"]], width=widths, align="edge", color="white",
+               edgecolor=c.color, hatch="///", lw=0.8, label=f"{c.label} (below)")
+        ax.axhline(0, color=INK, lw=0.8)
+        ax.yaxis.set_major_formatter(_abs_formatter())
+        ax.set_xlim(edges[0], edges[-1])
+        ax.set_xlabel("propensity score")
+        ax.set_ylabel("patients")
+        _style_axes(ax, grid_axis="y")
+        ax.legend(loc="lower center", bbox_to_anchor=(0.5, 1.0), ncol=2)
+        return _to_svg(fig, fig_id, title, desc)
+
+
+def _steps(curve: Mapping[str, Any]) -> tuple[list[float], list[float], list[float], list[float]]:
+    """The corners of a step curve and its band: a time where neither the estimate nor its
+    limits change draws nothing and is left out (the last time is kept to end the curve);
+    the curve starts at 1 at time 0."""
+    t, s = _floats(curve["time"]), _floats(curve["survival"])
+    lo, hi = _floats(curve.get("ci_low") or s), _floats(curve.get("ci_high") or s)
+    out: tuple[list[float], list[float], list[float], list[float]] = ([], [], [], [])
+    if t and t[0] > 0:
+        for col, v in zip(out, (0.0, 1.0, 1.0, 1.0), strict=True):
+            col.append(v)
+    for i in range(len(t)):
+        same = out[0] and all(_same(col[-1], v) for col, v in zip(out[1:], (s[i], lo[i], hi[i]), strict=True))
+        if not same or i == len(t) - 1:
+            for col, v in zip(out, (t[i], s[i], lo[i], hi[i]), strict=True):
+                col.append(v)
+    return out
+
+
+def _same(a: float, b: float) -> bool:
+    return a == b or (math.isnan(a) and math.isnan(b))
+
+
+def _locator(nbins: int) -> Any:
+    from matplotlib.ticker import MaxNLocator
+
+    return MaxNLocator(nbins=nbins)
+
+
+def _floats(values: Sequence[Any]) -> list[float]:
+    """Floats for plotting; a missing value (JSON null, e.g. a band where the curve reaches 0)
+    becomes NaN, which matplotlib leaves out."""
+    return [float("nan") if v is None else float(v) for v in values]
+
+
+def _abs_formatter() -> Any:
+    from matplotlib.ticker import FuncFormatter
+
+    return FuncFormatter(lambda v, _pos: f"{abs(v):,.0f}")
+
+
+def _wrap(text: str, width: int) -> str:
+    import textwrap
+
+    return "\n".join(textwrap.wrap(text, width)) or text

@@ -1,0 +1,323 @@
+"""The Methods and Limitations sections, written from the scorecard document alone.
+
+Only what the document records is stated: the populations come from the attrition step
+descriptions, the estimators from the ``method`` strings of the results, the MCIDs from their
+``source``; references are listed when a method string or a recorded analysis names them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from spinetrack.reports._format import (
+    arm_label,
+    ci_label,
+    covariate_label,
+    esc,
+    fmt_count,
+    fmt_share,
+    instrument_title,
+    timepoint_label,
+)
+
+__all__ = ["limitations_section", "methods_section", "synthetic_note"]
+
+Doc = Mapping[str, Any]
+
+# Full citations of the methods the pipeline names (shared/STYLE.md habit 12); a reference is
+# listed when its key phrase appears in the document's method strings (or, for the last two,
+# when the analysis they describe was run).
+_REFERENCES: tuple[tuple[str, str], ...] = (
+    ("Lunceford & Davidian 2004", ("Lunceford JK, Davidian M. Stratification and weighting via the propensity score "
+     "in estimation of causal treatment effects: a comparative study. Stat Med. 2004;23(19):2937-2960.")),
+    ("Xie & Liu 2005", ("Xie J, Liu C. Adjusted Kaplan-Meier estimator and log-rank test with inverse probability "
+     "of treatment weighting for survival data. Stat Med. 2005;24(20):3089-3110.")),
+    ("Stefanski & Boos 2002", "Stefanski LA, Boos DD. The calculus of M-estimation. Am Stat. 2002;56(1):29-38."),
+    ("Austin 2009", ("Austin PC. Balance diagnostics for comparing the distribution of baseline covariates between "
+     "treatment groups in propensity-score matched samples. Stat Med. 2009;28(25):3083-3107.")),
+    ("VanderWeele & Ding 2017", ("VanderWeele TJ, Ding P. Sensitivity analysis in observational research: "
+     "introducing the E-value. Ann Intern Med. 2017;167(4):268-274.")),
+    ("0.91 d", ("Hasselblad V, Hedges LV. Meta-analysis of screening and diagnostic tests. Psychol Bull. "
+     "1995;117(1):167-178 (the conversion RR ≈ exp(0.91 d)).")),
+    ("overlap weights", ("Li F, Morgan KL, Zaslavsky AM. Balancing covariates via propensity score weighting. "
+     "J Am Stat Assoc. 2018;113(521):390-400.")),
+    ("equipoise", ("Walker AM, Patrick AR, Lauer MS, et al. A tool for assessing the feasibility of comparative "
+     "effectiveness research. Comp Eff Res. 2013;3:11-20.")),
+)
+
+
+def synthetic_note(snapshot: Mapping[str, Any] | None) -> str | None:
+    """The synthetic-data warning when the snapshot manifest marks its data as synthetic.
+
+    Looks for a truthy ``synthetic`` entry at the top of the manifest or in its ``source``; a
+    mapping there may say how the data were made (``generator``, ``generator_version``,
+    ``seed``, ``patients``). Returns None when the manifest says nothing.
+    """
+    if not snapshot:
+        return None
+    flag = snapshot.get("synthetic")
+    if not flag and isinstance(snapshot.get("source"), Mapping):
+        flag = snapshot["source"].get("synthetic")
+    if not flag:
+        return None
+    text = ("The snapshot's manifest marks these data as synthetic: the patients are simulated, and the effects "
+            "found are those planted by the generator, not evidence about any treatment.")
+    if isinstance(flag, Mapping):
+        detail = ", ".join(f"{k} {v}" for k, v in flag.items() if v is not None and not isinstance(v, (list, dict)))
+        if detail:
+            text += f" ({detail})"
+    return text
+
+
+def _unique(values: Iterable[Any]) -> list[Any]:
+    return [v for v in dict.fromkeys(v for v in values if v)]
+
+
+def _method_strings(doc: Doc) -> list[str]:
+    out: list[str] = []
+    for r in doc.get("results") or []:
+        for key in ("effect", "risk_ratio", "aipw", "ipcw", "e_value"):
+            if r.get(key):
+                out.append(str(r[key].get("method") or ""))
+        for curve in (r.get("curves") or {}).values():
+            out.append(str(curve.get("method") or ""))
+    for c in doc.get("comparisons") or []:
+        for key in ("balance_before", "balance_after", "propensity"):
+            if c.get(key):
+                out.append(str(c[key].get("method") or ""))
+    return _unique(out)
+
+
+def _covariate_table(comps: list[Doc]) -> str:
+    """Covariates × comparisons: used in the propensity model, or dropped in that population."""
+    names = _unique(n for c in comps for key in ("covariates", "dropped_covariates") for n in c.get(key) or [])
+    if not names:
+        return ""
+    head = "".join(f'<th scope="col">{esc(c.get("label"))}</th>' for c in comps)
+    rows = []
+    for n in names:
+        cells = []
+        for c in comps:
+            if n in (c.get("covariates") or []):
+                cells.append("<td>used</td>")
+            elif n in (c.get("dropped_covariates") or []):
+                cells.append('<td class="muted">dropped</td>')
+            else:
+                cells.append('<td class="muted">—</td>')
+        rows.append(f'<tr><th scope="row">{esc(covariate_label(n))}</th>{"".join(cells)}</tr>')
+    return ('<div class="table-scroll" role="region" aria-labelledby="covariates-cap" tabindex="0"><table>'
+            '<caption id="covariates-cap">Covariates of the propensity model per comparison (dropped: no variation, '
+            "separating the arms or collinear in that population)</caption>"
+            f'<thead><tr><th scope="col">Covariate</th>{head}</tr></thead><tbody>{"".join(rows)}</tbody></table></div>')
+
+
+def _ul(items: Iterable[str]) -> str:
+    lis = "".join(f"<li>{i}</li>" for i in items)
+    return f"<ul>{lis}</ul>" if lis else ""
+
+
+def methods_section(doc: Doc) -> str:
+    """The Methods section (HTML) of a scorecard document."""
+    comps = list(doc.get("comparisons") or [])
+    results = list(doc.get("results") or [])
+    level = ci_label(doc.get("ci_level"))
+    snap = doc.get("snapshot") or {}
+    out = ['<section id="methods" aria-labelledby="methods-h">', '<h2 id="methods-h">Methods</h2>',
+           "<p>Generated from the analysis document; it states what was run.</p>"]
+
+    src = snap.get("source") or {}
+    data = [(f"Snapshot created {esc(snap.get('created_at') or 'at an unrecorded time')}, manifest schema "
+            f"{esc(snap.get('schema_version', '?'))}")]
+    if src:
+        data.append(f"exported from a {esc(src.get('dialect', '?'))} store at migration "
+                    f"{esc(src.get('alembic_revision', '?'))}")
+    if "rekeyed" in snap:
+        data.append("pseudonyms re-keyed" if snap.get("rekeyed") else "pseudonyms not re-keyed")
+    out.append('<h3 id="methods-data">Data</h3><p>' + "; ".join(data) + ".</p>")
+    if snap.get("excluded"):
+        out.append(f"<p>{esc(snap['excluded'])}</p>")
+
+    out.append('<h3 id="methods-populations">Comparisons and populations</h3>')
+    items = []
+    for c in comps:
+        steps = [a for a in c.get("attrition") or []]
+        filters = "; ".join(esc(a.get("description")) for a in steps[1:]) or "all episodes"
+        last = steps[-1] if steps else {}
+        items.append(f"<strong>{esc(c.get('label'))}</strong>: treated {esc(arm_label(c.get('treated') or []))}, "
+                     f"control {esc(arm_label(c.get('control') or []))}; from {esc(steps[0]['description']) if steps else 'all episodes'}, "
+                     f"kept: {filters} ({fmt_count(last.get('n_treated'))} treated, {fmt_count(last.get('n_control'))} "
+                     "control). Each claim then keeps the patients whose outcome is recorded.")
+    out.append(_ul(items))
+
+    out.append('<h3 id="methods-ps">Propensity score and weights</h3>')
+    ps_methods = _unique(str((c.get("propensity") or {}).get("method") or "") for c in comps)
+    engine = esc(doc.get("engine", "?"))
+    conv = [f"{esc(c.get('label'))}: {'converged' if (c.get('propensity') or {}).get('converged') else 'NOT converged'} "
+            f"in {esc((c.get('propensity') or {}).get('n_iter', '?'))} iterations" for c in comps]
+    out.append(f"<p>The probability of treatment given the covariates was modelled by "
+               f"{esc('; '.join(ps_methods) or 'logistic regression')}, fitted on the {engine} engine "
+               f"({'; '.join(conv)}).</p>")
+    out.append(_covariate_table(comps))
+    if any(str(n).endswith("_missing") for c in comps for n in c.get("covariates") or []):
+        out.append("<p>Missing covariate values enter with a missing-value indicator (the covariates ending in "
+                   "“missing”).</p>")
+    estimand, trim = doc.get("estimand"), doc.get("trim")
+    if estimand == "ATO":
+        out.append("<p>Weights: overlap weights (estimand ATO; the treated weighted by 1 − e, the controls by e, "
+                   "where e is the propensity score; Li, Morgan &amp; Zaslavsky 2018). No trimming.</p>")
+    elif estimand == "ATE":
+        trim_text = (f"propensity scores trimmed to [α, 1 − α] with α = {esc(trim)} (see the weighting notes)"
+                     if trim is not None else "no trimming")
+        out.append(f"<p>Weights: stabilised inverse probability of treatment weights (estimand ATE); {trim_text}.</p>")
+    notes = _unique(n for c in comps for n in c.get("notes") or [])
+    if notes:
+        out.append("<p>Weighting notes: " + "; ".join(esc(n) for n in notes) + ".</p>")
+
+    out.append('<h3 id="methods-estimation">Estimation</h3>')
+    by_kind: dict[str, list[str]] = {}
+    for r in results:
+        for key in ("effect", "risk_ratio"):
+            if r.get(key):
+                by_kind.setdefault(str(r.get("kind")), []).append(str(r[key].get("method") or ""))
+    kind_names = {"continuous": "Continuous outcomes", "binary": "Binary outcomes",
+                  "time_to_event": "Time-to-event outcomes"}
+    out.append(f"<p>Differences are treated minus control with {esc(level)}s. The estimators, as recorded with "
+               "each result:</p>" + _ul(f"{kind_names.get(k, esc(k))}: " + "; ".join(esc(m) for m in _unique(v))
+                                        for k, v in by_kind.items()))
+    tte = _unique((str(r.get("metric")), str((r.get("effect") or {}).get("measure")), r.get("horizon_days"))
+                  for r in results if r.get("kind") == "time_to_event" and r.get("effect"))
+    if tte:
+        out.append("<p>Time-to-event claims use weighted Kaplan–Meier curves per arm: "
+                   + "; ".join(f"{esc(m)}: {esc(meas)} at {esc(h)} days" for m, meas, h in tte) + ".</p>")
+    curve_methods = _unique(str(c.get("method") or "") for r in results for c in (r.get("curves") or {}).values())
+    if curve_methods:
+        out.append("<p>Curves drawn: " + "; ".join(esc(m) for m in curve_methods) + ".</p>")
+    out.append("<p>Questionnaire trajectories are the weighted means per arm of the questionnaires returned at each "
+               f"timepoint, with bars of {esc(level)} from their standard errors.</p>")
+
+    if doc.get("sensitivity"):
+        out.append('<h3 id="methods-sensitivity">Sensitivity analyses</h3>')
+        sens = [f"{label}: " + "; ".join(esc(m) for m in ms) for label, ms in (
+            ("AIPW", _unique(str(r["aipw"].get("method") or "") for r in results if r.get("aipw"))),
+            ("IPCW", _unique(str(r["ipcw"].get("method") or "") for r in results if r.get("ipcw")))) if ms]
+        models = _unique(tp for c in comps for tp in (c.get("ipcw_models") or {}))
+        if models:
+            sens.append("IPCW response models (probability of a returned questionnaire given the covariates and the "
+                        "arm, logistic regression) at " + ", ".join(esc(timepoint_label(t)) for t in models))
+        out.append(_ul(sens) or "<p>Requested, but no result records a sensitivity estimate.</p>")
+
+    out.append('<h3 id="methods-diagnostics">Diagnostics</h3>')
+    bal = _unique(str((c.get("balance_after") or {}).get("method") or "") for c in comps)
+    thr = _unique(str((c.get("balance_after") or {}).get("threshold")) for c in comps if c.get("balance_after"))
+    gated = _unique(f for c in comps for f in (c.get("diagnostics") or {}).get("failed") or [])
+    out.append(f"<p>Balance: {esc('; '.join(bal) or 'standardised mean differences')}, before and after weighting, "
+               f"threshold |SMD| ≤ {esc(', '.join(thr) or '?')}. Empirical equipoise (Walker et al. 2013) is "
+               "reported as the share of each arm in equipoise. A comparison whose gating diagnostic fails has its "
+               "estimates withheld: "
+               + (f"in this run, {esc(', '.join(gated))}." if gated else "none failed in this run.") + "</p>")
+
+    out.append('<h3 id="methods-evalue">E-values and MCIDs</h3>')
+    evm = _unique(str(r["e_value"].get("method") or "") for r in results if r.get("e_value"))
+    out.append("<p>E-values: the strength of association, on the risk-ratio scale, that an unmeasured confounder "
+               "would need with both treatment and outcome to explain an estimate away; "
+               + esc("; ".join(evm) or "not computed") + ".</p>")
+    mcids = _unique((m.get("instrument"), m.get("mcid"), m.get("source")) for r in results
+                    for m in [r.get("mcid")] if m)
+    if mcids:
+        out.append("<p>Minimal clinically important differences: "
+                   + "; ".join(f"{esc(instrument_title(i))} {esc(f'{v:g}')} points ({esc(s)})" for i, v, s in mcids)
+                   + ". A group difference is compared with the MCID; the scorecard says whether the estimate "
+                     "reaches it and whether the interval lies beyond or within it.</p>")
+    out.append('<h3 id="methods-verdict">Verdict rule</h3>'
+               f"<p><strong>Supported</strong> when the {esc(level)} lies wholly on the side of no difference that "
+               "the claim predicts, <strong>contradicted</strong> when it lies wholly on the other side, "
+               "<strong>inconclusive</strong> otherwise.</p>")
+
+    text = " ".join(_method_strings(doc)) + (" overlap weights" if estimand == "ATO" else "") + (
+        " equipoise" if any((c.get("diagnostics") or {}).get("equipoise") for c in comps) else "")
+    refs = [ref for key, ref in _REFERENCES if key in text]
+    refs += _unique(str(s) for _i, _v, s in mcids)
+    out.append('<h3 id="methods-references">References</h3>' + (
+        "<ol>" + "".join(f"<li>{esc(r)}</li>" for r in refs) + "</ol>" if refs else "<p>None recorded.</p>"))
+    out.append("</section>")
+    return "\n".join(out)
+
+
+def limitations_section(doc: Doc) -> str:
+    """The Limitations section (HTML) of a scorecard document."""
+    comps = list(doc.get("comparisons") or [])
+    labels = {c["key"]: str(c.get("label", c["key"])) for c in comps}
+    results = list(doc.get("results") or [])
+    items: list[str] = []
+
+    nm = doc.get("not_measured") or []
+    if nm:
+        items.append("Claims we cannot measure yet: " + "; ".join(
+            f"{esc(x.get('promise'))} — {esc(x.get('what'))}" for x in nm) + ".")
+
+    withheld: dict[str, list[str]] = {}
+    for r in results:
+        if r.get("status") == "withheld":
+            withheld.setdefault(r["comparison"], []).append(str(r.get("metric") or r["claim"]))
+    for key, metrics in withheld.items():
+        failed = _unique(f for r in results if r["comparison"] == key for f in r.get("withheld_because") or [])
+        items.append(f"Withheld in {esc(labels.get(key, key))}: {len(metrics)} estimates, because the "
+                     f"{esc(', '.join(failed) or 'a')} diagnostic failed.")
+    if not withheld:
+        items.append("No estimate was withheld: no gating diagnostic failed.")
+    for c in comps:
+        diag = c.get("diagnostics") or {}
+        gating = set(diag.get("failed") or [])
+        for name in ("balance", "equipoise"):
+            if diag.get(name) == "FAIL" and name not in gating:
+                extra = ""
+                if name == "equipoise":
+                    extra = (f" (share in equipoise: treated {fmt_share(diag.get('equipoise_share_treated'))}, "
+                             f"control {fmt_share(diag.get('equipoise_share_control'))})")
+                items.append(f"{esc(labels[c['key']])}: the {name} diagnostic failed{extra}; it is reported and does "
+                             "not withhold the estimates.")
+        if (c.get("propensity") or {}).get("converged") is False:
+            items.append(f"{esc(labels[c['key']])}: the propensity model did not converge.")
+
+    na = [r for r in results if r.get("status") not in ("estimated", "withheld")]
+    if na:
+        items.append(f"{len(na)} claim × comparison pairs are not applicable: "
+                     + "; ".join(esc(n) for n in _unique(n for r in na for n in r.get("notes") or [])) + ".")
+
+    for c in comps:
+        fu = c.get("followup") or []
+        if not fu:
+            continue
+        last = fu[-1]
+        t, ctl = arm_label(c.get("treated") or []), arm_label(c.get("control") or [])
+        items.append(f"Loss to follow-up at {esc(timepoint_label(last['timepoint']))}, {esc(labels[c['key']])}: "
+                     f"{esc(t)} {fmt_share(last.get('lost_treated'))}, {esc(ctl)} "
+                     f"{fmt_share(last.get('lost_control'))}.")
+    if comps:
+        items.append("Questionnaire outcomes are analysed in those who returned them; "
+                     + ("the IPCW sensitivity analysis re-weights for loss to follow-up (see each claim's table)."
+                        if doc.get("sensitivity") else
+                        "no IPCW sensitivity analysis was run, so this assumes loss to follow-up unrelated to the "
+                        "outcome given the covariates."))
+
+    notes: dict[str, list[str]] = {}
+    for r in results:
+        if r.get("status") not in ("estimated", "withheld"):
+            continue
+        for n in list(r.get("notes") or []) + list((r.get("effect") or {}).get("warnings") or []):
+            notes.setdefault(str(n), []).append(f"{r.get('metric')} ({labels.get(r['comparison'], r['comparison'])})")
+    for n, where in notes.items():
+        items.append(f"{esc(n)} — {esc('; '.join(_unique(where)))}.")
+
+    items.append("Observational data: the arms were made comparable in the measured covariates only; unmeasured "
+                 "confounding can remain (see the E-values beside each estimate).")
+    if any(r.get("mcid") for r in results):
+        items.append("MCIDs describe change within a patient; comparing a difference between groups with them is "
+                     "a conservative reading.")
+    warn = synthetic_note(doc.get("snapshot"))
+    if warn:
+        items.append(f"<strong>Synthetic data.</strong> {esc(warn)}")
+    return ('<section id="limitations" aria-labelledby="limitations-h"><h2 id="limitations-h">Limitations</h2>'
+            + _ul(items) + f"<p class=\"note\">Intervals are {esc(ci_label(doc.get('ci_level')))}s; they do not "
+            "account for multiple claims and comparisons.</p></section>")
