@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-import spinetrack.stats as stats
+from spinetrack import stats
 
 MODULES = ["glm", "weighting", "balance", "survival", "effects", "sensitivity"]
 SRC = Path(__file__).resolve().parents[2] / "src"

@@ -4,7 +4,8 @@ both run (the common subset: CASE, COALESCE, LN, EXP, SUM, CAST … AS DOUBLE).
 A :class:`ComparisonSpec` says who is treated and who is the control (MIS vs open within one
 procedure family, pooled over families, or surgery vs conservative care). :func:`population_sql`
 builds one row per episode with the treatment indicator ``t`` and the covariate columns
-``x_<name>``; :func:`outcome_sql` adds the outcome ``y`` of one claim (and, for time-to-event
+``x_<name>``; :func:`analysis_table_sql` adds every claim's outcome as columns and
+:func:`outcome_spec` says which give ``y`` of one claim (and, for time-to-event
 claims, ``time`` and ``event``). :func:`attrition_sql` counts the episodes left after each
 filter, for the cohort-flow table.
 
@@ -21,18 +22,19 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 
 from spinetrack.analysis.claims import Claim, MetricKind
 from spinetrack.domain.diagnosis import DiagnosisGroup
 
 __all__ = [
     "COMPARISONS",
-    "ComparisonSpec",
     "PROM_TABLE",
+    "ComparisonSpec",
+    "analysis_table_sql",
     "attrition_sql",
     "covariate_columns",
-    "outcome_sql",
+    "outcome_spec",
     "population_sql",
     "prom_column",
     "prom_wide_sql",
@@ -122,11 +124,8 @@ def _in(values: tuple[str, ...]) -> str:
     return ", ".join(f"'{v}'" for v in values)
 
 
-_BASELINE = ("SELECT episode_key, "
-             "MAX(CASE WHEN instrument = 'odi' THEN score END) AS odi0, "
-             "MAX(CASE WHEN instrument = 'nrs_back' THEN score END) AS back0, "
-             "MAX(CASE WHEN instrument = 'nrs_leg' THEN score END) AS leg0 "
-             "FROM outcomes WHERE timepoint = 'baseline' AND valid GROUP BY episode_key")
+# Baseline scores come from the one-row-per-episode PROM table (prom_wide_sql): odi0, back0, leg0.
+_BASELINE_COLUMNS = (("odi0", "odi"), ("back0", "nrs_back"), ("leg0", "nrs_leg"))
 
 
 def _filters(spec: ComparisonSpec) -> list[tuple[str, str]]:
@@ -144,7 +143,7 @@ def _filters(spec: ComparisonSpec) -> list[tuple[str, str]]:
 
 def population_sql(spec: ComparisonSpec) -> str:
     """One row per episode in the comparison: keys, ``t`` (1 treated, 0 control), raw baseline
-    scores (``odi0_raw`` …) and the covariates ``x_<name>``."""
+    scores (``odi0_raw`` …) and the covariates ``x_<name>``. Needs :data:`PROM_TABLE`."""
     cols = [f"CASE WHEN e.treatment IN ({_in(spec.treated)}) THEN 1.0 ELSE 0.0 END AS t",
             "b.odi0 AS odi0_raw", "b.back0 AS back0_raw", "b.leg0 AS leg0_raw"]
     for c in covariate_columns(spec):
@@ -154,7 +153,7 @@ def population_sql(spec: ComparisonSpec) -> str:
     where = " AND ".join(cond for _, cond in _filters(spec))
     return (f"SELECT e.episode_key, e.patient_key, e.treatment, e.treatment_family, {', '.join(cols)} "
             f"FROM episodes e JOIN patients p ON p.patient_key = e.patient_key "
-            f"LEFT JOIN ({_BASELINE}) b ON b.episode_key = e.episode_key WHERE {where}")
+            f"LEFT JOIN {PROM_TABLE} b ON b.pk = e.episode_key WHERE {where}")
 
 
 def attrition_sql(spec: ComparisonSpec) -> list[tuple[str, str]]:
@@ -169,67 +168,83 @@ def attrition_sql(spec: ComparisonSpec) -> list[tuple[str, str]]:
 
 
 @dataclass(frozen=True, slots=True)
-class OutcomeQuery:
-    sql: str
+class OutcomeSpec:
+    """A claim's outcome as column expressions over the wide analysis table
+    (:func:`analysis_table_sql`): ``y`` (or ``time``/``event``) and the filter that keeps the
+    rows with an observed outcome."""
+
+    columns: tuple[tuple[str, str], ...]  # (name, SQL expression)
+    where: str
     description: str
     kind: MetricKind
-    extra_columns: tuple[str, ...] = field(default=())
 
 
-def outcome_sql(claim: Claim, population: str = "population") -> OutcomeQuery:
-    """The population joined with the claim's outcome ``y`` (rows without an observed outcome
-    are dropped; the analysis reports how many). Time-to-event claims add ``time`` and
-    ``event`` instead (censored at the last follow-up). PROM outcomes come from the one-row-per-
-    episode table :data:`PROM_TABLE` (:func:`prom_wide_sql`, materialized once per engine)."""
-    pop = f"SELECT * FROM {population}"
+_PROCEDURE_COLUMNS = ("incision_mm", "ebl_ml", "transfusion", "fluoro_s", "fluoro_dose_mgy", "los_days")
+
+
+def _event_column(c: Claim) -> str:
+    return f"ev_{c.key}"
+
+
+def outcome_spec(claim: Claim) -> OutcomeSpec:
+    """The outcome of one claim (see :class:`OutcomeSpec`). Rows without an observed outcome are
+    dropped (the analysis reports how many); complications and readmissions count as none when
+    none is recorded; time-to-event claims are censored at the last follow-up."""
     if claim.table == "procedures":
-        if claim.kind is MetricKind.BINARY:
-            y = f"CASE WHEN pr.{claim.column} THEN 1.0 ELSE 0.0 END"
-        else:
-            y = f"CAST(pr.{claim.column} AS DOUBLE)"
-        sql = (f"SELECT q.*, {y} AS y FROM ({pop}) q JOIN procedures pr ON pr.episode_key = q.episode_key "
-               f"AND pr.days_from_index = 0 WHERE pr.{claim.column} IS NOT NULL")
-        return OutcomeQuery(sql, f"{claim.metric} recorded for the index procedure", claim.kind)
+        col = f"pr_{claim.column}"
+        y = f"CASE WHEN {col} THEN 1.0 ELSE 0.0 END" if claim.kind is MetricKind.BINARY else f"CAST({col} AS DOUBLE)"
+        return OutcomeSpec((("y", y),), f"{col} IS NOT NULL", f"{claim.metric} recorded for the index procedure",
+                           claim.kind)
     if claim.table == "complications":
-        cond = "TRUE" if claim.event_filter in (None, "any") else claim.event_filter
-        sql = (f"SELECT q.*, CASE WHEN c.n IS NULL THEN 0.0 ELSE 1.0 END AS y FROM ({pop}) q "
-               f"LEFT JOIN (SELECT episode_key, COUNT(*) AS n FROM complications WHERE {cond} "
-               f"GROUP BY episode_key) c ON c.episode_key = q.episode_key")
-        return OutcomeQuery(sql, "every episode (no complication recorded counts as none)", claim.kind)
+        return OutcomeSpec((("y", f"COALESCE({_event_column(claim)}, 0.0)"),), "TRUE",
+                           "every episode (no complication recorded counts as none)", claim.kind)
     if claim.table == "readmissions":
-        sql = (f"SELECT q.*, CASE WHEN r.n IS NULL THEN 0.0 ELSE 1.0 END AS y FROM ({pop}) q "
-               f"LEFT JOIN (SELECT episode_key, COUNT(*) AS n FROM readmissions GROUP BY episode_key) r "
-               f"ON r.episode_key = q.episode_key")
-        return OutcomeQuery(sql, "every episode (no readmission recorded counts as none)", claim.kind)
-    pw = f"JOIN {PROM_TABLE} pw ON pw.episode_key = q.episode_key"
+        return OutcomeSpec((("y", "COALESCE(readmitted, 0.0)"),), "TRUE",
+                           "every episode (no readmission recorded counts as none)", claim.kind)
     if claim.table == "outcomes" and claim.kind is not MetricKind.TIME_TO_EVENT:
-        col = f"pw.{prom_column(claim)}"
+        col = prom_column(claim)
         if claim.key == "odi_mcid_12m":
             from spinetrack.instruments import thresholds
 
             mcid = thresholds.get("odi").absolute
-            y = f"CASE WHEN q.odi0_raw - {col} >= {mcid} THEN 1.0 ELSE 0.0 END"
-            extra = " AND q.odi0_raw IS NOT NULL"
-        else:
-            y, extra = col, ""
-        sql = f"SELECT q.*, {y} AS y FROM ({pop}) q {pw} WHERE {col} IS NOT NULL{extra}"
-        return OutcomeQuery(sql, f"{claim.instrument} answered at {claim.timepoint}", claim.kind)
+            return OutcomeSpec((("y", f"CASE WHEN odi0_raw - {col} >= {mcid} THEN 1.0 ELSE 0.0 END"),),
+                               f"{col} IS NOT NULL AND odi0_raw IS NOT NULL",
+                               f"{claim.instrument} answered at {claim.timepoint} and at baseline", claim.kind)
+        return OutcomeSpec((("y", col),), f"{col} IS NOT NULL", f"{claim.instrument} answered at {claim.timepoint}",
+                           claim.kind)
     if claim.key == "return_to_activity":
-        sql = (f"SELECT q.*, pw.rta_time AS time, pw.rta_event AS event FROM ({pop}) q {pw} "
-               "WHERE pw.rta_time IS NOT NULL")
-        return OutcomeQuery(sql, "return-to-activity item answered at least once", claim.kind, ("time", "event"))
+        return OutcomeSpec((("time", "rta_time"), ("event", "rta_event")), "rta_time IS NOT NULL",
+                           "return-to-activity item answered at least once", claim.kind)
     if claim.key == "reoperation_free":
         h = claim.horizon_days or 730
-        sql = (f"SELECT q.*, CASE WHEN ro.first_day IS NOT NULL AND ro.first_day <= {h} THEN ro.first_day "
-               f"ELSE LEAST(COALESCE(pw.fu_last, 0), {h}) END AS time, "
-               f"CASE WHEN ro.first_day IS NOT NULL AND ro.first_day <= {h} THEN 1.0 ELSE 0.0 END AS event "
-               f"FROM ({pop}) q LEFT JOIN {PROM_TABLE} pw ON pw.episode_key = q.episode_key "
-               "LEFT JOIN (SELECT episode_key, MIN(days_from_index) AS first_day FROM reoperations "
-               "GROUP BY episode_key) ro ON ro.episode_key = q.episode_key "
-               "WHERE ro.first_day IS NOT NULL OR pw.fu_last IS NOT NULL")
-        return OutcomeQuery(sql, "followed up after the procedure (censored at the last questionnaire)",
-                            claim.kind, ("time", "event"))
-    raise ValueError(f"no outcome query for claim {claim.key!r}")
+        reop = f"reop_first_day IS NOT NULL AND reop_first_day <= {h}"
+        return OutcomeSpec((("time", f"CASE WHEN {reop} THEN reop_first_day ELSE LEAST(COALESCE(fu_last, 0), {h}) END"),
+                            ("event", f"CASE WHEN {reop} THEN 1.0 ELSE 0.0 END")),
+                           "reop_first_day IS NOT NULL OR fu_last IS NOT NULL",
+                           "followed up after the procedure (censored at the last questionnaire)", claim.kind)
+    raise ValueError(f"no outcome for claim {claim.key!r}")
+
+
+def analysis_table_sql(population: str, claims: tuple[Claim, ...] | list[Claim]) -> str:
+    """The population with every claim's outcome as columns: one row per episode, built with one
+    set of joins so that each claim is then a filtered scan (no join per claim). Needs
+    :data:`PROM_TABLE` (:func:`prom_wide_sql`)."""
+    events = []
+    for c in claims:
+        if c.table == "complications":
+            cond = "TRUE" if c.event_filter in (None, "any") else c.event_filter
+            events.append(f"MAX(CASE WHEN {cond} THEN 1.0 ELSE 0.0 END) AS {_event_column(c)}")
+    comp = (f"LEFT JOIN (SELECT episode_key AS ck, {', '.join(events)} FROM complications GROUP BY episode_key) cx "
+            "ON cx.ck = q.episode_key" if events else "")
+    pr_cols = ", ".join(f"pr.{c} AS pr_{c}" for c in _PROCEDURE_COLUMNS)
+    return (f"SELECT q.*, pw.*, {pr_cols}, {', '.join('cx.' + e.rsplit(' AS ', 1)[1] for e in events)}"
+            f"{',' if events else ''} rd.readmitted, ro.reop_first_day FROM {population} q "
+            f"LEFT JOIN {PROM_TABLE} pw ON pw.pk = q.episode_key "
+            f"LEFT JOIN procedures pr ON pr.episode_key = q.episode_key AND pr.days_from_index = 0 {comp} "
+            "LEFT JOIN (SELECT episode_key AS rk, 1.0 AS readmitted FROM readmissions GROUP BY episode_key) rd "
+            "ON rd.rk = q.episode_key "
+            "LEFT JOIN (SELECT episode_key AS ok, MIN(days_from_index) AS reop_first_day FROM reoperations "
+            "GROUP BY episode_key) ro ON ro.ok = q.episode_key")
 
 
 PROM_TABLE = "prom_wide"
@@ -240,8 +255,9 @@ def prom_column(claim: Claim) -> str:
 
 
 def prom_wide_sql(claims: tuple[Claim, ...] | list[Claim]) -> str:
-    """One scan of ``outcomes`` → one row per episode: the valid score of every PROM claim
-    (``<instrument>__<timepoint>``), the return-to-activity time and event (first day returned,
+    """One scan of ``outcomes`` → one row per episode (key ``pk``): the valid score of every PROM
+    claim (``<instrument>__<timepoint>``), the valid baseline ODI and NRS back/leg (``odi0``,
+    ``back0``, ``leg0``: covariates), the return-to-activity time and event (first day returned,
     else censored at the last answer), and the last day with any follow-up answer (``fu_last``)."""
     cols = []
     seen = set()
@@ -250,9 +266,11 @@ def prom_wide_sql(claims: tuple[Claim, ...] | list[Claim]) -> str:
             seen.add(prom_column(c))
             cols.append(f"MAX(CASE WHEN instrument = '{c.instrument}' AND timepoint = '{c.timepoint}' AND valid "
                         f"THEN score END) AS {prom_column(c)}")
+    for name, inst in _BASELINE_COLUMNS:
+        cols.append(f"MAX(CASE WHEN instrument = '{inst}' AND timepoint = 'baseline' AND valid THEN score END) AS {name}")
     ret = "CASE WHEN instrument = 'return_to_activity' AND valid AND returned THEN score END"
     last = "CASE WHEN instrument = 'return_to_activity' AND valid THEN days_from_index END"
     cols += [f"CASE WHEN MIN({ret}) IS NULL THEN MAX({last}) ELSE MIN({ret}) END AS rta_time",
              f"CASE WHEN MIN({ret}) IS NULL THEN 0.0 ELSE 1.0 END AS rta_event",
              "MAX(CASE WHEN days_from_index > 0 THEN days_from_index END) AS fu_last"]
-    return f"SELECT episode_key, {', '.join(cols)} FROM outcomes GROUP BY episode_key"
+    return f"SELECT episode_key AS pk, {', '.join(cols)} FROM outcomes GROUP BY episode_key"

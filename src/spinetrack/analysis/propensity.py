@@ -82,7 +82,7 @@ class PreparedComparison:
     spec: ComparisonSpec
     estimand: str
     trim: float | None
-    table: str                     # the weighted population: pop columns + e, w, dw, r
+    table: str                     # the weighted population (e, w, dw, r) with every claim's outcome columns
     covariates: tuple[str, ...]    # x_… columns in the model, in order
     dropped_covariates: tuple[str, ...]
     propensity: LogisticFitResult
@@ -149,8 +149,9 @@ def fit_dropping_separators(engine: Engine, view: str, cols: list[str], response
     cols = list(cols)
     while True:
         try:
+            start = _warm_start(engine, view, cols, response)
             fit = fit_logistic_irls(logistic_crossprod(engine, view, cols, treatment=response), len(cols) + 1,
-                                    names=["intercept", *cols])
+                                    names=["intercept", *cols], start=start)
             return fit, cols, dropped
         except SeparationError as exc:
             culprit = exc.column
@@ -162,6 +163,25 @@ def fit_dropping_separators(engine: Engine, view: str, cols: list[str], response
                 raise
             cols.remove(culprit)
             dropped.append(culprit)
+
+
+WARM_START_ROWS = 100_000  # above this, start Newton from a fit on a 1-in-16 hashed sample
+_SAMPLE_ONE_IN = 16
+
+
+def _warm_start(engine: Engine, view: str, cols: list[str], response: str) -> np.ndarray | None:
+    """Coefficients fitted on a deterministic 1-in-16 sample of a large population: the full
+    fit then needs two or three aggregate passes instead of six or seven (Newton converges
+    quadratically from a close start; the maximum likelihood estimate itself is unchanged)."""
+    (n,), = engine.sql(f"SELECT COUNT(*) FROM {view}")
+    if int(n) < WARM_START_ROWS:
+        return None
+    sample = f"(SELECT * FROM {view} WHERE {engine.sample_predicate('episode_key', _SAMPLE_ONE_IN)}) s"
+    try:
+        return fit_logistic_irls(logistic_crossprod(engine, sample, cols, treatment=response), len(cols) + 1,
+                                 tol=1e-6).coefficients
+    except Exception:  # noqa: BLE001 - a sample that separates or is singular simply gives no warm start
+        return None
 
 
 def _fit(engine: Engine, view: str, cols: list[str], notes: list[str], dropped: list[str]
@@ -205,7 +225,7 @@ def prepare_comparison(engine: Engine, spec: ComparisonSpec, *, estimand: str = 
     if trim is not None and not 0.0 < trim < 0.5:
         raise ValueError(f"trim must be in (0, 0.5), got {trim!r}")
     from spinetrack.analysis.claims import CLAIMS
-    from spinetrack.analysis.design import PROM_TABLE, prom_wide_sql
+    from spinetrack.analysis.design import PROM_TABLE, analysis_table_sql, prom_wide_sql
 
     engine.ensure_table(PROM_TABLE, prom_wide_sql(CLAIMS))
     key = spec.key
@@ -235,9 +255,11 @@ def prepare_comparison(engine: Engine, spec: ComparisonSpec, *, estimand: str = 
     p1 = float(n_t) / float(n_all)
     eta = linear_predictor(cols, fit.coefficients)
     w, dw = _weight_sql(estimand, p1)
-    table = f"wpop_{key}"
-    engine.materialize(table, f"SELECT z.*, {w} AS w, {dw} AS dw, t - e AS r FROM "
-                              f"(SELECT q.*, 1.0 / (1.0 + EXP(-({eta}))) AS e FROM {fitted} q) z")
+    wpop = f"wpop_{key}"
+    engine.materialize(wpop, f"SELECT z.*, {w} AS w, {dw} AS dw, t - e AS r FROM "
+                             f"(SELECT q.*, 1.0 / (1.0 + EXP(-({eta}))) AS e FROM {fitted} q) z")
+    table = f"wide_{key}"
+    engine.materialize(table, analysis_table_sql(wpop, CLAIMS))
     xs = ["1.0", *cols]
     p, k = len(xs), len(cols)
     logit_p = math.log(p1 / (1.0 - p1))

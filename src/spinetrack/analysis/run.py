@@ -24,7 +24,7 @@ from typing import Any
 import numpy as np
 
 from spinetrack.analysis.claims import Claim, MetricKind, Verdict, decide_verdict
-from spinetrack.analysis.design import ComparisonSpec, outcome_sql
+from spinetrack.analysis.design import ComparisonSpec, outcome_spec
 from spinetrack.analysis.propensity import (
     AttritionStep,
     PreparedComparison,
@@ -348,9 +348,9 @@ def run_claim(engine: Engine, comparison: ComparisonSpec | PreparedComparison, c
     """Estimate one claim for one comparison.
 
     ``comparison`` may be a spec (it is prepared here) or a :class:`PreparedComparison` shared
-    by all claims of the comparison (``analysis.scorecard`` does that). ``ipcw_table`` names a
-    table of ``episode_key, ipcw_<timepoint>`` columns (inverse probability of a returned
-    questionnaire) for the IPCW sensitivity analysis of PROM claims.
+    by all claims of the comparison (``analysis.scorecard`` does that). ``ipcw_table`` names the
+    comparison's analysis table extended with ``ipcw_<timepoint>`` columns (inverse probability
+    of a returned questionnaire) for the IPCW sensitivity analysis of PROM claims.
     """
     prep = comparison if isinstance(comparison, PreparedComparison) else prepare_comparison(
         engine, comparison, estimand=estimand, trim=trim)
@@ -364,11 +364,10 @@ def run_claim(engine: Engine, comparison: ComparisonSpec | PreparedComparison, c
     ipcw_col = None
     if sensitivity and ipcw_table is not None and claim.table == "outcomes" and claim.timepoint \
             and claim.kind is not MetricKind.TIME_TO_EVENT:
-        src = (f"(SELECT a.*, c.ipcw_{claim.timepoint} AS ipcw FROM {prep.table} a "
-               f"JOIN {ipcw_table} c ON c.episode_key = a.episode_key) ipc")
-        ipcw_col = "ipcw"
-    oq = outcome_sql(claim, src)
-    view = f"(SELECT * FROM ({oq.sql}) o)"
+        src, ipcw_col = ipcw_table, f"ipcw_{claim.timepoint}"
+    oq = outcome_spec(claim)
+    cols = ", ".join(f"{expr} AS {name}" for name, expr in oq.columns)
+    view = f"(SELECT *, {cols} FROM {src} WHERE {oq.where})"
     try:
         if claim.kind is MetricKind.TIME_TO_EVENT:
             out = _time_to_event(engine, prep, claim, view, ci_level=ci_level)

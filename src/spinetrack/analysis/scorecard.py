@@ -126,7 +126,7 @@ def _ipcw(engine: Engine, prep: PreparedComparison, timepoints: Sequence[str]) -
                       "coefficients": fit.coefficients.tolist(), "dropped": dropped}
         exprs.append(f"1.0 + EXP(-({linear_predictor(cols, fit.coefficients)})) AS ipcw_{tp}")
     table = f"ipcw_{key}"
-    engine.materialize(table, f"SELECT episode_key, {', '.join(exprs)} FROM {obs}")
+    engine.materialize(table, f"SELECT *, {', '.join(exprs)} FROM {obs}")
     return table, models
 
 

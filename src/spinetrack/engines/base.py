@@ -41,6 +41,12 @@ class Engine(abc.ABC):
         self.snapshot_dir = d
         self.derived_tables: set[str] = set()  # tables built once per snapshot (analysis caches)
 
+    def sample_predicate(self, column: str, one_in: int) -> str:
+        """A deterministic SQL filter keeping about one row in ``one_in`` by hashing ``column``
+        (used to warm-start iterative fits; the sample differs between engines, the final fit
+        does not)."""
+        return f"hash({column}) % {int(one_in)} = 0"
+
     def ensure_table(self, name: str, query: str) -> None:
         """Materialize ``query`` as ``name`` once per registered snapshot."""
         done = getattr(self, "derived_tables", None)

@@ -62,6 +62,9 @@ class SparkEngine(Engine):
         self._cached.append(df)
         df.createOrReplaceTempView(name)
 
+    def sample_predicate(self, column: str, one_in: int) -> str:
+        return f"pmod(hash({column}), {int(one_in)}) = 0"
+
     def close(self) -> None:
         for df in self._cached:
             df.unpersist()
