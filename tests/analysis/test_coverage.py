@@ -11,7 +11,9 @@ confounding of the approach (``MIS_SLOPES``) — covers far less often.
 
 from __future__ import annotations
 
+import json
 import shutil
+import sys
 from pathlib import Path
 
 import pytest
@@ -92,6 +94,9 @@ def hits(tmp_path_factory: pytest.TempPathFactory) -> dict[tuple[str, str], tupl
                 o[0] += adj
                 o[1] += naive
                 o[2] += 1
+    summary = {f"{c}/{k}": {"adjusted_covers": int(v[0]), "naive_covers": int(v[1]), "cohorts": int(v[2])}
+               for (c, k), v in out.items()}
+    sys.stderr.write(f"\ncoverage over {len(SEEDS)} cohorts: {json.dumps(summary)}\n")
     return {k: (v[0], v[1], v[2]) for k, v in out.items()}
 
 

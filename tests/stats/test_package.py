@@ -17,7 +17,7 @@ import pytest
 
 from spinetrack import stats
 
-MODULES = ["glm", "weighting", "balance", "survival", "effects", "sensitivity"]
+MODULES = ["glm", "weighting", "balance", "survival", "survival_difference", "effects", "sensitivity"]
 SRC = Path(__file__).resolve().parents[2] / "src"
 
 

@@ -29,7 +29,9 @@ from spinetrack.domain.diagnosis import DiagnosisGroup
 
 __all__ = [
     "COMPARISONS",
+    "PROM_INSTRUMENTS",
     "PROM_TABLE",
+    "TIMEPOINTS",
     "ComparisonSpec",
     "analysis_table_sql",
     "attrition_sql",
@@ -248,6 +250,8 @@ def analysis_table_sql(population: str, claims: tuple[Claim, ...] | list[Claim])
 
 
 PROM_TABLE = "prom_wide"
+PROM_INSTRUMENTS = ("odi", "nrs_back", "nrs_leg", "eq5d5l")
+TIMEPOINTS = ("baseline", "2w", "6w", "3m", "12m", "24m")
 
 
 def prom_column(claim: Claim) -> str:
@@ -266,6 +270,17 @@ def prom_wide_sql(claims: tuple[Claim, ...] | list[Claim]) -> str:
             seen.add(prom_column(c))
             cols.append(f"MAX(CASE WHEN instrument = '{c.instrument}' AND timepoint = '{c.timepoint}' AND valid "
                         f"THEN score END) AS {prom_column(c)}")
+    for inst in PROM_INSTRUMENTS:  # the grid the trajectories and follow-up tables read
+        for tp in TIMEPOINTS:
+            name = f"{inst}__{tp}"
+            if name not in seen:
+                seen.add(name)
+                cols.append(f"MAX(CASE WHEN instrument = '{inst}' AND timepoint = '{tp}' AND valid THEN score END) "
+                            f"AS {name}")
+    prom_in = ", ".join(f"'{i}'" for i in PROM_INSTRUMENTS)
+    for tp in TIMEPOINTS:
+        cols.append(f"MAX(CASE WHEN timepoint = '{tp}' AND valid AND instrument IN ({prom_in}) THEN 1.0 ELSE 0.0 END) "
+                    f"AS fu__{tp}")
     for name, inst in _BASELINE_COLUMNS:
         cols.append(f"MAX(CASE WHEN instrument = '{inst}' AND timepoint = 'baseline' AND valid THEN score END) AS {name}")
     ret = "CASE WHEN instrument = 'return_to_activity' AND valid AND returned THEN score END"

@@ -111,7 +111,8 @@ def drop_constant(engine: Engine, view: str, cols: list[str], response: str = "t
     n, s1, s2 = column_moments(engine, view, cols)
     by_arm = {int(r[0]): r[1:] for r in engine.grouped(view, [f"CAST({response} AS INTEGER)"],
                                                        ["COUNT(*)"] + [f"SUM({c})" for c in cols])}
-    keep, drop = [], []
+    keep: list[str] = []
+    drop: list[str] = []
     for k, (c, a, b) in enumerate(zip(cols, s1, s2, strict=True)):
         var = b / n - (a / n) ** 2 if n else 0.0
         separating = False
@@ -256,7 +257,7 @@ def prepare_comparison(engine: Engine, spec: ComparisonSpec, *, estimand: str = 
     eta = linear_predictor(cols, fit.coefficients)
     w, dw = _weight_sql(estimand, p1)
     wpop = f"wpop_{key}"
-    engine.materialize(wpop, f"SELECT z.*, {w} AS w, {dw} AS dw, t - e AS r FROM "
+    engine.create_view(wpop, f"SELECT z.*, {w} AS w, {dw} AS dw, t - e AS r FROM "
                              f"(SELECT q.*, 1.0 / (1.0 + EXP(-({eta}))) AS e FROM {fitted} q) z")
     table = f"wide_{key}"
     engine.materialize(table, analysis_table_sql(wpop, CLAIMS))

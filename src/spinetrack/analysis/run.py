@@ -355,7 +355,7 @@ def run_claim(engine: Engine, comparison: ComparisonSpec | PreparedComparison, c
     prep = comparison if isinstance(comparison, PreparedComparison) else prepare_comparison(
         engine, comparison, estimand=estimand, trim=trim)
     spec = prep.spec
-    base = {"claim": claim.key, "comparison": spec.key, "estimand": prep.estimand, "spec_hash": spec.spec_hash(),
+    base: dict[str, Any] = {"claim": claim.key, "comparison": spec.key, "estimand": prep.estimand, "spec_hash": spec.spec_hash(),
             "propensity": prep.propensity, "covariates": prep.covariates, "dropped_covariates": prep.dropped_covariates}
     if not applicable(spec, claim):
         return ClaimResult(status="not applicable", effect=None, verdict=None, attrition=prep.attrition,

@@ -17,7 +17,7 @@ from typing import Any
 
 from spinetrack.analysis.aggregates import linear_predictor
 from spinetrack.analysis.claims import CLAIMS, NOT_MEASURED, Claim
-from spinetrack.analysis.design import COMPARISONS, ComparisonSpec
+from spinetrack.analysis.design import COMPARISONS, PROM_INSTRUMENTS, TIMEPOINTS, ComparisonSpec
 from spinetrack.analysis.propensity import (
     PreparedComparison,
     drop_constant,
@@ -32,8 +32,6 @@ from spinetrack.stats._common import to_jsonable
 __all__ = ["SCHEMA_VERSION", "Scorecard", "run_scorecard", "scorecard_as_dict"]
 
 SCHEMA_VERSION = 1
-PROM_INSTRUMENTS = ("odi", "nrs_back", "nrs_leg", "eq5d5l")
-TIMEPOINT_ORDER = ("baseline", "2w", "6w", "3m", "12m", "24m")
 
 Progress = Callable[[str], None]
 
@@ -59,64 +57,55 @@ class Scorecard:
     seconds: float = 0.0
 
 
-def _followup(engine: Engine, prep: PreparedComparison) -> list[dict[str, Any]]:
-    inst = ", ".join(f"'{i}'" for i in PROM_INSTRUMENTS)
-    rows = engine.sql(
-        f"SELECT CAST(a.t AS INTEGER), o.timepoint, COUNT(DISTINCT o.episode_key) FROM {prep.table} a "
-        f"JOIN outcomes o ON o.episode_key = a.episode_key WHERE o.valid AND o.instrument IN ({inst}) "
-        f"GROUP BY CAST(a.t AS INTEGER), o.timepoint")
-    (nt, nall), = engine.sql(f"SELECT SUM(t), COUNT(*) FROM {prep.table}")
-    n = {1: int(nt), 0: int(nall) - int(nt)}
-    got: dict[str, dict[int, int]] = {}
-    for arm, tp, cnt in rows:
-        got.setdefault(str(tp), {})[int(arm)] = int(cnt)
-    out = []
-    for tp in TIMEPOINT_ORDER:
-        if tp not in got:
+def _followup_and_trajectories(engine: Engine, prep: PreparedComparison
+                               ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """One grouped aggregate over the analysis table: questionnaires returned per timepoint and
+    arm (loss to follow-up), and weighted PROM means per arm, instrument and timepoint."""
+    grid = [(i, tp) for i in PROM_INSTRUMENTS for tp in TIMEPOINTS]
+    ex = ["COUNT(*)"] + [f"SUM(fu__{tp})" for tp in TIMEPOINTS]
+    for i, tp in grid:
+        c = f"{i}__{tp}"
+        ex += [f"COUNT({c})", f"SUM(CASE WHEN {c} IS NOT NULL THEN w END)", f"SUM(w * {c})", f"SUM(w * {c} * {c})",
+               f"SUM(CASE WHEN {c} IS NOT NULL THEN w * w END)"]
+    rows = {int(r[0]): r[1:] for r in engine.grouped(prep.table, ["CAST(t AS INTEGER)"], ex)}
+    n = {a: int(rows[a][0]) if a in rows else 0 for a in (1, 0)}
+    followup = []
+    for k, tp in enumerate(TIMEPOINTS):
+        r1, r0 = (int(rows[a][1 + k] or 0) if a in rows else 0 for a in (1, 0))
+        if r1 == 0 and r0 == 0:
             continue
-        r1, r0 = got[tp].get(1, 0), got[tp].get(0, 0)
-        out.append({"timepoint": tp, "population_treated": n[1], "population_control": n[0],
-                    "returned_treated": r1, "returned_control": r0,
-                    "lost_treated": 1.0 - r1 / n[1] if n[1] else None,
-                    "lost_control": 1.0 - r0 / n[0] if n[0] else None})
-    return out
-
-
-def _trajectories(engine: Engine, prep: PreparedComparison) -> list[dict[str, Any]]:
-    inst = ", ".join(f"'{i}'" for i in PROM_INSTRUMENTS)
-    rows = engine.sql(
-        f"SELECT CAST(a.t AS INTEGER), o.instrument, o.timepoint, COUNT(*), SUM(a.w), SUM(a.w * o.score), "
-        f"SUM(a.w * o.score * o.score), SUM(a.w * a.w) FROM {prep.table} a JOIN outcomes o "
-        f"ON o.episode_key = a.episode_key WHERE o.valid AND o.score IS NOT NULL AND o.instrument IN ({inst}) "
-        f"GROUP BY CAST(a.t AS INTEGER), o.instrument, o.timepoint")
-    out = []
-    for arm, ins, tp, n, sw, swy, swy2, sw2 in rows:
-        mean = float(swy) / float(sw)
-        var = max(float(swy2) / float(sw) - mean * mean, 0.0)
-        ess = float(sw) ** 2 / float(sw2)
-        out.append({"arm": "treated" if int(arm) == 1 else "control", "instrument": ins, "timepoint": tp,
-                    "n": int(n), "mean": mean, "sd": var ** 0.5, "se": (var / ess) ** 0.5})
-    order = {t: i for i, t in enumerate(TIMEPOINT_ORDER)}
-    return sorted(out, key=lambda r: (r["instrument"], r["arm"], order.get(r["timepoint"], 99)))
+        followup.append({"timepoint": tp, "population_treated": n[1], "population_control": n[0],
+                         "returned_treated": r1, "returned_control": r0,
+                         "lost_treated": 1.0 - r1 / n[1] if n[1] else None,
+                         "lost_control": 1.0 - r0 / n[0] if n[0] else None})
+    traj = []
+    o = 1 + len(TIMEPOINTS)
+    for g, (inst, tp) in enumerate(grid):
+        for arm, r in rows.items():
+            cnt, sw, swy, swy2, sw2 = r[o + 5 * g:o + 5 * g + 5]
+            if not cnt:
+                continue
+            mean = float(swy) / float(sw)
+            var = max(float(swy2) / float(sw) - mean * mean, 0.0)
+            ess = float(sw) ** 2 / float(sw2)
+            traj.append({"arm": "treated" if arm == 1 else "control", "instrument": inst, "timepoint": tp,
+                         "n": int(cnt), "mean": mean, "sd": var ** 0.5, "se": (var / ess) ** 0.5})
+    order = {t: i for i, t in enumerate(TIMEPOINTS)}
+    traj.sort(key=lambda r: (r["instrument"], r["arm"], order[r["timepoint"]]))
+    return followup, traj
 
 
 def _ipcw(engine: Engine, prep: PreparedComparison, timepoints: Sequence[str]) -> tuple[str, dict[str, Any]]:
     """Response models P(questionnaire returned at timepoint | covariates, arm) by IRLS, and a
     table of their inverse probabilities per episode."""
     key = prep.spec.key
-    inst = ", ".join(f"'{i}'" for i in PROM_INSTRUMENTS)
-    flags = ", ".join(f"MAX(CASE WHEN timepoint = '{tp}' THEN 1.0 ELSE 0.0 END) AS f_{tp}" for tp in timepoints)
-    obs = f"obs_{key}"
-    engine.materialize(obs, (
-        f"SELECT a.*, {', '.join(f'COALESCE(f.f_{tp}, 0.0) AS obs_{tp}' for tp in timepoints)} FROM {prep.table} a "
-        f"LEFT JOIN (SELECT episode_key, {flags} FROM outcomes WHERE valid AND instrument IN ({inst}) "
-        f"GROUP BY episode_key) f ON f.episode_key = a.episode_key"))
+    obs = prep.table  # fu__<timepoint>: 1 when any PROM was returned at the timepoint (prom_wide_sql)
     models: dict[str, Any] = {}
     exprs = []
     for tp in timepoints:
-        cols, dropped = drop_constant(engine, obs, [*prep.covariates, "t"], response=f"obs_{tp}")
+        cols, dropped = drop_constant(engine, obs, [*prep.covariates, "t"], response=f"fu__{tp}")
         try:
-            fit, cols, sep = fit_dropping_separators(engine, obs, cols, response=f"obs_{tp}")
+            fit, cols, sep = fit_dropping_separators(engine, obs, cols, response=f"fu__{tp}")
             dropped += sep
         except SpinetrackError as exc:
             models[tp] = {"error": str(exc), "dropped": dropped}
@@ -144,13 +133,15 @@ def run_scorecard(engine: Engine, *, comparisons: Sequence[ComparisonSpec] = COM
     comps: list[ComparisonResult] = []
     results: list[ClaimResult] = []
     prom_tps = sorted({c.timepoint for c in claims if c.table == "outcomes" and c.timepoint},
-                      key=lambda tp: TIMEPOINT_ORDER.index(tp) if tp in TIMEPOINT_ORDER else 99)
+                      key=lambda tp: TIMEPOINTS.index(tp) if tp in TIMEPOINTS else 99)
     for spec in comparisons:
         prep = prepare_comparison(engine, spec, estimand=estimand, trim=trim)
-        ipcw_table, models = (None, {})
+        ipcw_table: str | None = None
+        models: dict[str, Any] = {}
         if sensitivity and prom_tps:
             ipcw_table, models = _ipcw(engine, prep, prom_tps)
-        comps.append(ComparisonResult(prep, _followup(engine, prep), _trajectories(engine, prep), models))
+        followup, trajectories = _followup_and_trajectories(engine, prep)
+        comps.append(ComparisonResult(prep, followup, trajectories, models))
         tick(f"{spec.key}: propensity model and weights")
         for c in claims:
             results.append(run_claim(engine, prep, c, ci_level=ci_level, sensitivity=sensitivity,

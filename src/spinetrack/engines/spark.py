@@ -31,6 +31,10 @@ class SparkEngine(Engine):
                    .config("spark.driver.bindAddress", "127.0.0.1")
                    .config("spark.driver.host", "127.0.0.1")
                    .config("spark.sql.ansi.enabled", "false"))
+        if master.startswith("local"):
+            # local mode: executors live in the driver JVM; the scorecard's wide aggregates (hundreds
+            # of sums per query) exceed the 1 GiB default heap at 10k patients
+            builder = builder.config("spark.driver.memory", os.environ.get("SPINETRACK_SPARK_DRIVER_MEMORY", "4g"))
         for k, v in (config or {}).items():
             builder = builder.config(k, v)
         try:
