@@ -63,8 +63,8 @@ def test_propensity_fit_on_the_engine_equals_statsmodels(duck: Any) -> None:
     rows = duck.sql(f"SELECT t, {', '.join(cols)} FROM wpop_fusion")
     arr = np.array(rows, dtype=float)
     fit = sm.Logit(arr[:, 0], sm.add_constant(arr[:, 1:], has_constant="add")).fit(disp=0, tol=1e-12, maxiter=100)
-    np.testing.assert_allclose(r.propensity.coefficients, fit.params, rtol=1e-7, atol=1e-9)
-    np.testing.assert_allclose(r.propensity.standard_errors, fit.bse, rtol=1e-7)
+    np.testing.assert_allclose(r.propensity.coefficients, fit.params, rtol=1e-8, atol=1e-10)
+    np.testing.assert_allclose(r.propensity.standard_errors, fit.bse, rtol=1e-8)
 
 
 def test_binary_claim_reports_a_risk_ratio(duck: Any) -> None:
