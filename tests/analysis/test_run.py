@@ -60,7 +60,7 @@ def test_propensity_fit_on_the_engine_equals_statsmodels(duck: Any) -> None:
 
     r = run_claim(duck, SPECS["fusion"], claim("blood_loss"))
     cols = list(r.covariates)
-    rows = duck.sql(f"SELECT t, {', '.join(cols)} FROM wpop_fusion")
+    rows = duck.sql(f"SELECT t, {', '.join(cols)} FROM wide_fusion")
     arr = np.array(rows, dtype=float)
     fit = sm.Logit(arr[:, 0], sm.add_constant(arr[:, 1:], has_constant="add")).fit(disp=0, tol=1e-12, maxiter=100)
     np.testing.assert_allclose(r.propensity.coefficients, fit.params, rtol=1e-8, atol=1e-10)
@@ -71,3 +71,17 @@ def test_binary_claim_reports_a_risk_ratio(duck: Any) -> None:
     r = run_claim(duck, SPECS["fusion"], claim("ssi"))
     assert r.ratio is not None and r.ratio.ci_low < r.ratio.estimate < r.ratio.ci_high
     assert r.effect.measure == "risk difference"
+
+
+def test_warm_started_fit_equals_the_cold_fit(duck: Any) -> None:
+    """Above WARM_START_ROWS the fit starts from a 1-in-16 sample (analysis.propensity): the
+    maximum likelihood estimate and its standard errors must not depend on it. Forced here on
+    a small population by lowering the threshold."""
+    from spinetrack.analysis.propensity import prepare_comparison
+
+    cold = prepare_comparison(duck, SPECS["pooled"])
+    warm = prepare_comparison(duck, SPECS["pooled"], warm_start_rows=500)
+    assert cold.sample is None and warm.sample is not None and 0 < warm.sample.rows < warm.sample.population_rows
+    np.testing.assert_allclose(warm.propensity.coefficients, cold.propensity.coefficients, rtol=1e-9, atol=1e-12)
+    np.testing.assert_allclose(warm.propensity.standard_errors, cold.propensity.standard_errors, rtol=1e-9)
+    np.testing.assert_allclose(warm.score_outer, cold.score_outer, rtol=1e-8)

@@ -2,12 +2,13 @@
 both run (the common subset: CASE, COALESCE, LN, EXP, SUM, CAST … AS DOUBLE).
 
 A :class:`ComparisonSpec` says who is treated and who is the control (MIS vs open within one
-procedure family, pooled over families, or surgery vs conservative care). :func:`population_sql`
-builds one row per episode with the treatment indicator ``t`` and the covariate columns
-``x_<name>``; :func:`analysis_table_sql` adds every claim's outcome as columns and
-:func:`outcome_spec` says which give ``y`` of one claim (and, for time-to-event
-claims, ``time`` and ``event``). :func:`attrition_sql` counts the episodes left after each
-filter, for the cohort-flow table.
+procedure family, pooled over families, or surgery vs conservative care).
+:func:`analysis_table_sql` builds ONE table for all comparisons, once per snapshot: a row per
+episode with the covariate columns ``x_<name>`` and every claim's outcome as columns;
+:func:`comparison_sql` is a comparison's population as a filter on it, with the treatment
+indicator ``t``; :func:`outcome_spec` says which columns give ``y`` of one claim (and, for
+time-to-event claims, ``time`` and ``event``). :func:`attrition_sql` counts the episodes left
+after each filter, for the cohort-flow table.
 
 Covariates (issue 5): age, sex, BMI, smoking, diabetes, ASA grade, diagnosis, number of levels,
 baseline ODI, baseline NRS back and leg, symptom duration, prior spine surgery. Missing values
@@ -25,19 +26,24 @@ import json
 from dataclasses import asdict, dataclass
 
 from spinetrack.analysis.claims import Claim, MetricKind
+from spinetrack.analysis.patterns import PATTERN_CODE
 from spinetrack.domain.diagnosis import DiagnosisGroup
 
 __all__ = [
+    "ANALYSIS_TABLE",
     "COMPARISONS",
     "PROM_INSTRUMENTS",
     "PROM_TABLE",
     "TIMEPOINTS",
     "ComparisonSpec",
+    "all_covariate_columns",
     "analysis_table_sql",
     "attrition_sql",
+    "comparison_sql",
     "covariate_columns",
+    "outcome_columns",
     "outcome_spec",
-    "population_sql",
+    "pattern_bits",
     "prom_column",
     "prom_wide_sql",
 ]
@@ -77,6 +83,11 @@ class Covariate:
     sql: str
     missing_sql: str | None = None  # the indicator, when the value can be missing
 
+    @property
+    def indicator(self) -> bool:
+        """A 0/1 column (``CASE WHEN … THEN 1.0 ELSE 0.0 END``): packed into the pattern code."""
+        return self.sql.startswith("CASE WHEN") and self.sql.endswith("THEN 1.0 ELSE 0.0 END")
+
 
 def covariate_columns(spec: ComparisonSpec) -> list[Covariate]:
     """The covariates of the propensity model, in a fixed order."""
@@ -99,9 +110,9 @@ def covariate_columns(spec: ComparisonSpec) -> list[Covariate]:
             cov.append(Covariate(f"dx_{g.value}", f"CASE WHEN e.diagnosis_group = '{g.value}' THEN 1.0 ELSE 0.0 END"))
     cov += [
         Covariate("extra_levels", "CAST(e.n_levels AS DOUBLE) - 1.0"),
-        Covariate("odi0", "(COALESCE(b.odi0, 45.0) - 45.0) / 10.0", "CASE WHEN b.odi0 IS NULL THEN 1.0 ELSE 0.0 END"),
-        Covariate("back0", "COALESCE(b.back0, 6.0) - 6.0", "CASE WHEN b.back0 IS NULL THEN 1.0 ELSE 0.0 END"),
-        Covariate("leg0", "COALESCE(b.leg0, 6.0) - 6.0", "CASE WHEN b.leg0 IS NULL THEN 1.0 ELSE 0.0 END"),
+        Covariate("odi0", "(COALESCE(pw.odi__baseline, 45.0) - 45.0) / 10.0", "CASE WHEN pw.odi__baseline IS NULL THEN 1.0 ELSE 0.0 END"),
+        Covariate("back0", "COALESCE(pw.nrs_back__baseline, 6.0) - 6.0", "CASE WHEN pw.nrs_back__baseline IS NULL THEN 1.0 ELSE 0.0 END"),
+        Covariate("leg0", "COALESCE(pw.nrs_leg__baseline, 6.0) - 6.0", "CASE WHEN pw.nrs_leg__baseline IS NULL THEN 1.0 ELSE 0.0 END"),
         Covariate("log_symptom_weeks", "LN(1.0 + COALESCE(CAST(p.symptom_duration_weeks AS DOUBLE), 26.0))",
                   "CASE WHEN p.symptom_duration_weeks IS NULL THEN 1.0 ELSE 0.0 END"),
         Covariate("prior_surgery", "CASE WHEN p.prior_spine_surgery THEN 1.0 ELSE 0.0 END",
@@ -126,10 +137,6 @@ def _in(values: tuple[str, ...]) -> str:
     return ", ".join(f"'{v}'" for v in values)
 
 
-# Baseline scores come from the one-row-per-episode PROM table (prom_wide_sql): odi0, back0, leg0.
-_BASELINE_COLUMNS = (("odi0", "odi"), ("back0", "nrs_back"), ("leg0", "nrs_leg"))
-
-
 def _filters(spec: ComparisonSpec) -> list[tuple[str, str]]:
     """(description, SQL condition) in the order they are applied."""
     out = [(f"treatment is {' or '.join(spec.treated + spec.control)}",
@@ -143,30 +150,48 @@ def _filters(spec: ComparisonSpec) -> list[tuple[str, str]]:
     return out
 
 
-def population_sql(spec: ComparisonSpec) -> str:
-    """One row per episode in the comparison: keys, ``t`` (1 treated, 0 control), raw baseline
-    scores (``odi0_raw`` …) and the covariates ``x_<name>``. Needs :data:`PROM_TABLE`."""
-    cols = [f"CASE WHEN e.treatment IN ({_in(spec.treated)}) THEN 1.0 ELSE 0.0 END AS t",
-            "b.odi0 AS odi0_raw", "b.back0 AS back0_raw", "b.leg0 AS leg0_raw"]
-    for c in covariate_columns(spec):
-        cols.append(f"{c.sql} AS x_{c.name}")
+def all_covariate_columns() -> list[Covariate]:
+    """Every covariate any comparison uses (the pooled comparisons' procedure-family
+    indicators included): the columns of :data:`ANALYSIS_TABLE`."""
+    pooled = next(s for s in COMPARISONS if s.family_covariates)
+    return covariate_columns(pooled)
+
+
+def pattern_bits() -> dict[str, int]:
+    """Bit of the pattern code (:data:`~spinetrack.analysis.patterns.PATTERN_CODE`) for each 0/1
+    covariate column of :data:`ANALYSIS_TABLE` (``analysis.patterns``)."""
+    names = []
+    for c in all_covariate_columns():
+        if c.indicator:
+            names.append(f"x_{c.name}")
         if c.missing_sql:
-            cols.append(f"{c.missing_sql} AS x_{c.name}_missing")
+            names.append(f"x_{c.name}_missing")
+    return {n: k for k, n in enumerate(names)}
+
+
+def comparison_sql(spec: ComparisonSpec) -> str:
+    """One comparison's population as a filter over :data:`ANALYSIS_TABLE`: its episodes with
+    ``t`` (1 treated, 0 control); the covariates ``x_<name>``, raw baseline scores and every
+    claim's outcome columns come from the table."""
     where = " AND ".join(cond for _, cond in _filters(spec))
-    return (f"SELECT e.episode_key, e.patient_key, e.treatment, e.treatment_family, {', '.join(cols)} "
-            f"FROM episodes e JOIN patients p ON p.patient_key = e.patient_key "
-            f"LEFT JOIN {PROM_TABLE} b ON b.pk = e.episode_key WHERE {where}")
+    return (f"SELECT e.*, CASE WHEN e.treatment IN ({_in(spec.treated)}) THEN 1.0 ELSE 0.0 END AS t "
+            f"FROM {ANALYSIS_TABLE} e WHERE {where}")
 
 
-def attrition_sql(spec: ComparisonSpec) -> list[tuple[str, str]]:
-    """(description, query returning n_treated, n_control) after each filter in turn."""
+def attrition_sql(spec: ComparisonSpec) -> tuple[list[str], str]:
+    """The cohort-flow steps (descriptions) and ONE query over ``episodes`` returning, for each
+    step in turn, the number of treated and control episodes left after its filter."""
     steps = [("all episodes", "TRUE")]
     conds: list[str] = []
     for desc, cond in _filters(spec):
         conds.append(cond)
         steps.append((desc, " AND ".join(conds)))
-    t = f"CASE WHEN e.treatment IN ({_in(spec.treated)}) THEN 1 ELSE 0 END"
-    return [(desc, f"SELECT SUM({t}), SUM(1 - {t}) FROM episodes e WHERE {cond}") for desc, cond in steps]
+    t = f"e.treatment IN ({_in(spec.treated)})"
+    sums = []
+    for _, cond in steps:
+        sums += [f"SUM(CASE WHEN ({cond}) AND {t} THEN 1 ELSE 0 END)",
+                 f"SUM(CASE WHEN ({cond}) AND NOT ({t}) THEN 1 ELSE 0 END)"]
+    return [d for d, _ in steps], f"SELECT {', '.join(sums)} FROM episodes e"
 
 
 @dataclass(frozen=True, slots=True)
@@ -227,29 +252,68 @@ def outcome_spec(claim: Claim) -> OutcomeSpec:
     raise ValueError(f"no outcome for claim {claim.key!r}")
 
 
-def analysis_table_sql(population: str, claims: tuple[Claim, ...] | list[Claim]) -> str:
-    """The population with every claim's outcome as columns: one row per episode, built with one
-    set of joins so that each claim is then a filtered scan (no join per claim). Needs
-    :data:`PROM_TABLE` (:func:`prom_wide_sql`)."""
+def _covariate_exprs() -> list[tuple[str, str]]:
+    out = []
+    for c in all_covariate_columns():
+        out.append((f"x_{c.name}", c.sql))
+        if c.missing_sql:
+            out.append((f"x_{c.name}_missing", c.missing_sql))
+    return out
+
+
+def analysis_table_sql(claims: tuple[Claim, ...] | list[Claim]) -> str:
+    """:data:`ANALYSIS_TABLE`: one row per episode (every comparison is a filter on it,
+    :func:`comparison_sql`) with the keys, the covariates of every comparison (``x_<name>``),
+    the raw baseline scores, and every claim's outcome as columns — built with one set of joins
+    so that each claim is then a filtered scan (no join per claim). Needs :data:`PROM_TABLE`
+    (:func:`prom_wide_sql`)."""
+    cols = ["e.episode_key", "e.patient_key", "e.treatment", "e.treatment_family", "e.has_procedure",
+            "pw.odi__baseline AS odi0_raw", "pw.nrs_back__baseline AS back0_raw", "pw.nrs_leg__baseline AS leg0_raw"]
+    # DOUBLE throughout: `CASE … THEN 1.0 ELSE 0.0 END` is a DECIMAL(2,1) in both engines, and
+    # mixed DECIMAL/DOUBLE arithmetic is slower and rounds differently
+    cols += [f"CAST({expr} AS DOUBLE) AS {name}" for name, expr in _covariate_exprs()]
+    bits = pattern_bits()
+    code = " + ".join(f"CAST({expr} AS BIGINT) * {1 << bits[name]}" for name, expr in _covariate_exprs() if name in bits)
+    cols.append(f"{code} AS {PATTERN_CODE}")
+    cols.append("pw.*")
+    for tp in TIMEPOINTS:  # any PROM returned (valid) at the timepoint: loss to follow-up and IPCW
+        any_cell = " OR ".join(f"pw.{i}__{tp} IS NOT NULL" for i in PROM_INSTRUMENTS)
+        cols.append(f"CAST(CASE WHEN {any_cell} THEN 1.0 ELSE 0.0 END AS DOUBLE) AS fu__{tp}")
+    cols += [f"pr.{c} AS pr_{c}" for c in _PROCEDURE_COLUMNS]
     events = []
     for c in claims:
         if c.table == "complications":
             cond = "TRUE" if c.event_filter in (None, "any") else c.event_filter
             events.append(f"MAX(CASE WHEN {cond} THEN 1.0 ELSE 0.0 END) AS {_event_column(c)}")
+    cols += [f"CAST(cx.{_event_column(c)} AS DOUBLE) AS {_event_column(c)}" for c in claims if c.table == "complications"]
+    cols += ["CAST(rd.readmitted AS DOUBLE) AS readmitted", "ro.reop_first_day"]
     comp = (f"LEFT JOIN (SELECT episode_key AS ck, {', '.join(events)} FROM complications GROUP BY episode_key) cx "
-            "ON cx.ck = q.episode_key" if events else "")
-    pr_cols = ", ".join(f"pr.{c} AS pr_{c}" for c in _PROCEDURE_COLUMNS)
-    return (f"SELECT q.*, pw.*, {pr_cols}, {', '.join('cx.' + e.rsplit(' AS ', 1)[1] for e in events)}"
-            f"{',' if events else ''} rd.readmitted, ro.reop_first_day FROM {population} q "
-            f"LEFT JOIN {PROM_TABLE} pw ON pw.pk = q.episode_key "
-            f"LEFT JOIN procedures pr ON pr.episode_key = q.episode_key AND pr.days_from_index = 0 {comp} "
+            "ON cx.ck = e.episode_key " if events else "")
+    return (f"SELECT {', '.join(cols)} FROM episodes e JOIN patients p ON p.patient_key = e.patient_key "
+            f"LEFT JOIN {PROM_TABLE} pw ON pw.pk = e.episode_key "
+            f"LEFT JOIN procedures pr ON pr.episode_key = e.episode_key AND pr.days_from_index = 0 {comp}"
             "LEFT JOIN (SELECT episode_key AS rk, 1.0 AS readmitted FROM readmissions GROUP BY episode_key) rd "
-            "ON rd.rk = q.episode_key "
+            "ON rd.rk = e.episode_key "
             "LEFT JOIN (SELECT episode_key AS ok, MIN(days_from_index) AS reop_first_day FROM reoperations "
-            "GROUP BY episode_key) ro ON ro.ok = q.episode_key")
+            "GROUP BY episode_key) ro ON ro.ok = e.episode_key")
+
+
+def outcome_columns(claims: tuple[Claim, ...] | list[Claim]) -> list[str]:
+    """The columns of :data:`ANALYSIS_TABLE` that the claims' outcomes (:func:`outcome_spec`),
+    the follow-up table and the PROM trajectories read — what a comparison's weighted table
+    keeps besides the treatment, the covariates and the weights."""
+    cols = [PATTERN_CODE, "odi0_raw"]
+    cols += [f"{i}__{tp}" for i in PROM_INSTRUMENTS for tp in TIMEPOINTS]
+    cols += [prom_column(c) for c in claims
+             if c.table == "outcomes" and c.kind is not MetricKind.TIME_TO_EVENT and prom_column(c) not in cols]
+    cols += [f"fu__{tp}" for tp in TIMEPOINTS] + ["rta_time", "rta_event", "fu_last"]
+    cols += [f"pr_{c}" for c in _PROCEDURE_COLUMNS]
+    cols += [_event_column(c) for c in claims if c.table == "complications"]
+    return [*dict.fromkeys(cols), "readmitted", "reop_first_day"]
 
 
 PROM_TABLE = "prom_wide"
+ANALYSIS_TABLE = "analysis_all"
 PROM_INSTRUMENTS = ("odi", "nrs_back", "nrs_leg", "eq5d5l")
 TIMEPOINTS = ("baseline", "2w", "6w", "3m", "12m", "24m")
 
@@ -260,9 +324,11 @@ def prom_column(claim: Claim) -> str:
 
 def prom_wide_sql(claims: tuple[Claim, ...] | list[Claim]) -> str:
     """One scan of ``outcomes`` → one row per episode (key ``pk``): the valid score of every PROM
-    claim (``<instrument>__<timepoint>``), the valid baseline ODI and NRS back/leg (``odi0``,
-    ``back0``, ``leg0``: covariates), the return-to-activity time and event (first day returned,
-    else censored at the last answer), and the last day with any follow-up answer (``fu_last``)."""
+    claim and of the grid of instruments × timepoints (``<instrument>__<timepoint>``; the
+    baseline ODI and NRS back/leg are covariates), the return-to-activity time and event (first
+    day returned, else censored at the last answer), and the last day with any follow-up answer
+    (``fu_last``). Each extra column is one more aggregate per outcome row (the pivot is the
+    costliest step at a million patients), so the table holds only these."""
     cols = []
     seen = set()
     for c in claims:
@@ -277,15 +343,9 @@ def prom_wide_sql(claims: tuple[Claim, ...] | list[Claim]) -> str:
                 seen.add(name)
                 cols.append(f"MAX(CASE WHEN instrument = '{inst}' AND timepoint = '{tp}' AND valid THEN score END) "
                             f"AS {name}")
-    prom_in = ", ".join(f"'{i}'" for i in PROM_INSTRUMENTS)
-    for tp in TIMEPOINTS:
-        cols.append(f"MAX(CASE WHEN timepoint = '{tp}' AND valid AND instrument IN ({prom_in}) THEN 1.0 ELSE 0.0 END) "
-                    f"AS fu__{tp}")
-    for name, inst in _BASELINE_COLUMNS:
-        cols.append(f"MAX(CASE WHEN instrument = '{inst}' AND timepoint = 'baseline' AND valid THEN score END) AS {name}")
     ret = "CASE WHEN instrument = 'return_to_activity' AND valid AND returned THEN score END"
     last = "CASE WHEN instrument = 'return_to_activity' AND valid THEN days_from_index END"
     cols += [f"CASE WHEN MIN({ret}) IS NULL THEN MAX({last}) ELSE MIN({ret}) END AS rta_time",
-             f"CASE WHEN MIN({ret}) IS NULL THEN 0.0 ELSE 1.0 END AS rta_event",
+             f"CAST(CASE WHEN MIN({ret}) IS NULL THEN 0.0 ELSE 1.0 END AS DOUBLE) AS rta_event",
              "MAX(CASE WHEN days_from_index > 0 THEN days_from_index END) AS fu_last"]
     return f"SELECT episode_key AS pk, {', '.join(cols)} FROM outcomes GROUP BY episode_key"

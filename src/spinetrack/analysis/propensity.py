@@ -8,6 +8,13 @@ equations sum over the rows with an observed outcome. The sandwich therefore tak
 propensity information ``H = SUM e(1-e) x x'`` and score outer product ``G = SUM (t-e)^2 x x'``
 over the population, computed here in one query.
 
+Cost at scale (a million episodes, ``bench/bench_analyze.py``): the population is one filter on
+the analysis table built once per snapshot (``analysis.design``), materialized with only the
+columns the model and the claims read; every sum over the design is grouped by covariate
+pattern (``analysis.patterns``: 45 sums per pass instead of 465 for 30 covariates); above
+:data:`WARM_START_ROWS` the fit starts from a 1-in-16 sample; the weights are added to the
+table as columns once (``Engine.add_columns``).
+
 Diagnostics (shared/STYLE.md habit 7): covariate balance after weighting (max |SMD| ≤ 0.1,
 the threshold the issue names) and empirical equipoise (Walker et al. 2013: the share of each
 arm with a preference score between 0.3 and 0.7; reported, with the 0.5 share Walker et al.
@@ -17,18 +24,29 @@ call equipoise). A failed balance diagnostic withholds the claim's estimate on t
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
-from spinetrack.analysis.aggregates import column_moments, linear_predictor, logistic_crossprod
+from spinetrack.analysis.aggregates import (
+    design_crossprod_by_arm,
+    grouped_sums,
+    linear_predictor,
+    logistic_crossprod,
+    sql_float,
+)
 from spinetrack.analysis.design import (
+    TIMEPOINTS,
     ComparisonSpec,
     attrition_sql,
+    comparison_sql,
     covariate_names,
-    population_sql,
+    outcome_columns,
+    pattern_bits,
 )
+from spinetrack.analysis.patterns import PATTERN_CODE, Design
 from spinetrack.engines.base import Engine
 from spinetrack.stats import (
     ArmMomentSums,
@@ -37,12 +55,10 @@ from spinetrack.stats import (
     SeparationError,
     compute_balance,
     fit_logistic_irls,
-    symmetric_from_triangle,
 )
 
-__all__ = ["AttritionStep", "Diagnostics", "PreparedComparison", "drop_constant", "fit_dropping_separators",
-           "prepare_comparison",
-           "triangle_exprs"]
+__all__ = ["WARM_START_ROWS", "AttritionStep", "Diagnostics", "PreparedComparison", "WarmStartSample", "drop_constant",
+           "fit_dropping_separators", "prepare_comparison", "warm_start_sample"]
 
 EQUIPOISE_BOUNDS = (0.3, 0.7)  # Walker AM et al. Comp Eff Res. 2013;3:11-20
 EQUIPOISE_MIN_SHARE = 0.5      # ibid.: at least half of each arm within the bounds
@@ -95,40 +111,38 @@ class PreparedComparison:
     ps_histogram: dict[str, list[float]]  # bin edges and counts per arm (the PS overlap plot)
     p_treated: float
     notes: tuple[str, ...] = field(default=())
+    sample: WarmStartSample | None = None  # the warm-start sample of the population, for other models on it
 
     @property
     def design(self) -> list[str]:
         return ["1.0", *self.covariates]
 
 
-def triangle_exprs(weight: str, xs: list[str]) -> list[str]:
-    return [f"SUM({weight} * {xs[i]} * {xs[j]})" for i in range(len(xs)) for j in range(i, len(xs))]
-
-
-def drop_constant(engine: Engine, view: str, cols: list[str], response: str = "t") -> tuple[list[str], list[str]]:
-    """Drop columns with no variation, and 0/1 columns constant within a level of the response
-    (they would separate it: the logistic MLE would not exist)."""
-    n, s1, s2 = column_moments(engine, view, cols)
-    by_arm = {int(r[0]): r[1:] for r in engine.grouped(view, [f"CAST({response} AS INTEGER)"],
-                                                       ["COUNT(*)"] + [f"SUM({c})" for c in cols])}
+def _screen(engine: Engine, view: str, cols: list[str], response: str, collinear: bool,
+            bits: dict[str, int] | None = None) -> tuple[list[str], list[str], list[str]]:
+    """ONE query (the design's X'X per level of the response) → columns with no variation or
+    0/1 columns constant within a level of the response (they would separate it: the logistic
+    MLE would not exist), then — when ``collinear`` — a greedy rank check on X'X: a column whose
+    residual variance given the kept ones is numerically zero. Returns (kept, dropped as
+    constant, dropped as collinear)."""
+    by_arm = design_crossprod_by_arm(engine, view, cols, response, bits)
+    total = sum(by_arm.values(), np.zeros((len(cols) + 1, len(cols) + 1)))
+    n = total[0, 0]
     keep: list[str] = []
     drop: list[str] = []
-    for k, (c, a, b) in enumerate(zip(cols, s1, s2, strict=True)):
+    for k, c in enumerate(cols):
+        a, b = total[0, 1 + k], total[1 + k, 1 + k]
         var = b / n - (a / n) ** 2 if n else 0.0
         separating = False
         if abs(a - b) < 1e-9 and len(by_arm) == 2:
-            for arm_row in by_arm.values():
-                n_arm, ones = float(arm_row[0]), float(arm_row[1 + k] or 0.0)
+            for xx in by_arm.values():
+                n_arm, ones = xx[0, 0], xx[0, 1 + k]
                 separating |= ones == 0.0 or ones == n_arm
         (keep if var > 1e-10 and not separating else drop).append(c)
-    return keep, drop
-
-
-def _drop_collinear(engine: Engine, view: str, cols: list[str]) -> tuple[list[str], list[str]]:
-    """Greedy rank check on X'X (the β = 0 cross-products): a column whose residual variance
-    given the kept ones is numerically zero is dropped."""
-    xtwx, _, _ = logistic_crossprod(engine, view, cols)(np.zeros(len(cols) + 1))
-    m = xtwx * 4.0
+    if not collinear:
+        return keep, drop, []
+    idx_of = {c: 1 + k for k, c in enumerate(cols)}
+    m = total[np.ix_([0] + [idx_of[c] for c in keep], [0] + [idx_of[c] for c in keep])]
     keep_idx, dropped = [0], []
     for j in range(1, m.shape[0]):
         idx = keep_idx + [j]
@@ -137,11 +151,64 @@ def _drop_collinear(engine: Engine, view: str, cols: list[str]) -> tuple[list[st
         if resid > 1e-8 * max(sub[-1, -1], 1.0):
             keep_idx.append(j)
         else:
-            dropped.append(cols[j - 1])
-    return [cols[j - 1] for j in keep_idx[1:]], dropped
+            dropped.append(keep[j - 1])
+    return [keep[j - 1] for j in keep_idx[1:]], drop, dropped
 
 
-def fit_dropping_separators(engine: Engine, view: str, cols: list[str], response: str = "t", max_drops: int = 5
+def drop_constant(engine: Engine, view: str, cols: list[str], response: str = "t",
+                  bits: dict[str, int] | None = None) -> tuple[list[str], list[str]]:
+    """Drop columns with no variation, and 0/1 columns constant within a level of the response
+    (they would separate it: the logistic MLE would not exist)."""
+    keep, drop, _ = _screen(engine, view, cols, response, collinear=False, bits=bits)
+    return keep, drop
+
+
+WARM_START_ROWS = 100_000  # above this, start from a fit on a 1-in-16 hashed sample
+_SAMPLE_ONE_IN = 16
+
+
+@dataclass(frozen=True)
+class WarmStartSample:
+    """A materialized 1-in-16 hashed sample of a large population (``table``, ``rows`` of the
+    population's ``population_rows``), shared by every model fitted on that population."""
+
+    table: str
+    rows: int
+    population_rows: int
+
+
+def warm_start_sample(engine: Engine, view: str, name: str, *, min_rows: int = WARM_START_ROWS,
+                      columns: Sequence[str] = ("*",)) -> WarmStartSample | None:
+    """Materialize the sample (of ``columns``: those the models read) when ``view`` has at least
+    ``min_rows`` rows (else ``None``)."""
+    (n,), = engine.sql(f"SELECT COUNT(*) FROM {view}")
+    if int(n) < min_rows:
+        return None
+    engine.materialize(name, f"SELECT {', '.join(columns)} FROM {view} "
+                             f"WHERE {engine.sample_predicate('episode_key', _SAMPLE_ONE_IN)}")
+    (ns,), = engine.sql(f"SELECT COUNT(*) FROM {name}")
+    return WarmStartSample(name, int(ns), int(n)) if int(ns) > 0 else None
+
+
+def _fit_logistic(engine: Engine, view: str, cols: list[str], response: str, sample: WarmStartSample | None,
+                  bits: dict[str, int] | None) -> LogisticFitResult:
+    """The maximum likelihood fit by Newton/IRLS on ``view``, started from the fit on the
+    warm-start sample when there is one (Newton converges quadratically from a close start: two
+    or three passes over the full data instead of six or seven; the estimate is unchanged)."""
+    p = len(cols) + 1
+    names = ["intercept", *cols]
+    start = None
+    if sample is not None:
+        try:
+            start = fit_logistic_irls(logistic_crossprod(engine, sample.table, cols, response, bits), p,
+                                      tol=1e-6).coefficients
+        except Exception:  # noqa: BLE001 - a sample that separates or is singular simply gives no warm start
+            start = None
+    return fit_logistic_irls(logistic_crossprod(engine, view, cols, response, bits), p, names=names, start=start)
+
+
+def fit_dropping_separators(engine: Engine, view: str, cols: list[str], response: str = "t", max_drops: int = 5,
+                            *, sample: WarmStartSample | None = None, bits: dict[str, int] | None = None
                             ) -> tuple[LogisticFitResult, list[str], list[str]]:
     """Fit the logistic model; when a covariate (quasi-)separates the response — a rare level
     whose few patients all had one treatment — drop it, say so, and refit (at most
@@ -150,10 +217,7 @@ def fit_dropping_separators(engine: Engine, view: str, cols: list[str], response
     cols = list(cols)
     while True:
         try:
-            start = _warm_start(engine, view, cols, response)
-            fit = fit_logistic_irls(logistic_crossprod(engine, view, cols, treatment=response), len(cols) + 1,
-                                    names=["intercept", *cols], start=start)
-            return fit, cols, dropped
+            return _fit_logistic(engine, view, cols, response, sample, bits), cols, dropped
         except SeparationError as exc:
             culprit = exc.column
             if culprit not in cols and exc.coefficients is not None and len(cols):
@@ -166,28 +230,9 @@ def fit_dropping_separators(engine: Engine, view: str, cols: list[str], response
             dropped.append(culprit)
 
 
-WARM_START_ROWS = 100_000  # above this, start Newton from a fit on a 1-in-16 hashed sample
-_SAMPLE_ONE_IN = 16
-
-
-def _warm_start(engine: Engine, view: str, cols: list[str], response: str) -> np.ndarray | None:
-    """Coefficients fitted on a deterministic 1-in-16 sample of a large population: the full
-    fit then needs two or three aggregate passes instead of six or seven (Newton converges
-    quadratically from a close start; the maximum likelihood estimate itself is unchanged)."""
-    (n,), = engine.sql(f"SELECT COUNT(*) FROM {view}")
-    if int(n) < WARM_START_ROWS:
-        return None
-    sample = f"(SELECT * FROM {view} WHERE {engine.sample_predicate('episode_key', _SAMPLE_ONE_IN)}) s"
-    try:
-        return fit_logistic_irls(logistic_crossprod(engine, sample, cols, treatment=response), len(cols) + 1,
-                                 tol=1e-6).coefficients
-    except Exception:  # noqa: BLE001 - a sample that separates or is singular simply gives no warm start
-        return None
-
-
-def _fit(engine: Engine, view: str, cols: list[str], notes: list[str], dropped: list[str]
-         ) -> tuple[LogisticFitResult, list[str]]:
-    fit, kept, sep = fit_dropping_separators(engine, view, cols)
+def _fit(engine: Engine, view: str, cols: list[str], notes: list[str], dropped: list[str],
+         sample: WarmStartSample | None) -> tuple[LogisticFitResult, list[str]]:
+    fit, kept, sep = fit_dropping_separators(engine, view, cols, sample=sample, bits=pattern_bits())
     for c in sep:
         notes.append(f"{c.removeprefix('x_')} dropped from the propensity model: it (quasi-)separates the arms")
     dropped.extend(sep)
@@ -199,91 +244,99 @@ def _weight_sql(estimand: str, p1: float) -> tuple[str, str]:
         return ("CASE WHEN t = 1 THEN 1.0 - e ELSE e END",
                 "CASE WHEN t = 1 THEN -e * (1.0 - e) ELSE e * (1.0 - e) END")
     if estimand == "ATE":  # stabilized IPTW
-        c1, c0 = repr(p1), repr(1.0 - p1)
+        c1, c0 = sql_float(p1), sql_float(1.0 - p1)
         return (f"CASE WHEN t = 1 THEN {c1} / e ELSE {c0} / (1.0 - e) END",
                 f"CASE WHEN t = 1 THEN -{c1} * (1.0 - e) / e ELSE {c0} * e / (1.0 - e) END")
     raise ValueError(f"estimand must be 'ATO' or 'ATE', not {estimand!r}")
 
 
-def _moments(rows: list[tuple[Any, ...]], k: int, offset: int) -> dict[int, ArmMomentSums]:
-    out = {}
-    for r in rows:
-        v = np.array([np.nan if x is None else float(x) for x in r[1:]])
-        n = int(v[0])
-        o = offset
-        out[int(r[0])] = ArmMomentSums(sum_w=v[o], sum_wx=v[o + 2:o + 2 + k], sum_wx2=v[o + 2 + k:o + 2 + 2 * k],
-                                       sum_w2=v[o + 1], n=n)
-    return out
-
-
 def prepare_comparison(engine: Engine, spec: ComparisonSpec, *, estimand: str = "ATO",
-                       trim: float | None = None) -> PreparedComparison:
+                       trim: float | None = None, warm_start_rows: int = WARM_START_ROWS) -> PreparedComparison:
     """Population, propensity model and weights for one comparison (module docstring).
 
     ``trim`` (α, e.g. 0.1) keeps rows with a propensity score in [α, 1 − α] and refits the model
     on them (Crump et al. 2009); it is meant for ``estimand="ATE"`` (overlap weights need none).
+    Populations of at least ``warm_start_rows`` episodes start the fit from a 1-in-16 sample
+    (:func:`warm_start_sample`); the estimate does not depend on it.
     """
     if trim is not None and not 0.0 < trim < 0.5:
         raise ValueError(f"trim must be in (0, 0.5), got {trim!r}")
     from spinetrack.analysis.claims import CLAIMS
-    from spinetrack.analysis.design import PROM_TABLE, analysis_table_sql, prom_wide_sql
+    from spinetrack.analysis.design import (
+        ANALYSIS_TABLE,
+        PROM_TABLE,
+        analysis_table_sql,
+        prom_wide_sql,
+    )
 
     engine.ensure_table(PROM_TABLE, prom_wide_sql(CLAIMS))
+    engine.ensure_table(ANALYSIS_TABLE, analysis_table_sql(CLAIMS))
     key = spec.key
-    pop = f"pop_{key}"
-    engine.materialize(pop, population_sql(spec))
-    attrition = []
-    for desc, q in attrition_sql(spec):
-        nt, nc = engine.sql(q)[0]
-        attrition.append(AttritionStep(desc, int(nt or 0), int(nc or 0)))
+    # the population, materialized with only the columns the model and the claims read (the
+    # engine scans a column store: the IRLS passes touch only the model's columns)
+    source = f"popv_{key}"
+    engine.create_view(source, comparison_sql(spec))
     cols = [f"x_{c}" for c in covariate_names(spec)]
-    cols, dropped = drop_constant(engine, pop, cols)
-    cols, dropped2 = _drop_collinear(engine, pop, cols)
+    pop = f"pop_{key}"
+    keep = ", ".join(dict.fromkeys(["episode_key", "t", *cols, *outcome_columns(CLAIMS)]))
+    engine.materialize(pop, f"SELECT {keep} FROM {source}")
+    descriptions, att_query = attrition_sql(spec)
+    counts = engine.sql(att_query)[0]
+    attrition = [AttritionStep(d, int(counts[2 * i] or 0), int(counts[2 * i + 1] or 0))
+                 for i, d in enumerate(descriptions)]
+    bits = pattern_bits()
+    cols, dropped, dropped2 = _screen(engine, pop, cols, "t", collinear=True, bits=bits)
+    model_columns = ["episode_key", "t", PATTERN_CODE, *[f"fu__{tp}" for tp in TIMEPOINTS], *cols]
+    sample = warm_start_sample(engine, pop, f"pops_{key}", min_rows=warm_start_rows, columns=model_columns)
     notes: list[str] = []
-    fit, cols = _fit(engine, pop, cols, notes, dropped2)
+    fit, cols = _fit(engine, pop, cols, notes, dropped2, sample)
     fitted = pop
     if trim is not None:
         eta = linear_predictor(cols, fit.coefficients)
-        fitted = f"popk_{key}"
         lo, hi = trim, 1.0 - trim
-        engine.materialize(fitted, f"SELECT * FROM {pop} WHERE 1.0 / (1.0 + EXP(-({eta}))) BETWEEN {lo!r} AND {hi!r}")
+        fitted = f"popk_{key}"
+        engine.materialize(fitted, f"SELECT * FROM {pop} WHERE 1.0 / (1.0 + EXP(-({eta}))) "
+                                   f"BETWEEN {sql_float(lo)} AND {sql_float(hi)}")
         nt, nc = engine.sql(f"SELECT SUM(t), SUM(1.0 - t) FROM {fitted}")[0]
         attrition.append(AttritionStep(f"propensity score within [{lo:g}, {hi:g}] (Crump et al. 2009)",
                                        int(nt or 0), int(nc or 0)))
-        fit, cols = _fit(engine, fitted, cols, notes, dropped2)
+        sample = warm_start_sample(engine, fitted, f"popks_{key}", min_rows=warm_start_rows, columns=model_columns)
+        fit, cols = _fit(engine, fitted, cols, notes, dropped2, sample)
         notes.append(f"trimmed to propensity scores in [{lo:g}, {hi:g}] and refitted on the kept rows")
     (n_t, n_all), = engine.sql(f"SELECT SUM(t), COUNT(*) FROM {fitted}")
     p1 = float(n_t) / float(n_all)
     eta = linear_predictor(cols, fit.coefficients)
     w, dw = _weight_sql(estimand, p1)
-    wpop = f"wpop_{key}"
-    engine.create_view(wpop, f"SELECT z.*, {w} AS w, {dw} AS dw, t - e AS r FROM "
-                             f"(SELECT q.*, 1.0 / (1.0 + EXP(-({eta}))) AS e FROM {fitted} q) z")
     table = f"wide_{key}"
-    engine.materialize(table, analysis_table_sql(wpop, CLAIMS))
-    xs = ["1.0", *cols]
-    p, k = len(xs), len(cols)
+    engine.add_columns(fitted, [("e", f"1.0 / (1.0 + EXP(-({eta})))"), ("w", w), ("dw", dw), ("r", "t - e")], table)
+    design = Design.of(cols, bits)
     logit_p = math.log(p1 / (1.0 - p1))
-    pref = f"1.0 / (1.0 + EXP(-(LN(e / (1.0 - e)) - {logit_p!r})))"
+    pref = f"1.0 / (1.0 + EXP(-(LN(e / (1.0 - e)) - {sql_float(logit_p)})))"
     lo_eq, hi_eq = EQUIPOISE_BOUNDS
-    exprs = (["COUNT(*)"] + triangle_exprs("r * r", xs)
-             + [f"SUM(CASE WHEN {pref} BETWEEN {lo_eq} AND {hi_eq} THEN 1.0 ELSE 0.0 END)"]
-             + ["COUNT(*)", "COUNT(*)"] + [f"SUM({c})" for c in cols] + [f"SUM({c} * {c})" for c in cols]
-             + ["SUM(w)", "SUM(w * w)"] + [f"SUM(w * {c})" for c in cols] + [f"SUM(w * {c} * {c})" for c in cols])
-    rows = engine.grouped(table, ["CAST(t AS INTEGER)"], exprs)
-    tri = p * (p + 1) // 2
+    exprs = (["COUNT(*)", "SUM(w)", "SUM(w * w)",
+              f"SUM(CASE WHEN {pref} BETWEEN {lo_eq} AND {hi_eq} THEN 1.0 ELSE 0.0 END)"]
+             + design.matrix("r * r") + design.vector("1.0") + design.squares("1.0")
+             + design.vector("w") + design.squares("w"))
+    sums = grouped_sums(engine, table, design, ["CAST(t AS INTEGER)"], exprs)
     # H = SUM e(1-e) x x' is the information the IRLS fit ended on (same rows, same β)
     H = np.array(fit.information, dtype=float)
-    G = np.zeros((p, p))
+    G = np.zeros((design.p, design.p))
     eq_share: dict[int, float] = {}
-    for r in rows:
-        v = np.array([np.nan if x is None else float(x) for x in r[1:]])
-        G += symmetric_from_triangle(v[1:1 + tri], p)
-        eq_share[int(r[0])] = v[1 + tri] / v[0]
-    o = 1 + tri + 1  # offset of the unweighted block (COUNT, COUNT as Σw and Σw²)
+    raw: dict[int, ArmMomentSums] = {}
+    weighted: dict[int, ArmMomentSums] = {}
+    for group in sums.group_keys():
+        arm = int(group[0])
+        g = sums.select(group)
+        n, sw, sw2, eq = g.scalars(4)
+        G += g.matrix()
+        eq_share[arm] = eq / n
+        sx, sx2 = g.vector_and_squares()
+        raw[arm] = ArmMomentSums(sum_w=n, sum_wx=sx, sum_wx2=sx2, sum_w2=n, n=int(n))
+        swx, swx2 = g.vector_and_squares()
+        weighted[arm] = ArmMomentSums(sum_w=sw, sum_wx=swx, sum_wx2=swx2, sum_w2=sw2, n=int(n))
     names = [c.removeprefix("x_") for c in cols]
-    before = compute_balance(_moments(rows, k, o), names, threshold=BALANCE_THRESHOLD)
-    after = compute_balance(_moments(rows, k, o + 2 + 2 * k), names, threshold=BALANCE_THRESHOLD)
+    before = compute_balance(raw, names, threshold=BALANCE_THRESHOLD)
+    after = compute_balance(weighted, names, threshold=BALANCE_THRESHOLD)
     edges = np.linspace(0.0, 1.0, 21)
     hist = {"edges": edges.tolist(), "treated": [0.0] * 20, "control": [0.0] * 20}
     for arm, b, cnt in engine.grouped(table, ["CAST(t AS INTEGER)", "LEAST(CAST(FLOOR(e * 20) AS INTEGER), 19)"],
@@ -298,4 +351,4 @@ def prepare_comparison(engine: Engine, spec: ComparisonSpec, *, estimand: str = 
         ess_treated=float(after.ess_treated or float("nan")), ess_control=float(after.ess_control or float("nan")),
     )
     return PreparedComparison(spec, estimand, trim, table, tuple(cols), tuple(dropped + dropped2), fit, H, G,
-                              before, after, diag, tuple(attrition), hist, p1, tuple(notes))
+                              before, after, diag, tuple(attrition), hist, p1, tuple(notes), sample)

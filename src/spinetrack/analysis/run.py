@@ -18,18 +18,20 @@ Only sums leave the engine.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
+from spinetrack.analysis.aggregates import grouped_sums
 from spinetrack.analysis.claims import Claim, MetricKind, Verdict, decide_verdict
-from spinetrack.analysis.design import ComparisonSpec, outcome_spec
+from spinetrack.analysis.design import ComparisonSpec, OutcomeSpec, outcome_spec, pattern_bits
+from spinetrack.analysis.patterns import Design
 from spinetrack.analysis.propensity import (
     AttritionStep,
     PreparedComparison,
     prepare_comparison,
-    triangle_exprs,
 )
 from spinetrack.engines.base import Engine
 from spinetrack.errors import InputError
@@ -53,7 +55,6 @@ from spinetrack.stats import (
     fit_outcome_regression,
     kaplan_meier_from_counts,
     restricted_mean_survival_time,
-    symmetric_from_triangle,
 )
 from spinetrack.stats.survival_difference import (
     SurvivalArmSums,
@@ -61,7 +62,7 @@ from spinetrack.stats.survival_difference import (
     influence_lookup,
 )
 
-__all__ = ["AttritionStep", "ClaimResult", "McidCheck", "NotEstimableError", "applicable", "run_claim"]
+__all__ = ["AttritionStep", "ClaimResult", "McidCheck", "NotEstimableError", "applicable", "run_claim", "run_claims"]
 
 class NotEstimableError(InputError):
     """The data cannot support this claim's estimate (an empty arm, no events, a singular model)."""
@@ -124,37 +125,81 @@ def applicable(spec: ComparisonSpec, claim: Claim) -> bool:
     return not ("conservative" in spec.control and claim.table in _SURGICAL_TABLES)
 
 
-def _vec(row: tuple[Any, ...]) -> np.ndarray:
-    return np.array([np.nan if x is None else float(x) for x in row], dtype=float)
+_BATCH = 8  # claims per aggregate query (keeps each query a few hundred sums)
 
 
-def _weighted_query(engine: Engine, view: str, prep: PreparedComparison, w: str, dw: str, aipw: bool
-                    ) -> dict[int, dict[str, Any]]:
-    xs = prep.design
-    cols = list(prep.covariates)
-    p, k = len(xs), len(cols)
-    ex = ["COUNT(*)", f"SUM({w})", f"SUM({w} * y)", f"SUM({w} * {w})", f"SUM({w} * {w} * y)",
-          f"SUM({w} * {w} * y * y)", "SUM(y)", "SUM(y * y)"]
-    ex += [f"SUM({dw} * {x})" for x in xs] + [f"SUM({dw} * y * {x})" for x in xs]
-    ex += [f"SUM({w} * r * {x})" for x in xs] + [f"SUM({w} * r * y * {x})" for x in xs]
-    ex += [f"SUM({w} * {c})" for c in cols] + [f"SUM({w} * {c} * {c})" for c in cols]
+def _batched_sums(engine: Engine, prep: PreparedComparison, src: str, where: str,
+                  members: list[tuple[Claim, OutcomeSpec]], w: str, dw: str, aipw: bool
+                  ) -> dict[str, dict[int, dict[str, Any]]]:
+    """ONE grouped aggregate (per arm and covariate pattern, ``analysis.patterns``) over the rows
+    of ``src`` with an observed outcome (``where``, the same rows for every member): the sums
+    that do not involve the outcome once, and the outcome sums of each member claim."""
+    design = Design.of(prep.covariates, pattern_bits())
+    sel = ", ".join(f"({oq.columns[0][1]}) AS y__{i}" for i, (_, oq) in enumerate(members))
+    view = f"(SELECT *, {sel} FROM {src} WHERE {where}) vq"
+    ex = ["COUNT(*)", f"SUM({w})", f"SUM({w} * {w})"]
+    ex += design.vector(dw) + design.vector(f"{w} * r") + design.vector(w) + design.squares(w)
     if aipw:
-        ex += triangle_exprs("1.0", xs) + [f"SUM(y * {x})" for x in xs]
-    out = {}
-    for row in engine.grouped(f"{view} vq", ["CAST(t AS INTEGER)"], ex):
-        v = _vec(row[1:])
-        o = 8
-        blocks = [v[o + i * p:o + (i + 1) * p] for i in range(4)]
-        o += 4 * p
-        d = {"n": int(v[0]), "sw": v[1], "swy": v[2], "sw2": v[3], "sw2y": v[4], "sw2y2": v[5], "sy": v[6],
-             "syy": v[7], "sdx": blocks[0], "sdyx": blocks[1], "swrx": blocks[2], "swryx": blocks[3],
-             "swx": v[o:o + k], "swx2": v[o + k:o + 2 * k]}
-        o += 2 * k
+        ex += design.matrix("1.0")
+    for i in range(len(members)):
+        y = f"y__{i}"
+        ex += [f"SUM({w} * {y})", f"SUM({w} * {w} * {y})", f"SUM({w} * {w} * {y} * {y})", f"SUM({y})",
+               f"SUM({y} * {y})"]
+        ex += design.vector(f"{dw} * {y}") + design.vector(f"{w} * r * {y}")
         if aipw:
-            tri = p * (p + 1) // 2
-            d["xx"] = symmetric_from_triangle(v[o:o + tri], p)
-            d["xy"] = v[o + tri:o + tri + p]
-        out[int(row[0])] = d
+            ex += design.vector(y)
+    sums = grouped_sums(engine, view, design, ["CAST(t AS INTEGER)"], ex)
+    out: dict[str, dict[int, dict[str, Any]]] = {c.key: {} for c, _ in members}
+    for key in sums.group_keys():
+        arm = int(key[0])
+        g = sums.select(key)
+        n, sw, sw2 = g.scalars(3)
+        sdx, swrx = g.vector(), g.vector()
+        swx, swx2 = g.vector_and_squares()
+        xx = g.matrix() if aipw else None
+        for c, _ in members:
+            swy, sw2y, sw2y2, sy, syy = g.scalars(5)
+            d = {"n": int(n), "sw": sw, "swy": swy, "sw2": sw2, "sw2y": sw2y, "sw2y2": sw2y2, "sy": sy, "syy": syy,
+                 "sdx": sdx, "sdyx": g.vector(), "swrx": swrx, "swryx": g.vector(), "swx": swx, "swx2": swx2}
+            if aipw:
+                d["xx"], d["xy"] = xx, g.vector()
+            out[c.key][arm] = d
+    return out
+
+
+def _row_set_groups(engine: Engine, table: str, wheres: list[str]) -> list[list[int]]:
+    """Partition claims (by index) into groups whose outcome filters keep exactly the same rows
+    of ``table`` — checked on the data in one query — so that their sums can share a query."""
+    distinct = list(dict.fromkeys(wheres))
+    parent = list(range(len(distinct)))
+
+    def find(i: int) -> int:
+        while parent[i] != i:
+            i = parent[i]
+        return i
+
+    pairs = [(a, b) for a in range(len(distinct)) for b in range(a + 1, len(distinct))]
+    if pairs:
+        v = engine.aggregate(table, [f"SUM(CASE WHEN ({distinct[a]}) = ({distinct[b]}) THEN 0 ELSE 1 END)"
+                                     for a, b in pairs])
+        for (a, b), mismatches in zip(pairs, v, strict=True):
+            if mismatches == 0:
+                parent[find(b)] = find(a)
+    groups: dict[int, list[int]] = {}
+    for i, wh in enumerate(wheres):
+        groups.setdefault(find(distinct.index(wh)), []).append(i)
+    return list(groups.values())
+
+
+def _claim_arm_sums(engine: Engine, prep: PreparedComparison, items: list[tuple[Claim, OutcomeSpec]], src: str,
+                    w: str, dw: str, aipw: bool) -> dict[str, dict[int, dict[str, Any]]]:
+    out: dict[str, dict[int, dict[str, Any]]] = {}
+    if not items:
+        return out
+    for group in _row_set_groups(engine, prep.table, [oq.where for _, oq in items]):
+        members = [items[i] for i in group]
+        for k in range(0, len(members), _BATCH):
+            out.update(_batched_sums(engine, prep, src, members[0][1].where, members[k:k + _BATCH], w, dw, aipw))
     return out
 
 
@@ -228,10 +273,10 @@ def _evalue(claim: Claim, effect: EffectEstimate, ratio: EffectEstimate | None, 
 
 
 def _continuous_or_binary(engine: Engine, prep: PreparedComparison, claim: Claim, view: str, *, ci_level: float,
-                          sensitivity: bool, ipcw_column: str | None) -> dict[str, Any]:
+                          sensitivity: bool, arms: dict[int, dict[str, Any]],
+                          ipcw_arms: dict[int, dict[str, Any]] | None) -> dict[str, Any]:
     binary = claim.kind is MetricKind.BINARY
     measure = "risk difference" if binary else "mean difference"
-    arms = _weighted_query(engine, view, prep, "w", "dw", sensitivity)
     if set(arms) != {0, 1}:
         raise NotEstimableError("an arm has no patients with this outcome")
     sums = WeightingSums(_arm_sums(arms[1], prep, True), _arm_sums(arms[0], prep, False), prep.estimand)
@@ -250,11 +295,12 @@ def _continuous_or_binary(engine: Engine, prep: PreparedComparison, claim: Claim
             out["aipw"] = _aipw(engine, view, prep, arms, binary, ci_level)
         except Exception as exc:  # noqa: BLE001 - a sensitivity analysis that cannot run is reported, not fatal
             out["notes"] = (f"AIPW not estimable: {exc}",)
-        if ipcw_column is not None:
-            w, dw = f"(w * {ipcw_column})", f"(dw * {ipcw_column})"
+        if ipcw_arms is not None:
             try:
-                ia = _weighted_query(engine, view, prep, w, dw, False)
-                isums = WeightingSums(_arm_sums(ia[1], prep, True), _arm_sums(ia[0], prep, False), prep.estimand)
+                if set(ipcw_arms) != {0, 1}:
+                    raise NotEstimableError("an arm has no patients with this outcome")
+                isums = WeightingSums(_arm_sums(ipcw_arms[1], prep, True), _arm_sums(ipcw_arms[0], prep, False),
+                                      prep.estimand)
                 est = estimate_weighted_difference(isums, ci_level=ci_level, measure=measure)  # type: ignore[arg-type]
                 out["ipcw"] = _relabel(est, "; inverse probability of censoring weights (censoring model taken as "
                                             "known)")
@@ -300,22 +346,22 @@ def _time_to_event(engine: Engine, prep: PreparedComparison, claim: Claim, view:
         "jump": np.concatenate([lk[a].jump for a in (1, 0)]),
         "cum": np.concatenate([lk[a].cum for a in (1, 0)]),
     })
-    xs = prep.design
     cols = list(prep.covariates)
-    p, k = len(xs), len(cols)
+    design = Design.of(cols, pattern_bits())
     joined = (f"(SELECT v.*, l.cum - ({ev_in.replace('time', 'v.time').replace('event', 'v.event')}) * l.jump"
               f" AS phi FROM {view} v JOIN {table} l ON l.arm = CAST(v.t AS INTEGER) "
               f"AND l.time = CAST(LEAST(v.time, {h + 1!r}) AS DOUBLE)) j")
     ex = ["COUNT(*)", "SUM(w)", "SUM(w * w)", "SUM(w * w * phi * phi)"]
-    ex += [f"SUM(dw * phi * {x})" for x in xs] + [f"SUM(w * phi * r * {x})" for x in xs]
-    ex += [f"SUM(w * {c})" for c in cols] + [f"SUM(w * {c} * {c})" for c in cols]
+    ex += design.vector("dw * phi") + design.vector("w * phi * r") + design.vector("w") + design.squares("w")
+    grouped = grouped_sums(engine, joined, design, ["CAST(t AS INTEGER)"], ex)
     sums, mom = {}, {}
-    for row in engine.grouped(joined, ["CAST(t AS INTEGER)"], ex):
-        v = _vec(row[1:])
-        a = int(row[0])
-        sums[a] = SurvivalArmSums(int(v[0]), v[1], v[2], v[3], v[4:4 + p], v[4 + p:4 + 2 * p])
-        o = 4 + 2 * p
-        mom[a] = ArmMomentSums(sum_w=v[1], sum_wx=v[o:o + k], sum_wx2=v[o + k:o + 2 * k], sum_w2=v[2], n=int(v[0]))
+    for key in grouped.group_keys():
+        a = int(key[0])
+        g = grouped.select(key)
+        n, sw, sw2, sw2phi2 = g.scalars(4)
+        sums[a] = SurvivalArmSums(int(n), sw, sw2, sw2phi2, g.vector(), g.vector())
+        swx, swx2 = g.vector_and_squares()
+        mom[a] = ArmMomentSums(sum_w=sw, sum_wx=swx, sum_wx2=swx2, sum_w2=sw2, n=int(n))
     rmst = functional == "rmst"
     effect = estimate_survival_difference(sums[1], sums[0], lk[1].value, lk[0].value, prep.info,
                                           prep.score_outer, estimand=prep.estimand, ci_level=ci_level,
@@ -345,35 +391,56 @@ def _time_to_event(engine: Engine, prep: PreparedComparison, claim: Claim, view:
 def run_claim(engine: Engine, comparison: ComparisonSpec | PreparedComparison, claim: Claim, *,
               estimand: str = "ATO", trim: float | None = None, ci_level: float = 0.95, sensitivity: bool = False,
               ipcw_table: str | None = None) -> ClaimResult:
-    """Estimate one claim for one comparison.
+    """Estimate one claim for one comparison (:func:`run_claims` with one claim).
 
     ``comparison`` may be a spec (it is prepared here) or a :class:`PreparedComparison` shared
-    by all claims of the comparison (``analysis.scorecard`` does that). ``ipcw_table`` names the
-    comparison's analysis table extended with ``ipcw_<timepoint>`` columns (inverse probability
-    of a returned questionnaire) for the IPCW sensitivity analysis of PROM claims.
+    by all claims of the comparison (``analysis.scorecard`` does that).
     """
     prep = comparison if isinstance(comparison, PreparedComparison) else prepare_comparison(
         engine, comparison, estimand=estimand, trim=trim)
+    return run_claims(engine, prep, [claim], ci_level=ci_level, sensitivity=sensitivity, ipcw_table=ipcw_table)[0]
+
+
+def run_claims(engine: Engine, prep: PreparedComparison, claims: Sequence[Claim], *, ci_level: float = 0.95,
+               sensitivity: bool = False, ipcw_table: str | None = None) -> list[ClaimResult]:
+    """Estimate several claims of one prepared comparison. Continuous and binary claims whose
+    outcomes are observed on the same rows share one aggregate query (the sums that do not
+    involve the outcome are computed once); time-to-event claims take their own queries.
+    ``ipcw_table`` names the comparison's analysis table extended with ``ipcw_<timepoint>``
+    columns (inverse probability of a returned questionnaire) for the IPCW sensitivity
+    analysis of PROM claims."""
     spec = prep.spec
-    base: dict[str, Any] = {"claim": claim.key, "comparison": spec.key, "estimand": prep.estimand, "spec_hash": spec.spec_hash(),
-            "propensity": prep.propensity, "covariates": prep.covariates, "dropped_covariates": prep.dropped_covariates}
+    batch = [(c, outcome_spec(c)) for c in claims
+             if applicable(spec, c) and c.kind is not MetricKind.TIME_TO_EVENT]
+    arms = _claim_arm_sums(engine, prep, batch, prep.table, "w", "dw", sensitivity)
+    ipcw_arms: dict[str, dict[int, dict[str, Any]]] = {}
+    if sensitivity and ipcw_table is not None:
+        for tp in dict.fromkeys(c.timepoint for c, _ in batch if c.table == "outcomes" and c.timepoint):
+            items = [(c, oq) for c, oq in batch if c.table == "outcomes" and c.timepoint == tp]
+            ipcw_arms.update(_claim_arm_sums(engine, prep, items, ipcw_table, f"(w * ipcw_{tp})",
+                                             f"(dw * ipcw_{tp})", False))
+    return [_result(engine, prep, c, ci_level=ci_level, sensitivity=sensitivity, arms=arms.get(c.key),
+                    ipcw_arms=ipcw_arms.get(c.key)) for c in claims]
+
+
+def _result(engine: Engine, prep: PreparedComparison, claim: Claim, *, ci_level: float, sensitivity: bool,
+            arms: dict[int, dict[str, Any]] | None, ipcw_arms: dict[int, dict[str, Any]] | None) -> ClaimResult:
+    spec = prep.spec
+    base: dict[str, Any] = {"claim": claim.key, "comparison": spec.key, "estimand": prep.estimand,
+                            "spec_hash": spec.spec_hash(), "propensity": prep.propensity,
+                            "covariates": prep.covariates, "dropped_covariates": prep.dropped_covariates}
     if not applicable(spec, claim):
         return ClaimResult(status="not applicable", effect=None, verdict=None, attrition=prep.attrition,
                            notes=("a surgical outcome has no counterpart in conservative care",), **base)
-    src = prep.table
-    ipcw_col = None
-    if sensitivity and ipcw_table is not None and claim.table == "outcomes" and claim.timepoint \
-            and claim.kind is not MetricKind.TIME_TO_EVENT:
-        src, ipcw_col = ipcw_table, f"ipcw_{claim.timepoint}"
     oq = outcome_spec(claim)
     cols = ", ".join(f"{expr} AS {name}" for name, expr in oq.columns)
-    view = f"(SELECT *, {cols} FROM {src} WHERE {oq.where})"
+    view = f"(SELECT *, {cols} FROM {prep.table} WHERE {oq.where})"
     try:
         if claim.kind is MetricKind.TIME_TO_EVENT:
             out = _time_to_event(engine, prep, claim, view, ci_level=ci_level)
         else:
             out = _continuous_or_binary(engine, prep, claim, view, ci_level=ci_level, sensitivity=sensitivity,
-                                        ipcw_column=ipcw_col)
+                                        arms=arms or {}, ipcw_arms=ipcw_arms)
     except InputError as exc:  # NotEstimableError, or the statistics refusing degenerate sums
         return ClaimResult(status="not estimable", effect=None, verdict=None, attrition=prep.attrition,
                            notes=(*prep.notes, f"not estimable: {exc}"), **base)

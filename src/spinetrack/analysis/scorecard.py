@@ -17,14 +17,20 @@ from typing import Any
 
 from spinetrack.analysis.aggregates import linear_predictor
 from spinetrack.analysis.claims import CLAIMS, NOT_MEASURED, Claim
-from spinetrack.analysis.design import COMPARISONS, PROM_INSTRUMENTS, TIMEPOINTS, ComparisonSpec
+from spinetrack.analysis.design import (
+    COMPARISONS,
+    PROM_INSTRUMENTS,
+    TIMEPOINTS,
+    ComparisonSpec,
+    pattern_bits,
+)
 from spinetrack.analysis.propensity import (
     PreparedComparison,
     drop_constant,
     fit_dropping_separators,
     prepare_comparison,
 )
-from spinetrack.analysis.run import ClaimResult, applicable, run_claim
+from spinetrack.analysis.run import ClaimResult, run_claims
 from spinetrack.engines.base import Engine
 from spinetrack.errors import SpinetrackError
 from spinetrack.stats._common import to_jsonable
@@ -102,10 +108,12 @@ def _ipcw(engine: Engine, prep: PreparedComparison, timepoints: Sequence[str]) -
     obs = prep.table  # fu__<timepoint>: 1 when any PROM was returned at the timepoint (prom_wide_sql)
     models: dict[str, Any] = {}
     exprs = []
+    bits = pattern_bits()
     for tp in timepoints:
-        cols, dropped = drop_constant(engine, obs, [*prep.covariates, "t"], response=f"fu__{tp}")
+        cols, dropped = drop_constant(engine, obs, [*prep.covariates, "t"], response=f"fu__{tp}", bits=bits)
         try:
-            fit, cols, sep = fit_dropping_separators(engine, obs, cols, response=f"fu__{tp}")
+            fit, cols, sep = fit_dropping_separators(engine, obs, cols, response=f"fu__{tp}", sample=prep.sample,
+                                                     bits=bits)
             dropped += sep
         except SpinetrackError as exc:
             models[tp] = {"error": str(exc), "dropped": dropped}
@@ -115,7 +123,7 @@ def _ipcw(engine: Engine, prep: PreparedComparison, timepoints: Sequence[str]) -
                       "coefficients": fit.coefficients.tolist(), "dropped": dropped}
         exprs.append(f"1.0 + EXP(-({linear_predictor(cols, fit.coefficients)})) AS ipcw_{tp}")
     table = f"ipcw_{key}"
-    engine.materialize(table, f"SELECT *, {', '.join(exprs)} FROM {obs}")
+    engine.create_view(table, f"SELECT *, {', '.join(exprs)} FROM {obs}")
     return table, models
 
 
@@ -143,9 +151,9 @@ def run_scorecard(engine: Engine, *, comparisons: Sequence[ComparisonSpec] = COM
         followup, trajectories = _followup_and_trajectories(engine, prep)
         comps.append(ComparisonResult(prep, followup, trajectories, models))
         tick(f"{spec.key}: propensity model and weights")
+        results.extend(run_claims(engine, prep, claims, ci_level=ci_level, sensitivity=sensitivity,
+                                  ipcw_table=ipcw_table))
         for c in claims:
-            results.append(run_claim(engine, prep, c, ci_level=ci_level, sensitivity=sensitivity,
-                                     ipcw_table=ipcw_table if applicable(spec, c) else None))
             tick(f"{spec.key}: {c.key}")
     return Scorecard(engine.name, estimand, trim, sensitivity, ci_level, tuple(comps), tuple(results),
                      snapshot or {}, time.perf_counter() - t0)
@@ -178,8 +186,16 @@ def claim_result_as_dict(r: ClaimResult) -> dict[str, Any]:
         "rmst": r.rmst_difference,
         "attrition": [_attr(a) for a in r.attrition],
         "spec_hash": r.spec_hash, "notes": list(r.notes),
-        "literature": None,  # filled by the evidence engine (issue 6)
+        "literature": _literature(r.claim, r.comparison),
     })
+
+
+def _literature(claim_key: str, comparison_key: str) -> dict[str, Any] | None:
+    """The published figure beside this row (:func:`spinetrack.evidence.literature.literature_for`)."""
+    from spinetrack.evidence.literature import literature_for
+
+    entry = literature_for(claim_key, comparison_key)
+    return None if entry is None else entry.as_dict()
 
 
 def _attr(a: Any) -> dict[str, Any]:

@@ -75,6 +75,15 @@ class Engine(abc.ABC):
         """Compute ``query`` once and keep it (a temporary table, or a cached view on Spark)."""
         self.create_view(name, query)
 
+    def add_columns(self, table: str, columns: Sequence[tuple[str, str]], name: str) -> None:
+        """Make ``name`` the materialized ``table`` with computed columns added, in order (each
+        expression may use the columns before it). The default materializes a copy; an engine
+        that can update a table in place overrides it (``table`` may then change too)."""
+        query = f"SELECT * FROM {table}"
+        for i, (col, expr) in enumerate(columns):
+            query = f"SELECT q{i}.*, {expr} AS {col} FROM ({query}) q{i}"
+        self.materialize(name, query)
+
     @abc.abstractmethod
     def close(self) -> None: ...
 
