@@ -464,6 +464,205 @@ def report(
         console.print(f"report written to {out}" + (f" and {pdf}" if pdf else ""), highlight=False)
 
 
+def _fmt_pooled(r: dict[str, Any], est: float, lo: float, hi: float) -> str:
+    """An estimate and interval as displayed (ratios exponentiated), for the pool table."""
+    import math
+
+    f = math.exp if r["ratio"] is not None else (lambda x: x)
+    d = 3 if r["measure"] == "RD" else 2
+    return f"{f(est):.{d}f} [{f(lo):.{d}f}, {f(hi):.{d}f}]"
+
+
+@app.command()
+def pool(
+    file: Annotated[str, typer.Argument(help="CSV, one study per row: study,n1,mean1,sd1,n2,mean2,sd2 or "
+                                             "study,events1,n1,events2,n2 or study,yi,vi (yi: log ratio for RR/OR); "
+                                             "optional year and subgroup columns. Arm 1 is the experimental arm.")],
+    measure: Annotated[str, typer.Option("--measure", help="MD, SMD, RR, OR or RD.")],
+    method: Annotated[str, typer.Option("--method", help="FE, MH (binary data), DL, REML or PM.")] = "REML",
+    hksj: Annotated[bool, typer.Option("--hksj", help="Hartung-Knapp-Sidik-Jonkman interval (random effects).")] = False,
+    subgroup: Annotated[str | None, typer.Option("--subgroup", help="Column with the subgroup of each study.")] = None,
+    plot: Annotated[str | None, typer.Option("--plot", help="Write the forest plot (.svg, or .png).")] = None,
+    funnel: Annotated[str | None, typer.Option("--funnel", help="Write the funnel plot (.svg, or .png).")] = None,
+    skip_invalid: Annotated[bool, typer.Option("--skip-invalid", help="Drop malformed rows (listed) instead of "
+                                                                      "refusing the file.")] = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """Meta-analysis of the studies in a CSV file: pooled estimate, heterogeneity, subgroups, leave-one-out, Egger."""
+    from pathlib import Path
+
+    from spinetrack.interop.study_csv import StudyFileError, pool_study_file
+
+    try:
+        report = pool_study_file(file, measure=measure, method=method, hksj=hksj, subgroup=subgroup,
+                                 skip_invalid=skip_invalid)
+    except StudyFileError as exc:
+        if as_json:
+            typer.echo(json.dumps(exc.as_dict()))
+        else:
+            console.print(f"[red]error:[/red] {exc.path}: {len(exc.problems)} problem(s); nothing pooled "
+                          "(--skip-invalid drops bad rows)", highlight=False)
+            for p in exc.problems:
+                console.print(f"  {p}", highlight=False, markup=False)
+        raise typer.Exit(code=2) from None
+    except SpinetrackError as exc:
+        _fail(exc, as_json)
+        return
+    doc = report.as_dict()
+    plots: dict[str, str] = {}
+    if plot or funnel:
+        from spinetrack.reports.meta_plots import forest_plot, funnel_plot
+
+        for path, draw, key in ((plot, forest_plot, "forest"), (funnel, funnel_plot, "funnel")):
+            if not path:
+                continue
+            if path.lower().endswith(".png"):
+                draw(report.pooled, png_path=path)
+            else:
+                Path(path).write_text(draw(report.pooled), encoding="utf-8")
+            plots[key] = path
+    doc["plots"] = plots
+    if as_json:
+        typer.echo(json.dumps(doc, allow_nan=False))
+        return
+    from rich.table import Table
+
+    r = doc["pooled"]
+    out = Console()
+    level = f"{r['ci_level']:.0%}"
+    t = Table(title=f"{doc['measure']}, {r['description']} ({doc['file']}, k = {r['k']})")
+    for col, justify in (("study", "left"), (f"{doc['measure']} [{level} CI]", "right"), ("weight", "right")):
+        t.add_column(col, justify=justify)  # type: ignore[arg-type]
+    for s in r["studies"]:
+        t.add_row(s["label"], _fmt_pooled(r, s["yi"], s["ci_low"], s["ci_high"]), f"{s['weight_pct']:.1f}%")
+    t.add_row("[bold]pooled[/bold]", "[bold]" + _fmt_pooled(r, r["estimate"], r["ci_low"], r["ci_high"]) + "[/bold]",
+              "100.0%")
+    if r["pi_low"] is not None:
+        t.add_row("prediction interval", _fmt_pooled(r, r["estimate"], r["pi_low"], r["pi_high"]).split(" ", 1)[1],
+                  "")
+    out.print(t)
+    p_text = "n/a" if r["q_p_value"] is None else f"{r['q_p_value']:.4g}"
+    i2 = "n/a" if r["i2"] is None else f"{r['i2']:.1f}%"
+    df = f"({r['df']})" if r["df"] is not None else ""
+    out.print(f"{r['statistic_name']}{df} = {r['statistic']:.3f}, p = {r['p_value']:.4g}; tau^2 = {r['tau2']:.4g}; "
+              f"Q = {r['q']:.3f} (df {r['q_df']}, p = {p_text}); I^2 = {i2}", highlight=False)
+    sub = doc["subgroups"]
+    if sub is not None:
+        st = Table(title=f"subgroups ({subgroup}; tau^2 {sub['tau2_mode']})")
+        for col in ("subgroup", "k", f"estimate [{level} CI]", "I^2"):
+            st.add_column(col)
+        for g in sub["subgroups"]:
+            st.add_row(str(g["group"]), str(g["k"]), _fmt_pooled(g, g["estimate"], g["ci_low"], g["ci_high"]),
+                       "n/a" if g["i2"] is None else f"{g['i2']:.1f}%")
+        out.print(st)
+        out.print(f"test for subgroup differences: Q = {sub['q_between']:.3f}, df = {sub['q_between_df']}, "
+                  f"p = {sub['q_between_p_value']:.4g}", highlight=False)
+    if doc["egger"] is not None:
+        e = doc["egger"]
+        out.print(f"Egger's test: t({e['df']}) = {e['statistic']:.3f}, p = {e['p_value']:.4g}", highlight=False)
+    if doc["leave_one_out"] is not None:
+        ests = [row["estimate"] for row in doc["leave_one_out"]["rows"]]
+        lo, hi = min(ests), max(ests)
+        out.print("leave-one-out estimates range: " + _fmt_pooled(r, (lo + hi) / 2, lo, hi).split(" ", 1)[1],
+                  highlight=False)
+    for note in [*r["notes"], *doc["notes"]]:
+        out.print(f"note: {note}", highlight=False)
+    for p in doc["skipped"]:
+        out.print(f"skipped: line {p['line']}, column {p['column']!r}: {p['value']!r} {p['reason']}", highlight=False,
+                  markup=False)
+    for key, path in plots.items():
+        console.print(f"{key} plot written to {path}", highlight=False)
+
+
+def _claim_keys(text: str) -> list[str]:
+    """``--claim``: a claim key, a promise (``shorter recovery``) or a word of one (``recovery``)."""
+    from spinetrack.analysis.claims import CLAIMS
+    from spinetrack.errors import ValidationError
+
+    want = text.strip().lower()
+    if any(c.key == want for c in CLAIMS):
+        return [want]
+    keys = [c.key for c in CLAIMS if want and (want == c.promise.lower() or want in c.promise.lower().split())]
+    if not keys:
+        promises = list(dict.fromkeys(c.promise for c in CLAIMS))
+        raise ValidationError(field="claim", value=text, allowed=[c.key for c in CLAIMS] + promises,
+                              reason="a claim key, a promise, or a word of a promise such as 'recovery'")
+    return keys
+
+
+def _fmt_evidence(est: float | None, lo: float | None, hi: float | None) -> str:
+    def f(x: float) -> str:
+        return f"{x:.3g}" if x != 0 and abs(x) < 1 else f"{x:.2f}".rstrip("0").rstrip(".")
+
+    if est is None:
+        return "—"
+    return f(est) + (f" [{f(lo)}, {f(hi)}]" if lo is not None and hi is not None else " [no CI]")
+
+
+@app.command()
+def evidence(
+    claim: Annotated[str | None, typer.Option(
+        "--claim", help="A claim key (length_of_stay), a promise ('shorter recovery') or a word of one (recovery).")
+    ] = None,
+    comparison: Annotated[str | None, typer.Option(
+        "--comparison", help="discectomy, decompression, fusion, cross_cutting, pooled or surgery_vs_conservative.")
+    ] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """The published evidence: every figure with its citation, what was pooled, already pooled, or not and why."""
+    from spinetrack.evidence.pooling import summarize_evidence, unit_text
+
+    try:
+        report = summarize_evidence(claim=_claim_keys(claim) if claim is not None else None, comparison=comparison)
+    except SpinetrackError as exc:
+        _fail(exc, as_json)
+        return
+    doc = report.as_dict()
+    if as_json:
+        typer.echo(json.dumps(doc, allow_nan=False))
+        return
+    from rich.markup import escape
+    from rich.table import Table
+
+    what = {"pooled": "pooled here", "already_pooled": "already pooled", "single_study": "single study",
+            "not_pooled": "not pooled"}
+    title = "published evidence" + (f" — {', '.join(doc['claims'])}" if doc["claims"] else "") + (
+        f" ({comparison})" if comparison else "")
+    t = Table(title=escape(title))
+    for col in ("outcome", "comparison", "what", "estimate [95% CI]", "k / n", "quality", "citation"):
+        t.add_column(escape(col), overflow="fold")
+    for g in doc["groups"]:
+        outcome = escape(f"{g['outcome']} ({g['timepoint_norm']})")
+        p = g["pooled"]
+        if p is not None:
+            t.add_row(outcome, g["comparison"], "[bold]pooled here[/bold]: " + escape(p["description"]),
+                      escape(f"{p['measure']} " + _fmt_evidence(p["estimate"], p["ci_low"], p["ci_high"])
+                             + f" {p['unit']}"),
+                      f"{p['k']} / {p['n_patients'] or '?'}",
+                      escape(f"I² {p['i2']:.0f}%, tau² {p['tau2']:.3g}" if p["i2"] is not None else ""),
+                      escape("; ".join(c["short"] for c in p["citations"])))
+        for i in g["items"]:
+            label = what[i["status"]]
+            if i["status"] in ("not_pooled", "single_study"):
+                label += ": " + "; ".join(i["reasons"])
+            label = ("[red]AGAINST the claim[/red] · " if i["against"] else "") + escape(label)
+            est = (f"{i['effect_measure']} " + _fmt_evidence(i["estimate"], i["ci_low"], i["ci_high"]) + " "
+                   + unit_text(i["unit"]) if i["estimate"] is not None else i["figure"])
+            c = i["citation"]
+            ident = f"doi:{c['doi']}" if c["doi"] else f"PMID {c['pmid']}" if c["pmid"] else c["url"]
+            t.add_row(outcome, escape(i["comparison"]), label, escape(est.strip()),
+                      f"{i['k_studies'] or '?'} / {i['n_patients'] or '?'}", escape(i["quality"]),
+                      escape(f"{c['short']} ({ident})"))
+    out = Console()
+    out.print(t, markup=True)
+    counts = doc["counts"]
+    out.print(f"{counts['pooled']} pooled here, {counts['already_pooled']} already pooled, {counts['single_study']} "
+              f"single studies, {counts['not_pooled']} not pooled; method: {doc['method']}", highlight=False,
+              markup=False)
+    for note in doc["notes"]:
+        out.print(f"note: {note}", highlight=False, markup=False)
+
+
 @app.command()
 def version() -> None:
     """Print the version."""

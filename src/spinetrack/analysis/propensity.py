@@ -58,7 +58,7 @@ from spinetrack.stats import (
 )
 
 __all__ = ["WARM_START_ROWS", "AttritionStep", "Diagnostics", "PreparedComparison", "WarmStartSample", "drop_constant",
-           "fit_dropping_separators", "prepare_comparison", "warm_start_sample"]
+           "fit_dropping_separators", "prepare_comparison", "prepare_snapshot", "warm_start_sample"]
 
 EQUIPOISE_BOUNDS = (0.3, 0.7)  # Walker AM et al. Comp Eff Res. 2013;3:11-20
 EQUIPOISE_MIN_SHARE = 0.5      # ibid.: at least half of each arm within the bounds
@@ -250,6 +250,21 @@ def _weight_sql(estimand: str, p1: float) -> tuple[str, str]:
     raise ValueError(f"estimand must be 'ATO' or 'ATE', not {estimand!r}")
 
 
+def prepare_snapshot(engine: Engine) -> None:
+    """The tables every comparison reads, built once per registered snapshot: the PROM pivot
+    and the analysis table (``analysis.design``)."""
+    from spinetrack.analysis.claims import CLAIMS
+    from spinetrack.analysis.design import (
+        ANALYSIS_TABLE,
+        PROM_TABLE,
+        analysis_table_sql,
+        prom_wide_sql,
+    )
+
+    engine.ensure_table(PROM_TABLE, prom_wide_sql(CLAIMS))
+    engine.ensure_table(ANALYSIS_TABLE, analysis_table_sql(CLAIMS))
+
+
 def prepare_comparison(engine: Engine, spec: ComparisonSpec, *, estimand: str = "ATO",
                        trim: float | None = None, warm_start_rows: int = WARM_START_ROWS) -> PreparedComparison:
     """Population, propensity model and weights for one comparison (module docstring).
@@ -262,15 +277,8 @@ def prepare_comparison(engine: Engine, spec: ComparisonSpec, *, estimand: str = 
     if trim is not None and not 0.0 < trim < 0.5:
         raise ValueError(f"trim must be in (0, 0.5), got {trim!r}")
     from spinetrack.analysis.claims import CLAIMS
-    from spinetrack.analysis.design import (
-        ANALYSIS_TABLE,
-        PROM_TABLE,
-        analysis_table_sql,
-        prom_wide_sql,
-    )
 
-    engine.ensure_table(PROM_TABLE, prom_wide_sql(CLAIMS))
-    engine.ensure_table(ANALYSIS_TABLE, analysis_table_sql(CLAIMS))
+    prepare_snapshot(engine)
     key = spec.key
     # the population, materialized with only the columns the model and the claims read (the
     # engine scans a column store: the IRLS passes touch only the model's columns)

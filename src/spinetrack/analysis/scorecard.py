@@ -29,6 +29,7 @@ from spinetrack.analysis.propensity import (
     drop_constant,
     fit_dropping_separators,
     prepare_comparison,
+    prepare_snapshot,
 )
 from spinetrack.analysis.run import ClaimResult, run_claims
 from spinetrack.engines.base import Engine
@@ -138,23 +139,61 @@ def run_scorecard(engine: Engine, *, comparisons: Sequence[ComparisonSpec] = COM
 
     t0 = time.perf_counter()
     tick = progress or (lambda _msg: None)
-    comps: list[ComparisonResult] = []
-    results: list[ClaimResult] = []
     prom_tps = sorted({c.timepoint for c in claims if c.table == "outcomes" and c.timepoint},
                       key=lambda tp: TIMEPOINTS.index(tp) if tp in TIMEPOINTS else 99)
-    for spec in comparisons:
-        prep = prepare_comparison(engine, spec, estimand=estimand, trim=trim)
+    prepare_snapshot(engine)
+
+    def one(spec: ComparisonSpec, eng: Engine) -> tuple[ComparisonResult, list[ClaimResult]]:
+        prep = prepare_comparison(eng, spec, estimand=estimand, trim=trim)
         ipcw_table: str | None = None
         models: dict[str, Any] = {}
         if sensitivity and prom_tps:
-            ipcw_table, models = _ipcw(engine, prep, prom_tps)
-        followup, trajectories = _followup_and_trajectories(engine, prep)
-        comps.append(ComparisonResult(prep, followup, trajectories, models))
+            ipcw_table, models = _ipcw(eng, prep, prom_tps)
+        followup, trajectories = _followup_and_trajectories(eng, prep)
         tick(f"{spec.key}: propensity model and weights")
-        results.extend(run_claims(engine, prep, claims, ci_level=ci_level, sensitivity=sensitivity,
-                                  ipcw_table=ipcw_table))
+        out = run_claims(eng, prep, claims, ci_level=ci_level, sensitivity=sensitivity, ipcw_table=ipcw_table)
         for c in claims:
             tick(f"{spec.key}: {c.key}")
+        return ComparisonResult(prep, followup, trajectories, models), out
+
+    # Comparisons are independent: run them side by side when the engine allows it (DuckDB: one
+    # connection per worker on the same database), so that one comparison's Python work and
+    # single-threaded queries overlap another's multi-threaded ones.
+    workers = max(1, min(engine.concurrency, len(comparisons)))
+    if workers == 1:
+        done = [one(spec, engine) for spec in comparisons]
+    else:
+        from concurrent.futures import ThreadPoolExecutor
+
+        forks = [engine.fork() for _ in range(workers)]
+        free: list[Engine] = list(forks)
+        import threading
+
+        lock = threading.Lock()
+
+        def run(spec: ComparisonSpec) -> tuple[ComparisonResult, list[ClaimResult]]:
+            with lock:
+                eng = free.pop()
+            try:
+                return one(spec, eng)
+            finally:
+                with lock:
+                    free.append(eng)
+
+        # the largest populations first (surgery vs conservative, then pooled), so that the
+        # workers finish together rather than one running the largest alone at the end
+        order = sorted(range(len(comparisons)), key=lambda i: (not comparisons[i].families,
+                                                               len(comparisons[i].families)), reverse=True)
+        try:
+            with ThreadPoolExecutor(max_workers=workers) as pool:
+                futures = {i: pool.submit(run, comparisons[i]) for i in order}
+                done = [futures[i].result() for i in range(len(comparisons))]
+        finally:
+            for f in forks:
+                if f is not engine:
+                    f.close()
+    comps = [c for c, _ in done]
+    results = [r for _, rs in done for r in rs]
     return Scorecard(engine.name, estimand, trim, sensitivity, ci_level, tuple(comps), tuple(results),
                      snapshot or {}, time.perf_counter() - t0)
 

@@ -26,6 +26,7 @@ class Engine(abc.ABC):
     :meth:`create_view` and :meth:`close`."""
 
     name: str = "?"
+    concurrency: int = 1  # independent analyses this engine can run side by side (see fork)
 
     def register_snapshot(self, directory: str | Path) -> None:
         """Register every snapshot table as a view named after the table."""
@@ -74,6 +75,11 @@ class Engine(abc.ABC):
     def materialize(self, name: str, query: str) -> None:
         """Compute ``query`` once and keep it (a temporary table, or a cached view on Spark)."""
         self.create_view(name, query)
+
+    def fork(self) -> Engine:
+        """An engine for another thread working on the same registered snapshot and tables
+        (its own connection where the engine needs one). The default is this engine itself."""
+        return self
 
     def add_columns(self, table: str, columns: Sequence[tuple[str, str]], name: str) -> None:
         """Make ``name`` the materialized ``table`` with computed columns added, in order (each

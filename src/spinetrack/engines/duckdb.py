@@ -12,18 +12,24 @@ __all__ = ["DuckDBEngine"]
 
 class DuckDBEngine(Engine):
     name = "duckdb"
+    concurrency = 2  # comparisons run side by side, one connection (cursor) each: see fork
 
     def __init__(self, *, threads: int | None = None, memory_limit: str | None = "2GB") -> None:
         try:
             import duckdb
         except ImportError as exc:  # pragma: no cover - duckdb is a dependency
             raise EngineError("DuckDB is not installed: pip install duckdb") from exc
-        config: dict[str, Any] = {}
+        # results never depend on row order (every query aggregates or orders its output), so
+        # DuckDB may write materialized tables in any order: faster, less memory
+        config: dict[str, Any] = {"preserve_insertion_order": False}
         if threads:
             config["threads"] = threads
         if memory_limit:
             config["memory_limit"] = memory_limit
         self._con = duckdb.connect(database=":memory:", config=config)
+        import os
+
+        self.concurrency = int(os.environ.get("SPINETRACK_DUCKDB_CONCURRENCY", type(self).concurrency))
 
     def _register_parquet(self, name: str, path: Path) -> None:
         p = str(path).replace("'", "''")
@@ -42,7 +48,16 @@ class DuckDBEngine(Engine):
         self._con.execute(f"CREATE OR REPLACE VIEW {name} AS {query}")
 
     def materialize(self, name: str, query: str) -> None:
-        self._con.execute(f"CREATE OR REPLACE TEMP TABLE {name} AS {query}")
+        # a table of the (in-memory) database, not a TEMP table: forks' connections see it too
+        self._con.execute(f"CREATE OR REPLACE TABLE {name} AS {query}")
+
+    def fork(self) -> DuckDBEngine:
+        """Another connection (``cursor()``) to the same database, for another thread: it sees
+        the registered snapshot and every table; close it when done (the database stays)."""
+        child = DuckDBEngine.__new__(DuckDBEngine)
+        child._con = self._con.cursor()
+        child.__dict__.update({k: v for k, v in self.__dict__.items() if k in ("snapshot_dir", "derived_tables")})
+        return child
 
     def add_columns(self, table: str, columns: Any, name: str) -> None:
         """In place: ``ALTER TABLE … ADD COLUMN`` and ``UPDATE`` write only the new columns (about

@@ -234,6 +234,8 @@ def methods_section(doc: Doc) -> str:
                "the claim predicts, <strong>contradicted</strong> when it lies wholly on the other side, "
                "<strong>inconclusive</strong> otherwise.</p>")
 
+    out.append(_literature_methods(results))
+
     text = " ".join(_method_strings(doc)) + (" overlap weights" if estimand == "ATO" else "") + (
         " equipoise" if any((c.get("diagnostics") or {}).get("equipoise") for c in comps) else "")
     refs = [ref for key, ref in _REFERENCES if key in text]
@@ -242,6 +244,78 @@ def methods_section(doc: Doc) -> str:
         "<ol>" + "".join(f"<li>{esc(r)}</li>" for r in refs) + "</ol>" if refs else "<p>None recorded.</p>"))
     out.append("</section>")
     return "\n".join(out)
+
+
+_LITERATURE_REFERENCES = (
+    "Viechtbauer W. Conducting meta-analyses in R with the metafor package. J Stat Softw. 2010;36(3):1-48.",
+    ("Hartung J, Knapp G. A refined method for the meta-analysis of controlled clinical trials with binary "
+     "outcome. Stat Med. 2001;20(24):3875-3889."),
+    "Sidik K, Jonkman JN. A simple confidence interval for meta-analysis. Stat Med. 2002;21(21):3153-3159.",
+    ("Higgins JPT, Thomas J, Chandler J, et al. (eds). Cochrane Handbook for Systematic Reviews of "
+     "Interventions, version 6.4; 2023, chapters 6 and 10."),
+)
+
+
+def _literature_entries(results: Iterable[Doc]) -> list[Doc]:
+    """The literature entries of the results (and the family figures of the pooled comparison)."""
+    out: list[Doc] = []
+    for r in results:
+        lit = r.get("literature")
+        if isinstance(lit, Mapping):
+            out.append(lit)
+            out += [f for f in lit.get("by_family") or [] if isinstance(f, Mapping)]
+    return out
+
+
+def _literature_methods(results: list[Doc]) -> str:
+    """How the published figures beside the clinic's estimates were chosen and pooled."""
+    entries = _literature_entries(results)
+    if not entries:
+        return ""
+    shown = [e for e in entries if e.get("estimate") is not None]
+    levels = _unique(str(e.get("level_label")) for e in shown)
+    pooled_here = any(e.get("level") == "pooled_here" for e in shown)
+    computed = any(str(e.get("effect_source") or "").startswith("computed") for e in shown)
+    flagged = _unique(str(c.get("id")) for e in entries for c in e.get("context") or [] if c.get("flags"))
+    items = [
+        ("Which figure. Only a published figure on the claim's own scale (the same quantity, unit and direction, or an "
+         "exact unit conversion such as minutes to seconds or percent to risk), with an interval and without a "
+         "verification flag, is set beside the clinic's estimate. Figures of the comparison's own procedure family "
+         "come first; figures of mixed lumbar procedures only when the family has none. Hierarchy, best first: "
+         "meta-analysis of RCTs; meta-analysis including observational studies; a meta-analysis printed in a "
+         "conference abstract; our own pool of at least two independent primary studies; a single RCT; a single "
+         "observational study. Within a level, a source with a DOI or PMID (it can be checked) comes before one known "
+         "only from a web page, then more studies, more patients, the more recent."),
+        ("The comparison of all procedure families together gets no single published figure: the studies compare MIS "
+         "with open surgery within one family, and one family's figure would misrepresent the others. Its row says "
+         "“by procedure family” and the claim's section lists each family's figure. Surgery versus conservative care "
+         "has no published figure in the evidence base (it compares MIS with open surgery only)."),
+        ("Pooling. Published meta-analyses are shown as published and never re-pooled, neither with each other (they "
+         "share trials) nor with their own trials. Our own pools combine at least two independent primary studies "
+         "(not meta-analyses or reviews) of one comparison, outcome, timepoint and effect family: arm means and SDs "
+         "give mean differences (a standardised mean difference only when no two studies share a unit, and then "
+         "said so), events give risk ratios, published estimates with a 95% interval give their back-calculated "
+         "variance; random effects with the REML estimate of tau², the Hartung–Knapp–Sidik–Jonkman interval (t with "
+         "k − 1 degrees of freedom; very wide with two studies) and a prediction interval, reporting tau², I² and "
+         "Cochran's Q. Rows with a verification flag, medians, narrative findings and rows without usable arm data "
+         "are listed with the reason and never pooled."
+         + (" In this document no published figure comes from our own pool: no group had two independent primary "
+            "studies with a usable effect." if not pooled_here else "")),
+        ("Verdict. The literature's verdict uses the clinic's rule on the published interval: supported when it lies "
+         "wholly on the claimed side of no difference (0 for a difference, 1 for a ratio), contradicted when wholly "
+         "on the other side, inconclusive otherwise. Evidence against a claim (more radiation, more recurrence, "
+         "longer operations, equal long-term outcomes) is listed with each claim as plainly as evidence for it."),
+        ("Source of the figures. The evidence base was compiled from published abstracts, tables and excerpts; the "
+         "numbers have not yet been checked against the full papers. Rows flagged “not yet checked against the full "
+         "text”, “unverified”, “unit not stated”, “printed numbers inconsistent” or “medians” are shown as context "
+         f"only ({len(flagged)} such rows are listed in this report)."
+         + (" Where a source gives only arm means and SDs or events per arm, the difference or risk ratio shown was "
+            "computed here with a Wald interval and is labelled so." if computed else "")),
+    ]
+    used = f"<p>Levels of the figures shown in this document: {esc('; '.join(levels))}.</p>" if levels else (
+        "<p>No claim × comparison in this document has a published figure on its own scale.</p>")
+    return ('<h3 id="methods-literature">Published evidence</h3>' + _ul(esc(i) for i in items) + used
+            + "<p>Methods cited: " + " ".join(esc(r) for r in _LITERATURE_REFERENCES) + "</p>")
 
 
 def limitations_section(doc: Doc) -> str:
@@ -310,6 +384,19 @@ def limitations_section(doc: Doc) -> str:
     for n, where in notes.items():
         items.append(f"{esc(n)} — {esc('; '.join(_unique(where)))}.")
 
+    lit = _literature_entries(results)
+    if lit:
+        flagged = _unique(str(c.get("id")) for e in lit for c in e.get("context") or [] if c.get("flags"))
+        missing = sum(1 for r in results if isinstance(r.get("literature"), Mapping)
+                      and r["literature"].get("estimate") is None)
+        items.append("Published figures come from abstracts, tables and excerpts that have not yet been checked "
+                     f"against the full papers; {len(flagged)} related rows carry a verification flag and are shown "
+                     "as context only, never pooled or set beside the clinic's estimate.")
+        items.append(f"{missing} claim × comparison pairs have no published figure on the claim's own scale; their "
+                     "related findings (other units, proxies, narratives) are listed, not compared.")
+        items.append("A published figure describes other patients, surgeons, techniques and timepoints: a difference "
+                     "between the literature's verdict and the clinic's is a reason to look closer, not a test of "
+                     "either.")
     items.append("Observational data: the arms were made comparable in the measured covariates only; unmeasured "
                  "confounding can remain (see the E-values beside each estimate).")
     if any(r.get("mcid") for r in results):
