@@ -169,7 +169,8 @@ def _batched_sums(engine: Engine, prep: PreparedComparison, src: str, where: str
 
 def _row_set_groups(engine: Engine, table: str, wheres: list[str]) -> list[list[int]]:
     """Partition claims (by index) into groups whose outcome filters keep exactly the same rows
-    of ``table`` — checked on the data in one query — so that their sums can share a query."""
+    of ``table`` — checked on the data (row counts first, then the pairs with equal counts row
+    by row) — so that their sums can share a query."""
     distinct = list(dict.fromkeys(wheres))
     parent = list(range(len(distinct)))
 
@@ -178,7 +179,10 @@ def _row_set_groups(engine: Engine, table: str, wheres: list[str]) -> list[list[
             i = parent[i]
         return i
 
-    pairs = [(a, b) for a in range(len(distinct)) for b in range(a + 1, len(distinct))]
+    counts = engine.aggregate(table, [f"SUM(CASE WHEN ({w}) THEN 1 ELSE 0 END)" for w in distinct]) \
+        if len(distinct) > 1 else []
+    # only filters that keep as many rows can keep the same rows: compare those pairs row by row
+    pairs = [(a, b) for a in range(len(distinct)) for b in range(a + 1, len(distinct)) if counts[a] == counts[b]]
     if pairs:
         v = engine.aggregate(table, [f"SUM(CASE WHEN ({distinct[a]}) = ({distinct[b]}) THEN 0 ELSE 1 END)"
                                      for a, b in pairs])
