@@ -278,6 +278,29 @@ def test_manifest_lists_counts_schema_and_source(store: Engine, tmp_path: Path) 
     assert pq.read_schema(result.path / "outcomes.parquet").metadata[b"spinetrack.snapshot.schema_version"] == b"1"
 
 
+def test_manifest_marks_synthetic_responses_and_the_report_warns(store: Engine, tmp_path: Path) -> None:
+    """The demo cohort's questionnaire responses are stored with source 'synthetic': the manifest
+    counts responses by source and flags the snapshot, so every report made from it says the data
+    are synthetic (reports.methods.synthetic_note). A store of real responses is not flagged."""
+    from spinetrack.reports.methods import synthetic_note
+
+    with Session(store) as s:
+        total = s.scalar(select(func.count()).select_from(PromResponseRow))
+        synthetic = s.scalar(select(func.count()).where(PromResponseRow.source == "synthetic"))
+    assert total and synthetic == total  # the demo cohort is all synthetic
+    m = export_snapshot(store, tmp_path / "demo").manifest
+    assert m["response_sources"] == {"synthetic": total}
+    assert m["synthetic"] == {"generator": "spinetrack demo", "responses": total, "of_responses": total}
+    note = synthetic_note(m)
+    assert note is not None and "synthetic" in note and f"responses {total}" in note
+
+    with store.begin() as c:  # as if every answer had come from patients
+        c.execute(text("UPDATE prom_responses SET source = 'patient'"))
+    m = export_snapshot(store, tmp_path / "real").manifest
+    assert m["synthetic"] is False and m["response_sources"] == {"patient": total}
+    assert synthetic_note(m) is None
+
+
 def test_refuses_a_non_empty_directory_unless_overwrite(store: Engine, tmp_path: Path) -> None:
     base = tmp_path / "exports"
     out = base / "snap"

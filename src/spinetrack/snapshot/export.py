@@ -454,7 +454,9 @@ def export_snapshot(
             revision = MigrationContext.configure(conn).get_current_revision()
             for table in TABLES:
                 counts[table] = _write_table(conn, table, tmp / f"{table}.parquet", keys, batch_rows, progress)
-        manifest = _manifest(engine.dialect.name, revision, counts, keys.secret is not None, created)
+            sources = {str(src): int(n) for src, n in conn.execute(
+                select(PromResponseRow.source, func.count()).group_by(PromResponseRow.source)).all()}
+        manifest = _manifest(engine.dialect.name, revision, counts, keys.secret is not None, created, sources)
         (tmp / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
         _commit(engine, tmp, target, manifest, actor, actor_role)
     except BaseException:
@@ -464,15 +466,25 @@ def export_snapshot(
 
 
 def _manifest(dialect: str, revision: str | None, counts: dict[str, int], rekeyed: bool,
-              created: dt.datetime) -> dict[str, Any]:
+              created: dt.datetime, sources: dict[str, int] | None = None) -> dict[str, Any]:
+    """The manifest. ``sources`` counts questionnaire responses by origin (patient, clinician,
+    import, synthetic); when any are synthetic (``spinetrack demo``) the manifest says so under
+    ``synthetic``, and every report made from the snapshot carries the warning."""
     from spinetrack import __version__
 
+    sources = dict(sorted((sources or {}).items()))
+    n_synthetic = sources.get("synthetic", 0)
+    synthetic: dict[str, Any] | bool = (
+        {"generator": "spinetrack demo", "responses": n_synthetic, "of_responses": sum(sources.values())}
+        if n_synthetic else False)
     return {
         "schema_version": SCHEMA_VERSION,
         "spinetrack_version": __version__,
         "created_at": created.strftime("%Y-%m-%dT%H:%M:%SZ"),
         "source": {"dialect": dialect, "alembic_revision": revision},
         "rekeyed": rekeyed,
+        "synthetic": synthetic,
+        "response_sources": sources,
         "row_counts": dict(counts),
         "tables": {
             t: {"file": f"{t}.parquet", "rows": counts[t], "columns": SCHEMAS[t].names,
