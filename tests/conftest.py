@@ -11,6 +11,7 @@ so a CI run can never pass without having exercised PostgreSQL.
 
 from __future__ import annotations
 
+import datetime as dt
 import glob
 import os
 import shutil
@@ -26,6 +27,11 @@ import pytest
 from sqlalchemy import Engine
 
 BACKENDS = ("sqlite", "postgresql")
+
+# One "today" for the whole run (spinetrack.clock): a run that crosses midnight would otherwise see
+# the test's dates (taken at import) and the app's dates (taken per request) a day apart. Servers
+# started by the tests inherit it.
+os.environ.setdefault("SPINETRACK_TODAY", dt.date.today().isoformat())
 
 
 def _free_port() -> int:

@@ -40,6 +40,7 @@ from typing import Any
 
 import pytest
 
+from spinetrack import clock
 from spinetrack.synth.demo_access import DEMO_PASSWORD
 
 __all__ = ["DEMO_PASSWORD", "LiveServer", "Visit", "assert_no_page_errors", "check_axe", "new_visit", "save_shot"]
@@ -335,7 +336,7 @@ def new_visit(server: LiveServer, *, site_code: str = "DEMO-N", instruments: Seq
     from spinetrack.store.session import make_engine
     from spinetrack.store.tables import SiteRow
 
-    today = today or dt.date.today()
+    today = today or clock.today()
     surgery = today - dt.timedelta(days=42)
     engine = make_engine(server.database_url)
     try:

@@ -11,6 +11,7 @@ from typing import Any
 
 from sqlalchemy import select
 
+from spinetrack import clock
 from spinetrack.store.session import make_engine
 from spinetrack.store.tables import AuditRow, EpisodeRow, PatientIdentityRow, ProcedureRow
 from tests.browser.conftest import DEMO_PASSWORD, LiveServer, assert_no_page_errors, check_axe, save_shot
@@ -31,7 +32,7 @@ def test_clinician_enrols_records_mis_procedure_and_sees_timeline(page_desktop: 
     save_shot(page, f"clinic-list-{live_server.backend}")
 
     name = f"Enrolled Browser {uuid.uuid4().hex[:6]}"
-    surgery = dt.date.today() - dt.timedelta(days=3)
+    surgery = clock.today() - dt.timedelta(days=3)
     page.goto("/clinic/enrol")
     page.locator("#full_name").fill(name)
     page.locator("#mrn").fill(f"BR-{uuid.uuid4().hex[:6]}")

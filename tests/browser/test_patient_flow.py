@@ -10,7 +10,7 @@ from typing import Any
 
 from sqlalchemy import select
 
-from spinetrack import instruments
+from spinetrack import clock, instruments
 from spinetrack.store.session import make_engine
 from spinetrack.store.tables import PromResponseRow
 from tests.browser.conftest import LiveServer, assert_no_page_errors, check_axe, new_visit, save_shot
@@ -29,7 +29,7 @@ def _baseline_odi(server: LiveServer, visit: Any, value: int) -> None:
         codes = [it.code for it in instruments.get("odi").definition.items]
         Store(engine).submit_response(Actor("browser-tests", "clinician", visit.site_id), visit.episode_id, {
             "instrument": "odi", "timepoint": "baseline",
-            "collected_on": (dt.date.today() - dt.timedelta(days=50)).isoformat(),
+            "collected_on": (clock.today() - dt.timedelta(days=50)).isoformat(),
             "answers": dict.fromkeys(codes, value)})
     finally:
         engine.dispose()

@@ -17,6 +17,7 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine
 
+from spinetrack import clock
 from spinetrack.config import Settings
 from spinetrack.store.access import Access
 from spinetrack.store.repositories import SYSTEM, Actor, Store
@@ -46,7 +47,7 @@ class World:
 def build_world(store: Store, access: Access, today: dt.date | None = None) -> World:
     """Two sites; per site one patient (with identity), an episode with a tubular discectomy
     40 days ago, a baseline ODI, and an open 6-week invitation (ODI + NRS back + EQ-5D-5L)."""
-    today = today or dt.date.today()
+    today = today or clock.today()
     w = World()
     for key in ("A", "B"):
         w.sites[key] = store.add_site(SYSTEM, code=f"SITE-{key}", name=f"Site {key}", country="GB")

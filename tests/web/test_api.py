@@ -16,6 +16,7 @@ from argon2 import PasswordHasher
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
+from spinetrack import clock
 from spinetrack.config import Settings
 from spinetrack.errors import ConflictError
 from spinetrack.store import reads
@@ -24,7 +25,7 @@ from spinetrack.store.tables import AuditRow, PromResponseRow
 from spinetrack.web.app import create_app
 from tests.web.conftest import ODI_ITEMS, World
 
-TODAY = dt.date.today()
+TODAY = clock.today()
 SURGERY = TODAY - dt.timedelta(days=40)  # the world's procedures (conftest.build_world)
 V1 = "/api/v1"
 

@@ -15,13 +15,14 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
+from spinetrack import clock
 from spinetrack.store.repositories import SYSTEM, Actor
 from spinetrack.store.tables import AuditRow, ComplicationRow, EpisodeRow, PatientRow, ProcedureRow
 from tests.store.test_queries import build_cohort, odi_answers
 from tests.web.conftest import World
 
 Client = Callable[[str], TestClient]
-TODAY = dt.date.today()
+TODAY = clock.today()
 
 
 def post(c: TestClient, url: str, data: dict[str, Any]) -> Any:

@@ -20,7 +20,7 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
-from spinetrack import instruments
+from spinetrack import clock, instruments
 from spinetrack.config import Settings
 from spinetrack.store.repositories import Actor
 from spinetrack.store.tables import InvitationRow, PromResponseRow, ResponseDraftRow
@@ -377,12 +377,12 @@ def test_each_session_sees_only_its_own_visit(app: Any, world: World, patient: A
 def test_results_show_the_trajectory_and_plain_sentences(app: Any, world: World, patient: Any) -> None:
     store, eid = app.state.store, world.episodes["A"]
     clinician = Actor("setup", "clinician", world.sites["A"])
-    surgery = dt.date.today() - dt.timedelta(days=40)
+    surgery = clock.today() - dt.timedelta(days=40)
     for code, value, tp, day in (("nrs_back", 6, "baseline", -10), ("nrs_leg", 2, "baseline", -10),
                                  ("nrs_leg", 5, "6w", 0)):
         store.submit_response(clinician, eid, {"instrument": code, "timepoint": tp, "answers": {"pain": value},
                                                "collected_on": (surgery + dt.timedelta(days=day)).isoformat()
-                                               if day else dt.date.today().isoformat()})
+                                               if day else clock.today().isoformat()})
     c = patient(world.invitations["A"])
     fill_in(c, "odi", dict.fromkeys(ODI_ITEMS, 2))
     fill_in(c, "nrs_back", {"pain": 3})

@@ -18,6 +18,7 @@ from typing import Any
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
+from spinetrack import clock
 from spinetrack.config import Settings
 from spinetrack.store.access import hash_token
 from spinetrack.store.tables import AuditRow, InvitationRow, PatientRow
@@ -27,7 +28,7 @@ from tests.web.test_api import fast_password_hashing  # noqa: F401  (autouse fix
 from tests.web.test_api import V1, api_endpoints, open_patient_session
 
 ROLES = ("anonymous", "clinician", "coordinator", "other_clinician", "researcher", "admin", "patient_a", "patient_b")
-TODAY = dt.date.today()
+TODAY = clock.today()
 SURGERY = TODAY - dt.timedelta(days=40)  # the world's procedure date (conftest.build_world)
 
 

@@ -17,6 +17,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from spinetrack import clock
 from spinetrack.domain._validate import check_number, coerce_enum
 from spinetrack.domain.complications import ClavienDindo, ComplicationCategory, ReoperationReason
 from spinetrack.domain.diagnosis import (
@@ -237,7 +238,7 @@ class PatientRecord:
     def create(cls, data: Mapping[str, Any], *, today: dt.date | None = None) -> PatientRecord:
         p = "patient"
         _reject_unknown(data, _PATIENT_FIELDS, p)
-        year = (today or dt.date.today()).year
+        year = (today or clock.today()).year
         pseudo_id = data.get("pseudo_id")
         if not isinstance(pseudo_id, str) or not 3 <= len(pseudo_id) <= 64 or not pseudo_id.replace("-", "").replace("_", "").isalnum():
             raise ValidationError(field=f"{p}.pseudo_id", value=pseudo_id, allowed="3 to 64 letters, digits, '-' or '_'")

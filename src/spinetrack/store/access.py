@@ -28,7 +28,7 @@ from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatc
 from sqlalchemy import and_, func, or_, select
 from sqlalchemy.orm import Session
 
-from spinetrack import instruments
+from spinetrack import clock, instruments
 from spinetrack.errors import AuthenticationError, ConflictError, NotFoundError, PermissionDeniedError, ValidationError
 from spinetrack.store import audit
 from spinetrack.store.repositories import SITE_ROLES, Actor, Store, authorize_patient, validate_identity
@@ -270,7 +270,7 @@ class Access:
             raise ValidationError(field="q", value=q, allowed="search text up to 200 characters")
         if followup not in (None, "", "due", "overdue"):
             raise ValidationError(field="followup", value=followup, allowed=["due", "overdue"])
-        today = today or dt.date.today()
+        today = today or clock.today()
         with self.store.transaction() as s:
             stmt = (select(PatientRow, PatientIdentityRow, EpisodeRow)
                     .join(PatientIdentityRow, PatientIdentityRow.patient_id == PatientRow.id, isouter=True)
@@ -449,7 +449,7 @@ class Access:
         rid = self.store.submit_response(
             view.actor, view.episode_id,
             {"instrument": instrument, "timepoint": view.timepoint,
-             "collected_on": (collected_on or dt.date.today()).isoformat(), "answers": answers},
+             "collected_on": (collected_on or clock.today()).isoformat(), "answers": answers},
             source="patient", idempotency_key=idempotency_key)
         with self.store.transaction() as s:
             for d in s.execute(select(ResponseDraftRow).where(ResponseDraftRow.invitation_id == view.invitation_id,

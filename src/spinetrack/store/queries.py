@@ -51,6 +51,7 @@ import numpy as np
 from sqlalchemy import and_, case, exists, func, or_, select
 from sqlalchemy.orm import Session
 
+from spinetrack import clock
 from spinetrack.errors import NotFoundError, PermissionDeniedError, ValidationError
 from spinetrack.instruments import get as get_instrument
 from spinetrack.store import audit
@@ -383,7 +384,7 @@ class Queries:
                               min_n: int = SMALL_CELL_MIN) -> CompletenessTable:
         """Completed, missed and pending episodes per timepoint (see the module docstring)."""
         min_n = self._aggregate_scope(actor, site_id, min_n)
-        today = today or dt.date.today()
+        today = today or clock.today()
         with self.store.transaction() as s:
             rows = []
             for tp in s.execute(select(TimepointRow).order_by(TimepointRow.position)).scalars().all():

@@ -7,6 +7,7 @@ from typing import Any
 
 from sqlalchemy import Engine, distinct, func, select
 
+from spinetrack import clock
 from spinetrack.store.migrate import current_revision
 from spinetrack.store.tables import (
     ComplicationRow,
@@ -30,7 +31,7 @@ def compute_status(engine: Engine, *, as_of: dt.date | None = None) -> dict[str,
     Completeness at a timepoint = episodes with at least one response at that timepoint /
     episodes whose window for it has closed by ``as_of`` (every episode, for baseline).
     """
-    as_of = as_of or dt.date.today()
+    as_of = as_of or clock.today()
     with engine.connect() as c:
         def count(table: Any) -> int:
             return int(c.execute(select(func.count()).select_from(table)).scalar_one())

@@ -38,7 +38,7 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import RedirectResponse, Response
 from starlette.datastructures import FormData
 
-from spinetrack import instruments
+from spinetrack import clock, instruments
 from spinetrack.domain import (
     CATALOGUE,
     DIAGNOSES,
@@ -282,7 +282,7 @@ def patient_list(request: Request, user: ClinicStaff, access: AccessDep,
 @router.get("/clinic/enrol")
 def enrol_form(request: Request, user: ClinicStaff) -> Response:
     return _render(request, "clinic/enrol.html", {
-        "user": user, "values": {"enrolled_on": dt.date.today().isoformat()}, "error": None, **_vocabularies()})
+        "user": user, "values": {"enrolled_on": clock.today().isoformat()}, "error": None, **_vocabularies()})
 
 
 @router.post("/clinic/enrol")
@@ -292,7 +292,7 @@ def enrol_submit(request: Request, user: ClinicStaff, form: FormDep, store: Stor
     one transaction, the episode in the next. Should the episode still fail (a database
     refusal), the patient page says so and offers the episode form."""
     identity, patient = _identity_data(form), _patient_data(form)
-    episode = _episode_data(form, dt.date.today())
+    episode = _episode_data(form, clock.today())
     try:
         validate_identity(identity)
         PatientRecord.create({**patient, "pseudo_id": "ST-CHECK"})
@@ -381,14 +381,14 @@ def _patient_page(request: Request, user: SessionUser, patient_id: int, *, episo
         rows = _timeline_rows(points, band, treatment, labels)
     suggested = "baseline"
     if current is not None and current["index_date"] is not None:
-        days = (dt.date.today() - current["index_date"]).days
+        days = (clock.today() - current["index_date"]).days
         suggested = next((tp.code for tp in schedule if tp.window_from_days <= days <= tp.window_to_days), suggested)
     notice_pair = NOTICES.get(notice or "")
     return _render(request, "clinic/patient.html", {
         "user": user, "patient": record, "identity": identity, "episodes": episodes, "current": current,
         "figures": figures, "rows": rows, "timepoints": schedule, "suggested_timepoint": suggested, "labels": labels, "band_min_n": band.min_n,
         "errors": errors or {}, "values": values or {}, "new_link": new_link, "notice": notice_pair,
-        "today": dt.date.today().isoformat(), "diagnoses_by_code": DIAGNOSES, **_vocabularies()}, status=status)
+        "today": clock.today().isoformat(), "diagnoses_by_code": DIAGNOSES, **_vocabularies()}, status=status)
 
 
 @router.get("/clinic/patients/{patient_id}")
@@ -407,7 +407,7 @@ def _check_episode(request: Request, user: SessionUser, patient_id: int, episode
 @router.post("/clinic/patients/{patient_id}/episodes")
 def add_episode(request: Request, patient_id: int, user: ClinicStaff, form: FormDep, store: StoreDep) -> Response:
     try:
-        eid = store.add_episode(user.actor, patient_id, _episode_data(form, dt.date.today()))
+        eid = store.add_episode(user.actor, patient_id, _episode_data(form, clock.today()))
     except (ValidationError, ConflictError) as exc:
         return _patient_page(request, user, patient_id, status=422, errors={"episode": _error(exc)},
                              values={"episode": _values(form)})
