@@ -17,7 +17,9 @@ import pytest
 
 from spinetrack import stats
 
-MODULES = ["glm", "weighting", "balance", "survival", "survival_difference", "effects", "sensitivity"]
+MODULES = ["glm", "weighting", "balance", "survival", "survival_difference", "effects", "sensitivity",
+           "meta", "meta._distributions", "meta.effects", "meta.heterogeneity", "meta.models", "meta.subgroup",
+           "meta.influence", "meta.cumulative", "meta.bias"]
 SRC = Path(__file__).resolve().parents[2] / "src"
 
 
@@ -29,13 +31,14 @@ def test_docstring_examples_run(name: str) -> None:
     assert result.failed == 0
 
 
-def test_stats_import_is_pure() -> None:
-    """Importing ``spinetrack.stats`` must not load pandas, scipy, statsmodels, engines,
-    databases or web frameworks (the pure-core rule of DESIGN.md)."""
+@pytest.mark.parametrize("package", ["spinetrack.stats", "spinetrack.stats.meta"])
+def test_stats_import_is_pure(package: str) -> None:
+    """Importing ``spinetrack.stats`` (and its ``meta`` package) must not load pandas, scipy,
+    statsmodels, plotting, engines, databases or web frameworks (the pure-core rule of DESIGN.md)."""
     code = (
         "import sys\n"
-        "import spinetrack.stats\n"
-        "bad = {'pandas', 'scipy', 'statsmodels', 'lifelines', 'duckdb', 'pyspark', 'ibis',\n"
+        f"import {package}\n"
+        "bad = {'pandas', 'scipy', 'statsmodels', 'lifelines', 'duckdb', 'pyspark', 'ibis', 'matplotlib',\n"
         "       'sqlalchemy', 'fastapi', 'starlette', 'pydantic_settings', 'plotly'}\n"
         "print(','.join(sorted(m for m in sys.modules if m.split('.')[0] in bad)))\n"
     )
@@ -44,7 +47,7 @@ def test_stats_import_is_pure() -> None:
     proc = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True,
                           timeout=60, check=False)
     assert proc.returncode == 0, proc.stderr
-    assert proc.stdout.strip() == "", f"importing spinetrack.stats loaded: {proc.stdout.strip()}"
+    assert proc.stdout.strip() == "", f"importing {package} loaded: {proc.stdout.strip()}"
 
 
 def test_public_surface_and_result_names() -> None:
