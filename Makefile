@@ -1,5 +1,6 @@
 # spinetrack — the two commands (see README.md):
-#   make run   install, create the embedded SQLite database, load the demo cohort, serve the app
+#   make run   install, create the embedded SQLite database, load the demo cohort, train the prediction
+#              models on it, serve the app
 #   make test  install with test extras, install the real services the tests need, run every test
 
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
@@ -26,6 +27,7 @@ $(VENV)/.test-installed: pyproject.toml constraints.txt | $(BIN)/python
 run: $(VENV)/.run-installed
 	$(BIN)/spinetrack init
 	$(BIN)/spinetrack demo --patients $(DEMO_PATIENTS) --seed $(DEMO_SEED) --if-empty
+	$(BIN)/spinetrack models train --if-missing
 	$(BIN)/spinetrack serve
 
 test: $(VENV)/.test-installed

@@ -320,12 +320,29 @@ OnlyOpt = Annotated[list[str] | None, typer.Option("--comparison", help="Only th
 ClaimOpt = Annotated[list[str] | None, typer.Option("--claim", help="Only this claim (repeatable).")]
 
 
+def _snapshot_or_export(stack: Any, settings: Settings, snapshot_dir: str | None) -> str:
+    """``snapshot_dir``, or a fresh rekeyed snapshot of the database in a temporary directory
+    that ``stack`` removes on exit."""
+    import secrets
+    import tempfile
+
+    if snapshot_dir is not None:
+        return snapshot_dir
+    from spinetrack.snapshot import export_snapshot
+
+    tmp = stack.enter_context(tempfile.TemporaryDirectory(prefix="spinetrack-snapshot-"))
+    db = _engine(settings)
+    try:
+        export_snapshot(db, f"{tmp}/snap", rekey_secret=secrets.token_hex(16))
+    finally:
+        db.dispose()
+    return f"{tmp}/snap"
+
+
 def _run_scorecard(settings: Settings, snapshot_dir: str | None, engine_name: str | None, estimand: str,
                    trim: float | None, sensitivity: bool, comparisons: list[str] | None, claims: list[str] | None,
                    show: bool) -> dict[str, Any]:
     """Snapshot (if needed) → scorecard document, with Rich progress on stderr when ``show``."""
-    import secrets
-    import tempfile
     from contextlib import ExitStack
 
     from spinetrack.analysis.claims import CLAIMS
@@ -339,33 +356,24 @@ def _run_scorecard(settings: Settings, snapshot_dir: str | None, engine_name: st
         options["master"] = settings.spark_master
     n_steps = (len(comparisons or COMPARISONS)) * (len(claims or CLAIMS) + 1)
     with ExitStack() as stack:
-        if snapshot_dir is None:
-            from spinetrack.snapshot import export_snapshot
+        snapshot_dir = _snapshot_or_export(stack, settings, snapshot_dir)
+        snap = snapshot_dir
+        return _with_steps(show, f"analyze on {name}", n_steps, lambda progress: analyze_snapshot(
+            snap, engine=name, engine_options=options, estimand=estimand, trim=trim, sensitivity=sensitivity,
+            comparisons=comparisons, claims=claims, progress=progress))
 
-            tmp = stack.enter_context(tempfile.TemporaryDirectory(prefix="spinetrack-snapshot-"))
-            db = _engine(settings)
-            try:
-                export_snapshot(db, f"{tmp}/snap", rekey_secret=secrets.token_hex(16))
-            finally:
-                db.dispose()
-            snapshot_dir = f"{tmp}/snap"
-        if not show:
-            return analyze_snapshot(snapshot_dir, engine=name, engine_options=options, estimand=estimand, trim=trim,
-                                    sensitivity=sensitivity, comparisons=comparisons, claims=claims)
-        from rich.progress import (
-            BarColumn,
-            MofNCompleteColumn,
-            Progress,
-            TextColumn,
-            TimeElapsedColumn,
-        )
 
-        with Progress(TextColumn("{task.description:<44}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                      console=console) as bar:
-            task = bar.add_task(f"analyze on {name}", total=n_steps)
-            return analyze_snapshot(snapshot_dir, engine=name, engine_options=options, estimand=estimand, trim=trim,
-                                    sensitivity=sensitivity, comparisons=comparisons, claims=claims,
-                                    progress=lambda msg: bar.update(task, advance=1, description=msg[:44]))
+def _with_steps(show: bool, title: str, total: int, run: Any, width: int = 44) -> Any:
+    """``run(progress)`` where ``progress(message)`` advances a Rich bar of ``total`` steps on
+    stderr when ``show`` (otherwise ``progress`` is None)."""
+    if not show:
+        return run(None)
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    with Progress(TextColumn(f"{{task.description:<{width}}}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                  console=console) as bar:
+        task = bar.add_task(title, total=total)
+        return run(lambda msg: bar.update(task, advance=1, description=msg[:width]))
 
 
 def _fmt_estimate(r: dict[str, Any]) -> str:
@@ -661,6 +669,211 @@ def evidence(
               markup=False)
     for note in doc["notes"]:
         out.print(f"note: {note}", highlight=False, markup=False)
+
+
+models_app = typer.Typer(help="Prediction models: per-patient expected outcomes of each treatment option.",
+                         no_args_is_help=True, add_completion=False)
+app.add_typer(models_app, name="models")
+ModelsDirOpt = Annotated[str | None, typer.Option("--dir", help="Model directory; default SPINETRACK_MODELS_DIR.")]
+
+
+def _write_reliability_figures(result: Any, out_dir: str) -> list[str]:
+    """One reliability diagram (SVG) per model with reliability groups, under ``figures/``."""
+    from pathlib import Path
+
+    from spinetrack.reports.prediction_plots import model_reliability_diagram
+
+    fig_dir = Path(out_dir) / "figures"
+    fig_dir.mkdir(parents=True, exist_ok=True)
+    for old in fig_dir.glob("*.svg"):
+        old.unlink()
+    written = []
+    for mid, model in sorted(result.models.models.items()):
+        svg = model_reliability_diagram(model)
+        if svg is not None:
+            path = fig_dir / f"{mid}.svg"
+            path.write_text(svg, encoding="utf-8")
+            written.append(str(path))
+    return written
+
+
+@models_app.command("train")
+def models_train(
+    snapshot_dir: Annotated[str | None, typer.Option("--snapshot", help="Snapshot directory (spinetrack snapshot). "
+                            "Default: export a fresh, rekeyed snapshot of the database to a temporary directory.")]
+    = None,
+    engine_name: EngineOpt = None,
+    out: Annotated[str | None, typer.Option("--out", help="Where to write the models; default SPINETRACK_MODELS_DIR.")]
+    = None,
+    bootstrap: Annotated[int, typer.Option("--bootstrap", help="Bootstrap resamples per model (optimism "
+                                                               "correction; 0: none).")] = 200,
+    seed: Annotated[int, typer.Option("--seed", help="Seed of the bootstrap resamples.")] = 20_240_607,
+    if_missing: Annotated[bool, typer.Option("--if-missing", help="Do nothing when the model directory already "
+                                                                   "holds a trained set (make run).")] = False,
+    database_url: DbOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Fit, validate (bootstrap) and write every prediction model, its card and its reliability diagram."""
+    from contextlib import ExitStack
+    from pathlib import Path
+
+    from spinetrack.predict import planned_models, train_models
+
+    settings = _settings(database_url)
+    name = engine_name or settings.engine
+    out_dir = out or settings.models_dir
+    if if_missing and (Path(out_dir) / "index.json").is_file():
+        if as_json:
+            typer.echo(json.dumps({"models_dir": out_dir, "trained": False, "reason": "already trained"}))
+        else:
+            console.print(f"prediction models already trained in {out_dir} (--if-missing): nothing to do")
+        return
+    stack = ExitStack()
+    try:
+        snapshot_dir = _snapshot_or_export(stack, settings, snapshot_dir)
+    except SpinetrackError as exc:
+        stack.close()
+        _fail(exc, as_json)
+        return
+    options: dict[str, Any] = {}
+    if name == "spark" and settings.spark_master:
+        options["master"] = settings.spark_master
+    show = not as_json and sys.stderr.isatty()
+    snap = snapshot_dir
+    try:
+        result = _with_steps(show, f"train on {name}", planned_models(), lambda progress: train_models(
+            snap, name, out_dir, bootstrap=bootstrap, seed=seed, engine_options=options, progress=progress), width=48)
+    except SpinetrackError as exc:
+        _fail(exc, as_json)
+        return
+    finally:
+        stack.close()
+    doc = result.as_dict()
+    doc["figures"] = _write_reliability_figures(result, out_dir)
+    if as_json:
+        typer.echo(json.dumps(doc, allow_nan=False))
+        return
+    from rich.table import Table
+
+    t = Table(title=f"prediction models ({doc['engine']}, {doc['seconds']:.1f} s, bootstrap {bootstrap}) → {out_dir}")
+    for col in ("model", "n", "events", "C / R² (corrected)", "calibration slope (corrected)", "used for"):
+        t.add_column(col)
+    used: dict[str, list[str]] = {}
+    for a in doc["availability"]:
+        if a["source"] == "clinic":
+            used.setdefault(a["model_id"], []).append(a["option"])
+    for m in doc["models"]:
+        perf = m["performance"]
+        first = perf.get("c_statistic") or perf.get("r2")
+        slope = perf["calibration_slope"]["corrected"]
+        t.add_row(m["model_id"], str(m["n"]), "—" if m["n_events"] is None else str(m["n_events"]),
+                  "—" if first is None or first["corrected"] is None else f"{first['corrected']:.3f}",
+                  "—" if slope is None else f"{slope:.3f}", ", ".join(used.get(m["model_id"], [])) or "not used")
+    Console().print(t)
+    console.print(f"{doc['options']['clinic']} option × outcome predicted from the clinic's data, "
+                  f"{doc['options']['fallback']} falling back to the literature (minimum-data rule; see the cards)",
+                  highlight=False)
+
+
+@models_app.command("card")
+def models_card(
+    model: Annotated[str | None, typer.Option("--model", help="A model id (default: every model).")] = None,
+    models_dir: ModelsDirOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Print the model cards: data, design, minimum-data rule, performance (apparent and optimism-corrected)."""
+    from spinetrack.errors import ValidationError
+    from spinetrack.predict import load_models, model_card
+
+    directory = models_dir or Settings().models_dir
+    try:
+        models = load_models(directory)
+        ids = sorted(models.models)
+        if model is not None and model not in models.models:
+            raise ValidationError(field="model", value=model, allowed=ids)
+    except SpinetrackError as exc:
+        _fail(exc, as_json)
+        return
+    cards = [model_card(models.models[i], models) for i in ([model] if model else ids)]
+    if as_json:
+        doc: dict[str, Any] = cards[0].as_dict() if model else {"models_dir": str(directory),
+                                                                "cards": [c.as_dict() for c in cards]}
+        typer.echo(json.dumps(doc, allow_nan=False))
+        return
+    typer.echo("\n---\n\n".join(c.markdown() for c in cards))
+
+
+@app.command()
+def predict(
+    patient: Annotated[int, typer.Option("--patient", help="The patient's record number (the id in the clinic's "
+                                                           "URLs and the API).")],
+    episode: Annotated[int | None, typer.Option("--episode", help="Episode id (default: the latest).")] = None,
+    models_dir: ModelsDirOpt = None,
+    database_url: DbOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Decision support for one patient: red flags, guideline criteria and each option's expected outcomes."""
+    import getpass
+
+    from spinetrack.predict.decision import build_decision_support
+    from spinetrack.store.repositories import Actor, Store
+
+    settings = _settings(database_url)
+    engine = _engine(settings)
+    try:
+        store = Store(engine, eq5d_value_set=settings.eq5d_value_set)
+        actor = Actor(f"cli:{getpass.getuser()}", "system")  # audited under the operating-system user
+        doc = build_decision_support(store, actor, patient, models_dir=models_dir or settings.models_dir,
+                                     episode_id=episode)
+    except SpinetrackError as exc:
+        _fail(exc, as_json)
+        return
+    finally:
+        engine.dispose()
+    if as_json:
+        typer.echo(json.dumps(doc, default=str, allow_nan=False))
+        return
+    _print_decision(doc)
+
+
+def _print_decision(doc: dict[str, Any]) -> None:
+    from rich.table import Table
+
+    out = Console()
+    ep, sc = doc["episode"], doc["screening"]
+    out.print(f"[bold]patient {doc['patient']['pseudo_id']}[/], {ep['diagnosis_label']} ({ep['diagnosis_code']}), "
+              f"{ep['levels']}", highlight=False)
+    if sc["urgent"]:
+        out.print(f"[bold red]RED FLAG — {sc['message']}[/]", highlight=False)
+        return
+    if not sc["recorded"]:
+        out.print("[yellow]red-flag screening not recorded for this episode: complete it before using these "
+                  "numbers[/]")
+    for c in sc["criteria"]:
+        out.print(f"  criterion [{c['status']}] {c['question']} — {c['citation']}", highlight=False)
+    t = Table(title="expected outcomes (95% interval; source)")
+    t.add_column("outcome")
+    options = [o for o in doc["options"] if o["available"]]
+    for o in options:
+        t.add_column(o["label"])
+    for row in doc["outcomes"]:
+        cells = []
+        for o in options:
+            p = row["by_option"].get(o["key"])
+            if p is None:
+                cells.append("does not apply")
+            elif p["estimate"] is None:
+                cells.append("no estimate")
+            else:
+                scale = 100.0 if row["kind"] == "probability" else 1.0
+                unit = "%" if row["kind"] == "probability" else ""
+                ci = ("" if p["ci_low"] is None else
+                      f" ({p['ci_low'] * scale:.1f}–{p['ci_high'] * scale:.1f})")
+                cells.append(f"{p['estimate'] * scale:.1f}{unit}{ci}; {p['source']}")
+        t.add_row(row["label"], *cells)
+    out.print(t)
+    for n in doc["notes"]:
+        out.print(f"  note: {n}", highlight=False)
 
 
 @app.command()

@@ -111,12 +111,32 @@ def load_demo(database_url: str, *, patients: int = DEMO_PATIENTS, seed: int = D
         raise RuntimeError(f"spinetrack demo failed ({proc.returncode}):\n{proc.stdout}\n{proc.stderr}")
 
 
+MODEL_PATIENTS = 3000  # enough for some option × outcome models to pass the minimum-data rule
+
+
+@pytest.fixture(scope="session")
+def models_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Prediction models trained once per session (``spinetrack models train``, 20 bootstrap
+    resamples) on a separate synthetic cohort, so the decision aid shows clinic-model numbers
+    beside literature fall-backs; every live server reads them (SPINETRACK_MODELS_DIR)."""
+    work = tmp_path_factory.mktemp("browser-models")
+    db = f"sqlite:///{work / 'train.db'}"
+    load_demo(db, patients=MODEL_PATIENTS, seed=11)
+    out = work / "models"
+    proc = subprocess.run(_cli("models", "train", "--database-url", db, "--out", str(out), "--bootstrap", "20",
+                               "--json"), capture_output=True, text=True, check=False, timeout=600)
+    if proc.returncode != 0:
+        raise RuntimeError(f"spinetrack models train failed ({proc.returncode}):\n{proc.stdout}\n{proc.stderr}")
+    return out
+
+
 def _get(url: str, timeout: float = 2.0) -> int:
     with urllib.request.urlopen(url, timeout=timeout) as r:  # noqa: S310 (loopback only)
         return int(r.status)
 
 
-def start_server(database_url: str, backend: str, workdir: Path) -> tuple[subprocess.Popen[bytes], LiveServer]:
+def start_server(database_url: str, backend: str, workdir: Path, models: Path | None = None
+                 ) -> tuple[subprocess.Popen[bytes], LiveServer]:
     """Start ``spinetrack serve`` on 127.0.0.1 and a free port; return once /healthz answers."""
     last_error = ""
     for attempt in range(3):  # a free port can be taken between the probe and the bind: retry
@@ -124,6 +144,8 @@ def start_server(database_url: str, backend: str, workdir: Path) -> tuple[subpro
         log_path = workdir / f"serve-{backend}-{port}.log"
         env = {**os.environ, "SPINETRACK_DATABASE_URL": database_url, "SPINETRACK_ENV": "development",
                "PYTHONUNBUFFERED": "1"}
+        if models is not None:
+            env["SPINETRACK_MODELS_DIR"] = str(models)
         with log_path.open("wb") as log:
             proc = subprocess.Popen(_cli("serve", "--host", "127.0.0.1", "--port", str(port)), env=env,
                                     stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
@@ -179,7 +201,7 @@ def live_server(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPat
         url, admin, name = _create_pg_database(str(request.getfixturevalue("pg_server_url")))
     try:
         load_demo(url)
-        proc, server = start_server(url, request.param, workdir)
+        proc, server = start_server(url, request.param, workdir, request.getfixturevalue("models_dir"))
         try:
             yield server
         finally:

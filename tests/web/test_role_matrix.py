@@ -46,6 +46,8 @@ AGGREGATES = (401, 200, 200, 200, 200, 403, 401, 401)
 VISIT_READ = (401, 401, 401, 401, 401, 401, 200, 200)        # the session's own visit only
 VISIT_WRITE = (401, 401, 401, 401, 401, 401, 201, 201)
 LOGOUT = (401, 204, 204, 204, 204, 204, 401, 401)
+CLINICIAN_READ = (401, 200, 403, 404, 403, 403, 401, 401)    # red-flag screening: clinicians only
+CLINICIAN_WRITE = (401, 201, 403, 404, 403, 403, 401, 401)
 
 
 @dataclass(frozen=True)
@@ -90,6 +92,11 @@ MATRIX: dict[tuple[str, str], Row] = {
     ("GET", f"{V1}/episodes/{{episode_id}}/invitations"): Row(CLINIC_READ),
     ("POST", f"{V1}/episodes/{{episode_id}}/responses"): Row(CLINIC_WRITE, _response_body),
     ("GET", f"{V1}/episodes/{{episode_id}}/responses"): Row(CLINIC_READ),
+    ("POST", f"{V1}/episodes/{{episode_id}}/screening"): Row(CLINICIAN_WRITE, lambda role: {
+        "saddle_anaesthesia": "no", "suspected_fracture": "no", "imaging_concordant": "yes",
+        "assessed_on": TODAY.isoformat()}),
+    ("GET", f"{V1}/episodes/{{episode_id}}/screening"): Row(CLINICIAN_READ),
+    ("GET", f"{V1}/patients/{{patient_id}}/decision-support"): Row(CLINICIAN_READ),
     ("GET", f"{V1}/status"): Row(ANY_STAFF, patient_data=False),
     ("GET", f"{V1}/aggregates/outcomes"): Row(AGGREGATES, patient_data=False),
     ("GET", f"{V1}/visit"): Row(VISIT_READ),

@@ -42,6 +42,7 @@ __all__ = [
     "InvitationRow",
     "PatientIdentityRow",
     "ResponseDraftRow",
+    "ScreeningAssessmentRow",
     "WebSessionRow",
     "PatientRow",
     "ProcedureRow",
@@ -278,6 +279,26 @@ class PromResponseRow(Base):
     valid: Mapped[bool] = mapped_column(Boolean)
     source: Mapped[str] = mapped_column(String(16))  # patient, clinician, import, synthetic
     idempotency_key: Mapped[str | None] = mapped_column(String(128), unique=True)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=_utcnow)
+
+
+class ScreeningAssessmentRow(Base):
+    """One red-flag screening of an episode by a clinician (append-only history: rows are only
+    ever inserted; the newest per episode, by ``assessed_on`` then ``id``, is the current one).
+
+    ``answers`` maps each question of :class:`spinetrack.domain.screening.ScreeningAnswers` to
+    ``yes``, ``no`` or ``unknown``; ``assessed_by`` is the user name of the clinician (unique in
+    ``users``), as ``invitations.created_by`` records its author.
+    """
+
+    __tablename__ = "screening_assessments"
+    __table_args__ = (Index("ix_screening_assessments_episode", "episode_id", "assessed_on"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    episode_id: Mapped[int] = mapped_column(ForeignKey("episodes.id", ondelete="CASCADE"))
+    answers: Mapped[dict[str, Any]] = mapped_column(JSON)
+    assessed_on: Mapped[dt.date] = mapped_column(Date)
+    assessed_by: Mapped[str] = mapped_column(String(64))
     created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=_utcnow)
 
 

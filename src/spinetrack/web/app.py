@@ -82,8 +82,8 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
     def healthz() -> dict[str, str]:
         return {"status": "ok"}
 
-    from spinetrack.web.routes import admin, api, auth, clinic, patient
+    from spinetrack.web.routes import admin, api, auth, clinic, decision, patient
 
-    for module in (auth, api, patient, clinic, admin):
+    for module in (auth, api, patient, clinic, admin, decision):
         app.include_router(module.router)
     return app

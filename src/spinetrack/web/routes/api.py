@@ -11,6 +11,10 @@ Who may call what:
 * clinic staff (clinician, coordinator): patients, episodes, procedures, complications,
   readmissions, reoperations, invitations and PROM responses of their own site; another
   site's record answers 404 (its existence is not revealed);
+* clinicians only (not coordinators): the red-flag screening of an episode of their own site,
+  ``POST`` and ``GET /episodes/{id}/screening``. ``GET`` answers 200 with ``recorded: false``
+  (every flag unknown, the criteria as far as the episode record allows) when no screening is
+  recorded yet, rather than 404: the episode exists and "not screened" is itself the answer;
 * any staff role: ``GET /status`` (counts only);
 * researchers and clinic staff: ``GET /aggregates/outcomes`` (pseudonymised, small cells
   suppressed; researchers all sites, clinic staff their own);
@@ -28,7 +32,9 @@ from fastapi import APIRouter, Depends, Header, Path, Query, Request, Response
 
 from spinetrack import instruments
 from spinetrack.errors import AuthenticationError, NotFoundError
+from spinetrack.domain.screening import ScreeningResult
 from spinetrack.store import reads
+from spinetrack.store import screening as screening_store
 from spinetrack.store.access import Access, InvitationView, SessionUser
 from spinetrack.store.repositories import Actor, Store
 from spinetrack.store.status import compute_status
@@ -62,6 +68,8 @@ from spinetrack.web.schemas import (
     ReadmissionPublic,
     ReoperationCreate,
     ReoperationPublic,
+    ScreeningCreate,
+    ScreeningPublic,
     StatusPublic,
     TrajectoryPublic,
     VisitPublic,
@@ -88,6 +96,7 @@ IdempotencyKey = Annotated[str | None, Header(
                 "different payload it is refused (409).")]
 
 OutcomeReader = Annotated[SessionUser, Depends(require_roles("researcher", "clinician", "coordinator"))]
+Clinician = Annotated[SessionUser, Depends(require_roles("clinician"))]
 
 _ERRORS: dict[int | str, dict[str, Any]] = {
     code: {"model": ProblemPublic, "description": text} for code, text in (
@@ -273,6 +282,36 @@ def submit_response(episode_id: EpisodeId, body: PromResponseCreate, response: R
 def list_responses(episode_id: EpisodeId, user: ClinicStaff, store: StoreDep) -> PromResponsesPublic:
     items = store.list_responses(user.actor, episode_id)
     return PromResponsesPublic.model_validate({"total": len(items), "items": items})
+
+
+# ------------------------------------------------------------------------------ red-flag screening
+
+
+def _screening(episode_id: int, result: ScreeningResult) -> ScreeningPublic:
+    return ScreeningPublic.model_validate({**result.as_dict(), "episode_id": episode_id})
+
+
+@router.post(f"{V1}/episodes/{{episode_id}}/screening", response_model=ScreeningPublic, status_code=201,
+             tags=["screening"], responses=_ERRORS)
+def record_screening(episode_id: EpisodeId, body: ScreeningCreate, user: Clinician, store: StoreDep
+                     ) -> ScreeningPublic:
+    """Record a red-flag screening of the episode (clinicians only; the history is kept).
+
+    Returns the episode's current screening after the write: normally the one just posted; an
+    assessment dated before the newest one is kept in the history but the newer one stays
+    current (see ``assessed_on``). Any red flag present: ``urgent``, the urgent-referral
+    ``message`` and no candidacy ``criteria``."""
+    screening_store.save_screening(store, user.actor, episode_id, body.data())
+    return _screening(episode_id, screening_store.screen_episode(store, user.actor, episode_id))
+
+
+@router.get(f"{V1}/episodes/{{episode_id}}/screening", response_model=ScreeningPublic, tags=["screening"],
+            responses=_ERRORS)
+def get_screening(episode_id: EpisodeId, user: Clinician, store: StoreDep) -> ScreeningPublic:
+    """The episode's current red-flag screening and candidacy questions (clinicians only).
+    Not screened yet: 200 with ``recorded: false``, every flag unknown and the criteria as far
+    as the episode record allows."""
+    return _screening(episode_id, screening_store.screen_episode(store, user.actor, episode_id))
 
 
 # ------------------------------------------------------------------------------ status and aggregates

@@ -16,7 +16,14 @@ Routes
 ``POST /clinic/patients/{id}/episodes/{eid}/procedure``   record the procedure
 ``POST /clinic/patients/{id}/episodes/{eid}/complications`` record a complication
 ``POST /clinic/patients/{id}/episodes/{eid}/invitations`` create a questionnaire link (shown once)
+``POST /clinic/patients/{id}/episodes/{eid}/screening``  record red-flag screening (clinicians only)
 ``GET  /clinic/overview``                                 completeness, outcomes, complications
+
+Red flags and candidacy (clinicians only; coordinators see a note): the page shows the shown
+episode's current screening (:func:`spinetrack.store.screening.screen_episode`): an urgent
+banner when any red flag is present (then no candidacy questions), otherwise the guideline
+candidacy questions of the diagnosis group, and the form to record a new assessment (the
+history is kept; the newest is current).
 
 The expected band on the patient page (until the analytics issue lands): the median and
 interquartile range of the whole registry's patients with the same treatment at each
@@ -62,8 +69,17 @@ from spinetrack.domain import (
     WorkStatus,
 )
 from spinetrack.domain.pathway import EpisodeRecord, PatientRecord
+from spinetrack.domain.screening import (
+    ANSWER_FIELDS,
+    CANDIDACY_FIELDS,
+    LABELS,
+    QUESTIONS,
+    RED_FLAG_FIELDS,
+    Answer,
+)
 from spinetrack.errors import ConflictError, NotFoundError, SpinetrackError, ValidationError
 from spinetrack.instruments import thresholds
+from spinetrack.store import screening as screening_store
 from spinetrack.store.access import SessionUser
 from spinetrack.store.queries import (
     SMALL_CELL_MIN,
@@ -87,6 +103,7 @@ N_FINDINGS = 3  # imaging-finding rows on the forms (a row is used when its kind
 GRADE_FIELDS = ("morphology", "zone", "pfirrmann", "stenosis_grade", "meyerding")
 
 OverviewUser = Annotated[SessionUser, Depends(require_roles("clinician", "coordinator", "researcher"))]
+Clinician = Annotated[SessionUser, Depends(require_roles("clinician"))]
 
 
 async def _form(request: Request) -> FormData:
@@ -200,6 +217,12 @@ def _procedure_data(form: FormData) -> dict[str, Any]:
 def _complication_data(form: FormData) -> dict[str, Any]:
     return {"category": _text(form, "category"), "clavien_dindo": _text(form, "clavien_dindo"),
             "occurred_on": _text(form, "occurred_on"), "detail": _text(form, "detail")}
+
+
+def _screening_data(form: FormData) -> dict[str, Any]:
+    """The screening form: one radio group per question (yes / no / unknown; none chosen →
+    unknown) and the assessment date (empty → today, set by the store)."""
+    return {**{name: _text(form, name) for name in ANSWER_FIELDS}, "assessed_on": _text(form, "assessed_on")}
 
 
 def input_name(field: str | None) -> str | None:
@@ -318,6 +341,13 @@ NOTICES = {
     "episode-added": ("ok", "Episode added."),
     "procedure-saved": ("ok", "Procedure recorded."),
     "complication-saved": ("ok", "Complication recorded."),
+    "screening-saved": ("ok", "Red-flag screening recorded."),
+}
+
+SCREENING_FORM = {
+    "red_flag_fields": RED_FLAG_FIELDS, "candidacy_fields": CANDIDACY_FIELDS, "screening_questions": QUESTIONS,
+    "screening_labels": LABELS, "screening_answers": [(a.value, {"unknown": "not known"}.get(a.value, a.value))
+                                                      for a in Answer],
 }
 
 
@@ -383,12 +413,17 @@ def _patient_page(request: Request, user: SessionUser, patient_id: int, *, episo
     if current is not None and current["index_date"] is not None:
         days = (clock.today() - current["index_date"]).days
         suggested = next((tp.code for tp in schedule if tp.window_from_days <= days <= tp.window_to_days), suggested)
+    # red-flag screening of the shown episode: clinicians only (one audited read)
+    screening = None
+    if current is not None and user.role == "clinician":
+        screening = screening_store.screen_episode(request.app.state.store, actor, current["id"])
     notice_pair = NOTICES.get(notice or "")
     return _render(request, "clinic/patient.html", {
         "user": user, "patient": record, "identity": identity, "episodes": episodes, "current": current,
         "figures": figures, "rows": rows, "timepoints": schedule, "suggested_timepoint": suggested, "labels": labels, "band_min_n": band.min_n,
         "errors": errors or {}, "values": values or {}, "new_link": new_link, "notice": notice_pair,
-        "today": clock.today().isoformat(), "diagnoses_by_code": DIAGNOSES, **_vocabularies()}, status=status)
+        "today": clock.today().isoformat(), "diagnoses_by_code": DIAGNOSES, "screening": screening,
+        **SCREENING_FORM, **_vocabularies()}, status=status)
 
 
 @router.get("/clinic/patients/{patient_id}")
@@ -457,6 +492,20 @@ def add_invitation(request: Request, patient_id: int, episode_id: int, user: Cli
     url = str(request.base_url).rstrip("/") + f"/p/{token}"
     return _patient_page(request, user, patient_id, episode_id=episode_id,
                          new_link={"id": inv_id, "url": url, "timepoint": timepoint, "instruments": codes})
+
+
+@router.post("/clinic/patients/{patient_id}/episodes/{episode_id}/screening")
+def record_screening(request: Request, patient_id: int, episode_id: int, user: Clinician, form: FormDep,
+                     store: StoreDep) -> Response:
+    """Record a red-flag screening of the episode (clinicians only), then show the page again."""
+    _check_episode(request, user, patient_id, episode_id)
+    try:
+        screening_store.save_screening(store, user.actor, episode_id, _screening_data(form))
+    except ValidationError as exc:
+        return _patient_page(request, user, patient_id, episode_id=episode_id, status=422,
+                             errors={"screening": _error(exc)}, values={"screening": _values(form)})
+    return RedirectResponse(
+        f"/clinic/patients/{patient_id}?episode={episode_id}&notice=screening-saved#screening", status_code=303)
 
 
 # ---------------------------------------------------------------------------------- overview

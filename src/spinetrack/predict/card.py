@@ -1,0 +1,212 @@
+"""Model cards: what each prediction model is, what it was trained on and how well it
+performs — generated from the model file, in the spirit of TRIPOD (Collins GS, Reitsma JB,
+Altman DG, Moons KGM. BMJ. 2015;350:g7594) and of model cards (Mitchell M et al. FAT* 2019).
+
+:meth:`ModelCard.as_dict` is the one serialisation (``spinetrack models card --json``);
+:meth:`ModelCard.markdown` renders the same content as text. Every number comes from the model
+file; the card only formats it.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from spinetrack.predict.model import ModelSet, OptionAvailability, PredictionModel
+from spinetrack.predict.spec import (
+    CARE_GROUPS,
+    MIN_CORRECTED_CALIBRATION_SLOPE,
+    MIN_EVENTS_PER_PARAMETER,
+    MIN_PATIENTS_PER_OPTION,
+    outcome_def,
+)
+
+__all__ = ["DESIGN_CHOICE", "INTERVALS", "MISSING_DATA", "RULE", "ModelCard", "model_card"]
+
+DESIGN_CHOICE = (
+    "Per outcome and procedure family, one model over the family's MIS and open patients with an approach "
+    "indicator (shared covariate slopes), and one conservative-care model per outcome over the conservative patients "
+    "with the diagnoses that family treats; an option's prediction is its model at the patient's covariates with the "
+    "option's indicator.")
+MISSING_DATA = (
+    "Missing predictors use the missing-indicator method of the comparative analysis (analysis.design): the value is "
+    "set to a fixed centring constant (not a clinical reference value) and an indicator enters the model when some "
+    "training patients had it missing; otherwise the indicator is dropped and a patient with the value missing is "
+    "predicted at the centring constant (the prediction says so).")
+_REFERENCES = (
+    ("Harrell FE, Lee KL, Mark DB. Multivariable prognostic models. Stat Med. 1996;15(4):361-387 (bootstrap "
+     "optimism correction)."),
+    ("Peduzzi P, Concato J, Kemper E, Holford TR, Feinstein AR. J Clin Epidemiol. 1996;49(12):1373-1379 (events "
+     "per variable)."),
+    ("Collins GS, Reitsma JB, Altman DG, Moons KGM. Transparent reporting of a multivariable prediction model for "
+     "individual prognosis or diagnosis (TRIPOD). BMJ. 2015;350:g7594."),
+    "Van Calster B et al. Calibration: the Achilles heel of predictive analytics. BMC Med. 2019;17:230.",
+    ("Riley RD, Ensor J, Snell KIE, et al. Calculating the sample size required for developing a clinical "
+     "prediction model. BMJ. 2020;368:m441 (at most 10% overfitting)."),
+    ("Van Houwelingen JC, Le Cessie S. Predictive value of statistical models. Stat Med. 1990;9(11):1303-1325 "
+     "(uniform shrinkage)."),
+)
+RULE = (
+    "An option is predicted from the clinic's data when it has at least {min_patients} patients with the outcome "
+    "observed, a binary or time-to-event model has at least {min_epv:g} events per coefficient (Peduzzi et al. 1996), "
+    "and the model's optimism-corrected calibration slope is at least {min_slope:g} (at most 10% overfitting, Riley "
+    "et al. 2020); otherwise it falls back to the published arm of the evidence package, or to no figure.")
+INTERVALS = (
+    "95% intervals of a prediction are for the expected outcome of patients like this one (delta method: a mean; a "
+    "probability on the logit scale; a median on the log scale), not a range for one patient's result.")
+_METRIC_LABELS = {
+    "c_statistic": "C-statistic", "calibration_intercept": "calibration intercept",
+    "calibration_slope": "calibration slope", "brier": "Brier score", "r2": "R²", "rmse": "RMSE",
+}
+
+
+@dataclass(frozen=True)
+class ModelCard:
+    """The card of one model, with the care group's option availability (which options use the
+    model and which fall back, and why)."""
+
+    model: PredictionModel
+    availability: tuple[OptionAvailability, ...]
+    settings: Mapping[str, Any] | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        m = self.model
+        o = outcome_def(m.outcome)
+        group = next(g for g in CARE_GROUPS if g.key == m.care_group)
+        perf = m.performance
+        se = [math.sqrt(max(m.covariance[i][i], 0.0)) for i in range(len(m.coefficients))]
+        coefficients = [{"name": c, "estimate": b, "standard_error": s}
+                        for c, b, s in zip(m.columns, m.coefficients, se, strict=True)]
+        if m.log_shape is not None:
+            k = len(m.coefficients)
+            coefficients.append({"name": "log_shape", "estimate": m.log_shape,
+                                 "standard_error": math.sqrt(max(m.covariance[k][k], 0.0))})
+        limitations = [
+            ("Observational data: differences between options are adjusted for the listed predictors only; "
+             "unmeasured confounding remains, so a predicted difference is not a causal effect."),
+            "Internal validation only (bootstrap); the model has not been validated in another clinic or period.",
+        ]
+        if m.outcome == "reoperation_2y":
+            limitations.append("Patients without 2 years' follow-up and no reoperation are excluded from the training "
+                               "data (see the outcome definition); the risk may be overestimated if reoperations are "
+                               "recorded more completely than follow-up.")
+        if m.sampled:
+            limitations.append(f"Trained on a deterministic hashed sample of the {m.population_rows} eligible "
+                               "patients (row cap).")
+        if m.snapshot.get("synthetic"):
+            limitations.append("SYNTHETIC DATA: the snapshot was generated by spinetrack demo; these numbers say "
+                               "nothing about real patients.")
+        if m.arms == ("conservative",):
+            title = f"{o.label} — conservative care ({', '.join(d.replace('_', ' ') for d in group.diagnoses)})"
+        else:
+            title = f"{o.label} — MIS and open {m.family}"
+        st = dict(self.settings or {})
+        rule = RULE.format(min_patients=st.get("min_patients_per_option", MIN_PATIENTS_PER_OPTION),
+                           min_epv=st.get("min_events_per_parameter", MIN_EVENTS_PER_PARAMETER),
+                           min_slope=st.get("min_corrected_calibration_slope", MIN_CORRECTED_CALIBRATION_SLOPE))
+        return {
+            "model_id": m.model_id,
+            "title": title,
+            "outcome": {"key": o.key, "label": o.label, "definition": m.outcome_definition, "model_kind": m.kind,
+                        "prediction": m.prediction, "unit": m.unit},
+            "population": {"care_group": m.care_group, "family": m.family, "diagnoses": list(group.diagnoses),
+                           "options": list(m.arms), "description": m.population, "n": m.n, "n_events": m.n_events,
+                           "n_by_option": dict(m.n_by_option),
+                           "events_by_option": None if m.events_by_option is None else dict(m.events_by_option),
+                           "eligible_rows": m.population_rows, "sampled": m.sampled},
+            "method": {"model": m.method, "design_choice": DESIGN_CHOICE, "missing_data": MISSING_DATA,
+                       "intervals": INTERVALS, "shrinkage": m.shrinkage, "notes": list(m.notes)},
+            "predictors": {"columns": list(m.columns), "dropped": [{"name": n, "reason": r}
+                                                                   for n, r in m.dropped_columns]},
+            "coefficients": coefficients,
+            "residual_sd": m.residual_sd,
+            "performance": {
+                "n": perf.n, "n_events": perf.n_events, "bootstrap": perf.bootstrap,
+                "bootstrap_used": perf.bootstrap_used, "seed": perf.seed, "method": perf.method,
+                "metrics": {x.name: {"apparent": _num(x.apparent), "optimism": _num(x.optimism),
+                                     "corrected": _num(x.corrected)} for x in perf.metrics},
+            },
+            "reliability": None if m.reliability is None else m.reliability.as_dict(),
+            "minimum_data_rule": {
+                "rule": rule,
+                "events_per_parameter": m.events_per_parameter,
+                "options": [a.as_dict() for a in self.availability],
+            },
+            "limitations": limitations,
+            "training": {"snapshot": dict(m.snapshot), "software_version": m.software_version,
+                         "created_at": m.created_at},
+            "references": list(_REFERENCES),
+        }
+
+    def markdown(self) -> str:
+        d = self.as_dict()
+        pop, perf = d["population"], d["performance"]
+        lines = [f"# Model card: {d['title']}", "", f"Model id `{d['model_id']}`.", "",
+                 "## Outcome", "", (f"{d['outcome']['definition']}. Reported as {d['outcome']['prediction']} "
+                                    f"({d['outcome']['unit']}); model: {d['method']['model']}."), "",
+                 "## Training data", "",
+                 (f"{pop['description']}; snapshot `{d['training']['snapshot'].get('id')}` created "
+                  f"{d['training']['snapshot'].get('created_at')}."), "",
+                 f"- n = {pop['n']}" + (f", events = {pop['n_events']}" if pop["n_events"] is not None else ""),
+                 "- per option: " + ", ".join(
+                     f"{k} {v}" + (f" ({pop['events_by_option'][k]} events)" if pop["events_by_option"] else "")
+                     for k, v in pop["n_by_option"].items()),
+                 f"- eligible patients {pop['eligible_rows']}" + (" (hashed sample used)" if pop["sampled"] else ""),
+                 "", "## Design", "", d["method"]["design_choice"], "", d["method"]["missing_data"], "",
+                 d["method"]["intervals"], ""]
+        lines += [f"- {n}" for n in d["method"]["notes"]]
+        lines += ["", "## Performance (internal validation)", "",
+                  f"{perf['method']}; seed {perf['seed']}.", "",
+                  "| measure | apparent | optimism | optimism-corrected |", "|---|---:|---:|---:|"]
+        for name, v in perf["metrics"].items():
+            lines.append(f"| {_METRIC_LABELS.get(name, name)} | {_fixed(v['apparent'])} | {_fixed(v['optimism'])} | "
+                         f"{_fixed(v['corrected'])} |")
+        if d["reliability"]:
+            lines += ["", "### Reliability (groups of equal size by prediction)", "",
+                      "| mean predicted | observed | 95% CI | n |", "|---:|---:|---|---:|"]
+            for b in d["reliability"]["bins"]:
+                lines.append(f"| {_fmt(b['mean_predicted'])} | {_fmt(b['observed'])} | "
+                             f"{_fmt(b['ci_low'])} to {_fmt(b['ci_high'])} | {b['n']} |")
+        lines += ["", "## Options and the minimum-data rule", "", d["minimum_data_rule"]["rule"], ""]
+        if d["minimum_data_rule"]["events_per_parameter"] is not None:
+            lines.append(f"Events per coefficient: {d['minimum_data_rule']['events_per_parameter']:.1f}.")
+            lines.append("")
+        for a in d["minimum_data_rule"]["options"]:
+            lines.append(f"- {a['option']}: {a['source']} ({a['n_patients']} patients) — {a['reason']}")
+        lines += ["", "## Predictors", "", ", ".join(f"`{c}`" for c in d["predictors"]["columns"]), ""]
+        for x in d["predictors"]["dropped"]:
+            lines.append(f"- dropped `{x['name']}`: {x['reason']}")
+        lines += ["", "| coefficient | estimate | SE |", "|---|---:|---:|"]
+        lines += [f"| `{c['name']}` | {_fmt(c['estimate'])} | {_fmt(c['standard_error'])} |" for c in d["coefficients"]]
+        lines += ["", "## Limitations", ""] + [f"- {x}" for x in d["limitations"]]
+        lines += ["", f"spinetrack {d['training']['software_version']}, trained {d['training']['created_at']}.", "",
+                  "## References", ""] + [f"- {r}" for r in d["references"]]
+        return "\n".join(lines) + "\n"
+
+
+def _num(v: float | None) -> float | None:
+    return None if v is None or not math.isfinite(v) else float(v)
+
+
+def _fixed(v: float | None) -> str:
+    if v is None:
+        return "—"
+    text = f"{v:.3f}"
+    return "0.000" if text == "-0.000" else text
+
+
+def _fmt(v: float | None) -> str:
+    if v is None:
+        return "—"
+    return f"{v:.4g}"
+
+
+def model_card(model: PredictionModel, models: ModelSet | None = None) -> ModelCard:
+    """The card of ``model``; with the model set, it lists which options use the model."""
+    avail: tuple[OptionAvailability, ...] = ()
+    if models is not None:
+        avail = tuple(a for a in models.availability
+                      if a.care_group == model.care_group and a.outcome == model.outcome and a.option in model.arms)
+    return ModelCard(model, avail, None if models is None else models.settings)

@@ -1,0 +1,236 @@
+"""What is predicted, for whom, and when the clinic's data are enough: the outcomes, the
+treatment options per diagnosis, the predictors and the minimum-data rule.
+
+Outcomes (issue 7)
+------------------
+======================  =========================================  ===========  ===================  =========
+key                     outcome                                    kind         unit                 options
+======================  =========================================  ===========  ===================  =========
+``odi_mcid_12m``        ODI improved by at least the MCID at 12 m  probability  probability (0-1)    all
+``odi_12m``             ODI at 12 months                           mean         ODI points (0-100)   all
+``leg_pain_12m``        NRS leg pain at 12 months                  mean         NRS points (0-10)    all
+``back_pain_12m``       NRS back pain at 12 months                 mean         NRS points (0-10)    all
+``length_of_stay``      length of stay of the index admission      mean         days                 surgical
+``any_complication``    any complication recorded for the episode  probability  probability (0-1)    surgical
+``return_to_activity``  days to return to usual activity           median_days  days                 all
+``reoperation_2y``      reoperation within 2 years                 probability  probability (0-1)    surgical
+======================  =========================================  ===========  ===================  =========
+
+Models: least squares (means), logistic regression (probabilities), Weibull accelerated failure
+time (the median days to return to activity, right-censored).
+
+The outcome columns are those of the claims scorecard (``analysis.design.outcome_spec`` of the
+claims with the same key), so a prediction and the scorecard read the same data:
+
+* ``odi_mcid_12m`` — baseline − 12-month ODI ≥ the ODI's default MCID
+  (``instruments.thresholds``: 10 points, Ostelo 2008); patients with both scores.
+* ``return_to_activity`` — first day the patient reported being back to usual activity,
+  censored at the last answer of the return-to-activity item (right-censored); a return on the
+  index day (0 days) counts as half a day, since the Weibull model needs a positive time.
+* ``reoperation_2y`` — a reoperation within 730 days of the index procedure. Patients without
+  two years' follow-up (no questionnaire at the 24-month timepoint — window from day 548,
+  ``domain.pathway.TIMEPOINTS`` — and none on or after day 730) and no reoperation are
+  **excluded**; the risk is therefore that of patients followed for two years and may be
+  overestimated when reoperations are more completely recorded than follow-up.
+
+Options
+-------
+``conservative``, ``mis`` and ``open`` within the procedure family that treats the patient's
+diagnosis (:data:`FAMILY_BY_DIAGNOSIS`, the assignment the synthetic cohort uses for the
+primary procedure of each diagnosis, ``synth/cohort.py``): disc herniation → discectomy,
+stenosis → decompression, spondylolisthesis and degenerative disc disease → fusion. Nonspecific
+low back pain has no surgical option.
+
+Minimum-data rule (spinetrack's rule; configurable in ``train_models``)
+-------------------------------------------------------------------------
+An option × outcome is predicted from the clinic's data only when
+
+1. the option has at least :data:`MIN_PATIENTS_PER_OPTION` = 100 patients with the outcome
+   observed in the model's training data — our convention, so that the option's mean is
+   estimated with a standard error of at most a tenth of the outcome's standard deviation;
+2. for binary and time-to-event outcomes, the model has at least
+   :data:`MIN_EVENTS_PER_PARAMETER` = 10 events per estimated coefficient (the intercept and the
+   Weibull shape not counted; "events" is the rarer of the two outcomes for a binary model) —
+   the events-per-variable rule of Peduzzi P, Concato J, Kemper E, Holford TR, Feinstein AR.
+   A simulation study of the number of events per variable in logistic regression analysis.
+   J Clin Epidemiol. 1996;49(12):1373-1379;
+3. the model is not overfitted: its optimism-corrected calibration slope (Harrell's bootstrap,
+   ``stats.prediction.validate_bootstrap``) is at least :data:`MIN_CORRECTED_CALIBRATION_SLOPE`
+   = 0.9, the target of at most 10% overfitting of Riley RD, Ensor J, Snell KIE, et al.
+   Calculating the sample size required for developing a clinical prediction model. BMJ.
+   2020;368:m441 (criterion i), checked here on the fitted model instead of predicted from the
+   sample size. Events per variable alone do not prevent overfitting when the predictors carry
+   little signal (van Smeden M et al. Stat Methods Med Res. 2019;28(8):2455-2474), which is why
+   this third check exists. With ``bootstrap=0`` it is not evaluated, and the card says so;
+4. the model could be fitted.
+
+Otherwise the option × outcome falls back to the literature (``predict.literature``): the
+published arm of that option in the evidence package for the average patient of that study, or
+no figure at all, with the reason. A model that was fitted but failed rule 3 is still written,
+with its card, so that the reason can be read; a model that passes is used with its covariate
+effects shrunk by its corrected calibration slope (``predict.training``).
+
+Training rows: at most :data:`MAX_TRAINING_ROWS` = 200,000 patients per model, so that a
+registry snapshot is fitted in bounded memory (about 70 MB of float64 per model); a larger
+population is thinned deterministically with the engine's hashed sample of the episode key
+(1 in ⌈N / 200,000⌉) and then cut to the cap in episode-key order. The card says so.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from spinetrack.analysis.claims import claim
+from spinetrack.analysis.design import ComparisonSpec, covariate_columns, outcome_spec
+from spinetrack.domain.diagnosis import DiagnosisGroup
+
+__all__ = [
+    "CARE_GROUPS",
+    "COVARIATES",
+    "FAMILY_BY_DIAGNOSIS",
+    "MAX_TRAINING_ROWS",
+    "MIN_CORRECTED_CALIBRATION_SLOPE",
+    "MIN_EVENTS_PER_PARAMETER",
+    "MIN_PATIENTS_PER_OPTION",
+    "OPTIONS",
+    "OUTCOMES",
+    "REOPERATION_HORIZON_DAYS",
+    "CareGroup",
+    "OutcomeDef",
+    "care_group_of",
+    "outcome_def",
+]
+
+MIN_PATIENTS_PER_OPTION = 100
+MIN_EVENTS_PER_PARAMETER = 10.0
+MIN_CORRECTED_CALIBRATION_SLOPE = 0.9
+MAX_TRAINING_ROWS = 200_000
+REOPERATION_HORIZON_DAYS = 730
+OPTIONS = ("conservative", "mis", "open")
+APPROACH_COLUMN = "x_mis"  # the approach indicator of the surgical models (1 = MIS, 0 = open)
+
+FAMILY_BY_DIAGNOSIS: dict[str, str | None] = {
+    DiagnosisGroup.DISC_HERNIATION_RADICULOPATHY.value: "discectomy",
+    DiagnosisGroup.STENOSIS_WITH_CLAUDICATION.value: "decompression",
+    DiagnosisGroup.STENOSIS_WITHOUT_CLAUDICATION.value: "decompression",
+    DiagnosisGroup.DEGENERATIVE_SPONDYLOLISTHESIS.value: "fusion",
+    DiagnosisGroup.DEGENERATIVE_DISC_DISEASE.value: "fusion",
+    DiagnosisGroup.NONSPECIFIC_LOW_BACK_PAIN.value: None,
+}
+
+
+@dataclass(frozen=True, slots=True)
+class CareGroup:
+    """The patients one set of models is for: the diagnoses that one procedure family treats
+    (``family`` None: no surgical option)."""
+
+    key: str
+    family: str | None
+    diagnoses: tuple[str, ...]
+
+    @property
+    def options(self) -> tuple[str, ...]:
+        return OPTIONS if self.family else ("conservative",)
+
+
+def _care_groups() -> tuple[CareGroup, ...]:
+    out = []
+    for fam in ("discectomy", "decompression", "fusion"):
+        out.append(CareGroup(fam, fam, tuple(g for g, f in FAMILY_BY_DIAGNOSIS.items() if f == fam)))
+    out.append(CareGroup("no_surgical_option", None,
+                         tuple(g for g, f in FAMILY_BY_DIAGNOSIS.items() if f is None)))
+    return tuple(out)
+
+
+CARE_GROUPS: tuple[CareGroup, ...] = _care_groups()
+
+
+def care_group_of(diagnosis_group: str) -> CareGroup:
+    """The care group of a diagnosis group."""
+    for g in CARE_GROUPS:
+        if diagnosis_group in g.diagnoses:
+            return g
+    raise KeyError(diagnosis_group)
+
+
+@dataclass(frozen=True, slots=True)
+class OutcomeDef:
+    """One predicted outcome: SQL columns over the analysis table (``y``, or ``time`` and
+    ``event``) and the filter of the rows where it is observed."""
+
+    key: str
+    label: str
+    kind: str          # binary | continuous | time_to_event (the model)
+    prediction: str    # probability | mean | median_days (what is reported)
+    unit: str
+    surgical_only: bool
+    columns: tuple[tuple[str, str], ...]
+    where: str
+    definition: str
+
+
+def _from_claim(key: str, label: str, prediction: str, unit: str, surgical_only: bool, definition: str
+                ) -> OutcomeDef:
+    c = claim(key)
+    oq = outcome_spec(c)
+    kind = {"binary": "binary", "continuous": "continuous", "time_to_event": "time_to_event"}[c.kind.value]
+    cols = oq.columns
+    if kind == "time_to_event":
+        cols = tuple((n, f"CASE WHEN ({e}) <= 0 THEN 0.5 ELSE ({e}) END" if n == "time" else e) for n, e in cols)
+    return OutcomeDef(key, label, kind, prediction, unit, surgical_only, cols, oq.where, definition)
+
+
+def _outcomes() -> tuple[OutcomeDef, ...]:
+    from spinetrack.instruments import thresholds
+
+    mcid = thresholds.get("odi")
+    h = REOPERATION_HORIZON_DAYS
+    reop = f"(reop_first_day IS NOT NULL AND reop_first_day <= {h})"
+    return (
+        _from_claim("odi_mcid_12m", "ODI improved by at least the MCID at 12 months", "probability", "probability",
+                    False, f"baseline minus 12-month ODI >= {mcid.absolute:g} points (MCID, {mcid.source}); "
+                           "patients with both scores"),
+        _from_claim("odi_12m", "ODI at 12 months", "mean", "ODI points (0-100)", False,
+                    "ODI 2.1a score at the 12-month timepoint"),
+        _from_claim("leg_pain_12m", "leg pain at 12 months", "mean", "NRS points (0-10)", False,
+                    "NRS leg pain at the 12-month timepoint"),
+        _from_claim("back_pain_12m", "back pain at 12 months", "mean", "NRS points (0-10)", False,
+                    "NRS back pain at the 12-month timepoint"),
+        _from_claim("length_of_stay", "length of stay", "mean", "days", True,
+                    "length of stay of the index admission (procedures recorded with a stay)"),
+        _from_claim("any_complication", "any complication", "probability", "probability", True,
+                    "any complication recorded for the episode (none recorded counts as none)"),
+        _from_claim("return_to_activity", "days to return to usual activity", "median_days", "days", False,
+                    "first day back to usual activity, censored at the last answer of the item; Weibull median"),
+        OutcomeDef("reoperation_2y", "reoperation within 2 years", "binary", "probability", "probability", True,
+                   (("y", f"CASE WHEN {reop} THEN 1.0 ELSE 0.0 END"),),
+                   f"{reop} OR fu__24m = 1 OR fu_last >= {h}",
+                   f"a reoperation within {h} days; patients without 2 years' follow-up (no questionnaire at the "
+                   "24-month timepoint and none on or after day 730) and no reoperation are excluded"),
+    )
+
+
+OUTCOMES: tuple[OutcomeDef, ...] = _outcomes()
+
+
+def outcome_def(key: str) -> OutcomeDef:
+    for o in OUTCOMES:
+        if o.key == key:
+            return o
+    raise KeyError(key)
+
+
+_SPEC = ComparisonSpec("predict", "prediction models (no procedure-family covariates)", family_covariates=False)
+
+
+def _covariates() -> tuple[str, ...]:
+    names = []
+    for c in covariate_columns(_SPEC):
+        names.append(f"x_{c.name}")
+        if c.missing_sql:
+            names.append(f"x_{c.name}_missing")
+    return tuple(names)
+
+
+#: The predictors: the analysis covariates (``analysis.design.covariate_columns``), in order.
+COVARIATES: tuple[str, ...] = _covariates()

@@ -1,0 +1,446 @@
+"""Train the prediction models from a snapshot (``train_models``).
+
+Design choice
+-------------
+Per outcome and per procedure family, ONE model over the family's MIS and open patients with
+an approach indicator ``x_mis`` (shared covariate slopes: the covariates are assumed to act
+alike under both approaches, so the two options borrow strength from each other), and ONE
+conservative-care model per outcome over the conservative patients with the diagnoses that
+family treats (``predict.spec.CARE_GROUPS``; nonspecific low back pain has its own). An
+option's prediction is its model at the patient's covariates with the option's indicator.
+Predictors are the analysis covariates with the same encoding and missing-indicator method
+(``analysis.design``); columns without variation in a model's training data are dropped, and
+so is a column that is a linear combination of the ones before it (e.g. the last diagnosis
+indicator when a family treats only the diagnoses listed) — the card lists both.
+
+Models: least squares for continuous outcomes, logistic regression for binary ones, a Weibull
+accelerated failure time model for the days to return to activity (``stats.prediction``).
+Each model gets its internal validation (Harrell's bootstrap optimism correction, ``bootstrap``
+resamples, seeded per model from ``seed`` and the model id) and reliability groups. A model
+whose optimism-corrected calibration slope is below 0.9 is not used (minimum-data rule,
+``predict.spec``); a model that is used has its covariate effects shrunk by that slope when it
+is below 1 (uniform shrinkage, Van Houwelingen & Le Cessie 1990) with the intercept
+re-estimated, so that its predictions are calibrated on new patients of the same clinic. The
+approach effect (MIS vs open) is not shrunk: it is the contrast the decision turns on, and
+shrinking it would pull every MIS − open difference towards none. Intervals treat the
+shrinkage factor as fixed. The reported performance is that of the fitted model before
+shrinkage, with its optimism correction (the corrected calibration slope is the factor used).
+
+Data: the snapshot is opened on an engine (DuckDB by default, Spark by name); the analysis
+table of the scorecard (``analysis.design.analysis_table_sql``) is built once, each
+population (care group × surgical or conservative) is materialized with only the columns the
+models read, at most :data:`~spinetrack.predict.spec.MAX_TRAINING_ROWS` rows (hashed sample
+above it), and pulled into numpy in pages of :data:`PAGE_ROWS` rows.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import math
+import time
+import warnings
+import zlib
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from types import MappingProxyType
+from typing import Any
+
+import numpy as np
+
+from spinetrack.engines.base import Engine
+from spinetrack.errors import InputError, ValidationError
+from spinetrack.predict.model import ModelSet, OptionAvailability, PredictionModel, write_model_set
+from spinetrack.predict.spec import (
+    APPROACH_COLUMN,
+    CARE_GROUPS,
+    COVARIATES,
+    MAX_TRAINING_ROWS,
+    MIN_CORRECTED_CALIBRATION_SLOPE,
+    MIN_EVENTS_PER_PARAMETER,
+    MIN_PATIENTS_PER_OPTION,
+    OUTCOMES,
+    CareGroup,
+    OutcomeDef,
+)
+from spinetrack.stats._common import to_jsonable
+from spinetrack.stats.glm import ConvergenceWarning, SeparationError
+from spinetrack.stats.prediction import (
+    fit_linear,
+    fit_logistic,
+    fit_weibull_aft,
+    reliability_curve,
+    screen_columns,
+    shrink_coefficients,
+    validate_bootstrap,
+)
+
+__all__ = ["PAGE_ROWS", "TrainingResult", "planned_models", "train_models"]
+
+PAGE_ROWS = 25_000
+_POP_TABLE = "predict_population"
+_METHODS = {"continuous": "ordinary least squares",
+            "binary": "logistic regression (maximum likelihood, Newton/IRLS)",
+            "time_to_event": "Weibull accelerated failure time (maximum likelihood, Newton-Raphson), right-censored"}
+Progress = Callable[[str], None]
+
+
+@dataclass(frozen=True)
+class TrainingResult:
+    """What ``train_models`` did: the model set (also written to ``out_dir``), the engine and
+    the wall-clock time."""
+
+    out_dir: Path
+    models: ModelSet
+    engine: str
+    seconds: float
+
+    def as_dict(self) -> dict[str, Any]:
+        fitted = []
+        for m in self.models.models.values():
+            perf = {x.name: {"apparent": x.apparent, "corrected": x.corrected} for x in m.performance.metrics}
+            fitted.append({"model_id": m.model_id, "care_group": m.care_group, "outcome": m.outcome,
+                           "arms": list(m.arms), "kind": m.kind, "n": m.n, "n_events": m.n_events,
+                           "n_by_option": dict(m.n_by_option), "performance": perf})
+        counts = {"clinic": 0, "fallback": 0}
+        for a in self.models.availability:
+            counts[a.source] += 1
+        doc: dict[str, Any] = to_jsonable({
+            "out_dir": str(self.out_dir), "engine": self.engine, "seconds": round(self.seconds, 2),
+            "snapshot": dict(self.models.snapshot), "software_version": self.models.software_version,
+            "created_at": self.models.created_at, "settings": dict(self.models.settings),
+            "models": fitted, "options": counts, "availability": [a.as_dict() for a in self.models.availability]})
+        return doc
+
+
+def planned_models() -> int:
+    """How many models a training run considers (care groups × outcomes × surgical/conservative)."""
+    n = 0
+    for g in CARE_GROUPS:
+        n += sum(1 for o in OUTCOMES if not o.surgical_only)
+        if g.family:
+            n += len(OUTCOMES)
+    return n
+
+
+def _snapshot_info(snapshot_dir: Path) -> dict[str, Any]:
+    p = snapshot_dir / "manifest.json"
+    if not p.exists():
+        return {"id": None, "created_at": None, "synthetic": None, "path": str(snapshot_dir)}
+    raw = p.read_bytes()
+    man = json.loads(raw)
+    return {"id": hashlib.sha256(raw).hexdigest()[:16], "created_at": man.get("created_at"),
+            "synthetic": bool(man.get("synthetic")), "spinetrack_version": man.get("spinetrack_version"),
+            "path": str(snapshot_dir)}
+
+
+def _population_where(group: CareGroup, arm_type: str) -> tuple[str, str]:
+    if arm_type == "surgical":
+        return (f"q.treatment IN ('mis', 'open') AND q.treatment_family = '{group.family}' AND q.has_procedure",
+                f"{group.family} procedures (MIS or open) recorded on the index date, any diagnosis")
+    dx = ", ".join(f"'{d}'" for d in group.diagnoses)
+    return (f"q.treatment = 'conservative' AND q.dx_group IN ({dx})",
+            f"conservative care, diagnosis {' or '.join(d.replace('_', ' ') for d in group.diagnoses)}")
+
+
+def _fetch(engine: Engine, group: CareGroup, arm_type: str, outcomes: list[OutcomeDef], max_rows: int
+           ) -> tuple[dict[str, np.ndarray], int, bool, str]:
+    """The population's columns as numpy arrays (at most ``max_rows`` rows), its size before
+    sampling, whether it was sampled, and its description."""
+    from spinetrack.analysis.design import ANALYSIS_TABLE
+
+    where, description = _population_where(group, arm_type)
+    src = (f"(SELECT a.*, ep.diagnosis_group AS dx_group FROM {ANALYSIS_TABLE} a "
+           "JOIN episodes ep ON ep.episode_key = a.episode_key) q")
+    (total,), = engine.sql(f"SELECT COUNT(*) FROM {src} WHERE {where}")
+    total = int(total or 0)
+    sampled = total > max_rows
+    if sampled:
+        where += f" AND {engine.sample_predicate('q.episode_key', math.ceil(total / max_rows))}"
+    names = [APPROACH_COLUMN, *COVARIATES]
+    exprs = ["CASE WHEN q.treatment = 'mis' THEN 1.0 ELSE 0.0 END", *(f"q.{c}" for c in COVARIATES)]
+    for o in outcomes:
+        names.append(f"ok__{o.key}")
+        exprs.append(f"CASE WHEN ({o.where}) THEN 1.0 ELSE 0.0 END")
+        for col, expr in o.columns:
+            names.append(f"{col}__{o.key}")
+            exprs.append(f"CAST(({expr}) AS DOUBLE)")
+    select = ", ".join(f"{e} AS {n}" for e, n in zip(exprs, names, strict=True))
+    engine.materialize(_POP_TABLE, f"SELECT ROW_NUMBER() OVER (ORDER BY q.episode_key) AS rn, {select} FROM {src} "
+                                   f"WHERE {where}")
+    (n_rows,), = engine.sql(f"SELECT COUNT(*) FROM {_POP_TABLE}")
+    n_rows = min(int(n_rows or 0), max_rows)
+    out = np.empty((n_rows, len(names)))
+    for start in range(0, n_rows, PAGE_ROWS):
+        stop = min(start + PAGE_ROWS, n_rows)
+        rows = engine.sql(f"SELECT {', '.join(names)} FROM {_POP_TABLE} WHERE rn > {start} AND rn <= {stop} "
+                          "ORDER BY rn")
+        out[start:stop] = np.array(rows, dtype=float).reshape(stop - start, len(names))
+    return {n: out[:, j] for j, n in enumerate(names)}, total, sampled, description
+
+
+def _dropped(X: np.ndarray, names: list[str], keep: np.ndarray) -> list[tuple[str, str]]:
+    out = []
+    for j in np.flatnonzero(~keep):
+        col = X[:, j]
+        if np.all(col == col[0]):
+            out.append((names[j], f"constant {col[0]:g} in the training data"))
+        else:
+            out.append((names[j], "a linear combination of the columns before it in the training data"))
+    return out
+
+
+def _fit(kind: str, X: np.ndarray, y: np.ndarray, t: np.ndarray, d: np.ndarray, names: list[str],
+         columns: list[str]) -> tuple[Any, list[str], list[tuple[str, str]]]:
+    """Fit on ``columns`` (of ``X``, whose columns are ``names``), dropping a covariate that
+    (quasi-)separates a binary outcome (at most 5 times; never the intercept or the approach
+    indicator). Returns (fit, kept columns, dropped)."""
+    cols = list(columns)
+    dropped: list[tuple[str, str]] = []
+    while True:
+        idx = [names.index(c) for c in cols]
+        Xk = X[:, idx]
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("error", ConvergenceWarning)
+                if kind == "continuous":
+                    return fit_linear(Xk, y, names=cols), cols, dropped
+                if kind == "binary":
+                    return fit_logistic(Xk, y, names=cols), cols, dropped
+                return fit_weibull_aft(Xk, t, d, names=cols), cols, dropped
+        except SeparationError as exc:
+            culprit = exc.column
+            if culprit in ("intercept", APPROACH_COLUMN) or culprit not in cols or len(dropped) >= 5:
+                raise
+            cols.remove(culprit)
+            dropped.append((culprit, "separates the outcome in the training data (dropped)"))
+
+
+@dataclass(frozen=True)
+class _Rules:
+    min_patients: int
+    min_epv: float
+    min_slope: float
+    max_rows: int
+    bootstrap: int
+    seed: int
+
+
+def _train_one(o: OutcomeDef, group: CareGroup, arm_type: str, data: Mapping[str, np.ndarray], rules: _Rules,
+               meta: dict[str, Any]) -> tuple[PredictionModel | None, list[OptionAvailability]]:
+    model_id = f"{group.key}.{o.key}.{arm_type}"
+    arms = ("mis", "open") if arm_type == "surgical" else ("conservative",)
+    rows = data[f"ok__{o.key}"] == 1.0
+    y = data.get(f"y__{o.key}", np.zeros(rows.size))[rows]
+    t = data.get(f"time__{o.key}", np.ones(rows.size))[rows]
+    d = data.get(f"event__{o.key}", np.zeros(rows.size))[rows]
+    mis = data[APPROACH_COLUMN][rows]
+    masks = ({"mis": mis == 1.0, "open": mis == 0.0} if arm_type == "surgical"
+             else {"conservative": np.ones(mis.size, dtype=bool)})
+    n_by = {a: int(masks[a].sum()) for a in arms}
+    ev = y if o.kind == "binary" else d if o.kind == "time_to_event" else None
+    ev_by = None if ev is None else {a: int(ev[masks[a]].sum()) for a in arms}
+    names = ["intercept", *COVARIATES] + ([APPROACH_COLUMN] if arm_type == "surgical" else [])
+    X = np.column_stack([np.ones(int(rows.sum()))] + [data[c][rows] for c in names[1:]])
+
+    def unavailable(reason: str) -> tuple[None, list[OptionAvailability]]:
+        return None, [OptionAvailability(group.key, o.key, a, "fallback", None, n_by[a],
+                                         None if ev_by is None else ev_by[a], reason) for a in arms]
+
+    ok_arms = [a for a in arms if n_by[a] >= rules.min_patients]
+    if not ok_arms:
+        counts = ", ".join(f"{a} {n_by[a]}" for a in arms)
+        return unavailable(f"fewer than {rules.min_patients} patients with the outcome observed in the clinic's data "
+                           f"({counts}); minimum-data rule")
+    keep = screen_columns(X)
+    dropped = _dropped(X, names, keep)
+    kept = [n for n, k in zip(names, keep, strict=True) if k]
+    n_params = len(kept) - 1
+    epv = None
+    n_events = None
+    if ev is not None:
+        n_events = int(ev.sum())
+        limiting = min(n_events, int(rows.sum()) - n_events) if o.kind == "binary" else n_events
+        epv = limiting / max(n_params, 1)
+        if epv < rules.min_epv:
+            what = "outcomes of the rarer kind" if o.kind == "binary" else "events"
+            return unavailable(f"{limiting} {what} for {n_params} coefficients ({epv:.1f} per coefficient; at least "
+                               f"{rules.min_epv:g} needed, Peduzzi et al. 1996); minimum-data rule")
+    try:
+        fit, kept, sep = _fit(o.kind, X, y, t, d, names, kept)
+    except (InputError, ConvergenceWarning, np.linalg.LinAlgError) as exc:
+        return unavailable(f"the model could not be fitted: {exc}")
+    dropped += sep
+    idx = [names.index(c) for c in kept]
+    Xk = X[:, idx]
+    log_shape = getattr(fit, "log_shape", None)
+    rng = [rules.seed, zlib.crc32(model_id.encode())]
+    try:
+        perf = validate_bootstrap(o.kind, Xk, y=y if o.kind != "time_to_event" else None,
+                                  time=t if o.kind == "time_to_event" else None,
+                                  event=d if o.kind == "time_to_event" else None, coefficients=fit.coefficients,
+                                  log_shape=log_shape or 0.0, bootstrap=rules.bootstrap, rng=rng)
+    except (InputError, ConvergenceWarning, np.linalg.LinAlgError) as exc:
+        return unavailable(f"the model's performance could not be computed: {exc}")
+    slope = perf.metric("calibration_slope").corrected
+    notes = []
+    if arm_type == "surgical":
+        notes.append("shared covariate slopes for MIS and open (no approach-by-covariate interaction): on the model's "
+                     "scale the MIS - open difference is the same for every patient")
+    overfit = None
+    beta = np.asarray(fit.coefficients, dtype=float)
+    cov = np.asarray(fit.covariance, dtype=float)
+    shrinkage = None
+    if not rules.bootstrap or slope is None:
+        notes.append("overfitting check and shrinkage not evaluated (no bootstrap)")
+    elif slope < rules.min_slope:
+        overfit = (f"the model is overfitted: optimism-corrected calibration slope {slope:.2f} (at least "
+                   f"{rules.min_slope:g} needed, Riley et al. 2020); minimum-data rule")
+        ok_arms = []
+    elif slope < 1.0:
+        shrinkage = float(slope)
+        exempt = [kept.index(APPROACH_COLUMN)] if APPROACH_COLUMN in kept else []
+        try:
+            beta, new_shape = shrink_coefficients(o.kind, Xk, beta, shrinkage, y=y, time=t, event=d, exempt=exempt)
+        except (InputError, ConvergenceWarning, np.linalg.LinAlgError) as exc:
+            return unavailable(f"the model could not be shrunk: {exc}")
+        if new_shape is not None:
+            log_shape = new_shape
+        scale = np.full(cov.shape[0], shrinkage)
+        scale[0] = 1.0
+        scale[exempt] = 1.0
+        scale[len(kept):] = 1.0  # log k
+        cov = cov * np.outer(scale, scale)
+        notes.append(f"covariate effects shrunk by the optimism-corrected calibration slope {shrinkage:.3f} (uniform "
+                     "shrinkage, Van Houwelingen & Le Cessie 1990) and the intercept re-estimated"
+                     + ("; the approach effect is not shrunk" if exempt else "")
+                     + "; intervals treat the factor as fixed")
+    lp = Xk @ beta
+    reliability = None
+    if o.kind == "binary":
+        reliability = reliability_curve(y, 1.0 / (1.0 + np.exp(-lp)), kind="binary")
+    elif o.kind == "continuous":
+        reliability = reliability_curve(y, lp, kind="continuous")
+    else:
+        notes.append("no reliability diagram for a censored outcome; calibration is the slope of the log predicted "
+                     "median in a Weibull refit")
+    model = PredictionModel(
+        model_id=model_id, care_group=group.key, family=group.family, outcome=o.key, arms=arms, kind=o.kind,
+        prediction=o.prediction, unit=o.unit, method=_METHODS[o.kind], columns=tuple(kept),
+        coefficients=tuple(float(v) for v in beta), covariance=tuple(tuple(float(v) for v in r) for r in cov),
+        log_shape=None if log_shape is None else float(log_shape), shrinkage=shrinkage,
+        residual_sd=getattr(fit, "sigma", None), dropped_columns=tuple(dropped), n=int(rows.sum()),
+        n_events=n_events, n_by_option=MappingProxyType(n_by),
+        events_by_option=None if ev_by is None else MappingProxyType(ev_by), events_per_parameter=epv,
+        population=meta["description"], population_rows=meta["total"], sampled=meta["sampled"],
+        outcome_definition=o.definition, performance=perf, reliability=reliability,
+        snapshot=MappingProxyType(meta["snapshot"]), software_version=meta["version"], created_at=meta["created_at"],
+        notes=tuple(notes))
+    avail = []
+    for a in arms:
+        if overfit is not None:
+            avail.append(OptionAvailability(group.key, o.key, a, "fallback", None, n_by[a],
+                                            None if ev_by is None else ev_by[a], overfit))
+        elif a in ok_arms:
+            avail.append(OptionAvailability(group.key, o.key, a, "clinic", model_id, n_by[a],
+                                            None if ev_by is None else ev_by[a],
+                                            "minimum-data rule met"))
+        else:
+            avail.append(OptionAvailability(group.key, o.key, a, "fallback", None, n_by[a],
+                                            None if ev_by is None else ev_by[a],
+                                            f"{n_by[a]} {a} patients with the outcome observed in the clinic's data; "
+                                            f"at least {rules.min_patients} needed (minimum-data rule)"))
+    return model, avail
+
+
+def train_models(snapshot_dir: str | Path, engine_name: str = "duckdb", out_dir: str | Path | None = None,
+                 bootstrap: int = 200, seed: int = 20_240_607, *, engine_options: Mapping[str, Any] | None = None,
+                 min_patients_per_option: int = MIN_PATIENTS_PER_OPTION,
+                 min_events_per_parameter: float = MIN_EVENTS_PER_PARAMETER,
+                 min_corrected_calibration_slope: float = MIN_CORRECTED_CALIBRATION_SLOPE,
+                 max_rows: int = MAX_TRAINING_ROWS,
+                 progress: Progress | None = None) -> TrainingResult:
+    """Fit every prediction model on a snapshot, validate it, and write the model set.
+
+    Parameters
+    ----------
+    snapshot_dir : path
+        A directory written by ``spinetrack snapshot``.
+    engine_name : {"duckdb", "spark"}
+        The analytics engine that reads the snapshot.
+    out_dir : path, optional
+        Where to write the models and cards (``predict.model``); default the ``models_dir``
+        setting (``SPINETRACK_MODELS_DIR``).
+    bootstrap : int
+        Bootstrap resamples per model for the optimism correction (0: apparent performance only).
+    seed : int
+        Seed of the resamples (each model's stream is seeded by ``[seed, crc32(model_id)]``).
+    min_patients_per_option, min_events_per_parameter, min_corrected_calibration_slope, max_rows
+        The minimum-data rule and the row cap (``predict.spec``).
+    progress : callable, optional
+        Called with a short message after each model.
+
+    Returns
+    -------
+    TrainingResult
+
+    Raises
+    ------
+    spinetrack.errors.ValidationError
+        An unknown engine, a bad number, or a directory that is not a snapshot.
+    """
+    from spinetrack import __version__
+    from spinetrack.analysis.propensity import prepare_snapshot
+    from spinetrack.engines import ENGINES, get_engine
+
+    if engine_name not in ENGINES:
+        raise ValidationError(field="engine", value=engine_name, allowed=list(ENGINES))
+    for name, value, low in (("bootstrap", bootstrap, 0), ("min_patients_per_option", min_patients_per_option, 1),
+                             ("max_rows", max_rows, 1)):
+        if isinstance(value, bool) or not isinstance(value, int) or value < low:
+            raise ValidationError(field=name, value=value, allowed=f"an integer >= {low}")
+    for name, num in (("min_events_per_parameter", min_events_per_parameter),
+                      ("min_corrected_calibration_slope", min_corrected_calibration_slope)):
+        if isinstance(num, bool) or not isinstance(num, (int, float)) or not num >= 0:
+            raise ValidationError(field=name, value=num, allowed="a number >= 0")
+    if out_dir is None:
+        from spinetrack.config import Settings
+
+        out_dir = Settings().models_dir
+    started = time.perf_counter()
+    snap = Path(snapshot_dir)
+    rules = _Rules(min_patients_per_option, float(min_events_per_parameter), float(min_corrected_calibration_slope),
+                   max_rows, bootstrap, int(seed))
+    created = dt.datetime.now(dt.UTC).replace(microsecond=0).strftime("%Y-%m-%dT%H:%M:%SZ")
+    info = _snapshot_info(snap)
+    models: dict[str, PredictionModel] = {}
+    availability: list[OptionAvailability] = []
+    engine = get_engine(engine_name, **dict(engine_options or {}))
+    try:
+        engine.register_snapshot(snap)
+        prepare_snapshot(engine)
+        for group in CARE_GROUPS:
+            for arm_type in (("surgical", "conservative") if group.family else ("conservative",)):
+                outcomes = [o for o in OUTCOMES if arm_type == "surgical" or not o.surgical_only]
+                data, total, sampled, description = _fetch(engine, group, arm_type, outcomes, max_rows)
+                meta = {"description": description, "total": total, "sampled": sampled, "snapshot": info,
+                        "version": __version__, "created_at": created}
+                for o in outcomes:
+                    model, avail = _train_one(o, group, arm_type, data, rules, meta)
+                    if model is not None:
+                        models[model.model_id] = model
+                    availability += avail
+                    if progress is not None:
+                        progress(f"{group.key} {o.key} {arm_type}")
+    finally:
+        engine.close()
+    settings = {"engine": engine_name, "bootstrap": bootstrap, "seed": int(seed),
+                "min_patients_per_option": min_patients_per_option,
+                "min_events_per_parameter": float(min_events_per_parameter),
+                "min_corrected_calibration_slope": float(min_corrected_calibration_slope), "max_rows": max_rows}
+    model_set = ModelSet(MappingProxyType(models), tuple(availability), MappingProxyType(info), __version__, created,
+                         MappingProxyType(settings), Path(out_dir))
+    write_model_set(model_set, out_dir)
+    return TrainingResult(Path(out_dir), model_set, engine_name, time.perf_counter() - started)

@@ -1,0 +1,230 @@
+"""Decision support pages and API: the patient decision aid and the clinician's view of the
+same numbers, for one patient.
+
+Clinicians only (coordinators, researchers and admins are refused with 403; no session: the
+sign-in page, or 401 on the API). Patients never open these pages themselves: the clinician
+opens the patient version with the patient, on a screen, on paper or as a PDF.
+
+Every page calls one function, ``spinetrack.predict.decision.build_decision_support`` (imported
+when a page is asked for), which checks that the patient belongs to the clinician's site (another
+site's patient, or an unknown id: 404), audits its reads, and returns the decision-support
+document of the patient's most recent episode (``?episode=`` names another); :mod:`spinetrack.reports.decision_aid` turns it into words, icon arrays and the PDF.
+Nothing is computed here.
+
+Routes
+------
+``GET /clinic/patients/{id}/decision-aid``       the patient version (plain language, large type,
+                                                  phone first, prints on A4)
+``GET /clinic/patients/{id}/decision-aid.pdf``   the patient version as a PDF download
+``GET /clinic/patients/{id}/decision-support``   the clinician version: numbers with intervals and
+                                                  sources, model performance, red flags and criteria
+``GET /api/v1/patients/{id}/decision-support``   the document as JSON (:class:`DecisionSupportPublic`)
+
+Safety: with a red flag present both versions show the urgent message only; without a complete
+red-flag screening the patient version shows only that the screening comes first, and the
+clinician version warns above the numbers.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Depends, Path, Query, Request
+from fastapi.responses import Response
+from pydantic import BaseModel, ConfigDict, Field
+
+from spinetrack.reports import decision_aid
+from spinetrack.store.access import SessionUser
+from spinetrack.web.deps import require_roles
+from spinetrack.web.schemas import ProblemPublic
+
+__all__ = ["DecisionSupportPublic", "router"]
+
+router = APIRouter()
+
+Clinician = Annotated[SessionUser, Depends(require_roles("clinician"))]
+PatientId = Annotated[int, Path(ge=1, le=2_147_483_647, description="Patient id.")]
+
+_ERRORS: dict[int | str, dict[str, Any]] = {
+    code: {"model": ProblemPublic, "description": text} for code, text in (
+        (401, "Not signed in"), (403, "Clinicians only"), (404, "No such patient (or not of your site)"))}
+
+
+# ---------------------------------------------------------------------------------- response model
+
+
+class _Model(BaseModel):
+    # The document may carry more than the fields documented here (the patient profile, notes,
+    # model titles …): they are passed through as they are, never refused.
+    model_config = ConfigDict(extra="allow")
+
+
+class DecisionPatientPublic(_Model):
+    id: int
+    pseudo_id: str
+    age: int | None = Field(description="Age in years on the day the document was made.")
+    sex: str | None
+
+
+class DecisionEpisodePublic(_Model):
+    id: int
+    diagnosis_code: str = Field(description="ICD-10-CM code, e.g. M51.16.")
+    diagnosis_group: str
+    diagnosis_label: str
+    levels: str = Field(description="Spinal levels, comma-separated, e.g. L4-L5.")
+    family: str | None = Field(description="Procedure family the surgical options refer to (discectomy, "
+                                            "decompression, fusion), or null.")
+
+
+class DecisionRedFlagPublic(_Model):
+    flag: str
+    label: str
+    status: Literal["present", "absent", "unknown"]
+    citation: str | None
+
+
+class DecisionCriterionPublic(_Model):
+    key: str
+    question: str = Field(description="A question for the clinician, in spinetrack's words.")
+    status: Literal["met", "not_met", "unknown"]
+    detail: str | None
+    citation: str | None
+
+
+class DecisionScreeningPublic(_Model):
+    recorded: bool = Field(description="False: no red-flag screening recorded for the episode.")
+    assessed_on: dt.date | None
+    urgent: bool = Field(description="A red flag is present: options, outcomes and models are empty.")
+    message: str | None = Field(description="The urgent-referral message when urgent.")
+    red_flags: list[DecisionRedFlagPublic]
+    unanswered: list[str] = Field(description="Red-flag questions not answered yet.")
+    criteria: list[DecisionCriterionPublic]
+
+
+class DecisionOptionPublic(_Model):
+    key: Literal["conservative", "mis", "open"]
+    label: str
+    available: bool
+    reason: str | None = Field(description="Why the option is not available, or null.")
+
+
+class DecisionEstimatePublic(_Model):
+    estimate: float | None
+    ci_low: float | None = Field(description="Lower end of the 95% interval.")
+    ci_high: float | None = Field(description="Upper end of the 95% interval.")
+    source: Literal["clinic", "literature", "none"] = Field(
+        description="clinic: this registry's model, adjusted to the patient; literature: a published figure for "
+                    "an average patient, not adjusted; none: no estimate.")
+    n_patients: int | None = Field(description="Patients the model was fitted on (clinic source).")
+    model_id: str | None
+    citation: str | None = Field(description="The study behind a literature figure.")
+    note: str | None
+
+
+class DecisionOutcomePublic(_Model):
+    key: str = Field(description="e.g. odi_mcid_12m, odi_12m, nrs_leg_12m, nrs_back_12m, los_days, "
+                                 "any_complication, return_to_activity_days, reoperation_2y.")
+    label: str
+    kind: Literal["probability", "mean", "median_days"]
+    unit: str = Field(description="proportion, ODI points (0-100), NRS points (0-10) or days.")
+    better: Literal["higher", "lower"]
+    by_option: dict[str, DecisionEstimatePublic] = Field(
+        description="Option key → estimate; an option left out does not apply (e.g. hospital stay without surgery).")
+
+
+class DecisionModelPublic(_Model):
+    model_id: str
+    outcome: str
+    n_patients: int | None
+    c_statistic: float | None
+    c_statistic_corrected: float | None = Field(description="Optimism-corrected (bootstrap) C-statistic.")
+    calibration_intercept: float | None
+    calibration_slope: float | None
+    calibration_slope_corrected: float | None
+    brier: float | None
+    r2: float | None
+    rmse: float | None
+    reliability_svg: str | None = Field(description="Reliability (calibration) diagram as an SVG document.")
+
+
+class DecisionSupportPublic(_Model):
+    """One patient's decision support: red-flag screening, the treatment options and the
+    expected outcomes of each with 95% intervals and their source, and model performance."""
+
+    patient: DecisionPatientPublic
+    generated_on: dt.date
+    episode: DecisionEpisodePublic | None
+    screening: DecisionScreeningPublic
+    options: list[DecisionOptionPublic]
+    outcomes: list[DecisionOutcomePublic]
+    models: list[DecisionModelPublic]
+    sources: list[str]
+    synthetic_data: bool = Field(description="True when the numbers come from synthetic (demo) data.")
+
+
+# ---------------------------------------------------------------------------------- routes
+
+
+EpisodeQuery = Annotated[int | None, Query(ge=1, le=2_147_483_647,
+                                           description="Episode id; default: the patient's most recent episode.")]
+
+
+def _document(request: Request, user: SessionUser, patient_id: int, episode: int | None) -> dict[str, Any]:
+    """The decision-support document of the builder, which authorises (another site's patient:
+    404) and audits its reads through the store. Models are read from ``settings.models_dir``."""
+    from spinetrack.predict.decision import build_decision_support
+
+    settings = request.app.state.settings
+    doc: dict[str, Any] = build_decision_support(request.app.state.store, user.actor, patient_id,
+                                                 models_dir=getattr(settings, "models_dir", None), episode_id=episode)
+    return doc
+
+
+def _render(request: Request, name: str, context: dict[str, Any]) -> Response:
+    response: Response = request.app.state.templates.TemplateResponse(request, name, context)
+    return response
+
+
+@router.get("/clinic/patients/{patient_id}/decision-aid", include_in_schema=False)
+def patient_version(request: Request, patient_id: PatientId, user: Clinician, episode: EpisodeQuery = None
+                    ) -> Response:
+    """The patient version, to go through with the patient."""
+    doc = _document(request, user, patient_id, episode)
+    aid = decision_aid.build_patient_aid(doc)
+    return _render(request, "decision/aid.html", {
+        "user": user, "patient_id": patient_id, "aid": aid, "body": decision_aid.render_patient_body(aid),
+        "query": f"?episode={episode}" if episode else ""})
+
+
+@router.get("/clinic/patients/{patient_id}/decision-aid.pdf", include_in_schema=False)
+def patient_version_pdf(request: Request, patient_id: PatientId, user: Clinician, episode: EpisodeQuery = None
+                        ) -> Response:
+    """The patient version as a PDF (A4) to take home."""
+    doc = _document(request, user, patient_id, episode)
+    pdf = decision_aid.render_decision_aid_pdf(doc)
+    pseudo = re.sub(r"[^A-Za-z0-9_-]+", "-", str((doc.get("patient") or {}).get("pseudo_id") or patient_id))
+    return Response(pdf, media_type="application/pdf",
+                    headers={"Content-Disposition": f'attachment; filename="decision-aid-{pseudo}.pdf"'})
+
+
+@router.get("/clinic/patients/{patient_id}/decision-support", include_in_schema=False)
+def clinician_version(request: Request, patient_id: PatientId, user: Clinician, episode: EpisodeQuery = None
+                      ) -> Response:
+    """The clinician version: every number with its interval and source, the models, the
+    red flags and the guideline criteria."""
+    doc = _document(request, user, patient_id, episode)
+    return _render(request, "decision/support.html", {
+        "user": user, "patient_id": patient_id, "doc": doc, "view": decision_aid.build_clinician_view(doc),
+        "query": f"?episode={episode}" if episode else ""})
+
+
+@router.get("/api/v1/patients/{patient_id}/decision-support", response_model=DecisionSupportPublic,
+            tags=["decision support"], responses=_ERRORS)
+def decision_support(request: Request, patient_id: PatientId, user: Clinician, episode: EpisodeQuery = None
+                     ) -> DecisionSupportPublic:
+    """One patient's decision support (clinicians only, your site): red-flag screening, options,
+    expected outcomes per option with 95% intervals and sources, model performance. With a red
+    flag present, options, outcomes and models are empty."""
+    return DecisionSupportPublic.model_validate(_document(request, user, patient_id, episode))

@@ -1,0 +1,133 @@
+"""The decision-support document (``spinetrack.predict.decision.build_decision_support``) over a
+real store (SQLite, and PostgreSQL when available: the ``engine`` fixture) and the models trained
+in ``conftest.trained``.
+
+What is checked (issue 7): every red flag overrides everything — no option, outcome or model
+leaves the builder; an unscreened episode still gets its numbers but says it is unscreened; the
+numbers are exactly ``predict_options`` at the stored patient's profile; with no trained models
+every cell falls back to the literature or to "none", labelled so; reads are audited.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import Engine, select
+
+from spinetrack.domain.screening import RED_FLAG_FIELDS
+from spinetrack.errors import NotFoundError
+from spinetrack.predict import PatientProfile, predict_options
+from spinetrack.predict.decision import build_decision_support
+from spinetrack.store.repositories import SYSTEM, Actor, Store
+from spinetrack.store.screening import save_screening
+from spinetrack.store.tables import AuditRow
+
+CLIN = Actor("dr.decide", "clinician", 1)
+TODAY = dt.date(2026, 11, 26)
+NO_FLAGS = dict.fromkeys(RED_FLAG_FIELDS, "no")
+
+
+@pytest.fixture
+def store(engine: Engine) -> Store:
+    return Store(engine)
+
+
+@pytest.fixture
+def patient(store: Store) -> tuple[int, int]:
+    """A 56-year-old with an L4-L5 disc herniation, baseline ODI 48 and NRS leg 7 / back 5."""
+    sid = store.add_site(SYSTEM, code="S1", name="Site one")
+    pid = store.add_patient(CLIN, sid, {"pseudo_id": "P-DEC-1", "birth_year": 1970, "sex": "female", "bmi": 27.5,
+                                        "smoking": "never", "diabetes": False, "asa_grade": 2,
+                                        "symptom_duration_weeks": 14, "prior_spine_surgery": False})
+    eid = store.add_episode(CLIN, pid, {"diagnosis_code": "M51.16", "levels": "L4-L5", "enrolled_on": "2026-11-02",
+                                        "conservative_care": ["physiotherapy"], "conservative_care_weeks": 10})
+    from spinetrack.instruments import registry
+
+    for code, answers in (("nrs_leg", {"score": 7}), ("nrs_back", {"score": 5})):
+        inst = registry.get(code)
+        item = inst.definition.items[0].code
+        store.submit_response(CLIN, eid, {"instrument": code, "timepoint": "baseline", "collected_on": "2026-11-02",
+                                          "answers": {item: answers["score"]}})
+    return pid, eid
+
+
+def _models_dir(trained: Any) -> Path:
+    return Path(trained.out_dir)
+
+
+@pytest.mark.parametrize("flag", RED_FLAG_FIELDS)
+def test_every_red_flag_overrides_everything(store: Store, patient: tuple[int, int], trained: Any, flag: str) -> None:
+    pid, eid = patient
+    save_screening(store, CLIN, eid, {**NO_FLAGS, flag: "yes", "imaging_concordant": "yes",
+                                      "persistent_after_conservative": "yes", "assessed_on": TODAY.isoformat()},
+                   today=TODAY)
+    doc = build_decision_support(store, CLIN, pid, models_dir=_models_dir(trained), today=TODAY)
+    assert doc["screening"]["urgent"] is True and doc["screening"]["message"]
+    assert doc["options"] == [] and doc["outcomes"] == [] and doc["models"] == []
+    assert doc["screening"]["criteria"] == []
+    assert "profile" not in doc  # the builder stopped before predicting
+
+
+def test_clean_screening_gives_every_option_and_the_numbers_of_predict_options(
+        store: Store, patient: tuple[int, int], trained: Any) -> None:
+    pid, eid = patient
+    save_screening(store, CLIN, eid, {**NO_FLAGS, "imaging_concordant": "yes", "persistent_after_conservative": "yes",
+                                      "assessed_on": TODAY.isoformat()}, today=TODAY)
+    doc = build_decision_support(store, CLIN, pid, models_dir=_models_dir(trained), today=TODAY)
+    assert doc["screening"]["recorded"] and not doc["screening"]["urgent"]
+    assert [o["key"] for o in doc["options"]] == ["conservative", "mis", "open"]
+    assert doc["episode"]["family"] == "discectomy"
+    assert {c["status"] for c in doc["screening"]["criteria"]} == {"met"}
+    # the stored patient's profile, built independently here: age 2026 - 1970, baseline NRS from the store
+    profile = PatientProfile("disc_herniation_radiculopathy", 1, age_years=56.0, sex="female", bmi=27.5,
+                             smoking="never", diabetes=False, asa_grade=2, nrs_back=5.0, nrs_leg=7.0,
+                             symptom_duration_weeks=14, prior_spine_surgery=False)
+    assert doc["profile"] == profile.as_dict()
+    expected = predict_options(profile, trained.models)
+    n_cells = 0
+    for row in doc["outcomes"]:
+        for option, cell in row["by_option"].items():
+            p = expected.get(option, row["key"])
+            assert (cell["estimate"], cell["ci_low"], cell["ci_high"], cell["source"]) == \
+                (p.estimate, p.ci_low, p.ci_high, p.source)
+            n_cells += 1
+    assert n_cells == len(expected.predictions)
+    assert any(c["source"] == "clinic" for r in doc["outcomes"] for c in r["by_option"].values())
+    assert {m["model_id"] for m in doc["models"]} == {p.model_id for p in expected.predictions if p.model_id}
+    assert "length_of_stay" not in {k for r in doc["outcomes"] for k in r["by_option"] if k == "conservative"}
+
+
+def test_unscreened_episode_is_flagged_and_still_predicted(store: Store, patient: tuple[int, int],
+                                                           trained: Any) -> None:
+    pid, _ = patient
+    doc = build_decision_support(store, CLIN, pid, models_dir=_models_dir(trained), today=TODAY)
+    assert doc["screening"]["recorded"] is False and doc["screening"]["urgent"] is False
+    assert len(doc["screening"]["unanswered"]) == len(RED_FLAG_FIELDS)
+    assert doc["outcomes"]
+
+
+def test_without_models_every_cell_falls_back_and_says_why(store: Store, patient: tuple[int, int],
+                                                           tmp_path: Path) -> None:
+    pid, _ = patient
+    doc = build_decision_support(store, CLIN, pid, models_dir=tmp_path / "no-models", today=TODAY)
+    cells = [c for r in doc["outcomes"] for c in r["by_option"].values()]
+    assert cells and {c["source"] for c in cells} <= {"literature", "none"}
+    assert any(c["source"] == "literature" and c["citation"] for c in cells)
+    assert all(c["estimate"] is None for c in cells if c["source"] == "none")
+    assert doc["models"] == [] and "no prediction models" in doc["notes"][0]
+
+
+def test_reads_are_audited_and_other_sites_see_nothing(store: Store, patient: tuple[int, int], engine: Engine,
+                                                       trained: Any) -> None:
+    pid, _ = patient
+    build_decision_support(store, CLIN, pid, models_dir=_models_dir(trained), today=TODAY)
+    with engine.connect() as c:
+        rows = c.execute(select(AuditRow.actor, AuditRow.action, AuditRow.entity)
+                         .where(AuditRow.patient_id == pid, AuditRow.action == "read")).all()
+    assert {r.entity for r in rows if r.actor == CLIN.name} >= {"patient", "episode", "prom_response", "screening"}
+    store.add_site(SYSTEM, code="S2", name="Site two")
+    with pytest.raises(NotFoundError):
+        build_decision_support(store, Actor("dr.other", "clinician", 2), pid, models_dir=None, today=TODAY)

@@ -1,0 +1,93 @@
+"""The trained model set: every option × outcome decided by the minimum-data rule, the files
+round-trip, the cards carry the performance, and the reliability diagram draws the groups."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from spinetrack.predict import CARE_GROUPS, OUTCOMES, load_models, model_card, predict_options
+from spinetrack.predict.spec import MIN_PATIENTS_PER_OPTION
+from spinetrack.reports.prediction_plots import model_reliability_diagram
+
+
+def test_every_option_and_outcome_is_decided_by_the_minimum_data_rule(trained) -> None:  # type: ignore[no-untyped-def]
+    ms = trained.models
+    expected = {(g.key, o.key, opt) for g in CARE_GROUPS for o in OUTCOMES for opt in g.options
+                if not (opt == "conservative" and o.surgical_only)}
+    got = {(a.care_group, a.outcome, a.option) for a in ms.availability}
+    assert got == expected
+    for a in ms.availability:
+        if a.source == "clinic":
+            m = ms.models[a.model_id]
+            assert a.n_patients >= MIN_PATIENTS_PER_OPTION and m.n_by_option[a.option] == a.n_patients
+            slope = m.performance.metric("calibration_slope").corrected
+            assert slope is not None and slope >= 0.9
+            if m.kind != "continuous":
+                assert m.events_per_parameter is not None and m.events_per_parameter >= 10
+        else:
+            assert a.source == "fallback" and "minimum-data rule" in a.reason, a
+    assert sum(a.source == "clinic" for a in ms.availability) >= 20  # a 6,000-patient cohort supports most
+
+
+def test_models_round_trip_through_their_files(trained, validation) -> None:  # type: ignore[no-untyped-def]
+    loaded = load_models(trained.out_dir)
+    assert set(loaded.models) == set(trained.models.models)
+    for mid, m in trained.models.models.items():
+        assert loaded.models[mid].as_dict() == m.as_dict()
+    assert loaded.index_dict() == trained.models.index_dict()
+    for row in validation[:50]:
+        assert predict_options(row.profile, loaded).as_dict() == predict_options(row.profile, trained.models).as_dict()
+
+
+def test_model_card_reports_discrimination_calibration_brier_and_n(trained) -> None:  # type: ignore[no-untyped-def]
+    ms = trained.models
+    binary = next(m for m in ms.models.values() if m.kind == "binary")
+    card = model_card(binary, ms)
+    d = card.as_dict()
+    metrics = d["performance"]["metrics"]
+    assert set(metrics) == {"c_statistic", "calibration_intercept", "calibration_slope", "brier"}
+    for v in metrics.values():
+        assert v["apparent"] is not None and v["corrected"] is not None
+        assert v["corrected"] == pytest.approx(v["apparent"] - v["optimism"])
+    assert metrics["calibration_slope"]["apparent"] == pytest.approx(1.0, abs=1e-6)
+    assert d["performance"]["bootstrap"] == 50 and d["performance"]["n"] == binary.n == d["population"]["n"]
+    assert d["population"]["n_events"] == binary.n_events
+    assert len(d["reliability"]["bins"]) == 10 and sum(b["n"] for b in d["reliability"]["bins"]) == binary.n
+    assert {a["option"] for a in d["minimum_data_rule"]["options"]} == set(binary.arms)
+    assert "Peduzzi" in d["minimum_data_rule"]["rule"] and "Riley" in d["minimum_data_rule"]["rule"]
+    assert d["training"]["snapshot"]["id"] and d["training"]["software_version"]
+    assert any("SYNTHETIC" in x for x in d["limitations"])
+    md = card.markdown()
+    for text in ("C-statistic", "calibration intercept", "calibration slope", "Brier score", "optimism-corrected",
+                 f"n = {binary.n}", "Peduzzi"):
+        assert text in md, text
+    # the card files written by train_models are these cards
+    on_disk = json.loads((trained.out_dir / "cards" / f"{binary.model_id}.json").read_text())
+    assert on_disk == json.loads(json.dumps(d))
+    assert (trained.out_dir / "cards" / f"{binary.model_id}.md").read_text() == md
+
+
+def test_reoperation_card_says_who_is_excluded(trained) -> None:  # type: ignore[no-untyped-def]
+    m = next((m for m in trained.models.models.values() if m.outcome == "reoperation_2y"), None)
+    if m is None:  # not fitted at all at this size: the availability says why
+        reasons = [a.reason for a in trained.models.availability if a.outcome == "reoperation_2y"]
+        assert reasons and all("minimum-data rule" in r for r in reasons)
+        pytest.skip("no reoperation model was fitted")
+    d = model_card(m, trained.models).as_dict()
+    assert "without 2 years' follow-up" in d["outcome"]["definition"] and "excluded" in d["outcome"]["definition"]
+    assert any("2 years' follow-up" in x for x in d["limitations"])
+
+
+def test_reliability_diagram_draws_the_model_groups(trained) -> None:  # type: ignore[no-untyped-def]
+    """reports.prediction_plots draws what the model holds: one point per group (ten), an
+    accessible title, deterministic output; no diagram for the censored outcome."""
+    m = next(m for m in trained.models.models.values() if m.kind == "binary")
+    svg = model_reliability_diagram(m)
+    assert svg is not None and svg.startswith("<svg") and svg == model_reliability_diagram(m)
+    assert "Reliability: " in svg and m.model_id in svg and "<desc" in svg
+    for b in m.reliability.bins:
+        assert f">{b.n}<" in svg
+    tte = next((m for m in trained.models.models.values() if m.kind == "time_to_event"), None)
+    assert tte is None or model_reliability_diagram(tte) is None

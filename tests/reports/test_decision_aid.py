@@ -1,0 +1,495 @@
+"""The decision aid (``spinetrack.reports.decision_aid``): patient text, icon arrays, the
+side-by-side table, the clinician view and the PDF, rendered from hand-made documents of the
+shape that ``spinetrack.predict.decision.build_decision_support`` returns.
+
+Five documents (:data:`FIXTURES`): a normal patient (every number from the clinic's models),
+a red-flag patient (urgent, nothing else), an unscreened patient, one whose numbers fall back
+to the literature, and one with cells of source ``none`` and an option that is not available.
+The numbers in them are made up for the tests; the expected strings are those numbers rounded
+by hand (0.62 → "about 62", interval 0.55–0.69 → "between 55 and 69").
+
+Readability: the running text of every fixture's patient version must have a Flesch–Kincaid
+grade of 8 or less (issue 7), measured with ``spinetrack.reports.readability``.
+"""
+
+from __future__ import annotations
+
+import copy
+import re
+import xml.etree.ElementTree as ET
+from typing import Any
+
+import pytest
+
+from spinetrack.reports.decision_aid import (
+    OPTION_NAMES,
+    build_clinician_view,
+    build_patient_aid,
+    icon_array,
+    patient_text,
+    render_decision_aid_html,
+    render_decision_aid_pdf,
+    render_patient_body,
+    safe_svg,
+)
+from spinetrack.reports.readability import measure_readability
+
+FK_MAX_GRADE = 8.0
+SVG_NS = "{http://www.w3.org/2000/svg}"
+RELIABILITY_SVG = ('<?xml version="1.0" encoding="utf-8"?>\n<svg xmlns="http://www.w3.org/2000/svg" '
+                   'viewBox="0 0 100 100" width="240" height="240"><title>Reliability diagram</title>'
+                   '<path d="M 10 90 L 90 10" stroke="#4a4a4a" fill="none"/>'
+                   '<circle cx="30" cy="72" r="3"/><circle cx="60" cy="38" r="3"/></svg>')
+
+RED_FLAG_QUESTIONS = ("saddle_anaesthesia", "bladder_bowel_dysfunction", "bilateral_leg_symptoms",
+                      "suspected_infection", "suspected_malignancy", "suspected_fracture",
+                      "progressive_motor_deficit", "severe_motor_deficit")
+RED_FLAGS = (("cauda_equina", "Suspected cauda equina syndrome"), ("infection", "Suspected spinal infection"),
+             ("malignancy", "Suspected malignancy"), ("fracture", "Suspected fracture"),
+             ("motor_deficit", "Progressive or severe motor deficit"))
+NICE = "NICE NG59, Low back pain and sciatica in over 16s: assessment and management (2016, updated 2020)"
+NASS_LDH = "NASS Evidence-Based Clinical Guidelines: Diagnosis and Treatment of Lumbar Disc Herniation with Radiculopathy (2012)"
+
+
+def _est(estimate: float | None, low: float | None, high: float | None, source: str = "clinic", *,
+         n: int | None = 412, model: str | None = None, citation: str | None = None,
+         note: str | None = None) -> dict[str, Any]:
+    return {"estimate": estimate, "ci_low": low, "ci_high": high, "source": source, "n_patients": n,
+            "model_id": model, "citation": citation, "note": note}
+
+
+def _outcome(key: str, label: str, kind: str, unit: str, better: str, by_option: dict[str, Any]) -> dict[str, Any]:
+    return {"key": key, "label": label, "kind": kind, "unit": unit, "better": better, "by_option": by_option}
+
+
+def _screening(*, recorded: bool = True, present: tuple[str, ...] = (), unknown: tuple[str, ...] = ()) -> dict[str, Any]:
+    flags = [{"flag": k, "label": label, "status": "present" if k in present else "unknown" if k in unknown
+              else "absent", "citation": NICE} for k, label in RED_FLAGS]
+    return {
+        "recorded": recorded, "assessed_on": "2026-11-20" if recorded else None, "urgent": bool(present),
+        "message": ("Red flag: suspected cauda equina syndrome. The patient needs urgent assessment (urgent "
+                    "referral). No candidacy criteria and no treatment comparison are shown while a red flag is "
+                    "present.") if present else None,
+        "red_flags": flags, "unanswered": list(unknown),
+        "criteria": [] if present else [
+            {"key": "leg_dominant_pain", "question": "Is leg pain worse than back pain?", "status": "met",
+             "detail": "leg NRS 7, back NRS 4 at baseline", "citation": NASS_LDH},
+            {"key": "conservative_6w", "question": "Has the patient had six weeks of non-operative care?",
+             "status": "not_met" if recorded else "unknown", "detail": "4 weeks recorded", "citation": NICE},
+            {"key": "imaging_concordant", "question": "Does the imaging match the symptoms and signs?",
+             "status": "unknown", "detail": None, "citation": NASS_LDH},
+        ],
+    }
+
+
+def _normal() -> dict[str, Any]:
+    c, m, o = "conservative", "mis", "open"
+    fam = "discectomy"
+    return {
+        "patient": {"id": 12, "pseudo_id": "P-0012", "age": 47, "sex": "female"},
+        "generated_on": "2026-11-26",
+        "episode": {"id": 5, "diagnosis_code": "M51.16", "diagnosis_group": "disc_herniation_radiculopathy",
+                    "diagnosis_label": "Intervertebral disc disorders with radiculopathy, lumbar region",
+                    "levels": "L4-L5", "family": fam},
+        "screening": _screening(),
+        "options": [{"key": c, "label": "Conservative care", "available": True, "reason": None},
+                    {"key": m, "label": "MIS discectomy", "available": True, "reason": None},
+                    {"key": o, "label": "Open discectomy", "available": True, "reason": None}],
+        "outcomes": [
+            _outcome("odi_mcid_12m", "ODI improvement of at least 10 points at 12 months", "probability", "proportion",
+                     "higher", {c: _est(0.41, 0.34, 0.48, n=388, model="conservative.odi_mcid_12m"),
+                                m: _est(0.62, 0.55, 0.69, model=f"{fam}.odi_mcid_12m"),
+                                o: _est(0.58, 0.50, 0.66, n=301, model=f"{fam}.odi_mcid_12m")}),
+            _outcome("odi_12m", "ODI at 12 months", "mean", "ODI points (0-100)", "lower",
+                     {c: _est(27.4, 24.9, 29.8, n=388, model="conservative.odi_12m"),
+                      m: _est(18.2, 15.6, 20.9, model=f"{fam}.odi_12m"),
+                      o: _est(19.6, 16.8, 22.4, n=301, model=f"{fam}.odi_12m")}),
+            _outcome("nrs_leg_12m", "Leg pain NRS at 12 months", "mean", "NRS points (0-10)", "lower",
+                     {c: _est(3.6, 3.2, 4.1, n=388, model="conservative.nrs_leg_12m"),
+                      m: _est(2.3, 1.9, 2.7, model=f"{fam}.nrs_leg_12m"),
+                      o: _est(2.5, 2.1, 2.9, n=301, model=f"{fam}.nrs_leg_12m")}),
+            _outcome("nrs_back_12m", "Back pain NRS at 12 months", "mean", "NRS points (0-10)", "lower",
+                     {c: _est(3.1, 2.7, 3.5, n=388, model="conservative.nrs_back_12m"),
+                      m: _est(2.4, 2.0, 2.8, model=f"{fam}.nrs_back_12m"),
+                      o: _est(2.9, 2.5, 3.3, n=301, model=f"{fam}.nrs_back_12m")}),
+            _outcome("los_days", "Length of stay", "median_days", "days", "lower",
+                     {m: _est(1.0, 1.0, 1.0, model=f"{fam}.los_days"),
+                      o: _est(3.0, 2.0, 4.0, n=301, model=f"{fam}.los_days")}),
+            _outcome("any_complication", "Any complication", "probability", "proportion", "lower",
+                     {c: _est(0.02, 0.01, 0.04, n=388, model="conservative.any_complication"),
+                      m: _est(0.06, 0.04, 0.09, model=f"{fam}.any_complication"),
+                      o: _est(0.09, 0.06, 0.13, n=301, model=f"{fam}.any_complication")}),
+            _outcome("return_to_activity_days", "Days to return to activity", "median_days", "days", "lower",
+                     {c: _est(42.0, 35.0, 56.0, n=388, model="conservative.return_to_activity_days"),
+                      m: _est(21.0, 14.0, 28.0, model=f"{fam}.return_to_activity_days"),
+                      o: _est(35.0, 28.0, 42.0, n=301, model=f"{fam}.return_to_activity_days")}),
+            _outcome("reoperation_2y", "Reoperation within 2 years", "probability", "proportion", "lower",
+                     {m: _est(0.07, 0.05, 0.10, model=f"{fam}.reoperation_2y"),
+                      o: _est(0.06, 0.04, 0.09, n=301, model=f"{fam}.reoperation_2y")}),
+        ],
+        "models": [
+            {"model_id": f"{fam}.odi_mcid_12m", "outcome": "odi_mcid_12m", "n_patients": 713, "c_statistic": 0.71,
+             "c_statistic_corrected": 0.69, "calibration_intercept": 0.01, "calibration_slope": 0.97,
+             "calibration_slope_corrected": 0.93, "brier": 0.2, "r2": None, "rmse": None,
+             "reliability_svg": RELIABILITY_SVG},
+            {"model_id": f"{fam}.odi_12m", "outcome": "odi_12m", "n_patients": 713, "c_statistic": None,
+             "c_statistic_corrected": None, "calibration_intercept": -0.4, "calibration_slope": 1.02,
+             "calibration_slope_corrected": 0.98, "brier": None, "r2": 0.31, "rmse": 14.2, "reliability_svg": None},
+        ],
+        "sources": ["spinetrack clinic models fitted on this registry's patients (snapshot 2026-11-01)", NICE],
+        "synthetic_data": False,
+    }
+
+
+def _red_flag() -> dict[str, Any]:
+    doc = _normal()
+    doc["screening"] = _screening(present=("cauda_equina",))
+    doc["options"], doc["outcomes"], doc["models"] = [], [], []
+    return doc
+
+
+def _unscreened() -> dict[str, Any]:
+    doc = _normal()
+    doc["screening"] = _screening(recorded=False, unknown=tuple(k for k, _ in RED_FLAGS))
+    doc["screening"]["unanswered"] = list(RED_FLAG_QUESTIONS)
+    return doc
+
+
+def _literature() -> dict[str, Any]:
+    doc = _normal()
+    doc["patient"] = {"id": 31, "pseudo_id": "P-0031", "age": 71, "sex": "male"}
+    doc["episode"] = {"id": 40, "diagnosis_code": "M48.062", "diagnosis_group": "stenosis_with_claudication",
+                      "diagnosis_label": "Spinal stenosis, lumbar region with neurogenic claudication",
+                      "levels": "L3-L4,L4-L5", "family": "decompression"}
+    lit = "Example A et al. Minimally invasive versus open decompression: a meta-analysis. Spine J 2020"
+    for outcome in doc["outcomes"]:
+        for key, cell in outcome["by_option"].items():
+            if key in ("mis", "open"):
+                cell.update(source="literature", n_patients=None, model_id=None, citation=lit,
+                            note="pooled estimate for an average patient; not adjusted")
+    doc["synthetic_data"] = True
+    doc["sources"] = [lit, NICE]
+    return doc
+
+
+def _none_source() -> dict[str, Any]:
+    doc = _normal()
+    doc["episode"]["diagnosis_group"] = "degenerative_spondylolisthesis"
+    doc["episode"]["family"] = "fusion"
+    doc["options"][2] = {"key": "open", "label": "Open fusion", "available": False,
+                         "reason": "ASA grade 4: open fusion not offered at this site"}
+    for outcome in doc["outcomes"]:
+        outcome["by_option"].pop("open", None)
+        if outcome["key"] in ("reoperation_2y", "return_to_activity_days", "nrs_back_12m"):
+            for cell in outcome["by_option"].values():
+                cell.update(estimate=None, ci_low=None, ci_high=None, source="none", n_patients=None,
+                            model_id=None, note="too few patients with this follow-up")
+    return doc
+
+
+def _builder_keys() -> dict[str, Any]:
+    """The normal patient as ``spinetrack.predict.decision`` spells it today (outcome keys and
+    units of ``predict.spec.OUTCOMES``, a mean length of stay, reliability groups instead of an
+    SVG, and fields beyond the documented shape: notes, definitions, the profile …)."""
+    doc = _normal()
+    rename = {"nrs_leg_12m": "leg_pain_12m", "nrs_back_12m": "back_pain_12m", "los_days": "length_of_stay",
+              "return_to_activity_days": "return_to_activity"}
+    for outcome in doc["outcomes"]:
+        outcome["key"] = rename.get(outcome["key"], outcome["key"])
+        outcome["unit"] = "probability" if outcome["unit"] == "proportion" else outcome["unit"]
+        outcome["definition"] = "as in predict.spec"
+        if outcome["key"] == "length_of_stay":
+            outcome["kind"] = "mean"
+    doc["episode"].update(treatment=None, index_date=None)
+    doc["screening"].update(answers={"assessed_on": "2026-11-20"}, diagnosis_group="disc_herniation_radiculopathy")
+    for flag in doc["screening"]["red_flags"]:
+        flag.update(raised_by=[], questions=["saddle_anaesthesia"])
+    doc["models"][0].update(reliability_svg=None, title="MIS/open discectomy: ODI MCID", reliability={
+        "kind": "binary", "ci_level": 0.95, "grouping": "deciles",
+        "bins": [{"mean_predicted": 0.3 + 0.05 * i, "observed": 0.28 + 0.055 * i, "ci_low": 0.2 + 0.05 * i,
+                  "ci_high": 0.38 + 0.05 * i, "n": 71} for i in range(10)]})
+    doc["models"][1].update(reliability=None)
+    doc.update(notes=["no prediction models have been trained at this site yet (spinetrack models train)"],
+               profile={"age": 47}, missing_predictors=["bmi"], software_version="0.1.0", models_created_at=None)
+    return doc
+
+
+FIXTURES = {"normal": _normal, "red_flag": _red_flag, "unscreened": _unscreened, "literature": _literature,
+            "none_source": _none_source, "builder_keys": _builder_keys}
+
+
+def fixture(name: str) -> dict[str, Any]:
+    """A fresh copy of one fixture document (tests may change it)."""
+    return copy.deepcopy(FIXTURES[name]())
+
+
+# ---------------------------------------------------------------------------------- readability
+
+
+@pytest.mark.parametrize("name", sorted(FIXTURES))
+def test_patient_text_reads_at_or_below_grade_8(name: str) -> None:
+    """Issue 7: the patient version is kept at or below school grade 8 (Flesch–Kincaid)."""
+    text = patient_text(fixture(name))
+    r = measure_readability(text)
+    print(f"{name}: FK grade {r.flesch_kincaid_grade:.2f}, reading ease {r.flesch_reading_ease:.1f} "
+          f"({r.sentences} sentences, {r.words} words, {r.syllables} syllables)")
+    assert r.flesch_kincaid_grade <= FK_MAX_GRADE, text
+
+
+def test_grid_questions_read_at_or_below_grade_8() -> None:
+    aid = build_patient_aid(fixture("normal"))
+    r = measure_readability("\n".join(q for q, _ in aid.grid()))
+    assert r.flesch_kincaid_grade <= FK_MAX_GRADE
+
+
+# ---------------------------------------------------------------------------------- the patient text
+
+
+def test_normal_patient_sentences_give_numbers_intervals_and_sources() -> None:
+    text = patient_text(fixture("normal"))
+    assert "Out of 100 people like you, about 62 feel clearly better in daily life after one year." in text
+    assert "We are fairly sure it is between 55 and 69." in text
+    assert "Out of 100 people like you, about 41 feel clearly better" in text  # conservative care
+    assert "After one year, the score is about 18 out of 100 for people like you." in text  # ODI 18.2
+    assert "After one year, leg pain is about 2 out of 10 for people like you." in text   # 2.3 → 2
+    assert "We are fairly sure it is between 2 and 3." in text                             # 1.9–2.7
+    assert "Half of the people like you go home from hospital within about 1 day." in text
+    assert "We are fairly sure it is close to 1 day." in text
+    assert "Half of the people like you are back to their usual activities within about 3 weeks." in text  # 21 d
+    assert "We are fairly sure it is between 2 and 4 weeks." in text                       # 14–28 days
+    assert "This does not apply to care without surgery." in text                          # no stay, no reoperation
+    assert text.count("This comes from this clinic's patients.") == 22                     # every estimate
+    assert "published" not in text and "no estimate" not in text
+
+
+def test_literature_fallback_says_where_the_number_comes_from() -> None:
+    text = patient_text(fixture("literature"))
+    assert "Out of 100 people in published studies, about 62 feel clearly better" in text
+    assert "This comes from published studies, for an average patient, not adjusted to you." in text
+    assert "Out of 100 people like you, about 41" in text  # conservative care stays from the clinic
+    assert "narrow spine that causes leg pain when you walk" in text
+    assert "This is a demo. The numbers are made up for testing." in text
+
+
+def test_source_none_says_there_is_no_estimate_and_unavailable_option_is_named() -> None:
+    doc = fixture("none_source")
+    aid = build_patient_aid(doc)
+    text = patient_text(aid)
+    assert "There is no estimate for this." in text
+    assert "Open surgery is not a choice for you right now." in text
+    assert "ASA" not in text  # the clinical reason stays on the clinician's page
+    assert [c.key for c in aid.columns] == ["conservative", "mis"]
+    rows = dict(aid.grid())
+    assert rows["How many people need another back operation within two years?"] == [
+        ("does not apply", None), ("no estimate", None)]
+    assert rows["How many people feel clearly better in daily life after one year?"] == [
+        ("about 41 in 100", "from this clinic"), ("about 62 in 100", "from this clinic")]
+    lit = dict(build_patient_aid(fixture("literature")).grid())
+    assert lit["How long do people stay in hospital?"] == [
+        ("does not apply", None), ("about 1 day", "from published studies"), ("about 3 days", "from published studies")]
+
+
+def test_red_flag_patient_sees_only_the_urgent_message() -> None:
+    doc = fixture("red_flag")
+    aid = build_patient_aid(doc)
+    assert aid.state == "urgent" and not aid.options and not aid.outcomes
+    body = render_patient_body(aid)
+    text = re.sub(r"<[^>]+>", " ", body)
+    for name in [*OPTION_NAMES.values(), "Conservative care", "discectomy", "surgery"]:
+        assert name.lower() not in text.lower()
+    assert not re.search(r"\d", text), text          # no numbers at all
+    assert "Out of 100" not in text and "<svg" not in body and "<table" not in body
+    assert "a doctor needs to check your back today" in text and "emergency department" in text
+    assert "Red flag" not in text and "referral" not in text  # the clinician's wording stays on their page
+    assert 'role="alert"' in body
+    # the PDF document holds the same and nothing more
+    html = render_decision_aid_html(doc)
+    assert "emergency department" in html and "<svg" not in html and "Keyhole" not in html
+
+
+def test_urgent_wins_even_if_the_document_still_carries_options() -> None:
+    doc = fixture("normal")
+    doc["screening"] = fixture("red_flag")["screening"]
+    assert "Keyhole" not in render_patient_body(doc) and "62" not in patient_text(doc)
+
+
+def test_unscreened_patient_is_asked_to_complete_screening_first() -> None:
+    aid = build_patient_aid(fixture("unscreened"))
+    assert aid.state == "unscreened"
+    body = render_patient_body(aid)
+    assert "safety questions" in body and "Keyhole" not in body and "<svg" not in body
+    doc = fixture("normal")
+    doc["screening"]["unanswered"] = ["saddle_anaesthesia"]  # recorded but not complete: still blocked
+    assert build_patient_aid(doc).state == "unscreened"
+
+
+def test_patient_body_escapes_document_text() -> None:
+    doc = fixture("normal")
+    doc["sources"] = ["<script>alert(1)</script> Example et al."]
+    body = render_patient_body(doc)
+    assert "<script>" not in body and "&lt;script&gt;" in body
+
+
+def test_builder_spelling_of_outcomes_gets_the_same_words() -> None:
+    text = patient_text(fixture("builder_keys"))
+    assert "After one year, leg pain is about 2 out of 10 for people like you." in text
+    assert "On average, people like you go home from hospital after about 1 day." in text
+    assert "Half of the people like you are back to their usual activities within about 3 weeks." in text
+    aid = build_patient_aid(fixture("builder_keys"))
+    assert [o.question for o in aid.outcomes] == [q for q, _ in build_patient_aid(fixture("normal")).grid()]
+
+
+# ---------------------------------------------------------------------------------- icon arrays
+
+
+def test_icon_array_is_an_accessible_10_by_10_grid() -> None:
+    ia = icon_array(62, label="About 62 out of 100 people feel better.", id_prefix="ia-odi-mis")
+    root = ET.fromstring(ia.svg)
+    assert root.get("role") == "img"
+    assert root.get("aria-labelledby") == "ia-odi-mis-t ia-odi-mis-d"
+    assert root.find(f"{SVG_NS}title").text == "About 62 out of 100 people feel better."  # type: ignore[union-attr]
+    desc = root.find(f"{SVG_NS}desc").text  # type: ignore[union-attr]
+    assert desc == "Sixty two filled circles and thirty eight empty circles, out of a hundred."
+    circles = list(root.iter(f"{SVG_NS}circle"))
+    assert len(circles) == 100
+    assert {(c.get("cx"), c.get("cy")) for c in circles} == {(str(x), str(y)) for x in range(10, 200, 20)
+                                                             for y in range(10, 200, 20)}
+    groups = root.findall(f"{SVG_NS}g")
+    filled, outlined = groups
+    assert len(filled) == 62 and filled.get("fill") != "#ffffff"
+    assert len(outlined) == 38 and outlined.get("fill") == "#ffffff" and outlined.get("stroke")
+    # filled first, row by row from the top left
+    assert {c.get("cy") for c in filled if c.get("cy") == "130"} == {"130"}
+    assert sum(1 for c in filled if c.get("cy") == "130") == 2
+
+
+@pytest.mark.parametrize(("count", "words"), [
+    (0, "Zero filled circles and a hundred empty circles, out of a hundred."),
+    (1, "One filled circle and ninety nine empty circles, out of a hundred."),
+    (100, "A hundred filled circles and zero empty circles, out of a hundred."),
+])
+def test_icon_array_words_at_the_edges(count: int, words: str) -> None:
+    assert icon_array(count, label="x", id_prefix="e").words == words
+
+
+def test_patient_body_has_one_icon_array_per_probability_cell_with_the_sentence_as_title() -> None:
+    body = render_patient_body(fixture("normal"))
+    svgs = re.findall(r"<svg.*?</svg>", body, re.DOTALL)
+    # odi_mcid_12m 3 + any_complication 3 + reoperation_2y 2 (no conservative cell)
+    assert len(svgs) == 8
+    assert len(set(re.findall(r'<title id="([^"]+)"', body))) == 8  # ids unique on the page
+    first = ET.fromstring(svgs[0])
+    assert first.find(f"{SVG_NS}title").text == (  # type: ignore[union-attr]
+        "Out of 100 people like you, about 41 feel clearly better in daily life after one year.")
+    assert sum(1 for c in first.iter(f"{SVG_NS}circle") if c.get("class") == "on") == 41
+
+
+def test_side_by_side_table_has_options_as_columns_and_questions_as_rows() -> None:
+    body = render_patient_body(fixture("normal"))
+    table = re.search(r'<table class="aid-grid">.*?</table>', body, re.DOTALL)
+    assert table
+    heads = re.findall(r'<th scope="col">([^<]+)</th>', table.group(0))
+    assert heads == ["Question", "Care without surgery", "Keyhole surgery", "Open surgery"]
+    rows = re.findall(r'<th scope="row">([^<]+)</th>', table.group(0))
+    assert len(rows) == 8 and rows[0] == "How many people feel clearly better in daily life after one year?"
+    assert "<td>does not apply</td>" in table.group(0)
+    assert '<td>about 3 weeks<span class="aid-src">from this clinic</span></td>' in table.group(0)
+
+
+# ---------------------------------------------------------------------------------- the clinician view
+
+
+def test_clinician_view_formats_each_cell_with_interval_source_and_n() -> None:
+    view = build_clinician_view(fixture("normal"))
+    assert view.state == "ready"
+    assert [c["key"] for c in view.columns] == ["conservative", "mis", "open"]
+    first = view.rows[0]
+    mis = first["cells"][1]
+    assert (mis["text"], mis["interval"], mis["source_label"], mis["n"]) == ("62.0%", "55.0% to 69.0%",
+                                                                             "clinic model", "412")
+    los = next(r for r in view.rows if r["key"] == "los_days")
+    assert los["cells"][0] == {"applies": False, "text": "does not apply"}
+    odi = next(r for r in view.rows if r["key"] == "odi_12m")
+    assert odi["cells"][1]["text"] == "18.2" and odi["cells"][1]["interval"] == "15.6 to 20.9"
+    model = view.models[0]
+    assert model["fmt"]["c_statistic"] == "0.71" and model["fmt"]["calibration_slope_corrected"] == "0.93"
+    assert model["fmt"]["brier"] == "0.200" and model["fmt"]["r2"] == "—"
+    assert model["svg"] is not None and model["svg"].startswith('<div role="img" aria-label="Reliability diagram')
+    assert "<svg" in model["svg"] and "<?xml" not in model["svg"]
+    statuses = {f["flag"]: f["status_text"] for f in view.screening["red_flags"]}
+    assert statuses["cauda_equina"] == "absent"
+    assert [c["status_text"] for c in view.screening["criteria"]] == ["met", "not met", "not answered"]
+
+
+def test_clinician_view_states() -> None:
+    assert build_clinician_view(fixture("red_flag")).state == "urgent"
+    urgent = build_clinician_view(fixture("red_flag"))
+    assert not urgent.rows and not urgent.models
+    assert urgent.message[0] == "Red flag: suspected cauda equina syndrome."  # the document's own words
+    assert build_clinician_view(fixture("unscreened")).state == "unscreened"
+    doc = fixture("normal")
+    doc["screening"]["unanswered"] = ["saddle_anaesthesia", "bilateral_leg_symptoms"]
+    view = build_clinician_view(doc)
+    assert view.state == "incomplete"
+    assert view.screening["unanswered_labels"] == ["saddle anaesthesia", "bilateral leg symptoms"]
+    lit = build_clinician_view(fixture("literature"))
+    cell = lit.rows[0]["cells"][1]
+    assert cell["source_label"] == "literature" and cell["citation"].startswith("Example A et al.")
+    none = build_clinician_view(fixture("none_source"))
+    reop = next(r for r in none.rows if r["key"] == "reoperation_2y")
+    assert [c["text"] for c in reop["cells"]] == ["does not apply", "no estimate"]
+
+
+def test_reliability_diagram_is_drawn_from_the_groups_when_the_document_has_no_svg() -> None:
+    """The document of ``predict.decision`` carries the groups, not a picture: the view draws them
+    with ``reports.prediction_plots.reliability_diagram`` (ten points with their intervals)."""
+    view = build_clinician_view(fixture("builder_keys"))
+    svg = view.models[0]["svg"]
+    assert svg is not None and svg.startswith('<svg id="rel-discectomy-odi_mcid_12m"') and 'role="img"' in svg
+    assert "<title" in svg and "<desc" in svg and "<script" not in svg
+    assert view.models[0]["reliability_rows"][0] == {"predicted": "0.300", "observed": "0.280",
+                                                     "interval": "0.200 to 0.380", "n": "71"}
+    assert len(view.models[0]["reliability_rows"]) == 10
+    assert view.models[1]["svg"] is None and view.notes == (
+        "no prediction models have been trained at this site yet (spinetrack models train)",)
+
+
+@pytest.mark.parametrize("svg", [
+    '<svg xmlns="http://www.w3.org/2000/svg"><script>alert(1)</script></svg>',
+    '<svg xmlns="http://www.w3.org/2000/svg"><a href="https://example.org/x"><rect/></a></svg>',
+    '<svg xmlns="http://www.w3.org/2000/svg"><foreignObject><p>x</p></foreignObject></svg>',
+    '<html><body/></html>', "<svg", "",
+])
+def test_unsafe_or_broken_svg_is_refused(svg: str) -> None:
+    assert safe_svg(svg) is None
+
+
+def test_safe_svg_drops_the_xml_declaration() -> None:
+    out = safe_svg(RELIABILITY_SVG)
+    assert out is not None and out.startswith("<svg") and "<?xml" not in out
+
+
+# ---------------------------------------------------------------------------------- the PDF
+
+
+@pytest.mark.parametrize("name", ["normal", "red_flag"])
+def test_pdf_is_a_pdf(name: str) -> None:
+    pdf = render_decision_aid_pdf(fixture(name))
+    assert pdf.startswith(b"%PDF-")
+    assert len(pdf) > 1000
+
+
+def test_pdf_html_is_self_contained() -> None:
+    html = render_decision_aid_html(fixture("normal"))
+    assert html.startswith("<!doctype html>") and '<html lang="en">' in html
+    assert not re.search(r'(src|href)="(https?:)?//', html)
+    assert "<script" not in html and "@import" not in html
+
+
+def test_docstring_examples_run() -> None:
+    import doctest
+
+    from spinetrack.reports import decision_aid
+
+    result = doctest.testmod(decision_aid, optionflags=doctest.ELLIPSIS)
+    assert result.attempted >= 5 and result.failed == 0
