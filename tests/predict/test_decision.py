@@ -131,3 +131,20 @@ def test_reads_are_audited_and_other_sites_see_nothing(store: Store, patient: tu
     store.add_site(SYSTEM, code="S2", name="Site two")
     with pytest.raises(NotFoundError):
         build_decision_support(store, Actor("dr.other", "clinician", 2), pid, models_dir=None, today=TODAY)
+
+
+def test_patient_text_of_the_real_document_reads_at_or_below_grade_8(store: Store, patient: tuple[int, int],
+                                                                      trained: Any) -> None:
+    """Issue 7: the generated patient text, here from the builder's own document (clinic-model,
+    literature and "no estimate" cells together), stays at or below school grade 8 by the
+    Flesch–Kincaid formula (Kincaid et al. 1975; ``spinetrack.reports.readability``)."""
+    from spinetrack.reports.decision_aid import patient_text
+    from spinetrack.reports.readability import measure_readability
+
+    pid, eid = patient
+    save_screening(store, CLIN, eid, {**NO_FLAGS, "assessed_on": TODAY.isoformat()}, today=TODAY)
+    doc = build_decision_support(store, CLIN, pid, models_dir=_models_dir(trained), today=TODAY)
+    sources = {c["source"] for r in doc["outcomes"] for c in r["by_option"].values()}
+    assert {"clinic", "literature", "none"} <= sources
+    r = measure_readability(patient_text(doc))
+    assert r.words > 200 and r.flesch_kincaid_grade <= 8.0, (r.flesch_kincaid_grade, patient_text(doc))
