@@ -138,3 +138,27 @@ def test_predict_unknown_patient_exits_2_naming_it(demo_db: str) -> None:
     assert r.exit_code == 2
     err = json.loads(r.stdout)
     assert err["error"] == "NotFoundError" and "999999" in err["message"]
+
+
+def test_training_from_the_database_twice_gives_the_same_models(tmp_path: Path) -> None:
+    """Each run exports a snapshot rekeyed with a new secret; the rows are ordered by content
+    before the bootstrap, so the two model sets are identical."""
+    url = f"sqlite:///{tmp_path / 'st.db'}"
+    r = runner.invoke(app, ["demo", "--patients", "1500", "--seed", "6", "--database-url", url, "--json"])
+    assert r.exit_code == 0, r.output
+    docs = []
+    for name in ("a", "b"):
+        r = runner.invoke(app, ["models", "train", "--database-url", url, "--out", str(tmp_path / name),
+                                "--bootstrap", "10", "--json"])
+        assert r.exit_code == 0, r.output
+        docs.append(json.loads((tmp_path / name / "index.json").read_text()))
+        docs[-1]["cards"] = sorted((tmp_path / name / "models").glob("*.json"))
+    a, b = docs
+    assert len(a["models"]) >= 10
+    assert a["models"] == b["models"] and a["availability"] == b["availability"]
+    for fa, fb in zip(a["cards"], b["cards"], strict=True):
+        ma, mb = json.loads(fa.read_text()), json.loads(fb.read_text())
+        for key in ("created_at", "snapshot"):
+            ma.pop(key, None)
+            mb.pop(key, None)
+        assert ma == mb, fa.name

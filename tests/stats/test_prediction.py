@@ -158,6 +158,21 @@ def test_weibull_refuses_non_positive_times() -> None:
         P.fit_weibull_aft(np.ones((3, 1)), [0.0, 1.0, 2.0], [1, 1, 0])
 
 
+def test_weibull_with_tied_times_fails_cleanly_not_with_an_overflow() -> None:
+    """Identical event times have no finite maximum-likelihood shape (the log-likelihood rises
+    without bound as k → ∞): the fit must stop with the package's errors, which the bootstrap
+    and the trainer catch (a failed resample; a model that falls back), never an OverflowError
+    from exp(log k). (A bootstrap resample of a small arm hit this in CI.)"""
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", P.ConvergenceWarning)  # as the bootstrap refits run
+        with pytest.raises((InputError, P.ConvergenceWarning)):
+            P.fit_weibull_aft(np.ones((6, 1)), [5.0] * 6, [1] * 6)
+    with pytest.warns(P.ConvergenceWarning), pytest.raises(InputError, match="singular"):
+        P.fit_weibull_aft(np.ones((6, 1)), [5.0] * 6, [1] * 6)
+
+
 # ----------------------------------------------------------------------------- predictions
 
 def test_predicted_probability_interval_against_statsmodels_glm() -> None:

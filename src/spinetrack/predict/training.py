@@ -178,6 +178,10 @@ def _fetch(engine: Engine, group: CareGroup, arm_type: str, outcomes: list[Outco
         rows = engine.sql(f"SELECT {', '.join(names)} FROM {_POP_TABLE} WHERE rn > {start} AND rn <= {stop} "
                           "ORDER BY rn")
         out[start:stop] = np.array(rows, dtype=float).reshape(stop - start, len(names))
+    # rows in an order given by their content, not by the pseudonymous keys: a snapshot rekeyed
+    # with another secret (every `models train` from the database) then draws the same bootstrap
+    # resamples and trains the same models
+    out = out[np.lexsort(out.T[::-1])]
     return {n: out[:, j] for j, n in enumerate(names)}, total, sampled, description
 
 

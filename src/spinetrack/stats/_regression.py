@@ -230,6 +230,8 @@ def _weibull_eval(X: np.ndarray, logt: np.ndarray, d: np.ndarray, theta: np.ndar
                   ) -> tuple[float, np.ndarray, np.ndarray]:
     """Log-likelihood, gradient and Hessian of the Weibull AFT in ``theta = (β, log k)``."""
     beta, gamma = theta[:-1], theta[-1]
+    if not gamma < 700.0:  # exp would overflow (or gamma is NaN): an impossible step, which step halving undoes
+        return -math.inf, np.zeros_like(theta), np.zeros((theta.size, theta.size))
     k = math.exp(gamma)
     with np.errstate(over="ignore", invalid="ignore"):
         z = k * (logt - X @ beta)
