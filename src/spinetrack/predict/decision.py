@@ -78,10 +78,6 @@ def _baseline_scores(store: Store, actor: Actor, episode_id: int) -> dict[str, f
     return out
 
 
-def _age(birth_year: int, on: dt.date) -> int:
-    return on.year - birth_year
-
-
 def _pick_episode(episodes: list[dict[str, Any]], episode_id: int | None) -> dict[str, Any]:
     if episode_id is not None:
         for e in episodes:
@@ -93,7 +89,7 @@ def _pick_episode(episodes: list[dict[str, Any]], episode_id: int | None) -> dic
     return episodes[-1]  # list_episodes is oldest first
 
 
-def _outcomes(predictions: OptionPredictions, family: str | None) -> list[dict[str, Any]]:
+def _outcomes(predictions: OptionPredictions) -> list[dict[str, Any]]:
     out = []
     for o in OUTCOMES:
         by_option = {}
@@ -158,7 +154,7 @@ def build_decision_support(store: Store, actor: Actor, patient_id: int, *, model
     screening = screen_episode(store, actor, ep["id"])
     doc: dict[str, Any] = {
         "patient": {"id": patient["id"], "pseudo_id": patient["pseudo_id"],
-                    "age": _age(patient["birth_year"], on), "sex": patient["sex"]},
+                    "age": on.year - patient["birth_year"], "sex": patient["sex"]},
         "generated_on": on.isoformat(),
         "episode": {"id": ep["id"], "diagnosis_code": diagnosis.code, "diagnosis_group": diagnosis.group.value,
                     "diagnosis_label": DIAGNOSES[diagnosis.code].label, "levels": ep["levels"],
@@ -186,7 +182,7 @@ def build_decision_support(store: Store, actor: Actor, patient_id: int, *, model
     if family is None:
         doc["options"] += [{"key": o, "label": OPTION_LABELS[o], "available": False,
                             "reason": "no surgical procedure is indicated for this diagnosis"} for o in ("mis", "open")]
-    doc["outcomes"] = _outcomes(predictions, family)
+    doc["outcomes"] = _outcomes(predictions)
     doc["models"] = _model_summaries(predictions, models)
     doc["notes"] = ([why_empty] if why_empty else []) + list(predictions.notes)
     doc["models_created_at"] = predictions.models_created_at or None

@@ -50,12 +50,13 @@ from typing import Any, Literal
 import numpy as np
 
 from spinetrack.errors import InputError
-from spinetrack.stats._common import as_float_array, normal_quantile, to_jsonable
+from spinetrack.stats._common import as_float_array, normal_quantile
 from spinetrack.stats._regression import LOG_LOG_2 as _LOG_LOG_2
 from spinetrack.stats._regression import (
     LinearFitResult,
     PredictionEstimate,
     WeibullAFTResult,
+    _json,
     fit_linear,
     fit_logistic,
     fit_weibull_aft,
@@ -101,10 +102,6 @@ __all__ = [
 ]
 
 
-def _json(value: Any) -> dict[str, Any]:
-    """``to_jsonable`` of a mapping, typed."""
-    out: dict[str, Any] = to_jsonable(value)
-    return out
 
 ModelKind = Literal["binary", "continuous", "time_to_event"]
 #: The metrics reported per kind of model, in order.
