@@ -275,6 +275,12 @@ def test_manifest_lists_counts_schema_and_source(store: Engine, tmp_path: Path) 
         assert m["tables"][t]["types"] == {f.name: str(f.type) for f in SCHEMAS[t]}
     for word in ("names", "contact", "free text", "dates"):
         assert word in m["excluded"]
+    # the declared keys hold in the data (the engines rely on them: engines.base.snapshot_unique_keys)
+    assert m["keys"] == {"patients": ["patient_key"], "episodes": ["episode_key"],
+                         "outcomes": ["episode_key", "instrument", "timepoint"]}
+    for t, cols in m["keys"].items():
+        keyed = tables[t].group_by(cols).aggregate([([], "count_all")])
+        assert keyed.num_rows == tables[t].num_rows > 0, t
     assert pq.read_schema(result.path / "outcomes.parquet").metadata[b"spinetrack.snapshot.schema_version"] == b"1"
 
 

@@ -64,3 +64,29 @@ def test_public_surface_and_result_names() -> None:
         assert dataclasses.is_dataclass(cls) and cls.__dataclass_params__.frozen  # type: ignore[attr-defined]
         assert cls.__name__.endswith(("Result", "Estimate", "Curve", "Table")), cls.__name__
     assert issubclass(stats.ConvergenceWarning, UserWarning)
+
+
+def test_to_jsonable_turns_arrays_into_json_values() -> None:
+    """Arrays become lists of Python scalars (the fast path for finite float, int and bool arrays
+    and the element-wise path otherwise), non-finite numbers become None (JSON has no NaN)."""
+    import json
+    import math
+
+    import numpy as np
+
+    from spinetrack.stats._common import to_jsonable
+
+    cases = [
+        (np.array([1.5, -2.0]), [1.5, -2.0]),
+        (np.array([1.0, np.nan, np.inf, -np.inf]), [1.0, None, None, None]),
+        (np.array([[1, 2], [3, 4]], dtype=np.int32), [[1, 2], [3, 4]]),
+        (np.array([True, False]), [True, False]),
+        (np.array(2.5), 2.5), (np.array(np.nan), None), (np.array(7), 7),
+        ({"a": (np.float64(1.25), np.int64(3), np.bool_(True)), "b": [math.nan, "x"]}, {"a": [1.25, 3, True], "b": [None, "x"]}),
+    ]
+    for value, want in cases:
+        got = to_jsonable(value)
+        assert got == want
+        assert json.loads(json.dumps(got, allow_nan=False)) == want
+        for leaf in (got if isinstance(got, list) else [got]):
+            assert not isinstance(leaf, np.generic)

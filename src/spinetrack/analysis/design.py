@@ -28,6 +28,7 @@ from dataclasses import asdict, dataclass
 from spinetrack.analysis.claims import Claim, MetricKind
 from spinetrack.analysis.patterns import PATTERN_CODE
 from spinetrack.domain.diagnosis import DiagnosisGroup
+from spinetrack.engines.base import Engine, generic_spread
 
 __all__ = [
     "ANALYSIS_TABLE",
@@ -322,30 +323,39 @@ def prom_column(claim: Claim) -> str:
     return f"{claim.instrument}__{claim.timepoint}"
 
 
-def prom_wide_sql(claims: tuple[Claim, ...] | list[Claim]) -> str:
+def prom_wide_sql(claims: tuple[Claim, ...] | list[Claim], engine: Engine | None = None) -> str:
     """One scan of ``outcomes`` → one row per episode (key ``pk``): the valid score of every PROM
     claim and of the grid of instruments × timepoints (``<instrument>__<timepoint>``; the
     baseline ODI and NRS back/leg are covariates), the return-to-activity time and event (first
     day returned, else censored at the last answer), and the last day with any follow-up answer
-    (``fu_last``). Each extra column is one more aggregate per outcome row (the pivot is the
-    costliest step at a million patients), so the table holds only these."""
-    cols = []
-    seen = set()
+    (``fu_last``). Each extra column costs per outcome row (the pivot is the costliest step at a
+    million patients), so the table holds only these. ``engine`` chooses how the scores are
+    spread over the columns (:meth:`Engine.spread`): when the snapshot declares one ``outcomes``
+    row per episode, instrument and timepoint, an engine may use a faster form."""
+    cells: dict[str, tuple[str, str]] = {}  # column → (instrument, timepoint)
     for c in claims:
-        if c.table == "outcomes" and c.kind is not MetricKind.TIME_TO_EVENT and prom_column(c) not in seen:
-            seen.add(prom_column(c))
-            cols.append(f"MAX(CASE WHEN instrument = '{c.instrument}' AND timepoint = '{c.timepoint}' AND valid "
-                        f"THEN score END) AS {prom_column(c)}")
-    for inst in PROM_INSTRUMENTS:  # the grid the trajectories and follow-up tables read
+        if c.table == "outcomes" and c.kind is not MetricKind.TIME_TO_EVENT and c.instrument and c.timepoint:
+            cells.setdefault(prom_column(c), (c.instrument, c.timepoint))
+    for i in PROM_INSTRUMENTS:  # the grid the trajectories and follow-up tables read
         for tp in TIMEPOINTS:
-            name = f"{inst}__{tp}"
-            if name not in seen:
-                seen.add(name)
-                cols.append(f"MAX(CASE WHEN instrument = '{inst}' AND timepoint = '{tp}' AND valid THEN score END) "
-                            f"AS {name}")
+            cells.setdefault(f"{i}__{tp}", (i, tp))
+    instruments = list(dict.fromkeys(i for i, _ in cells.values()))
+    timepoints = list(dict.fromkeys(tp for _, tp in cells.values()))
+    # a valid row's cell as a small integer: instrument number × number of timepoints + timepoint number
+    inst = " ".join(f"WHEN '{i}' THEN {k * len(timepoints)}" for k, i in enumerate(instruments))
+    tps = " ".join(f"WHEN '{tp}' THEN {k}" for k, tp in enumerate(timepoints))
+    code = f"CASE WHEN valid THEN CAST((CASE instrument {inst} END) + (CASE timepoint {tps} END) AS SMALLINT) END"
+    spec = [(col, f"instrument = '{i}' AND timepoint = '{tp}' AND valid",
+             instruments.index(i) * len(timepoints) + timepoints.index(tp)) for col, (i, tp) in cells.items()]
+    unique = engine is not None and getattr(engine, "unique_keys", {}).get("outcomes") == (
+        "episode_key", "instrument", "timepoint")
+    aggregates, columns = engine.spread(spec, code, "score", unique=unique) if engine is not None \
+        else generic_spread(spec, "score")
     ret = "CASE WHEN instrument = 'return_to_activity' AND valid AND returned THEN score END"
     last = "CASE WHEN instrument = 'return_to_activity' AND valid THEN days_from_index END"
-    cols += [f"CASE WHEN MIN({ret}) IS NULL THEN MAX({last}) ELSE MIN({ret}) END AS rta_time",
-             f"CAST(CASE WHEN MIN({ret}) IS NULL THEN 0.0 ELSE 1.0 END AS DOUBLE) AS rta_event",
-             "MAX(CASE WHEN days_from_index > 0 THEN days_from_index END) AS fu_last"]
-    return f"SELECT episode_key AS pk, {', '.join(cols)} FROM outcomes GROUP BY episode_key"
+    aggregates += [f"MIN({ret}) AS rta_first", f"MAX({last}) AS rta_last",
+                   "MAX(CASE WHEN days_from_index > 0 THEN days_from_index END) AS fu_last"]
+    columns += ["CASE WHEN rta_first IS NULL THEN rta_last ELSE rta_first END AS rta_time",
+                "CAST(CASE WHEN rta_first IS NULL THEN 0.0 ELSE 1.0 END AS DOUBLE) AS rta_event", "fu_last"]
+    return (f"SELECT pk, {', '.join(columns)} FROM (SELECT episode_key AS pk, {', '.join(aggregates)} "
+            f"FROM outcomes GROUP BY episode_key) per_episode")

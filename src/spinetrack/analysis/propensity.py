@@ -261,7 +261,7 @@ def prepare_snapshot(engine: Engine) -> None:
         prom_wide_sql,
     )
 
-    engine.ensure_table(PROM_TABLE, prom_wide_sql(CLAIMS))
+    engine.ensure_table(PROM_TABLE, prom_wide_sql(CLAIMS, engine))
     engine.ensure_table(ANALYSIS_TABLE, analysis_table_sql(CLAIMS))
 
 

@@ -210,7 +210,7 @@ def claim_result_as_dict(r: ClaimResult) -> dict[str, Any]:
 
     c = get_claim(r.claim)
     e = r.effect
-    return to_jsonable({
+    doc = to_jsonable({
         "comparison": r.comparison, "claim": r.claim, "promise": c.promise, "metric": c.metric, "kind": str(c.kind),
         "unit": c.unit, "better": c.better, "timepoint": c.timepoint, "instrument": c.instrument,
         "horizon_days": c.horizon_days, "status": r.status, "estimand": r.estimand,
@@ -225,8 +225,9 @@ def claim_result_as_dict(r: ClaimResult) -> dict[str, Any]:
         "rmst": r.rmst_difference,
         "attrition": [_attr(a) for a in r.attrition],
         "spec_hash": r.spec_hash, "notes": list(r.notes),
-        "literature": _literature(r.claim, r.comparison),
     })
+    doc["literature"] = _literature(r.claim, r.comparison)  # JSON values already: half the document, not walked
+    return doc
 
 
 def _literature(claim_key: str, comparison_key: str) -> dict[str, Any] | None:

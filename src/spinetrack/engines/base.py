@@ -11,10 +11,37 @@ import numpy as np
 
 from spinetrack.errors import SpinetrackError
 
-__all__ = ["SNAPSHOT_TABLES", "Engine", "EngineError"]
+__all__ = ["SNAPSHOT_TABLES", "Engine", "EngineError", "generic_spread", "snapshot_unique_keys"]
 
 SNAPSHOT_TABLES = ("patients", "episodes", "procedures", "complications", "readmissions", "reoperations",
                    "outcomes")
+
+
+def snapshot_unique_keys(directory: Path) -> dict[str, tuple[str, ...]]:
+    """The columns that identify a row of each snapshot table, as its manifest declares them
+    (``keys``). Manifests written before that entry existed, by ``spinetrack snapshot`` from a
+    store (they name its Alembic revision), hold the store's unique constraints: one
+    ``outcomes`` row per episode, instrument and timepoint (``uq_prom_responses_episode_tp_
+    instrument``, revision 0001). Anything else declares nothing."""
+    import json
+
+    path = directory / "manifest.json"
+    try:
+        manifest = json.loads(path.read_text(encoding="utf-8")) if path.exists() else {}
+    except (OSError, ValueError):
+        manifest = {}
+    keys = manifest.get("keys") if isinstance(manifest, dict) else None
+    if isinstance(keys, dict):
+        return {str(t): tuple(str(c) for c in cols) for t, cols in keys.items() if isinstance(cols, list)}
+    if isinstance(manifest, dict) and isinstance(manifest.get("source"), dict) \
+            and manifest["source"].get("alembic_revision"):
+        return {"outcomes": ("episode_key", "instrument", "timepoint")}
+    return {}
+
+
+def generic_spread(cells: Sequence[tuple[str, str, int]], value: str) -> tuple[list[str], list[str]]:
+    """:meth:`Engine.spread` in SQL every engine runs: a ``MAX(CASE WHEN condition …)`` per cell."""
+    return [f"MAX(CASE WHEN {cond} THEN {value} END) AS {col}" for col, cond, _ in cells], [c for c, _, _ in cells]
 
 
 class EngineError(SpinetrackError):
@@ -41,6 +68,19 @@ class Engine(abc.ABC):
             self._register_parquet(t, d / f"{t}.parquet")
         self.snapshot_dir = d
         self.derived_tables: set[str] = set()  # tables built once per snapshot (analysis caches)
+        self.unique_keys = snapshot_unique_keys(d)
+
+    def spread(self, cells: Sequence[tuple[str, str, int]], code: str, value: str, *, unique: bool = False
+               ) -> tuple[list[str], list[str]]:
+        """Long to wide inside a ``GROUP BY``: ``value`` spread over one column per cell.
+
+        ``cells`` are ``(column, condition, number)``: the rows meeting ``condition`` fill
+        ``column``; ``code`` is an SQL expression giving each row its cell's number (NULL for
+        none). Returns the aggregates for the grouped query and the expressions of the query
+        around it that give the columns. Generic SQL: one ``MAX(CASE …)`` per cell (the largest
+        value when a group has several rows in a cell). An engine may do better when ``unique``
+        (at most one row per group and cell, which the caller must know)."""
+        return generic_spread(cells, value)
 
     def sample_predicate(self, column: str, one_in: int) -> str:
         """A deterministic SQL filter keeping about one row in ``one_in`` by hashing ``column``

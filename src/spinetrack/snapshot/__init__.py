@@ -49,9 +49,10 @@ identical files.
     score detail's ``returned``)
 ``manifest.json``
     schema_version, spinetrack_version, created_at (UTC, ISO 8601), source (database
-    dialect and Alembic revision; never the URL), rekeyed, row_counts per table, tables
-    (file, rows, columns, types, nullable per table) and ``excluded``: what never leaves
-    the store.
+    dialect and Alembic revision; never the URL), rekeyed, row_counts per table, keys (the
+    columns that identify a row, from the store's constraints: ``patient_key``,
+    ``episode_key``, and for ``outcomes`` episode, instrument and timepoint), tables (file,
+    rows, columns, types, nullable per table) and ``excluded``: what never leaves the store.
 
 Never exported: names, hospital numbers and contact details (``patient_identities`` is
 never read), free text (complication detail, readmission reason, questionnaire answers),

@@ -67,6 +67,11 @@ BATCH_ROWS = 50_000
 MIN_SECRET_LENGTH = 16
 _INT63 = 0x7FFF_FFFF_FFFF_FFFF
 TABLES = ("patients", "episodes", "procedures", "complications", "readmissions", "reoperations", "outcomes")
+# the columns that identify a row, from the store's primary keys and unique constraints (one PROM
+# response per episode, timepoint and instrument: uq_prom_responses_episode_tp_instrument); the
+# manifest declares them and the engines rely on them (``engines.base.snapshot_unique_keys``)
+KEYS = {"patients": ("patient_key",), "episodes": ("episode_key",),
+        "outcomes": ("episode_key", "instrument", "timepoint")}
 EXCLUDED = ("Excluded by design: patient names, hospital numbers and contact details (e-mail, telephone); "
             "the patient_identities table is never read. No free text: complication detail, readmission reason, "
             "questionnaire answers and score details (only the return-to-activity flag 'returned' is kept). "
@@ -486,6 +491,7 @@ def _manifest(dialect: str, revision: str | None, counts: dict[str, int], rekeye
         "synthetic": synthetic,
         "response_sources": sources,
         "row_counts": dict(counts),
+        "keys": {t: list(cols) for t, cols in KEYS.items()},
         "tables": {
             t: {"file": f"{t}.parquet", "rows": counts[t], "columns": SCHEMAS[t].names,
                 "types": {f.name: str(f.type) for f in SCHEMAS[t]},
