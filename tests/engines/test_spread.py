@@ -10,11 +10,10 @@ import json
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pytest
 
 from spinetrack.engines import get_engine
-from spinetrack.engines.base import EngineError, generic_spread, snapshot_unique_keys
+from spinetrack.engines.base import generic_spread, snapshot_unique_keys
 
 # (group, cell code or None for "no cell", value): group 3 has no rows in cell 1, group 4 none at all
 ROWS = [(1, 0, 10.0), (1, 1, 11.0), (1, None, 99.0), (2, 1, 21.0), (2, 0, None), (3, 0, 30.0), (4, None, 5.0)]
@@ -65,23 +64,3 @@ def test_snapshot_keys_come_from_the_manifest(tmp_path: Path) -> None:
     (tmp_path / "f").mkdir()
     (tmp_path / "f" / "manifest.json").write_text("{not json", encoding="utf-8")
     assert snapshot_unique_keys(tmp_path / "f") == {}
-
-
-def test_register_arrays_keeps_types_and_values_exactly() -> None:
-    cols = {"i": np.array([3, -1, 2**40]), "f": np.array([0.1, 1e-300, -2.5]), "b": np.array([True, False, True]),
-            "s": ["x", None, "z"], "n": [1, 2.5, None], "e": [None, None, None]}
-    with get_engine("duckdb") as eng:
-        eng.register_arrays("t", cols)
-        types = {r[0]: r[1] for r in eng.sql("DESCRIBE t")}
-        assert types == {"i": "BIGINT", "f": "DOUBLE", "b": "BOOLEAN", "s": "VARCHAR", "n": "DOUBLE", "e": "DOUBLE"}
-        rows = eng.sql("SELECT i, f, b, s, n, e FROM t ORDER BY i")
-    assert rows == [(-1, 1e-300, False, None, 2.5, None), (3, 0.1, True, "x", 1.0, None),
-                    (2**40, -2.5, True, "z", None, None)]
-
-
-def test_register_arrays_names_the_column_it_cannot_type() -> None:
-    with get_engine("duckdb") as eng:
-        with pytest.raises(EngineError, match=r"column 'mixed' mixes value types \['int', 'str'\].*allowed"):
-            eng.register_arrays("t", {"ok": [1, 2], "mixed": [1, "a"]})
-        with pytest.raises(EngineError, match="differ in length"):
-            eng.register_arrays("t", {"a": [1, 2], "b": [1]})

@@ -177,6 +177,7 @@ def run_scorecard(engine: Engine, *, comparisons: Sequence[ComparisonSpec] = COM
             try:
                 return one(spec, eng)
             finally:
+                eng.release()  # the comparison's own tables, freed while the other worker runs
                 with lock:
                     free.append(eng)
 

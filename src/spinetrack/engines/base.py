@@ -116,6 +116,12 @@ class Engine(abc.ABC):
         """Compute ``query`` once and keep it (a temporary table, or a cached view on Spark)."""
         self.create_view(name, query)
 
+    def release(self) -> None:
+        """Drop what this engine has materialized or defined since the last call, except the
+        tables built once per snapshot (:meth:`ensure_table`): a finished comparison's tables,
+        freed by its worker while the others run instead of all at :meth:`close`. The default
+        keeps everything."""
+
     def fork(self) -> Engine:
         """An engine for another thread working on the same registered snapshot and tables
         (its own connection where the engine needs one). The default is this engine itself."""

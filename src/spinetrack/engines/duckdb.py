@@ -34,6 +34,7 @@ class DuckDBEngine(Engine):
         if memory_limit:
             config["memory_limit"] = memory_limit
         self._con = duckdb.connect(database=":memory:", config=config)
+        self._created: list[tuple[str, str]] = []  # (TABLE | VIEW, name) since the last release()
         self.concurrency = int(os.environ.get("SPINETRACK_DUCKDB_CONCURRENCY", type(self).concurrency))
 
     def _register_parquet(self, name: str, path: Path) -> None:
@@ -51,22 +52,26 @@ class DuckDBEngine(Engine):
                               + ", ".join(f"{c}={len(v)}" for c, v in values.items()))
         select = ", ".join(f'UNNEST(${i + 1}::{_sql_type(c, v)}[]) AS "{c}"' for i, (c, v) in enumerate(values.items()))
         self._con.execute(f"CREATE OR REPLACE TABLE {name} AS SELECT {select}", list(values.values()))
+        self._created.append(("TABLE", name))
 
     def sql(self, query: str) -> list[tuple[Any, ...]]:
         return self._con.execute(query).fetchall()
 
     def create_view(self, name: str, query: str) -> None:
         self._con.execute(f"CREATE OR REPLACE VIEW {name} AS {query}")
+        self._created.append(("VIEW", name))
 
     def materialize(self, name: str, query: str) -> None:
         # a table of the (in-memory) database, not a TEMP table: forks' connections see it too
         self._con.execute(f"CREATE OR REPLACE TABLE {name} AS {query}")
+        self._created.append(("TABLE", name))
 
     def fork(self) -> DuckDBEngine:
         """Another connection (``cursor()``) to the same database, for another thread: it sees
         the registered snapshot and every table; close it when done (the database stays)."""
         child = DuckDBEngine.__new__(DuckDBEngine)
         child._con = self._con.cursor()
+        child._created = []
         child.__dict__.update({k: v for k, v in self.__dict__.items() if k in ("snapshot_dir", "derived_tables", "unique_keys")})
         return child
 
@@ -95,6 +100,13 @@ class DuckDBEngine(Engine):
             return super().spread(cells, code, value)
         aggregates = [f"list({code}) AS __cell_codes", f"list({value}) AS __cell_values"]
         return aggregates, [f"__cell_values[list_position(__cell_codes, {int(k)})] AS {col}" for col, _, k in cells]
+
+    def release(self) -> None:
+        keep = getattr(self, "derived_tables", set())
+        for kind, name in reversed(dict.fromkeys(self._created)):  # views first: they read the tables
+            if name not in keep:
+                self._con.execute(f"DROP {kind} IF EXISTS {name}")
+        self._created.clear()
 
     def close(self) -> None:
         self._con.close()
