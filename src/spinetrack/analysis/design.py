@@ -354,8 +354,10 @@ def prom_wide_sql(claims: tuple[Claim, ...] | list[Claim], engine: Engine | None
     ret = "CASE WHEN instrument = 'return_to_activity' AND valid AND returned THEN score END"
     last = "CASE WHEN instrument = 'return_to_activity' AND valid THEN days_from_index END"
     aggregates += [f"MIN({ret}) AS rta_first", f"MAX({last}) AS rta_last",
-                   "MAX(CASE WHEN days_from_index > 0 THEN days_from_index END) AS fu_last"]
+                   "MAX(days_from_index) AS last_day"]
     columns += ["CASE WHEN rta_first IS NULL THEN rta_last ELSE rta_first END AS rta_time",
-                "CAST(CASE WHEN rta_first IS NULL THEN 0.0 ELSE 1.0 END AS DOUBLE) AS rta_event", "fu_last"]
+                "CAST(CASE WHEN rta_first IS NULL THEN 0.0 ELSE 1.0 END AS DOUBLE) AS rta_event",
+                # the last day after the procedure with any answer: the largest day when it is after (> 0)
+                "CASE WHEN last_day > 0 THEN last_day END AS fu_last"]
     return (f"SELECT pk, {', '.join(columns)} FROM (SELECT episode_key AS pk, {', '.join(aggregates)} "
             f"FROM outcomes GROUP BY episode_key) per_episode")
