@@ -25,6 +25,10 @@ then, per comparison:
   risk set, rounding leaves ``at_risk − observed`` a hair below 0, lifelines takes the log of it
   (NaN) and carries the previous value forward, so its curve stays above 0 where it should
   drop to 0 (and the restricted mean comes out larger);
+* loss to follow-up and PROM trajectories, as the CLI reports them: per timepoint and arm, the
+  patients who returned any PROM; per arm, instrument and timepoint, the overlap-weighted mean,
+  SD and standard error (Kish effective size) of the valid scores — from one pandas pivot of the
+  outcomes (instrument × timepoint per episode), merged into each comparison's population;
 * surgical outcomes (procedures, complications, readmissions, reoperations) are not applicable
   to the surgery-vs-conservative comparison (as ``analysis.run.applicable``);
 * with sensitivity: AIPW (ATE, doubly robust) with ``statsmodels`` OLS outcome models per arm
@@ -56,7 +60,13 @@ import numpy as np
 import pandas as pd
 
 from spinetrack.analysis.claims import CLAIMS, Claim, MetricKind
-from spinetrack.analysis.design import COMPARISONS, ComparisonSpec, covariate_columns
+from spinetrack.analysis.design import (
+    COMPARISONS,
+    PROM_INSTRUMENTS,
+    TIMEPOINTS,
+    ComparisonSpec,
+    covariate_columns,
+)
 from spinetrack.domain.diagnosis import DiagnosisGroup
 
 __all__ = ["run_baseline"]
@@ -100,6 +110,53 @@ def baseline_scores(outcomes: pd.DataFrame) -> pd.DataFrame:
     wide = wide.reindex(columns=["odi", "nrs_back", "nrs_leg"])
     wide.columns = ["odi0", "back0", "leg0"]
     return wide.reset_index()
+
+
+def prom_grid(outcomes: pd.DataFrame) -> pd.DataFrame:
+    """The valid score of every instrument × timepoint of the trajectories per episode (the grid
+    of ``prom_wide_sql``; the maximum if an episode had two), indexed by ``episode_key``."""
+    p = outcomes[outcomes["valid"].eq(True) & outcomes["instrument"].isin(PROM_INSTRUMENTS)
+                 & outcomes["timepoint"].isin(TIMEPOINTS)]
+    wide = p.groupby(["episode_key", "instrument", "timepoint"])["score"].max().unstack(["instrument", "timepoint"])
+    wide.columns = [f"{i}__{tp}" for i, tp in wide.columns]
+    return wide.reindex(columns=[f"{i}__{tp}" for i in PROM_INSTRUMENTS for tp in TIMEPOINTS])
+
+
+def followup_and_trajectories(pop: pd.DataFrame, grid: pd.DataFrame) -> tuple[list[dict[str, Any]],
+                                                                            list[dict[str, Any]]]:
+    """Loss to follow-up per timepoint and arm, and weighted PROM means per arm, instrument and
+    timepoint (``analysis.scorecard._followup_and_trajectories``), with pandas."""
+    g = pop[["episode_key", "t", "w"]].merge(grid, left_on="episode_key", right_index=True, how="left")
+    arm = g["t"].to_numpy() == 1.0
+    n = {1: int(arm.sum()), 0: int((~arm).sum())}
+    followup = []
+    for tp in TIMEPOINTS:
+        returned = g[[f"{i}__{tp}" for i in PROM_INSTRUMENTS]].notna().any(axis=1).to_numpy()
+        r1, r0 = int((returned & arm).sum()), int((returned & ~arm).sum())
+        if r1 == 0 and r0 == 0:
+            continue
+        followup.append({"timepoint": tp, "population_treated": n[1], "population_control": n[0],
+                         "returned_treated": r1, "returned_control": r0,
+                         "lost_treated": 1.0 - r1 / n[1] if n[1] else None,
+                         "lost_control": 1.0 - r0 / n[0] if n[0] else None})
+    traj = []
+    w = g["w"].to_numpy(float)
+    for inst in PROM_INSTRUMENTS:
+        for tp in TIMEPOINTS:
+            y = g[f"{inst}__{tp}"].to_numpy(float)
+            seen = ~np.isnan(y)
+            for a, label in ((1, "treated"), (0, "control")):
+                m = seen & (arm if a == 1 else ~arm)
+                if not m.any():
+                    continue
+                wa, ya = w[m], y[m]
+                sw = wa.sum()
+                mean = float((wa * ya).sum() / sw)
+                var = max(float((wa * ya * ya).sum() / sw) - mean * mean, 0.0)
+                ess = sw * sw / float((wa * wa).sum())
+                traj.append({"arm": label, "instrument": inst, "timepoint": tp, "n": int(m.sum()), "mean": mean,
+                             "sd": var ** 0.5, "se": (var / ess) ** 0.5})
+    return followup, traj
 
 
 def episode_covariates(tables: dict[str, pd.DataFrame], baseline: pd.DataFrame) -> pd.DataFrame:
@@ -424,11 +481,14 @@ def run_baseline(snapshot_dir: Path, *, sensitivity: bool = True) -> dict[str, A
     timings["read"] = time.perf_counter() - t0
     t1 = time.perf_counter()
     cov = episode_covariates(tables, baseline_scores(tables["outcomes"]))
+    grid = prom_grid(tables["outcomes"])
     outcome_tables = {c.key: outcome_table(c, tables) for c in CLAIMS}
     del tables
     timings["prepare"] = time.perf_counter() - t1
     results: list[dict[str, Any]] = []
     balance: dict[str, Any] = {}
+    followup: dict[str, list[dict[str, Any]]] = {}
+    trajectories: dict[str, list[dict[str, Any]]] = {}
     for spec in COMPARISONS:
         t2 = time.perf_counter()
         pop = population(spec, cov)
@@ -450,6 +510,7 @@ def run_baseline(snapshot_dir: Path, *, sensitivity: bool = True) -> dict[str, A
             "max_abs_smd_before": float(np.nanmax(np.abs(before))) if cols else 0.0,
             "max_abs_smd_after": float(np.nanmax(np.abs(after))) if cols else 0.0,
         }
+        followup[spec.key], trajectories[spec.key] = followup_and_trajectories(pop, grid)
         for claim in CLAIMS:
             df = claim_rows(claim, pop, outcome_tables[claim.key])
             nt = int((df["t"] == 1.0).sum())
@@ -469,7 +530,7 @@ def run_baseline(snapshot_dir: Path, *, sensitivity: bool = True) -> dict[str, A
         timings[spec.key] = time.perf_counter() - t2
     timings["total"] = time.perf_counter() - t0
     return {"estimand": "ATO", "sensitivity": sensitivity, "results": results, "balance": balance,
-            "timings": timings}
+            "followup": followup, "trajectories": trajectories, "timings": timings}
 
 
 def main() -> None:

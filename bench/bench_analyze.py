@@ -22,7 +22,8 @@ DuckDB runner).
 Point estimates: where the estimator is the same (overlap-weighted difference on the same rows,
 propensity score fitted on the same comparison population) the baseline must give the same
 number as the CLI. The bench reports the largest absolute difference for the continuous and
-binary claims (and, separately, for the time-to-event claims); it does not fail on it.
+binary claims (and, separately, for the time-to-event claims), and compares the loss-to-follow-up
+counts and PROM trajectories (weighted means, SDs, SEs) cell by cell; it does not fail on them.
 
 Snapshots: ``--snapshot-root DIR`` with ready snapshots in ``DIR/p{N}/snap``, or ``--snapshot
 N=DIR``; a missing one is built in ``--workdir`` the way ``tests/analysis/conftest.py`` does
@@ -251,6 +252,32 @@ def compare_estimates(cli_doc: Any, baseline: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+def compare_trajectories(cli_doc: Any, baseline: dict[str, Any]) -> dict[str, Any]:
+    """The loss-to-follow-up counts and the weighted PROM trajectories of the CLI beside the
+    baseline's: cells matched, counts that differ, largest |Δ| of mean, SD and SE."""
+    cells = count_diffs = followup_diffs = 0
+    worst = 0.0
+    for comp in (cli_doc.get("comparisons") or []) if isinstance(cli_doc, dict) else []:
+        key = comp.get("key")
+        base_traj = {(r["arm"], r["instrument"], r["timepoint"]): r for r in baseline.get("trajectories", {}).get(key, [])}
+        base_fu = {r["timepoint"]: r for r in baseline.get("followup", {}).get(key, [])}
+        for r in comp.get("trajectories", []):
+            b = base_traj.get((r["arm"], r["instrument"], r["timepoint"]))
+            if b is None:
+                count_diffs += 1
+                continue
+            cells += 1
+            count_diffs += int(b["n"] != r["n"])
+            worst = max([worst, *(abs(b[f] - r[f]) for f in ("mean", "sd", "se"))])
+        count_diffs += abs(len(base_traj) - len(comp.get("trajectories", [])))
+        for r in comp.get("followup", []):
+            b = base_fu.get(r["timepoint"])
+            followup_diffs += int(b is None or any(b[f] != r[f] for f in (
+                "population_treated", "population_control", "returned_treated", "returned_control")))
+    return {"cells": cells, "count_differences": count_diffs, "followup_differences": followup_diffs,
+            "max_abs_diff_mean_sd_se": worst}
+
+
 # ------------------------------------------------------------------------------- runners
 
 def _help_text(env: dict[str, str]) -> str | None:
@@ -460,9 +487,13 @@ def main() -> None:
                     r["cli_reported_seconds"] = cli_doc.get("seconds") if isinstance(cli_doc, dict) else None
                     if base_doc is not None:
                         r["estimates_vs_baseline"] = compare_estimates(cli_doc, base_doc)
+                        r["trajectories_vs_baseline"] = compare_trajectories(cli_doc, base_doc)
                         cb = r["estimates_vs_baseline"]["continuous_binary"]
+                        tr = r["trajectories_vs_baseline"]
                         console.print(f"  {name} vs baseline: {cb['matched']} continuous/binary estimates, "
-                                      f"max |Δ| = {cb['max_abs_diff']}")
+                                      f"max |Δ| = {cb['max_abs_diff']}; {tr['cells']} trajectory cells, "
+                                      f"max |Δ| = {tr['max_abs_diff_mean_sd_se']:.1e}, "
+                                      f"{tr['count_differences'] + tr['followup_differences']} count differences")
             results.append(entry)
             if not keep:
                 shutil.rmtree(logdir, ignore_errors=True)
