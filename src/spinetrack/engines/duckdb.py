@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -91,7 +92,8 @@ class DuckDBEngine(Engine):
             self._con.execute(f"UPDATE {table} SET {', '.join(f'{c} = {e}' for c, e in batch)}")
         self.create_view(name, f"SELECT * FROM {table}")
 
-    def spread(self, cells: Any, code: str, value: str, *, unique: bool = False) -> tuple[list[str], list[str]]:
+    def spread(self, cells: Sequence[tuple[str, str, int]], code: str, value: str, *, unique: bool = False
+               ) -> tuple[list[str], list[str]]:
         """With one row per group and cell: two list aggregates (the rows' cell numbers and
         values) and a ``list_position`` look-up per cell, instead of a ``MAX(CASE …)`` per cell —
         each row then feeds two aggregates, not one per cell (the PROM pivot of a million
@@ -102,7 +104,7 @@ class DuckDBEngine(Engine):
         return aggregates, [f"__cell_values[list_position(__cell_codes, {int(k)})] AS {col}" for col, _, k in cells]
 
     def release(self) -> None:
-        keep = getattr(self, "derived_tables", set())
+        keep: set[str] = getattr(self, "derived_tables", set())
         for kind, name in reversed(dict.fromkeys(self._created)):  # views first: they read the tables
             if name not in keep:
                 self._con.execute(f"DROP {kind} IF EXISTS {name}")

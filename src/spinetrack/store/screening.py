@@ -113,11 +113,7 @@ def get_latest_screening(store: Store, actor: Actor, episode_id: int) -> Screeni
     """The current screening answers of an episode, or ``None`` when none is recorded.
     One audit row (``read`` ``screening``), also when nothing is found."""
     with store.transaction() as s:
-        ep = Store._episode(s, episode_id, actor)
-        row = _latest(s, ep.id)
-        audit.append(s, actor=actor.name, actor_role=actor.role, action="read", entity=ENTITY,
-                     entity_id=row.id if row is not None else None, patient_id=ep.patient_id,
-                     detail={"episode_id": ep.id, "found": row is not None})
+        _, row = _read_latest(s, actor, episode_id)
         return _answers(row) if row is not None else None
 
 
@@ -126,9 +122,16 @@ def screen_episode(store: Store, actor: Actor, episode_id: int) -> ScreeningResu
     its latest answers and its record), read in one transaction with one audit row. With no
     assessment recorded the result has ``recorded=False``."""
     with store.transaction() as s:
-        ep = Store._episode(s, episode_id, actor)
-        row = _latest(s, ep.id)
-        audit.append(s, actor=actor.name, actor_role=actor.role, action="read", entity=ENTITY,
-                     entity_id=row.id if row is not None else None, patient_id=ep.patient_id,
-                     detail={"episode_id": ep.id, "found": row is not None})
+        ep, row = _read_latest(s, actor, episode_id)
         return screen(_answers(row) if row is not None else None, episode_record(ep))
+
+
+def _read_latest(s: Session, actor: Actor, episode_id: int) -> tuple[EpisodeRow, ScreeningAssessmentRow | None]:
+    """The episode (role-checked) and its latest assessment, with the one ``read`` audit row
+    both public reads write (also when nothing is recorded)."""
+    ep = Store._episode(s, episode_id, actor)
+    row = _latest(s, ep.id)
+    audit.append(s, actor=actor.name, actor_role=actor.role, action="read", entity=ENTITY,
+                 entity_id=row.id if row is not None else None, patient_id=ep.patient_id,
+                 detail={"episode_id": ep.id, "found": row is not None})
+    return ep, row
