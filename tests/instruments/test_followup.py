@@ -39,9 +39,10 @@ def test_return_to_activity_days_date_and_not_yet() -> None:
     with pytest.raises(ValidationError) as err:
         rta.score({"returned": 0, "days": 5})
     assert err.value.field == "return_to_activity.days"
-    with pytest.raises(ValidationError) as err:
-        rta.score({"returned": 1})
-    assert err.value.field == "return_to_activity.days"
+    # back, but the patient does not remember when: valid, no total (the analysis places the
+    # return between the last "not yet" answer and this one: interval-censored)
+    unknown = rta.score({"returned": 1})
+    assert unknown.valid and unknown.total is None and unknown.band == "returned" and unknown.subscales["returned"]
     with pytest.raises(ValidationError) as err:
         rta.score({"returned": 1, "date": "2025-02-30"})
     assert err.value.field == "return_to_activity.date" and "ISO date" in err.value.allowed

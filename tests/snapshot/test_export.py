@@ -22,6 +22,7 @@ from sqlalchemy import Engine, func, select, text
 from sqlalchemy.orm import Session
 from typer.testing import CliRunner
 
+from spinetrack import clock
 from spinetrack.cli import app
 from spinetrack.errors import ValidationError
 from spinetrack.snapshot import SCHEMA_VERSION, SCHEMAS, TABLES, export_snapshot, rekey_episode, rekey_patient
@@ -53,7 +54,7 @@ EXPECTED_COLUMNS = {
                  "work_status", "symptom_duration_weeks", "prior_spine_surgery"],
     "episodes": ["episode_key", "patient_key", "diagnosis_code", "diagnosis_group", "n_levels", "levels",
                  "conservative_care", "conservative_care_weeks", "treatment", "treatment_family", "index_year",
-                 "age_at_index", "has_procedure"],
+                 "age_at_index", "has_procedure", "enrolment_days", "followup_days"],
     "procedures": ["episode_key", "procedure_code", "family", "approach", "technique", "days_from_index", "n_levels",
                    "incision_mm", "ebl_ml", "op_time_min", "fluoro_s", "fluoro_dose_mgy", "los_days", "transfusion"],
     "complications": ["episode_key", "category", "clavien_dindo", "days_from_index"],
@@ -135,7 +136,9 @@ def test_snapshot_values_match_the_store_row_by_row(store: Engine, tmp_path: Pat
                            "n_levels": e.n_levels, "levels": e.levels, "conservative_care": e.conservative_care,
                            "conservative_care_weeks": e.conservative_care_weeks, "treatment": e.treatment,
                            "treatment_family": e.treatment_family, "index_year": e.index_date.year,
-                           "age_at_index": e.index_date.year - birth, "has_procedure": e.id in with_proc}
+                           "age_at_index": e.index_date.year - birth, "has_procedure": e.id in with_proc,
+                           "enrolment_days": (e.index_date - e.enrolled_on).days,
+                           "followup_days": (clock.today() - e.index_date).days}
         assert any(r["has_procedure"] for r in tables["episodes"])
         assert not all(r["has_procedure"] for r in tables["episodes"])
 
@@ -170,9 +173,13 @@ def test_snapshot_values_match_the_store_row_by_row(store: Engine, tmp_path: Pat
         assert len(responses) == len(tables["outcomes"])
         for row, r in zip(tables["outcomes"], responses, strict=True):
             returned = r.score_detail.get("returned") if r.instrument == "return_to_activity" else None
+            score = r.score
+            if returned and score is None and r.score_detail.get("date"):
+                # a return answered by date: days from the index date, the clock of every other event
+                score = float((dt.date.fromisoformat(r.score_detail["date"]) - episodes[r.episode_id].index_date).days)
             assert row == {"patient_key": pseudo[episodes[r.episode_id].patient_id], "episode_key": r.episode_id,
                            "instrument": r.instrument, "timepoint": r.timepoint,
-                           "days_from_index": r.days_from_index, "score": r.score, "valid": r.valid,
+                           "days_from_index": r.days_from_index, "score": score, "valid": r.valid,
                            "returned": returned}
     rta = [r for r in tables["outcomes"] if r["instrument"] == "return_to_activity"]
     assert {r["returned"] for r in rta} == {True, False}
@@ -259,7 +266,7 @@ def test_manifest_lists_counts_schema_and_source(store: Engine, tmp_path: Path) 
     result = export_snapshot(store, tmp_path / "snap", rekey_secret=SECRET_A)
     m = json.loads((result.path / "manifest.json").read_text())
     assert m == result.manifest
-    assert m["schema_version"] == SCHEMA_VERSION == "1"
+    assert m["schema_version"] == SCHEMA_VERSION == "2"
     assert m["spinetrack_version"] == __version__
     assert m["rekeyed"] is True
     created = dt.datetime.fromisoformat(m["created_at"])
@@ -281,7 +288,7 @@ def test_manifest_lists_counts_schema_and_source(store: Engine, tmp_path: Path) 
     for t, cols in m["keys"].items():
         keyed = tables[t].group_by(cols).aggregate([([], "count_all")])
         assert keyed.num_rows == tables[t].num_rows > 0, t
-    assert pq.read_schema(result.path / "outcomes.parquet").metadata[b"spinetrack.snapshot.schema_version"] == b"1"
+    assert pq.read_schema(result.path / "outcomes.parquet").metadata[b"spinetrack.snapshot.schema_version"] == b"2"
 
 
 def test_manifest_marks_synthetic_responses_and_the_report_warns(store: Engine, tmp_path: Path) -> None:
@@ -359,7 +366,7 @@ def test_export_appends_one_audit_row(store: Engine, tmp_path: Path) -> None:
         assert len(rows) == 1
         row = rows[0]
         assert (row.actor, row.actor_role, row.entity) == ("cli", "system", "snapshot")
-        assert row.detail == {"schema_version": "1", "row_counts": result.row_counts, "rekeyed": True}
+        assert row.detail == {"schema_version": SCHEMA_VERSION, "row_counts": result.row_counts, "rekeyed": True}
         assert verify_chain(s).ok
     export_snapshot(store, tmp_path / "snap2")
     with store.connect() as c:

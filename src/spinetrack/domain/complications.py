@@ -60,4 +60,5 @@ class ReoperationReason(enum.Enum):
     COMPLICATION = "complication"
     ADJACENT_SEGMENT = "adjacent_segment"
     NONUNION_OR_IMPLANT = "nonunion_or_implant"
+    IMPLANT_MALPOSITION = "implant_malposition"  # revision of a misplaced implant (e.g. a pedicle screw)
     OTHER = "other"

@@ -8,8 +8,12 @@ spinetrack's own. A "good" outcome is 1 or 2, the dichotomy the registries repor
 
 ``return_to_activity`` records whether the patient is back to their usual activity or work:
 ``returned`` 1 yes / 0 not yet, and when — ``date`` (ISO date) and/or ``days`` after the index
-date. The total is ``days`` (time to return) when known; "not yet" has no total and is a
-censored observation for the time-to-event analysis.
+date, or neither when the patient does not remember. The total is ``days`` (time to return)
+when given; a return answered with a date only gets its days when the snapshot is made (the
+instrument does not know the index date: ``snapshot.export``), and a return answered with
+neither has no total — the analysis places it between the last "not yet" answer and this one
+(interval-censored, ``analysis.design``). "Not yet" has no total and is a censored observation
+for the time-to-event analysis.
 """
 
 from __future__ import annotations
@@ -77,9 +81,6 @@ class ReturnToActivity(Instrument):
                     raise ValidationError(field=f"return_to_activity.{code}", value=answers[code], allowed="empty",
                                           reason="the patient has not returned yet")
             return Score("return_to_activity", "1", None, 1, 3, True, band="not yet", subscales={"returned": False})
-        if days is None and date is None:
-            raise ValidationError(field="return_to_activity.days", value=None, allowed="0 to 3650 (whole numbers)",
-                                  reason="days or date is required when returned")
         sub: dict[str, Any] = {"returned": True}
         if date is not None:
             sub["date"] = date
@@ -89,8 +90,8 @@ class ReturnToActivity(Instrument):
     def _score_many(self, cols: dict[str, np.ndarray], n: int) -> ScoreArray:
         returned, days = cols["returned"], cols["days"]
         # The vectorised path reads ``days`` (the snapshot turns a date into days from the index
-        # date); a 'returned' row without days is not valid here.
-        valid = ((returned == 0) & np.isnan(days)) | ((returned == 1) & ~np.isnan(days))
+        # date); a 'returned' row without days is valid, with no total (timing unknown).
+        valid = ((returned == 0) & np.isnan(days)) | (returned == 1)
         answered = (~np.isnan(returned)).astype(np.int8) + ~np.isnan(days)
         total = np.where(valid & (returned == 1), days, np.nan)
         return ScoreArray("return_to_activity", total, valid, answered.astype(np.int8),

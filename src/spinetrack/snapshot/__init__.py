@@ -4,7 +4,7 @@
 (:func:`export_snapshot`). The layout is a contract that the analytics code relies on;
 :data:`SCHEMA_VERSION` changes whenever a name or type changes.
 
-Schema version 1
+Schema version 2
 ----------------
 Keys: ``patient_key`` is the store's pseudonymous id (``patients.pseudo_id``), or with a
 rekeying secret ``HMAC-SHA256(secret, pseudo_id)`` as hex truncated to 16 characters.
@@ -30,7 +30,9 @@ identical files.
     conservative_care string (null), conservative_care_weeks int32 (null),
     treatment string (conservative | mis | open; null), treatment_family string (null),
     index_year int16 (null), age_at_index int16 (null; index_year − birth_year),
-    has_procedure bool
+    has_procedure bool, enrolment_days int32 (null; index date − enrolment date: the wait before
+    treatment started), followup_days int32 (null; export date − index date: how long
+    hospital-recorded events can have been seen, the administrative censoring time)
 ``procedures.parquet``
     episode_key int64, procedure_code string, family string, approach string,
     technique string (null; set for MIS), days_from_index int32 (0 for the index procedure),
@@ -46,7 +48,9 @@ identical files.
     patient_key string, episode_key int64, instrument string, timepoint string,
     days_from_index int32 (null), score float64 (null when invalid or not applicable),
     valid bool, returned bool (null; for ``return_to_activity`` only, from the
-    score detail's ``returned``)
+    score detail's ``returned``). For ``return_to_activity`` the score is the days from the
+    index date to the return: the days the patient gave, else the date of return they gave
+    turned into days from the index date (null when neither: returned at an unknown time)
 ``manifest.json``
     schema_version, spinetrack_version, created_at (UTC, ISO 8601), source (database
     dialect and Alembic revision; never the URL), rekeyed, row_counts per table, keys (the

@@ -62,7 +62,7 @@ __all__ = [
     "rekey_patient",
 ]
 
-SCHEMA_VERSION = "1"
+SCHEMA_VERSION = "2"
 BATCH_ROWS = 50_000
 MIN_SECRET_LENGTH = 16
 _INT63 = 0x7FFF_FFFF_FFFF_FFFF
@@ -99,7 +99,7 @@ SCHEMAS: dict[str, pa.Schema] = {
         _f("diagnosis_group", _S, False), _f("n_levels", pa.int8(), False), _f("levels", _S, False),
         _f("conservative_care", _S), _f("conservative_care_weeks", pa.int32()), _f("treatment", _S),
         _f("treatment_family", _S), _f("index_year", pa.int16()), _f("age_at_index", pa.int16()),
-        _f("has_procedure", _B, False),
+        _f("has_procedure", _B, False), _f("enrolment_days", pa.int32()), _f("followup_days", pa.int32()),
     ]),
     "procedures": pa.schema([
         _f("episode_key", pa.int64(), False), _f("procedure_code", _S, False), _f("family", _S, False),
@@ -170,14 +170,17 @@ class _HmacSha256:
 
 
 class _Keys:
-    """Turns store identifiers into export keys: unchanged, or HMAC under the secret.
+    """Turns store identifiers into export keys: unchanged, or HMAC under the secret; and holds
+    the export's extraction date (``as_of``), from which each episode's administrative follow-up
+    is counted.
 
     Each batch's distinct identifiers are keyed once and spread back with ``take``; nothing
     is cached across batches, so memory stays bounded.
     """
 
-    def __init__(self, secret: bytes | None) -> None:
+    def __init__(self, secret: bytes | None, as_of: dt.date | None = None) -> None:
         self.secret = secret
+        self.as_of = as_of or dt.date.today()
         self._mac = _HmacSha256(secret) if secret is not None else None
 
     def _map(self, values: pa.Array, fn: Callable[[_HmacSha256, Any], Any], typ: pa.DataType) -> pa.Array:
@@ -242,14 +245,19 @@ def _episodes_query() -> Select[Any]:
     has_proc = exists().where(ProcedureRow.episode_id == E.id)
     return (select(E.id, PatientRow.pseudo_id, E.diagnosis_code, E.diagnosis_group, E.n_levels, E.levels,
                    E.conservative_care, E.conservative_care_weeks, E.treatment, E.treatment_family, E.index_date,
-                   PatientRow.birth_year, case((has_proc, 1), else_=0))
+                   PatientRow.birth_year, case((has_proc, 1), else_=0), E.enrolled_on)
             .join(PatientRow, PatientRow.id == E.patient_id).order_by(E.id))
 
 
 def _episodes_build(c: list[pa.Array], keys: _Keys) -> list[pa.Array]:
+    """… plus ``enrolment_days`` (index date − enrolment date: the wait before treatment starts)
+    and ``followup_days`` (extraction date − index date: how long hospital-recorded events such
+    as reoperations can have been seen; the administrative censoring time)."""
     index_year = pc.year(c[10])
+    as_of = pa.scalar(keys.as_of, pa.date32()).cast(pa.int32())
     return [keys.episodes(c[0]), keys.patients(c[1]), *c[2:10], index_year,
-            pc.subtract_checked(index_year, c[11]), c[12]]
+            pc.subtract_checked(index_year, c[11]), c[12], _days(c[10], c[13]),
+            pc.subtract_checked(as_of, c[10].cast(pa.int32()))]
 
 
 def _procedures_query() -> Select[Any]:
@@ -278,17 +286,27 @@ def _event_build(c: list[pa.Array], keys: _Keys) -> list[pa.Array]:
 
 def _outcomes_query() -> Select[Any]:
     R = PromResponseRow
-    # Only the boolean "returned" of return_to_activity leaves score_detail, extracted in SQL:
-    # no JSON (which may hold free text) is ever fetched.
-    returned = case((R.instrument == "return_to_activity", R.score_detail["returned"].as_boolean()), else_=None)
+    # Only the boolean "returned" and the date of return of return_to_activity leave
+    # score_detail, extracted in SQL: no JSON (which may hold free text) is ever fetched.
+    rta = R.instrument == "return_to_activity"
+    returned = case((rta, R.score_detail["returned"].as_boolean()), else_=None)
+    returned_on = case((rta, R.score_detail["date"].as_string()), else_=None)
     return (select(PatientRow.pseudo_id, R.episode_id, R.instrument, R.timepoint, R.days_from_index, R.score,
-                   R.valid, returned)
+                   R.valid, returned, returned_on, EpisodeRow.index_date)
             .join(EpisodeRow, EpisodeRow.id == R.episode_id).join(PatientRow, PatientRow.id == EpisodeRow.patient_id)
             .order_by(R.id))
 
 
 def _outcomes_build(c: list[pa.Array], keys: _Keys) -> list[pa.Array]:
-    return [keys.patients(c[0]), keys.episodes(c[1]), *c[2:]]
+    """A return to activity answered with a date (and no day count) gets its score from the date:
+    whole days from the index date, the clock of every other event. A date before the index date
+    gives no score (the return's timing is then unknown, as for a return answered without a date)."""
+    score = c[5]
+    if pc.any(pc.is_valid(c[8])).as_py():
+        days = _days(pc.cast(c[8], pa.date32()), c[9])
+        days = pc.if_else(pc.greater_equal(days, 0), days, pa.scalar(None, pa.int32()))
+        score = pc.coalesce(score, days.cast(_F64))
+    return [keys.patients(c[0]), keys.episodes(c[1]), *c[2:5], score, *c[6:8]]
 
 
 _SPECS: dict[str, _Spec] = {
@@ -296,7 +314,7 @@ _SPECS: dict[str, _Spec] = {
                       ("str", "str", "int", "str", "float", "str", "bool", "int", "str", "int", "bool"),
                       _patients_build),
     "episodes": _Spec(EpisodeRow, _episodes_query,
-                      ("int", "str", "str", "str", "int", "str", "str", "int", "str", "str", "date", "int", "flag"),
+                      ("int", "str", "str", "str", "int", "str", "str", "int", "str", "str", "date", "int", "flag", "date"),
                       _episodes_build),
     "procedures": _Spec(ProcedureRow, _procedures_query,
                         ("int", "str", "str", "str", "str", "date", "date", "int", "float", "float", "float",
@@ -311,7 +329,7 @@ _SPECS: dict[str, _Spec] = {
                                                        ReoperationRow.performed_on),
                           ("int", "str", "date", "date"), _event_build),
     "outcomes": _Spec(PromResponseRow, _outcomes_query,
-                      ("str", "int", "str", "str", "int", "float", "bool", "bool"), _outcomes_build),
+                      ("str", "int", "str", "str", "int", "float", "bool", "bool", "str", "date"), _outcomes_build),
 }
 
 
@@ -449,8 +467,10 @@ def export_snapshot(
         raise ValidationError(field="batch_rows", value=batch_rows, allowed="a whole number, 1 or more")
     target = Path(out).absolute()
     _check_target(target, overwrite)
-    keys = _Keys(_secret(rekey_secret))
     created = (now or dt.datetime.now(dt.UTC)).astimezone(dt.UTC).replace(microsecond=0)
+    from spinetrack import clock
+
+    keys = _Keys(_secret(rekey_secret), as_of=created.date() if now is not None else clock.today())
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.tmp-", dir=target.parent))
     try:

@@ -76,25 +76,33 @@ def _round1(x: np.ndarray) -> list[float]:
     return np.round(x, 1).tolist()
 
 
-def generate_chunk(seed: int, chunk_index: int, first_id: int, n: int, site_ids: list[int],
-                   created_at: dt.datetime) -> Chunk:
-    """Generate ``n`` patients with ids ``first_id …`` (one episode each, same id)."""
-    rng = np.random.default_rng([seed, chunk_index])
-    ids = np.arange(first_id, first_id + n)
+class Draws:
+    """Everything drawn at random for one chunk, before any treatment is applied: the case mix,
+    the uniform numbers that decide treatment, and the noise of every outcome. Outcomes are then
+    a deterministic function of these draws and a treatment (:func:`potential_outcomes`), so the
+    same patient's outcome under each option uses the same random numbers (common random
+    numbers): the difference between two options is the treatment's effect for that patient."""
 
-    # ---- case mix ---------------------------------------------------------------------
-    site = rng.integers(0, len(site_ids), n)
+    def __init__(self, **kw: Any) -> None:
+        self.__dict__.update(kw)
+
+    def __getattr__(self, name: str) -> Any:  # for type checkers: attributes are set in __init__
+        raise AttributeError(name)
+
+
+def _draw_patients(rng: np.random.Generator, n: int, n_sites: int) -> Draws:
+    """Case mix, treatment choice and the noise of the procedure, complication and per-patient
+    PROM terms, in the order generator version 1 drew them (identical rows for a seed)."""
+    site = rng.integers(0, n_sites, n)
     group_idx = rng.choice(len(GROUPS), n, p=np.array(list(E.DIAGNOSIS_MIX.values())))
     group = np.array(GROUPS)[group_idx]
     age_mean = np.array([E.AGE[g][0] for g in GROUPS])[group_idx]
     age_sd = np.array([E.AGE[g][1] for g in GROUPS])[group_idx]
     age = np.clip(np.round(rng.normal(age_mean, age_sd)), 18, 92).astype(int)
     female = rng.random(n) < np.where(np.isin(group, ("stenosis_with_claudication", "degenerative_spondylolisthesis")), 0.58, 0.48)
-    sex = np.where(female, "female", "male")
     bmi = np.clip(rng.normal(28.0, 4.8, n), 17, 55).round(1)
     smoke_u = rng.random(n)
     smoking = np.where(smoke_u < 0.20, "current", np.where(smoke_u < 0.50, "former", "never"))
-    current_smoker = smoking == "current"
     diabetes = rng.random(n) < _logistic(-2.6 + 0.045 * (age - 55) + 0.09 * (bmi - 28))
     asa_latent = 0.035 * (age - 55) + 0.9 * diabetes + 0.07 * (bmi - 28) + rng.normal(0, 0.7, n)
     asa = np.digitize(asa_latent, [-0.9, 0.6, 2.2]) + 1  # 1..4
@@ -118,7 +126,6 @@ def generate_chunk(seed: int, chunk_index: int, first_id: int, n: int, site_ids:
     lowest = np.where(v < 0.35, 4, np.where(v < 0.85, 3, 2))  # index in LEVELS of the most caudal level
     lowest = np.where(group == "degenerative_spondylolisthesis", np.where(v < 0.75, 3, 4), lowest)
     lowest = np.maximum(lowest, n_levels - 1)
-    lumbosacral = lowest == 4
 
     # ---- baseline severity --------------------------------------------------------------
     sev = rng.normal(0, 1, n) + 0.15 * (asa - 2)
@@ -136,212 +143,356 @@ def generate_chunk(seed: int, chunk_index: int, first_id: int, n: int, site_ids:
     p_surg = np.array([E.P_SURGERY[g] for g in GROUPS])[group_idx]
     with np.errstate(divide="ignore"):
         surg_logit = np.log(p_surg) - np.log1p(-p_surg) + 0.5 * sev + 0.004 * (symptom_weeks - 30)
-    surgical = (p_surg > 0) & (rng.random(n) < _logistic(surg_logit))
+    surg_u = rng.random(n)
+    surgical = (p_surg > 0) & (surg_u < _logistic(surg_logit))
     fam_u = rng.random(n)
-    family = np.select(
+    # the family that would treat the patient if operated (whether or not they were)
+    family_if_operated = np.select(
         [group == "disc_herniation_radiculopathy", sten, group == "degenerative_spondylolisthesis",
          group == "degenerative_disc_disease"],
         [np.full(n, "discectomy"), np.where(fam_u < 0.9, "decompression", "fusion"),
          np.where(fam_u < 0.75, "fusion", "decompression"), np.full(n, "fusion")], "none")
-    family = np.where(surgical, family, "none")
     s = E.MIS_SLOPES
-    mis_logit = (np.array([E.MIS_LOGIT.get(f, 0.0) for f in family]) + np.array([0.5, 0.0, -0.5])[site % 3]
-                 + s["age_per_10y"] * (age - 55) / 10 + s["asa_per_grade"] * (asa - 2)
-                 + s["per_extra_level"] * (n_levels - 1) + s["odi0_per_10"] * (odi0_latent - 45) / 10
-                 + s["prior_surgery"] * prior)
-    mis = surgical & (rng.random(n) < _logistic(mis_logit))
-    treatment = np.where(~surgical, "conservative", np.where(mis, "mis", "open"))
+    mis_logit_no_site = (np.array([E.MIS_LOGIT.get(f, 0.0) for f in family_if_operated])
+                         + s["age_per_10y"] * (age - 55) / 10 + s["asa_per_grade"] * (asa - 2)
+                         + s["per_extra_level"] * (n_levels - 1) + s["odi0_per_10"] * (odi0_latent - 45) / 10
+                         + s["prior_surgery"] * prior)
+    mis_u = rng.random(n)
+    mis_if_operated = mis_u < _logistic(mis_logit_no_site + SITE_MIS_LOGIT[site % 3])
 
     # ---- dates --------------------------------------------------------------------------
     enrol_day = rng.integers(0, ENROL_SPAN_DAYS, n)
-    wait = np.where(surgical, rng.integers(14, 120, n), rng.integers(0, 14, n))
-    index_day = enrol_day + wait
+    wait_surgery = rng.integers(14, 120, n)
+    wait_conservative = rng.integers(0, 14, n)
 
-    chunk = Chunk()
-    enrol_dates = _dates(enrol_day)
-    index_dates = _dates(index_day)
+    proc_u = rng.random(n)
+    measure_noise = {outcome: rng.normal(0, 1, n) for outcome in _NOISE_SD}
+    risk_u = {k: rng.random(n) for k in ("transfusion", "dural", "ssi", "ssi_deep", "neuro", "vte", "wrong", "reop")}
+    reop_day = rng.integers(14, 730, n)
+    readmit_u = (rng.random(n), rng.random(n))
+    u_odi = rng.normal(0, 6, n)
+    u_pain = rng.normal(0, 0.8, n)
+    rta_noise = rng.normal(0, 0.6, n)
+    dropout_day = rng.exponential(1 / E.DROPOUT_HAZARD_PER_DAY, n) * np.exp(-(0.35 * (smoking == "current")
+                                                                             - 0.1 * (age - 55) / 10))
+    odi0_items = _odi_from(odi0_latent, *_odi_noise(rng, n))
+    eq0 = _eq5d_from(odi0_latent, back0_latent, leg0_latent, *_eq5d_noise(rng, n))
+    return Draws(
+        n=n, site=site, group=group, age=age, sex=np.where(female, "female", "male"), bmi=bmi, smoking=smoking,
+        diabetes=diabetes, asa=asa, prior=prior, symptom_weeks=symptom_weeks, work=work, n_levels=n_levels,
+        lowest=lowest, odi0_latent=odi0_latent, back0_latent=back0_latent, leg0_latent=leg0_latent,
+        p_surg=p_surg, surg_logit=surg_logit, surgical=surgical, family_if_operated=family_if_operated,
+        mis_logit_no_site=mis_logit_no_site, mis_if_operated=mis_if_operated, mis=surgical & mis_if_operated,
+        enrol_day=enrol_day, wait_surgery=wait_surgery, wait_conservative=wait_conservative, proc_u=proc_u,
+        measure_noise=measure_noise, risk_u=risk_u, reop_day=reop_day, readmit_u=readmit_u, u_odi=u_odi,
+        u_pain=u_pain, rta_noise=rta_noise, dropout_day=dropout_day, odi0_items=odi0_items, eq0=eq0,
+        ref={"age": (age - 55) / 10, "asa": asa - 2, "lv": n_levels - 1, "bmi": (bmi - 28) / 5},
+    )
 
-    # ---- procedures and their measures ---------------------------------------------------
-    proc_code = _procedure_codes(rng, family, mis)
-    fam_arr = family
+
+def _draw_followup(rng: np.random.Generator, n: int) -> dict[str, dict[str, Any]]:
+    """The noise of every follow-up timepoint, in generator version 1's order."""
+    out: dict[str, dict[str, Any]] = {}
+    for tp, target, half, insts in FOLLOWUP:
+        d: dict[str, Any] = {"days": target + np.clip(np.round(rng.normal(0, half / 2, n)), -half, half).astype(int)}
+        d["present_u"] = rng.random(n)
+        d["odi"], d["back"], d["leg"] = rng.normal(0, 7, n), rng.normal(0, 1.0, n), rng.normal(0, 1.1, n)
+        d["odi_items"] = _odi_noise(rng, n) if "odi" in insts else None
+        d["eq"] = _eq5d_noise(rng, n) if "eq5d5l" in insts else None
+        d["glob"] = rng.normal(0, 0.15, n)
+        out[tp] = d
+    return out
+
+
+def _draw_extra(seed: int, chunk_index: int, n: int) -> dict[str, np.ndarray]:
+    """Draws added in generator version 2, from their own stream (so version 1's rows for a seed
+    are unchanged): how each follow-up answer gives the date of return, and revisions for a
+    malpositioned implant."""
+    rng = np.random.default_rng([seed, chunk_index, 2])
+    return {"answer_u": rng.random((len(FOLLOWUP), n)), "malposition_u": rng.random(n),
+            "malposition_day": rng.integers(1, 730, n)}
+
+
+@dataclass
+class Outcomes:
+    """The outcomes of one chunk's patients under one treatment assignment (``surgical``, ``mis``
+    per patient): what would be recorded if every questionnaire were returned."""
+
+    surgical: np.ndarray
+    mis: np.ndarray
+    family: np.ndarray
+    measures: dict[str, np.ndarray]
+    events: dict[str, np.ndarray]
+    reop: np.ndarray
+    malposition: np.ndarray
+    readmit: np.ndarray
+    rta_days: np.ndarray
+    wait: np.ndarray
+    followup: dict[str, dict[str, Any]]  # per timepoint: latent and answered PROMs
+
+
+_NOISE_SD = {"ebl_ml": 0.35, "op_time_min": 0.18, "los_days": 0.35, "fluoro_s": 0.30, "fluoro_dose_mgy": 0.35,
+             "incision_mm": 0.12}
+_SLOPES = {  # synthetic covariate effects (per 10 years, per ASA grade, per 5 BMI units), in outcome units
+    "ebl_ml": (5.0, 15.0, 12.0), "op_time_min": (2.0, 6.0, 8.0), "los_days": (0.35, 0.45, 0.1),
+    "fluoro_s": (0.0, 0.0, 3.0), "fluoro_dose_mgy": (0.0, 0.0, 1.5), "incision_mm": (0.0, 0.0, 3.0),
+}
+# Site preference for MIS on the log-odds scale (by site number modulo 3; synthetic). Site affects
+# the choice of approach only, never an outcome: it is not a confounder.
+SITE_MIS_LOGIT = np.array([0.5, 0.0, -0.5])
+
+
+def potential_outcomes(d: Draws, fu: dict[str, dict[str, Any]], extra: dict[str, np.ndarray],
+                       surgical: np.ndarray, mis: np.ndarray) -> Outcomes:
+    """Every outcome of the chunk's patients had they received ``surgical`` (bool per patient;
+    the family is the one that treats their diagnosis, :attr:`Draws.family_if_operated`) with
+    the approach ``mis`` (bool per patient, ignored where not surgical). A pure function of the
+    draws: the realized cohort is ``potential_outcomes(d, …, d.surgical, d.mis)``."""
+    n = d.n
+    mis = surgical & mis
+    family = np.where(surgical, d.family_if_operated, "none")
+    ref = d.ref
     measures: dict[str, np.ndarray] = {}
-    ref = {"age": (age - 55) / 10, "asa": asa - 2, "lv": n_levels - 1, "bmi": (bmi - 28) / 5}
-    noise_sd = {"ebl_ml": 0.35, "op_time_min": 0.18, "los_days": 0.35, "fluoro_s": 0.30, "fluoro_dose_mgy": 0.35,
-                "incision_mm": 0.12}
-    slopes = {  # synthetic covariate effects (per 10 years, per ASA grade, per 5 BMI units), in outcome units
-        "ebl_ml": (5.0, 15.0, 12.0), "op_time_min": (2.0, 6.0, 8.0), "los_days": (0.35, 0.45, 0.1),
-        "fluoro_s": (0.0, 0.0, 3.0), "fluoro_dose_mgy": (0.0, 0.0, 1.5), "incision_mm": (0.0, 0.0, 3.0),
-    }
-    for outcome in noise_sd:
+    for outcome in _NOISE_SD:
         base = np.zeros(n)
         eff = np.zeros(n)
         per_level = np.zeros(n)
         for f in ("discectomy", "decompression", "fusion"):
-            m = fam_arr == f
+            m = family == f
             base[m] = E.OPEN_BASE[f][outcome]
             eff[m] = E.planted(f, outcome).value
             per_level[m] = E.PER_EXTRA_LEVEL.get(outcome, {}).get(f, 0.0)
         if outcome == "incision_mm":
             per_level = base * 0.4  # a longer exposure per extra level (synthetic)
-        a, b, c = slopes[outcome]
+        a, b, c = _SLOPES[outcome]
         mean = base + per_level * ref["lv"] + a * ref["age"] + b * ref["asa"] + c * ref["bmi"] + eff * mis
-        sd = noise_sd[outcome] * np.maximum(base + eff * mis, 1.0)
-        val = mean + rng.normal(0, 1, n) * sd
+        sd = _NOISE_SD[outcome] * np.maximum(base + eff * mis, 1.0)
+        val = mean + d.measure_noise[outcome] * sd
         floor = {"los_days": 0.0, "incision_mm": 8.0, "op_time_min": 15.0}.get(outcome, 0.0)
         measures[outcome] = np.maximum(val, floor)
     measures["los_days"] = np.round(measures["los_days"] * 2) / 2  # half days
 
-    def risk(outcome: str, extra: np.ndarray | float = 0.0) -> np.ndarray:
+    def risk(outcome: str, extra_logrisk: np.ndarray | float = 0.0) -> np.ndarray:
         base = np.zeros(n)
         rr = np.ones(n)
         for f in ("discectomy", "decompression", "fusion"):
-            m = fam_arr == f
-            base[m] = E.OPEN_BASE[f][outcome]
-            rr[m] = E.planted(f, outcome).value
-        mult = np.exp(0.15 * ref["age"] + 0.25 * ref["asa"] + 0.2 * ref["lv"] + extra)
+            m = family == f
+            base[m] = E.OPEN_BASE[f][outcome] if outcome in E.OPEN_BASE[f] else 0.0
+            rr[m] = E.planted(f, outcome).value if (f, outcome) in E._BY_KEY else 1.0
+        mult = np.exp(0.15 * ref["age"] + 0.25 * ref["asa"] + 0.2 * ref["lv"] + extra_logrisk)
         return np.clip(base * mult * np.where(mis, rr, 1.0), 0, 0.95)
 
-    transfusion = surgical & (rng.random(n) < risk("transfusion"))
-    dural = surgical & (rng.random(n) < risk("dural_tear", 0.5 * prior))
-    ssi = surgical & (rng.random(n) < risk("ssi", 0.4 * diabetes + 0.3 * current_smoker + 0.3 * ref["bmi"]))
-    ssi_deep = ssi & (rng.random(n) < 0.4)
-    neuro = surgical & (rng.random(n) < 0.015 * np.exp(0.2 * ref["lv"]))
-    vte = surgical & (rng.random(n) < 0.006 * np.exp(0.3 * ref["age"]))
-    wrong = surgical & (rng.random(n) < 0.003)
-    reop = surgical & (rng.random(n) < risk("reoperation_2y", 0.3 * current_smoker + 0.3 * prior))
-    reop_day = rng.integers(14, 730, n)
-    readmit = surgical & ((ssi_deep | vte) & (rng.random(n) < 0.7) | (rng.random(n) < 0.025))
+    u = d.risk_u
+    current_smoker = d.smoking == "current"
+    ev = {
+        "transfusion": surgical & (u["transfusion"] < risk("transfusion")),
+        "dural_tear": surgical & (u["dural"] < risk("dural_tear", 0.5 * d.prior)),
+    }
+    ssi = surgical & (u["ssi"] < risk("ssi", 0.4 * d.diabetes + 0.3 * current_smoker + 0.3 * ref["bmi"]))
+    ev["ssi_deep"] = ssi & (u["ssi_deep"] < 0.4)
+    ev["ssi_superficial"] = ssi & ~ev["ssi_deep"]
+    ev["neurological_deficit"] = surgical & (u["neuro"] < 0.015 * np.exp(0.2 * ref["lv"]))
+    ev["venous_thromboembolism"] = surgical & (u["vte"] < 0.006 * np.exp(0.3 * ref["age"]))
+    ev["wrong_level"] = surgical & (u["wrong"] < 0.003)
+    reop = surgical & (u["reop"] < risk("reoperation_2y", 0.3 * current_smoker + 0.3 * d.prior))
+    readmit = surgical & ((ev["ssi_deep"] | ev["venous_thromboembolism"]) & (d.readmit_u[0] < 0.7)
+                          | (d.readmit_u[1] < 0.025))
+    malposition_base = np.where(family == "fusion", E.MALPOSITION_REVISION_2Y, 0.0)
+    rr_malposition = np.where(family == "fusion", E.planted("fusion", "revision_malposition").value, 1.0)
+    malposition = surgical & (extra["malposition_u"] < np.clip(
+        malposition_base * np.where(mis, rr_malposition, 1.0), 0, 0.95))
 
     # ---- PROM trajectories ----------------------------------------------------------------
     r_odi = np.where(surgical, np.select([family == "discectomy", family == "decompression"], [0.62, 0.5], 0.5), 0.35)
     r_back = np.where(surgical, np.select([family == "discectomy"], [0.45], 0.5), 0.35)
     r_leg = np.where(surgical, np.select([family == "discectomy", family == "decompression"], [0.72, 0.6], 0.5), 0.35)
-    worse = (1.0 * ref["age"] + 2.0 * ref["asa"] + 3.0 * ref["lv"] + 3.0 * current_smoker + 2.0 * diabetes
-             + 3.0 * prior)
+    worse = (1.0 * ref["age"] + 2.0 * ref["asa"] + 3.0 * ref["lv"] + 3.0 * current_smoker + 2.0 * d.diabetes
+             + 3.0 * d.prior)
     eff_odi = np.zeros(n)
     eff_back = np.zeros(n)
     eff_leg = np.zeros(n)
     for f in ("discectomy", "decompression", "fusion"):
-        m = (fam_arr == f) & mis
+        m = (family == f) & mis
         eff_odi[m] = E.planted(f, "odi").value
         eff_back[m] = E.planted(f, "nrs_back").value
         eff_leg[m] = E.planted(f, "nrs_leg").value
-    u_odi = rng.normal(0, 6, n)
-    u_pain = rng.normal(0, 0.8, n)
     base_rta = np.select([family == "discectomy", family == "decompression", family == "fusion"], [35, 45, 100], 45)
-    rta_days = np.round(base_rta * np.exp(rng.normal(0, 0.6, n) + 0.1 * ref["age"] + 0.2 * ref["asa"] + 0.15 * ref["lv"]))
-    dropout_day = rng.exponential(1 / E.DROPOUT_HAZARD_PER_DAY, n) * np.exp(-(0.35 * current_smoker - 0.1 * ref["age"]))
+    rta_days = np.round(base_rta * np.exp(d.rta_noise + 0.1 * ref["age"] + 0.2 * ref["asa"] + 0.15 * ref["lv"]))
+    followup: dict[str, dict[str, Any]] = {}
+    for tp, _target, _half, insts in FOLLOWUP:
+        z = fu[tp]
+        frac = np.where(surgical, TRAJ_SURGERY[tp], TRAJ_CONSERVATIVE[tp])
+        odi_t = np.clip(d.odi0_latent * (1 - r_odi * frac) + worse * np.minimum(1.0, frac * 1.2) + eff_odi + d.u_odi
+                        + z["odi"], 0, 100)
+        back_t = np.clip(d.back0_latent * (1 - r_back * frac) + 0.25 * worse / 3 + eff_back + d.u_pain + z["back"], 0, 10)
+        leg_t = np.clip(d.leg0_latent * (1 - r_leg * frac) + 0.25 * worse / 3 + eff_leg + d.u_pain + z["leg"], 0, 10)
+        rel = (d.odi0_latent - odi_t) / np.maximum(d.odi0_latent, 1.0) + z["glob"]
+        followup[tp] = {
+            "odi_items": _odi_from(odi_t, *z["odi_items"]) if "odi" in insts else None,
+            "eq": _eq5d_from(odi_t, back_t, leg_t, *z["eq"]) if "eq5d5l" in insts else None,
+            "back": np.clip(np.round(back_t), 0, 10).astype(int),
+            "leg": np.clip(np.round(leg_t), 0, 10).astype(int),
+            "glob": np.select([rel >= 0.5, rel >= 0.3, rel >= 0.1, rel >= -0.05], [1, 2, 3, 4], 5),
+        }
+    wait = np.where(surgical, d.wait_surgery, d.wait_conservative)
+    return Outcomes(surgical, mis, family, measures, ev, reop, malposition, readmit, rta_days, wait, followup)
 
-    odi0_items = _odi_items(rng, odi0_latent)
-    back0 = np.clip(np.round(back0_latent), 0, 10).astype(int)
-    leg0 = np.clip(np.round(leg0_latent), 0, 10).astype(int)
-    eq0 = _eq5d(rng, odi0_latent, back0_latent, leg0_latent)
+
+def generate_chunk(seed: int, chunk_index: int, first_id: int, n: int, site_ids: list[int],
+                   created_at: dt.datetime, *, draws: list[tuple[Draws, dict[str, Any], dict[str, Any]]] | None = None
+                   ) -> Chunk:
+    """Generate ``n`` patients with ids ``first_id …`` (one episode each, same id). When
+    ``draws`` is a list, the chunk's random draws are appended to it, so that a caller can
+    compute the patients' outcomes under other treatments (``synth.truth``)."""
+    rng = np.random.default_rng([seed, chunk_index])
+    ids = np.arange(first_id, first_id + n)
+    d = _draw_patients(rng, n, len(site_ids))
+    surgical, mis = d.surgical, d.mis
+    index_day = d.enrol_day + np.where(surgical, d.wait_surgery, d.wait_conservative)
+
+    chunk = Chunk()
+    enrol_dates = _dates(d.enrol_day)
+    index_dates = _dates(index_day)
+    proc_code = _procedure_codes(d.proc_u, d.family_if_operated, mis)
 
     # ---- rows ---------------------------------------------------------------------------
     idl = ids.tolist()
+    family = np.where(surgical, d.family_if_operated, "none")
+    treatment = np.where(~surgical, "conservative", np.where(mis, "mis", "open"))
     group, sex, smoking, work, family, treatment = (
-        a.tolist() for a in (group, sex, smoking, work, family, treatment))  # numpy str_ → str
+        a.tolist() for a in (d.group, d.sex, d.smoking, d.work, family, treatment))  # numpy str_ → str
+    lumbosacral = d.lowest == 4
+    back0 = np.clip(np.round(d.back0_latent), 0, 10).astype(int)
+    leg0 = np.clip(np.round(d.leg0_latent), 0, 10).astype(int)
     for i in range(n):
         pid = idl[i]
         g = group[i]
-        lvl_idx = range(lowest[i] - n_levels[i] + 1, lowest[i] + 1)
+        lvl_idx = range(d.lowest[i] - d.n_levels[i] + 1, d.lowest[i] + 1)
         levels = ",".join(LEVELS[j] for j in lvl_idx)
         region = "lumbosacral" if lumbosacral[i] and "lumbosacral" in _CODES_BY_GROUP[g] else "lumbar"
         codes = _CODES_BY_GROUP[g][region]
         code = codes[int(rng.integers(len(codes)))] if len(codes) > 1 else codes[0]
         fam = family[i]
         chunk.patients.append({
-            "id": pid, "pseudo_id": pseudo_id(seed, pid), "site_id": site_ids[site[i]],
-            "birth_year": int(enrol_dates[i].year - age[i]), "sex": sex[i], "bmi": float(bmi[i]),
-            "smoking": smoking[i], "diabetes": bool(diabetes[i]), "asa_grade": int(asa[i]), "work_status": work[i],
-            "symptom_duration_weeks": int(symptom_weeks[i]), "prior_spine_surgery": bool(prior[i]), "created_at": created_at,
+            "id": pid, "pseudo_id": pseudo_id(seed, pid), "site_id": site_ids[d.site[i]],
+            "birth_year": int(enrol_dates[i].year - d.age[i]), "sex": sex[i], "bmi": float(d.bmi[i]),
+            "smoking": smoking[i], "diabetes": bool(d.diabetes[i]), "asa_grade": int(d.asa[i]), "work_status": work[i],
+            "symptom_duration_weeks": int(d.symptom_weeks[i]), "prior_spine_surgery": bool(d.prior[i]),
+            "created_at": created_at,
         })
         care = ["physiotherapy", "medication"] + (["injection"] if (pid * 7919) % 10 < 4 else [])
         chunk.episodes.append({
             "id": pid, "patient_id": pid, "diagnosis_code": code, "diagnosis_group": g, "levels": levels,
-            "n_levels": int(n_levels[i]), "conservative_care": ",".join(care),
-            "conservative_care_weeks": int(min(symptom_weeks[i], 6 + (pid * 31) % 40)),
+            "n_levels": int(d.n_levels[i]), "conservative_care": ",".join(care),
+            "conservative_care_weeks": int(min(d.symptom_weeks[i], 6 + (pid * 31) % 40)),
             "treatment": treatment[i], "treatment_family": None if fam == "none" else fam,
             "enrolled_on": enrol_dates[i], "index_date": index_dates[i], "created_at": created_at,
         })
         chunk.findings.extend(_findings(rng, pid, g, [LEVELS[j] for j in lvl_idx]))
-        if surgical[i]:
-            idx_date = index_dates[i]
-            chunk.procedures.append({
-                "id": pid, "episode_id": pid, "procedure_code": proc_code[i][0], "family": fam,
-                "approach": "mis" if mis[i] else "open", "technique": proc_code[i][1], "performed_on": idx_date,
-                "levels": levels, "n_levels": int(n_levels[i]),
-                "incision_mm": round(float(measures["incision_mm"][i])), "ebl_ml": round(float(measures["ebl_ml"][i])),
-                "op_time_min": round(float(measures["op_time_min"][i])), "fluoro_s": round(float(measures["fluoro_s"][i]), 1),
-                "fluoro_dose_mgy": round(float(measures["fluoro_dose_mgy"][i]), 2), "los_days": float(measures["los_days"][i]),
-                "transfusion": bool(transfusion[i]), "created_at": created_at,
-            })
-            for flag, cat, grade, day in (
-                (dural[i], "dural_tear", "I" if (pid % 10) < 7 else "IIIb", 0),
-                (ssi[i] and not ssi_deep[i], "ssi_superficial", "II", 8 + pid % 20),
-                (ssi_deep[i], "ssi_deep", "IIIb", 10 + pid % 30),
-                (neuro[i], "neurological_deficit", "II" if pid % 3 else "IIIb", 1),
-                (vte[i], "venous_thromboembolism", "II" if pid % 4 else "IVa", 5 + pid % 20),
-                (wrong[i], "wrong_level", "IIIb", 0),
-            ):
-                if flag:
-                    chunk.complications.append({
-                        "episode_id": pid, "procedure_id": pid, "category": cat, "clavien_dindo": grade,
-                        "occurred_on": idx_date + dt.timedelta(days=day), "detail": None, "created_at": created_at,
-                    })
-            if readmit[i]:
-                chunk.readmissions.append({"episode_id": pid, "admitted_on": idx_date + dt.timedelta(
-                    days=int(measures["los_days"][i]) + 3 + pid % 40), "reason": None, "created_at": created_at})
-            if reop[i]:
-                reason = {"discectomy": "recurrent_herniation", "decompression": "restenosis"}.get(fam, "nonunion_or_implant")
-                chunk.reoperations.append({"episode_id": pid, "performed_on": idx_date + dt.timedelta(days=int(reop_day[i])),
-                                           "reason": reason, "levels": levels, "created_at": created_at})
         # baseline responses (collected at enrolment)
-        base_days = int(enrol_day[i] - index_day[i])
-        _add_response(chunk, pid, "baseline", "odi", enrol_dates[i], base_days, odi0_items[i], created_at)
+        base_days = int(d.enrol_day[i] - index_day[i])
+        _add_response(chunk, pid, "baseline", "odi", enrol_dates[i], base_days, d.odi0_items[i], created_at)
         _add_response(chunk, pid, "baseline", "nrs_back", enrol_dates[i], base_days, back0[i], created_at)
         _add_response(chunk, pid, "baseline", "nrs_leg", enrol_dates[i], base_days, leg0[i], created_at)
-        _add_response(chunk, pid, "baseline", "eq5d5l", enrol_dates[i], base_days, eq0[i], created_at)
+        _add_response(chunk, pid, "baseline", "eq5d5l", enrol_dates[i], base_days, d.eq0[i], created_at)
 
-    # follow-ups, vectorised per timepoint
-    traj_s, traj_c = TRAJ_SURGERY, TRAJ_CONSERVATIVE
-    for tp, target, half, insts in FOLLOWUP:
-        frac = np.where(surgical, traj_s[tp], traj_c[tp])
-        days = target + np.clip(np.round(rng.normal(0, half / 2, n)), -half, half).astype(int)
-        present = (days < dropout_day) & (rng.random(n) >= E.SPORADIC_MISSING)
-        odi_t = np.clip(odi0_latent * (1 - r_odi * frac) + worse * np.minimum(1.0, frac * 1.2) + eff_odi + u_odi
-                        + rng.normal(0, 7, n), 0, 100)
-        back_t = np.clip(back0_latent * (1 - r_back * frac) + 0.25 * worse / 3 + eff_back + u_pain + rng.normal(0, 1.0, n), 0, 10)
-        leg_t = np.clip(leg0_latent * (1 - r_leg * frac) + 0.25 * worse / 3 + eff_leg + u_pain + rng.normal(0, 1.1, n), 0, 10)
-        odi_items = _odi_items(rng, odi_t) if "odi" in insts else None
-        eq = _eq5d(rng, odi_t, back_t, leg_t) if "eq5d5l" in insts else None
-        back_i = np.clip(np.round(back_t), 0, 10).astype(int)
-        leg_i = np.clip(np.round(leg_t), 0, 10).astype(int)
-        rel = (odi0_latent - odi_t) / np.maximum(odi0_latent, 1.0) + rng.normal(0, 0.15, n)
-        glob = np.select([rel >= 0.5, rel >= 0.3, rel >= 0.1, rel >= -0.05], [1, 2, 3, 4], 5)
+    fu = _draw_followup(rng, n)
+    extra = _draw_extra(seed, chunk_index, n)
+    real = potential_outcomes(d, fu, extra, surgical, mis)
+    if draws is not None:
+        draws.append((d, fu, extra))
+    _surgical_rows(chunk, d, real, extra, idl, index_dates, proc_code, created_at)
+
+    # follow-ups, per timepoint
+    ans_by = E.RETURN_ANSWERED_BY
+    for k, (tp, _target, _half, insts) in enumerate(FOLLOWUP):
+        z = fu[tp]
+        o = real.followup[tp]
+        days = z["days"]
+        present = (days < d.dropout_day) & (z["present_u"] >= E.SPORADIC_MISSING)
         coll = _dates(index_day + days)
+        au = extra["answer_u"][k]
         for i in np.flatnonzero(present).tolist():
             pid = idl[i]
-            d = int(days[i])
+            dd = int(days[i])
             for inst in insts:
                 if inst == "odi":
-                    ans: Any = odi_items[i]  # type: ignore[index]
+                    ans: Any = o["odi_items"][i]
                 elif inst == "nrs_back":
-                    ans = back_i[i]
+                    ans = o["back"][i]
                 elif inst == "nrs_leg":
-                    ans = leg_i[i]
+                    ans = o["leg"][i]
                 elif inst == "eq5d5l":
-                    ans = eq[i]  # type: ignore[index]
+                    ans = o["eq"][i]
                 elif inst == "global_outcome":
-                    ans = int(glob[i])
-                else:
-                    ans = int(rta_days[i]) if rta_days[i] <= d else None
-                _add_response(chunk, pid, tp, inst, coll[i], d, ans, created_at)
+                    ans = int(o["glob"][i])
+                else:  # return to activity: "not yet", or back with the days, the date or neither
+                    r = int(real.rta_days[i])
+                    if r > dd:
+                        ans = None
+                    elif au[i] < ans_by["days"]:
+                        ans = ("days", r)
+                    elif au[i] < ans_by["days"] + ans_by["date"]:
+                        ans = ("date", (index_dates[i] + dt.timedelta(days=r)).isoformat())
+                    else:
+                        ans = ("neither", None)
+                _add_response(chunk, pid, tp, inst, coll[i], dd, ans, created_at)
     return chunk
 
 
-def _procedure_codes(rng: np.random.Generator, family: np.ndarray, mis: np.ndarray) -> list[tuple[str, str | None]]:
-    u = rng.random(len(family)).tolist()
+def _surgical_rows(chunk: Chunk, d: Draws, o: Outcomes, extra: dict[str, np.ndarray], idl: list[int],
+                   index_dates: list[dt.date],
+                   proc_code: list[tuple[str, str | None]], created_at: dt.datetime) -> None:
+    """The procedure, complications, readmission and reoperations of the operated patients."""
+    ev = o.events
+    for i in np.flatnonzero(o.surgical).tolist():
+        pid = idl[i]
+        fam = str(o.family[i])
+        idx_date = index_dates[i]
+        levels = chunk.episodes[i]["levels"]
+        m = o.measures
+        chunk.procedures.append({
+            "id": pid, "episode_id": pid, "procedure_code": proc_code[i][0], "family": fam,
+            "approach": "mis" if o.mis[i] else "open", "technique": proc_code[i][1], "performed_on": idx_date,
+            "levels": levels, "n_levels": int(d.n_levels[i]),
+            "incision_mm": round(float(m["incision_mm"][i])), "ebl_ml": round(float(m["ebl_ml"][i])),
+            "op_time_min": round(float(m["op_time_min"][i])), "fluoro_s": round(float(m["fluoro_s"][i]), 1),
+            "fluoro_dose_mgy": round(float(m["fluoro_dose_mgy"][i]), 2), "los_days": float(m["los_days"][i]),
+            "transfusion": bool(ev["transfusion"][i]), "created_at": created_at,
+        })
+        for flag, cat, grade, day in _complication_rows(ev, i, pid):
+            if flag:
+                chunk.complications.append({
+                    "episode_id": pid, "procedure_id": pid, "category": cat, "clavien_dindo": grade,
+                    "occurred_on": idx_date + dt.timedelta(days=day), "detail": None, "created_at": created_at,
+                })
+        if o.readmit[i]:
+            chunk.readmissions.append({"episode_id": pid, "admitted_on": idx_date + dt.timedelta(
+                days=int(m["los_days"][i]) + 3 + pid % 40), "reason": None, "created_at": created_at})
+        if o.reop[i]:
+            reason = {"discectomy": "recurrent_herniation", "decompression": "restenosis"}.get(fam, "nonunion_or_implant")
+            chunk.reoperations.append({"episode_id": pid, "performed_on": idx_date + dt.timedelta(days=int(d.reop_day[i])),
+                                       "reason": reason, "levels": levels, "created_at": created_at})
+        if o.malposition[i]:
+            chunk.reoperations.append({"episode_id": pid, "performed_on": idx_date + dt.timedelta(
+                days=int(extra["malposition_day"][i])), "reason": "implant_malposition", "levels": levels,
+                "created_at": created_at})
+
+
+def _complication_rows(ev: dict[str, np.ndarray], i: int, pid: int) -> tuple[tuple[bool, str, str, int], ...]:
+    """(happened, category, Clavien–Dindo grade, day after the index date) of patient ``i``."""
+    return (
+        (bool(ev["dural_tear"][i]), "dural_tear", "I" if (pid % 10) < 7 else "IIIb", 0),
+        (bool(ev["ssi_superficial"][i]), "ssi_superficial", "II", 8 + pid % 20),
+        (bool(ev["ssi_deep"][i]), "ssi_deep", "IIIb", 10 + pid % 30),
+        (bool(ev["neurological_deficit"][i]), "neurological_deficit", "II" if pid % 3 else "IIIb", 1),
+        (bool(ev["venous_thromboembolism"][i]), "venous_thromboembolism", "II" if pid % 4 else "IVa", 5 + pid % 20),
+        (bool(ev["wrong_level"][i]), "wrong_level", "IIIb", 0),
+    )
+
+
+def _procedure_codes(proc_u: np.ndarray, family: np.ndarray, mis: np.ndarray) -> list[tuple[str, str | None]]:
+    u = proc_u.tolist()
     out: list[tuple[str, str | None]] = []
     for f, m, x in zip(family.tolist(), mis.tolist(), u):
         if f == "discectomy":
@@ -361,24 +512,42 @@ def _procedure_codes(rng: np.random.Generator, family: np.ndarray, mis: np.ndarr
     return out
 
 
-def _odi_items(rng: np.random.Generator, latent: np.ndarray) -> list[list[int]]:
-    """Item scores 0-5 around ``latent``/20, with sex_life skipped by about 1 in 5 (None)."""
-    n = len(latent)
-    raw = latent[:, None] / 20 + ODI_ITEM_OFFSET[None, :] + rng.normal(0, 0.6, (n, 10))
-    items = np.clip(np.round(raw), 0, 5).astype(int)
+def _odi_noise(rng: np.random.Generator, n: int) -> tuple[np.ndarray, np.ndarray]:
+    """Item noise and the skipped sections (sex_life skipped by about 1 in 5)."""
+    noise = rng.normal(0, 0.6, (n, 10))
     missing = rng.random((n, 10)) < np.where(np.arange(10) == 7, 0.2, 0.01)[None, :]
-    items = np.where(missing, -1, items)
-    return items.tolist()
+    return noise, missing
 
 
-def _eq5d(rng: np.random.Generator, odi: np.ndarray, back: np.ndarray, leg: np.ndarray) -> list[tuple[list[int], int]]:
-    n = len(odi)
+def _odi_from(latent: np.ndarray, noise: np.ndarray, missing: np.ndarray) -> list[list[int]]:
+    """Item scores 0-5 around ``latent``/20; a skipped section is -1."""
+    raw = latent[:, None] / 20 + ODI_ITEM_OFFSET[None, :] + noise
+    items = np.clip(np.round(raw), 0, 5).astype(int)
+    return np.where(missing, -1, items).tolist()
+
+
+def odi_scores(items: list[list[int]] | np.ndarray) -> np.ndarray:
+    """ODI 2.1a totals of item rows (-1 = skipped; more than two skipped → NaN), as
+    ``instruments.odi`` scores them (tests/synth checks that they agree)."""
+    a = np.asarray(items, dtype=float)
+    answered = a >= 0
+    n_ans = answered.sum(axis=1)
+    total = np.where(answered, a, 0.0).sum(axis=1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(10 - n_ans <= 2, total / (5 * n_ans) * 100, np.nan)
+
+
+def _eq5d_noise(rng: np.random.Generator, n: int) -> tuple[np.ndarray, np.ndarray]:
+    return rng.normal(0, 0.12, (n, 5)), rng.normal(0, 9, n)
+
+
+def _eq5d_from(odi: np.ndarray, back: np.ndarray, leg: np.ndarray, noise: np.ndarray, vas_noise: np.ndarray
+               ) -> list[tuple[list[int], int]]:
     d = odi / 100
     p = np.maximum(back, leg) / 10
     x = np.stack([0.9 * d + 0.1 * p, 0.7 * d, 0.9 * d + 0.1 * p, 0.25 * d + 0.75 * p, 0.35 * d + 0.2 * p], axis=1)
-    x = x + rng.normal(0, 0.12, (n, 5))
-    levels = np.clip(1 + np.floor(x * 5), 1, 5).astype(int)
-    vas = np.clip(np.round(92 - 0.45 * odi - 2.2 * (back + leg) / 2 + rng.normal(0, 9, n)), 0, 100).astype(int)
+    levels = np.clip(1 + np.floor((x + noise) * 5), 1, 5).astype(int)
+    vas = np.clip(np.round(92 - 0.45 * odi - 2.2 * (back + leg) / 2 + vas_noise), 0, 100).astype(int)
     return list(zip(levels.tolist(), vas.tolist()))
 
 
@@ -453,12 +622,18 @@ def _add_response(chunk: Chunk, episode_id: int, tp: str, inst: str, collected_o
         total = float(ans)
         detail = {"n_answered": 1, "band": "good" if ans <= 2 else "poor"}  # satisfaction not generated
         version = "1"
-    else:  # return_to_activity: ans = days, or None for "not yet"
+    else:  # return_to_activity: ans = None for "not yet", else ("days", n), ("date", iso) or ("neither", None)
         if ans is None:
             answers, total, detail = {"returned": 0}, None, {"n_answered": 1, "band": "not yet", "returned": False}
-        else:
-            answers, total = {"returned": 1, "days": ans}, float(ans)
+        elif ans[0] == "days":
+            answers, total = {"returned": 1, "days": ans[1]}, float(ans[1])
             detail = {"n_answered": 2, "band": "returned", "returned": True}
+        elif ans[0] == "date":
+            answers, total = {"returned": 1, "date": ans[1]}, None
+            detail = {"n_answered": 2, "band": "returned", "returned": True, "date": ans[1]}
+        else:
+            answers, total = {"returned": 1}, None
+            detail = {"n_answered": 1, "band": "returned", "returned": True}
         version = "1"
     chunk.responses.append({
         "episode_id": episode_id, "timepoint": tp, "instrument": inst, "instrument_version": version,

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 
 __all__ = ["PLANTED", "PlantedEffect", "planted", "GENERATOR_VERSION"]
 
-GENERATOR_VERSION = "1"
+GENERATOR_VERSION = "2"
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,6 +97,7 @@ PLANTED: tuple[PlantedEffect, ...] = (
     _e("fusion", "dural_tear", 6.4 / 15.9, "risk_ratio", "ratio", _SHARMA_2022),
     _e("fusion", "ssi", 0.3, "risk_ratio", "ratio", _PARK_2018 + ": infection OR 0.3 (used as a risk ratio at low risk)"),
     _e("fusion", "transfusion", 0.0, "risk_ratio", "ratio", _RAMPERSAUD),
+    _e("fusion", "revision_malposition", 1.0, "risk_ratio", "ratio", _NONE),
 )
 """The planted MIS-versus-open effects. Return to activity, neurological deficit, venous
 thromboembolism and wrong-level surgery have no MIS effect planted: shared/evidence has no
@@ -175,3 +176,12 @@ PER_EXTRA_LEVEL = {"ebl_ml": {"discectomy": 20.0, "decompression": 60.0, "fusion
 # chance of missing any one visit; calibrated to about a quarter missing at 24 months.
 DROPOUT_HAZARD_PER_DAY = 3.2e-4
 SPORADIC_MISSING = 0.05
+
+# How a patient who is back to usual activity answers "when" (generator version 2): with the
+# number of days, with the date (the snapshot turns it into days from the index date), or with
+# neither (the analysis then knows only the interval between two visits). Synthetic shares.
+RETURN_ANSWERED_BY = {"days": 0.6, "date": 0.3, "neither": 0.1}
+
+# Revision surgery for a malpositioned implant (instrumented fusion only) within two years, for
+# the open arm's reference patient (synthetic; no MIS effect planted: see PLANTED).
+MALPOSITION_REVISION_2Y = 0.015
