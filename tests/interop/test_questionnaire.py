@@ -474,3 +474,25 @@ def test_hl7_style_odi_response() -> None:
     trimmed = copy.deepcopy(HL7_STYLE_ODI_RESPONSE)
     trimmed["item"] = [i for i in trimmed["item"] if i["linkId"] != "sex_life"]
     assert fq.from_questionnaire_response(odi, trimmed) == answers
+
+
+def test_rmdq_questionnaire_is_tick_only_and_a_response_of_ticks_alone_scores() -> None:
+    """Oracle: the RMDQ authors' rule as STANDARDS.md quotes it (Roland & Morris, Spine
+    1983;8(2):141-144; Roland & Fairbank, Spine 2000;25(24):3115-3124): the patient ticks the
+    statements that apply, an unticked statement counts as "no" and no yes/no is forced on each
+    statement. So no item of the Questionnaire is required, and a QuestionnaireResponse that lists
+    only the ticked statements (2, 5, 9, 14, 21) scores their number, 5."""
+    rmdq = instruments.get("rmdq")
+    q = fq.to_questionnaire(rmdq)
+    assert len(q["item"]) == 24 and not any(item["required"] for item in q["item"])
+    first = q["item"][0]
+    assert [(o["valueCoding"]["code"], o["valueCoding"]["display"], o["extension"][0]["valueDecimal"])
+            for o in first["answerOption"]] == [("no", "not ticked", 0), ("yes", "ticked", 1)]
+    assert "unticked statement counts as no" in q["description"]
+    ticked = ("s02", "s05", "s09", "s14", "s21")
+    qr = fq.to_questionnaire_response(rmdq, dict.fromkeys(ticked, 1), subject="Patient/1")
+    assert [item["linkId"] for item in qr["item"]] == list(ticked)
+    answers = fq.from_questionnaire_response(rmdq, qr)
+    assert sum(v == 1 for v in answers.values()) == 5
+    score = rmdq.score(answers)
+    assert score.valid and score.total == 5.0

@@ -440,3 +440,40 @@ def test_a_sites_wording_pack_replaces_the_neutral_labels(engine: Any, tmp_path:
         page = c.get("/p/q/odi?step=3")
         assert "<legend>Pack lifting text</legend>" in page.text and "Pack option zero" in page.text
         assert "Pack title" in page.text and "Statement 2 of 6" in page.text  # options the pack leaves out
+
+
+def test_rmdq_is_a_tick_box_per_statement_and_unticked_statements_count_as_no(
+        app: Any, world: World, patient: Any) -> None:
+    """Oracle: the RMDQ authors' rule as STANDARDS.md quotes it (Roland & Morris, Spine
+    1983;8(2):141-144; Roland & Fairbank, Spine 2000;25(24):3115-3124): the patient ticks the
+    statements that apply today, an unticked statement counts as "no" (no yes/no is forced on
+    each statement, on screen as on paper), score = number ticked. Ticking statements 2, 5, 9, 14
+    and 21 and leaving the other 19 empty stores a valid 5."""
+    actor = Actor("setup", "clinician", world.sites["A"])
+    _, token = app.state.access.create_invitation(actor, world.episodes["A"], timepoint="6w",
+                                                  instrument_codes=["rmdq"])
+    c = patient(token)
+    page = c.get("/p/q/rmdq?step=1")
+    assert page.status_code == 200 and "Question 1 of 24" in page.text
+    assert page.text.count('type="checkbox"') == 1 and 'type="radio"' not in page.text
+    assert " required" not in page.text and 'value="skip"' not in page.text  # nothing forces an answer
+    assert 'type="hidden" name="answer" value="0"' in page.text and 'for="answer-tick"' in page.text
+    ticked = {2, 5, 9, 14, 21}
+    for step in range(1, 25):
+        form = csrf_of(c.get(f"/p/q/rmdq?step={step}").text)
+        # what a browser posts: the hidden "0", then "1" only when the box is ticked
+        answer = ["0", "1"] if step in ticked else ["0"]
+        r = c.post("/p/q/rmdq", data={"csrf_token": form, "step": str(step), "action": "next", "answer": answer},
+                   follow_redirects=False)
+        assert r.status_code == 303 and r.headers["location"] == f"/p/q/rmdq?step={step + 1}", r.text
+    again = c.get("/p/q/rmdq?step=5")
+    assert re.search(r'type="checkbox" id="answer-tick" name="answer" value="1" checked', again.text)
+    assert " checked" not in c.get("/p/q/rmdq?step=6").text
+    review = c.get("/p/q/rmdq?step=25")
+    assert 'role="alert"' not in review.text and review.text.count(">ticked<") == 5
+    assert review.text.count(">not ticked<") == 19
+    r, _ = review_and_submit(c, "rmdq")
+    assert r.status_code == 303 and r.headers["location"] == "/p/done?instrument=rmdq", r.text
+    rows = stored(app, world.episodes["A"], "rmdq")
+    assert len(rows) == 1 and rows[0].valid and rows[0].score == 5.0
+    assert rows[0].answers == {f"s{i:02d}": int(i in ticked) for i in range(1, 25)}

@@ -14,6 +14,19 @@ worse). The combining rule spinetrack follows (STANDARDS.md, decided and documen
 Missing answers (spinetrack's choice): a domain with two items (pain, disability) uses the one
 answered; every one of the five domains must be present for a valid index, otherwise the
 response is stored invalid, without a total.
+
+Disability answer anchors — **not confirmed**. The social and work disability items ask how
+many days in the last 4 weeks the back problem kept the patient from usual activities; each
+is answered in five ordered day categories (1 = fewest days, 5 = most). Which day counts bound
+the categories (we believe none, 1–7, 8–14, 15–21, more than 21 days) could not be confirmed
+from a primary source: of the sources searched, Mannion AF et al. "Outcome assessment in low back
+pain: how low can you go?" Eur Spine J 2005 (doi:10.1007/s00586-005-0911-9), Mannion AF et al.
+Eur Spine J 2009 (PMC2899314) and Ferrer M et al. Spine 2006;31(12):1372-9 were reachable only as
+abstracts, which do not give the categories, and no copy of the Spine Tango COMI form was
+found. The labels below ("no days" … "more than two weeks") are therefore
+spinetrack's placeholders, flagged in ``Definition.labels_note`` (and so in the FHIR
+Questionnaire's description): a site should load the published wording as a wording pack.
+The score does not depend on the boundaries — only on the answer's rank, (answer − 1) × 2.5.
 """
 
 from __future__ import annotations
@@ -22,9 +35,22 @@ from typing import Any
 
 import numpy as np
 
-from spinetrack.instruments.base import AnswerOption, Definition, Instrument, Item, Score, ScoreArray
+from spinetrack.instruments.base import (
+    DEMO_LABEL_NOTE,
+    AnswerOption,
+    Definition,
+    Instrument,
+    Item,
+    Score,
+    ScoreArray,
+)
 
-__all__ = ["COMI_BACK", "DOMAINS"]
+__all__ = ["COMI_BACK", "DISABILITY_ANCHORS_NOTE", "DOMAINS"]
+
+DISABILITY_ANCHORS_NOTE = (
+    "The day categories of the social and work disability items (answers 1-5, 1 = fewest days in the last "
+    "4 weeks) are spinetrack's placeholders: the published category boundaries were not confirmed from a "
+    "primary source. Scoring uses only the answer's rank.")
 
 _NRS = tuple(AnswerOption(str(v), v, "none" if v == 0 else "worst imaginable" if v == 10 else str(v))
              for v in range(11))
@@ -63,6 +89,7 @@ class ComiBack(Instrument):
         items=ITEMS, score_low=0, score_high=10, higher_is_better=False,
         reference="Mannion AF et al. Eur Spine J 2009 (PMC2899314); combining rule per STANDARDS.md",
         licence="Published in the scientific literature; spinetrack ships neutral labels only.",
+        labels_note=f"{DEMO_LABEL_NOTE} {DISABILITY_ANCHORS_NOTE}",
     )
 
     def _score(self, answers: dict[str, Any]) -> Score:

@@ -1,55 +1,89 @@
-"""Roland–Morris Disability Questionnaire (RMDQ), 24 items: structure and scoring.
+"""Roland–Morris Disability Questionnaire (RMDQ), 24 statements: structure and scoring.
 
-Reference: Roland M, Fairbank J. The Roland-Morris Disability Questionnaire and the Oswestry
-Disability Questionnaire. Spine 2000;25(24):3115-24; STANDARDS.md: 24 yes/no statements, score
-= number of "yes" (0–24), higher = more disability. The 1998 Spine special-issue version states
-that no permission is needed in its published form; spinetrack still ships neutral labels
-("Statement 1" … "Statement 24") and lets a site load the published wording as a wording pack.
+References
+----------
+Roland M, Morris R. A study of the natural history of back pain. Part I: development of a
+reliable and sensitive measure of disability in low-back pain. Spine 1983;8(2):141-144.
+Roland M, Fairbank J. The Roland-Morris Disability Questionnaire and the Oswestry Disability
+Questionnaire. Spine 2000;25(24):3115-3124.
 
-Missing items (spinetrack's choice, STANDARDS.md gives no rule): on the published paper form a
-patient ticks the statements that apply, so an unticked statement is a "no" — enter it as 0.
-An electronic response must answer every item; with any item unanswered the response is stored
-but flagged invalid, without a total (no proration rule is published in our sources).
+Scoring (STANDARDS.md, after the authors): the patient ticks the statements that apply today;
+the score is the number of statements ticked, 0–24, higher = more disability. An unticked
+statement counts as "no" — the authors advise against forcing a yes/no answer on each
+statement — on paper and on screen alike. So every response has a total: a statement left
+without an answer (``None``, absent, or NaN in :meth:`score_many`) is a "no", and
+``n_answered`` is always 24 (each statement is either ticked or not).
+
+Answers: ``1`` = ticked (the statement applies today), ``0`` = not ticked; ``None`` or an
+absent code reads as not ticked. Anything else — another number, a string, a boolean, an
+unknown statement code — is refused with a :class:`~spinetrack.errors.ValidationError` naming
+the statement (``rmdq.s07``) and the allowed values. The answer codes stay ``"no"`` (0) and
+``"yes"`` (1) so that stored FHIR answers and wording packs keep their meaning; the neutral
+labels are "not ticked" and "ticked".
+
+The 1998 Spine special-issue version states that no permission is needed in its published
+form; spinetrack still ships neutral labels ("Statement 1" … "Statement 24") and lets a site
+load the published wording as a wording pack.
+
+Examples
+--------
+>>> RMDQ.score({"s01": 1, "s05": 1, "s17": 0}).total   # two ticked; the rest count as "no"
+2.0
+>>> RMDQ.score({}).total                                # nothing ticked
+0.0
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
 
+from spinetrack.errors import ValidationError
 from spinetrack.instruments.base import AnswerOption, Definition, Instrument, Item, Score, ScoreArray
 
-__all__ = ["ITEM_CODES", "RMDQ"]
+__all__ = ["ITEM_CODES", "MISSING_POLICY", "NOT_TICKED", "RMDQ", "TICKED"]
 
 ITEM_CODES = tuple(f"s{i:02d}" for i in range(1, 25))
-_YES_NO = (AnswerOption("no", 0, "no"), AnswerOption("yes", 1, "yes"))
+TICKED = 1
+NOT_TICKED = 0
+MISSING_POLICY = "tick-only: a statement without an answer counts as not ticked (no); every response has a total"
+_TICK = (AnswerOption("no", NOT_TICKED, "not ticked"), AnswerOption("yes", TICKED, "ticked"))
+_TICK_RULE = "tick-only: 1 = ticked (applies today); 0 or no answer = not ticked"
 
 
 class Rmdq(Instrument):
     definition = Definition(
         code="rmdq", title="Roland-Morris Disability Questionnaire", version="24",
-        items=tuple(Item(c, f"Statement {i} applies to me today", _YES_NO, required=True)
+        items=tuple(Item(c, f"Statement {i} applies to me today", _TICK, required=False)
                     for i, c in enumerate(ITEM_CODES, start=1)),
         score_low=0, score_high=24, higher_is_better=False,
-        reference="Roland M, Morris R. Spine 1983;8(2):141-4; Roland M, Fairbank J. Spine 2000;25(24):3115-24",
+        reference="Roland M, Morris R. Spine 1983;8(2):141-4; Roland M, Fairbank J. Spine 2000;25(24):3115-24. "
+                  "Score = number of statements ticked; an unticked statement counts as no",
         licence="The 1998 Spine special-issue version may be used without permission in its published form; "
                 "spinetrack ships neutral labels only.",
     )
 
+    def check(self, answers: Mapping[str, Any]) -> dict[str, Any]:
+        """Validate a response; a refused statement value says the tick-only rule."""
+        try:
+            return super().check(answers)
+        except ValidationError as exc:
+            statement = exc.field.removeprefix("rmdq.") in ITEM_CODES
+            if statement and exc.reason in (None, "not a number"):
+                raise ValidationError(field=exc.field, value=exc.value, allowed=exc.allowed,
+                                      reason=_TICK_RULE) from None
+            raise
+
     def _score(self, answers: dict[str, Any]) -> Score:
-        given = [answers[c] for c in ITEM_CODES if answers[c] is not None]
-        n = len(given)
-        if n < 24:
-            return Score("rmdq", "24", None, n, 24, False, f"{24 - n} items unanswered; all 24 are needed")
-        return Score("rmdq", "24", float(sum(given)), 24, 24, True)
+        ticked = sum(1 for c in ITEM_CODES if answers[c] == TICKED)
+        return Score("rmdq", "24", float(ticked), 24, 24, True)
 
     def _score_many(self, cols: dict[str, np.ndarray], n: int) -> ScoreArray:
         m = np.column_stack([cols[c] for c in ITEM_CODES]) if n else np.empty((0, 24))
-        answered = (~np.isnan(m)).sum(axis=1)
-        valid = answered == 24
-        total = np.where(valid, np.nansum(m, axis=1), np.nan)
-        return ScoreArray("rmdq", total, valid, answered.astype(np.int8))
+        total = (m == TICKED).sum(axis=1).astype(np.float64)  # NaN (no answer) is never ticked
+        return ScoreArray("rmdq", total, np.ones(n, dtype=bool), np.full(n, 24, dtype=np.int8))
 
 
 RMDQ = Rmdq()
