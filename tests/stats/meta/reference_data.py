@@ -13,6 +13,7 @@ when a test documents a known, small difference in how the source computed it.
 from __future__ import annotations
 
 import math
+from statistics import NormalDist
 
 import numpy as np
 
@@ -99,6 +100,55 @@ MAGNESIUM: tuple[tuple[str, int, int, int, int, int], ...] = (
     ("Thogersen", 1991, 4, 130, 8, 122),
     ("LIMIT-2", 1992, 90, 1159, 118, 1157),
     ("Shechter", 1995, 4, 107, 17, 108),
+)
+
+
+# Hackshaw AK, Law MR, Wald NJ. The accumulated evidence on lung cancer and environmental tobacco
+# smoke. BMJ. 1997;315(7114):980-988 (and Hackshaw AK. Stat Methods Med Res. 1998;7(2):119-136):
+# 37 studies of lung cancer in lifelong non-smoking women whose spouse smoked. metadat's
+# dat.hackshaw1998 as entered in github.com/wviechtb/metadat data-raw/dat.hackshaw1998.txt
+# (commit fc2ccb7; retrieved 2025): author, year, odds ratio, 95% CI lower and upper bound.
+# metadat derives yi = log(or) and vi = ((log(ub) - log(lb)) / (2 qnorm(.975)))^2
+# (data-raw/dat.hackshaw1998.r); HACKSHAW_YI / HACKSHAW_VI do the same.
+HACKSHAW: tuple[tuple[str, int, float, float, float], ...] = (
+    ("Garfinkel", 1981, 1.18, 0.90, 1.54), ("Hirayama", 1984, 1.45, 1.02, 2.08),
+    ("Butler", 1988, 2.02, 0.48, 8.56), ("Cardenas", 1997, 1.20, 0.80, 1.60),
+    ("Chan", 1982, 0.75, 0.43, 1.30), ("Correa", 1983, 2.07, 0.81, 5.25),
+    ("Trichopolous", 1983, 2.13, 1.19, 3.83), ("Buffler", 1984, 0.80, 0.34, 1.90),
+    ("Kabat", 1984, 0.79, 0.25, 2.45), ("Lam", 1985, 2.01, 1.09, 3.72),
+    ("Garfinkel", 1985, 1.23, 0.81, 1.87), ("Wu", 1985, 1.20, 0.50, 3.30),
+    ("Akiba", 1986, 1.52, 0.87, 2.63), ("Lee", 1986, 1.03, 0.41, 2.55),
+    ("Koo", 1987, 1.55, 0.90, 2.67), ("Pershagen", 1987, 1.03, 0.61, 1.74),
+    ("Humble", 1987, 2.34, 0.81, 6.75), ("Lam", 1987, 1.65, 1.16, 2.35),
+    ("Gao", 1987, 1.19, 0.82, 1.73), ("Brownson", 1987, 1.52, 0.39, 5.96),
+    ("Geng", 1988, 2.16, 1.08, 4.29), ("Shimizu", 1988, 1.08, 0.64, 1.82),
+    ("Inoue", 1988, 2.55, 0.74, 8.78), ("Kalandidi", 1990, 1.62, 0.90, 2.91),
+    ("Sobue", 1990, 1.06, 0.74, 1.52), ("Wu-Williams", 1990, 0.79, 0.62, 1.02),
+    ("Liu", 1991, 0.74, 0.32, 1.69), ("Jockel", 1991, 2.27, 0.75, 6.82),
+    ("Brownson", 1992, 0.97, 0.78, 1.21), ("Stockwell", 1992, 1.60, 0.80, 3.00),
+    ("Du", 1993, 1.19, 0.66, 2.13), ("Liu", 1993, 1.66, 0.73, 3.78),
+    ("Fontham", 1994, 1.26, 1.04, 1.54), ("Kabat", 1995, 1.10, 0.62, 1.96),
+    ("Zaridze", 1995, 1.66, 1.12, 2.45), ("Sun", 1996, 1.16, 0.80, 1.69),
+    ("Wang", 1996, 1.11, 0.67, 1.84),
+)
+HACKSHAW_LABELS = [f"{r[0]}, {r[1]}" for r in HACKSHAW]
+HACKSHAW_YI = np.log([r[2] for r in HACKSHAW])
+HACKSHAW_VI = ((np.log([r[4] for r in HACKSHAW]) - np.log([r[3] for r in HACKSHAW]))
+               / (2.0 * NormalDist().inv_cdf(0.975))) ** 2
+
+# Viechtbauer W. Bias and efficiency of meta-analytic variance estimators in the random-effects
+# model. J Educ Behav Stat. 2005;30(3):261-293, examples 1 (k = 10) and 2 (k = 18): yi and vi as
+# entered in metafor tests/testthat/test_analysis_example_viechtbauer2005.r (github.com/wviechtb/
+# metafor, commit 71ae8f5; retrieved 2025), which checks metafor against the paper's pp. 271-272.
+VIECHTBAUER2005_EX1 = (
+    [-0.581, 0.530, 0.771, 1.031, 0.553, 0.295, 0.078, 0.573, -0.176, -0.232],
+    [0.023, 0.052, 0.060, 0.115, 0.095, 0.203, 0.200, 0.211, 0.051, 0.040],
+)
+VIECHTBAUER2005_EX2 = (
+    [0.100, -0.162, -0.090, -0.049, -0.046, -0.010, -0.431, -0.261, 0.134, 0.019, 0.175, 0.056, 0.045, 0.103,
+     0.121, -0.482, 0.290, 0.342],
+    [0.016, 0.015, 0.050, 0.050, 0.032, 0.052, 0.036, 0.024, 0.034, 0.033, 0.031, 0.034, 0.039, 0.167, 0.134,
+     0.096, 0.016, 0.035],
 )
 
 

@@ -30,6 +30,9 @@ from tests.stats.meta.reference_data import (
     CLASP_C,
     CLASP_N1,
     CLASP_N2,
+    HACKSHAW_LABELS,
+    HACKSHAW_VI,
+    HACKSHAW_YI,
     HINE,
     MAGNESIUM,
     NORMAND,
@@ -326,3 +329,41 @@ def test_result_serialises_to_json_and_is_frozen() -> None:
     assert single["q_p_value"] is None and single["i2"] is None
     with pytest.raises(AttributeError):
         r.estimate = 0.0  # type: ignore[misc]
+
+
+def test_dl_with_tau2_standard_error_matches_metafor_on_passive_smoking() -> None:
+    """Oracle: metadat's dat.hackshaw1998 help page (docs/reference/dat.hackshaw1998.html,
+    github.com/wviechtb/metadat, commit 0cb96ce), ``res <- rma(yi, vi, data=dat, method="DL")``:
+    tau^2 0.0170 (SE = 0.0171), tau 0.1305, I^2 24.21%, H^2 1.32, Q(df = 36) = 47.4979,
+    p = 0.0952; estimate 0.2139, se 0.0471, z 4.5390, CI 0.1215 to 0.3062; and
+    ``predict(res, transf=exp, digits=2)``: 1.24 (1.13, 1.36), prediction interval 0.94 to 1.63.
+    The standard error of tau^2 is also in the JSON document (``as_dict``), as the CLI's
+    ``pool --json`` prints it."""
+    r = pool_studies(effect_sizes_from_variances(HACKSHAW_YI, HACKSHAW_VI, measure="OR", labels=HACKSHAW_LABELS),
+                     method="DL")
+    for field, printed in [("tau2", "0.0170"), ("tau2_se", "0.0171"), ("tau", "0.1305"), ("i2", "24.21"),
+                           ("h2", "1.32"), ("q", "47.4979"), ("q_p_value", "0.0952"), ("estimate", "0.2139"),
+                           ("standard_error", "0.0471"), ("statistic", "4.5390"), ("ci_low", "0.1215"),
+                           ("ci_high", "0.3062")]:
+        assert_printed(getattr(r, field), printed)
+    assert r.k == 37 and r.q_df == 36
+    assert r.ratio is not None and r.ratio.pi_low is not None and r.ratio.pi_high is not None
+    for got, printed in [(r.ratio.estimate, "1.24"), (r.ratio.ci_low, "1.13"), (r.ratio.ci_high, "1.36"),
+                         (r.ratio.pi_low, "0.94"), (r.ratio.pi_high, "1.63")]:
+        assert_printed(got, printed)
+    doc = json.loads(json.dumps(r.as_dict(), allow_nan=False))
+    assert_printed(doc["tau2_se"], "0.0171")
+
+
+@pytest.mark.parametrize("method", ["DL", "REML", "PM"])
+def test_every_random_effects_method_reports_the_tau2_standard_error(method: str) -> None:
+    """The pooled result carries the estimator's own standard error of tau^2 (checked against
+    published values in test_heterogeneity.py); fixed-effect methods and a fixed tau^2 have none."""
+    from spinetrack.stats.meta import estimate_tau2
+
+    t = effect_sizes_from_variances(HACKSHAW_YI, HACKSHAW_VI, measure="OR")
+    r = pool_studies(t, method=method)  # type: ignore[arg-type]
+    assert r.tau2_se == estimate_tau2(HACKSHAW_YI, HACKSHAW_VI, method).standard_error  # type: ignore[arg-type]
+    assert r.tau2_se is not None and r.tau2_se > 0 and r.as_dict()["tau2_se"] == r.tau2_se
+    assert pool_studies(t, method=method, tau2_fixed=0.02).tau2_se is None  # type: ignore[arg-type]
+    assert pool_studies(t, method="FE").tau2_se is None

@@ -69,11 +69,14 @@ def test_separate_tau2_subgroups_match_metafor_per_group_fits() -> None:
 
 def test_common_tau2_matches_metafor_mixed_effects_model_with_a_factor() -> None:
     """Oracle: metafor rma.uni help page, ``rma(yi, vi, mods = ~ factor(alloc) - 1)``: tau^2
-    0.3615; alternate -0.5180 (se 0.4412), random -0.9658 (0.2672), systematic -0.4289
-    (0.3449); and ``rma(yi, vi, mods = ~ factor(alloc))``: QM(df = 2) = 1.7675, p = 0.4132."""
+    0.3615 (SE = 0.2111); alternate -0.5180 (se 0.4412), random -0.9658 (0.2672), systematic
+    -0.4289 (0.3449); and ``rma(yi, vi, mods = ~ factor(alloc))``: QM(df = 2) = 1.7675,
+    p = 0.4132."""
     s = subgroup_analysis(BCG_RR, BCG_ALLOC, method="REML", tau2="common")
     assert s.tau2_mode == "common" and s.tau2_common is not None
     assert_printed(s.tau2_common, "0.3615")
+    assert_printed(s.tau2_common_se, "0.2111")
+    assert s.as_dict()["tau2_common_se"] == s.tau2_common_se
     published = {"alternate": ("-0.5180", "0.4412"), "random": ("-0.9658", "0.2672"),
                  "systematic": ("-0.4289", "0.3449")}
     for label, result in zip(s.group_labels, s.subgroups, strict=True):

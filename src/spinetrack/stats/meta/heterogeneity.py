@@ -19,8 +19,24 @@ generalized Q statistic is::
 * ``"REML"`` (restricted maximum likelihood; Viechtbauer 2005): Fisher scoring
   ``tau^2 <- max(0, tau^2 + (y'PPy - tr P) / tr PP)``, with
   ``P = W - W X (X'WX)^-1 X'W`` (block diagonal by subgroup), until the step is below
-  ``1e-10 (1 + tau^2)``; a boundary maximum gives ``tau^2 = 0``. Its standard error is
-  ``sqrt(2 / tr PP)`` (the inverse Fisher information, as metafor prints).
+  ``1e-10 (1 + tau^2)``; a boundary maximum gives ``tau^2 = 0``.
+
+Standard error of ``tau^2`` — the one metafor's ``rma.uni`` computes and prints for each of
+these estimators (metafor 5.1-12, ``R/rma.uni.r``), with ``k`` studies and ``p`` means
+(``p = G`` subgroups, 1 without ``groups``), ``df = k - p``:
+
+* DL: ``sqrt(2 df + 4 tau^2 tr P + 2 tau^4 tr PP) / tr P`` with ``P`` built from ``w = 1/v``
+  (``tau^2 = 0`` weights) — the standard deviation of ``(Q - df) / tr P`` under the
+  random-effects model, evaluated at the estimate: ``Q = y'Py`` is a quadratic form in normal
+  ``y`` with covariance ``Sigma = V + tau^2 I``, so ``Var Q = 2 tr(P Sigma P Sigma)``, and
+  ``P V P = P``. A DL ``tau^2`` truncated at 0 has the standard error ``sqrt(2 df) / tr P``.
+* REML: ``sqrt(2 / tr PP)`` with ``w = 1/(v + tau^2)``: the inverse of the expected (Fisher)
+  information of the restricted likelihood.
+* PM: ``sqrt(2 k^2 / df) / SUM w`` with ``w = 1/(v + tau^2)`` — metafor's equation, which equals
+  ``(k/df) sqrt(2 tr(PVPV) + 4 tau^2 tr(PVP) + 2 tau^4 tr PP) / SUM w`` because ``P Sigma P = P``.
+
+Without degrees of freedom (one study per subgroup) ``tau^2`` is 0 by definition and there is
+no standard error (None); a ``tau^2`` fixed by the caller is not estimated and has none either.
 
 Q-profile interval (Viechtbauer 2007): the ``tau^2`` values where ``Q(tau^2)`` equals the
 ``1 - alpha/2`` and ``alpha/2`` quantiles of chi-square(df); a bound is 0 when ``Q(0)`` is
@@ -65,7 +81,8 @@ class Tau2Estimate:
     ----------
     tau2 : float
     standard_error : float or None
-        ``sqrt(2 / tr PP)`` for REML; None for DL and PM.
+        Standard error of ``tau2`` as metafor computes it for the method (module docstring);
+        None without degrees of freedom.
     method : str
     iterations : int
         Fisher-scoring steps (REML) or bisection steps (PM); 0 for DL.
@@ -184,6 +201,20 @@ def _solve_decreasing(f: Callable[[float], float], target: float, start: float) 
     return 0.5 * (lo + hi), steps
 
 
+def _dl_standard_error(y: np.ndarray, v: np.ndarray, codes: np.ndarray, n_groups: int, tau2: float) -> float:
+    """metafor's DL standard error: sqrt(2 df + 4 tau^2 tr P + 2 tau^4 tr PP) / tr P, w = 1/v."""
+    _, tr_p, tr_pp = _reml_terms(y, v, codes, n_groups, 0.0)
+    df = y.size - n_groups
+    t = max(tau2, 0.0)
+    return math.sqrt(2.0 * df + 4.0 * t * tr_p + 2.0 * t * t * tr_pp) / tr_p
+
+
+def _pm_standard_error(v: np.ndarray, n_groups: int, tau2: float) -> float:
+    """metafor's PM standard error: sqrt(2 k^2 / df) / SUM w, w = 1/(v + tau^2)."""
+    k = v.size
+    return math.sqrt(2.0 * k * k / (k - n_groups)) / float(np.sum(1.0 / (v + tau2)))
+
+
 def _dl(y: np.ndarray, v: np.ndarray, codes: np.ndarray, n_groups: int) -> float:
     df = y.size - n_groups
     if df <= 0:
@@ -248,7 +279,9 @@ def estimate_tau2(
     Returns
     -------
     Tau2Estimate
-        ``tau2 = 0`` when there are no degrees of freedom left (one study per subgroup).
+        With the standard error of ``tau2`` metafor gives for the method (module docstring);
+        ``tau2 = 0`` and no standard error when there are no degrees of freedom left (one
+        study per subgroup).
 
     References
     ----------
@@ -260,12 +293,16 @@ def estimate_tau2(
     random-effects model. J Educ Behav Stat. 2005;30(3):261-293.
     Veroniki AA, Jackson D, Viechtbauer W, et al. Methods to estimate the between-study
     variance and its uncertainty in meta-analysis. Res Synth Methods. 2016;7(1):55-79.
+    Viechtbauer W. Conducting meta-analyses in R with the metafor package. J Stat Softw.
+    2010;36(3):1-48 (``rma.uni``: the standard errors of ``tau^2``, metafor 5.1-12).
 
     Examples
     --------
     >>> est = estimate_tau2([0.0, 1.0, 2.0], [0.1, 0.1, 0.1], "DL")
     >>> round(est.tau2, 6)   # (Q - df) / tr P = (20 - 2) / (30 - 10)
     0.9
+    >>> round(est.standard_error, 6)   # sqrt(2*2 + 4*0.9*20 + 2*0.81*200) / 20
+    1.0
     """
     if method not in TAU2_METHODS:
         raise InputError(f"tau^2 method must be one of {', '.join(TAU2_METHODS)}, got {method!r}")
@@ -274,7 +311,8 @@ def estimate_tau2(
     if df <= 0:
         return Tau2Estimate(0.0, None, method, 0)
     if method == "DL":
-        return Tau2Estimate(_dl(y, v, codes, n_groups), None, method, 0)
+        tau2 = _dl(y, v, codes, n_groups)
+        return Tau2Estimate(tau2, _dl_standard_error(y, v, codes, n_groups, tau2), method, 0)
     if method == "REML":
         tau2, se, iterations = _reml(y, v, codes, n_groups)
         return Tau2Estimate(tau2, se, method, iterations)
@@ -284,9 +322,9 @@ def estimate_tau2(
         return float(np.sum(w * r * r))
 
     if q_of(0.0) <= df:
-        return Tau2Estimate(0.0, None, method, 0)
+        return Tau2Estimate(0.0, _pm_standard_error(v, n_groups, 0.0), method, 0)
     tau2, steps = _solve_decreasing(q_of, float(df), max(_dl(y, v, codes, n_groups), float(np.var(y))))
-    return Tau2Estimate(tau2, None, method, steps)
+    return Tau2Estimate(tau2, _pm_standard_error(v, n_groups, tau2), method, steps)
 
 
 def q_profile_tau2_ci(

@@ -110,7 +110,9 @@ class MetaResult:
     tau2, tau : float
         0 for FE and MH.
     tau2_se : float or None
-        Standard error of REML ``tau^2``.
+        Standard error of ``tau^2`` as metafor's ``rma.uni`` gives it for DL, REML and PM
+        (:mod:`~spinetrack.stats.meta.heterogeneity`); None for FE and MH, for ``k = 1`` and
+        for a ``tau2_fixed`` (not estimated).
     tau2_ci_low, tau2_ci_high : float or None
         Q-profile interval (random effects, ``k >= 2``).
     q, q_df, q_p_value

@@ -58,6 +58,10 @@ class SubgroupResult:
         All studies pooled together by the same method.
     tau2_common : float or None
         The common ``tau^2`` (``tau2_mode="common"``).
+    tau2_common_se : float or None
+        Its standard error, as metafor gives it for the method (metafor's residual
+        ``tau^2 (SE = ...)`` of ``rma(yi, vi, mods = ~ factor(group))``); the subgroup results
+        themselves take this ``tau^2`` as given and carry no standard error of it.
     q_between, q_between_df, q_between_p_value
         Test for subgroup differences.
     q_within, q_within_df
@@ -72,6 +76,7 @@ class SubgroupResult:
     subgroups: tuple[MetaResult, ...]
     overall: MetaResult
     tau2_common: float | None
+    tau2_common_se: float | None
     q_between: float
     q_between_df: int
     q_between_p_value: float
@@ -86,6 +91,7 @@ class SubgroupResult:
             "method": self.method,
             "tau2_mode": self.tau2_mode,
             "tau2_common": self.tau2_common,
+            "tau2_common_se": self.tau2_common_se,
             "subgroups": [dict(group=g, **r.as_dict()) for g, r in zip(self.group_labels, self.subgroups,
                                                                        strict=True)],
             "q_between": self.q_between,
@@ -161,8 +167,10 @@ def subgroup_analysis(
     mode = ("separate" if tau2 == "separate" else "common") if random else "none"
     notes: list[str] = []
     tau2_common: float | None = None
+    tau2_common_se: float | None = None
     if mode == "common":
-        tau2_common = estimate_tau2(table.yi, table.vi, method, groups=codes).tau2  # type: ignore[arg-type]
+        common = estimate_tau2(table.yi, table.vi, method, groups=codes)  # type: ignore[arg-type]
+        tau2_common, tau2_common_se = common.tau2, common.standard_error
     results: list[MetaResult] = []
     for g in range(len(order)):
         sub = table.subset(codes == g)
@@ -183,7 +191,7 @@ def subgroup_analysis(
     q_within = cochran_q(table.yi, table.vi, groups=codes)
     return SubgroupResult(
         measure=table.measure, method=method, tau2_mode=mode, group_labels=tuple(order),
-        subgroups=tuple(results), overall=overall, tau2_common=tau2_common,
+        subgroups=tuple(results), overall=overall, tau2_common=tau2_common, tau2_common_se=tau2_common_se,
         q_between=q_between, q_between_df=df, q_between_p_value=chi2_sf(q_between, df),
         q_within=q_within, q_within_df=table.k - len(order), notes=tuple(notes),
     )
