@@ -19,7 +19,8 @@ module              what it finishes
                     CI, RMST → :class:`SurvivalCurve`, :class:`RestrictedMeanEstimate`
 ``effects``         weighted differences / risk ratios with M-estimation sandwich intervals
                     that account for the estimated propensity score; AIPW → :class:`EffectEstimate`
-``sensitivity``     E-values → :class:`EValueResult`
+``sensitivity``     E-values → :class:`EValueResult`; the augmented overlap-weight (doubly
+                    robust ATO) check of Mao, Li & Greene 2019 → :class:`EffectEstimate`
 ==================  =========================================================================
 
 This package imports only the standard library and numpy (no I/O, no engines, no pandas).
@@ -56,8 +57,16 @@ from spinetrack.stats.glm import (
     symmetric_from_triangle,
 )
 from spinetrack.stats.sensitivity import (
+    AugmentedArmSums,
+    AugmentedInfluence,
+    AugmentedVarianceSums,
+    AugmentedWeightingSums,
     EValueResult,
+    augmented_overlap_sums_numpy,
+    augmented_variance_sums_numpy,
+    compute_augmented_influence,
     e_value,
+    estimate_augmented_overlap,
     evalue_mean_difference,
     evalue_risk_ratio,
     evalue_smd,
@@ -86,6 +95,10 @@ __all__ = [
     "AIPWSums",
     "ArmEstimatingSums",
     "ArmMomentSums",
+    "AugmentedArmSums",
+    "AugmentedInfluence",
+    "AugmentedVarianceSums",
+    "AugmentedWeightingSums",
     "BalanceTable",
     "ConvergenceWarning",
     "EValueResult",
@@ -100,12 +113,16 @@ __all__ = [
     "WeightingSums",
     "aipw_sums_numpy",
     "at_risk_from_removals",
+    "augmented_overlap_sums_numpy",
+    "augmented_variance_sums_numpy",
     "balance_sums_numpy",
+    "compute_augmented_influence",
     "compute_balance",
     "compute_weights",
     "e_value",
     "effective_sample_size",
     "estimate_aipw",
+    "estimate_augmented_overlap",
     "estimate_risk_ratio",
     "estimate_weighted_difference",
     "evalue_mean_difference",
