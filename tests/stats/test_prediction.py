@@ -370,3 +370,79 @@ def test_shrinkage_reestimates_the_intercept_against_statsmodels_and_lifelines()
     wf = WeibullFitter().fit(df.t * np.exp(-(Xs[:, 1:] @ bs[1:])), df.e)
     assert bs[0] == pytest.approx(math.log(wf.lambda_), abs=1e-5)
     assert log_k == pytest.approx(math.log(wf.rho_), abs=1e-5)
+
+
+# ----------------------------------------------------------------------------- issue 15
+
+def test_prediction_interval_for_one_patient_against_statsmodels_obs_ci() -> None:
+    """Issue 15, item 8: the interval for one new patient's value, ŷ ± t_{n−p} √(s² + x'Σx).
+    Oracle: statsmodels OLS(y, X).fit().get_prediction(X).summary_frame(alpha=0.1)
+    ``obs_ci_lower`` / ``obs_ci_upper`` (the 90% interval for a new observation). Tolerance 1e-8.
+    The interval of the mean (``mean_ci_*``) is much narrower: it is not a range for one
+    patient."""
+    g = np.random.default_rng(30)
+    X = np.column_stack([np.ones(150), g.normal(size=150), (g.random(150) < 0.4).astype(float)])
+    y = X @ np.array([30.0, -4.0, 6.0]) + g.normal(0, 9, 150)
+    fit = P.fit_linear(X, y)
+    ref = sm.OLS(y, X).fit().get_prediction(X[:6]).summary_frame(alpha=0.1)
+    pr = P.predict_observation(X[:6], fit.coefficients, fit.covariance, fit.sigma, fit.df_resid, 0.90)
+    np.testing.assert_allclose(pr.ci_low, ref["obs_ci_lower"], rtol=1e-8)
+    np.testing.assert_allclose(pr.ci_high, ref["obs_ci_upper"], rtol=1e-8)
+    assert np.all(pr.ci_high - pr.ci_low > 3 * (ref["mean_ci_upper"] - ref["mean_ci_lower"]))
+
+
+def test_shrinkage_of_a_log_normal_aft_against_lifelines() -> None:
+    """Uniform shrinkage of an AFT model of another distribution (issue 15, item 6): slopes × s,
+    then intercept and shape re-estimated with the shrunken linear predictor as offset. Oracle:
+    lifelines LogNormalFitter on t·exp(−offset) — the same likelihood, since
+    log T − offset = μ + σZ: its ``mu_`` is our intercept and −log ``sigma_`` our log k.
+    Tolerance 5e-5 (lifelines' optimiser stops a little earlier: our likelihood of the
+    intercept-and-shape refit is at least its own)."""
+    from lifelines import LogNormalFitter
+
+    df = _survival_data(31)
+    Xs = np.column_stack([np.ones(len(df)), df.x1, df.x2])
+    f = P.fit_aft(Xs, df.t, df.e, "lognormal")
+    b, log_k = P.shrink_coefficients("time_to_event", Xs, f.coefficients, 0.8, time=df.t, event=df.e,
+                                     distribution="lognormal")
+    np.testing.assert_allclose(b[1:], 0.8 * np.asarray(f.coefficients[1:]), rtol=1e-15)
+    offset = Xs[:, 1:] @ b[1:]
+    ref = LogNormalFitter().fit(df.t * np.exp(-offset), df.e)
+    assert b[0] == pytest.approx(ref.mu_, abs=5e-5)
+    assert log_k == pytest.approx(-math.log(ref.sigma_), abs=5e-5)
+    refit = P.fit_aft(np.ones((len(df), 1)), df.t, df.e, "lognormal", offset=offset)
+    assert refit.log_likelihood >= ref.log_likelihood_ - 1e-9
+
+
+def test_shrinkage_by_zero_leaves_the_average_against_statsmodels() -> None:
+    """A corrected calibration slope at or below 0 shrinks every predictor effect to 0 but the
+    exempt one: the model is then the average of its data by the exempt column. Oracle:
+    statsmodels Logit of y on [1, exempt column] has the same two coefficients (the intercept
+    re-estimated with the exempt term as offset gives the ML intercept when the exempt
+    coefficient is that model's). Here: the exempt coefficient is taken from that model, so
+    the re-estimated intercept must equal its intercept. Tolerance 1e-7."""
+    X, y = _binary_data(32)
+    ref = sm.Logit(y, X[:, [0, 2]]).fit(method="newton", tol=1e-12, disp=0)
+    coef = np.array([0.0, 0.7, ref.params[1], -0.3])
+    b, _ = P.shrink_coefficients("binary", X, coef, 0.0, y=y, exempt=[2])
+    assert b[1] == 0.0 and b[3] == 0.0 and b[2] == ref.params[1]
+    assert b[0] == pytest.approx(ref.params[0], abs=1e-7)
+    with pytest.raises(InputError):
+        P.shrink_coefficients("binary", X, coef, 1.2, y=y)
+
+
+def test_bootstrap_of_a_log_normal_model() -> None:
+    """``validate_bootstrap`` with ``distribution="lognormal"``: the apparent calibration slope of
+    the ML fit is 1 and the apparent C is Harrell's C of the linear predictor (oracle: lifelines
+    concordance_index on x'β); the refits use the log-normal model."""
+    df = _survival_data(33, n=200)
+    Xs = np.column_stack([np.ones(200), df.x1, df.x2])
+    fit = P.fit_aft(Xs, df.t, df.e, "lognormal")
+    perf = P.validate_bootstrap("time_to_event", Xs, time=df.t, event=df.e, bootstrap=10, rng=4,
+                                distribution="lognormal")
+    assert perf.metric("calibration_slope").apparent == pytest.approx(1.0, abs=1e-6)
+    assert perf.metric("c_statistic").apparent == pytest.approx(
+        concordance_index(df.t, Xs @ fit.coefficients, df.e), abs=1e-9)
+    assert perf.bootstrap_used == 10
+    cal = P.calibrate_survival(df.t, df.e, Xs @ fit.coefficients, "lognormal")
+    assert cal.slope == pytest.approx(1.0, abs=1e-6) and "log-normal" in cal.method

@@ -11,6 +11,10 @@ Models (implemented in the private :mod:`spinetrack.stats._regression`, re-expor
 intercept our ``log k``); predictions with delta-method intervals (:func:`predict_mean`,
 :func:`predict_probability` on the logit scale, :func:`predict_median_time` on the log scale);
 :func:`screen_columns`; :func:`shrink_coefficients` (uniform shrinkage, intercept re-estimated).
+Log-normal and log-logistic AFT models beside the Weibull, their choice by AIC, quantiles, the
+risk by a horizon and calibration by risk group come from :mod:`spinetrack.stats.aft`;
+:func:`predict_observation` gives the interval for one new patient's value of a continuous
+outcome (a prediction interval, not the interval of the mean).
 
 Performance (Steyerberg EW. *Clinical Prediction Models*, 2nd ed. Springer; 2019, ch. 15)
 ------------------------------------------------------------------------------------------
@@ -24,7 +28,9 @@ Performance (Steyerberg EW. *Clinical Prediction Models*, 2nd ed. Springer; 2019
   :func:`calibrate_continuous` — the same with least squares (intercept with the prediction as
   offset = the mean residual; slope of ``y`` on the prediction); :func:`calibrate_survival` —
   the slope of the log predicted median in a Weibull AFT refit (van Houwelingen's calibration
-  slope for an AFT model);
+  slope for an AFT model; with ``distribution`` the refit uses the model's own distribution);
+  :func:`~spinetrack.stats.aft.calibrate_survival_groups` — calibration-in-the-large of a
+  survival model by group of predicted risk (Kaplan–Meier against predicted);
 * :func:`brier_score`, and for continuous outcomes ``R²`` and RMSE;
 * :func:`reliability_curve` — groups of equal size by predicted value (deciles), each with the
   mean prediction, the observed proportion (Wilson 95% interval, :func:`wilson_interval`) or mean
@@ -51,7 +57,6 @@ import numpy as np
 
 from spinetrack.errors import InputError
 from spinetrack.stats._common import as_float_array, normal_quantile
-from spinetrack.stats._regression import LOG_LOG_2 as _LOG_LOG_2
 from spinetrack.stats._regression import (
     LinearFitResult,
     PredictionEstimate,
@@ -64,7 +69,20 @@ from spinetrack.stats._regression import (
     predict_median_time,
     predict_probability,
     screen_columns,
-    shrink_coefficients,
+)
+from spinetrack.stats._regression import shrink_coefficients as _shrink_glm
+from spinetrack.stats.aft import (
+    DISTRIBUTIONS,
+    AFTFitResult,
+    AFTSelectionResult,
+    SurvivalCalibrationTable,
+    aft_quantile,
+    aft_survival,
+    calibrate_survival_groups,
+    fit_aft,
+    predict_aft_quantile,
+    predict_aft_risk,
+    select_aft,
 )
 from spinetrack.stats._regression import binary as _binary
 from spinetrack.stats._regression import expit as _expit
@@ -72,7 +90,10 @@ from spinetrack.stats._regression import vector as _vector
 from spinetrack.stats.glm import ConvergenceWarning, fit_logistic_irls
 
 __all__ = [
+    "DISTRIBUTIONS",
     "METRICS",
+    "AFTFitResult",
+    "AFTSelectionResult",
     "CalibrationResult",
     "LinearFitResult",
     "ModelKind",
@@ -81,21 +102,30 @@ __all__ = [
     "PredictionEstimate",
     "ReliabilityBin",
     "ReliabilityCurve",
+    "SurvivalCalibrationTable",
     "WeibullAFTResult",
+    "aft_quantile",
+    "aft_survival",
     "brier_score",
     "c_statistic",
     "calibrate_binary",
     "calibrate_continuous",
     "calibrate_survival",
+    "calibrate_survival_groups",
+    "fit_aft",
     "fit_linear",
     "fit_logistic",
     "fit_weibull_aft",
     "harrell_c",
+    "predict_aft_quantile",
+    "predict_aft_risk",
     "predict_mean",
     "predict_median_time",
+    "predict_observation",
     "predict_probability",
     "reliability_curve",
     "screen_columns",
+    "select_aft",
     "shrink_coefficients",
     "validate_bootstrap",
     "wilson_interval",
@@ -301,16 +331,94 @@ def calibrate_continuous(y: Any, prediction: Any) -> CalibrationResult:
                              "least squares: intercept with the prediction as offset; slope on the prediction")
 
 
-def calibrate_survival(time: Any, event: Any, log_predicted_median: Any) -> CalibrationResult:
+def calibrate_survival(time: Any, event: Any, log_predicted_median: Any, distribution: str = "weibull"
+                       ) -> CalibrationResult:
     """Calibration slope of a time-to-event prediction: the coefficient of the log predicted
-    median in a Weibull AFT refit (1 when calibrated; below 1 when the predictions are too
-    extreme). ``intercept`` is that refit's intercept (0 for a calibrated Weibull model only up
-    to the shape term, so it is reported but not interpreted)."""
+    median in an AFT refit of the model's own ``distribution`` (1 when calibrated; below 1 when
+    the predictions are too extreme). ``intercept`` is that refit's intercept (reported, not
+    interpreted: it absorbs the distribution's median constant)."""
     lm = _vector(log_predicted_median, "log_predicted_median")
-    fit = fit_weibull_aft(np.column_stack([np.ones(lm.size), lm]), time, event)
+    fit = fit_aft(np.column_stack([np.ones(lm.size), lm]), time, event, distribution)
     se = fit.standard_errors
     return CalibrationResult(float(fit.coefficients[0]), float(se[0]), float(fit.coefficients[1]), float(se[1]),
-                             float(fit.coefficients[0]), lm.size, "Weibull AFT refit on the log predicted median")
+                             float(fit.coefficients[0]), lm.size, f"{fit.method}: refit on the log predicted median")
+
+
+def predict_observation(X: Any, coefficients: Any, covariance: Any, residual_sd: float, df_resid: int,
+                        level: float = 0.90) -> PredictionEstimate:
+    """Interval for ONE new patient's value of a continuous outcome (a prediction interval):
+    ``x'β ± t_{df} √(s² + x'Σx)`` — the spread of patients like this one (``s²``, the residual
+    variance) plus the uncertainty of their mean (``x'Σx``). A share ``level`` of new patients
+    like this one fall within it when the model holds and its residuals are normal.
+    ``standard_error`` is ``√(s² + x'Σx)``.
+
+    References
+    ----------
+    Draper NR, Smith H. Applied Regression Analysis, 3rd ed. Wiley; 1998, §3.4 (the interval
+    for a new observation; statsmodels ``get_prediction().summary_frame()["obs_ci_*"]``).
+
+    Examples
+    --------
+    >>> pr = predict_observation([1.0, 2.0], [1.0, 0.5], np.diag([0.04, 0.01]), 3.0, 1_000_000, 0.95)
+    >>> round(float(pr.ci_low[0]), 3), round(float(pr.ci_high[0]), 3)   # 2 ± 1.96 √(9 + 0.08)
+    (-3.906, 7.906)
+    """
+    from spinetrack.stats.meta._distributions import t_ppf
+
+    b = as_float_array(coefficients, "coefficients", ndim=1)
+    Xa = as_float_array(X, "X")
+    Xa = Xa.reshape(1, -1) if Xa.ndim == 1 else Xa
+    if Xa.shape[1] != b.size:
+        raise InputError(f"X must have {b.size} columns, got shape {Xa.shape}")
+    if not (0.0 < level < 1.0) or not residual_sd >= 0 or df_resid < 1:
+        raise InputError("need 0 < level < 1, residual_sd >= 0 and df_resid >= 1")
+    cov = as_float_array(covariance, "covariance", ndim=2)
+    eta = Xa @ b
+    se = np.sqrt(residual_sd ** 2 + np.maximum(np.einsum("ij,jk,ik->i", Xa, cov, Xa), 0.0))
+    q = t_ppf(0.5 + level / 2.0, float(df_resid))
+    return PredictionEstimate(eta, eta - q * se, eta + q * se, se, "identity", level)
+
+
+def shrink_coefficients(kind: str, X: Any, coefficients: Any, factor: float, *, y: Any = None, time: Any = None,
+                        event: Any = None, exempt: Sequence[int] = (), distribution: str = "weibull"
+                        ) -> tuple[np.ndarray, float | None]:
+    """Uniform shrinkage: multiply the predictor effects (every coefficient but the intercept,
+    column 0, and the ``exempt`` columns) by ``factor`` in [0, 1] and re-estimate the intercept
+    on the same data with the shrunken linear predictor as offset — the mean residual (least
+    squares), a logistic intercept, or an AFT intercept and shape of ``distribution``
+    (``kind``: ``continuous``, ``binary``, ``time_to_event``). ``factor`` 0 removes the
+    predictor effects: the model then predicts the average of its data (with the exempt terms).
+    Returns the coefficients and, for an AFT model, the re-estimated ``log k`` (else ``None``).
+
+    References
+    ----------
+    Van Houwelingen JC, Le Cessie S. Predictive value of statistical models. Stat Med.
+    1990;9(11):1303-1325. Steyerberg EW. Clinical Prediction Models, 2nd ed. Springer; 2019,
+    §13.2.
+
+    Examples
+    --------
+    >>> X = np.column_stack([np.ones(4), [0.0, 1.0, 2.0, 3.0]])
+    >>> b, _ = shrink_coefficients("continuous", X, [1.0, 2.0], 0.5, y=[1.0, 3.0, 5.0, 7.0])
+    >>> b.tolist()   # slope halved; intercept = mean(y - 1.0 x) = 4 - 1.5
+    [2.5, 1.0]
+    """
+    Xa = as_float_array(X, "X", ndim=2)
+    beta = as_float_array(coefficients, "coefficients", ndim=1).copy()
+    if isinstance(factor, bool) or not (isinstance(factor, (int, float)) and 0.0 <= factor <= 1.0):
+        raise InputError(f"the shrinkage factor must be in [0, 1], got {factor!r}")
+    scale = np.full(beta.size, float(factor))
+    scale[0] = 1.0
+    scale[list(exempt)] = 1.0
+    beta = beta * scale
+    if kind != "time_to_event":
+        return _shrink_glm(kind, Xa, beta, 1.0, y=y)  # factor 1: only the intercept is re-estimated
+    t = _vector(time, "time", Xa.shape[0])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ConvergenceWarning)
+        fit = fit_aft(np.ones((t.size, 1)), t, event, distribution, offset=Xa[:, 1:] @ beta[1:])
+    beta[0] = float(fit.coefficients[0])
+    return beta, fit.log_shape
 
 
 def brier_score(y: Any, probability: Any) -> float:
@@ -448,8 +556,8 @@ class ModelPerformance:
                                 metrics, d["method"])
 
 
-def _refit(kind: str, X: np.ndarray, y: np.ndarray | None, t: np.ndarray | None, d: np.ndarray | None
-           ) -> tuple[np.ndarray, float]:
+def _refit(kind: str, X: np.ndarray, y: np.ndarray | None, t: np.ndarray | None, d: np.ndarray | None,
+           distribution: str = "weibull") -> tuple[np.ndarray, float]:
     """The fitting procedure replayed in each resample: screen the columns, fit, and return the
     full-length coefficients (0 for dropped columns) and ``log k`` (time to event; else 0)."""
     keep = screen_columns(X)
@@ -463,7 +571,7 @@ def _refit(kind: str, X: np.ndarray, y: np.ndarray | None, t: np.ndarray | None,
         if kind == "binary":
             beta[keep] = fit_logistic(Xk, y).coefficients
             return beta, 0.0
-        fit = fit_weibull_aft(Xk, t, d)
+        fit = fit_aft(Xk, t, d, distribution)
         beta[keep] = fit.coefficients
         return beta, fit.log_shape
 
@@ -473,7 +581,8 @@ def _intercept_slope(c: CalibrationResult) -> tuple[float, float]:
 
 
 def _performance(kind: str, X: np.ndarray, beta: np.ndarray, log_shape: float, y: np.ndarray | None,
-                 t: np.ndarray | None, d: np.ndarray | None, *, own_data: bool = False) -> dict[str, float]:
+                 t: np.ndarray | None, d: np.ndarray | None, *, own_data: bool = False,
+                 distribution: str = "weibull") -> dict[str, float]:
     """The metrics of a model on data. ``own_data``: the data the model was fitted on by
     maximum likelihood (with an intercept) — its calibration intercept is then exactly 0 and its
     slope exactly 1 (the score equations of the intercept and of the linear predictor), so the
@@ -495,20 +604,21 @@ def _performance(kind: str, X: np.ndarray, beta: np.ndarray, log_shape: float, y
                     "rmse": math.sqrt(float(np.mean(resid ** 2))), "calibration_intercept": cal[0],
                     "calibration_slope": cal[1]}
         assert t is not None and d is not None
-        log_median = lp + math.exp(-log_shape) * _LOG_LOG_2
-        slope = 1.0 if own_data else calibrate_survival(t, d, log_median).slope
-        return {"c_statistic": harrell_c(t, d, log_median), "calibration_slope": slope}
+        # the log median is lp plus a constant: the ranking and the slope are those of lp
+        slope = 1.0 if own_data else calibrate_survival(t, d, lp, distribution).slope
+        return {"c_statistic": harrell_c(t, d, lp), "calibration_slope": slope}
 
 
 def validate_bootstrap(kind: str, X: Any, *, y: Any = None, time: Any = None, event: Any = None,
                        coefficients: Any = None, log_shape: float = 0.0, bootstrap: int = 200,
-                       rng: np.random.Generator | int | Sequence[int] | None = None) -> ModelPerformance:
+                       rng: np.random.Generator | int | Sequence[int] | None = None,
+                       distribution: str = "weibull") -> ModelPerformance:
     """Apparent and optimism-corrected performance of a model (module docstring).
 
     Parameters
     ----------
     kind : {"binary", "continuous", "time_to_event"}
-        The model: logistic, least squares or Weibull AFT.
+        The model: logistic, least squares or an AFT model of ``distribution``.
     X : ndarray, shape (n, p)
         The design the model was fitted on (first column the intercept).
     y, time, event : ndarray
@@ -519,6 +629,8 @@ def validate_bootstrap(kind: str, X: Any, *, y: Any = None, time: Any = None, ev
         Number of resamples ``B`` (0: apparent performance only).
     rng : Generator or seed
         Randomness of the resamples; an int or a sequence of ints is recorded as the seed.
+    distribution : {"weibull", "lognormal", "loglogistic"}
+        The AFT distribution of a time-to-event model (kept fixed in the resamples).
 
     Returns
     -------
@@ -556,10 +668,10 @@ def validate_bootstrap(kind: str, X: Any, *, y: Any = None, time: Any = None, ev
         da = _binary(event, "event", n)
         n_events = int(da.sum())
     if coefficients is None:
-        beta, gamma = _refit(kind, Xa, ya, ta, da)
+        beta, gamma = _refit(kind, Xa, ya, ta, da, distribution)
     else:
         beta, gamma = as_float_array(coefficients, "coefficients", ndim=1), float(log_shape)
-    apparent = _performance(kind, Xa, beta, gamma, ya, ta, da)
+    apparent = _performance(kind, Xa, beta, gamma, ya, ta, da, distribution=distribution)
     seed: int | list[int] | None = None
     if isinstance(rng, (int, np.integer)):
         seed = int(rng)
@@ -573,9 +685,9 @@ def validate_bootstrap(kind: str, X: Any, *, y: Any = None, time: Any = None, ev
         sub = (None if a is None else a[idx] for a in (ya, ta, da))
         yb, tb, db = sub
         try:
-            bb, gb = _refit(kind, Xa[idx], yb, tb, db)
-            on_boot = _performance(kind, Xa[idx], bb, gb, yb, tb, db, own_data=True)
-            on_orig = _performance(kind, Xa, bb, gb, ya, ta, da)
+            bb, gb = _refit(kind, Xa[idx], yb, tb, db, distribution)
+            on_boot = _performance(kind, Xa[idx], bb, gb, yb, tb, db, own_data=True, distribution=distribution)
+            on_orig = _performance(kind, Xa, bb, gb, ya, ta, da, distribution=distribution)
         except (InputError, ConvergenceWarning, np.linalg.LinAlgError):
             continue  # e.g. an outcome separated in this resample: skipped and counted
         used += 1
