@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import sys
+from pathlib import Path
 from typing import Annotated, Any
 
 import typer
@@ -71,6 +72,10 @@ def demo(
     if_empty: Annotated[bool, typer.Option("--if-empty", help="Do nothing if the database holds patients.")] = False,
     logins: Annotated[bool, typer.Option("--logins/--no-logins",
                                          help="Create the demo logins and synthetic patient names.")] = True,
+    truth_out: Annotated[Path | None, typer.Option(
+        "--truth-out", help="Write the true effect of every comparison and claim (overlap population 'ato' and "
+                            "whole population 'ate', from each patient's outcomes under both options) as JSON.")
+    ] = None,
     database_url: DbOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
@@ -81,6 +86,11 @@ def demo(
     settings = _settings(database_url)
     engine = _engine(settings)
     show = not as_json and sys.stderr.isatty()
+    truth = None
+    if truth_out is not None:
+        from spinetrack.synth.truth import Truth
+
+        truth = Truth()
     try:
         if show:
             from rich.progress import (
@@ -95,9 +105,11 @@ def demo(
                           console=console) as bar:
                 task = bar.add_task("patients", total=patients)
                 result = load_demo(engine, patients=patients, seed=seed, if_empty=if_empty,
-                                   progress=lambda n: bar.advance(task, n))
+                                   progress=lambda n: bar.advance(task, n), truth=truth)
         else:
-            result = load_demo(engine, patients=patients, seed=seed, if_empty=if_empty)
+            result = load_demo(engine, patients=patients, seed=seed, if_empty=if_empty, truth=truth)
+        if truth is not None and not result.skipped:
+            truth.write(truth_out)
         accounts = seed_demo_access(engine, env=settings.env) if logins else []
     except SpinetrackError as exc:
         _fail(exc, as_json)
@@ -107,11 +119,14 @@ def demo(
                            "skipped": result.skipped}
     if accounts:
         out["logins"] = {"password": DEMO_PASSWORD, "users": accounts}
+    if truth_out is not None and not result.skipped:
+        out["truth_out"] = str(truth_out)
     if as_json:
         typer.echo(json.dumps(out))
         return
     if result.skipped:
-        console.print("database already holds patients: demo cohort not loaded (--if-empty)")
+        console.print("database already holds patients: demo cohort not loaded (--if-empty)"
+                      + (" and no truth written" if truth_out is not None else ""))
     else:
         console.print(f"loaded {result.patients} synthetic patients ({result.responses} PROM responses), seed {seed}")
     if accounts:
@@ -552,7 +567,8 @@ def pool(
     p_text = "n/a" if r["q_p_value"] is None else f"{r['q_p_value']:.4g}"
     i2 = "n/a" if r["i2"] is None else f"{r['i2']:.1f}%"
     df = f"({r['df']})" if r["df"] is not None else ""
-    out.print(f"{r['statistic_name']}{df} = {r['statistic']:.3f}, p = {r['p_value']:.4g}; tau^2 = {r['tau2']:.4g}; "
+    tau2_se = f" (SE {r['tau2_se']:.4g})" if r.get("tau2_se") is not None else ""
+    out.print(f"{r['statistic_name']}{df} = {r['statistic']:.3f}, p = {r['p_value']:.4g}; tau^2 = {r['tau2']:.4g}{tau2_se}; "
               f"Q = {r['q']:.3f} (df {r['q_df']}, p = {p_text}); I^2 = {i2}", highlight=False)
     sub = doc["subgroups"]
     if sub is not None:

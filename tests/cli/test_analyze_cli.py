@@ -38,20 +38,33 @@ def doc(db_url: str, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]
 def test_every_claim_for_every_comparison_is_reported(doc: dict[str, Any]) -> None:
     got = {(r["comparison"], r["claim"]) for r in doc["results"]}
     assert got == {(s.key, c.key) for s in COMPARISONS for c in CLAIMS}
-    assert doc["schema_version"] == 1 and doc["engine"] == "duckdb" and doc["estimand"] == "ATO"
+    assert doc["schema_version"] == 2 and doc["engine"] == "duckdb" and doc["estimand"] == "ATO"
     assert doc["snapshot"]["rekeyed"] is True  # the CLI analyses a pseudonymised export, never the store
 
 
 def test_a_verdict_never_stands_without_its_estimate_and_interval(doc: dict[str, Any]) -> None:
-    for r in doc["results"]:
-        if r["verdict"] is not None:
-            assert r["ci_low"] <= r["estimate"] <= r["ci_high"], r
-            lo, hi = r["ci_low"], r["ci_high"]
-            expect = ("supported" if (hi < 0 if r["better"] == "lower" else lo > 0)
-                      else "contradicted" if (lo > 0 if r["better"] == "lower" else hi < 0) else "inconclusive")
-            assert r["verdict"] == expect, r
+    """Issue 15's rule, recomputed from the document: p-values adjusted across every estimated row
+    by Benjamini–Hochberg (oracle: statsmodels' multipletests), then margin first, then the
+    adjusted p-value and the estimate's side."""
+    from statsmodels.stats.multitest import multipletests
+
+    rows = [r for r in doc["results"] if r["estimate"] is not None]
+    want_p = multipletests([r["p_value"] for r in rows], method="fdr_bh")[1]
+    assert doc["verdict_rule"]["multiplicity"] == "fdr_bh" and doc["verdict_rule"]["alpha"] == 0.05
+    for r, p in zip(rows, want_p, strict=True):
+        assert r["ci_low"] <= r["estimate"] <= r["ci_high"], r
+        assert abs(r["p_adjusted"] - p) < 1e-12, r
+        lo, hi, m = r["ci_low"], r["ci_high"], (r["margin"] or {}).get("value")
+        if m is not None and -m < lo and hi < m:
+            expect = "no_important_difference"
+        elif p < 0.05:
+            expect = "supported" if (r["estimate"] < 0) == (r["better"] == "lower") else "contradicted"
         else:
-            assert r["status"] == "not applicable" and r["estimate"] is None
+            expect = "inconclusive"
+        assert r["verdict"] == expect, r
+    for r in doc["results"]:
+        if r["verdict"] is None:
+            assert r["status"] in ("not applicable", "not estimable") and r["estimate"] is None
 
 
 def test_prom_claims_carry_the_mcid_and_sensitivity_analyses(doc: dict[str, Any]) -> None:

@@ -45,6 +45,7 @@ def test_binary_file_pooled_with_all_blocks_as_json(tmp_path: Path) -> None:
     assert doc["layout"] == "binary" and doc["measure"] == "RR" and doc["k"] == 13 and doc["skipped_lines"] == []
     assert_printed(p["estimate"], "-0.7145")  # metafor rma.uni help page, dat.bcg
     assert_printed(p["tau2"], "0.3132")
+    assert_printed(p["tau2_se"], "0.1664")  # ibid.: "tau^2 ...: 0.3132 (SE = 0.1664)"
     assert_printed(p["ratio"]["estimate"], "0.4894")
     assert p["studies"][0]["label"] == "Aronson" and len(p["studies"]) == 13
     assert [g["group"] for g in doc["subgroups"]["subgroups"]] == ["random", "alternate", "systematic"]

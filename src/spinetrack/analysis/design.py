@@ -28,6 +28,7 @@ from dataclasses import asdict, dataclass
 from spinetrack.analysis.claims import Claim, MetricKind
 from spinetrack.analysis.patterns import PATTERN_CODE
 from spinetrack.domain.diagnosis import DiagnosisGroup
+from spinetrack.domain.options import SURGICAL_FAMILY, groups_with_surgical_option
 from spinetrack.engines.base import Engine, generic_spread
 
 __all__ = [
@@ -61,6 +62,8 @@ class ComparisonSpec:
     families: tuple[str, ...] = ("discectomy", "decompression", "fusion")
     require_procedure: bool = True
     family_covariates: bool = False  # pooled comparisons adjust for the procedure family
+    # only patients whose diagnosis allows both options (``domain.options``); () = no restriction
+    eligible_diagnoses: tuple[str, ...] = ()
 
     def spec_hash(self) -> str:
         return hashlib.sha256(json.dumps(asdict(self), sort_keys=True).encode()).hexdigest()[:12]
@@ -72,7 +75,8 @@ COMPARISONS: tuple[ComparisonSpec, ...] = (
     ComparisonSpec("fusion", "MIS vs open fusion", families=("fusion",)),
     ComparisonSpec("pooled", "MIS vs open, all procedure families", family_covariates=True),
     ComparisonSpec("surgery_vs_conservative", "Surgery (MIS or open) vs conservative care",
-                   treated=("mis", "open"), control=("conservative",), families=(), require_procedure=False),
+                   treated=("mis", "open"), control=("conservative",), families=(), require_procedure=False,
+                   eligible_diagnoses=groups_with_surgical_option()),
 )
 
 _REF_GROUP = DiagnosisGroup.DISC_HERNIATION_RADICULOPATHY.value
@@ -148,6 +152,10 @@ def _filters(spec: ComparisonSpec) -> list[tuple[str, str]]:
                     if "conservative" in spec.control else f"e.treatment_family IN ({_in(spec.families)})"))
     if spec.require_procedure:
         out.append(("procedure recorded", "e.has_procedure"))
+    if spec.eligible_diagnoses:
+        left_out = [g for g in SURGICAL_FAMILY if g not in spec.eligible_diagnoses]
+        why = f" (left out: {', '.join(g.replace('_', ' ') for g in left_out)})" if left_out else ""
+        out.append((f"diagnosis with both options{why}", f"e.diagnosis_group IN ({_in(spec.eligible_diagnoses)})"))
     return out
 
 
@@ -217,7 +225,10 @@ def _event_column(c: Claim) -> str:
 def outcome_spec(claim: Claim) -> OutcomeSpec:
     """The outcome of one claim (see :class:`OutcomeSpec`). Rows without an observed outcome are
     dropped (the analysis reports how many); complications and readmissions count as none when
-    none is recorded; time-to-event claims are censored at the last follow-up."""
+    none is recorded. Time-to-event claims run on one clock, days from the index date (the
+    operation, or the start of conservative care; ``clock="enrolment"``: from enrolment):
+    return to activity is censored at the last "not yet" answer (:func:`prom_wide_sql`),
+    reoperations are counted up to the data's extraction date (``followup_days``)."""
     if claim.table == "procedures":
         col = f"pr_{claim.column}"
         y = f"CASE WHEN {col} THEN 1.0 ELSE 0.0 END" if claim.kind is MetricKind.BINARY else f"CAST({col} AS DOUBLE)"
@@ -240,16 +251,24 @@ def outcome_spec(claim: Claim) -> OutcomeSpec:
                                f"{claim.instrument} answered at {claim.timepoint} and at baseline", claim.kind)
         return OutcomeSpec((("y", col),), f"{col} IS NOT NULL", f"{claim.instrument} answered at {claim.timepoint}",
                            claim.kind)
-    if claim.key == "return_to_activity":
+    if claim.instrument == "return_to_activity":
+        if claim.clock == "enrolment":
+            return OutcomeSpec((("time", "rta_time + enrolment_days"), ("event", "rta_event")),
+                               "rta_time IS NOT NULL AND enrolment_days IS NOT NULL",
+                               "return-to-activity item answered at least once (clock from enrolment)", claim.kind)
         return OutcomeSpec((("time", "rta_time"), ("event", "rta_event")), "rta_time IS NOT NULL",
                            "return-to-activity item answered at least once", claim.kind)
-    if claim.key == "reoperation_free":
+    if claim.table == "reoperations":
+        # hospital-recorded events, counted up to the data's extraction date (administrative
+        # censoring: followup_days), whether or not the patient answers questionnaires
         h = claim.horizon_days or 730
-        reop = f"reop_first_day IS NOT NULL AND reop_first_day <= {h}"
-        return OutcomeSpec((("time", f"CASE WHEN {reop} THEN reop_first_day ELSE LEAST(COALESCE(fu_last, 0), {h}) END"),
+        first = "malpos_first_day" if claim.key == "revision_malposition" else "reop_first_day"
+        window = f"LEAST(followup_days, {h})"
+        reop = f"{first} IS NOT NULL AND {first} <= {window}"
+        return OutcomeSpec((("time", f"CASE WHEN {reop} THEN {first} ELSE {window} END"),
                             ("event", f"CASE WHEN {reop} THEN 1.0 ELSE 0.0 END")),
-                           "reop_first_day IS NOT NULL OR fu_last IS NOT NULL",
-                           "followed up after the procedure (censored at the last questionnaire)", claim.kind)
+                           "followup_days IS NOT NULL AND followup_days > 0",
+                           "operated before the data's extraction date (events counted up to it)", claim.kind)
     raise ValueError(f"no outcome for claim {claim.key!r}")
 
 
@@ -269,6 +288,7 @@ def analysis_table_sql(claims: tuple[Claim, ...] | list[Claim]) -> str:
     so that each claim is then a filtered scan (no join per claim). Needs :data:`PROM_TABLE`
     (:func:`prom_wide_sql`)."""
     cols = ["e.episode_key", "e.patient_key", "e.treatment", "e.treatment_family", "e.has_procedure",
+            "e.diagnosis_group", "e.enrolment_days", "e.followup_days",
             "pw.odi__baseline AS odi0_raw", "pw.nrs_back__baseline AS back0_raw", "pw.nrs_leg__baseline AS leg0_raw"]
     # DOUBLE throughout: `CASE … THEN 1.0 ELSE 0.0 END` is a DECIMAL(2,1) in both engines, and
     # mixed DECIMAL/DOUBLE arithmetic is slower and rounds differently
@@ -287,7 +307,7 @@ def analysis_table_sql(claims: tuple[Claim, ...] | list[Claim]) -> str:
             cond = "TRUE" if c.event_filter in (None, "any") else c.event_filter
             events.append(f"MAX(CASE WHEN {cond} THEN 1.0 ELSE 0.0 END) AS {_event_column(c)}")
     cols += [f"CAST(cx.{_event_column(c)} AS DOUBLE) AS {_event_column(c)}" for c in claims if c.table == "complications"]
-    cols += ["CAST(rd.readmitted AS DOUBLE) AS readmitted", "ro.reop_first_day"]
+    cols += ["CAST(rd.readmitted AS DOUBLE) AS readmitted", "ro.reop_first_day", "ro.malpos_first_day"]
     comp = (f"LEFT JOIN (SELECT episode_key AS ck, {', '.join(events)} FROM complications GROUP BY episode_key) cx "
             "ON cx.ck = e.episode_key " if events else "")
     return (f"SELECT {', '.join(cols)} FROM episodes e JOIN patients p ON p.patient_key = e.patient_key "
@@ -295,8 +315,9 @@ def analysis_table_sql(claims: tuple[Claim, ...] | list[Claim]) -> str:
             f"LEFT JOIN procedures pr ON pr.episode_key = e.episode_key AND pr.days_from_index = 0 {comp}"
             "LEFT JOIN (SELECT episode_key AS rk, 1.0 AS readmitted FROM readmissions GROUP BY episode_key) rd "
             "ON rd.rk = e.episode_key "
-            "LEFT JOIN (SELECT episode_key AS ok, MIN(days_from_index) AS reop_first_day FROM reoperations "
-            "GROUP BY episode_key) ro ON ro.ok = e.episode_key")
+            "LEFT JOIN (SELECT episode_key AS ok, MIN(days_from_index) AS reop_first_day, "
+            "MIN(CASE WHEN reason = 'implant_malposition' THEN days_from_index END) AS malpos_first_day "
+            "FROM reoperations GROUP BY episode_key) ro ON ro.ok = e.episode_key")
 
 
 def outcome_columns(claims: tuple[Claim, ...] | list[Claim]) -> list[str]:
@@ -307,10 +328,11 @@ def outcome_columns(claims: tuple[Claim, ...] | list[Claim]) -> list[str]:
     cols += [f"{i}__{tp}" for i in PROM_INSTRUMENTS for tp in TIMEPOINTS]
     cols += [prom_column(c) for c in claims
              if c.table == "outcomes" and c.kind is not MetricKind.TIME_TO_EVENT and prom_column(c) not in cols]
-    cols += [f"fu__{tp}" for tp in TIMEPOINTS] + ["rta_time", "rta_event", "fu_last"]
+    cols += [f"fu__{tp}" for tp in TIMEPOINTS] + ["rta_time", "rta_event", "fu_last", "enrolment_days",
+                                                  "followup_days"]
     cols += [f"pr_{c}" for c in _PROCEDURE_COLUMNS]
     cols += [_event_column(c) for c in claims if c.table == "complications"]
-    return [*dict.fromkeys(cols), "readmitted", "reop_first_day"]
+    return [*dict.fromkeys(cols), "readmitted", "reop_first_day", "malpos_first_day"]
 
 
 PROM_TABLE = "prom_wide"
@@ -331,7 +353,15 @@ def prom_wide_sql(claims: tuple[Claim, ...] | list[Claim], engine: Engine | None
     (``fu_last``). Each extra column costs per outcome row (the pivot is the costliest step at a
     million patients), so the table holds only these. ``engine`` chooses how the scores are
     spread over the columns (:meth:`Engine.spread`): when the snapshot declares one ``outcomes``
-    row per episode, instrument and timepoint, an engine may use a faster form."""
+    row per episode, instrument and timepoint, an engine may use a faster form.
+
+    Return to activity, on one clock (days from the index date): an event at the days the
+    patient gave (or the date, which the snapshot turns into days); a return reported without
+    when is interval-censored between the last "not yet" answer before it (or the index date)
+    and the visit that reported it, and placed at the interval's midpoint (midpoint imputation:
+    the Kaplan–Meier machinery and its sandwich stay as they are; the bias is at most half the
+    interval, and the synthetic truth check, ``bench/truth.py``, measures it); a patient never
+    back is censored at the last "not yet" answer."""
     cells: dict[str, tuple[str, str]] = {}  # column → (instrument, timepoint)
     for c in claims:
         if c.table == "outcomes" and c.kind is not MetricKind.TIME_TO_EVENT and c.instrument and c.timepoint:
@@ -351,12 +381,21 @@ def prom_wide_sql(claims: tuple[Claim, ...] | list[Claim], engine: Engine | None
         "episode_key", "instrument", "timepoint")
     aggregates, columns = engine.spread(spec, code, "score", unique=unique) if engine is not None \
         else generic_spread(spec, "score")
-    ret = "CASE WHEN instrument = 'return_to_activity' AND valid AND returned THEN score END"
-    last = "CASE WHEN instrument = 'return_to_activity' AND valid THEN days_from_index END"
-    aggregates += [f"MIN({ret}) AS rta_first", f"MAX({last}) AS rta_last",
+    rta = "instrument = 'return_to_activity' AND valid"
+    aggregates += [f"MIN(CASE WHEN {rta} AND returned THEN score END) AS rta_known",
+                   f"MIN(CASE WHEN {rta} AND returned AND score IS NULL THEN days_from_index END) AS rta_visit",
+                   f"MAX(CASE WHEN {rta} AND NOT returned THEN days_from_index END) AS rta_not_yet",
                    "MAX(days_from_index) AS last_day"]
-    columns += ["CASE WHEN rta_first IS NULL THEN rta_last ELSE rta_first END AS rta_time",
-                "CAST(CASE WHEN rta_first IS NULL THEN 0.0 ELSE 1.0 END AS DOUBLE) AS rta_event",
+    # the return: the days (or date) the patient gave; back without saying when: the midpoint
+    # between the last "not yet" answer (or the index date) and the visit that said "back"
+    # (interval-censored, midpoint imputation); never back: censored at the last "not yet"
+    before = "CASE WHEN rta_not_yet IS NOT NULL AND rta_not_yet < rta_visit THEN rta_not_yet ELSE 0 END"
+    columns += ["CAST(CASE WHEN rta_known IS NOT NULL THEN (CASE WHEN rta_visit IS NOT NULL AND rta_visit < rta_known "
+                "THEN rta_visit ELSE rta_known END) "
+                f"WHEN rta_visit IS NOT NULL THEN ({before} + rta_visit) / 2.0 ELSE rta_not_yet END AS DOUBLE) "
+                "AS rta_time",
+                "CAST(CASE WHEN rta_known IS NOT NULL OR rta_visit IS NOT NULL THEN 1.0 ELSE 0.0 END AS DOUBLE) "
+                "AS rta_event",
                 # the last day after the procedure with any answer: the largest day when it is after (> 0)
                 "CASE WHEN last_day > 0 THEN last_day END AS fu_last"]
     return (f"SELECT pk, {', '.join(columns)} FROM (SELECT episode_key AS pk, {', '.join(aggregates)} "

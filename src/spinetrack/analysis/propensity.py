@@ -16,7 +16,9 @@ pattern (``analysis.patterns``: 45 sums per pass instead of 465 for 30 covariate
 table as columns once (``Engine.add_columns``).
 
 Diagnostics (shared/STYLE.md habit 7): covariate balance after weighting (max |SMD| ≤ 0.1,
-the threshold the issue names) and empirical equipoise (Walker et al. 2013: the share of each
+the threshold the issue names) over every candidate covariate — those dropped from the model
+as constant, collinear or separating included, so that a covariate left out of the model
+cannot hide an imbalance (issue 15) and empirical equipoise (Walker et al. 2013: the share of each
 arm with a preference score between 0.3 and 0.7; reported, with the 0.5 share Walker et al.
 call equipoise). A failed balance diagnostic withholds the claim's estimate on the scorecard.
 """
@@ -250,6 +252,27 @@ def _weight_sql(estimand: str, p1: float) -> tuple[str, str]:
     raise ValueError(f"estimand must be 'ATO' or 'ATE', not {estimand!r}")
 
 
+def _moments_by_arm(engine: Engine, table: str, cols: list[str], bits: dict[str, int]
+                    ) -> tuple[dict[int, ArmMomentSums], dict[int, ArmMomentSums]]:
+    """Unweighted and weighted (``w``) first and second moments of ``cols`` per arm: ONE grouped
+    aggregate."""
+    design = Design.of(cols, bits)
+    exprs = ["COUNT(*)", "SUM(w)", "SUM(w * w)"] + design.vector("1.0") + design.squares("1.0") \
+        + design.vector("w") + design.squares("w")
+    sums = grouped_sums(engine, table, design, ["CAST(t AS INTEGER)"], exprs)
+    raw: dict[int, ArmMomentSums] = {}
+    weighted: dict[int, ArmMomentSums] = {}
+    for group in sums.group_keys():
+        arm = int(group[0])
+        g = sums.select(group)
+        n, sw, sw2 = g.scalars(3)
+        sx, sx2 = g.vector_and_squares()
+        raw[arm] = ArmMomentSums(sum_w=n, sum_wx=sx, sum_wx2=sx2, sum_w2=n, n=int(n))
+        swx, swx2 = g.vector_and_squares()
+        weighted[arm] = ArmMomentSums(sum_w=sw, sum_wx=swx, sum_wx2=swx2, sum_w2=sw2, n=int(n))
+    return raw, weighted
+
+
 def prepare_snapshot(engine: Engine) -> None:
     """The tables every comparison reads, built once per registered snapshot: the PROM pivot
     and the analysis table (``analysis.design``)."""
@@ -342,7 +365,10 @@ def prepare_comparison(engine: Engine, spec: ComparisonSpec, *, estimand: str = 
         raw[arm] = ArmMomentSums(sum_w=n, sum_wx=sx, sum_wx2=sx2, sum_w2=n, n=int(n))
         swx, swx2 = g.vector_and_squares()
         weighted[arm] = ArmMomentSums(sum_w=sw, sum_wx=swx, sum_wx2=swx2, sum_w2=sw2, n=int(n))
-    names = [c.removeprefix("x_") for c in cols]
+    candidates = [f"x_{c}" for c in covariate_names(spec)]
+    if candidates != cols:  # balance is judged on every candidate covariate, dropped ones included
+        raw, weighted = _moments_by_arm(engine, table, candidates, bits)
+    names = [c.removeprefix("x_") for c in candidates]
     before = compute_balance(raw, names, threshold=BALANCE_THRESHOLD)
     after = compute_balance(weighted, names, threshold=BALANCE_THRESHOLD)
     edges = np.linspace(0.0, 1.0, 21)

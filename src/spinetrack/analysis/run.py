@@ -25,7 +25,7 @@ from typing import Any
 import numpy as np
 
 from spinetrack.analysis.aggregates import grouped_sums
-from spinetrack.analysis.claims import Claim, MetricKind, Verdict, decide_verdict
+from spinetrack.analysis.claims import Claim, MetricKind, Verdict, decide_verdict, margin_of
 from spinetrack.analysis.design import ComparisonSpec, OutcomeSpec, outcome_spec, pattern_bits
 from spinetrack.analysis.patterns import Design
 from spinetrack.analysis.propensity import (
@@ -39,6 +39,9 @@ from spinetrack.stats import (
     AIPWSums,
     ArmEstimatingSums,
     ArmMomentSums,
+    AugmentedArmSums,
+    AugmentedVarianceSums,
+    AugmentedWeightingSums,
     BalanceTable,
     EffectEstimate,
     EValueResult,
@@ -46,8 +49,10 @@ from spinetrack.stats import (
     OutcomeRegressionSums,
     SurvivalCurve,
     WeightingSums,
+    compute_augmented_influence,
     compute_balance,
     estimate_aipw,
+    estimate_augmented_overlap,
     estimate_risk_ratio,
     estimate_weighted_difference,
     evalue_mean_difference,
@@ -117,12 +122,24 @@ class ClaimResult:
     rmst_difference: dict[str, float] | None = None
     withheld_because: tuple[str, ...] = ()
     notes: tuple[str, ...] = field(default=())
+    p_adjusted: float | None = None   # adjusted across the scorecard (Benjamini–Hochberg); alone: the p-value
+    margin: float | None = None       # margin of no important difference (claims.margin_of), if any
+    margin_source: str | None = None
 
 
 def applicable(spec: ComparisonSpec, claim: Claim) -> bool:
     """Surgical outcomes (operation, complications, readmission, reoperation) have no meaning
-    for a conservative-care control arm."""
-    return not ("conservative" in spec.control and claim.table in _SURGICAL_TABLES)
+    for a conservative-care control arm; a claim about some procedure families only (implant
+    malposition: fusion) applies to comparisons that include one of them."""
+    if "conservative" in spec.control and claim.table in _SURGICAL_TABLES:
+        return False
+    return claim.families is None or any(f in claim.families for f in spec.families)
+
+
+def _not_applicable_note(spec: ComparisonSpec, claim: Claim) -> str:
+    if claim.families is not None and not any(f in claim.families for f in spec.families):
+        return f"only for {' or '.join(claim.families)} (no such procedure in this comparison)"
+    return "a surgical outcome has no counterpart in conservative care"
 
 
 _BATCH = 8  # claims per aggregate query (keeps each query a few hundred sums)
@@ -242,27 +259,72 @@ def _mcid(claim: Claim, effect: EffectEstimate) -> McidCheck | None:
 
 def _aipw(engine: Engine, view: str, prep: PreparedComparison, arms: dict[int, dict[str, Any]], binary: bool,
           ci_level: float) -> EffectEstimate | None:
-    from spinetrack.analysis.aggregates import linear_predictor
+    """The doubly robust check of the primary estimate, for the same estimand. Per-arm linear
+    outcome regressions on the propensity covariates (from the X'X, X'y of the claim's query);
+    with overlap weights (ATO) the augmented overlap-weight estimator (Mao, Li & Greene 2019):
+    one aggregate per arm, then one for its sandwich, which includes the propensity model and the
+    outcome regressions (``stats.sensitivity``); with IPTW (ATE) the usual augmented IPW."""
+    from dataclasses import replace
+
+    from spinetrack.analysis.aggregates import linear_predictor, sql_float
 
     # columns constant within an arm's outcome rows (e.g. a missing-baseline indicator when the
-    # outcome needs the baseline) leave the regression unidentified: drop them from both arms
+    # outcome needs the baseline), or collinear with the kept ones there, leave the regression
+    # unidentified: drop them from both arms (greedy, in model order)
     keep = [0]
     for j in range(1, len(prep.design)):
-        if all(d["xx"][j, j] / d["n"] - (d["xx"][0, j] / d["n"]) ** 2 > 1e-10 for d in arms.values()):
+        ok = True
+        for d in arms.values():
+            m = d["xx"][np.ix_([*keep, j], [*keep, j])]
+            resid = m[-1, -1] - m[-1, :-1] @ np.linalg.solve(m[:-1, :-1], m[:-1, -1])
+            ok = ok and resid > 1e-9 * m[-1, -1] > 0
+        if ok:
             keep.append(j)
     idx = np.array(keep)
     gam = {a: fit_outcome_regression(OutcomeRegressionSums(d["xx"][np.ix_(idx, idx)], d["xy"][idx], d["n"]))
            for a, d in arms.items()}
     cols = [prep.covariates[j - 1] for j in keep[1:]]
     m1, m0 = linear_predictor(cols, gam[1]), linear_predictor(cols, gam[0])
-    inner = f"SELECT t, y, e, ({m1}) AS m1, ({m0}) AS m0 FROM {view} vq"
-    psi1 = "(m1 + t * (y - m1) / e)"
-    psi0 = "(m0 + (1.0 - t) * (y - m0) / (1.0 - e))"
-    v = engine.aggregate(f"({inner}) a", ["COUNT(*)", "SUM(t)", f"SUM({psi1} - {psi0})",
-                                          f"SUM(({psi1} - {psi0}) * ({psi1} - {psi0}))",
-                                          f"SUM({psi1})", f"SUM({psi0})"])
-    sums = AIPWSums(int(v[0]), int(v[1]), v[2], v[3], v[4], v[5])
-    return estimate_aipw(sums, ci_level=ci_level, measure="risk difference" if binary else "mean difference")
+    if prep.estimand != "ATO":
+        inner = f"SELECT t, y, e, ({m1}) AS m1, ({m0}) AS m0 FROM {view} vq"
+        psi1 = "(m1 + t * (y - m1) / e)"
+        psi0 = "(m0 + (1.0 - t) * (y - m0) / (1.0 - e))"
+        v = engine.aggregate(f"({inner}) a", ["COUNT(*)", "SUM(t)", f"SUM({psi1} - {psi0})",
+                                              f"SUM(({psi1} - {psi0}) * ({psi1} - {psi0}))",
+                                              f"SUM({psi1})", f"SUM({psi0})"])
+        est = estimate_aipw(AIPWSums(int(v[0]), int(v[1]), v[2], v[3], v[4], v[5]), ci_level=ci_level,
+                            measure="risk difference" if binary else "mean difference")
+        return replace(est, method="augmented IPW (doubly robust, ATE), linear outcome regressions per arm; "
+                                   "influence-function variance, models taken as known (Lunceford & Davidian 2004)")
+    # rows with m1, m0, the overlap tilt h = e(1-e), dh = dh/d eta and the own arm's residual u;
+    # SUM w, SUM w y, SUM w x, SUM dw x per arm come from the claim's query, SUM h m = gamma' SUM h z
+    rows = (f"(SELECT *, e * (1.0 - e) AS h, e * (1.0 - e) * (1.0 - 2.0 * e) AS dh, "
+            f"y - CASE WHEN t = 1 THEN m1 ELSE m0 END AS u FROM "
+            f"(SELECT *, ({m1}) AS m1, ({m0}) AS m0 FROM {view} vq) m) a")
+    design = Design.of(prep.covariates, pattern_bits())
+    ex = ["COUNT(*)", *design.vector("h"), *design.vector("dh"), *design.vector("dh * (m1 - m0)"),
+          *design.vector("dw * u")]
+    g = grouped_sums(engine, rows, design, ["CAST(t AS INTEGER)"], ex)
+    per: dict[int, AugmentedArmSums] = {}
+    for key in g.group_keys():
+        a, d = int(key[0]), arms[int(key[0])]
+        n = int(g.select(key).scalars(1)[0])
+        h_z, w_z = g.vector()[idx], np.concatenate([[d["sw"]], d["swx"]])[idx]
+        dh_x, dh_d_x, dw_u_x = g.vector(), g.vector(), g.vector()
+        per[a] = AugmentedArmSums(n, float(h_z[0]), float(h_z @ gam[1]), float(h_z @ gam[0]), d["sw"],
+                                  d["swy"] - float(w_z @ gam[a]), dh_x, dh_d_x, d["sdx"], dw_u_x, h_z, w_z,
+                                  d["xx"][np.ix_(idx, idx)])
+    inf = compute_augmented_influence(AugmentedWeightingSums(per[1], per[0], prep.info))
+    f = sql_float
+    phi = (f"CASE WHEN t = 1 THEN ({linear_predictor(cols, inf.coef_treated)}) * u "
+           f"+ w * (u - ({f(inf.residual_treated)})) * {f(1.0 / inf.sum_w_treated)} "
+           f"ELSE ({linear_predictor(cols, inf.coef_control)}) * u "
+           f"- w * (u - ({f(inf.residual_control)})) * {f(1.0 / inf.sum_w_control)} END "
+           f"+ h * (m1 - m0 - ({f(inf.regression_difference)})) * {f(1.0 / inf.sum_h)}")
+    ps = f"r * ({linear_predictor(prep.covariates, inf.coef_propensity)})"
+    v = engine.aggregate(f"(SELECT {ps} AS ps, {phi} AS phi FROM {rows}) b", ["SUM(ps * phi)", "SUM(phi * phi)"])
+    return estimate_augmented_overlap(inf, AugmentedVarianceSums(float(v[0]), float(v[1])), prep.score_outer,
+                                      ci_level=ci_level, measure="risk difference" if binary else "mean difference")
 
 
 def _evalue(claim: Claim, effect: EffectEstimate, ratio: EffectEstimate | None, sd: float) -> EValueResult | None:
@@ -298,7 +360,8 @@ def _continuous_or_binary(engine: Engine, prep: PreparedComparison, claim: Claim
         try:
             out["aipw"] = _aipw(engine, view, prep, arms, binary, ci_level)
         except Exception as exc:  # noqa: BLE001 - a sensitivity analysis that cannot run is reported, not fatal
-            out["notes"] = (f"AIPW not estimable: {exc}",)
+            what = "augmented overlap weighting" if prep.estimand == "ATO" else "AIPW"
+            out["notes"] = (f"{what} not estimable: {exc}",)
         if ipcw_arms is not None:
             try:
                 if set(ipcw_arms) != {0, 1}:
@@ -339,6 +402,8 @@ def _time_to_event(engine: Engine, prep: PreparedComparison, claim: Claim, view:
     arms = sorted({int(r[0]) for r in rows})
     if arms != [0, 1]:
         raise NotEstimableError("an arm has no patients with this outcome")
+    if not any(float(r[5] or 0) > 0 for r in rows):
+        raise NotEstimableError(f"no event in either arm within {h:g} days: nothing to compare")
     curves = {a: _km(rows, a, True) for a in (1, 0)}
     naive = {a: _km(rows, a, False) for a in (1, 0)}
     functional = claim.functional or "survival"
@@ -435,7 +500,7 @@ def _result(engine: Engine, prep: PreparedComparison, claim: Claim, *, ci_level:
                             "covariates": prep.covariates, "dropped_covariates": prep.dropped_covariates}
     if not applicable(spec, claim):
         return ClaimResult(status="not applicable", effect=None, verdict=None, attrition=prep.attrition,
-                           notes=("a surgical outcome has no counterpart in conservative care",), **base)
+                           notes=(_not_applicable_note(spec, claim),), **base)
     oq = outcome_spec(claim)
     cols = ", ".join(f"{expr} AS {name}" for name, expr in oq.columns)
     view = f"(SELECT *, {cols} FROM {prep.table} WHERE {oq.where})"
@@ -450,11 +515,16 @@ def _result(engine: Engine, prep: PreparedComparison, claim: Claim, *, ci_level:
                            notes=(*prep.notes, f"not estimable: {exc}"), **base)
     effect: EffectEstimate = out["effect"]
     attrition = (*prep.attrition, AttritionStep(oq.description, effect.n_treated, effect.n_control))
-    verdict = decide_verdict(effect.ci_low, effect.ci_high, claim.better)
+    # a claim estimated alone is its own family: the scorecard replaces p_adjusted and the
+    # verdict once every claim is estimated (analysis.scorecard.adjust_verdicts)
+    margin = margin_of(claim)
+    verdict = decide_verdict(effect.estimate, effect.ci_low, effect.ci_high, claim.better, p_adjusted=effect.p_value,
+                             margin=None if margin is None else margin[0], null=effect.null_value)
     failed = prep.diagnostics.failed
     return ClaimResult(
         status="withheld" if failed else "estimated", effect=effect, verdict=verdict, ratio=out.get("ratio"),
         naive_difference=out["naive"], balance=out["balance"], attrition=attrition, e_value=out.get("e_value"),
         mcid=out.get("mcid"), aipw=out.get("aipw"), ipcw=out.get("ipcw"), curves=out.get("curves"),
         naive_curves=out.get("naive_curves"), rmst_difference=out.get("rmst"), withheld_because=failed,
-        notes=tuple(prep.notes) + tuple(out.get("notes", ())), **base)
+        notes=tuple(prep.notes) + tuple(out.get("notes", ())), p_adjusted=effect.p_value,
+        margin=None if margin is None else margin[0], margin_source=None if margin is None else margin[1], **base)

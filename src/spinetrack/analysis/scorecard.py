@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from spinetrack.analysis.aggregates import linear_predictor
-from spinetrack.analysis.claims import CLAIMS, NOT_MEASURED, Claim
+from spinetrack.analysis.claims import ALPHA, CLAIMS, NOT_MEASURED, Claim, adjust_p_values, decide_verdict
 from spinetrack.analysis.design import (
     COMPARISONS,
     PROM_INSTRUMENTS,
@@ -40,7 +40,7 @@ from spinetrack.stats._common import to_jsonable
 
 __all__ = ["SCHEMA_VERSION", "Scorecard", "run_scorecard", "scorecard_as_dict"]
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 Progress = Callable[[str], None]
 
@@ -196,9 +196,44 @@ def run_scorecard(engine: Engine, *, comparisons: Sequence[ComparisonSpec] = COM
                 if f is not engine:
                     f.close()
     comps = [c for c, _ in done]
-    results = [r for _, rs in done for r in rs]
+    results = adjust_verdicts([r for _, rs in done for r in rs])
     return Scorecard(engine.name, estimand, trim, sensitivity, ci_level, tuple(comps), tuple(results),
                      snapshot or {}, time.perf_counter() - t0)
+
+
+MULTIPLICITY = "fdr_bh"  # Benjamini–Hochberg across the scorecard (README, "The claims scorecard")
+
+
+def adjust_verdicts(results: Sequence[ClaimResult], method: str = MULTIPLICITY) -> list[ClaimResult]:
+    """Adjust the p-values of every estimated row together (withheld rows included: their
+    estimates exist even if not shown) and decide each verdict on the adjusted value
+    (``analysis.claims.decide_verdict``).
+
+    Why Benjamini–Hochberg: the scorecard tests a hundred claims at once, most of which the
+    literature expects to hold; controlling the false discovery rate keeps the expected share
+    of false verdicts among the differences it declares at 5% without turning every real,
+    precisely measured difference into "inconclusive", as controlling the chance of a single
+    false verdict (Holm) would once dozens of claims are tested."""
+    from dataclasses import replace
+
+    idx = [i for i, r in enumerate(results) if r.effect is not None]
+    adjusted = adjust_p_values([results[i].effect.p_value for i in idx], method)  # type: ignore[union-attr]
+    out = list(results)
+    for i, p in zip(idx, adjusted, strict=True):
+        r = results[i]
+        e = r.effect
+        assert e is not None
+        c = get_claim(r.claim)
+        verdict = decide_verdict(e.estimate, e.ci_low, e.ci_high, c.better, p_adjusted=p, margin=r.margin,
+                                 alpha=ALPHA, null=e.null_value)
+        out[i] = replace(r, p_adjusted=float(p), verdict=verdict)
+    return out
+
+
+def get_claim(key: str) -> Claim:
+    from spinetrack.analysis.claims import claim
+
+    return claim(key)
 
 
 # --------------------------------------------------------------------------- serialisation
@@ -219,6 +254,8 @@ def claim_result_as_dict(r: ClaimResult) -> dict[str, Any]:
         "horizon_days": c.horizon_days, "status": r.status, "estimand": r.estimand,
         "estimate": None if e is None else e.estimate, "ci_low": None if e is None else e.ci_low,
         "ci_high": None if e is None else e.ci_high, "verdict": None if r.verdict is None else str(r.verdict),
+        "role": c.role, "p_value": None if e is None else e.p_value, "p_adjusted": r.p_adjusted,
+        "margin": None if r.margin is None else {"value": r.margin, "source": r.margin_source},
         "withheld_because": list(r.withheld_because), "naive_difference": r.naive_difference,
         "effect": _d(e), "risk_ratio": _d(r.ratio), "e_value": _d(r.e_value), "mcid": _d(r.mcid),
         "aipw": _d(r.aipw), "ipcw": _d(r.ipcw),
@@ -268,6 +305,10 @@ def scorecard_as_dict(sc: Scorecard) -> dict[str, Any]:
         "estimand": sc.estimand, "trim": sc.trim, "sensitivity": sc.sensitivity, "ci_level": sc.ci_level,
         "seconds": sc.seconds, "snapshot": sc.snapshot,
         "not_measured": [{"promise": p, "what": w} for p, w in NOT_MEASURED],
+        "verdict_rule": {"alpha": ALPHA, "multiplicity": MULTIPLICITY,
+                         "adjusted_over": "every estimated row of this scorecard",
+                         "margins": "the instrument's minimal clinically important difference where published; "
+                                    "otherwise none (no 'no important difference' verdict)"},
     })
     # each already JSON values (made by to_jsonable or as_dict): not walked a second time
     doc["comparisons"] = [comparison_as_dict(c) for c in sc.comparisons]

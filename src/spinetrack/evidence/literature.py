@@ -33,11 +33,13 @@ versus open comparisons only.
 
 Verdict
 -------
-The same rule as the clinic's (``spinetrack.analysis.claims.decide_verdict``; this package sits
-below ``analysis`` and cannot import it, so :func:`literature_verdict` restates it and a test
-keeps the two in agreement): ``supported`` when the interval lies wholly on the claimed side of
-no difference (0 for differences, 1 for ratios), ``contradicted`` when wholly on the other
-side, ``inconclusive`` otherwise.
+The clinic's rule (``spinetrack.analysis.claims.decide_verdict``) for a figure that is its own
+single test: a published interval carries its own (unadjusted) significance and no margin of
+no important difference is applied (published units differ from the clinic's instruments).
+This package sits below ``analysis`` and cannot import it, so :func:`literature_verdict`
+restates it and a test keeps the two in agreement: ``supported`` when the interval lies wholly
+on the claimed side of no difference (0 for differences, 1 for ratios), ``contradicted`` when
+wholly on the other side, ``inconclusive`` otherwise.
 
 Examples
 --------
@@ -116,8 +118,8 @@ _COMPARISON_TEXT: Final = {
 def literature_verdict(ci_low: float, ci_high: float, better: str, *, null: float = 0.0) -> str:
     """``supported`` / ``contradicted`` / ``inconclusive`` from an interval (module docstring).
 
-    The rule of ``spinetrack.analysis.claims.decide_verdict``, restated here because evidence
-    sits below analysis in the import layers.
+    The rule of ``spinetrack.analysis.claims.decide_verdict`` for one test with no margin,
+    restated here because evidence sits below analysis in the import layers.
 
     Parameters
     ----------

@@ -50,6 +50,7 @@ tr.row-withheld td, tr.row-withheld th { background: #f7f2fb; }
 .badge-supported { background: #1b5e20; color: #ffffff; }
 .badge-contradicted { background: #a4161a; color: #ffffff; }
 .badge-inconclusive { background: #fdf1d6; color: #4a3300; border-color: #8a6d1d; }
+.badge-no_important_difference { background: #e3eef9; color: #0b3a66; border-color: #2f6aa3; }
 .badge-withheld { background: #ffffff; color: #5b2a86; border: 1px dashed #5b2a86; }
 .badge-na { background: #e6e6e6; color: #3d3d3d; }
 .pass { color: #1b5e20; font-weight: 700; }

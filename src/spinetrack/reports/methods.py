@@ -229,10 +229,31 @@ def methods_section(doc: Doc) -> str:
                    + "; ".join(f"{esc(instrument_title(i))} {esc(f'{v:g}')} points ({esc(s)})" for i, v, s in mcids)
                    + ". A group difference is compared with the MCID; the scorecard says whether the estimate "
                      "reaches it and whether the interval lies beyond or within it.</p>")
-    out.append('<h3 id="methods-verdict">Verdict rule</h3>'
-               f"<p><strong>Supported</strong> when the {esc(level)} lies wholly on the side of no difference that "
-               "the claim predicts, <strong>contradicted</strong> when it lies wholly on the other side, "
-               "<strong>inconclusive</strong> otherwise.</p>")
+    rule = doc.get("verdict_rule")
+    if rule is None:  # a document of schema version 1: the rule it was made with
+        out.append('<h3 id="methods-verdict">Verdict rule</h3>'
+                   f"<p><strong>Supported</strong> when the {esc(level)} lies wholly on the side of no difference "
+                   "that the claim predicts, <strong>contradicted</strong> when it lies wholly on the other side, "
+                   "<strong>inconclusive</strong> otherwise (no allowance for the number of claims tested, no "
+                   "margin of no important difference: this document predates that rule).</p>")
+    else:
+        method = {"fdr_bh": "Benjamini–Hochberg (false discovery rate)",
+                  "holm": "Holm (family-wise error rate)"}.get(str(rule.get("multiplicity")), "no adjustment")
+        out.append('<h3 id="methods-verdict">Verdict rule</h3>'
+                   f"<p><strong>No important difference</strong> when the {esc(level)} lies wholly within ± the "
+                   "claim's margin, the minimal clinically important difference of its questionnaire (claims without "
+                   "a published margin never get this verdict). Otherwise <strong>supported</strong> when the "
+                   "difference lies on the side the claim predicts and its p-value, adjusted across every estimated "
+                   f"row of this scorecard by {esc(method)}, is below {esc(rule.get('alpha', 0.05))}; "
+                   "<strong>contradicted</strong> when it lies on the other side under the same condition; "
+                   "<strong>inconclusive</strong> otherwise. Radiation exposure is reported as a harm (less or more "
+                   "with MIS), not as a promise.</p>"
+                   "<p>Clocks: time-to-event claims count days from the index date — the operation for surgery, the "
+                   "start of conservative care — so the wait before an operation is not in “days to return to usual "
+                   "activity”; the claim “days from enrolment to return to usual activity” counts from enrolment and "
+                   "includes it. Reoperations are counted from hospital records up to the data's extraction date, "
+                   "whether or not the patient returned questionnaires. Surgery is compared with conservative care "
+                   "only in patients whose diagnosis has a surgical option.</p>")
 
     out.append(_literature_methods(results))
 

@@ -49,7 +49,15 @@ from spinetrack.reports.methods import limitations_section, methods_section, syn
 __all__ = ["render_html"]
 
 PROM_INSTRUMENTS = ("odi", "nrs_back", "nrs_leg", "eq5d5l")
-_VERDICT_SYMBOL = {"supported": "✓", "contradicted": "✗", "inconclusive": "?"}
+_VERDICT_SYMBOL = {"supported": "✓", "contradicted": "✗", "no_important_difference": "≈", "inconclusive": "?"}
+
+
+def verdict_text(result: Doc) -> str:
+    """The verdict in words: a harm's (radiation) as less / more with the treated arm."""
+    verdict = str(result.get("verdict") or "inconclusive")
+    if result.get("role") == "harm" and verdict in ("supported", "contradicted"):
+        return "less with MIS" if verdict == "supported" else "more with MIS"
+    return verdict.replace("_", " ")
 Doc = Mapping[str, Any]
 
 
@@ -250,8 +258,10 @@ def badge(result: Doc) -> str:
         return f'<span class="badge badge-na">{esc(status or "not estimated")}</span>'
     verdict = str(result.get("verdict") or "inconclusive")
     symbol = _VERDICT_SYMBOL.get(verdict, "")
-    return (f'<span class="badge badge-{esc(verdict)}"><span aria-hidden="true">{symbol} </span>'
-            f"{esc(verdict)}</span>")
+    p = result.get("p_adjusted")
+    title = f' title="adjusted p = {p:.2g} (Benjamini–Hochberg across the scorecard)"' if p is not None else ""
+    return (f'<span class="badge badge-{esc(verdict)}"{title}><span aria-hidden="true">{symbol} </span>'
+            f"{esc(verdict_text(result))}</span>")
 
 
 def withheld_text(result: Doc) -> str:
@@ -305,11 +315,14 @@ def _scorecard(page: _Page) -> str:
     out = ['<section id="scorecard" aria-labelledby="scorecard-h">', '<h2 id="scorecard-h">Scorecard</h2>',
            ("<p>One table per comparison, one row per claim. The difference is treated minus control, adjusted "
            "for the covariates listed under Methods; risks and probabilities are in percentage points (pp). "
-           "<strong>Supported</strong>: the interval lies wholly on the side the claim predicts; "
-           "<strong>contradicted</strong>: wholly on the other side; <strong>inconclusive</strong>: it includes "
-           "no difference. <strong>Withheld</strong>: a diagnostic of the comparison failed, so the estimate is "
-           "not shown. MCID: whether the difference reaches the minimal clinically important difference of the "
-           "questionnaire. Select a metric for its figures.</p>")]
+           "<strong>No important difference</strong>: the interval lies wholly within the smallest difference "
+           "that matters to patients (the questionnaire's MCID) either way. Otherwise <strong>supported</strong> "
+           "or <strong>contradicted</strong>: the difference is clear on the side the claim predicts, or on the "
+           "other side, after allowing for the number of claims tested together (Benjamini–Hochberg adjusted "
+           "p below 0.05); <strong>inconclusive</strong>: neither. Radiation is a harm, not a promise: its rows "
+           "say <strong>less</strong> or <strong>more with MIS</strong>. <strong>Withheld</strong>: a diagnostic "
+           "of the comparison failed, so the estimate is not shown. MCID: whether the difference reaches the "
+           "minimal clinically important difference of the questionnaire. Select a metric for its figures.</p>")]
     for key in page.order:
         rows = [r for r in page.results if r["comparison"] == key]
         if not rows:

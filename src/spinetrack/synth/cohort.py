@@ -19,7 +19,8 @@ from spinetrack.domain.diagnosis import DIAGNOSES, Level
 from spinetrack.instruments.eq5d5l import DEFAULT_VALUE_SET, health_state, index
 from spinetrack.synth import effects as E
 
-__all__ = ["CHUNK_SIZE", "Chunk", "generate_chunk", "pseudo_id"]
+__all__ = ["CHUNK_SIZE", "FOLLOWUP", "Chunk", "ChunkDraws", "Draws", "Outcomes", "generate_chunk", "odi_scores",
+           "potential_outcomes", "pseudo_id"]
 
 CHUNK_SIZE = 5000
 EPOCH = np.datetime64("2018-01-01")
@@ -213,6 +214,17 @@ def _draw_extra(seed: int, chunk_index: int, n: int) -> dict[str, np.ndarray]:
             "malposition_day": rng.integers(1, 730, n)}
 
 
+@dataclass(frozen=True)
+class ChunkDraws:
+    """One chunk's draws and what is needed to apply a treatment to them (``synth.truth``)."""
+
+    first_id: int
+    n_sites: int
+    draws: Draws
+    followup: dict[str, dict[str, Any]]
+    extra: dict[str, np.ndarray]
+
+
 @dataclass
 class Outcomes:
     """The outcomes of one chunk's patients under one treatment assignment (``surgical``, ``mis``
@@ -339,8 +351,7 @@ def potential_outcomes(d: Draws, fu: dict[str, dict[str, Any]], extra: dict[str,
 
 
 def generate_chunk(seed: int, chunk_index: int, first_id: int, n: int, site_ids: list[int],
-                   created_at: dt.datetime, *, draws: list[tuple[Draws, dict[str, Any], dict[str, Any]]] | None = None
-                   ) -> Chunk:
+                   created_at: dt.datetime, *, draws: list[ChunkDraws] | None = None) -> Chunk:
     """Generate ``n`` patients with ids ``first_id …`` (one episode each, same id). When
     ``draws`` is a list, the chunk's random draws are appended to it, so that a caller can
     compute the patients' outcomes under other treatments (``synth.truth``)."""
@@ -400,7 +411,7 @@ def generate_chunk(seed: int, chunk_index: int, first_id: int, n: int, site_ids:
     extra = _draw_extra(seed, chunk_index, n)
     real = potential_outcomes(d, fu, extra, surgical, mis)
     if draws is not None:
-        draws.append((d, fu, extra))
+        draws.append(ChunkDraws(first_id, len(site_ids), d, fu, extra))
     _surgical_rows(chunk, d, real, extra, idl, index_dates, proc_code, created_at)
 
     # follow-ups, per timepoint

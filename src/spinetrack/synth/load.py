@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from sqlalchemy import Engine, func, insert, select, text
 
@@ -26,8 +27,11 @@ from spinetrack.store.tables import (
     ReoperationRow,
     SiteRow,
 )
-from spinetrack.synth.cohort import CHUNK_SIZE, generate_chunk
+from spinetrack.synth.cohort import CHUNK_SIZE, ChunkDraws, generate_chunk
 from spinetrack.synth.effects import GENERATOR_VERSION
+
+if TYPE_CHECKING:
+    from spinetrack.synth.truth import Truth
 
 __all__ = ["DEMO_SITES", "LoadResult", "load_demo"]
 
@@ -59,6 +63,7 @@ def load_demo(
     seed: int,
     if_empty: bool = False,
     progress: Callable[[int], None] | None = None,
+    truth: Truth | None = None,
 ) -> LoadResult:
     """Generate ``patients`` synthetic patients with ``seed`` and store them.
 
@@ -72,6 +77,9 @@ def load_demo(
         When the database already holds patients, do nothing instead of refusing.
     progress:
         Called with the number of patients just stored, after every chunk.
+    truth:
+        When given, each chunk's patients are added to it: the true effects of every comparison
+        and claim, from each patient's outcomes under both options (``synth.truth``).
     """
     if isinstance(patients, bool) or not isinstance(patients, int) or not 1 <= patients <= MAX_PATIENTS:
         raise ValidationError(field="patients", value=patients, allowed=f"1 to {MAX_PATIENTS}")
@@ -88,7 +96,10 @@ def load_demo(
     n_responses = 0
     for k, first in enumerate(range(0, patients, CHUNK_SIZE)):
         n = min(CHUNK_SIZE, patients - first)
-        chunk = generate_chunk(seed, k, first + 1, n, site_ids, CREATED_AT)
+        draws: list[ChunkDraws] = []
+        chunk = generate_chunk(seed, k, first + 1, n, site_ids, CREATED_AT, draws=draws if truth is not None else None)
+        if truth is not None:
+            truth.add(draws[0])
         with engine.begin() as conn:
             for attr, table in _TABLES:
                 rows = getattr(chunk, attr)
