@@ -202,7 +202,7 @@ def forest_plot(rows: Sequence[ForestRow], *, better: str, axis_label: str, titl
         The SVG element.
     """
     series = (("adjusted", "adjusted (weighted)", "s", INK, True, -0.24),
-              ("aipw", "AIPW (doubly robust)", "D", "#0b5cad", True, -0.08),
+              ("aipw", "doubly robust", "D", "#0b5cad", True, -0.08),
               ("ipcw", "IPCW (loss to follow-up)", "^", "#8a4b08", True, 0.08),
               ("naive", "naive (unadjusted)", "o", MUTED, False, 0.24))
     present = {name for name, *_ in series if any(getattr(r, name) is not None for r in rows)}

@@ -199,7 +199,9 @@ def methods_section(doc: Doc) -> str:
     if doc.get("sensitivity"):
         out.append('<h3 id="methods-sensitivity">Sensitivity analyses</h3>')
         sens = [f"{label}: " + "; ".join(esc(m) for m in ms) for label, ms in (
-            ("AIPW", _unique(str(r["aipw"].get("method") or "") for r in results if r.get("aipw"))),
+            ("Augmented overlap weighting (doubly robust)" if any(
+                "augmented overlap" in str((r.get("aipw") or {}).get("method")) for r in results) else "AIPW",
+             _unique(str(r["aipw"].get("method") or "") for r in results if r.get("aipw"))),
             ("IPCW", _unique(str(r["ipcw"].get("method") or "") for r in results if r.get("ipcw")))) if ms]
         models = _unique(tp for c in comps for tp in (c.get("ipcw_models") or {}))
         if models:

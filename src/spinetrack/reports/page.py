@@ -203,7 +203,9 @@ def _header(page: _Page, title: str) -> str:
             est_text += f", propensity scores trimmed at {esc(doc['trim'])} and {esc(round(1 - doc['trim'], 6))}"
     else:
         est_text = esc(estimand)
-    sens = "AIPW (doubly robust) and IPCW (loss to follow-up): run" if doc.get("sensitivity") else "not run"
+    aow = any("augmented overlap" in str((r.get("aipw") or {}).get("method")) for r in doc.get("results") or [])
+    dr = "augmented overlap weighting" if aow else "AIPW"
+    sens = f"{dr} (doubly robust) and IPCW (loss to follow-up): run" if doc.get("sensitivity") else "not run"
     seconds = doc.get("seconds")
     facts = [
         ("Snapshot", "created " + _when(snap.get("created_at"))),
@@ -508,7 +510,7 @@ def _claim_section(page: _Page, claim_key: str, rs: Sequence[Doc]) -> str:
         (f'<p class="intro">The claim is supported by a difference {direction} 0 '
         f"({'lower' if better == 'lower' else 'higher'} with the treated arm); {esc(_unit_text(first))}.</p>"),
         (f'<figure><div>{svg}</div><figcaption>Adjusted estimate (square) with its interval, naive difference '
-        "(open circle) and, where run, AIPW and IPCW sensitivity estimates; shaded: the claimed direction."
+        "(open circle) and, where run, the doubly robust and IPCW sensitivity estimates; shaded: the claimed direction."
         "</figcaption></figure>"),
         _claim_table(page, rs),
         _panels_figure(page, rs),
@@ -525,7 +527,9 @@ def _claim_table(page: _Page, rs: Sequence[Doc]) -> str:
     unit = esc(unit_label(rs[0].get("unit")))
     head = ['<th scope="col">Comparison</th>', '<th scope="col" class="num">n treated / control</th>',
             f'<th scope="col">Adjusted, {unit} ({lvl})</th>', f'<th scope="col">Naive, {unit}</th>']
-    head += [f'<th scope="col">AIPW, ATE ({lvl})</th>'] if has_aipw else []
+    aow = any("augmented overlap" in str((r.get("aipw") or {}).get("method")) for r in rs)
+    dr = "augmented overlap weighting, ATO" if aow else "AIPW, ATE"
+    head += [f'<th scope="col">{dr} ({lvl})</th>'] if has_aipw else []
     head += [f'<th scope="col">IPCW ({lvl})</th>'] if has_ipcw else []
     head += [f'<th scope="col">Risk ratio ({lvl})</th>'] if has_rr else []
     head += ['<th scope="col">Verdict</th>']
