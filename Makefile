@@ -41,6 +41,7 @@ bench: $(VENV)/.test-installed
 	$(BIN)/python bench/bench_snapshot.py
 	$(BIN)/python bench/bench_web_load.py
 	$(BIN)/python bench/bench_analyze.py --spark-sizes --no-sensitivity
+	$(BIN)/python bench/truth.py
 
 # Regenerate the constraints file from a fresh resolution of pyproject's lower bounds.
 lock:
