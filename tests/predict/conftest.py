@@ -31,11 +31,14 @@ class ValidationRow:
     outcomes: dict[str, tuple[float, ...] | None]  # outcome key -> (y,) or (time, event); None: not observed
 
 
+# the outcome columns are evaluated over the analysis table alone (their SQL names its columns
+# unqualified), then joined to the episode and patient records
 _PROFILE_SQL = """
+WITH oc AS (SELECT episode_key AS oc_key{outcomes} FROM analysis_all)
 SELECT a.episode_key, a.treatment, a.treatment_family, ep.diagnosis_group, ep.n_levels, ep.age_at_index,
        p.sex, p.bmi, p.smoking, p.diabetes, p.asa_grade, a.odi0_raw, a.back0_raw, a.leg0_raw,
-       p.symptom_duration_weeks, p.prior_spine_surgery{extra}
-FROM analysis_all a JOIN episodes ep ON ep.episode_key = a.episode_key
+       p.symptom_duration_weeks, p.prior_spine_surgery{oc}{extra}
+FROM analysis_all a JOIN oc ON oc.oc_key = a.episode_key JOIN episodes ep ON ep.episode_key = a.episode_key
 JOIN patients p ON p.patient_key = ep.patient_key
 ORDER BY a.episode_key
 """
@@ -51,17 +54,19 @@ def validation_rows(snapshot: Path, extra_columns: list[str] | None = None) -> t
     from spinetrack.predict import PatientProfile
     from spinetrack.predict.spec import OUTCOMES
 
-    extra: list[str] = []
+    outcomes: list[str] = []
     layout: list[tuple[str, int]] = []
     for o in OUTCOMES:
-        extra.append(f"CASE WHEN ({o.where}) THEN 1 ELSE 0 END")
-        extra += [f"CAST(({e}) AS DOUBLE)" for _, e in o.columns]
+        outcomes.append(f"CASE WHEN ({o.where}) THEN 1 ELSE 0 END")
+        outcomes += [f"CAST(({e}) AS DOUBLE)" for _, e in o.columns]
         layout.append((o.key, len(o.columns)))
-    extra += list(extra_columns or [])
     with get_engine("duckdb") as eng:
         eng.register_snapshot(snapshot)
         prepare_snapshot(eng)
-        rows = eng.sql(_PROFILE_SQL.format(extra="".join(f", {e}" for e in extra)))
+        rows = eng.sql(_PROFILE_SQL.format(
+            outcomes="".join(f", {e} AS c{i}" for i, e in enumerate(outcomes)),
+            oc="".join(f", oc.c{i}" for i in range(len(outcomes))),
+            extra="".join(f", {e}" for e in extra_columns or [])))
     out, more = [], []
     for r in rows:
         prof = PatientProfile(

@@ -70,11 +70,26 @@ def test_profile_from_the_stored_records() -> None:
                                    today=dt.date(2025, 6, 1))
     episode = EpisodeRecord.create({"diagnosis_code": "M48.062", "levels": "L3-L4,L4-L5",
                                     "enrolled_on": "2025-05-01"})
-    prof = PatientProfile.from_records(patient, episode, {"odi": 48.0, "nrs_leg": 7.0}, on=dt.date(2025, 6, 1))
+    prof = PatientProfile.from_records(patient, episode, {"odi": 48.0, "nrs_leg": 7.0})
     assert (prof.age_years, prof.diagnosis_group, prof.n_levels) == (65.0, "stenosis_with_claudication", 2)
     assert (prof.odi_pct, prof.nrs_leg, prof.nrs_back) == (48.0, 7.0, None)
     assert prof.missing() == ("nrs_back",)
     assert encode_profile(prof)["x_back0_missing"] == 1.0
+
+
+def test_age_is_taken_at_the_episodes_baseline_not_today() -> None:
+    """Issue 15, item 8: an episode of 2019 with its 2019 baseline scores is described by the
+    patient's age then — the index year minus the birth year, the snapshot's ``age_at_index``
+    (oracle: the analysis table's SQL, ``index_year − birth_year``) — not by today's age
+    (2026 − 1960 = 66). Before treatment starts (no index date) the enrolment year is used."""
+    from spinetrack.domain.pathway import EpisodeRecord, PatientRecord
+
+    patient = PatientRecord.create({"pseudo_id": "P-2", "birth_year": 1960, "sex": "male"}, today=dt.date(2026, 11, 26))
+    treated = EpisodeRecord.create({"diagnosis_code": "M51.16", "levels": "L4-L5", "enrolled_on": "2018-12-10",
+                                    "treatment": "mis", "treatment_family": "discectomy", "index_date": "2019-02-01"})
+    assert PatientProfile.from_records(patient, treated, {"odi": 40.0}).age_years == 59.0  # 2019 - 1960
+    waiting = EpisodeRecord.create({"diagnosis_code": "M51.16", "levels": "L4-L5", "enrolled_on": "2018-12-10"})
+    assert PatientProfile.from_records(patient, waiting, {}).age_years == 58.0  # 2018 - 1960
 
 
 @pytest.mark.parametrize(("field", "value"), [("diagnosis_group", "back_ache"), ("asa_grade", 7), ("sex", "x"),

@@ -53,13 +53,18 @@ NASS_LDH = "NASS Evidence-Based Clinical Guidelines: Diagnosis and Treatment of 
 
 def _est(estimate: float | None, low: float | None, high: float | None, source: str = "clinic", *,
          n: int | None = 412, model: str | None = None, citation: str | None = None,
-         note: str | None = None) -> dict[str, Any]:
+         note: str | None = None, pi: tuple[float | None, float | None] | None = None,
+         beyond: float | None = None) -> dict[str, Any]:
     return {"estimate": estimate, "ci_low": low, "ci_high": high, "source": source, "n_patients": n,
-            "model_id": model, "citation": citation, "note": note}
+            "model_id": model, "citation": citation, "note": note,
+            "pi_low": None if pi is None else pi[0], "pi_high": None if pi is None else pi[1],
+            "pi_level": None if pi is None else 0.9, "pi_beyond_days": beyond,
+            "uses_baseline_scores": True if source == "clinic" else None}
 
 
 def _outcome(key: str, label: str, kind: str, unit: str, better: str, by_option: dict[str, Any]) -> dict[str, Any]:
-    return {"key": key, "label": label, "kind": kind, "unit": unit, "better": better, "by_option": by_option}
+    return {"key": key, "label": label, "kind": kind, "unit": unit, "better": better, "mixed_sources": False,
+            "sources_note": None, "by_option": by_option}
 
 
 def _screening(*, recorded: bool = True, present: tuple[str, ...] = (), unknown: tuple[str, ...] = ()) -> dict[str, Any]:
@@ -90,7 +95,7 @@ def _normal() -> dict[str, Any]:
         "generated_on": "2026-11-26",
         "episode": {"id": 5, "diagnosis_code": "M51.16", "diagnosis_group": "disc_herniation_radiculopathy",
                     "diagnosis_label": "Intervertebral disc disorders with radiculopathy, lumbar region",
-                    "levels": "L4-L5", "family": fam},
+                    "levels": "L4-L5", "family": fam, "age_at_baseline": 47, "baseline_date": "2026-11-02"},
         "screening": _screening(),
         "options": [{"key": c, "label": "Conservative care", "available": True, "reason": None},
                     {"key": m, "label": "MIS discectomy", "available": True, "reason": None},
@@ -101,28 +106,29 @@ def _normal() -> dict[str, Any]:
                                 m: _est(0.62, 0.55, 0.69, model=f"{fam}.odi_mcid_12m"),
                                 o: _est(0.58, 0.50, 0.66, n=301, model=f"{fam}.odi_mcid_12m")}),
             _outcome("odi_12m", "ODI at 12 months", "mean", "ODI points (0-100)", "lower",
-                     {c: _est(27.4, 24.9, 29.8, n=388, model="conservative.odi_12m"),
-                      m: _est(18.2, 15.6, 20.9, model=f"{fam}.odi_12m"),
-                      o: _est(19.6, 16.8, 22.4, n=301, model=f"{fam}.odi_12m")}),
+                     {c: _est(27.4, 24.9, 29.8, n=388, model="conservative.odi_12m", pi=(12.6, 42.2)),
+                      m: _est(18.2, 15.6, 20.9, model=f"{fam}.odi_12m", pi=(3.4, 33.0)),
+                      o: _est(19.6, 16.8, 22.4, n=301, model=f"{fam}.odi_12m", pi=(4.7, 34.5))}),
             _outcome("nrs_leg_12m", "Leg pain NRS at 12 months", "mean", "NRS points (0-10)", "lower",
-                     {c: _est(3.6, 3.2, 4.1, n=388, model="conservative.nrs_leg_12m"),
-                      m: _est(2.3, 1.9, 2.7, model=f"{fam}.nrs_leg_12m"),
-                      o: _est(2.5, 2.1, 2.9, n=301, model=f"{fam}.nrs_leg_12m")}),
+                     {c: _est(3.6, 3.2, 4.1, n=388, model="conservative.nrs_leg_12m", pi=(1.1, 6.1)),
+                      m: _est(2.3, 1.9, 2.7, model=f"{fam}.nrs_leg_12m", pi=(0.0, 4.8)),
+                      o: _est(2.5, 2.1, 2.9, n=301, model=f"{fam}.nrs_leg_12m", pi=(0.1, 5.0))}),
             _outcome("nrs_back_12m", "Back pain NRS at 12 months", "mean", "NRS points (0-10)", "lower",
-                     {c: _est(3.1, 2.7, 3.5, n=388, model="conservative.nrs_back_12m"),
-                      m: _est(2.4, 2.0, 2.8, model=f"{fam}.nrs_back_12m"),
-                      o: _est(2.9, 2.5, 3.3, n=301, model=f"{fam}.nrs_back_12m")}),
+                     {c: _est(3.1, 2.7, 3.5, n=388, model="conservative.nrs_back_12m", pi=(0.7, 5.5)),
+                      m: _est(2.4, 2.0, 2.8, model=f"{fam}.nrs_back_12m", pi=(0.0, 4.8)),
+                      o: _est(2.9, 2.5, 3.3, n=301, model=f"{fam}.nrs_back_12m", pi=(0.5, 5.3))}),
             _outcome("los_days", "Length of stay", "median_days", "days", "lower",
-                     {m: _est(1.0, 1.0, 1.0, model=f"{fam}.los_days"),
-                      o: _est(3.0, 2.0, 4.0, n=301, model=f"{fam}.los_days")}),
+                     {m: _est(1.0, 1.0, 1.0, model=f"{fam}.los_days", pi=(0.4, 2.6)),
+                      o: _est(3.0, 2.0, 4.0, n=301, model=f"{fam}.los_days", pi=(1.2, 6.8))}),
             _outcome("any_complication", "Any complication", "probability", "proportion", "lower",
                      {c: _est(0.02, 0.01, 0.04, n=388, model="conservative.any_complication"),
                       m: _est(0.06, 0.04, 0.09, model=f"{fam}.any_complication"),
                       o: _est(0.09, 0.06, 0.13, n=301, model=f"{fam}.any_complication")}),
             _outcome("return_to_activity_days", "Days to return to activity", "median_days", "days", "lower",
-                     {c: _est(42.0, 35.0, 56.0, n=388, model="conservative.return_to_activity_days"),
-                      m: _est(21.0, 14.0, 28.0, model=f"{fam}.return_to_activity_days"),
-                      o: _est(35.0, 28.0, 42.0, n=301, model=f"{fam}.return_to_activity_days")}),
+                     {c: _est(42.0, 35.0, 56.0, n=388, model="conservative.return_to_activity_days", pi=(12.0, None),
+                              beyond=406.0),
+                      m: _est(21.0, 14.0, 28.0, model=f"{fam}.return_to_activity_days", pi=(7.5, 61.0)),
+                      o: _est(35.0, 28.0, 42.0, n=301, model=f"{fam}.return_to_activity_days", pi=(12.2, 98.0))}),
             _outcome("reoperation_2y", "Reoperation within 2 years", "probability", "proportion", "lower",
                      {m: _est(0.07, 0.05, 0.10, model=f"{fam}.reoperation_2y"),
                       o: _est(0.06, 0.04, 0.09, n=301, model=f"{fam}.reoperation_2y")}),
@@ -138,6 +144,7 @@ def _normal() -> dict[str, Any]:
         ],
         "sources": ["spinetrack clinic models fitted on this registry's patients (snapshot 2026-11-01)", NICE],
         "synthetic_data": False,
+        "baseline_scores_missing": [],
     }
 
 
@@ -166,7 +173,13 @@ def _literature() -> dict[str, Any]:
         for key, cell in outcome["by_option"].items():
             if key in ("mis", "open"):
                 cell.update(source="literature", n_patients=None, model_id=None, citation=lit,
-                            note="pooled estimate for an average patient; not adjusted")
+                            note="pooled estimate for an average patient; not adjusted", uses_baseline_scores=None)
+                if outcome["key"] != "odi_12m":  # only a mean with a published SD has a range of patients
+                    cell.update(pi_low=None, pi_high=None, pi_level=None, pi_beyond_days=None)
+        if "conservative" in outcome["by_option"]:  # clinic beside published studies: the builder flags the row
+            outcome.update(mixed_sources=True, sources_note="Sources differ in this row: Non-surgical care from the "
+                           "clinic's model (adjusted to this patient); Minimally invasive surgery and Open surgery from "
+                           "published studies (their average patient, not adjusted). The numbers are not like for like.")
     doc["synthetic_data"] = True
     doc["sources"] = [lit, NICE]
     return doc
@@ -214,8 +227,24 @@ def _builder_keys() -> dict[str, Any]:
     return doc
 
 
+def _no_baseline() -> dict[str, Any]:
+    """The normal patient without a baseline ODI: the improvement is not estimated and every
+    clinic estimate says it does not use the patient's own scores (as the builder writes it)."""
+    doc = _normal()
+    doc["baseline_scores_missing"] = ["odi_pct"]
+    for outcome in doc["outcomes"]:
+        for cell in outcome["by_option"].values():
+            if outcome["key"] == "odi_mcid_12m":
+                cell.update(estimate=None, ci_low=None, ci_high=None, source="none", n_patients=None, model_id=None,
+                            uses_baseline_scores=None,
+                            note="the patient's baseline ODI is not recorded: the improvement is measured from it")
+            else:
+                cell.update(uses_baseline_scores=False)
+    return doc
+
+
 FIXTURES = {"normal": _normal, "red_flag": _red_flag, "unscreened": _unscreened, "literature": _literature,
-            "none_source": _none_source, "builder_keys": _builder_keys}
+            "none_source": _none_source, "builder_keys": _builder_keys, "no_baseline": _no_baseline}
 
 
 def fixture(name: str) -> dict[str, Any]:
@@ -248,18 +277,68 @@ def test_grid_questions_read_at_or_below_grade_8() -> None:
 def test_normal_patient_sentences_give_numbers_intervals_and_sources() -> None:
     text = patient_text(fixture("normal"))
     assert "Out of 100 people like you, about 62 feel clearly better in daily life after one year." in text
-    assert "We are fairly sure it is between 55 and 69." in text
+    assert "We are fairly sure it is between 55 and 69." in text  # a chance: how sure we are of it
     assert "Out of 100 people like you, about 41 feel clearly better" in text  # conservative care
     assert "After one year, the score is about 18 out of 100 for people like you." in text  # ODI 18.2
     assert "After one year, leg pain is about 2 out of 10 for people like you." in text   # 2.3 → 2
-    assert "We are fairly sure it is between 2 and 3." in text                             # 1.9–2.7
     assert "Half of the people like you go home from hospital within about 1 day." in text
-    assert "We are fairly sure it is close to 1 day." in text
     assert "Half of the people like you are back to their usual activities within about 3 weeks." in text  # 21 d
-    assert "We are fairly sure it is between 2 and 4 weeks." in text                       # 14–28 days
     assert "This does not apply to care without surgery." in text                          # no stay, no reoperation
     assert text.count("This comes from this clinic's patients.") == 22                     # every estimate
     assert "published" not in text and "no estimate" not in text
+
+
+def test_scores_and_days_show_how_much_people_differ_not_the_interval_of_the_mean() -> None:
+    """Issue 15, item 8: for a score or a number of days the patient reads the prediction
+    interval for one person ("9 in 10 people like you …", the document's ``pi_*``, rounded by
+    hand here: ODI 3.4–33.0 → 3 and 33; leg pain 0.0–4.8 → 0 and 5; 7.5–61 days → 1 to 9 weeks),
+    explained once at the top — not the 95% interval of the average (leg pain 1.9–2.7, which
+    used to read "between 2 and 3"), which says nothing about one person."""
+    text = patient_text(fixture("normal"))
+    assert "9 in 10 people like you had a score between 3 and 33." in text
+    assert "9 in 10 people like you had leg pain between 0 and 5." in text
+    assert "9 in 10 people like you had back pain between 1 and 5." in text               # 0.5–5.3
+    assert "9 in 10 people like you were back after 1 to 9 weeks." in text                # 7.5–61 days
+    assert "9 in 10 people like you went home after 1 to 7 days." in text                 # 1.2–6.8 days
+    # the top of the range beyond the data's longest follow-up (406 days = 58 weeks) is not made up
+    assert "9 in 10 people like you were back after 2 to more than 58 weeks." in text
+    assert "between 2 and 3." not in text and "between 16 and 21" not in text             # the old CI sentences
+    assert "Nine in ten people like you had a result in that range." in text              # what a range means
+    rows = dict(build_patient_aid(fixture("normal")).grid())
+    assert rows["How bad is leg pain after one year?"][1] == ("about 2 out of 10", "from this clinic")
+
+
+def test_missing_baseline_scores_are_said_plainly_to_the_patient() -> None:
+    """Issue 15, item 8: without the patient's baseline scores the page says so in plain words,
+    once at the top and on every estimate that does not use them; the improvement that needs
+    the baseline ODI shows no number."""
+    aid = build_patient_aid(fixture("no_baseline"))
+    text = patient_text(aid)
+    assert "We do not have your own scores for pain and daily life from before treatment." in text
+    assert text.count("This does not use your own scores from before treatment.") == 19  # 22 clinic cells - 3
+    assert dict(aid.grid())["How many people feel clearly better in daily life after one year?"] == [
+        ("no estimate", None)] * 3
+    assert "centring" not in text and "no estimate" not in text.lower().replace("there is no estimate", "")
+    assert measure_readability(text).flesch_kincaid_grade <= FK_MAX_GRADE
+
+
+def test_a_question_whose_numbers_come_from_different_places_says_so() -> None:
+    """Issue 15, item 6: on the patient page (running text, the outcome's section and the
+    side-by-side table's row) and on the clinician's, a row that mixes the clinic's numbers
+    with published studies is marked; a row from one source is not."""
+    doc = fixture("literature")
+    aid = build_patient_aid(doc)
+    mixed = dict(zip((q for q, _ in aid.grid()), aid.mixed_rows(), strict=True))
+    assert mixed["How many people feel clearly better in daily life after one year?"] is True
+    assert mixed["How long do people stay in hospital?"] is False  # published studies only
+    body = render_patient_body(aid)
+    assert body.count('class="aid-mixed-tag"') == sum(aid.mixed_rows()) == 6
+    assert body.count('class="aid-mixed"') == 6 and "come from different places" in patient_text(aid)
+    assert "come from different places" not in patient_text(fixture("normal"))
+    view = build_clinician_view(doc)
+    row = next(r for r in view.rows if r["key"] == "odi_mcid_12m")
+    assert row["mixed_sources"] and row["sources_note"].startswith("Sources differ in this row")
+    assert not next(r for r in view.rows if r["key"] == "los_days")["mixed_sources"]
 
 
 def test_literature_fallback_says_where_the_number_comes_from() -> None:
@@ -411,6 +490,10 @@ def test_clinician_view_formats_each_cell_with_interval_source_and_n() -> None:
     assert los["cells"][0] == {"applies": False, "text": "does not apply"}
     odi = next(r for r in view.rows if r["key"] == "odi_12m")
     assert odi["cells"][1]["text"] == "18.2" and odi["cells"][1]["interval"] == "15.6 to 20.9"
+    assert (odi["cells"][1]["spread"], odi["cells"][1]["spread_level"]) == ("3.4 to 33.0", "90%")
+    assert mis["spread"] is None  # a probability has no range of patients
+    rta = next(r for r in view.rows if r["key"] == "return_to_activity_days")
+    assert rta["cells"][0]["spread"] == "12.0 to beyond 406.0 (the longest follow-up)"
     model = view.models[0]
     assert model["fmt"]["c_statistic"] == "0.71" and model["fmt"]["calibration_slope_corrected"] == "0.93"
     assert model["fmt"]["brier"] == "0.200" and model["fmt"]["r2"] == "—"

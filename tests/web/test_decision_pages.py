@@ -162,8 +162,13 @@ def test_clinician_version_of_a_normal_patient(client_for: Client, world: World,
     row = re.search(r'<tr id="outcome-odi_mcid_12m">(.*?)</tr>', html, re.DOTALL)
     assert row
     cells = _text("<main>" + row.group(1) + "</main>")
-    assert "62.0% 95% interval 55.0% to 69.0% clinic model n = 412 · discectomy.odi_mcid_12m" in cells
-    assert "41.0% 95% interval 34.0% to 48.0% clinic model n = 388" in cells
+    assert "62.0% 95% CI of the average 55.0% to 69.0% clinic model n = 412 · discectomy.odi_mcid_12m" in cells
+    assert "41.0% 95% CI of the average 34.0% to 48.0% clinic model n = 388" in cells
+    # issue 15, item 8: a score shows the range of one patient beside the interval of the average
+    odi = re.search(r'<tr id="outcome-odi_12m">(.*?)</tr>', html, re.DOTALL)
+    assert odi and "18.2 95% CI of the average 15.6 to 20.9 90% of patients like this: 3.4 to 33.0" in _text(
+        "<main>" + odi.group(1) + "</main>")
+    assert 'id="baseline-warning"' not in html and "ds-mixed" not in html
     los = re.search(r'<tr id="outcome-los_days">(.*?)</tr>', html, re.DOTALL)
     assert los and "does not apply" in los.group(1)
     models = re.search(r'<table class="data ds-models" id="models-table">(.*?)</table>', html, re.DOTALL)
@@ -207,6 +212,13 @@ def test_clinician_version_with_literature_and_none_sources(client_for: Client, 
     assert 'class="badge src-literature">literature</span>' in html
     assert "Example A et al. Minimally invasive versus open decompression" in html
     assert 'id="synthetic-warning"' in html
+    # issue 15, item 6: rows mixing the clinic's model and published studies say so on the row
+    row = re.search(r'<tr id="outcome-odi_12m">(.*?)</tr>', html, re.DOTALL)
+    assert row and "Sources differ in this row" in row.group(1) and 'class="badge src-mixed ds-mixed"' in row.group(1)
+    los = re.search(r'<tr id="outcome-los_days">(.*?)</tr>', html, re.DOTALL)
+    assert los and "Sources differ" not in los.group(1)
+    page = c.get(f"/clinic/patients/{world.patients['A']}/decision-aid").text
+    assert page.count('class="aid-mixed-tag"') == 6 and "come from different places" in page
     serve("none_source")
     html = c.get(url).text
     assert 'class="badge src-none">no estimate</span>' in html
@@ -231,6 +243,23 @@ def test_api_returns_the_document(app: Any, client_for: Client, world: World, se
     assert {"401", "403", "404"} <= set(op["responses"])
     assert "by_option" in schema["components"]["schemas"]["DecisionOutcomePublic"]["properties"]
     assert not any(p.startswith("/clinic") for p in schema["paths"])  # pages stay out of the API document
+
+
+def test_missing_baseline_scores_are_said_on_both_pages(client_for: Client, world: World, serve: Any) -> None:
+    """Issue 15, item 8: without a baseline ODI the clinician page warns above the numbers and
+    marks every estimate made without the patient's scores; the patient page says it plainly."""
+    serve("no_baseline")
+    pid = world.patients["A"]
+    c = client_for("clinician")
+    html = c.get(f"/clinic/patients/{pid}/decision-support").text
+    assert 'id="baseline-warning"' in html and "Baseline scores not recorded</strong> (ODI)" in html
+    assert html.index('id="baseline-warning"') < html.index('id="outcomes-table"')
+    assert html.count("without the patient's baseline scores") == 19
+    aid = c.get(f"/clinic/patients/{pid}/decision-aid").text
+    assert "We do not have your own scores for pain and daily life from before treatment." in aid
+    body = c.get(API.format(pid=pid)).json()
+    assert body["baseline_scores_missing"] == ["odi_pct"]
+    assert body["outcomes"][1]["by_option"]["mis"]["uses_baseline_scores"] is False
 
 
 def test_api_red_flag_document_has_no_options(client_for: Client, world: World, serve: Any) -> None:

@@ -16,10 +16,11 @@ from typing import Any
 
 from spinetrack.predict.model import ModelSet, OptionAvailability, PredictionModel
 from spinetrack.predict.spec import (
+    CALIBRATION_ALPHA,
     CARE_GROUPS,
-    MIN_CORRECTED_CALIBRATION_SLOPE,
     MIN_EVENTS_PER_PARAMETER,
     MIN_PATIENTS_PER_OPTION,
+    PREDICTION_INTERVAL_LEVEL,
     outcome_def,
 )
 
@@ -31,10 +32,12 @@ DESIGN_CHOICE = (
     "with the diagnoses that family treats; an option's prediction is its model at the patient's covariates with the "
     "option's indicator.")
 MISSING_DATA = (
-    "Missing predictors use the missing-indicator method of the comparative analysis (analysis.design): the value is "
-    "set to a fixed centring constant (not a clinical reference value) and an indicator enters the model when some "
-    "training patients had it missing; otherwise the indicator is dropped and a patient with the value missing is "
-    "predicted at the centring constant (the prediction says so).")
+    "Missing predictors use the missing-indicator method of the comparative analysis (analysis.design): an indicator "
+    "enters the model when some training patients had the value missing, and a patient with it missing is predicted "
+    "with that term (for a missing baseline ODI or NRS the prediction says plainly that it does not use the "
+    "patient's own score). When no training patient had it missing, a missing baseline score gives no estimate, "
+    "and another missing predictor is predicted at the model's reference value, which the prediction names. The "
+    "ODI improvement (MCID) is never predicted without the patient's baseline ODI.")
 _REFERENCES = (
     ("Harrell FE, Lee KL, Mark DB. Multivariable prognostic models. Stat Med. 1996;15(4):361-387 (bootstrap "
      "optimism correction)."),
@@ -43,19 +46,29 @@ _REFERENCES = (
     ("Collins GS, Reitsma JB, Altman DG, Moons KGM. Transparent reporting of a multivariable prediction model for "
      "individual prognosis or diagnosis (TRIPOD). BMJ. 2015;350:g7594."),
     "Van Calster B et al. Calibration: the Achilles heel of predictive analytics. BMC Med. 2019;17:230.",
-    ("Riley RD, Ensor J, Snell KIE, et al. Calculating the sample size required for developing a clinical "
-     "prediction model. BMJ. 2020;368:m441 (at most 10% overfitting)."),
     ("Van Houwelingen JC, Le Cessie S. Predictive value of statistical models. Stat Med. 1990;9(11):1303-1325 "
      "(uniform shrinkage)."),
+    "Steyerberg EW. Clinical Prediction Models, 2nd ed. Springer; 2019, §13.2 (shrinkage, intercept re-estimated).",
+    ("Demler OV, Paynter NP, Cook NR. Tests of calibration and goodness-of-fit in the survival setting. Stat Med. "
+     "2015;34(10):1659-1680 (Greenwood-Nam-D'Agostino test)."),
+    ("Collett D. Modelling Survival Data in Medical Research, 3rd ed. CRC; 2015, §6.6 (choosing an AFT distribution "
+     "by AIC)."),
 )
 RULE = (
     "An option is predicted from the clinic's data when it has at least {min_patients} patients with the outcome "
     "observed, a binary or time-to-event model has at least {min_epv:g} events per coefficient (Peduzzi et al. 1996), "
-    "and the model's optimism-corrected calibration slope is at least {min_slope:g} (at most 10% overfitting, Riley "
-    "et al. 2020); otherwise it falls back to the published arm of the evidence package, or to no figure.")
+    "and a time-to-event model's distribution (chosen by AIC) is calibrated by risk group (Kaplan-Meier against "
+    "predicted, Greenwood-Nam-D'Agostino test, p >= {alpha:g}); otherwise it falls back to the published arm of the "
+    "evidence package, or to no figure. An overfitted model is shrunk, not discarded: its covariate effects are "
+    "multiplied by its optimism-corrected calibration slope when that is below 1 (Van Houwelingen & Le Cessie 1990).")
 INTERVALS = (
-    "95% intervals of a prediction are for the expected outcome of patients like this one (delta method: a mean; a "
-    "probability on the logit scale; a median on the log scale), not a range for one patient's result.")
+    "95% confidence intervals are for the expected outcome of patients like this one (delta method: a mean; a "
+    "probability on the logit scale; a time quantile on the log scale; a risk by a horizon on the scale of the "
+    "distribution's standardised time). The range for one patient is the prediction interval, {pi:.0%} of patients "
+    "like this one: for a mean, ± t √(residual variance + variance of the mean), cut at the ends of the scale; for "
+    "days to an event, the {lo:.0%} and {hi:.0%} quantiles of the fitted distribution (not shown beyond the longest "
+    "follow-up in the training data). Probabilities have no such range: the probability is the prediction.").format(
+    pi=PREDICTION_INTERVAL_LEVEL, lo=(1 - PREDICTION_INTERVAL_LEVEL) / 2, hi=(1 + PREDICTION_INTERVAL_LEVEL) / 2)
 _METRIC_LABELS = {
     "c_statistic": "C-statistic", "calibration_intercept": "calibration intercept",
     "calibration_slope": "calibration slope", "brier": "Brier score", "r2": "R²", "rmse": "RMSE",
@@ -89,9 +102,13 @@ class ModelCard:
             "Internal validation only (bootstrap); the model has not been validated in another clinic or period.",
         ]
         if m.outcome == "reoperation_2y":
-            limitations.append("Patients without 2 years' follow-up and no reoperation are excluded from the training "
-                               "data (see the outcome definition); the risk may be overestimated if reoperations are "
-                               "recorded more completely than follow-up.")
+            limitations.append("Reoperations are counted as recorded by the hospital up to the data's extraction date; "
+                               "a reoperation done elsewhere and not recorded here is missed, which would make the "
+                               "risk too low.")
+        if m.kind == "time_to_event":
+            limitations.append("The AFT model assumes the covariates stretch or shrink the time scale; its distribution "
+                               "was chosen by AIC among three and checked against Kaplan-Meier by risk group (see "
+                               "calibration by risk group).")
         if m.sampled:
             limitations.append(f"Trained on a deterministic hashed sample of the {m.population_rows} eligible "
                                "patients (row cap).")
@@ -105,7 +122,7 @@ class ModelCard:
         st = dict(self.settings or {})
         rule = RULE.format(min_patients=st.get("min_patients_per_option", MIN_PATIENTS_PER_OPTION),
                            min_epv=st.get("min_events_per_parameter", MIN_EVENTS_PER_PARAMETER),
-                           min_slope=st.get("min_corrected_calibration_slope", MIN_CORRECTED_CALIBRATION_SLOPE))
+                           alpha=st.get("calibration_alpha", CALIBRATION_ALPHA))
         return {
             "model_id": m.model_id,
             "title": title,
@@ -117,7 +134,10 @@ class ModelCard:
                            "events_by_option": None if m.events_by_option is None else dict(m.events_by_option),
                            "eligible_rows": m.population_rows, "sampled": m.sampled},
             "method": {"model": m.method, "design_choice": DESIGN_CHOICE, "missing_data": MISSING_DATA,
-                       "intervals": INTERVALS, "shrinkage": m.shrinkage, "notes": list(m.notes)},
+                       "intervals": INTERVALS, "shrinkage": m.shrinkage, "notes": list(m.notes),
+                       "distribution": m.distribution,
+                       "distribution_aic": None if m.distribution_aic is None else dict(m.distribution_aic),
+                       "horizon_days": m.horizon_days},
             "predictors": {"columns": list(m.columns), "dropped": [{"name": n, "reason": r}
                                                                    for n, r in m.dropped_columns]},
             "coefficients": coefficients,
@@ -129,6 +149,7 @@ class ModelCard:
                                      "corrected": _num(x.corrected)} for x in perf.metrics},
             },
             "reliability": None if m.reliability is None else m.reliability.as_dict(),
+            "calibration_by_group": None if m.calibration_groups is None else m.calibration_groups.as_dict(),
             "minimum_data_rule": {
                 "rule": rule,
                 "events_per_parameter": m.events_per_parameter,
@@ -163,6 +184,20 @@ class ModelCard:
         for name, v in perf["metrics"].items():
             lines.append(f"| {_METRIC_LABELS.get(name, name)} | {_fixed(v['apparent'])} | {_fixed(v['optimism'])} | "
                          f"{_fixed(v['corrected'])} |")
+        if d["method"]["distribution_aic"]:
+            lines += ["", "### Distribution (chosen by AIC)", "", "| distribution | AIC |", "|---|---:|"]
+            for k, v in d["method"]["distribution_aic"].items():
+                mark = " (chosen)" if k == d["method"]["distribution"] else ""
+                lines.append(f"| {k}{mark} | {'not fitted' if v is None else f'{v:.1f}'} |")
+        cg = d["calibration_by_group"]
+        if cg:
+            lines += ["", f"### Calibration by risk group (survival at day {cg['time']:g})", "",
+                      f"{cg['method']}: chi-square {cg['chi2']:.2f} on {cg['df']} df, p = {cg['p_value']:.3g}.", "",
+                      "| group | n | events by then | predicted survival | observed (Kaplan-Meier) | SE |",
+                      "|---:|---:|---:|---:|---:|---:|"]
+            for i, g in enumerate(cg["groups"], 1):
+                lines.append(f"| {i} | {g['n']} | {g['events']} | {_fmt(g['predicted'])} | {_fmt(g['observed'])} | "
+                             f"{_fmt(g['standard_error'])} |")
         if d["reliability"]:
             lines += ["", "### Reliability (groups of equal size by prediction)", "",
                       "| mean predicted | observed | 95% CI | n |", "|---:|---:|---|---:|"]

@@ -12,14 +12,20 @@ Order of precedence (issue 7):
    their citations (``domain.screening``); they are questions for the clinician, never a rule.
 3. **Expected outcomes** per option come from the clinic's models (``predict.options``), or from
    the literature for the average patient when the clinic has too few patients, or nothing.
+   A row (one outcome across the options) whose numbers come from different sources — the
+   clinic's model for one option, published studies for another — says so on the row
+   (``mixed_sources`` and ``sources_note``), because its numbers are not like for like.
 
-The episode is the patient's most recent one (by enrolment date) unless one is named. Reads go
-through the store, so they are authorised and audited there.
+The episode is the patient's most recent one (by enrolment date) unless one is named. The
+predictors are those of the episode's baseline (``predict.profile``): age in the year of its
+index date (or enrolment), its baseline scores — not today's age. Reads go through the store,
+so they are authorised and audited there.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import json
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any
@@ -31,7 +37,7 @@ from spinetrack.errors import NotFoundError
 from spinetrack.predict.card import model_card
 from spinetrack.predict.model import ModelSet, load_models
 from spinetrack.predict.options import OptionPredictions, predict_options
-from spinetrack.predict.profile import PatientProfile
+from spinetrack.predict.profile import BASELINE_SCORES, PatientProfile, baseline_date
 from spinetrack.predict.spec import OUTCOMES, care_group_of
 from spinetrack.store import reads
 from spinetrack.store.repositories import Actor, Store
@@ -52,15 +58,30 @@ _PATIENT_FIELDS = ("pseudo_id", "birth_year", "sex", "bmi", "smoking", "diabetes
                    "symptom_duration_weeks", "prior_spine_surgery")
 
 _NO_MODELS = "no prediction models have been trained at this site yet (spinetrack models train)"
+_OLD_MODELS = ("the trained models were written by an older spinetrack and are not used: retrain them "
+               "(spinetrack models train)")
+_SOURCE_WORDS = {"clinic": "the clinic's model (adjusted to this patient)",
+                 "literature": "published studies (their average patient, not adjusted)"}
 
 
 def model_set_or_empty(models_dir: str | Path | None) -> tuple[ModelSet, str | None]:
     """The trained models in ``models_dir``, or an empty set and the reason when there are none
-    (every option then falls back to the literature, labelled so)."""
+    or they were written in an older format (every option then falls back to the literature,
+    labelled so)."""
+    from spinetrack.predict.model import FORMAT_VERSION
+
     if models_dir is not None and (Path(models_dir) / "index.json").is_file():
-        return load_models(models_dir), None
+        try:
+            version = json.loads((Path(models_dir) / "index.json").read_text(encoding="utf-8")).get("format_version")
+        except (OSError, ValueError):
+            version = None
+        if version == FORMAT_VERSION:
+            return load_models(models_dir), None
+        empty_reason = _OLD_MODELS
+    else:
+        empty_reason = _NO_MODELS
     empty = ModelSet(MappingProxyType({}), (), MappingProxyType({}), __version__, "", MappingProxyType({}))
-    return empty, _NO_MODELS
+    return empty, empty_reason
 
 
 def _option_label(option: str, family: str | None) -> str:
@@ -89,6 +110,18 @@ def _pick_episode(episodes: list[dict[str, Any]], episode_id: int | None) -> dic
     return episodes[-1]  # list_episodes is oldest first
 
 
+def _sources_note(by_option: dict[str, dict[str, Any]]) -> str | None:
+    """The row's warning when its cells come from different sources (module docstring)."""
+    groups: dict[str, list[str]] = {}
+    for option, cell in by_option.items():
+        if cell["source"] in _SOURCE_WORDS:
+            groups.setdefault(cell["source"], []).append(OPTION_LABELS[option])
+    if len(groups) < 2:
+        return None
+    parts = [f"{' and '.join(opts)} from {_SOURCE_WORDS[src]}" for src, opts in groups.items()]
+    return "Sources differ in this row: " + "; ".join(parts) + ". The numbers are not like for like."
+
+
 def _outcomes(predictions: OptionPredictions) -> list[dict[str, Any]]:
     out = []
     for o in OUTCOMES:
@@ -96,13 +129,18 @@ def _outcomes(predictions: OptionPredictions) -> list[dict[str, Any]]:
         for p in predictions.predictions:
             if p.outcome == o.key:
                 by_option[p.option] = {"estimate": p.estimate, "ci_low": p.ci_low, "ci_high": p.ci_high,
+                                       "pi_low": p.pi_low, "pi_high": p.pi_high, "pi_level": p.pi_level,
+                                       "pi_beyond_days": p.pi_beyond_days,
+                                       "uses_baseline_scores": p.uses_baseline_scores,
                                        "source": p.source, "n_patients": p.n_patients, "model_id": p.model_id,
                                        "citation": p.citation, "note": p.note or None}
         if not by_option:
             continue
+        note = _sources_note(by_option)
         out.append({"key": o.key, "label": o.label, "kind": o.prediction, "unit": o.unit,
                     "better": "higher" if o.key in _HIGHER_IS_BETTER else "lower",
-                    "definition": o.definition, "by_option": by_option})
+                    "definition": o.definition, "mixed_sources": note is not None, "sources_note": note,
+                    "by_option": by_option})
     return out
 
 
@@ -169,14 +207,18 @@ def build_decision_support(store: Store, actor: Actor, patient_id: int, *, model
         return doc
 
     patient_rec = PatientRecord.create({k: patient.get(k) for k in _PATIENT_FIELDS}, today=on)
-    episode_rec = EpisodeRecord(diagnosis=diagnosis, levels=parse_levels(ep["levels"]), enrolled_on=ep["enrolled_on"])
-    profile = PatientProfile.from_records(patient_rec, episode_rec, _baseline_scores(store, actor, ep["id"]), on)
+    episode_rec = EpisodeRecord(diagnosis=diagnosis, levels=parse_levels(ep["levels"]), enrolled_on=ep["enrolled_on"],
+                                index_date=ep.get("index_date"))
+    profile = PatientProfile.from_records(patient_rec, episode_rec, _baseline_scores(store, actor, ep["id"]))
+    doc["episode"]["baseline_date"] = baseline_date(episode_rec).isoformat()
+    doc["episode"]["age_at_baseline"] = None if profile.age_years is None else int(profile.age_years)
     models, why_empty = model_set_or_empty(models_dir)
     predictions = predict_options(profile, models)
     family = predictions.family
     doc["episode"]["family"] = family
     doc["profile"] = profile.as_dict()
     doc["missing_predictors"] = list(profile.missing())
+    doc["baseline_scores_missing"] = [f for f in BASELINE_SCORES if f in profile.missing()]
     doc["options"] = [{"key": o, "label": _option_label(o, family), "available": True, "reason": None}
                       for o in predictions.options]
     if family is None:

@@ -88,10 +88,18 @@ class LiteratureFigure:
     citation: str
     note: str
     arm_id: str
+    sd: float | None = None  # the arm's published standard deviation (means), for the spread of its patients
 
     def as_dict(self) -> dict[str, Any]:
         return {"estimate": self.estimate, "ci_low": self.ci_low, "ci_high": self.ci_high,
-                "n_patients": self.n_patients, "citation": self.citation, "note": self.note, "arm_id": self.arm_id}
+                "n_patients": self.n_patients, "citation": self.citation, "note": self.note, "arm_id": self.arm_id,
+                "sd": self.sd}
+
+
+def _arm_sd(a: ArmSummary, option: str) -> float | None:
+    if a.statistic is not ArmStatistic.MEAN_SD:
+        return None
+    return a.mis_sd if option == "mis" else a.open_sd
 
 
 def _arm_value(a: ArmSummary, option: str, kind: str) -> tuple[float, float | None, float | None, int | None] | None:
@@ -195,4 +203,5 @@ def literature_figure(family: str | None, option: str, outcome_key: str) -> Lite
         note += "; no interval (the source gives no " + ("SD" if want.kind == "mean" else "arm size") + ")"
     if others:
         note += "; other published arms: " + ", ".join(others)
-    return LiteratureFigure(est, lo, hi, n, _citation(best), note, best.id)
+    return LiteratureFigure(est, lo, hi, n, _citation(best), note, best.id,
+                            _arm_sd(best, option) if want.kind == "mean" else None)

@@ -29,7 +29,7 @@ import numpy as np
 
 from spinetrack.errors import ValidationError
 from spinetrack.stats._common import to_jsonable
-from spinetrack.stats.prediction import ModelPerformance, ReliabilityCurve
+from spinetrack.stats.prediction import ModelPerformance, ReliabilityCurve, SurvivalCalibrationTable
 
 __all__ = ["FORMAT", "FORMAT_VERSION", "ModelSet", "OptionAvailability", "PredictionModel", "load_models",
            "write_model_set"]
@@ -41,7 +41,7 @@ def _json(value: Any) -> dict[str, Any]:
     return out
 
 FORMAT = "spinetrack-prediction-models"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: AFT distribution chosen by AIC, calibration by risk group, reoperation as time to event
 
 
 @dataclass(frozen=True)
@@ -50,11 +50,18 @@ class PredictionModel:
     indicator ``x_mis``) or its conservative-care model, for one outcome.
 
     ``columns`` are the design's columns in order (``intercept`` first); ``coefficients`` and
-    ``covariance`` follow them (for the Weibull model the covariance has one more row and
-    column, for ``log_shape``). ``dropped_columns`` lists the predictors left out and why.
+    ``covariance`` follow them (for an AFT model the covariance has one more row and column,
+    for ``log_shape``). ``dropped_columns`` lists the predictors left out and why.
     ``shrinkage`` is the uniform shrinkage factor applied to the covariate effects (``None``:
     none applied); ``performance`` is that of the fitted model before shrinkage, with its
-    optimism correction."""
+    optimism correction.
+
+    Time-to-event models: ``distribution`` (``weibull``, ``lognormal`` or ``loglogistic``) was
+    chosen by AIC among ``distribution_aic``; ``calibration_groups`` is the Kaplan–Meier
+    against predicted check by risk group of the chosen fit; ``horizon_days`` is set when the
+    risk by that day is reported; ``max_followup_days`` is the longest follow-up in the
+    training data (a time quantile beyond it is an extrapolation). Least squares:
+    ``residual_sd`` and ``df_resid`` make the interval for one new patient."""
 
     model_id: str
     care_group: str
@@ -87,6 +94,12 @@ class PredictionModel:
     software_version: str
     created_at: str
     notes: tuple[str, ...] = field(default=())
+    distribution: str | None = None
+    distribution_aic: Mapping[str, float | None] | None = None
+    calibration_groups: SurvivalCalibrationTable | None = None
+    horizon_days: int | None = None
+    max_followup_days: float | None = None
+    df_resid: int | None = None
 
     @cached_property
     def coefficient_array(self) -> np.ndarray:
@@ -125,7 +138,11 @@ class PredictionModel:
             "outcome_definition": self.outcome_definition, "performance": self.performance.as_dict(),
             "reliability": None if self.reliability is None else self.reliability.as_dict(),
             "snapshot": dict(self.snapshot), "software_version": self.software_version,
-            "created_at": self.created_at, "notes": list(self.notes),
+            "created_at": self.created_at, "notes": list(self.notes), "distribution": self.distribution,
+            "distribution_aic": None if self.distribution_aic is None else dict(self.distribution_aic),
+            "calibration_groups": None if self.calibration_groups is None else self.calibration_groups.as_dict(),
+            "horizon_days": self.horizon_days, "max_followup_days": self.max_followup_days,
+            "df_resid": self.df_resid,
         })
 
     @staticmethod
@@ -144,7 +161,11 @@ class PredictionModel:
             performance=ModelPerformance.from_dict(d["performance"]),
             reliability=None if d["reliability"] is None else ReliabilityCurve.from_dict(d["reliability"]),
             snapshot=MappingProxyType(dict(d["snapshot"])), software_version=d["software_version"],
-            created_at=d["created_at"], notes=tuple(d["notes"]))
+            created_at=d["created_at"], notes=tuple(d["notes"]), distribution=d["distribution"],
+            distribution_aic=None if d["distribution_aic"] is None else MappingProxyType(dict(d["distribution_aic"])),
+            calibration_groups=None if d["calibration_groups"] is None
+            else SurvivalCalibrationTable.from_dict(d["calibration_groups"]),
+            horizon_days=d["horizon_days"], max_followup_days=d["max_followup_days"], df_resid=d["df_resid"])
 
 
 @dataclass(frozen=True, slots=True)

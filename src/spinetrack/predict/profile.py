@@ -24,7 +24,32 @@ from spinetrack.predict.spec import COVARIATES
 if TYPE_CHECKING:
     from spinetrack.domain.pathway import EpisodeRecord, PatientRecord
 
-__all__ = ["PatientProfile", "encode_profile"]
+__all__ = ["ASSUMED_WHEN_MISSING", "BASELINE_SCORES", "PatientProfile", "baseline_date", "encode_profile"]
+
+#: The profile fields that are the patient's own baseline questionnaire scores.
+BASELINE_SCORES = ("odi_pct", "nrs_back", "nrs_leg")
+
+# (centre, scale) of the numeric covariates: x = (value - centre) / scale, as analysis.design
+_CENTRES = {"age_years": (60.0, 10.0), "bmi": (28.0, 5.0), "asa_grade": (2.0, 1.0), "odi_pct": (45.0, 10.0),
+            "nrs_back": (6.0, 1.0), "nrs_leg": (6.0, 1.0)}
+_SYMPTOM_WEEKS_WHEN_MISSING = 26.0
+
+#: What the encoding assumes for a predictor that is unknown when the model has no term for
+#: an unknown value (no training patient lacked it): the encoding's reference value, in words.
+ASSUMED_WHEN_MISSING = {
+    "age_years": f"age {_CENTRES['age_years'][0]:g}", "bmi": f"a BMI of {_CENTRES['bmi'][0]:g}",
+    "smoking": "never smoked", "diabetes": "no diabetes", "asa_grade": f"ASA grade {_CENTRES['asa_grade'][0]:g}",
+    "odi_pct": f"a baseline ODI of {_CENTRES['odi_pct'][0]:g}",
+    "nrs_back": f"a baseline back pain of {_CENTRES['nrs_back'][0]:g}",
+    "nrs_leg": f"a baseline leg pain of {_CENTRES['nrs_leg'][0]:g}",
+    "symptom_duration_weeks": f"symptoms for {_SYMPTOM_WEEKS_WHEN_MISSING:g} weeks",
+    "prior_spine_surgery": "no earlier spine surgery"}
+
+
+def baseline_date(episode: EpisodeRecord) -> dt.date:
+    """The date an episode's predictors describe: its index date (start of treatment), or its
+    enrolment date while treatment has not started."""
+    return episode.index_date or episode.enrolled_on
 
 _SEXES = ("female", "male", "other", "unknown")
 _SMOKING = ("never", "former", "current")
@@ -84,16 +109,20 @@ class PatientProfile:
                 raise ValidationError(field=f"profile.{name}", value=v, allowed="true, false, or empty")
 
     @classmethod
-    def from_records(cls, patient: PatientRecord, episode: EpisodeRecord, baseline_scores: Mapping[str, float],
-                     on: dt.date) -> PatientProfile:
+    def from_records(cls, patient: PatientRecord, episode: EpisodeRecord, baseline_scores: Mapping[str, float]
+                     ) -> PatientProfile:
         """The profile of a patient and episode as stored, with the baseline scores by
-        instrument code (``odi``, ``nrs_back``, ``nrs_leg``; missing keys are unknown). Age is
-        ``on.year − birth_year``, the rule the snapshot uses for ``age_at_index`` (the index
-        year minus the birth year)."""
+        instrument code (``odi``, ``nrs_back``, ``nrs_leg``; missing keys are unknown).
+
+        Every predictor is taken at the episode's baseline, the time its baseline scores
+        describe: age is the year of the episode's index date (the start of treatment; the
+        enrolment date while treatment has not started) minus the birth year — the rule the
+        snapshot uses for ``age_at_index`` — never today's age (issue 15: an old episode's
+        scores with today's age describe no patient)."""
         return cls(
             diagnosis_group=episode.diagnosis.group.value,
             n_levels=len(episode.levels),
-            age_years=float(on.year - patient.birth_year),
+            age_years=float(baseline_date(episode).year - patient.birth_year),
             sex=patient.sex.value,
             bmi=patient.bmi,
             smoking=None if patient.smoking is None else patient.smoking.value,
@@ -114,10 +143,11 @@ class PatientProfile:
         return tuple(f.name for f in fields(self) if getattr(self, f.name) is None)
 
 
-def _centred(value: float | None, centre: float, scale: float) -> tuple[float, float]:
+def _centred(value: float | None, field: str) -> tuple[float, float]:
     """(value, missing indicator) as ``(COALESCE(v, centre) - centre) / scale``."""
     if value is None:
         return 0.0, 1.0
+    centre, scale = _CENTRES[field]
     return (float(value) - centre) / scale, 0.0
 
 
@@ -133,23 +163,23 @@ def encode_profile(profile: PatientProfile) -> dict[str, float]:
     """
     p = profile
     x: dict[str, float] = {}
-    x["x_age10"], x["x_age10_missing"] = _centred(p.age_years, 60.0, 10.0)
+    x["x_age10"], x["x_age10_missing"] = _centred(p.age_years, "age_years")
     x["x_male"] = 1.0 if p.sex == "male" else 0.0
-    x["x_bmi5"], x["x_bmi5_missing"] = _centred(p.bmi, 28.0, 5.0)
+    x["x_bmi5"], x["x_bmi5_missing"] = _centred(p.bmi, "bmi")
     x["x_smoker_current"] = 1.0 if p.smoking == "current" else 0.0
     x["x_smoker_current_missing"] = 1.0 if p.smoking is None else 0.0
     x["x_smoker_former"] = 1.0 if p.smoking == "former" else 0.0
     x["x_diabetes"] = 1.0 if p.diabetes is True else 0.0
     x["x_diabetes_missing"] = 1.0 if p.diabetes is None else 0.0
-    x["x_asa"], x["x_asa_missing"] = _centred(None if p.asa_grade is None else float(p.asa_grade), 2.0, 1.0)
+    x["x_asa"], x["x_asa_missing"] = _centred(None if p.asa_grade is None else float(p.asa_grade), "asa_grade")
     for g in DiagnosisGroup:
         if g is not DiagnosisGroup.DISC_HERNIATION_RADICULOPATHY:  # the reference group
             x[f"x_dx_{g.value}"] = 1.0 if p.diagnosis_group == g.value else 0.0
     x["x_extra_levels"] = float(p.n_levels) - 1.0
-    x["x_odi0"], x["x_odi0_missing"] = _centred(p.odi_pct, 45.0, 10.0)
-    x["x_back0"], x["x_back0_missing"] = _centred(p.nrs_back, 6.0, 1.0)
-    x["x_leg0"], x["x_leg0_missing"] = _centred(p.nrs_leg, 6.0, 1.0)
-    weeks = 26.0 if p.symptom_duration_weeks is None else float(p.symptom_duration_weeks)
+    x["x_odi0"], x["x_odi0_missing"] = _centred(p.odi_pct, "odi_pct")
+    x["x_back0"], x["x_back0_missing"] = _centred(p.nrs_back, "nrs_back")
+    x["x_leg0"], x["x_leg0_missing"] = _centred(p.nrs_leg, "nrs_leg")
+    weeks = _SYMPTOM_WEEKS_WHEN_MISSING if p.symptom_duration_weeks is None else float(p.symptom_duration_weeks)
     x["x_log_symptom_weeks"] = math.log(1.0 + weeks)
     x["x_log_symptom_weeks_missing"] = 1.0 if p.symptom_duration_weeks is None else 0.0
     x["x_prior_surgery"] = 1.0 if p.prior_spine_surgery is True else 0.0

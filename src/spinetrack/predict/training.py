@@ -13,18 +13,28 @@ Predictors are the analysis covariates with the same encoding and missing-indica
 so is a column that is a linear combination of the ones before it (e.g. the last diagnosis
 indicator when a family treats only the diagnoses listed) — the card lists both.
 
-Models: least squares for continuous outcomes, logistic regression for binary ones, a Weibull
-accelerated failure time model for the days to return to activity (``stats.prediction``).
+Models: least squares for continuous outcomes, logistic regression for binary ones, and for
+time-to-event outcomes (days to return to activity; reoperation by day 730) an accelerated
+failure time model whose distribution — Weibull, log-normal or log-logistic — is chosen by
+AIC on the training data (``stats.aft.select_aft``; the AICs are in the card). The chosen fit
+must then pass the calibration-in-the-large check by risk group (``predict.spec`` rule 3:
+Kaplan–Meier against mean predicted survival in quintiles of predicted risk, at the reported
+horizon — day 730 for reoperation — or at the training data's Kaplan–Meier median for the
+median days; Greenwood–Nam–D'Agostino test at ``calibration_alpha``), else it is not used.
+
 Each model gets its internal validation (Harrell's bootstrap optimism correction, ``bootstrap``
-resamples, seeded per model from ``seed`` and the model id) and reliability groups. A model
-whose optimism-corrected calibration slope is below 0.9 is not used (minimum-data rule,
-``predict.spec``); a model that is used has its covariate effects shrunk by that slope when it
-is below 1 (uniform shrinkage, Van Houwelingen & Le Cessie 1990) with the intercept
-re-estimated, so that its predictions are calibrated on new patients of the same clinic. The
-approach effect (MIS vs open) is not shrunk: it is the contrast the decision turns on, and
-shrinking it would pull every MIS − open difference towards none. Intervals treat the
-shrinkage factor as fixed. The reported performance is that of the fitted model before
-shrinkage, with its optimism correction (the corrected calibration slope is the factor used).
+resamples, seeded per model from ``seed`` and the model id; an AFT model's distribution is kept
+fixed in the resamples) and reliability groups. Overfitting shrinks, it does not discard
+(issue 15): when the optimism-corrected calibration slope is below 1, the covariate effects are
+multiplied by it (uniform shrinkage, Van Houwelingen & Le Cessie 1990; Steyerberg 2019, §13.2;
+a slope at or below 0 removes them, leaving the clinic's average for the option) and the
+intercept (and an AFT model's shape) is re-estimated, so that the predictions are calibrated
+on new patients of the same clinic. The approach effect (MIS vs open) is not shrunk: it is the
+contrast the decision turns on, and shrinking it would pull every MIS − open difference towards
+none. Intervals treat the shrinkage factor as fixed. The reported performance is that of the
+fitted model before shrinkage, with its optimism correction (the corrected calibration slope is
+the factor used). The literature stands in only where the clinic truly lacks data: too few
+patients in the option, or too few events per coefficient (``predict.spec``, rules 1 and 2).
 
 Data: the snapshot is opened on an engine (DuckDB by default, Spark by name); the analysis
 table of the scorecard (``analysis.design.analysis_table_sql``) is built once, each
@@ -42,7 +52,7 @@ import math
 import time
 import warnings
 import zlib
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from types import MappingProxyType
@@ -55,10 +65,11 @@ from spinetrack.errors import InputError, ValidationError
 from spinetrack.predict.model import ModelSet, OptionAvailability, PredictionModel, write_model_set
 from spinetrack.predict.spec import (
     APPROACH_COLUMN,
+    CALIBRATION_ALPHA,
+    CALIBRATION_GROUPS,
     CARE_GROUPS,
     COVARIATES,
     MAX_TRAINING_ROWS,
-    MIN_CORRECTED_CALIBRATION_SLOPE,
     MIN_EVENTS_PER_PARAMETER,
     MIN_PATIENTS_PER_OPTION,
     OUTCOMES,
@@ -68,11 +79,15 @@ from spinetrack.predict.spec import (
 from spinetrack.stats._common import to_jsonable
 from spinetrack.stats.glm import ConvergenceWarning, SeparationError
 from spinetrack.stats.prediction import (
+    AFTSelectionResult,
+    SurvivalCalibrationTable,
+    aft_survival,
+    calibrate_survival_groups,
     fit_linear,
     fit_logistic,
-    fit_weibull_aft,
     reliability_curve,
     screen_columns,
+    select_aft,
     shrink_coefficients,
     validate_bootstrap,
 )
@@ -82,8 +97,13 @@ __all__ = ["PAGE_ROWS", "TrainingResult", "planned_models", "train_models"]
 PAGE_ROWS = 25_000
 _POP_TABLE = "predict_population"
 _METHODS = {"continuous": "ordinary least squares",
-            "binary": "logistic regression (maximum likelihood, Newton/IRLS)",
-            "time_to_event": "Weibull accelerated failure time (maximum likelihood, Newton-Raphson), right-censored"}
+            "binary": "logistic regression (maximum likelihood, Newton/IRLS)"}
+_AFT_LABELS = {"weibull": "Weibull", "lognormal": "log-normal", "loglogistic": "log-logistic"}
+
+
+def _aft_method(distribution: str) -> str:
+    return (f"{_AFT_LABELS[distribution]} accelerated failure time (maximum likelihood, Newton-Raphson), "
+            "right-censored; distribution chosen by AIC among Weibull, log-normal and log-logistic")
 Progress = Callable[[str], None]
 
 
@@ -197,10 +217,11 @@ def _dropped(X: np.ndarray, names: list[str], keep: np.ndarray) -> list[tuple[st
 
 
 def _fit(kind: str, X: np.ndarray, y: np.ndarray, t: np.ndarray, d: np.ndarray, names: list[str],
-         columns: list[str]) -> tuple[Any, list[str], list[tuple[str, str]]]:
+         columns: list[str]) -> tuple[Any, list[str], list[tuple[str, str]], AFTSelectionResult | None]:
     """Fit on ``columns`` (of ``X``, whose columns are ``names``), dropping a covariate that
     (quasi-)separates a binary outcome (at most 5 times; never the intercept or the approach
-    indicator). Returns (fit, kept columns, dropped)."""
+    indicator). A time-to-event model is the AFT distribution with the smallest AIC. Returns
+    (fit, kept columns, dropped, the AFT selection or None)."""
     cols = list(columns)
     dropped: list[tuple[str, str]] = []
     while True:
@@ -210,10 +231,11 @@ def _fit(kind: str, X: np.ndarray, y: np.ndarray, t: np.ndarray, d: np.ndarray, 
             with warnings.catch_warnings():
                 warnings.simplefilter("error", ConvergenceWarning)
                 if kind == "continuous":
-                    return fit_linear(Xk, y, names=cols), cols, dropped
+                    return fit_linear(Xk, y, names=cols), cols, dropped, None
                 if kind == "binary":
-                    return fit_logistic(Xk, y, names=cols), cols, dropped
-                return fit_weibull_aft(Xk, t, d, names=cols), cols, dropped
+                    return fit_logistic(Xk, y, names=cols), cols, dropped, None
+                selection = select_aft(Xk, t, d, names=cols)
+                return selection.fit, cols, dropped, selection
         except SeparationError as exc:
             culprit = exc.column
             if culprit in ("intercept", APPROACH_COLUMN) or culprit not in cols or len(dropped) >= 5:
@@ -222,11 +244,32 @@ def _fit(kind: str, X: np.ndarray, y: np.ndarray, t: np.ndarray, d: np.ndarray, 
             dropped.append((culprit, "separates the outcome in the training data (dropped)"))
 
 
+def _km_median(t: np.ndarray, d: np.ndarray) -> float:
+    """The Kaplan–Meier median of the training data (the last event time when the curve stays
+    above one half): where the calibration of a median is checked."""
+    from spinetrack.stats.survival import grouped_counts_numpy, kaplan_meier_from_counts
+
+    g = grouped_counts_numpy(t, d)
+    curve = kaplan_meier_from_counts(g.time, g.events, removals=g.removals)
+    below = np.flatnonzero(curve.survival <= 0.5)
+    if below.size:
+        return float(curve.time[below[0]])
+    return float(t[d == 1].max())
+
+
+def _calibration_by_group(o: OutcomeDef, Xk: np.ndarray, beta: np.ndarray, log_shape: float, distribution: str,
+                          t: np.ndarray, d: np.ndarray, groups: int) -> SurvivalCalibrationTable:
+    at = float(o.horizon_days) if o.horizon_days else _km_median(t, d)
+    predicted = aft_survival(Xk, beta, log_shape, distribution, [at])[:, 0]
+    return calibrate_survival_groups(t, d, predicted, at, groups=groups)
+
+
 @dataclass(frozen=True)
 class _Rules:
     min_patients: int
     min_epv: float
-    min_slope: float
+    calibration_alpha: float
+    calibration_groups: int
     max_rows: int
     bootstrap: int
     seed: int
@@ -273,19 +316,21 @@ def _train_one(o: OutcomeDef, group: CareGroup, arm_type: str, data: Mapping[str
             return unavailable(f"{limiting} {what} for {n_params} coefficients ({epv:.1f} per coefficient; at least "
                                f"{rules.min_epv:g} needed, Peduzzi et al. 1996); minimum-data rule")
     try:
-        fit, kept, sep = _fit(o.kind, X, y, t, d, names, kept)
+        fit, kept, sep, selection = _fit(o.kind, X, y, t, d, names, kept)
     except (InputError, ConvergenceWarning, np.linalg.LinAlgError) as exc:
         return unavailable(f"the model could not be fitted: {exc}")
     dropped += sep
     idx = [names.index(c) for c in kept]
     Xk = X[:, idx]
     log_shape = getattr(fit, "log_shape", None)
+    distribution = None if selection is None else selection.chosen
     rng = [rules.seed, zlib.crc32(model_id.encode())]
+    tte = o.kind == "time_to_event"
     try:
-        perf = validate_bootstrap(o.kind, Xk, y=y if o.kind != "time_to_event" else None,
-                                  time=t if o.kind == "time_to_event" else None,
-                                  event=d if o.kind == "time_to_event" else None, coefficients=fit.coefficients,
-                                  log_shape=log_shape or 0.0, bootstrap=rules.bootstrap, rng=rng)
+        perf = validate_bootstrap(o.kind, Xk, y=None if tte else y, time=t if tte else None,
+                                  event=d if tte else None, coefficients=fit.coefficients,
+                                  log_shape=log_shape or 0.0, bootstrap=rules.bootstrap, rng=rng,
+                                  distribution=distribution or "weibull")
     except (InputError, ConvergenceWarning, np.linalg.LinAlgError) as exc:
         return unavailable(f"the model's performance could not be computed: {exc}")
     slope = perf.metric("calibration_slope").corrected
@@ -293,21 +338,35 @@ def _train_one(o: OutcomeDef, group: CareGroup, arm_type: str, data: Mapping[str
     if arm_type == "surgical":
         notes.append("shared covariate slopes for MIS and open (no approach-by-covariate interaction): on the model's "
                      "scale the MIS - open difference is the same for every patient")
-    overfit = None
     beta = np.asarray(fit.coefficients, dtype=float)
     cov = np.asarray(fit.covariance, dtype=float)
+    calibration = None
+    miscalibrated = None
+    if selection is not None:
+        aics = ", ".join(f"{_AFT_LABELS[k]} {v:.1f}" if v is not None else f"{_AFT_LABELS[k]} not fitted"
+                         for k, v in selection.aic.items())
+        notes.append(f"distribution chosen by AIC (smaller is better): {aics}; the choice is not repeated in the "
+                     "bootstrap resamples")
+        try:
+            calibration = _calibration_by_group(o, Xk, beta, float(log_shape or 0.0), selection.chosen, t, d,
+                                                rules.calibration_groups)
+        except InputError as exc:
+            notes.append(f"calibration by risk group not evaluated: {exc}")
+        if calibration is not None and calibration.p_value < rules.calibration_alpha:
+            miscalibrated = (
+                f"the {_AFT_LABELS[selection.chosen]} model (best by AIC) is not calibrated by risk group: observed "
+                f"(Kaplan-Meier) and predicted survival at day {calibration.time:g} differ beyond chance "
+                f"(Greenwood-Nam-D'Agostino chi-square {calibration.chi2:.1f} on {calibration.df} df, "
+                f"p = {calibration.p_value:.2g} < {rules.calibration_alpha:g}); minimum-data rule 3")
     shrinkage = None
     if not rules.bootstrap or slope is None:
         notes.append("overfitting check and shrinkage not evaluated (no bootstrap)")
-    elif slope < rules.min_slope:
-        overfit = (f"the model is overfitted: optimism-corrected calibration slope {slope:.2f} (at least "
-                   f"{rules.min_slope:g} needed, Riley et al. 2020); minimum-data rule")
-        ok_arms = []
     elif slope < 1.0:
-        shrinkage = float(slope)
+        shrinkage = min(1.0, max(0.0, float(slope)))
         exempt = [kept.index(APPROACH_COLUMN)] if APPROACH_COLUMN in kept else []
         try:
-            beta, new_shape = shrink_coefficients(o.kind, Xk, beta, shrinkage, y=y, time=t, event=d, exempt=exempt)
+            beta, new_shape = shrink_coefficients(o.kind, Xk, beta, shrinkage, y=y, time=t, event=d, exempt=exempt,
+                                                  distribution=distribution or "weibull")
         except (InputError, ConvergenceWarning, np.linalg.LinAlgError) as exc:
             return unavailable(f"the model could not be shrunk: {exc}")
         if new_shape is not None:
@@ -321,6 +380,9 @@ def _train_one(o: OutcomeDef, group: CareGroup, arm_type: str, data: Mapping[str
                      "shrinkage, Van Houwelingen & Le Cessie 1990) and the intercept re-estimated"
                      + ("; the approach effect is not shrunk" if exempt else "")
                      + "; intervals treat the factor as fixed")
+        if shrinkage == 0.0:
+            notes.append(f"the optimism-corrected calibration slope is {slope:.3f}: the covariates carry no signal "
+                         "that holds on new patients, so the model predicts the clinic's average for each option")
     lp = Xk @ beta
     reliability = None
     if o.kind == "binary":
@@ -328,11 +390,12 @@ def _train_one(o: OutcomeDef, group: CareGroup, arm_type: str, data: Mapping[str
     elif o.kind == "continuous":
         reliability = reliability_curve(y, lp, kind="continuous")
     else:
-        notes.append("no reliability diagram for a censored outcome; calibration is the slope of the log predicted "
-                     "median in a Weibull refit")
+        notes.append("no reliability diagram for a censored outcome; calibration: the slope of the linear predictor "
+                     "in an AFT refit, and Kaplan-Meier against predicted survival by risk group")
     model = PredictionModel(
         model_id=model_id, care_group=group.key, family=group.family, outcome=o.key, arms=arms, kind=o.kind,
-        prediction=o.prediction, unit=o.unit, method=_METHODS[o.kind], columns=tuple(kept),
+        prediction=o.prediction, unit=o.unit,
+        method=_aft_method(distribution) if distribution else _METHODS[o.kind], columns=tuple(kept),
         coefficients=tuple(float(v) for v in beta), covariance=tuple(tuple(float(v) for v in r) for r in cov),
         log_shape=None if log_shape is None else float(log_shape), shrinkage=shrinkage,
         residual_sd=getattr(fit, "sigma", None), dropped_columns=tuple(dropped), n=int(rows.sum()),
@@ -341,19 +404,20 @@ def _train_one(o: OutcomeDef, group: CareGroup, arm_type: str, data: Mapping[str
         population=meta["description"], population_rows=meta["total"], sampled=meta["sampled"],
         outcome_definition=o.definition, performance=perf, reliability=reliability,
         snapshot=MappingProxyType(meta["snapshot"]), software_version=meta["version"], created_at=meta["created_at"],
-        notes=tuple(notes))
+        notes=tuple(notes), distribution=distribution,
+        distribution_aic=None if selection is None else MappingProxyType(dict(selection.aic)),
+        calibration_groups=calibration, horizon_days=o.horizon_days,
+        max_followup_days=float(t.max()) if tte else None, df_resid=getattr(fit, "df_resid", None))
     avail = []
     for a in arms:
-        if overfit is not None:
-            avail.append(OptionAvailability(group.key, o.key, a, "fallback", None, n_by[a],
-                                            None if ev_by is None else ev_by[a], overfit))
+        n_ev = None if ev_by is None else ev_by[a]
+        if miscalibrated is not None:
+            avail.append(OptionAvailability(group.key, o.key, a, "fallback", None, n_by[a], n_ev, miscalibrated))
         elif a in ok_arms:
-            avail.append(OptionAvailability(group.key, o.key, a, "clinic", model_id, n_by[a],
-                                            None if ev_by is None else ev_by[a],
+            avail.append(OptionAvailability(group.key, o.key, a, "clinic", model_id, n_by[a], n_ev,
                                             "minimum-data rule met"))
         else:
-            avail.append(OptionAvailability(group.key, o.key, a, "fallback", None, n_by[a],
-                                            None if ev_by is None else ev_by[a],
+            avail.append(OptionAvailability(group.key, o.key, a, "fallback", None, n_by[a], n_ev,
                                             f"{n_by[a]} {a} patients with the outcome observed in the clinic's data; "
                                             f"at least {rules.min_patients} needed (minimum-data rule)"))
     return model, avail
@@ -363,8 +427,8 @@ def train_models(snapshot_dir: str | Path, engine_name: str = "duckdb", out_dir:
                  bootstrap: int = 200, seed: int = 20_240_607, *, engine_options: Mapping[str, Any] | None = None,
                  min_patients_per_option: int = MIN_PATIENTS_PER_OPTION,
                  min_events_per_parameter: float = MIN_EVENTS_PER_PARAMETER,
-                 min_corrected_calibration_slope: float = MIN_CORRECTED_CALIBRATION_SLOPE,
-                 max_rows: int = MAX_TRAINING_ROWS,
+                 calibration_alpha: float = CALIBRATION_ALPHA, calibration_groups: int = CALIBRATION_GROUPS,
+                 max_rows: int = MAX_TRAINING_ROWS, outcomes: Sequence[str] | None = None,
                  progress: Progress | None = None) -> TrainingResult:
     """Fit every prediction model on a snapshot, validate it, and write the model set.
 
@@ -381,8 +445,13 @@ def train_models(snapshot_dir: str | Path, engine_name: str = "duckdb", out_dir:
         Bootstrap resamples per model for the optimism correction (0: apparent performance only).
     seed : int
         Seed of the resamples (each model's stream is seeded by ``[seed, crc32(model_id)]``).
-    min_patients_per_option, min_events_per_parameter, min_corrected_calibration_slope, max_rows
+    min_patients_per_option, min_events_per_parameter, max_rows
         The minimum-data rule and the row cap (``predict.spec``).
+    outcomes : sequence of str, optional
+        Train only these outcomes (keys of ``predict.spec.OUTCOMES``); default all.
+    calibration_alpha, calibration_groups
+        The calibration-in-the-large check of the time-to-event models (``predict.spec`` rule 3):
+        the level of the Greenwood-Nam-D'Agostino test and the number of risk groups.
     progress : callable, optional
         Called with a short message after each model.
 
@@ -402,21 +471,28 @@ def train_models(snapshot_dir: str | Path, engine_name: str = "duckdb", out_dir:
     if engine_name not in ENGINES:
         raise ValidationError(field="engine", value=engine_name, allowed=list(ENGINES))
     for name, value, low in (("bootstrap", bootstrap, 0), ("min_patients_per_option", min_patients_per_option, 1),
-                             ("max_rows", max_rows, 1)):
+                             ("max_rows", max_rows, 1), ("calibration_groups", calibration_groups, 2)):
         if isinstance(value, bool) or not isinstance(value, int) or value < low:
             raise ValidationError(field=name, value=value, allowed=f"an integer >= {low}")
-    for name, num in (("min_events_per_parameter", min_events_per_parameter),
-                      ("min_corrected_calibration_slope", min_corrected_calibration_slope)):
-        if isinstance(num, bool) or not isinstance(num, (int, float)) or not num >= 0:
-            raise ValidationError(field=name, value=num, allowed="a number >= 0")
+    if isinstance(min_events_per_parameter, bool) or not isinstance(min_events_per_parameter, (int, float)) \
+            or not min_events_per_parameter >= 0:
+        raise ValidationError(field="min_events_per_parameter", value=min_events_per_parameter,
+                              allowed="a number >= 0")
+    if isinstance(calibration_alpha, bool) or not isinstance(calibration_alpha, (int, float)) \
+            or not 0 <= calibration_alpha < 1:
+        raise ValidationError(field="calibration_alpha", value=calibration_alpha, allowed="a number from 0 to below 1")
+    known = [o.key for o in OUTCOMES]
+    wanted = None if outcomes is None else list(outcomes)
+    if wanted is not None and (not wanted or any(k not in known for k in wanted)):
+        raise ValidationError(field="outcomes", value=wanted, allowed=known)
     if out_dir is None:
         from spinetrack.config import Settings
 
         out_dir = Settings().models_dir
     started = time.perf_counter()
     snap = Path(snapshot_dir)
-    rules = _Rules(min_patients_per_option, float(min_events_per_parameter), float(min_corrected_calibration_slope),
-                   max_rows, bootstrap, int(seed))
+    rules = _Rules(min_patients_per_option, float(min_events_per_parameter), float(calibration_alpha),
+                   calibration_groups, max_rows, bootstrap, int(seed))
     created = dt.datetime.now(dt.UTC).replace(microsecond=0).strftime("%Y-%m-%dT%H:%M:%SZ")
     info = _snapshot_info(snap)
     models: dict[str, PredictionModel] = {}
@@ -427,11 +503,14 @@ def train_models(snapshot_dir: str | Path, engine_name: str = "duckdb", out_dir:
         prepare_snapshot(engine)
         for group in CARE_GROUPS:
             for arm_type in (("surgical", "conservative") if group.family else ("conservative",)):
-                outcomes = [o for o in OUTCOMES if arm_type == "surgical" or not o.surgical_only]
-                data, total, sampled, description = _fetch(engine, group, arm_type, outcomes, max_rows)
+                todo = [o for o in OUTCOMES if (arm_type == "surgical" or not o.surgical_only)
+                        and (wanted is None or o.key in wanted)]
+                if not todo:
+                    continue
+                data, total, sampled, description = _fetch(engine, group, arm_type, todo, max_rows)
                 meta = {"description": description, "total": total, "sampled": sampled, "snapshot": info,
                         "version": __version__, "created_at": created}
-                for o in outcomes:
+                for o in todo:
                     model, avail = _train_one(o, group, arm_type, data, rules, meta)
                     if model is not None:
                         models[model.model_id] = model
@@ -443,7 +522,8 @@ def train_models(snapshot_dir: str | Path, engine_name: str = "duckdb", out_dir:
     settings = {"engine": engine_name, "bootstrap": bootstrap, "seed": int(seed),
                 "min_patients_per_option": min_patients_per_option,
                 "min_events_per_parameter": float(min_events_per_parameter),
-                "min_corrected_calibration_slope": float(min_corrected_calibration_slope), "max_rows": max_rows}
+                "calibration_alpha": float(calibration_alpha), "calibration_groups": calibration_groups,
+                "max_rows": max_rows, "outcomes": wanted}
     model_set = ModelSet(MappingProxyType(models), tuple(availability), MappingProxyType(info), __version__, created,
                          MappingProxyType(settings), Path(out_dir))
     write_model_set(model_set, out_dir)

@@ -13,12 +13,18 @@ Two readers:
   school grade 8 (Flesch–Kincaid, measured by the tests with
   :mod:`spinetrack.reports.readability`), "out of 100 people" with icon arrays (a 10 × 10 grid of
   filled and outlined circles, an accessible inline SVG whose title and description give the
-  number in words), the uncertainty as "between 55 and 69", where each number comes from, and a
-  side-by-side table (options as columns, questions as rows; the layout of an Option Grid, with
-  spinetrack's own wording);
+  number in words) and the uncertainty of a chance as "between 55 and 69"; for scores and days,
+  how much people differ: "9 in 10 people like you had a score between 5 and 38" (the document's
+  prediction interval, explained once at the top) — never the interval of an average, which
+  says how sure we are of the average, not where one person will be (issue 15); where each
+  number comes from, a warning on any question whose numbers come from different places, a
+  plain statement when the patient's own baseline scores were not used, and a side-by-side
+  table (options as columns, questions as rows; the layout of an Option Grid, with spinetrack's
+  own wording);
 * the **clinician version** (:func:`build_clinician_view`): the same numbers with one decimal,
-  their 95% intervals, the source of every cell, model performance, the red-flag screening and
-  the guideline criteria, for the web page.
+  their 95% confidence intervals and the prediction intervals for one patient, the source of
+  every cell and a warning on rows that mix sources, model performance, the red-flag screening
+  and the guideline criteria, for the web page.
 
 Safety rules, applied to both: when the screening is urgent (a red flag present) only the urgent
 message is shown — no options, no numbers. (The clinician sees the document's message; the
@@ -105,6 +111,7 @@ class _OutcomeWords:
     subject: str = ""               # mean: "After one year, <subject> is about 18 out of 100"
     out_of: int = 0                 # mean: the top of the scale
     days: str = ""                  # median days: "Half of the people <days> within about 2 days."
+    spread: str = ""                # range: "9 in 10 people like you " + spread with {a} and {b} filled in
 
 
 OUTCOME_WORDS: dict[str, _OutcomeWords] = {
@@ -112,20 +119,22 @@ OUTCOME_WORDS: dict[str, _OutcomeWords] = {
                                   event="feel clearly better in daily life after one year"),
     "odi_12m": _OutcomeWords("How much does back pain get in the way of daily life after one year?",
                              scale="The score goes from 0 to 100. A score of 0 means it does not get in the way at all.",
-                             subject="the score", out_of=100),
+                             subject="the score", out_of=100, spread="had a score between {a} and {b}"),
     "nrs_leg_12m": _OutcomeWords("How bad is leg pain after one year?",
                                  scale="Pain is scored from 0 to 10. A score of 0 means no pain. "
                                        "A score of 10 means the worst pain you can think of.",
-                                 subject="leg pain", out_of=10),
+                                 subject="leg pain", out_of=10, spread="had leg pain between {a} and {b}"),
     "nrs_back_12m": _OutcomeWords("How bad is back pain after one year?",
                                   scale="Pain is scored from 0 to 10. A score of 0 means no pain. "
                                         "A score of 10 means the worst pain you can think of.",
-                                  subject="back pain", out_of=10),
-    "los_days": _OutcomeWords("How long do people stay in hospital?", days="go home from hospital"),
+                                  subject="back pain", out_of=10, spread="had back pain between {a} and {b}"),
+    "los_days": _OutcomeWords("How long do people stay in hospital?", days="go home from hospital",
+                              spread="went home after {a} to {b}"),
     "any_complication": _OutcomeWords("How many people have a problem caused by the treatment?",
                                       event="have a problem caused by the treatment, such as an infection"),
     "return_to_activity_days": _OutcomeWords("How long until people are back to their usual activities?",
-                                             days="are back to their usual activities"),
+                                             days="are back to their usual activities",
+                                             spread="were back after {a} to {b}"),
     "reoperation_2y": _OutcomeWords("How many people need another back operation within two years?",
                                     event="need another operation on the back within two years"),
 }
@@ -154,6 +163,15 @@ URGENT_FALLBACK = "A red flag is present: urgent assessment is needed. No treatm
 UNSCREENED_TEXT = ("Before we can talk about your choices, your care team needs to ask you some safety questions "
                    "about your back. Please ask them to do this first. Then they can show you your choices.")
 SYNTHETIC_TEXT = "This is a demo. The numbers are made up for testing. Do not use them to make a real choice."
+RANGE_TEXT = ("Some results come with a range of numbers. Nine in ten people like you had a result in that range. "
+              "So the range shows how much people differ. Your own result could be anywhere in it. "
+              "Now and then it falls outside it.")
+NO_BASELINE_TEXT = ("We do not have your own scores for pain and daily life from before treatment. "
+                    "So the numbers here do not use them. This makes them less personal.")
+NO_BASELINE_SENTENCE = "This does not use your own scores from before treatment. So it is less personal."
+MIXED_TEXT = ("Careful: the numbers for this question come from different places. Some come from this clinic. "
+              "Some come from published studies. So they are hard to compare.")
+MIXED_TAG = "Numbers in this row come from different places."
 
 
 # ---------------------------------------------------------------------------------- icon arrays
@@ -221,6 +239,7 @@ class PatientStatement:
     cell: str                    # the side-by-side table's cell ("about 62 in 100")
     icons: IconArray | None = None
     tag: str | None = None       # where the cell's number comes from ("from this clinic")
+    ranged: bool = False         # the sentences give how much people differ (a prediction interval)
 
 
 @dataclass(frozen=True)
@@ -229,6 +248,7 @@ class PatientOutcome:
     question: str
     scale: str | None
     statements: tuple[PatientStatement, ...]
+    mixed: bool = False  # the row's numbers come from different places (clinic and published studies)
 
 
 @dataclass(frozen=True)
@@ -259,6 +279,10 @@ class PatientAid:
     def grid(self) -> list[tuple[str, list[tuple[str, str | None]]]]:
         """Rows of the side-by-side table: (question, one (cell, source tag) per available option)."""
         return [(o.question, [(s.cell, s.tag) for s in o.statements]) for o in self.outcomes]
+
+    def mixed_rows(self) -> list[bool]:
+        """Per row of :meth:`grid`: whether its numbers come from different places."""
+        return [o.mixed for o in self.outcomes]
 
 
 def _option_name(option: Mapping[str, Any]) -> str:
@@ -320,6 +344,30 @@ def _days_phrase(days: float) -> tuple[str, str]:
     return str(n), "day" if n == 1 else "days"
 
 
+def _in_ten(level: float | None) -> str:
+    """A prediction level as "9 in 10"."""
+    return f"{_whole(10 * (level or 0.9))} in 10"
+
+
+def _spread(words: _OutcomeWords | None, cell: Mapping[str, Any], who: str, fmt: Any, unit: str = "") -> str | None:
+    """How much people differ, from the document's prediction interval: "9 in 10 people like
+    you had a score between 5 and 38." (``None`` when the document gives no range). A range
+    whose top lies beyond the follow-up of the data reads "… 1 to more than 58 weeks"."""
+    low, high, beyond = cell.get("pi_low"), cell.get("pi_high"), cell.get("pi_beyond_days")
+    if low is None or not math.isfinite(low) or not (words and words.spread):
+        return None
+    tail = f" {unit}" if unit else ""
+    if high is None:
+        if beyond is None:
+            return None
+        b = f"more than {fmt(beyond)}"
+    else:
+        b = fmt(high)
+        if fmt(low) == b:
+            return None
+    return f"{_in_ten(cell.get('pi_level'))} {who} {words.spread.format(a=fmt(low), b=b)}{tail}."
+
+
 def _statement(outcome: Mapping[str, Any], option: Mapping[str, Any]) -> PatientStatement:
     key, name = option["key"], _option_name(option)
     cell_data = (outcome.get("by_option") or {}).get(key)
@@ -341,6 +389,7 @@ def _statement(outcome: Mapping[str, Any], option: Mapping[str, Any]) -> Patient
         event = words.event if words else f"have this: {str(outcome.get('label', '')).lower()}"
         lead = f"Out of 100 {who}, about {n} {event}."
         icons = icon_array(_whole(100 * est), label=lead, id_prefix=f"ia-{outcome['key']}-{key}")
+        # the uncertainty of a chance (a probability needs no range of people: it is one person's chance)
         spread = _between(low, high, _pct)
         cell = f"about {n} in 100"
     elif kind == "median_days" or outcome.get("unit") == "days":
@@ -348,9 +397,10 @@ def _statement(outcome: Mapping[str, Any], option: Mapping[str, Any]) -> Patient
         doing = words.days if words else f"reach this: {str(outcome.get('label', '')).lower()}"
         lead = (f"Half of the {who} {doing} within about {value} {unit}." if kind == "median_days"
                 else f"On average, {who} {doing} after about {value} {unit}.")
-        in_weeks = unit.startswith("week")
-        spread = _between(low, high, lambda x: str(max(_whole(x / 7 if in_weeks else x), 0)),
-                          "weeks" if in_weeks else "days")
+        pi_high = cell_data.get("pi_high") if cell_data.get("pi_high") is not None else cell_data.get("pi_beyond_days")
+        in_weeks = (pi_high if pi_high is not None else est) >= 14
+        spread = _spread(words, cell_data, who, lambda x: str(max(_whole(x / 7 if in_weeks else x), 0)),
+                         "weeks" if in_weeks else "days")
         cell = f"about {value} {unit}"
     else:  # a mean on a score
         score = True
@@ -360,16 +410,19 @@ def _statement(outcome: Mapping[str, Any], option: Mapping[str, Any]) -> Patient
         scale = f" out of {top}" if top else f" {outcome.get('unit', '')}".rstrip()
         lead = f"After one year, {subject} is about {shown}{scale} for {who}." if outcome["key"].endswith("_12m") \
             else f"On average, {subject} is about {shown}{scale} for {who}."
-        spread = _between(low, high, lambda x: str(_whole(x)))
+        spread = _spread(words, cell_data, who, lambda x: str(_whole(x)))
         cell = f"about {shown}{scale}"
     better = {"higher": "Higher is better.", "lower": "Lower is better."}.get(outcome.get("better", ""), "")
     sentences = [lead]
     if spread:
         sentences.append(spread)
+    ranged = bool(spread) and kind != "probability"
     if score and better:
         sentences.append(better)
     sentences.append(SOURCE_SENTENCES.get(source, SOURCE_SENTENCES["none"]))
-    return PatientStatement(key, name, source, tuple(sentences), cell, icons, SOURCE_TAGS.get(source))
+    if source == "clinic" and cell_data.get("uses_baseline_scores") is False:
+        sentences += _sentences_of(NO_BASELINE_SENTENCE)
+    return PatientStatement(key, name, source, tuple(sentences), cell, icons, SOURCE_TAGS.get(source), ranged)
 
 
 def build_patient_aid(payload: Payload) -> PatientAid:
@@ -410,15 +463,22 @@ def build_patient_aid(payload: Payload) -> PatientAid:
     for outcome in payload.get("outcomes") or []:
         words = _outcome_words(outcome["key"])
         question = words.question if words else str(outcome.get("label") or outcome["key"])
+        statements = tuple(_statement(outcome, o) for o in available)
+        shown = {st.source for st in statements if st.source in ("clinic", "literature")}
+        mixed = bool(outcome.get("mixed_sources")) or len(shown) > 1
         outcomes.append(PatientOutcome(outcome["key"], question, words.scale if words and words.scale else None,
-                                       tuple(_statement(outcome, o) for o in available)))
-    intro = (
+                                       statements, mixed))
+    intro: tuple[str, ...] = (
         f"This page can help you and your care team talk about your choices for {condition}.",
         "There is no single right choice. The best choice for you depends on what matters most to you.",
         "No one can say for sure what will happen to you. The numbers show what happened to other people.",
         ("Some numbers are out of 100 people. A filled circle stands for one person who has that result. "
          "An empty circle stands for one person who does not."),
     )
+    if any(st.ranged for o in outcomes for st in o.statements):
+        intro += _sentences_of(RANGE_TEXT)
+    if payload.get("baseline_scores_missing"):
+        intro += _sentences_of(NO_BASELINE_TEXT)
     closing = ("Take your time. You can ask your care team any question.",
                "You can also talk it over with your family or friends before you choose.")
     return PatientAid(
@@ -446,6 +506,8 @@ def patient_text(payload: Payload | PatientAid) -> str:
     for outcome in aid.outcomes:
         if outcome.scale:
             lines.append(outcome.scale)
+        if outcome.mixed:
+            lines += _sentences_of(MIXED_TEXT)
         for statement in outcome.statements:
             lines += statement.sentences
     lines += aid.closing
@@ -486,6 +548,8 @@ def render_patient_body(payload: Payload | PatientAid, *, heading_level: int = 1
                          f'<{h2} id="aid-q{i}">{esc(outcome.question)}</{h2}>')
             if outcome.scale:
                 parts.append(_p([outcome.scale], "aid-scale"))
+            if outcome.mixed:
+                parts.append(f'<p class="aid-mixed" role="note"><strong>{esc(MIXED_TEXT)}</strong></p>')
             parts.append('<div class="aid-cards">')
             for s in outcome.statements:
                 parts.append(f'<div class="aid-card aid-source-{esc(s.source)}"><{h3}>{esc(s.option_name)}</{h3}>'
@@ -503,10 +567,11 @@ def render_patient_body(payload: Payload | PatientAid, *, heading_level: int = 1
 def _grid_html(aid: PatientAid, h2: str) -> str:
     head = "".join(f'<th scope="col">{esc(c.name)}</th>' for c in aid.columns)
     rows = "".join(
-        f'<tr><th scope="row">{esc(q)}</th>' + "".join(
+        f'<tr><th scope="row">{esc(q)}'
+        + (f'<span class="aid-mixed-tag">{esc(MIXED_TAG)}</span>' if mixed else "") + "</th>" + "".join(
             f"<td>{esc(c)}" + (f'<span class="aid-src">{esc(t)}</span>' if t else "") + "</td>" for c, t in cells)
         + "</tr>"
-        for q, cells in aid.grid())
+        for (q, cells), mixed in zip(aid.grid(), aid.mixed_rows(), strict=True))
     return (f'<section aria-labelledby="aid-grid"><{h2} id="aid-grid">Your choices side by side</{h2}>'
             '<div class="aid-table-wrap" tabindex="0" role="region" aria-label="Table: your choices side by side">'
             f'<table class="aid-grid"><thead><tr><th scope="col">Question</th>{head}</tr></thead>'
@@ -530,6 +595,8 @@ table.aid-grid { border-collapse: collapse; width: 100%; font-size: 11pt; }
 table.aid-grid th, table.aid-grid td { border: 1px solid #8a8f94; padding: 4pt; text-align: left; vertical-align: top; }
 table.aid-grid thead th { background: #eef2f6; }
 table.aid-grid .aid-src { display: block; font-size: 9pt; color: #4a4a4a; }
+table.aid-grid .aid-mixed-tag { display: block; font-size: 9pt; font-weight: normal; color: #8a5a00; }
+.aid-mixed { border-left: 4px solid #8a5a00; padding-left: 6pt; }
 .aid-outcome { break-inside: avoid; }
 .aid-cards { display: flex; flex-wrap: wrap; gap: 8pt; }
 .aid-card { border: 1px solid #c4cad0; padding: 6pt; width: 31.5%; break-inside: avoid; margin: 0 0 6pt; font-size: 11pt; }
@@ -612,7 +679,14 @@ def _cell(outcome: Mapping[str, Any], option_key: str) -> dict[str, Any]:
                 "note": data.get("note")}
     low, high = data.get("ci_low"), data.get("ci_high")
     interval = f"{_value(outcome, low)} to {_value(outcome, high)}" if low is not None and high is not None else None
+    spread = None
+    if data.get("pi_low") is not None:
+        top = (_value(outcome, data["pi_high"]) if data.get("pi_high") is not None
+               else f"beyond {_value(outcome, data.get('pi_beyond_days'))} (the longest follow-up)")
+        spread = f"{_value(outcome, data['pi_low'])} to {top}"
     return {"applies": True, "source": source, "text": _value(outcome, est), "interval": interval,
+            "spread": spread, "spread_level": f"{100 * (data.get('pi_level') or 0.9):.0f}%" if spread else None,
+            "own_scores": data.get("uses_baseline_scores"),
             "source_label": SOURCE_LABELS.get(source, source),
             "n": fmt_count(data["n_patients"]) if data.get("n_patients") is not None else None,
             "model_id": data.get("model_id"), "citation": data.get("citation"), "note": data.get("note")}
@@ -705,6 +779,7 @@ def build_clinician_view(payload: Payload) -> ClinicianView:
     columns = tuple(o for o in options if o.get("available", True))
     rows = tuple({"key": o["key"], "label": o.get("label") or o["key"], "unit": o.get("unit"),
                   "kind": o.get("kind"), "better": o.get("better"),
+                  "mixed_sources": bool(o.get("mixed_sources")), "sources_note": o.get("sources_note"),
                   "cells": [_cell(o, c["key"]) for c in columns]} for o in payload.get("outcomes") or [])
     models = tuple({**m, "svg": _figure(m), "reliability_rows": _reliability_rows(m.get("reliability")),
                     "fmt": {k: _fmt(m.get(k), 3 if k == "brier" else 2) for k in (

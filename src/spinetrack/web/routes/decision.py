@@ -76,6 +76,9 @@ class DecisionEpisodePublic(_Model):
     levels: str = Field(description="Spinal levels, comma-separated, e.g. L4-L5.")
     family: str | None = Field(description="Procedure family the surgical options refer to (discectomy, "
                                             "decompression, fusion), or null.")
+    age_at_baseline: int | None = Field(None, description="Age in the year of the episode's baseline (index date, or "
+                                                          "enrolment before treatment): the age the predictions use.")
+    baseline_date: dt.date | None = Field(None, description="The date the predictors describe.")
 
 
 class DecisionRedFlagPublic(_Model):
@@ -112,8 +115,20 @@ class DecisionOptionPublic(_Model):
 
 class DecisionEstimatePublic(_Model):
     estimate: float | None
-    ci_low: float | None = Field(description="Lower end of the 95% interval.")
-    ci_high: float | None = Field(description="Upper end of the 95% interval.")
+    ci_low: float | None = Field(description="Lower end of the 95% confidence interval of the expected value for "
+                                             "patients like this one.")
+    ci_high: float | None = Field(description="Upper end of the 95% confidence interval of the expected value.")
+    pi_low: float | None = Field(None, description="Lower end of the prediction interval: the range of one patient's "
+                                                   "result (pi_level of patients like this one); null for "
+                                                   "probabilities.")
+    pi_high: float | None = Field(None, description="Upper end of the prediction interval; null with pi_beyond_days "
+                                                    "when it lies beyond the longest follow-up of the data.")
+    pi_level: float | None = Field(None, description="Share of patients within the prediction interval (0.9).")
+    pi_beyond_days: float | None = Field(None, description="The longest follow-up (days) that the prediction "
+                                                           "interval's upper end exceeds, or null.")
+    uses_baseline_scores: bool | None = Field(None, description="False: the patient's own baseline ODI/NRS scores "
+                                                                "were not recorded and not used (a less personal "
+                                                                "estimate).")
     source: Literal["clinic", "literature", "none"] = Field(
         description="clinic: this registry's model, adjusted to the patient; literature: a published figure for "
                     "an average patient, not adjusted; none: no estimate.")
@@ -130,6 +145,9 @@ class DecisionOutcomePublic(_Model):
     kind: Literal["probability", "mean", "median_days"]
     unit: str = Field(description="proportion, ODI points (0-100), NRS points (0-10) or days.")
     better: Literal["higher", "lower"]
+    mixed_sources: bool = Field(False, description="True when this row's cells come from different sources (the "
+                                                   "clinic's model for some options, published studies for others).")
+    sources_note: str | None = Field(None, description="What the sources of a mixed row are.")
     by_option: dict[str, DecisionEstimatePublic] = Field(
         description="Option key → estimate; an option left out does not apply (e.g. hospital stay without surgery).")
 
@@ -151,7 +169,8 @@ class DecisionModelPublic(_Model):
 
 class DecisionSupportPublic(_Model):
     """One patient's decision support: red-flag screening, the treatment options and the
-    expected outcomes of each with 95% intervals and their source, and model performance."""
+    expected outcomes of each with 95% confidence intervals, prediction intervals for one
+    patient and their source, and model performance."""
 
     patient: DecisionPatientPublic
     generated_on: dt.date
@@ -162,6 +181,8 @@ class DecisionSupportPublic(_Model):
     models: list[DecisionModelPublic]
     sources: list[str]
     synthetic_data: bool = Field(description="True when the numbers come from synthetic (demo) data.")
+    baseline_scores_missing: list[str] = Field(default_factory=list, description="Baseline scores not recorded "
+                                               "(odi_pct, nrs_back, nrs_leg): the estimates do not use them.")
 
 
 # ---------------------------------------------------------------------------------- routes
