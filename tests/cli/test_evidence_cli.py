@@ -26,7 +26,7 @@ def _json(*args: str) -> dict[str, Any]:
 def test_claim_recovery_returns_the_shorter_recovery_claims() -> None:
     doc = _json("--claim", "recovery")
     recovery = [c.key for c in CLAIMS if c.promise == "shorter recovery"]
-    assert doc["claims"] == recovery == ["length_of_stay", "return_to_activity"]
+    assert doc["claims"] == recovery == ["length_of_stay", "return_to_activity", "return_to_activity_from_enrolment"]
     assert doc["groups"] and all(set(g["claims"]) & set(recovery) for g in doc["groups"])
     assert {g["outcome"] for g in doc["groups"]} >= {"length_of_stay", "return_to_work"}
     assert doc == json.loads(json.dumps(summarize_evidence(claim=recovery).as_dict()))
