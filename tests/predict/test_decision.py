@@ -97,6 +97,10 @@ def test_clean_screening_gives_every_option_and_the_numbers_of_predict_options(
     assert n_cells == len(expected.predictions)
     assert any(c["source"] == "clinic" for r in doc["outcomes"] for c in r["by_option"].values())
     assert {m["model_id"] for m in doc["models"]} == {p.model_id for p in expected.predictions if p.model_id}
+    rta = next(m for m in doc["models"] if m["outcome"] == "return_to_activity")
+    card = trained.models.models[rta["model_id"]]
+    assert (rta["distribution"], rta["shrinkage"]) == (card.distribution, card.shrinkage)
+    assert rta["calibration_by_group"]["p_value"] == card.calibration_groups.p_value
     assert "length_of_stay" not in {k for r in doc["outcomes"] for k in r["by_option"] if k == "conservative"}
 
 

@@ -101,12 +101,17 @@ def test_reoperation_is_a_censored_time_to_event_model(trained) -> None:  # type
 
 def test_reliability_diagram_draws_the_model_groups(trained) -> None:  # type: ignore[no-untyped-def]
     """reports.prediction_plots draws what the model holds: one point per group (ten), an
-    accessible title, deterministic output; no diagram for the censored outcome."""
+    accessible title, deterministic output; for a censored outcome, the groups of its
+    calibration check by risk group."""
     m = next(m for m in trained.models.models.values() if m.kind == "binary")
     svg = model_reliability_diagram(m)
     assert svg is not None and svg.startswith("<svg") and svg == model_reliability_diagram(m)
     assert "Reliability: " in svg and m.model_id in svg and "<desc" in svg
     for b in m.reliability.bins:
         assert f">{b.n}<" in svg
-    tte = next((m for m in trained.models.models.values() if m.kind == "time_to_event"), None)
-    assert tte is None or model_reliability_diagram(tte) is None
+    # a time-to-event model: its calibration by risk group (Kaplan-Meier against predicted survival)
+    tte = trained.models.models["discectomy.return_to_activity.surgical"]
+    svg = model_reliability_diagram(tte)
+    assert svg is not None and "Calibration by risk group" in svg and "Greenwood-Nam-D" in svg
+    for n in tte.calibration_groups.n:
+        assert f">{n}<" in svg

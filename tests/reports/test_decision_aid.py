@@ -576,3 +576,19 @@ def test_docstring_examples_run() -> None:
 
     result = doctest.testmod(decision_aid, optionflags=doctest.ELLIPSIS)
     assert result.attempted >= 5 and result.failed == 0
+
+
+def test_clinician_model_table_names_shrinkage_distribution_and_calibration_by_group() -> None:
+    """Issues 15 items 6-7: the clinician sees, per model, the shrinkage factor applied, the AFT
+    distribution with the AICs it was chosen by, and the p-value of the calibration check by
+    risk group — the document's numbers, formatted (made-up values here)."""
+    doc = fixture("normal")
+    doc["models"][0].update(shrinkage=0.874, distribution=None, distribution_aic=None, calibration_by_group=None)
+    doc["models"][1].update(shrinkage=None, distribution="lognormal",
+                            distribution_aic={"weibull": 10822.95, "lognormal": 10550.95, "loglogistic": 10559.83},
+                            calibration_by_group={"time": 42.0, "p_value": 0.0464})
+    view = build_clinician_view(doc)
+    assert view.models[0]["design"] == "effects shrunk by 0.87"
+    assert view.models[1]["design"] == ("log-normal (AIC: Weibull 10,823.0, log-normal 10,551.0, log-logistic "
+                                        "10,559.8); Kaplan-Meier vs predicted by risk group at day 42: p = 0.046")
+    assert build_clinician_view(fixture("builder_keys")).models[1]["design"] == "—"

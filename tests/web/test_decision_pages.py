@@ -169,6 +169,8 @@ def test_clinician_version_of_a_normal_patient(client_for: Client, world: World,
     assert odi and "18.2 95% CI of the average 15.6 to 20.9 90% of patients like this: 3.4 to 33.0" in _text(
         "<main>" + odi.group(1) + "</main>")
     assert 'id="baseline-warning"' not in html and "ds-mixed" not in html
+    # issue 15, item 8: the age the predictions use is the episode's, shown beside today's
+    assert re.search(r'<dd id="age-at-baseline">47 on 2026-11-02, the start of this episode', html)
     los = re.search(r'<tr id="outcome-los_days">(.*?)</tr>', html, re.DOTALL)
     assert los and "does not apply" in los.group(1)
     models = re.search(r'<table class="data ds-models" id="models-table">(.*?)</table>', html, re.DOTALL)

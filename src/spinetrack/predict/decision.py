@@ -167,6 +167,10 @@ def _model_summaries(predictions: OptionPredictions, models: ModelSet) -> list[d
             "brier": _metric(perf, "brier", "apparent"),
             "r2": _metric(perf, "r2", "apparent"), "rmse": _metric(perf, "rmse", "apparent"),
             "bootstrap": perf["bootstrap_used"],
+            "shrinkage": card["method"]["shrinkage"],
+            "distribution": card["method"]["distribution"],
+            "distribution_aic": card["method"]["distribution_aic"],
+            "calibration_by_group": card["calibration_by_group"],
             "reliability": card["reliability"],
             "reliability_svg": None,  # drawn by the web/report layer from ``reliability``
         })

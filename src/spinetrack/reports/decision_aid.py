@@ -476,9 +476,9 @@ def build_patient_aid(payload: Payload) -> PatientAid:
          "An empty circle stands for one person who does not."),
     )
     if any(st.ranged for o in outcomes for st in o.statements):
-        intro += _sentences_of(RANGE_TEXT)
+        intro += (RANGE_TEXT,)
     if payload.get("baseline_scores_missing"):
-        intro += _sentences_of(NO_BASELINE_TEXT)
+        intro += (NO_BASELINE_TEXT,)
     closing = ("Take your time. You can ask your care team any question.",
                "You can also talk it over with your family or friends before you choose.")
     return PatientAid(
@@ -756,6 +756,27 @@ def _figure(model: Mapping[str, Any]) -> str | None:
                                fig_id="rel-" + re.sub(r"[^A-Za-z0-9_-]+", "-", mid), percent=binary)
 
 
+_DISTRIBUTION_WORDS = {"weibull": "Weibull", "lognormal": "log-normal", "loglogistic": "log-logistic"}
+
+
+def _design_words(model: Mapping[str, Any]) -> str:
+    """The model's shrinkage, and for a time-to-event model its distribution (with the AICs it
+    was chosen by) and its calibration by risk group, in one line for the model table."""
+    parts = []
+    if model.get("shrinkage") is not None:
+        parts.append(f"effects shrunk by {fmt_number(model['shrinkage'], 2)}")
+    dist = model.get("distribution")
+    if dist:
+        aic = model.get("distribution_aic") or {}
+        shown = ", ".join(f"{_DISTRIBUTION_WORDS.get(k, k)} {fmt_number(v, 1)}" for k, v in aic.items() if v is not None)
+        parts.append(f"{_DISTRIBUTION_WORDS.get(dist, dist)} (AIC: {shown})" if shown else _DISTRIBUTION_WORDS.get(dist, dist))
+    cal = model.get("calibration_by_group")
+    if cal:
+        parts.append(f"Kaplan-Meier vs predicted by risk group at day {fmt_number(cal['time'], 0)}: "
+                     f"p = {cal['p_value']:.2g}")
+    return "; ".join(parts) or "—"
+
+
 def build_clinician_view(payload: Payload) -> ClinicianView:
     """The clinician version: every cell with its value (probabilities in percent, one
     decimal), 95% interval, source and n; model performance; screening and criteria.
@@ -782,6 +803,7 @@ def build_clinician_view(payload: Payload) -> ClinicianView:
                   "mixed_sources": bool(o.get("mixed_sources")), "sources_note": o.get("sources_note"),
                   "cells": [_cell(o, c["key"]) for c in columns]} for o in payload.get("outcomes") or [])
     models = tuple({**m, "svg": _figure(m), "reliability_rows": _reliability_rows(m.get("reliability")),
+                    "design": _design_words(m),
                     "fmt": {k: _fmt(m.get(k), 3 if k == "brier" else 2) for k in (
                         "c_statistic", "c_statistic_corrected", "calibration_intercept", "calibration_slope",
                         "calibration_slope_corrected", "brier", "r2", "rmse")},

@@ -90,10 +90,36 @@ def reliability_diagram(curve: ReliabilityCurve | Mapping[str, Any], *, axis_lab
         return _to_svg(fig, fig_id, title, desc)
 
 
+def _survival_diagram(model: PredictionModel, fig_id: str | None) -> str | None:
+    """A time-to-event model's calibration by risk group drawn as a reliability diagram:
+    Kaplan–Meier survival at the check's time (with ± 1.959964 Greenwood SE, cut to 0–100%)
+    against the group's mean predicted survival."""
+    cal = model.calibration_groups
+    if cal is None:
+        return None
+    z = 1.959963984540054
+    bins = [{"mean_predicted": p, "observed": o, "ci_low": max(0.0, o - z * se), "ci_high": min(1.0, o + z * se),
+             "n": n} for p, o, se, n in zip(cal.predicted, cal.observed, cal.standard_error, cal.n, strict=True)]
+    label = f"survival at day {cal.time:g}"
+    footer = (f"Greenwood-Nam-D'Agostino chi-square {cal.chi2:.1f} on {cal.df} df, p = {cal.p_value:.2g}; "
+              f"{model.distribution or 'weibull'} AFT; n = {model.n}")
+    if model.shrinkage is not None:
+        footer += f"; covariate effects shrunk by {model.shrinkage:.2f}"
+    desc = (f"Calibration by risk group of model {model.model_id}: Kaplan-Meier against mean predicted {label} in "
+            f"{len(bins)} groups of predicted risk, with 95% intervals. {footer}.")
+    return reliability_diagram({"bins": bins}, axis_label=label,
+                               title=f"Calibration by risk group: {model.outcome.replace('_', ' ')} ({model.model_id})",
+                               desc=desc, fig_id=fig_id or "rel-" + model.model_id.replace(".", "-"), footer=footer,
+                               percent=True)
+
+
 def model_reliability_diagram(model: PredictionModel, *, fig_id: str | None = None) -> str | None:
-    """The reliability diagram of a fitted model (``None`` for a time-to-event model, which has
-    no reliability groups), labelled from the model and footed with its optimism-corrected
-    calibration intercept and slope."""
+    """The reliability diagram of a fitted model, labelled from the model and footed with its
+    optimism-corrected calibration intercept and slope; for a time-to-event model, its
+    calibration by risk group (Kaplan–Meier against predicted survival; ``None`` when that
+    check could not be made)."""
+    if model.kind == "time_to_event":
+        return _survival_diagram(model, fig_id)
     if model.reliability is None:
         return None
     perf = {m.name: m for m in model.performance.metrics}
