@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 
+import numpy as np
 import pytest
 
 from spinetrack.predict import CARE_GROUPS, OUTCOMES, load_models, model_card, predict_options
@@ -115,3 +116,30 @@ def test_reliability_diagram_draws_the_model_groups(trained) -> None:  # type: i
     assert svg is not None and "Calibration by risk group" in svg and "Greenwood-Nam-D" in svg
     for n in tte.calibration_groups.n:
         assert f">{n}<" in svg
+
+
+def test_a_covariate_without_events_is_dropped_before_an_aft_fit() -> None:
+    """A 0/1 covariate with no event among the patients who have it (two patients with a
+    missing baseline ODI and no reoperation, as in a 20,000-patient demo cohort) has no finite
+    time ratio: the AFT likelihood keeps rising as it grows (oracle: fitted anyway, its
+    coefficient runs off with a standard error above 10^6; on the demo cohort the fits failed).
+    The trainer drops it and says why, as it drops a covariate that separates a binary outcome."""
+    from spinetrack.predict.training import _fit
+    from spinetrack.stats.aft import fit_aft
+
+    g = np.random.default_rng(3)
+    n = 600
+    x = g.normal(size=n)
+    rare = np.zeros(n)
+    rare[:3] = 1.0
+    t = np.exp(5 + 0.5 * x + 0.8 * g.normal(size=n))
+    d = (t < 400).astype(float)
+    t = np.minimum(t, 400.0)
+    d[:3], t[:3] = 0.0, 400.0  # no event among the patients with the rare indicator
+    X = np.column_stack([np.ones(n), x, rare])
+    names = ["intercept", "x_age10", "x_odi0_missing"]
+    assert fit_aft(X, t, d, "lognormal").standard_errors[2] > 1e6
+    fit, kept, dropped, selection = _fit("time_to_event", X, np.zeros(n), t, d, names, names)
+    assert kept == ["intercept", "x_age10"] and selection is not None and fit.converged
+    assert dropped == [("x_odi0_missing", "no event among the 3 patients with it in the training data (dropped: no "
+                                          "finite estimate)")]

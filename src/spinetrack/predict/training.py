@@ -220,10 +220,23 @@ def _fit(kind: str, X: np.ndarray, y: np.ndarray, t: np.ndarray, d: np.ndarray, 
          columns: list[str]) -> tuple[Any, list[str], list[tuple[str, str]], AFTSelectionResult | None]:
     """Fit on ``columns`` (of ``X``, whose columns are ``names``), dropping a covariate that
     (quasi-)separates a binary outcome (at most 5 times; never the intercept or the approach
-    indicator). A time-to-event model is the AFT distribution with the smallest AIC. Returns
-    (fit, kept columns, dropped, the AFT selection or None)."""
+    indicator). A time-to-event model is the AFT distribution with the smallest AIC; a 0/1
+    covariate with no event among the patients with it (or among those without it) is dropped
+    first, since its time ratio has no finite estimate. Returns (fit, kept columns, dropped,
+    the AFT selection or None)."""
     cols = list(columns)
     dropped: list[tuple[str, str]] = []
+    if kind == "time_to_event":
+        for c in list(cols):
+            col = X[:, names.index(c)]
+            if c in ("intercept", APPROACH_COLUMN) or not np.all((col == 0.0) | (col == 1.0)):
+                continue
+            with_it, without = float(d[col == 1.0].sum()), float(d[col == 0.0].sum())
+            if with_it == 0.0 or without == 0.0:
+                cols.remove(c)
+                n_with = int(col.sum())
+                who = f"the {n_with} patients with it" if with_it == 0.0 else f"the {col.size - n_with} without it"
+                dropped.append((c, f"no event among {who} in the training data (dropped: no finite estimate)"))
     while True:
         idx = [names.index(c) for c in cols]
         Xk = X[:, idx]
