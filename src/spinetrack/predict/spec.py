@@ -40,8 +40,8 @@ and the scorecard read the same data:
 Options
 -------
 ``conservative``, ``mis`` and ``open`` within the procedure family that treats the patient's
-diagnosis (:data:`FAMILY_BY_DIAGNOSIS`, the assignment the synthetic cohort uses for the
-primary procedure of each diagnosis, ``synth/cohort.py``): disc herniation → discectomy,
+diagnosis (:data:`FAMILY_BY_DIAGNOSIS`, ``domain/data/surgical_options.csv``, the assignment
+the scorecard and the synthetic cohort use for the primary procedure of each diagnosis): disc herniation → discectomy,
 stenosis → decompression, spondylolisthesis and degenerative disc disease → fusion. Nonspecific
 low back pain has no surgical option.
 
@@ -96,7 +96,7 @@ from dataclasses import dataclass
 
 from spinetrack.analysis.claims import claim
 from spinetrack.analysis.design import ComparisonSpec, covariate_columns, outcome_spec
-from spinetrack.domain.diagnosis import DiagnosisGroup
+from spinetrack.domain.options import SURGICAL_FAMILY
 
 __all__ = [
     "CARE_GROUPS",
@@ -127,14 +127,9 @@ REOPERATION_HORIZON_DAYS = 730
 OPTIONS = ("conservative", "mis", "open")
 APPROACH_COLUMN = "x_mis"  # the approach indicator of the surgical models (1 = MIS, 0 = open)
 
-FAMILY_BY_DIAGNOSIS: dict[str, str | None] = {
-    DiagnosisGroup.DISC_HERNIATION_RADICULOPATHY.value: "discectomy",
-    DiagnosisGroup.STENOSIS_WITH_CLAUDICATION.value: "decompression",
-    DiagnosisGroup.STENOSIS_WITHOUT_CLAUDICATION.value: "decompression",
-    DiagnosisGroup.DEGENERATIVE_SPONDYLOLISTHESIS.value: "fusion",
-    DiagnosisGroup.DEGENERATIVE_DISC_DISEASE.value: "fusion",
-    DiagnosisGroup.NONSPECIFIC_LOW_BACK_PAIN.value: None,
-}
+#: Diagnosis group → the family that treats it (``None``: no surgical option): the domain's table
+#: (``domain/data/surgical_options.csv``), the same one the scorecard's comparisons use.
+FAMILY_BY_DIAGNOSIS: dict[str, str | None] = dict(SURGICAL_FAMILY)
 
 
 @dataclass(frozen=True, slots=True)

@@ -21,6 +21,9 @@ module              what it finishes
                     that account for the estimated propensity score; AIPW → :class:`EffectEstimate`
 ``sensitivity``     E-values → :class:`EValueResult`; the augmented overlap-weight (doubly
                     robust ATO) check of Mao, Li & Greene 2019 → :class:`EffectEstimate`
+``multiplicity``    Benjamini–Hochberg and Holm adjusted p-values across a scorecard
+``aft``             Weibull, log-normal and log-logistic accelerated failure time models
+                    (censored), chosen by AIC; calibration by risk group
 ==================  =========================================================================
 
 This package imports only the standard library and numpy (no I/O, no engines, no pandas).
