@@ -148,7 +148,11 @@ def main(argv: list[str] | None = None) -> int:
     summary["machine"] = {"python": sys.version.split()[0], "platform": platform.platform(), "cpus": os.cpu_count()}
     _print(summary)
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(summary, indent=1, default=float) + "\n", encoding="utf-8")
+    # the summary indented; the cells one per line (beside their truth), so the file stays readable
+    rows = summary.pop("rows")
+    text = json.dumps(summary, indent=1, default=float)
+    cells = ",\n  ".join(json.dumps(r, default=float) for r in rows)
+    args.out.write_text(text[:-1].rstrip() + ',\n "rows": [\n  ' + cells + "\n ]\n}\n", encoding="utf-8")
     print(f"written {args.out} ({summary['seconds']:.0f} s)")
     return 0
 

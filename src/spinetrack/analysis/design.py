@@ -328,8 +328,7 @@ def outcome_columns(claims: tuple[Claim, ...] | list[Claim]) -> list[str]:
     cols += [f"{i}__{tp}" for i in PROM_INSTRUMENTS for tp in TIMEPOINTS]
     cols += [prom_column(c) for c in claims
              if c.table == "outcomes" and c.kind is not MetricKind.TIME_TO_EVENT and prom_column(c) not in cols]
-    cols += [f"fu__{tp}" for tp in TIMEPOINTS] + ["rta_time", "rta_event", "fu_last", "enrolment_days",
-                                                  "followup_days"]
+    cols += [f"fu__{tp}" for tp in TIMEPOINTS] + ["rta_time", "rta_event", "enrolment_days", "followup_days"]
     cols += [f"pr_{c}" for c in _PROCEDURE_COLUMNS]
     cols += [_event_column(c) for c in claims if c.table == "complications"]
     return [*dict.fromkeys(cols), "readmitted", "reop_first_day", "malpos_first_day"]

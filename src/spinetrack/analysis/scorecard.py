@@ -18,7 +18,15 @@ from pathlib import Path
 from typing import Any
 
 from spinetrack.analysis.aggregates import linear_predictor
-from spinetrack.analysis.claims import ALPHA, CLAIMS, NOT_MEASURED, Claim, adjust_p_values, decide_verdict
+from spinetrack.analysis.claims import (
+    ALPHA,
+    CLAIMS,
+    NOT_MEASURED,
+    Claim,
+    adjust_p_values,
+    claim,
+    decide_verdict,
+)
 from spinetrack.analysis.design import (
     COMPARISONS,
     PROM_INSTRUMENTS,
@@ -223,17 +231,11 @@ def adjust_verdicts(results: Sequence[ClaimResult], method: str = MULTIPLICITY) 
         r = results[i]
         e = r.effect
         assert e is not None
-        c = get_claim(r.claim)
+        c = claim(r.claim)
         verdict = decide_verdict(e.estimate, e.ci_low, e.ci_high, c.better, p_adjusted=p, margin=r.margin,
                                  alpha=ALPHA, null=e.null_value)
         out[i] = replace(r, p_adjusted=float(p), verdict=verdict)
     return out
-
-
-def get_claim(key: str) -> Claim:
-    from spinetrack.analysis.claims import claim
-
-    return claim(key)
 
 
 # --------------------------------------------------------------------------- serialisation
@@ -244,9 +246,7 @@ def _d(obj: Any) -> Any:
 
 
 def claim_result_as_dict(r: ClaimResult) -> dict[str, Any]:
-    from spinetrack.analysis.claims import claim as get_claim
-
-    c = get_claim(r.claim)
+    c = claim(r.claim)
     e = r.effect
     doc = to_jsonable({
         "comparison": r.comparison, "claim": r.claim, "promise": c.promise, "metric": c.metric, "kind": str(c.kind),
@@ -331,7 +331,6 @@ def analyze_snapshot(snapshot_dir: str | Path, *, engine: str = "duckdb", engine
     :class:`~spinetrack.errors.ValidationError` naming the field and the allowed values, before
     any work starts.
     """
-    from spinetrack.analysis.claims import claim as get_claim
     from spinetrack.engines import get_engine
 
     validate_options(engine=engine, estimand=estimand, trim=trim, comparisons=comparisons, claims=claims)
@@ -343,7 +342,7 @@ def analyze_snapshot(snapshot_dir: str | Path, *, engine: str = "duckdb", engine
         preload = threading.Thread(target=_load_literature, name="spinetrack-literature", daemon=True)
         preload.start()
         sc = run_scorecard(eng, comparisons=[specs[k] for k in comparisons] if comparisons else COMPARISONS,
-                           claims=[get_claim(k) for k in claims] if claims else CLAIMS, estimand=estimand, trim=trim,
+                           claims=[claim(k) for k in claims] if claims else CLAIMS, estimand=estimand, trim=trim,
                            sensitivity=sensitivity, ci_level=ci_level, snapshot=load_manifest(snapshot_dir),
                            progress=progress)
         preload.join()

@@ -8,7 +8,7 @@ shrinkage.
 * :func:`fit_logistic` — maximum likelihood by Newton/IRLS (:func:`spinetrack.stats.glm.fit_logistic_irls`
   on :func:`~spinetrack.stats.glm.logistic_crossprod_numpy`).
 * :func:`fit_weibull_aft` — Weibull accelerated failure time model for right-censored times,
-  by Newton–Raphson on ``(β, log k)``. Parametrisation: ``log T = x'β + σ W`` with ``W`` the
+  by Newton–Raphson on ``(β, log k)`` (:func:`spinetrack.stats.aft.fit_aft`). Parametrisation: ``log T = x'β + σ W`` with ``W`` the
   standard (minimum) extreme-value distribution and ``σ = 1/k``, i.e.
   ``S(t | x) = exp(−(t/λ)^k)`` with ``λ = exp(x'β)``. lifelines' ``WeibullAFTFitter`` uses the
   same model: its ``lambda_`` coefficients are ``β`` and its ``rho_`` intercept is ``log k``.
@@ -16,15 +16,14 @@ shrinkage.
 * predictions with intervals by the delta method (:class:`PredictionEstimate`): means
   (:func:`predict_mean`), probabilities on the logit scale (:func:`predict_probability`) and the
   Weibull median ``λ (log 2)^{1/k}`` on the log scale (:func:`predict_median_time`).
-* :func:`shrink_coefficients` — uniform shrinkage of the predictor effects with the intercept
-  re-estimated (Van Houwelingen JC, Le Cessie S. Predictive value of statistical models. Stat
-  Med. 1990;9(11):1303-1325).
+* :func:`refit_intercept` — the intercept of a least-squares or logistic model re-estimated with
+  the other coefficients as an offset (the step after uniform shrinkage,
+  :func:`spinetrack.stats.prediction.shrink_coefficients`).
 """
 
 from __future__ import annotations
 
 import math
-import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -40,7 +39,6 @@ from spinetrack.stats._common import (
     to_jsonable,
 )
 from spinetrack.stats.glm import (
-    ConvergenceWarning,
     LogisticFitResult,
     fit_logistic_irls,
     logistic_crossprod_numpy,
@@ -56,8 +54,8 @@ __all__ = [
     "predict_mean",
     "predict_median_time",
     "predict_probability",
+    "refit_intercept",
     "screen_columns",
-    "shrink_coefficients",
 ]
 
 
@@ -226,37 +224,14 @@ class WeibullAFTResult:
                             "names": list(self.names) if self.names else None, "method": self.method})
 
 
-def _weibull_eval(X: np.ndarray, logt: np.ndarray, d: np.ndarray, theta: np.ndarray
-                  ) -> tuple[float, np.ndarray, np.ndarray]:
-    """Log-likelihood, gradient and Hessian of the Weibull AFT in ``theta = (β, log k)``."""
-    beta, gamma = theta[:-1], theta[-1]
-    if not gamma < 700.0:  # exp would overflow (or gamma is NaN): an impossible step, which step halving undoes
-        return -math.inf, np.zeros_like(theta), np.zeros((theta.size, theta.size))
-    k = math.exp(gamma)
-    with np.errstate(over="ignore", invalid="ignore"):
-        z = k * (logt - X @ beta)
-        u = np.exp(z)
-        ll = float(np.sum(d * (gamma - logt + z) - u))
-        if not math.isfinite(ll):
-            return -math.inf, np.zeros_like(theta), np.zeros((theta.size, theta.size))
-        p = X.shape[1]
-        grad = np.empty(p + 1)
-        grad[:p] = k * (X.T @ (u - d))
-        grad[p] = float(np.sum(d * (1.0 + z) - u * z))
-        hess = np.empty((p + 1, p + 1))
-        hess[:p, :p] = -(k * k) * ((X * u[:, None]).T @ X)
-        hess[:p, p] = hess[p, :p] = k * (X.T @ (u - d + u * z))
-        hess[p, p] = float(np.sum(d * z - u * z * (1.0 + z)))
-    return ll, grad, hess
-
-
 def fit_weibull_aft(X: Any, time: Any, event: Any, *, names: Sequence[str] | None = None, max_iter: int = 100,
                     tol: float = 1e-10) -> WeibullAFTResult:
     """Weibull AFT regression for right-censored times by Newton–Raphson (module docstring).
 
-    Newton steps on ``(β, log k)`` with step halving when the log-likelihood would fall and a
-    ridge added to the information while it is not positive definite; starts from least squares
-    of ``log t``. Times must be positive.
+    The Weibull case of :func:`spinetrack.stats.aft.fit_aft` (one Newton–Raphson fit for every
+    AFT distribution: step halving when the log-likelihood would fall, a ridge added to the
+    information while it is not positive definite, started from least squares of ``log t``),
+    returned as a :class:`WeibullAFTResult`. Times must be positive.
 
     References
     ----------
@@ -271,58 +246,14 @@ def fit_weibull_aft(X: Any, time: Any, event: Any, *, names: Sequence[str] | Non
     >>> round(float(fit.coefficients[0]), 4), round(fit.shape, 4)  # lifelines WeibullFitter: log λ, ρ
     (2.1384, 1.6943)
     """
+    from spinetrack.stats.aft import fit_aft  # aft reads PredictionEstimate from this module
+
     Xa = as_float_array(X, "X", ndim=2)
-    n, p = Xa.shape
-    t = vector(time, "time", n)
-    d = binary(event, "event", n)
-    if np.any(t <= 0):
-        raise InputError("survival times must be positive")
-    if d.sum() == 0:
-        raise InputError("no events: the Weibull model cannot be fitted")
-    logt = np.log(t)
-    beta0, _ = _normal_equations(Xa, logt)
-    sd = float(np.std(logt - Xa @ beta0)) or 1.0
-    theta = np.append(beta0, -math.log(max(sd * math.sqrt(6.0) / math.pi, 1e-3)))
-    ll, grad, hess = _weibull_eval(Xa, logt, d, theta)
-    converged = False
-    it = 0
-    for it in range(1, max_iter + 1):
-        info = -hess
-        ridge = 0.0
-        chol = safe_cholesky(info)
-        while chol is None:
-            ridge = max(2 * ridge, 1e-6 * float(np.max(np.abs(np.diag(info)))) + 1e-8)
-            chol = safe_cholesky(info + ridge * np.eye(p + 1))
-            if ridge > 1e12:
-                raise InputError("Weibull fit: the information matrix is singular")
-        step = np.linalg.solve(chol.T, np.linalg.solve(chol, grad))
-        s = 1.0
-        for _ in range(50):
-            cand = theta + s * step
-            ll_c, grad_c, hess_c = _weibull_eval(Xa, logt, d, cand)
-            if ll_c >= ll - 1e-12 * (1.0 + abs(ll)):
-                break
-            s *= 0.5
-        else:
-            raise InputError("Weibull fit: step halving failed")
-        moved = s * step
-        theta, ll, grad, hess = cand, ll_c, grad_c, hess_c
-        if ridge == 0.0 and float(np.max(np.abs(moved))) <= tol * (1.0 + float(np.max(np.abs(theta)))):
-            converged = True
-            break
-        if ridge == 0.0 and float(np.max(np.abs(moved))) <= math.sqrt(tol) and abs(float(grad @ moved)) < 1e-14 * (
-                1.0 + abs(ll)):
-            converged = True
-            break
-    if not converged:
-        warnings.warn(f"Weibull AFT fit did not converge in {max_iter} iterations", ConvergenceWarning, stacklevel=2)
-    chol = safe_cholesky(-hess)
-    if chol is None:
-        raise InputError("Weibull fit: the information matrix is singular at the solution")
-    cov = np.linalg.solve(chol.T, np.linalg.solve(chol, np.eye(p + 1)))
-    cov = 0.5 * (cov + cov.T)
-    return WeibullAFTResult(freeze(theta[:-1].copy()), float(theta[-1]), freeze(cov), ll, n, int(d.sum()), it,
-                            converged, tuple(names) if names is not None else None)
+    n = Xa.shape[0]
+    fit = fit_aft(Xa, vector(time, "time", n), binary(event, "event", n), "weibull", names=names,
+                  max_iter=max_iter, tol=tol)
+    return WeibullAFTResult(fit.coefficients, fit.log_shape, fit.covariance, fit.log_likelihood, fit.n,
+                            fit.n_events, fit.n_iter, fit.converged, fit.names)
 
 
 # ----------------------------------------------------------------------------- predictions
@@ -421,48 +352,24 @@ def _offset_intercept_logistic(y: np.ndarray, offset: np.ndarray) -> float:
     return float(fit_logistic_irls(crossprod, 1).coefficients[0])
 
 
-def shrink_coefficients(kind: str, X: Any, coefficients: Any, factor: float, *, y: Any = None, time: Any = None,
-                        event: Any = None, exempt: Sequence[int] = ()) -> tuple[np.ndarray, float | None]:
-    """Uniform shrinkage: multiply the predictor effects (every coefficient but the intercept,
-    column 0, and the ``exempt`` columns) by ``factor`` and re-estimate the intercept on the
-    same data with the shrunken linear predictor as offset — the mean residual (least squares),
-    a logistic intercept, or a Weibull intercept and shape (``kind``: ``continuous``,
-    ``binary``, ``time_to_event``). Returns the coefficients and, for the Weibull model, the
-    re-estimated ``log k`` (else ``None``).
+def refit_intercept(kind: str, X: Any, coefficients: Any, *, y: Any) -> np.ndarray:
+    """Re-estimate the intercept (column 0) of a least-squares (``continuous``) or logistic
+    (``binary``) model with the other coefficients fixed as an offset: the mean residual, or the
+    logistic intercept. The step after uniform shrinkage
+    (:func:`spinetrack.stats.prediction.shrink_coefficients`).
 
-    References
-    ----------
-    Van Houwelingen JC, Le Cessie S. Stat Med. 1990;9(11):1303-1325. Steyerberg EW. Clinical
-    Prediction Models, 2nd ed. Springer; 2019, §13.2.
-
-    Examples
-    --------
     >>> import numpy as np
     >>> X = np.column_stack([np.ones(4), [0.0, 1.0, 2.0, 3.0]])
-    >>> b, _ = shrink_coefficients("continuous", X, [1.0, 2.0], 0.5, y=[1.0, 3.0, 5.0, 7.0])
-    >>> b.tolist()   # slope halved; intercept = mean(y - 1.0 x) = 4 - 1.5
+    >>> refit_intercept("continuous", X, [9.0, 1.0], y=[1.0, 3.0, 5.0, 7.0]).tolist()  # 4 - 1.5
     [2.5, 1.0]
     """
     Xa = as_float_array(X, "X", ndim=2)
     beta = as_float_array(coefficients, "coefficients", ndim=1).copy()
-    if not (isinstance(factor, (int, float)) and 0.0 < factor <= 1.0):
-        raise InputError(f"the shrinkage factor must be in (0, 1], got {factor!r}")
-    scale = np.full(beta.size, float(factor))
-    scale[0] = 1.0
-    scale[list(exempt)] = 1.0
-    beta = beta * scale
     offset = Xa[:, 1:] @ beta[1:]
     if kind == "continuous":
         beta[0] = float(np.mean(vector(y, "y", Xa.shape[0]) - offset))
-        return beta, None
-    if kind == "binary":
+    elif kind == "binary":
         beta[0] = _offset_intercept_logistic(binary(y, "y", Xa.shape[0]), offset)
-        return beta, None
-    if kind == "time_to_event":
-        t = vector(time, "time", Xa.shape[0])
-        with warnings.catch_warnings():
-            warnings.simplefilter("error", ConvergenceWarning)
-            fit = fit_weibull_aft(np.ones((t.size, 1)), t * np.exp(-offset), event)
-        beta[0] = float(fit.coefficients[0])
-        return beta, fit.log_shape
-    raise InputError(f"kind must be continuous, binary or time_to_event, got {kind!r}")
+    else:
+        raise InputError(f"kind must be continuous or binary, got {kind!r}")
+    return beta

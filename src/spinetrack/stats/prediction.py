@@ -70,7 +70,7 @@ from spinetrack.stats._regression import (
     predict_probability,
     screen_columns,
 )
-from spinetrack.stats._regression import shrink_coefficients as _shrink_glm
+from spinetrack.stats._regression import refit_intercept
 from spinetrack.stats.aft import (
     DISTRIBUTIONS,
     AFTFitResult,
@@ -412,7 +412,7 @@ def shrink_coefficients(kind: str, X: Any, coefficients: Any, factor: float, *, 
     scale[list(exempt)] = 1.0
     beta = beta * scale
     if kind != "time_to_event":
-        return _shrink_glm(kind, Xa, beta, 1.0, y=y)  # factor 1: only the intercept is re-estimated
+        return refit_intercept(kind, Xa, beta, y=y), None
     t = _vector(time, "time", Xa.shape[0])
     with warnings.catch_warnings():
         warnings.simplefilter("error", ConvergenceWarning)

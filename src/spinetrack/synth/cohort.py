@@ -87,9 +87,6 @@ class Draws:
     def __init__(self, **kw: Any) -> None:
         self.__dict__.update(kw)
 
-    def __getattr__(self, name: str) -> Any:  # for type checkers: attributes are set in __init__
-        raise AttributeError(name)
-
 
 def _draw_patients(rng: np.random.Generator, n: int, n_sites: int) -> Draws:
     """Case mix, treatment choice and the noise of the procedure, complication and per-patient

@@ -245,7 +245,7 @@ def summarise(rows: list[dict[str, Any]]) -> dict[str, Any]:
     for (comp, key), rs in sorted(tte.items()):
         est = float(np.mean([r["estimate"] for r in rs]))
         tru = float(np.mean([r["truth"] for r in rs]))
-        days = r_is_days(rs[0])
+        days = rs[0].get("unit") == "days"
         scale = float(rs[0]["horizon_days"] or 1) if days else 1.0
         tol = max(TTE_RELATIVE_TOLERANCE * abs(tru), TTE_ABSOLUTE_TOLERANCE * scale)
         arms = {}
@@ -263,7 +263,3 @@ def summarise(rows: list[dict[str, Any]]) -> dict[str, Any]:
             "false_verdict_cells": [f"{r['comparison']}/{r['claim']}: {r['verdict']}" for r in false],
             "missed_cells": [f"{r['comparison']}/{r['claim']}" for r in rows if not r["covered"]],
             "time_to_event": bias}
-
-
-def r_is_days(row: dict[str, Any]) -> bool:
-    return row.get("unit") == "days"
