@@ -23,15 +23,14 @@ import pytest
 
 from spinetrack.reports.decision_aid import (
     OPTION_NAMES,
-    build_clinician_view,
     build_patient_aid,
     icon_array,
     patient_text,
     render_decision_aid_html,
     render_decision_aid_pdf,
     render_patient_body,
-    safe_svg,
 )
+from spinetrack.reports.decision_support import build_clinician_view, safe_svg
 from spinetrack.reports.readability import measure_readability
 
 FK_MAX_GRADE = 8.0
@@ -572,10 +571,10 @@ def test_pdf_html_is_self_contained() -> None:
 def test_docstring_examples_run() -> None:
     import doctest
 
-    from spinetrack.reports import decision_aid
+    from spinetrack.reports import decision_aid, decision_support
 
-    result = doctest.testmod(decision_aid, optionflags=doctest.ELLIPSIS)
-    assert result.attempted >= 5 and result.failed == 0
+    results = [doctest.testmod(m, optionflags=doctest.ELLIPSIS) for m in (decision_aid, decision_support)]
+    assert sum(r.attempted for r in results) >= 5 and sum(r.failed for r in results) == 0
 
 
 def test_clinician_model_table_names_shrinkage_distribution_and_calibration_by_group() -> None:

@@ -16,14 +16,16 @@ shrinkage.
 * predictions with intervals by the delta method (:class:`PredictionEstimate`): means
   (:func:`predict_mean`), probabilities on the logit scale (:func:`predict_probability`) and the
   Weibull median ``λ (log 2)^{1/k}`` on the log scale (:func:`predict_median_time`).
-* :func:`refit_intercept` — the intercept of a least-squares or logistic model re-estimated with
-  the other coefficients as an offset (the step after uniform shrinkage,
-  :func:`spinetrack.stats.prediction.shrink_coefficients`).
+* :func:`predict_observation` — the interval for one new patient's value (a prediction interval).
+* :func:`shrink_coefficients` — uniform shrinkage of the predictor effects with the intercept
+  (and an AFT model's shape) re-estimated; :func:`refit_intercept` is its step for least squares
+  and logistic models.
 """
 
 from __future__ import annotations
 
 import math
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -39,6 +41,7 @@ from spinetrack.stats._common import (
     to_jsonable,
 )
 from spinetrack.stats.glm import (
+    ConvergenceWarning,
     LogisticFitResult,
     fit_logistic_irls,
     logistic_crossprod_numpy,
@@ -54,8 +57,10 @@ __all__ = [
     "predict_mean",
     "predict_median_time",
     "predict_probability",
+    "predict_observation",
     "refit_intercept",
     "screen_columns",
+    "shrink_coefficients",
 ]
 
 
@@ -356,7 +361,7 @@ def refit_intercept(kind: str, X: Any, coefficients: Any, *, y: Any) -> np.ndarr
     """Re-estimate the intercept (column 0) of a least-squares (``continuous``) or logistic
     (``binary``) model with the other coefficients fixed as an offset: the mean residual, or the
     logistic intercept. The step after uniform shrinkage
-    (:func:`spinetrack.stats.prediction.shrink_coefficients`).
+    (:func:`shrink_coefficients`).
 
     >>> import numpy as np
     >>> X = np.column_stack([np.ones(4), [0.0, 1.0, 2.0, 3.0]])
@@ -373,3 +378,82 @@ def refit_intercept(kind: str, X: Any, coefficients: Any, *, y: Any) -> np.ndarr
     else:
         raise InputError(f"kind must be continuous or binary, got {kind!r}")
     return beta
+
+
+def predict_observation(X: Any, coefficients: Any, covariance: Any, residual_sd: float, df_resid: int,
+                        level: float = 0.90) -> PredictionEstimate:
+    """Interval for ONE new patient's value of a continuous outcome (a prediction interval):
+    ``x'β ± t_{df} √(s² + x'Σx)`` — the spread of patients like this one (``s²``, the residual
+    variance) plus the uncertainty of their mean (``x'Σx``). A share ``level`` of new patients
+    like this one fall within it when the model holds and its residuals are normal.
+    ``standard_error`` is ``√(s² + x'Σx)``.
+
+    References
+    ----------
+    Draper NR, Smith H. Applied Regression Analysis, 3rd ed. Wiley; 1998, §3.4 (the interval
+    for a new observation; statsmodels ``get_prediction().summary_frame()["obs_ci_*"]``).
+
+    Examples
+    --------
+    >>> pr = predict_observation([1.0, 2.0], [1.0, 0.5], np.diag([0.04, 0.01]), 3.0, 1_000_000, 0.95)
+    >>> round(float(pr.ci_low[0]), 3), round(float(pr.ci_high[0]), 3)   # 2 ± 1.96 √(9 + 0.08)
+    (-3.906, 7.906)
+    """
+    from spinetrack.stats.meta._distributions import t_ppf
+
+    b = as_float_array(coefficients, "coefficients", ndim=1)
+    Xa = as_float_array(X, "X")
+    Xa = Xa.reshape(1, -1) if Xa.ndim == 1 else Xa
+    if Xa.shape[1] != b.size:
+        raise InputError(f"X must have {b.size} columns, got shape {Xa.shape}")
+    if not (0.0 < level < 1.0) or not residual_sd >= 0 or df_resid < 1:
+        raise InputError("need 0 < level < 1, residual_sd >= 0 and df_resid >= 1")
+    cov = as_float_array(covariance, "covariance", ndim=2)
+    eta = Xa @ b
+    se = np.sqrt(residual_sd ** 2 + np.maximum(np.einsum("ij,jk,ik->i", Xa, cov, Xa), 0.0))
+    q = t_ppf(0.5 + level / 2.0, float(df_resid))
+    return PredictionEstimate(eta, eta - q * se, eta + q * se, se, "identity", level)
+
+
+def shrink_coefficients(kind: str, X: Any, coefficients: Any, factor: float, *, y: Any = None, time: Any = None,
+                        event: Any = None, exempt: Sequence[int] = (), distribution: str = "weibull"
+                        ) -> tuple[np.ndarray, float | None]:
+    """Uniform shrinkage: multiply the predictor effects (every coefficient but the intercept,
+    column 0, and the ``exempt`` columns) by ``factor`` in [0, 1] and re-estimate the intercept
+    on the same data with the shrunken linear predictor as offset — the mean residual (least
+    squares), a logistic intercept, or an AFT intercept and shape of ``distribution``
+    (``kind``: ``continuous``, ``binary``, ``time_to_event``). ``factor`` 0 removes the
+    predictor effects: the model then predicts the average of its data (with the exempt terms).
+    Returns the coefficients and, for an AFT model, the re-estimated ``log k`` (else ``None``).
+
+    References
+    ----------
+    Van Houwelingen JC, Le Cessie S. Predictive value of statistical models. Stat Med.
+    1990;9(11):1303-1325. Steyerberg EW. Clinical Prediction Models, 2nd ed. Springer; 2019,
+    §13.2.
+
+    Examples
+    --------
+    >>> X = np.column_stack([np.ones(4), [0.0, 1.0, 2.0, 3.0]])
+    >>> b, _ = shrink_coefficients("continuous", X, [1.0, 2.0], 0.5, y=[1.0, 3.0, 5.0, 7.0])
+    >>> b.tolist()   # slope halved; intercept = mean(y - 1.0 x) = 4 - 1.5
+    [2.5, 1.0]
+    """
+    Xa = as_float_array(X, "X", ndim=2)
+    beta = as_float_array(coefficients, "coefficients", ndim=1).copy()
+    if isinstance(factor, bool) or not (isinstance(factor, (int, float)) and 0.0 <= factor <= 1.0):
+        raise InputError(f"the shrinkage factor must be in [0, 1], got {factor!r}")
+    scale = np.full(beta.size, float(factor))
+    scale[0] = 1.0
+    scale[list(exempt)] = 1.0
+    beta = beta * scale
+    if kind != "time_to_event":
+        return refit_intercept(kind, Xa, beta, y=y), None
+    from spinetrack.stats.aft import fit_aft  # aft reads PredictionEstimate from this module
+
+    t = vector(time, "time", Xa.shape[0])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ConvergenceWarning)
+        fit = fit_aft(np.ones((t.size, 1)), t, event, distribution, offset=Xa[:, 1:] @ beta[1:])
+    beta[0] = float(fit.coefficients[0])
+    return beta, fit.log_shape

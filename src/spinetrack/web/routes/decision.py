@@ -36,6 +36,7 @@ from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from spinetrack.reports import decision_aid
+from spinetrack.reports import decision_support as clinician_view
 from spinetrack.store.access import SessionUser
 from spinetrack.web.deps import require_roles
 from spinetrack.web.schemas import ProblemPublic
@@ -237,7 +238,7 @@ def clinician_version(request: Request, patient_id: PatientId, user: Clinician, 
     red flags and the guideline criteria."""
     doc = _document(request, user, patient_id, episode)
     return _render(request, "decision/support.html", {
-        "user": user, "patient_id": patient_id, "doc": doc, "view": decision_aid.build_clinician_view(doc),
+        "user": user, "patient_id": patient_id, "doc": doc, "view": clinician_view.build_clinician_view(doc),
         "query": f"?episode={episode}" if episode else ""})
 
 
