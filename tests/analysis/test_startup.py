@@ -19,3 +19,22 @@ def test_analyze_runs_without_importing_pandas(snapshot_factory) -> None:  # typ
     n_results, pandas_loaded = out.stdout.split()
     assert int(n_results) > 10  # the time-to-event claims (Kaplan-Meier look-ups) ran too
     assert pandas_loaded == "False"
+
+
+def test_analyze_on_an_empty_store_says_there_is_nothing_to_compare(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """A fresh install (schema, no patients) analysed: a plain message, not numpy's reshape error
+    (issue 16: no unfriendly crash on any input)."""
+    import pytest
+
+    from spinetrack.analysis.scorecard import analyze_snapshot
+    from spinetrack.errors import InputError
+    from spinetrack.snapshot.export import export_snapshot
+    from spinetrack.store.migrate import upgrade
+    from spinetrack.store.session import make_engine
+
+    engine = make_engine(f"sqlite:///{tmp_path / 'empty.db'}")
+    upgrade(engine)
+    export_snapshot(engine, tmp_path / "snap")
+    engine.dispose()
+    with pytest.raises(InputError, match="no episodes of care"):
+        analyze_snapshot(tmp_path / "snap", sensitivity=False)

@@ -43,7 +43,7 @@ from spinetrack.analysis.propensity import (
 )
 from spinetrack.analysis.run import ClaimResult, run_claims
 from spinetrack.engines.base import Engine
-from spinetrack.errors import SpinetrackError
+from spinetrack.errors import InputError, SpinetrackError
 from spinetrack.stats._common import to_jsonable
 
 __all__ = ["SCHEMA_VERSION", "Scorecard", "run_scorecard", "scorecard_as_dict"]
@@ -338,6 +338,9 @@ def analyze_snapshot(snapshot_dir: str | Path, *, engine: str = "duckdb", engine
     eng = get_engine(engine, **(engine_options or {}))
     try:
         eng.register_snapshot(snapshot_dir)
+        if not int(eng.aggregate("episodes", ["COUNT(*)"])[0]):
+            raise InputError(f"the snapshot in {snapshot_dir} has no episodes of care, so there is nothing to "
+                             "compare: load patients first (spinetrack demo, or an import) and take a new snapshot")
         # the evidence package (the document's literature column) loads while the engine works
         preload = threading.Thread(target=_load_literature, name="spinetrack-literature", daemon=True)
         preload.start()
