@@ -14,7 +14,7 @@ false``).
 import datetime as dt
 from typing import Annotated, Any, ClassVar
 
-from pydantic import BaseModel, ConfigDict, Field, WithJsonSchema
+from pydantic import BaseModel, ConfigDict, Field, WithJsonSchema, field_validator
 
 from spinetrack import instruments
 from spinetrack.domain.complications import ClavienDindo, ComplicationCategory, ReoperationReason
@@ -169,7 +169,18 @@ def _check_answers(data: dict[str, Any], field: str) -> dict[str, Any]:
 
 
 class _Public(BaseModel):
+    """A response body. The store keeps timestamps as naive UTC; they leave with their offset
+    (``2026-01-31T09:30:00Z``), as the OpenAPI ``date-time`` format (RFC 3339) requires — without
+    one a client reads them as its own local time."""
+
     model_config = ConfigDict(from_attributes=True)
+
+    @field_validator("*", mode="after")
+    @classmethod
+    def _utc(cls, value: Any) -> Any:
+        if isinstance(value, dt.datetime) and value.tzinfo is None:
+            return value.replace(tzinfo=dt.UTC)
+        return value
 
 
 class ProblemPublic(BaseModel):
