@@ -38,6 +38,7 @@ from sqlalchemy.orm import Session
 
 from spinetrack.errors import ValidationError
 from spinetrack.store import audit
+from spinetrack.store.session import read_only
 from spinetrack.store.tables import (
     ComplicationRow,
     EpisodeRow,
@@ -338,13 +339,10 @@ _SPECS: dict[str, _Spec] = {
 @contextmanager
 def _read_snapshot(engine: Engine) -> Iterator[Connection]:
     """One connection holding one read transaction for the whole export."""
-    with engine.connect() as conn:
+    with read_only(engine).connect() as conn:  # on SQLite: a deferred BEGIN, one WAL snapshot, no write lock
         if engine.dialect.name == "postgresql":
             conn.execution_options(isolation_level="REPEATABLE READ", postgresql_readonly=True)
         conn.begin()
-        if engine.dialect.name == "sqlite":
-            # pysqlite opens no transaction for SELECTs; one explicit BEGIN holds one WAL snapshot
-            conn.exec_driver_sql("BEGIN")
         try:
             yield conn
         finally:

@@ -3,7 +3,11 @@
 Every read and write of patient data appends one row. Rows are chained: each row stores
 the hash of the previous row and ``hash = SHA-256(prev_hash | canonical JSON of the row)``,
 so that :func:`verify_chain` detects a removed, inserted or altered row even if someone
-bypasses the database triggers that refuse UPDATE and DELETE.
+bypasses the database triggers that refuse UPDATE and DELETE, and reports every such row.
+
+Appends are serialised, so that no two rows link to the same predecessor: on PostgreSQL by an
+advisory transaction lock taken here, on SQLite by the write lock every transaction takes at
+``BEGIN IMMEDIATE`` (:mod:`spinetrack.store.session`).
 """
 
 from __future__ import annotations
@@ -11,15 +15,17 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
-from sqlalchemy import select, text
+from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session
 
+from spinetrack.store.session import takes_write_lock
 from spinetrack.store.tables import AuditRow
 
-__all__ = ["GENESIS_HASH", "ChainVerification", "append", "verify_chain"]
+__all__ = ["GENESIS_HASH", "BadAuditRow", "ChainVerification", "append", "verify_chain"]
 
 GENESIS_HASH = "0" * 64
 _PG_LOCK_KEY = 7_351_902_114  # advisory lock that serialises appends on PostgreSQL
@@ -57,9 +63,15 @@ def append(
     detail: dict[str, Any] | None = None,
     at: dt.datetime | None = None,
 ) -> AuditRow:
-    """Append one audit row in the caller's transaction (it commits or rolls back with the data)."""
-    if session.get_bind().dialect.name == "postgresql":
+    """Append one audit row in the caller's transaction (it commits or rolls back with the data).
+
+    The last row's hash is read under a lock that the transaction keeps until it ends (see the
+    module docstring), so concurrent appends form one chain."""
+    conn = session.connection()
+    if conn.dialect.name == "postgresql":
         session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _PG_LOCK_KEY})
+    elif conn.dialect.name == "sqlite" and not takes_write_lock(conn):
+        raise RuntimeError("an audit row cannot be appended in a read-only transaction (the chain would fork)")
     prev = session.execute(select(AuditRow.hash).order_by(AuditRow.id.desc()).limit(1)).scalar()
     prev_hash = prev or GENESIS_HASH
     at = (at or dt.datetime.now(dt.UTC)).replace(tzinfo=None)
@@ -79,29 +91,91 @@ def append(
     return row
 
 
+class BadAuditRow(NamedTuple):
+    """One audit row that does not fit the chain, and why."""
+
+    id: int
+    reason: str
+
+
+LINK_BROKEN = ("previous-hash link broken: the row before it was removed, a row was inserted, "
+               "or two rows were written at once")
+CONTENT_ALTERED = "row content does not match its hash (altered)"
+
+
 @dataclass(frozen=True, slots=True)
 class ChainVerification:
+    """The outcome of :func:`verify_chain`: rows checked, and every row that does not fit.
+
+    ``bad_rows`` lists the first ``max_listed`` bad rows in id order; ``n_bad`` counts them all.
+    """
+
     ok: bool
     n_rows: int
-    first_bad_id: int | None = None
-    reason: str | None = None
+    n_bad: int = 0
+    bad_rows: tuple[BadAuditRow, ...] = ()
+
+    @property
+    def first_bad_id(self) -> int | None:
+        return self.bad_rows[0].id if self.bad_rows else None
+
+    @property
+    def reason(self) -> str | None:
+        return self.bad_rows[0].reason if self.bad_rows else None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"ok": self.ok, "rows_checked": self.n_rows, "bad_count": self.n_bad,
+                "bad_rows": [{"id": b.id, "reason": b.reason} for b in self.bad_rows]}
 
 
-def verify_chain(session: Session, batch: int = 10_000) -> ChainVerification:
-    """Recompute every hash in id order; report the first row that does not fit."""
-    prev_hash = GENESIS_HASH
-    n = 0
+_CHAIN_COLUMNS = (AuditRow.id, AuditRow.prev_hash, AuditRow.hash, AuditRow.at, AuditRow.actor, AuditRow.actor_role,
+                  AuditRow.action, AuditRow.entity, AuditRow.entity_id, AuditRow.patient_id, AuditRow.detail)
+
+
+def verify_chain(session: Session, *, batch: int = 10_000, max_listed: int = 1_000,
+                 progress: Callable[[int, int], None] | None = None) -> ChainVerification:
+    """Recompute every hash in id order and report every row that does not fit.
+
+    A row's link is broken when its stored ``prev_hash`` is not the hash of the row before it (a
+    row removed or inserted there, or a fork); its content is altered when its own hash does not
+    match ``prev_hash`` and its fields. After a bad row the check goes on from that row's stored
+    hash, so each removal, insertion or fork shows as one broken link and each altered row as
+    one altered row, and later tampering is still found.
+
+    Parameters
+    ----------
+    session:
+        Reads only; verification of a long log is best run in a read-only transaction
+        (:func:`spinetrack.store.session.read_only`) so that writers are not held up.
+    batch:
+        Rows fetched per query.
+    max_listed:
+        How many bad rows to list (all are counted).
+    progress:
+        Called with ``(rows checked, rows in the log)`` after each batch.
+    """
+    total = int(session.execute(select(func.count()).select_from(AuditRow)).scalar_one()) if progress else 0
+    expected = GENESIS_HASH
+    n = n_bad = 0
     last_id = 0
+    bad: list[BadAuditRow] = []
     while True:
-        rows = session.execute(select(AuditRow).where(AuditRow.id > last_id).order_by(AuditRow.id).limit(batch)).scalars().all()
+        rows = session.execute(select(*_CHAIN_COLUMNS).where(AuditRow.id > last_id).order_by(AuditRow.id)
+                               .limit(batch)).mappings().all()
         if not rows:
-            return ChainVerification(True, n)
+            return ChainVerification(n_bad == 0, n, n_bad, tuple(bad))
         for row in rows:
-            if row.prev_hash != prev_hash:
-                return ChainVerification(False, n, row.id, "previous-hash link broken (a row was removed or inserted)")
-            if _digest(prev_hash, _fields(row)) != row.hash:
-                return ChainVerification(False, n, row.id, "row content does not match its hash (altered)")
-            prev_hash = row.hash
+            reasons = []
+            if row["prev_hash"] != expected:
+                reasons.append(LINK_BROKEN)
+            if _digest(row["prev_hash"], _fields(dict(row))) != row["hash"]:
+                reasons.append(CONTENT_ALTERED)
+            if reasons:
+                n_bad += 1
+                if len(bad) < max_listed:
+                    bad.append(BadAuditRow(row["id"], "; ".join(reasons)))
+            expected = row["hash"]
             n += 1
-            last_id = row.id
-        session.expunge_all()
+        last_id = rows[-1]["id"]
+        if progress is not None:
+            progress(n, max(total, n))

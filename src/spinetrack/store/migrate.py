@@ -10,6 +10,8 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Engine
 
+from spinetrack.store.session import read_only
+
 __all__ = ["alembic_config", "current_revision", "head_revision", "upgrade"]
 
 
@@ -30,7 +32,7 @@ def upgrade(engine: Engine, revision: str = "head") -> None:
 
 
 def current_revision(engine: Engine) -> str | None:
-    with engine.connect() as connection:
+    with read_only(engine).connect() as connection:
         return MigrationContext.configure(connection).get_current_revision()
 
 

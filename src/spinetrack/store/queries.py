@@ -43,7 +43,7 @@ from __future__ import annotations
 
 import datetime as dt
 import itertools
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -57,6 +57,7 @@ from spinetrack.instruments import get as get_instrument
 from spinetrack.store import audit
 from spinetrack.store.audit import ChainVerification
 from spinetrack.store.repositories import SITE_ROLES, Actor, Store, authorize_patient
+from spinetrack.store.session import read_only
 from spinetrack.store.tables import (
     AuditRow,
     ComplicationRow,
@@ -501,12 +502,20 @@ class Queries:
         with self.store.transaction() as s:
             return list(s.execute(select(AuditRow.entity).distinct().order_by(AuditRow.entity)).scalars())
 
-    def verify_audit_chain(self, actor: Actor) -> ChainVerification:
-        """Recompute the audit log's hash chain (:func:`spinetrack.store.audit.verify_chain`);
-        reads every row, so it costs time proportional to the log."""
+    def verify_audit_chain(self, actor: Actor, *, record: bool = True,
+                           progress: Callable[[int, int], None] | None = None) -> ChainVerification:
+        """Recompute the audit log's hash chain (:func:`spinetrack.store.audit.verify_chain`) and
+        report every bad row. Reads every row, so it costs time proportional to the log; the
+        read runs in a read-only transaction that does not hold up writers. With ``record`` the
+        verification and its outcome are audited (the admin page records its view instead)."""
         self._require_admin(actor, "the audit log")
-        with self.store.transaction() as s:
-            return audit.verify_chain(s)
+        with Session(read_only(self.store.engine)) as s, s.begin():
+            result = audit.verify_chain(s, progress=progress)
+        if record:
+            with self.store.transaction() as s:
+                audit.append(s, actor=actor.name, actor_role=actor.role, action="verify", entity="audit_log",
+                             detail={"ok": result.ok, "rows_checked": result.n_rows, "bad_count": result.n_bad})
+        return result
 
 
 def _order(seq: Sequence[str], value: str) -> int:

@@ -9,6 +9,7 @@ from sqlalchemy import Engine, distinct, func, select
 
 from spinetrack import clock
 from spinetrack.store.migrate import current_revision
+from spinetrack.store.session import read_only
 from spinetrack.store.tables import (
     ComplicationRow,
     EpisodeRow,
@@ -32,7 +33,7 @@ def compute_status(engine: Engine, *, as_of: dt.date | None = None) -> dict[str,
     episodes whose window for it has closed by ``as_of`` (every episode, for baseline).
     """
     as_of = as_of or clock.today()
-    with engine.connect() as c:
+    with read_only(engine).connect() as c:
         def count(table: Any) -> int:
             return int(c.execute(select(func.count()).select_from(table)).scalar_one())
 

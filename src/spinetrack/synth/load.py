@@ -16,6 +16,7 @@ from sqlalchemy import Engine, func, insert, select, text
 
 from spinetrack.errors import ConflictError, ValidationError
 from spinetrack.store import audit
+from spinetrack.store.session import read_only
 from spinetrack.store.tables import (
     ComplicationRow,
     EpisodeRow,
@@ -85,7 +86,7 @@ def load_demo(
         raise ValidationError(field="patients", value=patients, allowed=f"1 to {MAX_PATIENTS}")
     if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
         raise ValidationError(field="seed", value=seed, allowed="a whole number, 0 or more")
-    with engine.connect() as conn:
+    with read_only(engine).connect() as conn:
         existing = conn.execute(select(func.count()).select_from(PatientRow)).scalar_one()
     if existing:
         if if_empty:
