@@ -201,8 +201,12 @@ def serve(
     _engine(settings).dispose()
     host = host or settings.host
     port = port or settings.port
+    try:
+        web_app = create_app(settings)  # production refuses to start over demo accounts or data
+    except SpinetrackError as exc:
+        _fail(exc, False)
     console.print(f"spinetrack {__version__} serving on http://{host}:{port}/ (database {settings.database_url})")
-    uvicorn.run(create_app(settings), host=host, port=port, log_level="info")
+    uvicorn.run(web_app, host=host, port=port, log_level="info")
 
 
 def _fail_stderr(exc: SpinetrackError, as_json: bool) -> None:
@@ -942,6 +946,122 @@ def audit_verify(database_url: DbOpt = None, as_json: JsonOpt = False) -> None:
             console.print(f"  … and {result.n_bad - len(result.bad_rows):,} more", highlight=False)
     if not result.ok:
         raise typer.Exit(code=1)
+
+
+# ------------------------------------------------------------------------------------- users
+
+users_app = typer.Typer(help="Staff accounts: create one (the owner sets the password with a one-time link), "
+                             "reset a password, list accounts.", no_args_is_help=True)
+app.add_typer(users_app, name="users")
+BaseUrlOpt = Annotated[str | None, typer.Option(
+    "--base-url", help="Address the staff reach the app at, for the link (default http://SPINETRACK_HOST:PORT).")]
+
+
+def _with_access(settings: Settings, as_json: bool, work: Any) -> Any:
+    """``work(access, actor)`` on the database, acting as the system under the operating-system
+    user's name; a refused input ends the command (exit 2) with its message."""
+    import getpass
+
+    from spinetrack.store.access import Access
+    from spinetrack.store.repositories import Actor, Store
+
+    engine = _engine(settings)
+    try:
+        access = Access(Store(engine, eq5d_value_set=settings.eq5d_value_set), env=settings.env)
+        return work(access, Actor(f"cli:{getpass.getuser()}"[:64], "system"))
+    except SpinetrackError as exc:
+        _fail(exc, as_json)
+    finally:
+        engine.dispose()
+
+
+def _print_link(username: str, url: str, why: str, as_json: bool) -> None:
+    from spinetrack.store.access import PASSWORD_LINK_VALID
+
+    hours = int(PASSWORD_LINK_VALID.total_seconds() // 3600)
+    if as_json:
+        typer.echo(json.dumps({"username": username, "set_password_url": url, "valid_hours": hours}))
+        return
+    console.print(f"{why}. One-time set-password link for [bold]{username}[/bold] (valid {hours} hours, works once; "
+                  "spinetrack sends no e-mail — hand it to the owner yourself):", highlight=False)
+    typer.echo(url)
+
+
+def _link_url(settings: Settings, base_url: str | None, token: str) -> str:
+    base = (base_url or f"http://{settings.host}:{settings.port}").rstrip("/")
+    return f"{base}/set-password/{token}"
+
+
+def _user_id(access: Any, actor: Any, username: str) -> int:
+    from spinetrack.errors import NotFoundError
+
+    for u in access.list_users(actor):
+        if u["username"] == username:
+            return int(u["id"])
+    raise NotFoundError(entity="user", key=username)
+
+
+@users_app.command("create")
+def users_create(
+    username: Annotated[str, typer.Argument(help="User name: letters, digits, '.', '-' or '_' (up to 64).")],
+    name: Annotated[str, typer.Option("--name", help="Display name.")],
+    role: Annotated[str, typer.Option("--role", help="clinician, coordinator, researcher or admin.")],
+    site: Annotated[str | None, typer.Option("--site", help="Site code (clinicians and coordinators).")] = None,
+    base_url: BaseUrlOpt = None,
+    database_url: DbOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Create an account and print its one-time set-password link (how the first admin of a
+    production install gets in). Nobody types a password here."""
+    from spinetrack.errors import ValidationError
+    from spinetrack.store.queries import Queries
+
+    def work(access: Any, actor: Any) -> str:
+        site_id = None
+        if site is not None:
+            codes = {s["code"]: s["id"] for s in Queries(access.store).list_sites(actor)}
+            if site not in codes:
+                raise ValidationError(field="site", value=site, allowed=sorted(codes) or "no site yet")
+            site_id = codes[site]
+        return str(access.invite_user(actor, username=username, display_name=name, role=role, site_id=site_id)[1])
+
+    settings = _settings(database_url)
+    token = _with_access(settings, as_json, work)
+    _print_link(username, _link_url(settings, base_url, token), f"account {username} ({role}) created", as_json)
+
+
+@users_app.command("reset-password")
+def users_reset_password(
+    username: Annotated[str, typer.Argument(help="The account's user name.")],
+    base_url: BaseUrlOpt = None,
+    database_url: DbOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Make the account's password unusable, end its sessions and print a new one-time link."""
+    settings = _settings(database_url)
+    token = _with_access(settings, as_json,
+                         lambda access, actor: access.reset_password(actor, _user_id(access, actor, username)))
+    _print_link(username, _link_url(settings, base_url, token), "password reset, sessions ended", as_json)
+
+
+@users_app.command("list")
+def users_list(database_url: DbOpt = None, as_json: JsonOpt = False) -> None:
+    """Every account: role, site, status, whether a password is set, last sign-in (audited)."""
+    users = _with_access(_settings(database_url), as_json, lambda access, actor: access.list_users(actor))
+    if as_json:
+        typer.echo(json.dumps(users, default=str))
+        return
+    from rich.table import Table
+
+    t = Table()
+    for col in ("user name", "role", "site id", "status", "password", "last sign-in"):
+        t.add_column(col)
+    for u in users:
+        t.add_row(u["username"] + (" (demo)" if u["demo"] else ""), u["role"], str(u["site_id"] or "—"),
+                  "active" if u["active"] else "deactivated",
+                  "set" if u["has_password"] else ("link issued" if u["link_pending"] else "none"),
+                  str(u["last_login_at"] or "—")[:16])
+    Console(width=120).print(t)
 
 
 @app.command()

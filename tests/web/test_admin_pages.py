@@ -1,5 +1,6 @@
-"""Admin pages through the TestClient (SQLite and PostgreSQL): users and sites, deactivation,
-and the read-only audit log with filters, pages and hash-chain verification."""
+"""Admin pages through the TestClient (SQLite and PostgreSQL): users (created without a
+password: the owner sets it with a one-time link) and sites, deactivation, and the read-only
+audit log with filters, pages and hash-chain verification."""
 
 from __future__ import annotations
 
@@ -37,9 +38,8 @@ def test_admin_lists_and_creates_users_and_sites(app: Any, world: World, client_
     for text in ("a.clinician", "b.clinician", "researcher", "SITE-A", "SITE-B"):
         assert text in page.text
     assert [r[2:4] for r in audit_rows(app, actor="admin")][-2:] == [("read", "user"), ("read", "site")]
-    good = {"username": "c.nurse", "display_name": "Nurse C", "role": "coordinator", "site_id": str(world.sites["A"]),
-            "password": "a-long-password-9"}
-    for change, field in [({"password": "short"}, "user.password"), ({"role": "surgeon"}, "user.role"),
+    good = {"username": "c.nurse", "display_name": "Nurse C", "role": "coordinator", "site_id": str(world.sites["A"])}
+    for change, field in [({"role": "surgeon"}, "user.role"),
                           ({"site_id": ""}, "user.site_id"), ({"site_id": "999"}, "user.site_id"),
                           ({"username": "a.clinician"}, "user.username"), ({"username": "bad name!"}, "user.username")]:
         r = post(admin, "/admin/users", {**good, **change})
@@ -47,9 +47,13 @@ def test_admin_lists_and_creates_users_and_sites(app: Any, world: World, client_
     with app.state.engine.connect() as conn:
         assert conn.execute(select(func.count()).select_from(UserRow).where(UserRow.username == "c.nurse")
                             ).scalar_one() == 0
-    r = post(admin, "/admin/users", good)
-    assert r.status_code == 303 and r.headers["location"].startswith("/admin?notice=user-created")
+    r = post(admin, "/admin/users", good)  # no password: the answer shows the owner's one-time link, once
+    assert r.status_code == 200 and "Account created." in r.text
+    token = re.search(r'id="password-link-url">[^<]*/set-password/([A-Za-z0-9_-]+)<', r.text).group(1)  # type: ignore[union-attr]
     with TestClient(app) as nurse:
+        nurse.get(f"/set-password/{token}")
+        nurse.post("/set-password", data={"password": "a-long-password-9", "password_again": "a-long-password-9",
+                                          "csrf_token": nurse.cookies.get("st_prelogin")})
         me = nurse.post("/api/v1/auth/login", json={"username": "c.nurse", "password": "a-long-password-9"})
         assert me.status_code == 200 and me.json()["role"] == "coordinator" and me.json()["site_id"] == world.sites["A"]
     r = post(admin, "/admin/sites", {"code": "SITE-C", "name": "Site C", "country": "de"})

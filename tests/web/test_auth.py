@@ -39,7 +39,14 @@ def test_wrong_password_and_unknown_user_give_the_same_401_and_are_audited(app: 
     assert ("a.clinician", "login_failed") in actions and ("nobody", "login_failed") in actions
 
 
-def test_login_is_rate_limited_per_user(app: Any, world: Any) -> None:
+def test_login_is_rate_limited_per_user_and_address(app: Any, world: Any) -> None:
+    """5 failures for one user name from one address, then 429 with Retry-After (RFC 6585 §4);
+    the clock is frozen so the first back-off (1 s) cannot expire mid-test. The race, the
+    back-off and the per-address limit are in tests/security/test_rate_limit.py."""
+    import datetime as dt
+
+    frozen = dt.datetime.now(dt.UTC).replace(tzinfo=None)
+    app.state.access.clock = lambda: frozen
     with TestClient(app) as c:
         codes = [c.post("/api/v1/auth/login", json={"username": "a.coordinator", "password": "nope-nope-nope"}
                         ).status_code for _ in range(6)]

@@ -3,9 +3,19 @@ invitation links, and the identifying details a clinic keeps apart from clinical
 
 Security choices (for the hospital security officer):
 
-* Passwords: argon2id (argon2-cffi defaults, RFC 9106 low-memory profile), at least 12
+* Passwords: argon2id (argon2-cffi defaults, RFC 9106 low-memory profile), 12 to 1,024
   characters; hashes are upgraded on login when the parameters change. Unknown user names
   cost the same time as wrong passwords (a dummy verification), so timing does not reveal them.
+* Nobody but the owner knows a password: an admin creating an account or resetting its
+  password gets a one-time set-password link (256-bit token, only its SHA-256 stored, valid
+  72 hours, spent on use) to hand to the owner; only the ``system`` actor (demo seeding, tests)
+  passes a password. A reset makes the old password unusable and ends the sessions; role and
+  site changes end the sessions too. Each change is audited (who, old → new) and listed to the
+  owner at their next sign-in (:meth:`Access.account_notices`).
+* Sign-in is throttled in the database (:mod:`spinetrack.store.throttle`): per user name and
+  client address pair, and per address, with an exponential back-off.
+* Demo accounts (``users.demo``) are refused at sign-in and their sessions ignored when the
+  app runs with ``env="production"``.
 * Staff sessions: a 256-bit random token in the cookie; only its SHA-256 is stored, with a CSRF
   token, an idle timeout (30 min) and an absolute lifetime (12 h). Logout revokes server side.
 * Invitations: a 256-bit random token per visit (only its SHA-256 stored), valid until its
@@ -19,7 +29,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import secrets
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -30,11 +40,13 @@ from sqlalchemy.orm import Session
 
 from spinetrack import clock, instruments
 from spinetrack.errors import AuthenticationError, ConflictError, NotFoundError, PermissionDeniedError, ValidationError
-from spinetrack.store import audit
+from spinetrack.store import audit, throttle
 from spinetrack.store.repositories import SITE_ROLES, Actor, Store, authorize_patient, validate_identity
 from spinetrack.store.tables import (
+    AuditRow,
     EpisodeRow,
     InvitationRow,
+    PasswordLinkRow,
     PatientIdentityRow,
     PatientRow,
     PromResponseRow,
@@ -55,6 +67,8 @@ __all__ = [
 
 STAFF_ROLES = ("clinician", "coordinator", "researcher", "admin")
 MIN_PASSWORD = 12
+MAX_PASSWORD = 1024  # the sign-in form's limit too
+PASSWORD_LINK_VALID = dt.timedelta(hours=72)
 SESSION_IDLE = dt.timedelta(minutes=30)
 SESSION_MAX = dt.timedelta(hours=12)
 INVITATION_DAYS = 14
@@ -67,7 +81,22 @@ def _now() -> dt.datetime:
 
 
 def hash_token(token: str) -> str:
-    return hashlib.sha256(token.encode()).hexdigest()
+    return hashlib.sha256(token.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+def _check_password(password: object, field: str) -> None:
+    if not isinstance(password, str) or not MIN_PASSWORD <= len(password) <= MAX_PASSWORD or "\x00" in password:
+        raise ValidationError(field=field, value="(hidden)",
+                              allowed=f"{MIN_PASSWORD} to {MAX_PASSWORD} characters (no NUL character)")
+
+
+# What the owner of an account is told at their next sign-in, per audited change.
+_NOTICE_TEXT = {
+    "role": "Your role was changed from {old} to {new}.",
+    "site_id": "Your site was changed from {old} to {new}.",
+    "password_reset": "Your password was reset by an administrator; you set a new one with a one-time link.",
+    "active": "Your account was deactivated and activated again.",
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,6 +109,7 @@ class SessionUser:
     role: str
     site_id: int | None
     csrf_token: str
+    notices_since: dt.datetime | None = None  # the previous sign-in: account changes after it are shown
 
     @property
     def actor(self) -> Actor:
@@ -117,68 +147,269 @@ class InvitationView:
 class Access:
     """Accounts, sessions, invitations and identities, on top of a :class:`Store`."""
 
-    def __init__(self, store: Store) -> None:
+    def __init__(self, store: Store, *, env: str = "development",
+                 clock: Callable[[], dt.datetime] | None = None) -> None:
         self.store = store
+        self.env = env
+        self.clock = clock or _now  # naive UTC; the sign-in throttle and sessions read it
 
     # ------------------------------------------------------------------ accounts
 
-    def create_user(self, actor: Actor, *, username: str, display_name: str, role: str, password: str,
-                    site_id: int | None = None) -> int:
-        """Create a staff account (admins, or the system at set-up)."""
+    def create_user(self, actor: Actor, *, username: str, display_name: str, role: str,
+                    password: str | None = None, site_id: int | None = None, demo: bool = False) -> int:
+        """Create a staff account (admins, or the system at set-up).
+
+        An admin never chooses the password: the account starts without one and its owner sets
+        it with the link from :meth:`issue_password_link` (or use :meth:`invite_user`, which does
+        both in one transaction). Only the ``system`` actor (demo seeding, tests) passes
+        ``password`` or ``demo``.
+        """
+        with self.store.transaction() as s:
+            return self._create_user(s, actor, username=username, display_name=display_name, role=role,
+                                     password=password, site_id=site_id, demo=demo)
+
+    def invite_user(self, actor: Actor, *, username: str, display_name: str, role: str,
+                    site_id: int | None = None, now: dt.datetime | None = None) -> tuple[int, str]:
+        """Create an account without a password and its one-time set-password link:
+        ``(user_id, token)``. The token is shown once (only its hash is stored)."""
+        now = now or self.clock()
+        with self.store.transaction() as s:
+            uid = self._create_user(s, actor, username=username, display_name=display_name, role=role,
+                                    password=None, site_id=site_id, demo=False)
+            return uid, self._new_link(s, actor, uid, now, reason="account created")
+
+    def _create_user(self, s: Session, actor: Actor, *, username: str, display_name: str, role: str,
+                     password: str | None, site_id: int | None, demo: bool) -> int:
         if actor.role not in ("admin", "system"):
             raise PermissionDeniedError("only an admin may create accounts", role=actor.role)
+        if actor.role != "system" and (password is not None or demo):
+            raise PermissionDeniedError("an admin does not choose passwords: the account's owner sets one with "
+                                        "the one-time link issued for the account", role=actor.role)
         if role not in STAFF_ROLES:
             raise ValidationError(field="user.role", value=role, allowed=STAFF_ROLES)
-        if not username or len(username) > 64 or not username.replace(".", "").replace("-", "").replace("_", "").isalnum():
+        if not isinstance(username, str) or not username or len(username) > 64 or \
+                not username.isascii() or not username.replace(".", "").replace("-", "").replace("_", "").isalnum():
             raise ValidationError(field="user.username", value=username,
                                   allowed="1 to 64 letters, digits, '.', '-' or '_'")
-        if not display_name or len(display_name) > 200:
+        if not isinstance(display_name, str) or not display_name or len(display_name) > 200:
             raise ValidationError(field="user.display_name", value=display_name, allowed="1 to 200 characters")
-        if not isinstance(password, str) or len(password) < MIN_PASSWORD:
-            raise ValidationError(field="user.password", value="(hidden)", allowed=f"at least {MIN_PASSWORD} characters")
+        if password is not None:
+            _check_password(password, "user.password")
         if role in SITE_ROLES and site_id is None:
             raise ValidationError(field="user.site_id", value=None, allowed="a site id", reason=f"a {role} belongs to a site")
-        with self.store.transaction() as s:
-            if site_id is not None and s.get(SiteRow, site_id) is None:
-                raise NotFoundError(entity="site", key=site_id)
-            if s.execute(select(UserRow.id).where(UserRow.username == username)).first():
-                raise ConflictError(f"user {username!r} already exists", field="user.username")
-            row = UserRow(username=username, display_name=display_name, role=role, site_id=site_id,
-                          password_hash=_HASHER.hash(password), active=True, created_at=_now())
-            s.add(row)
-            s.flush()
-            audit.append(s, actor=actor.name, actor_role=actor.role, action="create", entity="user", entity_id=row.id,
-                         detail={"username": username, "role": role, "site_id": site_id})
-            return row.id
+        if site_id is not None and s.get(SiteRow, site_id) is None:
+            raise NotFoundError(entity="site", key=site_id)
+        if s.execute(select(UserRow.id).where(UserRow.username == username)).first():
+            raise ConflictError(f"user {username!r} already exists", field="user.username")
+        row = UserRow(username=username, display_name=display_name, role=role, site_id=site_id,
+                      password_hash=_HASHER.hash(password) if password is not None else None, active=True,
+                      created_at=_now(), demo=bool(demo))
+        s.add(row)
+        s.flush()
+        audit.append(s, actor=actor.name, actor_role=actor.role, action="create", entity="user", entity_id=row.id,
+                     detail={"username": username, "role": role, "site_id": site_id, "demo": bool(demo),
+                             "password": "set by the system" if password is not None else "set by the owner (link)"})
+        return row.id
 
     def list_users(self, actor: Actor) -> list[dict[str, Any]]:
-        if actor.role != "admin":
+        if actor.role not in ("admin", "system"):
             raise PermissionDeniedError("only an admin may list accounts", role=actor.role)
+        now = self.clock()
         with self.store.transaction() as s:
             rows = s.execute(select(UserRow).order_by(UserRow.username)).scalars().all()
+            pending = set(s.execute(select(PasswordLinkRow.user_id).where(
+                PasswordLinkRow.used_at.is_(None), PasswordLinkRow.revoked.is_(False),
+                PasswordLinkRow.expires_at > now)).scalars())
             audit.append(s, actor=actor.name, actor_role=actor.role, action="read", entity="user", entity_id=None,
                          detail={"n": len(rows)})
             return [{"id": r.id, "username": r.username, "display_name": r.display_name, "role": r.role,
-                     "site_id": r.site_id, "active": r.active} for r in rows]
+                     "site_id": r.site_id, "active": r.active, "demo": r.demo, "last_login_at": r.last_login_at,
+                     "has_password": r.password_hash is not None, "link_pending": r.id in pending} for r in rows]
+
+    def _admin_target(self, s: Session, actor: Actor, user_id: int) -> UserRow:
+        if actor.role not in ("admin", "system"):
+            raise PermissionDeniedError("only an admin may change accounts", role=actor.role)
+        row = s.get(UserRow, user_id)
+        if row is None:
+            raise NotFoundError(entity="user", key=user_id)
+        return row
+
+    @staticmethod
+    def _end_sessions(s: Session, user_id: int) -> int:
+        n = 0
+        for sess in s.execute(select(WebSessionRow).where(WebSessionRow.user_id == user_id,
+                                                          WebSessionRow.revoked.is_(False))).scalars():
+            sess.revoked = True
+            n += 1
+        return n
 
     def set_active(self, actor: Actor, user_id: int, active: bool) -> None:
-        if actor.role != "admin":
-            raise PermissionDeniedError("only an admin may change accounts", role=actor.role)
         with self.store.transaction() as s:
-            row = s.get(UserRow, user_id)
-            if row is None:
-                raise NotFoundError(entity="user", key=user_id)
+            row = self._admin_target(s, actor, user_id)
+            old = row.active
             row.active = bool(active)
-            if not active:
-                for sess in s.execute(select(WebSessionRow).where(WebSessionRow.user_id == user_id)).scalars():
-                    sess.revoked = True
+            ended = 0 if active else self._end_sessions(s, user_id)
             audit.append(s, actor=actor.name, actor_role=actor.role, action="update", entity="user", entity_id=user_id,
-                         detail={"active": bool(active)})
+                         detail={"active": bool(active), "change": "active", "old": old, "new": bool(active),
+                                 "sessions_ended": ended})
+
+    def update_user(self, actor: Actor, user_id: int, *, role: str, site_id: int | None) -> dict[str, Any]:
+        """Change an account's role and site. The account's sessions end (its owner signs in
+        again and is told); each changed field is audited with its old and new value. Returns
+        the changes as ``{field: [old, new]}`` (empty when nothing changed)."""
+        if role not in STAFF_ROLES:
+            raise ValidationError(field="user.role", value=role, allowed=STAFF_ROLES)
+        if role in SITE_ROLES and site_id is None:
+            raise ValidationError(field="user.site_id", value=None, allowed="a site from the list",
+                                  reason=f"a {role} belongs to a site")
+        if role not in SITE_ROLES:
+            site_id = None  # researchers and admins belong to no site
+        with self.store.transaction() as s:
+            row = self._admin_target(s, actor, user_id)
+            if row.username == actor.name:
+                raise ValidationError(field="user.role", value=role, allowed="another account",
+                                      reason="you cannot change your own role or site; ask another admin")
+            if site_id is not None and s.get(SiteRow, site_id) is None:
+                raise NotFoundError(entity="site", key=site_id)
+            changes: dict[str, Any] = {}
+            if row.role != role:
+                changes["role"] = [row.role, role]
+            if row.site_id != site_id:
+                changes["site_id"] = [row.site_id, site_id]
+            if not changes:
+                return changes
+            row.role, row.site_id = role, site_id
+            ended = self._end_sessions(s, user_id)
+            for field, (old, new) in changes.items():
+                audit.append(s, actor=actor.name, actor_role=actor.role, action="update", entity="user",
+                             entity_id=user_id, detail={"change": field, "old": old, "new": new,
+                                                        "sessions_ended": ended})
+            return changes
+
+    def reset_password(self, actor: Actor, user_id: int, *, now: dt.datetime | None = None) -> str:
+        """Make the account's password unusable, end its sessions and issue a new one-time
+        set-password link (earlier links stop working). Returns the link's token (shown once)."""
+        now = now or self.clock()
+        with self.store.transaction() as s:
+            row = self._admin_target(s, actor, user_id)
+            if row.demo and self.env == "production":
+                raise PermissionDeniedError("demo accounts are refused in production", role=actor.role)
+            row.password_hash = None
+            ended = self._end_sessions(s, user_id)
+            token = self._new_link(s, actor, user_id, now, reason="password reset")
+            audit.append(s, actor=actor.name, actor_role=actor.role, action="update", entity="user", entity_id=user_id,
+                         detail={"change": "password_reset", "old": "password", "new": "set-password link",
+                                 "sessions_ended": ended})
+            return token
+
+    def issue_password_link(self, actor: Actor, user_id: int, *, now: dt.datetime | None = None) -> str:
+        """A new one-time set-password link for an account that has no password yet (the old
+        link was lost or expired); use :meth:`reset_password` for an account that has one."""
+        now = now or self.clock()
+        with self.store.transaction() as s:
+            row = self._admin_target(s, actor, user_id)
+            if row.password_hash is not None:
+                raise ConflictError("this account has a password; reset it to issue a new link",
+                                    field="user.password")
+            return self._new_link(s, actor, user_id, now, reason="new link")
+
+    def _new_link(self, s: Session, actor: Actor, user_id: int, now: dt.datetime, *, reason: str) -> str:
+        for old in s.execute(select(PasswordLinkRow).where(PasswordLinkRow.user_id == user_id,
+                                                           PasswordLinkRow.used_at.is_(None),
+                                                           PasswordLinkRow.revoked.is_(False))).scalars():
+            old.revoked = True
+        token = secrets.token_urlsafe(32)
+        link = PasswordLinkRow(token_hash=hash_token(token), user_id=user_id, created_by=actor.name[:64],
+                               created_at=now, expires_at=now + PASSWORD_LINK_VALID, revoked=False)
+        s.add(link)
+        s.flush()
+        audit.append(s, actor=actor.name, actor_role=actor.role, action="create", entity="password_link",
+                     entity_id=link.id, detail={"user_id": user_id, "reason": reason,
+                                                "expires_at": link.expires_at.isoformat(timespec="seconds")})
+        return token
+
+    def _live_link(self, s: Session, token: str, now: dt.datetime) -> tuple[PasswordLinkRow, UserRow]:
+        link = s.execute(select(PasswordLinkRow).where(PasswordLinkRow.token_hash == hash_token(token or ""))
+                         ).scalar()
+        if link is None or link.revoked:
+            raise AuthenticationError("this set-password link is not valid; ask an admin for a new one")
+        if link.used_at is not None:
+            raise AuthenticationError("this set-password link has been used; ask an admin for a new one")
+        if now > link.expires_at:
+            raise AuthenticationError("this set-password link has expired; ask an admin for a new one")
+        user = s.get(UserRow, link.user_id)
+        if user is None or not user.active:
+            raise AuthenticationError("this account is deactivated; ask an admin")
+        if user.demo and self.env == "production":
+            raise AuthenticationError("demo accounts are refused in production")
+        return link, user
+
+    def check_password_link(self, token: str, *, now: dt.datetime | None = None) -> dict[str, str]:
+        """The account a live set-password link is for (``username``, ``display_name``), or
+        :class:`AuthenticationError` when the link is unknown, used, revoked or expired."""
+        now = now or self.clock()
+        with self.store.transaction() as s:
+            _, user = self._live_link(s, token, now)
+            return {"username": user.username, "display_name": user.display_name}
+
+    def set_password(self, token: str, password: str, *, client: str = "", now: dt.datetime | None = None) -> str:
+        """The owner sets their password with a one-time link; the link is spent and any
+        session of the account ends. Returns the user name."""
+        now = now or self.clock()
+        _check_password(password, "password")
+        with self.store.transaction() as s:
+            link, user = self._live_link(s, token, now)
+            link.used_at = now
+            user.password_hash = _HASHER.hash(password)
+            ended = self._end_sessions(s, user.id)
+            audit.append(s, actor=user.username, actor_role=user.role, action="update", entity="user",
+                         entity_id=user.id, detail={"change": "password_set", "link_id": link.id, "client": client,
+                                                    "sessions_ended": ended})
+            return user.username
+
+    def account_notices(self, user: SessionUser) -> list[dict[str, Any]]:
+        """Changes others made to ``user``'s account since their previous sign-in (role, site,
+        password reset, activation), oldest first, from the audit log."""
+        since = user.notices_since
+        if since is None:
+            return []
+        with self.store.transaction() as s:
+            rows = s.execute(select(AuditRow).where(
+                AuditRow.entity == "user", AuditRow.entity_id == str(user.user_id), AuditRow.action == "update",
+                AuditRow.at > since, AuditRow.actor != user.username).order_by(AuditRow.id)).scalars().all()
+            codes: dict[Any, str] = {i: c for i, c in s.execute(select(SiteRow.id, SiteRow.code))}
+            out = []
+            for r in rows:
+                d = r.detail or {}
+                change, old, new = d.get("change"), d.get("old"), d.get("new")
+                if change not in _NOTICE_TEXT or (change == "active" and not new):
+                    continue
+                shown_old, shown_new = (codes.get(old, "no site"), codes.get(new, "no site")) if change == "site_id" \
+                    else (old, new)
+                out.append({"at": r.at, "by": r.actor, "change": change, "old": old, "new": new,
+                            "message": _NOTICE_TEXT[change].format(old=shown_old, new=shown_new)})
+            audit.append(s, actor=user.username, actor_role=user.role, action="read", entity="account_notice",
+                         entity_id=user.user_id, detail={"n": len(out)})
+            return out
 
     def login(self, username: str, password: str, *, client: str = "", now: dt.datetime | None = None
               ) -> tuple[str, SessionUser]:
-        """Verify the password and open a session: returns ``(session_token, user)``."""
-        now = now or _now()
+        """Verify the password and open a session: returns ``(session_token, user)``.
+
+        The attempt is first counted by the database throttle (:mod:`spinetrack.store.throttle`)
+        in a transaction of its own; while the user name and address pair, or the address,
+        waits, :class:`RateLimitError` is raised and no password is checked."""
+        now = now or self.clock()
+        username = username if isinstance(username, str) else ""
+        with self.store.transaction() as s:
+            reservation = throttle.reserve(s, username, client, now)
+            if reservation.locked:
+                audit.append(s, actor=username[:64] or "(empty)", actor_role="anonymous", action="login_locked",
+                             entity="user", entity_id=None, detail={"client": client,
+                                                                    "scope": list(reservation.locked)})
+        if secrets.randbelow(200) == 0:
+            with self.store.transaction() as s:
+                throttle.forget_stale(s, now)
         with self.store.transaction() as s:
             row = s.execute(select(UserRow).where(UserRow.username == username)).scalar()
             ok = False
@@ -187,35 +418,44 @@ class Access:
                                     password or "")
             except (VerifyMismatchError, VerificationError, InvalidHashError):
                 ok = False
-            if row is None or not row.active or not ok:
+            ok = ok and row is not None and row.password_hash is not None
+            refused = row is not None and row.demo and self.env == "production"
+            if row is None or not row.active or not ok or refused:
                 audit.append(s, actor=username[:64] or "(empty)", actor_role="anonymous", action="login_failed",
-                             entity="user", entity_id=row.id if row is not None else None, detail={"client": client})
+                             entity="user", entity_id=row.id if row is not None else None,
+                             detail={"client": client, **({"reason": "demo account in production"} if refused and ok
+                                                          else {})})
                 s.commit()
                 raise AuthenticationError("unknown user name or wrong password")
+            throttle.release(s, reservation)
             if _HASHER.check_needs_rehash(row.password_hash or ""):
                 row.password_hash = _HASHER.hash(password)
+            since = row.last_login_at or row.created_at
+            row.last_login_at = now
             token, csrf = secrets.token_urlsafe(32), secrets.token_urlsafe(32)
             s.add(WebSessionRow(token_hash=hash_token(token), user_id=row.id, csrf_token=csrf, created_at=now,
-                                last_seen_at=now, expires_at=now + SESSION_MAX, revoked=False))
+                                last_seen_at=now, expires_at=now + SESSION_MAX, revoked=False, notices_since=since))
             audit.append(s, actor=row.username, actor_role=row.role, action="login", entity="user", entity_id=row.id,
                          detail={"client": client})
-            return token, SessionUser(row.id, row.username, row.display_name, row.role, row.site_id, csrf)
+            return token, SessionUser(row.id, row.username, row.display_name, row.role, row.site_id, csrf, since)
 
     def resolve_session(self, token: str | None, *, now: dt.datetime | None = None) -> SessionUser | None:
-        """The user of a live session, or None (unknown, revoked, idle too long, or too old)."""
+        """The user of a live session, or None (unknown, revoked, idle too long, or too old; a
+        demo account's session in production)."""
         if not token:
             return None
-        now = now or _now()
+        now = now or self.clock()
         with self.store.transaction() as s:
             sess = s.get(WebSessionRow, hash_token(token))
             if sess is None or sess.revoked or now > sess.expires_at or now - sess.last_seen_at > SESSION_IDLE:
                 return None
             user = s.get(UserRow, sess.user_id)
-            if user is None or not user.active:
+            if user is None or not user.active or (user.demo and self.env == "production"):
                 return None
             if now - sess.last_seen_at > dt.timedelta(seconds=60):  # write at most once a minute
                 sess.last_seen_at = now
-            return SessionUser(user.id, user.username, user.display_name, user.role, user.site_id, sess.csrf_token)
+            return SessionUser(user.id, user.username, user.display_name, user.role, user.site_id, sess.csrf_token,
+                               sess.notices_since)
 
     def logout(self, token: str | None) -> None:
         if not token:

@@ -40,6 +40,8 @@ __all__ = [
     "EpisodeRow",
     "ImagingFindingRow",
     "InvitationRow",
+    "LoginThrottleRow",
+    "PasswordLinkRow",
     "PatientIdentityRow",
     "ResponseDraftRow",
     "ScreeningAssessmentRow",
@@ -91,9 +93,11 @@ class UserRow(Base):
     display_name: Mapped[str] = mapped_column(String(200))
     role: Mapped[str] = mapped_column(String(16))
     site_id: Mapped[int | None] = mapped_column(ForeignKey("sites.id"))
-    password_hash: Mapped[str | None] = mapped_column(String(255))
+    password_hash: Mapped[str | None] = mapped_column(String(255))  # None: not set yet, or reset by an admin
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=_utcnow)
+    demo: Mapped[bool] = mapped_column(Boolean, default=False)  # a demo login (refused in production)
+    last_login_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
 
 
 class PatientRow(Base):
@@ -353,6 +357,37 @@ class WebSessionRow(Base):
     last_seen_at: Mapped[dt.datetime] = mapped_column(DateTime)
     expires_at: Mapped[dt.datetime] = mapped_column(DateTime)
     revoked: Mapped[bool] = mapped_column(Boolean, default=False)
+    notices_since: Mapped[dt.datetime | None] = mapped_column(DateTime)  # the user's previous sign-in
+
+
+class PasswordLinkRow(Base):
+    """A one-time link with which an account's owner sets their password (issued when an admin
+    creates the account or resets its password). Only the token's hash is stored; spent on use."""
+
+    __tablename__ = "password_links"
+    __table_args__ = (Index("ix_password_links_user", "user_id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    created_by: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime)
+    expires_at: Mapped[dt.datetime] = mapped_column(DateTime)
+    used_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
+    revoked: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+class LoginThrottleRow(Base):
+    """Failed sign-ins counted per key (a user name and client address pair, or an address),
+    held in the database so that every server process sees the same count. The key is stored
+    as a SHA-256 (no user names or addresses in clear)."""
+
+    __tablename__ = "login_throttle"
+
+    key_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    failures: Mapped[int] = mapped_column(Integer)
+    last_failure_at: Mapped[dt.datetime] = mapped_column(DateTime)
+    locked_until: Mapped[dt.datetime | None] = mapped_column(DateTime)
 
 
 class InvitationRow(Base):

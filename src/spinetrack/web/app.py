@@ -19,11 +19,11 @@ from sqlalchemy import Engine
 
 from spinetrack import __version__
 from spinetrack.config import Settings
+from spinetrack.errors import ConfigurationError
 from spinetrack.store.access import Access
 from spinetrack.store.repositories import Store
 from spinetrack.store.session import make_engine
 from spinetrack.web.errors import install_error_handlers
-from spinetrack.web.security import LoginRateLimiter
 
 __all__ = ["create_app"]
 
@@ -42,6 +42,18 @@ def _plotly_js() -> Path:
     return Path(plotly.__file__).parent / "package_data" / "plotly.min.js"
 
 
+def _refuse_demo_content(engine: Engine) -> None:
+    """Production refuses to start while demo accounts or demo data exist."""
+    from spinetrack.synth.demo_access import find_demo_content
+
+    found = find_demo_content(engine)
+    if found:
+        raise ConfigurationError(
+            "SPINETRACK_ENV=production refuses to start: this database holds demo content from `spinetrack demo` ("
+            + "; ".join(found) + "). Use a database without the demo for production, or unset SPINETRACK_ENV "
+            "to run the demo.")
+
+
 def create_app(settings: Settings | None = None, *, engine: Engine | None = None) -> FastAPI:
     """Build the app; the database engine is created here, from ``settings``, never at import."""
     settings = settings or Settings()
@@ -51,8 +63,10 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
     app.state.settings = settings
     app.state.engine = engine
     app.state.store = Store(engine, eq5d_value_set=settings.eq5d_value_set)
-    app.state.access = Access(app.state.store)
-    app.state.login_limiter = LoginRateLimiter()
+    if settings.env == "production":
+        _refuse_demo_content(engine)
+    # The sign-in rate limit lives in the database (spinetrack.store.throttle), counted by Access.login.
+    app.state.access = Access(app.state.store, env=settings.env)
     templates = Jinja2Templates(directory=str(_HERE / "templates"))
     templates.env.globals.update(version=__version__)
     app.state.templates = templates

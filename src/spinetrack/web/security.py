@@ -1,4 +1,4 @@
-"""Cookies, CSRF and sign-in rate limiting.
+"""Cookies and CSRF.
 
 * Staff session cookie ``st_session`` and patient session cookie ``st_patient``: HttpOnly,
   SameSite=Strict, ``Secure`` whenever the request came over HTTPS or the app runs in
@@ -6,28 +6,23 @@
 * CSRF: synchronizer token per session. Forms carry ``csrf_token``; API calls send the
   ``X-CSRF-Token`` header. Every unsafe method (POST, PUT, PATCH, DELETE) with a session
   cookie is checked. The sign-in form uses a double-submit token (``st_prelogin`` cookie).
-* Sign-in rate limit: at most ``max_failures`` failed attempts per user name and per client
-  address within ``window_s`` seconds; further attempts get 429 with ``Retry-After``
-  (in memory, per process; put a shared limiter in front when running several workers).
+* The sign-in rate limit is not here: it is counted in the database, atomically, by
+  :mod:`spinetrack.store.throttle` (so it holds across server processes; no process memory
+  holds it), and answered with 429 and ``Retry-After``.
 """
 
 from __future__ import annotations
 
 import secrets
-import threading
-import time
-from collections import deque
-from collections.abc import Callable
 
 from fastapi import Request, Response
 
-from spinetrack.errors import AuthenticationError, RateLimitError
+from spinetrack.errors import AuthenticationError
 
 __all__ = [
     "PATIENT_COOKIE",
     "PRELOGIN_COOKIE",
     "SESSION_COOKIE",
-    "LoginRateLimiter",
     "check_csrf",
     "clear_cookie",
     "set_cookie",
@@ -69,40 +64,3 @@ async def check_csrf(request: Request, expected: str | None) -> None:
         sent = value if isinstance(value, str) else None
     if not expected or not sent or not secrets.compare_digest(sent, expected):
         raise AuthenticationError("missing or wrong CSRF token (reload the page and try again)")
-
-
-class LoginRateLimiter:
-    """Sliding-window count of failed sign-ins per key (user name, client address)."""
-
-    def __init__(self, max_failures: int = 5, window_s: int = 900, clock: Callable[[], float] = time.monotonic) -> None:
-        self.max_failures = max_failures
-        self.window_s = window_s
-        self.clock = clock
-        self._failures: dict[str, deque[float]] = {}
-        self._lock = threading.Lock()
-
-    def _recent(self, key: str, now: float) -> deque[float]:
-        q = self._failures.setdefault(key, deque())
-        while q and now - q[0] > self.window_s:
-            q.popleft()
-        return q
-
-    def check(self, *keys: str) -> None:
-        now = self.clock()
-        with self._lock:
-            for key in keys:
-                q = self._recent(key, now)
-                if len(q) >= self.max_failures:
-                    retry = int(self.window_s - (now - q[0])) + 1
-                    raise RateLimitError("too many failed sign-in attempts; try again later", retry_after_s=retry)
-
-    def failed(self, *keys: str) -> None:
-        now = self.clock()
-        with self._lock:
-            for key in keys:
-                self._recent(key, now).append(now)
-
-    def succeeded(self, *keys: str) -> None:
-        with self._lock:
-            for key in keys:
-                self._failures.pop(key, None)

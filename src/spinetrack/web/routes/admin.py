@@ -1,15 +1,22 @@
 """Admin pages: staff accounts and sites, and the audit log.
 
 ``GET /admin``                           users and sites (reading them is audited)
-``POST /admin/users``                    create an account (role, site, initial password)
+``POST /admin/users``                    create an account (user name, name, role, site) — no
+                                         password: the page shows a one-time set-password link,
+                                         once, for the admin to hand to the owner (no e-mail here)
+``POST /admin/users/{id}/reset-password`` the old password stops working, sessions end, a new
+                                         one-time link is shown once
+``POST /admin/users/{id}/link``          a new link for an account that has no password yet
+``POST /admin/users/{id}/role``          change role and site (sessions end)
 ``POST /admin/users/{id}/deactivate``    deactivate (sessions revoked) / ``…/activate``
 ``POST /admin/sites``                    create a site
 ``GET /admin/audit``                     the audit log, newest first, with filters, pages and the
                                          hash-chain verification status
 
-Nothing here edits or deletes: accounts are deactivated, never removed, and the audit log is
-read-only (append-only in the database, its hash chain verified on every view). Admins see no
-clinical data: the store refuses them patient-level reads.
+Nothing here deletes: accounts are deactivated, never removed, and the audit log is read-only
+(append-only in the database, its hash chain verified on every view). Every account change is
+audited (who, what, old → new) and shown to the account's owner at their next sign-in. Admins
+see no clinical data (the store refuses them patient-level reads) and never learn a password.
 """
 
 from __future__ import annotations
@@ -18,12 +25,12 @@ import math
 from typing import Annotated, Any
 from urllib.parse import urlencode
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.responses import RedirectResponse, Response
 from starlette.datastructures import FormData
 
 from spinetrack.errors import ConflictError, NotFoundError, ValidationError
-from spinetrack.store.access import STAFF_ROLES, SessionUser
+from spinetrack.store.access import PASSWORD_LINK_VALID, STAFF_ROLES, SessionUser
 from spinetrack.store.queries import Queries
 from spinetrack.web.deps import AccessDep, Admin, StoreDep
 
@@ -34,7 +41,11 @@ router = APIRouter(include_in_schema=False)
 AUDIT_PAGE_SIZE = 50
 NOTICES = {"user-created": "Account created.", "site-created": "Site created.",
            "user-deactivated": "Account deactivated; its sessions are signed out.",
-           "user-activated": "Account activated."}
+           "user-activated": "Account activated.",
+           "user-updated": "Role and site changed; the account's sessions are signed out and its owner is told at "
+                           "their next sign-in.",
+           "user-unchanged": "Nothing to change: the account already has that role and site."}
+UserId = Annotated[int, Path(ge=1, le=2_147_483_647)]
 
 
 async def _form(request: Request) -> FormData:
@@ -66,14 +77,27 @@ def _error(exc: Exception) -> dict[str, Any]:
 
 
 def _admin_page(request: Request, user: SessionUser, *, status: int = 200, errors: dict[str, Any] | None = None,
-                values: dict[str, Any] | None = None, notice: str | None = None) -> Response:
+                values: dict[str, Any] | None = None, notice: str | None = None,
+                link: dict[str, Any] | None = None) -> Response:
     queries = Queries(request.app.state.store)
     users = request.app.state.access.list_users(user.actor)
     sites = queries.list_sites(user.actor)
     codes = {s["id"]: s["code"] for s in sites}
     return _render(request, "admin/index.html", {
         "user": user, "users": users, "sites": sites, "site_codes": codes, "roles": STAFF_ROLES,
-        "errors": errors or {}, "values": values or {}, "notice": NOTICES.get(notice or "")}, status)
+        "errors": errors or {}, "values": values or {}, "notice": NOTICES.get(notice or ""), "link": link,
+        "link_hours": int(PASSWORD_LINK_VALID.total_seconds() // 3600)}, status)
+
+
+def _link(request: Request, username: str, token: str, why: str) -> dict[str, Any]:
+    """The one-time link, for this page only (never in a redirect or the address bar)."""
+    return {"username": username, "url": str(request.base_url).rstrip("/") + f"/set-password/{token}", "why": why}
+
+
+def _site_id(raw: str | None) -> int | None:
+    if raw is not None and not (raw.isdigit() and len(raw) <= 9):
+        raise ValidationError(field="user.site_id", value=raw, allowed="a site from the list")
+    return int(raw) if raw else None
 
 
 @router.get("/admin")
@@ -83,20 +107,66 @@ def admin_home(request: Request, user: Admin, notice: Annotated[str | None, Quer
 
 @router.post("/admin/users")
 def create_user(request: Request, user: Admin, form: FormDep, access: AccessDep) -> Response:
+    """Create an account without a password; the answer (not a redirect) shows its one-time
+    set-password link once. A ``password`` field, if a client sends one, is ignored."""
     values = {k: _text(form, k) for k in ("username", "display_name", "role", "site_id")}
     site_raw = values["site_id"]
-    password = form.get("password")
     try:
-        if site_raw is not None and not site_raw.isdigit():
-            raise ValidationError(field="user.site_id", value=site_raw, allowed="a site from the list")
-        access.create_user(user.actor, username=values["username"] or "", display_name=values["display_name"] or "",
-                           role=values["role"] or "", password=password if isinstance(password, str) else "",
-                           site_id=int(site_raw) if site_raw else None)
+        _, token = access.invite_user(user.actor, username=values["username"] or "",
+                                      display_name=values["display_name"] or "", role=values["role"] or "",
+                                      site_id=_site_id(site_raw))
     except (ValidationError, ConflictError, NotFoundError) as exc:
         if isinstance(exc, NotFoundError):
             exc = ValidationError(field="user.site_id", value=site_raw, allowed="a site from the list")
         return _admin_page(request, user, status=422, errors={"user": _error(exc)}, values={"user": values})
-    return RedirectResponse("/admin?notice=user-created#users", status_code=303)
+    return _admin_page(request, user, notice="user-created",
+                       link=_link(request, values["username"] or "", token, "account created"))
+
+
+def _username(request: Request, user: SessionUser, user_id: int) -> str:
+    for u in request.app.state.access.list_users(user.actor):
+        if u["id"] == user_id:
+            return str(u["username"])
+    raise NotFoundError(entity="user", key=user_id)
+
+
+@router.post("/admin/users/{user_id}/reset-password")
+def reset_password(request: Request, user_id: UserId, user: Admin, access: AccessDep) -> Response:
+    """The old password stops working and the sessions end; the page shows a new one-time link."""
+    if user_id == user.user_id:
+        exc = ValidationError(field="user.password", value="(hidden)", allowed="another account",
+                              reason="you cannot reset your own password here; ask another admin")
+        return _admin_page(request, user, status=422, errors={"users": _error(exc)})
+    username = _username(request, user, user_id)
+    token = access.reset_password(user.actor, user_id)
+    return _admin_page(request, user, link=_link(request, username, token, "password reset; sessions signed out"))
+
+
+@router.post("/admin/users/{user_id}/link")
+def new_link(request: Request, user_id: UserId, user: Admin, access: AccessDep) -> Response:
+    """A new one-time link for an account whose owner has not set a password yet."""
+    username = _username(request, user, user_id)
+    try:
+        token = access.issue_password_link(user.actor, user_id)
+    except ConflictError as exc:
+        return _admin_page(request, user, status=409, errors={"users": _error(exc)})
+    return _admin_page(request, user, link=_link(request, username, token, "new link (earlier links stop working)"))
+
+
+@router.post("/admin/users/{user_id}/role")
+def change_role(request: Request, user_id: UserId, user: Admin, form: FormDep, access: AccessDep) -> Response:
+    role, site_raw = _text(form, "role"), _text(form, "site_id")
+    try:
+        changes = access.update_user(user.actor, user_id, role=role or "", site_id=_site_id(site_raw))
+    except NotFoundError as exc:
+        if exc.entity != "site":
+            raise
+        return _admin_page(request, user, status=422, errors={"users": _error(
+            ValidationError(field="user.site_id", value=site_raw, allowed="a site from the list"))})
+    except ValidationError as exc:
+        return _admin_page(request, user, status=422, errors={"users": _error(exc)})
+    return RedirectResponse(f"/admin?notice=user-{'updated' if changes else 'unchanged'}#user-{user_id}",
+                            status_code=303)
 
 
 def _set_active(request: Request, user: SessionUser, user_id: int, active: bool) -> Response:
@@ -109,12 +179,12 @@ def _set_active(request: Request, user: SessionUser, user_id: int, active: bool)
 
 
 @router.post("/admin/users/{user_id}/deactivate")
-def deactivate_user(request: Request, user_id: int, user: Admin) -> Response:
+def deactivate_user(request: Request, user_id: UserId, user: Admin) -> Response:
     return _set_active(request, user, user_id, False)
 
 
 @router.post("/admin/users/{user_id}/activate")
-def activate_user(request: Request, user_id: int, user: Admin) -> Response:
+def activate_user(request: Request, user_id: UserId, user: Admin) -> Response:
     return _set_active(request, user, user_id, True)
 
 

@@ -1,21 +1,47 @@
-"""Sign-in and sign-out for staff (pages and JSON API), and the landing page."""
+"""Sign-in and sign-out for staff (pages and JSON API), the landing page, the owner's
+set-password page, and the account notices shown after a sign-in.
+
+``GET /login?error=<code>&notice=<code>``  the sign-in page; only the fixed codes of
+                                          :data:`LOGIN_ERRORS` / :data:`LOGIN_NOTICES` show a
+                                          message (our own words, never the query's text)
+``GET /set-password/{token}``             a one-time link: checked, kept in an HttpOnly cookie,
+                                          then redirected to ``/set-password`` (the token leaves
+                                          the address bar and is never echoed in a page)
+``GET|POST /set-password``                the owner chooses a password (12 to 1,024 characters)
+``GET /account/notices``                  changes an admin made to the account since the
+                                          previous sign-in (shown once after signing in)
+
+The sign-in rate limit is counted in the database by ``Access.login``
+(:mod:`spinetrack.store.throttle`). With ``SPINETRACK_ENV=production`` demo accounts are refused
+by the store, and here the published demo password is refused as well (defence in depth).
+"""
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Annotated, Any
+from urllib.parse import urlencode
 
-from fastapi import APIRouter, Form, Request
+from fastapi import APIRouter, Form, Path, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import BaseModel, Field
 
-from spinetrack.errors import AuthenticationError
-from spinetrack.store.access import SessionUser
+from spinetrack.errors import AuthenticationError, ValidationError
+from spinetrack.store.access import MAX_PASSWORD, MIN_PASSWORD, Access, SessionUser
+from spinetrack.synth.demo_access import DEMO_PASSWORD
 from spinetrack.web.deps import AccessDep, OptionalUser, StaffUser
 from spinetrack.web.security import PRELOGIN_COOKIE, SESSION_COOKIE, clear_cookie, new_token, set_cookie
 
 router = APIRouter()
 
 HOME = {"clinician": "/clinic", "coordinator": "/clinic", "researcher": "/clinic/overview", "admin": "/admin"}
+SETPW_COOKIE = "st_setpw"
+# /login?error=<code> and ?notice=<code>: the only messages the sign-in page shows from its address.
+LOGIN_ERRORS = {
+    "session-ended": "Your session has ended (signed out, timed out, or changed by an admin). Please sign in again.",
+    "link-invalid": "That set-password link is not valid any more. Ask an admin for a new one.",
+}
+LOGIN_NOTICES = {"password-set": "Your password is set. Sign in with it now."}
 
 
 def _safe_next(target: str | None, user: SessionUser) -> str:
@@ -28,16 +54,17 @@ def _client(request: Request) -> str:
     return request.client.host if request.client else "unknown"
 
 
-def _login(request: Request, access: Any, username: str, password: str) -> tuple[str, SessionUser]:
-    limiter = request.app.state.login_limiter
-    keys = (f"user:{username.lower()}", f"ip:{_client(request)}")
-    limiter.check(*keys)
-    try:
-        token, user = access.login(username, password, client=_client(request))
-    except AuthenticationError:
-        limiter.failed(*keys)
-        raise
-    limiter.succeeded(keys[0])
+def _production(request: Request) -> bool:
+    return bool(request.app.state.settings.env == "production")
+
+
+def _login(request: Request, access: Access, username: str, password: str) -> tuple[str, SessionUser]:
+    """Sign in through the store (which counts the attempt in the database throttle and refuses
+    demo accounts in production); in production the published demo password is refused too."""
+    token, user = access.login(username, password, client=_client(request))
+    if _production(request) and password == DEMO_PASSWORD:
+        access.logout(token)
+        raise AuthenticationError("unknown user name or wrong password")
     return token, user
 
 
@@ -47,10 +74,12 @@ def home(user: OptionalUser) -> Response:
 
 
 @router.get("/login", response_class=HTMLResponse, include_in_schema=False)
-def login_page(request: Request, next: str | None = None, error: str | None = None) -> Response:  # noqa: A002
+def login_page(request: Request, next: str | None = None, error: str | None = None,  # noqa: A002
+               notice: str | None = None) -> Response:
     token = new_token()
     resp = request.app.state.templates.TemplateResponse(
-        request, "login.html", {"prelogin": token, "next": next or "", "error": error})
+        request, "login.html", {"prelogin": token, "next": next or "", "error": LOGIN_ERRORS.get(error or ""),
+                                "notice": LOGIN_NOTICES.get(notice or "")})
     set_cookie(request, resp, PRELOGIN_COOKIE, token, max_age=3600)
     return resp
 
@@ -74,8 +103,89 @@ def login_submit(request: Request, access: AccessDep, username: Annotated[str, F
                                       status_code=401)
         set_cookie(request, resp, PRELOGIN_COOKIE, fresh, max_age=3600)
         return resp
-    resp = RedirectResponse(_safe_next(next, user), status_code=303)
+    target = _safe_next(next, user)
+    if access.account_notices(user):
+        target = "/account/notices?" + urlencode({"next": target})
+    resp = RedirectResponse(target, status_code=303)
     set_cookie(request, resp, SESSION_COOKIE, token)
+    clear_cookie(request, resp, PRELOGIN_COOKIE)
+    return resp
+
+
+@router.get("/account/notices", response_class=HTMLResponse, include_in_schema=False)
+def account_notices_page(request: Request, user: StaffUser, access: AccessDep,
+                         next: str | None = None) -> Response:  # noqa: A002
+    """Changes an admin made to this account since the previous sign-in, then on to the landing page."""
+    return request.app.state.templates.TemplateResponse(request, "account_notices.html", {
+        "user": user, "notices": access.account_notices(user), "next": _safe_next(next, user)})
+
+
+def _setpw_page(request: Request, *, status: int = 200, account: dict[str, str] | None = None,
+                error: str | None = None, closed: str | None = None) -> Response:
+    fresh = new_token()
+    resp = request.app.state.templates.TemplateResponse(request, "set_password.html", {
+        "prelogin": fresh, "account": account, "error": error, "closed": closed, "min_length": MIN_PASSWORD,
+        "max_length": MAX_PASSWORD}, status_code=status)
+    set_cookie(request, resp, PRELOGIN_COOKIE, fresh, max_age=3600)
+    return resp
+
+
+@router.get("/set-password/{token}", include_in_schema=False)
+def set_password_link(request: Request, token: Annotated[str, Path(max_length=128)], access: AccessDep) -> Response:
+    """Open a one-time set-password link: the token moves into an HttpOnly cookie and the browser
+    goes on to ``/set-password`` (the link itself is spent only when a password is set)."""
+    try:
+        access.check_password_link(token)
+    except AuthenticationError as exc:
+        return _setpw_page(request, status=410, closed=str(exc))
+    resp = RedirectResponse("/set-password", status_code=303)
+    set_cookie(request, resp, SETPW_COOKIE, token, max_age=1800)
+    return resp
+
+
+def _link_account(request: Request, access: Access) -> tuple[str, dict[str, str]] | Response:
+    """The link kept in the cookie and its account, or the page saying the link is closed."""
+    token = request.cookies.get(SETPW_COOKIE)
+    if not token:
+        return _setpw_page(request, status=410, closed="Open the set-password link an admin gave you.")
+    try:
+        return token, access.check_password_link(token)
+    except AuthenticationError as exc:
+        return _setpw_page(request, status=410, closed=str(exc))
+
+
+@router.get("/set-password", response_class=HTMLResponse, include_in_schema=False)
+def set_password_page(request: Request, access: AccessDep) -> Response:
+    found = _link_account(request, access)
+    return found if isinstance(found, Response) else _setpw_page(request, account=found[1])
+
+
+@router.post("/set-password", include_in_schema=False)
+def set_password_submit(request: Request, access: AccessDep,
+                        password: Annotated[str, Form(max_length=MAX_PASSWORD)],
+                        password_again: Annotated[str, Form(max_length=MAX_PASSWORD)],
+                        csrf_token: Annotated[str, Form(max_length=128)]) -> Response:
+    """Set the password with the link kept in the cookie; the answer never contains the token."""
+    pre = request.cookies.get(PRELOGIN_COOKIE)
+    if not pre or pre != csrf_token:
+        return _setpw_page(request, status=400, closed="The form expired; open the set-password link again.")
+    found = _link_account(request, access)
+    if isinstance(found, Response):
+        return found
+    token, account = found
+    try:
+        if password != password_again:
+            raise ValidationError(field="password_again", value="(hidden)", allowed="the same password twice")
+        if password == DEMO_PASSWORD:
+            raise ValidationError(field="password", value="(hidden)",
+                                  allowed="a password that is not the published demo password")
+        access.set_password(token, password, client=_client(request))
+    except ValidationError as exc:
+        return _setpw_page(request, status=422, account=account, error=str(exc))
+    except AuthenticationError as exc:
+        return _setpw_page(request, status=410, closed=str(exc))
+    resp = RedirectResponse("/login?notice=password-set", status_code=303)
+    clear_cookie(request, resp, SETPW_COOKIE)
     clear_cookie(request, resp, PRELOGIN_COOKIE)
     return resp
 
@@ -93,17 +203,29 @@ class LoginRequest(BaseModel):
     password: str = Field(min_length=1, max_length=1024)
 
 
+class AccountNoticePublic(BaseModel):
+    at: dt.datetime
+    by: str = Field(description="The admin who made the change.")
+    change: str = Field(description="role, site_id, password_reset or active")
+    old: Any = None
+    new: Any = None
+    message: str
+
+
 class MePublic(BaseModel):
     username: str
     display_name: str
     role: str
     site_id: int | None
     csrf_token: str = Field(description="Send as the X-CSRF-Token header on POST, PUT, PATCH and DELETE.")
+    notices: list[AccountNoticePublic] = Field(
+        default_factory=list, description="Changes an admin made to this account since the previous sign-in.")
 
 
-def _me(user: SessionUser) -> MePublic:
+def _me(user: SessionUser, access: Access) -> MePublic:
     return MePublic(username=user.username, display_name=user.display_name, role=user.role, site_id=user.site_id,
-                    csrf_token=user.csrf_token)
+                    csrf_token=user.csrf_token,
+                    notices=[AccountNoticePublic(**n) for n in access.account_notices(user)])
 
 
 @router.post("/api/v1/auth/login", response_model=MePublic, tags=["auth"])
@@ -114,7 +236,7 @@ def api_login(request: Request, body: LoginRequest, access: AccessDep, response:
         raise AuthenticationError("send the credentials as JSON")
     token, user = _login(request, access, body.username, body.password)
     set_cookie(request, response, SESSION_COOKIE, token)
-    return _me(user)
+    return _me(user, access)
 
 
 @router.post("/api/v1/auth/logout", status_code=204, tags=["auth"])
@@ -126,5 +248,5 @@ def api_logout(request: Request, user: StaffUser, access: AccessDep) -> Response
 
 
 @router.get("/api/v1/auth/me", response_model=MePublic, tags=["auth"])
-def api_me(user: StaffUser) -> MePublic:
-    return _me(user)
+def api_me(user: StaffUser, access: AccessDep) -> MePublic:
+    return _me(user, access)
