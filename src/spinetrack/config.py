@@ -12,6 +12,9 @@ Environment variables
 ``SPINETRACK_WORDING_PACK``  path of a site's licensed instrument wording (JSON; see
                              ``spinetrack.instruments.wording``); default: neutral labels.
 ``SPINETRACK_EQ5D_VALUE_SET`` EQ-5D-5L value set used when scoring on write (default England).
+``SPINETRACK_FORWARDED_ALLOW_IPS``  comma-separated addresses of reverse proxies whose
+                             ``X-Forwarded-For`` / ``X-Forwarded-Proto`` are trusted (uvicorn's
+                             ``forwarded_allow_ips``); unset (default): proxy headers are ignored.
 ``SPINETRACK_MODELS_DIR``    where ``spinetrack models train`` writes the prediction models and
                              their cards, and where they are read from; default ``spinetrack-models``
                              in the working directory (like the default database file).
@@ -41,6 +44,7 @@ class Settings(BaseSettings):
     wording_pack: str | None = None
     eq5d_value_set: str = "England"
     models_dir: str = "spinetrack-models"
+    forwarded_allow_ips: str | None = None
 
 
 @lru_cache(maxsize=1)

@@ -215,9 +215,9 @@ def test_screening_result_as_dict_is_json_with_enum_values_as_strings() -> None:
 # ------------------------------------------------------------------------------------ validation
 
 
-def test_screening_answers_accept_strings_booleans_and_none_and_default_to_unknown() -> None:
-    a = ScreeningAnswers.create({"assessed_on": "2025-03-10", "saddle_anaesthesia": True,
-                                 "suspected_fracture": False, "suspected_infection": None,
+def test_screening_answers_accept_strings_and_none_and_default_to_unknown() -> None:
+    a = ScreeningAnswers.create({"assessed_on": "2025-03-10", "saddle_anaesthesia": "yes",
+                                 "suspected_fracture": "no", "suspected_infection": None,
                                  "imaging_concordant": " Yes ", "symptoms_limit_function": Answer.NO})
     assert (a.saddle_anaesthesia, a.suspected_fracture, a.suspected_infection, a.imaging_concordant,
             a.symptoms_limit_function, a.severe_motor_deficit) == (
@@ -229,6 +229,14 @@ def test_screening_answers_accept_strings_booleans_and_none_and_default_to_unkno
         a.saddle_anaesthesia = Answer.NO  # type: ignore[misc]
 
 
+@pytest.mark.parametrize("value", [True, False, 1, 0])
+def test_screening_answers_refuse_booleans_and_numbers(value: object) -> None:
+    """RFC 8259 types, strict: the answers are the strings yes, no, unknown; JSON true was
+    read as "yes" (issue 16), a red flag the sender may not have meant."""
+    with pytest.raises(ValidationError, match="screening.saddle_anaesthesia.*allowed: yes, no, unknown"):
+        ScreeningAnswers.create({"assessed_on": "2025-03-10", "saddle_anaesthesia": value})
+
+
 @pytest.mark.parametrize(("data", "field", "allowed"), [
     ({"saddle_anaesthesia": "maybe"}, "screening.saddle_anaesthesia", "yes, no, unknown"),
     ({"severe_motor_deficit": 1}, "screening.severe_motor_deficit", "yes, no, unknown"),
@@ -236,7 +244,9 @@ def test_screening_answers_accept_strings_booleans_and_none_and_default_to_unkno
     ({"sciatica": "yes"}, "screening.sciatica", "saddle_anaesthesia"),
     ({"assessed_on": "10/03/2025"}, "screening.assessed_on", "YYYY-MM-DD"),
     ({"assessed_on": 20250310}, "screening.assessed_on", "YYYY-MM-DD"),
-    ({"assessed_on": "2025-03-11"}, "screening.assessed_on", "on or before today (2025-03-10)"),
+    ({"assessed_on": "2025-03-11"}, "screening.assessed_on", "1900-01-01 to 2025-03-10 (today)"),
+    ({"assessed_on": "0001-01-01"}, "screening.assessed_on", "a date from 1900-01-01"),
+    ({"saddle_anaesthesia": True}, "screening.saddle_anaesthesia", "yes, no, unknown"),
 ])
 def test_screening_answers_refuse_bad_input_naming_the_field_and_allowed_values(
         data: dict[str, Any], field: str, allowed: str) -> None:

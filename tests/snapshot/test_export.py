@@ -120,9 +120,9 @@ def test_snapshot_values_match_the_store_row_by_row(store: Engine, tmp_path: Pat
         sites = dict(s.execute(select(SiteRow.id, SiteRow.code)).all())
         patients = s.execute(select(PatientRow).order_by(PatientRow.id)).scalars().all()
         episodes = {e.id: e for e in s.execute(select(EpisodeRow)).scalars()}
-        pseudo = {p.id: p.pseudo_id for p in patients}
+        pseudo = {p.id: f"P{p.id}" for p in patients}  # the store's key, never the pseudonymous id
         for row, p in list(zip(tables["patients"], patients, strict=True))[:25]:
-            assert row == {"patient_key": p.pseudo_id, "site": sites[p.site_id], "birth_year": p.birth_year,
+            assert row == {"patient_key": f"P{p.id}", "site": sites[p.site_id], "birth_year": p.birth_year,
                            "sex": p.sex, "bmi": p.bmi, "smoking": p.smoking, "diabetes": p.diabetes,
                            "asa_grade": p.asa_grade, "work_status": p.work_status,
                            "symptom_duration_weeks": p.symptom_duration_weeks,
@@ -229,8 +229,11 @@ def test_rekeying_is_deterministic_per_secret_and_differs_between_secrets(store:
     assert len(set(pk["a"])) == len(set(pk["b"])) == 300
     assert set(pk["a"]).isdisjoint(pk["b"]) and set(pk["a"]).isdisjoint(pk["plain"])
     # the documented construction, with the reference implementation
-    assert pk["a"] == [hmac.new(SECRET_A.encode(), p.encode(), hashlib.sha256).hexdigest()[:16] for p in pk["plain"]]
-    assert pk["a"] == [rekey_patient(SECRET_A.encode(), p) for p in pk["plain"]]
+    assert all(re.fullmatch(r"P\d+", k) for k in pk["plain"])
+    ids = [int(k[1:]) for k in pk["plain"]]
+    assert pk["a"] == [hmac.new(SECRET_A.encode(), f"patient:{i}".encode(), hashlib.sha256).hexdigest()[:16]
+                       for i in ids]
+    assert pk["a"] == [rekey_patient(SECRET_A.encode(), i) for i in ids]
     ek_plain = plain["episodes"].column("episode_key").to_pylist()
     ek_a = a1["episodes"].column("episode_key").to_pylist()
     ek_b = b["episodes"].column("episode_key").to_pylist()
@@ -428,7 +431,7 @@ def test_export_reads_one_consistent_snapshot_while_the_store_is_written(store: 
     result = export_snapshot(store, tmp_path / "snap", progress=write_meanwhile)
     assert result.row_counts["patients"] == result.row_counts["episodes"] == 300
     tables = _read(result.path)
-    assert "Plate" not in tables["patients"].column("patient_key").to_pylist()
+    assert "P9001" not in tables["patients"].column("patient_key").to_pylist()
     assert 9001 not in tables["episodes"].column("episode_key").to_pylist()
     with store.connect() as c:
         assert c.execute(select(func.count()).select_from(EpisodeRow)).scalar() == 301

@@ -110,7 +110,7 @@ def test_invalid_screening_stores_nothing_and_names_the_field(
 
 def test_screening_date_defaults_to_today(store: Store, episode: tuple[int, int]) -> None:
     _, eid = episode
-    save_screening(store, CLIN, eid, {"suspected_infection": False})
+    save_screening(store, CLIN, eid, {"suspected_infection": "no"})
     latest = get_latest_screening(store, CLIN, eid)
     assert latest is not None and latest.assessed_on == TODAY and latest.suspected_infection is Answer.NO
 

@@ -59,7 +59,7 @@ def test_clinician_records_and_reads_screening_with_audit(app: Any, world: World
     assert [(k["key"], k["status"]) for k in b["criteria"]] == [("disc_imaging_concordant", "unknown"),
                                                               ("disc_persistent_after_conservative", "unknown")]
 
-    r = c.post(_url(world), json={**NO_FLAGS, "imaging_concordant": "yes", "persistent_after_conservative": False,
+    r = c.post(_url(world), json={**NO_FLAGS, "imaging_concordant": "yes", "persistent_after_conservative": "no",
                                   "assessed_on": TODAY.isoformat()})
     assert r.status_code == 201, r.text
     d = r.json()
@@ -103,7 +103,9 @@ def test_any_red_flag_makes_the_screening_urgent_without_criteria(
     ({"severe_motor_deficit": 2}, "screening.severe_motor_deficit", "yes, no, unknown"),
     ({"cauda_equina": "yes"}, "screening.cauda_equina", "saddle_anaesthesia"),
     ({"assessed_on": "31/12/2025"}, "screening.assessed_on", "YYYY-MM-DD"),
-    ({"assessed_on": "2999-01-01"}, "screening.assessed_on", "on or before today"),
+    ({"assessed_on": "2999-01-01"}, "screening.assessed_on", "(today)"),
+    ({"assessed_on": "0001-01-01"}, "screening.assessed_on", "a date from 1900-01-01"),
+    ({"saddle_anaesthesia": True}, "screening.saddle_anaesthesia", "yes, no, unknown"),
     ({"suspected_fracture": "n\x00o"}, "screening.suspected_fracture", "without NUL"),
 ])
 def test_bad_screening_is_a_422_naming_the_field_and_allowed_values(

@@ -9,8 +9,11 @@ Modules
 ``complications``  complication categories and the Clavien–Dindo grade.
 ``pathway``        patients, episodes, procedures, PROM responses, follow-up timepoints and the
                    validation every store write goes through.
+``check_text``, ``check_text_tree``  the one text check of every write, form or API: no NUL
+                   character, no lone surrogate, a length limit (:mod:`spinetrack.domain._validate`).
 """
 
+from spinetrack.domain._validate import check_text, check_text_tree
 from spinetrack.domain.complications import ClavienDindo, ComplicationCategory, ReoperationReason
 from spinetrack.domain.diagnosis import (
     DIAGNOSES,
@@ -49,6 +52,8 @@ from spinetrack.domain.procedure import (
 )
 
 __all__ = [
+    "check_text",
+    "check_text_tree",
     "CATALOGUE",
     "CONSERVATIVE_OPTIONS",
     "DIAGNOSES",

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import enum
 import math
+from collections.abc import Mapping
 from typing import Any, TypeVar
 
 from spinetrack.errors import ValidationError
@@ -65,3 +67,83 @@ def _range_text(low: float | None, high: float | None, unit: str) -> str:
 
 def _fmt(x: float) -> str:
     return str(int(x)) if float(x).is_integer() else str(x)
+
+
+# --------------------------------------------------------------------------------------------
+# text and dates: the one check every write goes through, whether it came from a form or the API
+
+EARLIEST_DATE = dt.date(1900, 1, 1)
+"""The earliest date spinetrack accepts anywhere (a data-entry limit, not a clinical one)."""
+PLANNED_DAYS = 730
+"""How far ahead a planned date (an index date) may lie: two years."""
+
+
+def text_problem(value: str) -> str | None:
+    """Why ``value`` cannot be stored as text, or None: a NUL character (PostgreSQL refuses it,
+    SQLite would store it) or a lone surrogate (not a Unicode scalar value, so not encodable as
+    UTF-8; JSON's ``"\\ud800"`` escape produces one)."""
+    if "\x00" in value:
+        return "text without NUL characters"
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return "valid Unicode text (no lone surrogate code points such as \\ud800)"
+    return None
+
+
+def check_text_tree(value: Any, field: str) -> None:
+    """Refuse a NUL character or a lone surrogate anywhere in ``value`` (a string, or the keys
+    and values of nested mappings and lists), naming the field, e.g. ``identity.full_name``."""
+    if isinstance(value, str):
+        problem = text_problem(value)
+        if problem is not None:
+            shown = value.encode("utf-8", "backslashreplace").decode("ascii", "backslashreplace")
+            raise ValidationError(field=field, value=shown.replace("\x00", "\\0")[:80], allowed=problem)
+    elif isinstance(value, Mapping):
+        for k, v in value.items():
+            check_text_tree(str(k), field)
+            check_text_tree(v, f"{field}.{k}")
+    elif isinstance(value, (list, tuple)):
+        for i, v in enumerate(value):
+            check_text_tree(v, f"{field}[{i}]")
+
+
+def check_text(value: Any, field: str, *, max_length: int, optional: bool = True) -> str | None:
+    """``value`` as text of at most ``max_length`` characters (stripped; empty is None when
+    ``optional``), valid Unicode and without NUL characters; raises naming the field."""
+    if value is None and optional:
+        return None
+    allowed = f"text up to {max_length} characters"
+    if not isinstance(value, str):
+        raise ValidationError(field=field, value=value, allowed=allowed, reason="not text")
+    check_text_tree(value, field)
+    if len(value) > max_length:
+        raise ValidationError(field=field, value=value[:40] + "…", allowed=allowed,
+                              reason=f"{len(value)} characters")
+    return value
+
+
+def check_date(value: Any, field: str, *, latest: dt.date, optional: bool = False,
+               earliest: dt.date = EARLIEST_DATE, latest_text: str = "") -> dt.date | None:
+    """A date (``YYYY-MM-DD`` text, or a date) between ``earliest`` and ``latest``, both
+    included; the message states the range (``latest_text`` says what ``latest`` means,
+    e.g. "today")."""
+    if value is None and optional:
+        return None
+    allowed = f"a date from {earliest.isoformat()} to {latest.isoformat()}" + (
+        f" ({latest_text})" if latest_text else "")
+    if isinstance(value, dt.datetime):
+        value = value.date()
+    if isinstance(value, str):
+        try:
+            value = dt.date.fromisoformat(value.strip())
+        except ValueError:
+            pass
+    if not isinstance(value, dt.date):
+        check_text_tree(value, field)
+        raise ValidationError(field=field, value=value if not isinstance(value, str) else value[:40],
+                              allowed=allowed + " as YYYY-MM-DD",
+                              reason="required" if value is None else None)
+    if not earliest <= value <= latest:
+        raise ValidationError(field=field, value=value.isoformat(), allowed=allowed)
+    return value

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from spinetrack import clock
-from spinetrack.domain._validate import check_number, coerce_enum
+from spinetrack.domain._validate import PLANNED_DAYS, check_date, check_number, check_text, check_text_tree, coerce_enum
 from spinetrack.domain.complications import ClavienDindo, ComplicationCategory, ReoperationReason
 from spinetrack.domain.diagnosis import (
     Diagnosis,
@@ -162,8 +162,13 @@ def check_response_timing(
         return None
     days = (collected_on - index_date).days
     if not timepoint.window_from_days <= days <= timepoint.window_to_days:
-        lo = index_date + dt.timedelta(days=timepoint.window_from_days)
-        hi = index_date + dt.timedelta(days=timepoint.window_to_days)
+        try:
+            lo = index_date + dt.timedelta(days=timepoint.window_from_days)
+            hi = index_date + dt.timedelta(days=timepoint.window_to_days)
+        except OverflowError:  # an index date near year 1 or 9999, stored before dates were bounded
+            raise ValidationError(field=field, value=collected_on.isoformat(), allowed="none",
+                                  reason=f"the episode's index date {index_date.isoformat()} is out of range; "
+                                         "correct it first") from None
         reason = (
             "a follow-up cannot be before the procedure / treatment start date"
             if days < 0 and not timepoint.is_baseline
@@ -180,6 +185,11 @@ def check_response_timing(
 
 
 def _reject_unknown(data: Mapping[str, Any], allowed_fields: Sequence[str], prefix: str) -> None:
+    """Refuse unknown fields, and text that cannot be stored (a NUL character or a lone
+    surrogate) in any field: the first check of every record, from a form or the API alike."""
+    if not isinstance(data, Mapping):
+        raise ValidationError(field=prefix, value=type(data).__name__, allowed=f"an object with {', '.join(allowed_fields)}")
+    check_text_tree(data, prefix)
     unknown = [k for k in data if k not in allowed_fields]
     if unknown:
         raise ValidationError(
@@ -187,19 +197,15 @@ def _reject_unknown(data: Mapping[str, Any], allowed_fields: Sequence[str], pref
         )
 
 
-def _date(value: Any, field: str, *, optional: bool = False) -> dt.date | None:
-    if value is None and optional:
-        return None
-    if isinstance(value, dt.datetime):
-        return value.date()
-    if isinstance(value, dt.date):
-        return value
-    if isinstance(value, str):
-        try:
-            return dt.date.fromisoformat(value)
-        except ValueError:
-            pass
-    raise ValidationError(field=field, value=value, allowed="a date as YYYY-MM-DD")
+def _date(value: Any, field: str, *, optional: bool = False, planned: bool = False) -> dt.date | None:
+    """A date from 1900-01-01 up to today, or with ``planned`` up to two years ahead (an index
+    date may be a planned operation date). Data-entry limits, not clinical ones: they catch
+    typing errors such as year 0001 or 9999 before any date arithmetic."""
+    today = clock.today()
+    if planned:
+        return check_date(value, field, latest=today + dt.timedelta(days=PLANNED_DAYS), optional=optional,
+                          latest_text="today + 2 years, for a planned date")
+    return check_date(value, field, latest=today, optional=optional, latest_text="today: not in the future")
 
 
 def _bool(value: Any, field: str, *, optional: bool = False) -> bool | None:
@@ -315,7 +321,7 @@ class EpisodeRecord:
             raise ValidationError(field=f"{p}.treatment_family", value=family.value, allowed="empty",
                                   reason="conservative care has no procedure family")
         enrolled_on = _date(data.get("enrolled_on"), f"{p}.enrolled_on")
-        index_date = _date(data.get("index_date"), f"{p}.index_date", optional=True)
+        index_date = _date(data.get("index_date"), f"{p}.index_date", optional=True, planned=True)
         if index_date is not None and treatment is None:
             raise ValidationError(field=f"{p}.treatment", value=None, allowed=[t.value for t in TreatmentArm],
                                   reason="an index date needs a treatment")
@@ -420,9 +426,7 @@ class ComplicationRecord:
         if performed_on is not None and occurred_on < performed_on:
             raise ValidationError(field=f"{p}.occurred_on", value=occurred_on.isoformat(),
                                   allowed=f"on or after the procedure date {performed_on.isoformat()}")
-        detail = data.get("detail")
-        if detail is not None and (not isinstance(detail, str) or len(detail) > 2000):
-            raise ValidationError(field=f"{p}.detail", value=detail, allowed="text up to 2000 characters")
+        detail = check_text(data.get("detail"), f"{p}.detail", max_length=2000)
         return cls(
             category=coerce_enum(ComplicationCategory, data.get("category"), f"{p}.category"),
             clavien_dindo=coerce_enum(ClavienDindo, data.get("clavien_dindo"), f"{p}.clavien_dindo"),
@@ -445,9 +449,7 @@ class ReadmissionRecord:
         if performed_on is not None and admitted_on < performed_on:
             raise ValidationError(field=f"{p}.admitted_on", value=admitted_on.isoformat(),
                                   allowed=f"after the procedure date {performed_on.isoformat()}")
-        reason = data.get("reason")
-        if reason is not None and (not isinstance(reason, str) or len(reason) > 2000):
-            raise ValidationError(field=f"{p}.reason", value=reason, allowed="text up to 2000 characters")
+        reason = check_text(data.get("reason"), f"{p}.reason", max_length=2000)
         return cls(admitted_on, reason)
 
 

@@ -63,6 +63,7 @@ from dataclasses import dataclass, fields
 from importlib import resources
 from typing import Any
 
+from spinetrack.domain._validate import check_date, check_text_tree
 from spinetrack.domain.diagnosis import DiagnosisGroup, ImagingFinding
 from spinetrack.domain.pathway import EpisodeRecord
 from spinetrack.domain.procedure import ProcedureFamily
@@ -107,20 +108,23 @@ class Answer(enum.Enum):
 
 
 _ANSWER_VALUES = [a.value for a in Answer]
-_FROM_PYTHON: dict[Any, Answer] = {True: Answer.YES, False: Answer.NO, None: Answer.UNKNOWN}
 
 
 def _answer(value: Any, field: str) -> Answer:
+    """One answer: the text ``yes``, ``no`` or ``unknown`` (``None``: unknown). Strict: a JSON
+    ``true`` or ``false`` is refused rather than read as yes or no, so that a client that sends
+    the wrong type learns it instead of recording a red flag it did not mean."""
     if isinstance(value, Answer):
         return value
-    if value is None or isinstance(value, bool):
-        return _FROM_PYTHON[value]
+    if value is None:
+        return Answer.UNKNOWN
     if isinstance(value, str):
         try:
             return Answer(value.strip().lower())
         except ValueError:
             pass
-    raise ValidationError(field=field, value=value, allowed=[*_ANSWER_VALUES, "true", "false", "null"])
+    raise ValidationError(field=field, value=value, allowed=_ANSWER_VALUES,
+                          reason="a text answer (true and false are not accepted)" if isinstance(value, bool) else None)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -159,8 +163,8 @@ class ScreeningAnswers:
         ----------
         data:
             ``{question: answer, "assessed_on": date}``. An answer is ``"yes"``, ``"no"`` or
-            ``"unknown"`` (``True``, ``False`` and ``None`` are accepted for them); a question
-            left out is ``unknown``. ``assessed_on`` is a date (``YYYY-MM-DD``).
+            ``"unknown"`` (``None`` is unknown; ``True`` and ``False`` are refused); a question
+            left out is ``unknown``. ``assessed_on`` is a date (``YYYY-MM-DD``) from 1900-01-01.
         today:
             When given, ``assessed_on`` may be left out (it is then ``today``) and may not be
             later than ``today``. Pure code reads no clock: the caller passes it.
@@ -173,17 +177,18 @@ class ScreeningAnswers:
 
         Examples
         --------
-        >>> a = ScreeningAnswers.create({"assessed_on": "2025-02-03", "suspected_fracture": False})
+        >>> a = ScreeningAnswers.create({"assessed_on": "2025-02-03", "suspected_fracture": "no"})
         >>> a.suspected_fracture, a.saddle_anaesthesia
         (<Answer.NO: 'no'>, <Answer.UNKNOWN: 'unknown'>)
         >>> ScreeningAnswers.create({"assessed_on": "2025-02-03", "suspected_fracture": "maybe"})
         Traceback (most recent call last):
         ...
-        spinetrack.errors.ValidationError: screening.suspected_fracture: 'maybe' is not allowed; allowed: yes, no, unknown, true, false, null
+        spinetrack.errors.ValidationError: screening.suspected_fracture: 'maybe' is not allowed; allowed: yes, no, unknown
         """
         if not isinstance(data, Mapping):
             raise ValidationError(field=_PREFIX, value=type(data).__name__, allowed="an object of question → answer")
         allowed_fields = ["assessed_on", *ANSWER_FIELDS]
+        check_text_tree(data, _PREFIX)
         for key in data:
             if key not in allowed_fields:
                 raise ValidationError(field=f"{_PREFIX}.{key}", value=data[key], allowed=allowed_fields,
@@ -212,23 +217,15 @@ class ScreeningAnswers:
 
 
 def _assessed_on(value: Any, today: dt.date | None) -> dt.date:
+    """The assessment date: from 1900-01-01, not after ``today`` (left out: ``today``)."""
     field = f"{_PREFIX}.assessed_on"
     if value is None or value == "":
         if today is not None:
             return today
         raise ValidationError(field=field, value=value, allowed="a date as YYYY-MM-DD", reason="required")
-    if isinstance(value, dt.datetime):
-        value = value.date()
-    if isinstance(value, str):
-        try:
-            value = dt.date.fromisoformat(value.strip())
-        except ValueError:
-            pass
-    if not isinstance(value, dt.date):
-        raise ValidationError(field=field, value=value, allowed="a date as YYYY-MM-DD")
-    if today is not None and value > today:
-        raise ValidationError(field=field, value=value.isoformat(), allowed=f"on or before today ({today.isoformat()})")
-    return value
+    day = check_date(value, field, latest=today or dt.date.max, latest_text="today" if today else "")
+    assert day is not None
+    return day
 
 
 ANSWER_FIELDS: tuple[str, ...] = tuple(f.name for f in fields(ScreeningAnswers) if f.name != "assessed_on")

@@ -24,6 +24,7 @@ wording with :mod:`spinetrack.instruments.wording`.
 
 from __future__ import annotations
 
+import datetime as dt
 import enum
 import math
 from collections.abc import Mapping
@@ -47,6 +48,9 @@ __all__ = [
     "check_item_codes",
 ]
 
+LATEST_ANSWER_DATE = dt.date(2100, 12, 31)
+"""The latest date a date item accepts (with :data:`spinetrack.domain._validate.EARLIEST_DATE`,
+1900-01-01, a data-entry range: instruments read no clock, the store checks timing)."""
 DEMO_LABEL_NOTE = ("spinetrack's own short neutral labels for demonstration; not the validated wording of the "
                    "instrument. Load a licensed wording pack for clinical use.")
 
@@ -111,16 +115,20 @@ class Item:
         if value is None:
             return None
         if self.type is ItemType.DATE:
-            import datetime as dt
+            from spinetrack.domain._validate import EARLIEST_DATE
 
-            if isinstance(value, dt.date):
-                return value.isoformat()
+            day: dt.date | None = value if isinstance(value, dt.date) else None
             if isinstance(value, str):
                 try:
-                    return dt.date.fromisoformat(value).isoformat()
+                    day = dt.date.fromisoformat(value)
                 except ValueError:
                     pass
-            raise ValidationError(field=name, value=value, allowed=self.allowed_text())
+            if day is None:
+                raise ValidationError(field=name, value=value, allowed=self.allowed_text())
+            if not EARLIEST_DATE <= (day.date() if isinstance(day, dt.datetime) else day) <= LATEST_ANSWER_DATE:  # catches years 0001 and 9999 (typing errors)
+                raise ValidationError(field=name, value=day.isoformat(), allowed=(
+                    f"a date from {EARLIEST_DATE.isoformat()} to {LATEST_ANSWER_DATE.isoformat()}"))
+            return day.isoformat()
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             raise ValidationError(field=name, value=value, allowed=self.allowed(), reason="not a number")
         try:

@@ -6,8 +6,9 @@
 
 Schema version 2
 ----------------
-Keys: ``patient_key`` is the store's pseudonymous id (``patients.pseudo_id``), or with a
-rekeying secret ``HMAC-SHA256(secret, pseudo_id)`` as hex truncated to 16 characters.
+Keys: ``patient_key`` is ``P`` and the store's patient row id (``P17``), or with a rekeying
+secret ``HMAC-SHA256(secret, "patient:<patient id>")`` as hex truncated to 16 characters: always
+a key the store generated, never the pseudonymous id (which older versions let a client type).
 ``episode_key`` is the store's episode id, or with a secret the first 8 bytes of
 ``HMAC-SHA256(secret, "episode:<episode id>")`` read big-endian and masked to a non-negative
 int64 (collisions are negligible: about 1 in 10^7 at 10^6 episodes). The same secret always

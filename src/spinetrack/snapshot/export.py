@@ -59,6 +59,7 @@ __all__ = [
     "TABLES",
     "SnapshotResult",
     "export_snapshot",
+    "patient_key",
     "rekey_episode",
     "rekey_patient",
 ]
@@ -139,9 +140,17 @@ class SnapshotResult:
 
 # ------------------------------------------------------------------------------------- rekeying
 
-def rekey_patient(secret: bytes, pseudo_id: str) -> str:
-    """``HMAC-SHA256(secret, pseudo_id)`` as hex, truncated to 16 characters (64 bits)."""
-    return hmac.digest(secret, pseudo_id.encode("utf-8"), "sha256").hex()[:16]
+def patient_key(patient_id: int) -> str:
+    """The export key of a patient without rekeying: ``P`` and the store's row id (``P17``).
+
+    Always a key the store generated, never the pseudonymous id, which older versions let a
+    client type (a hospital number typed there would otherwise leave in every snapshot)."""
+    return f"P{patient_id}"
+
+
+def rekey_patient(secret: bytes, patient_id: int) -> str:
+    """``HMAC-SHA256(secret, "patient:<patient id>")`` as hex, truncated to 16 characters (64 bits)."""
+    return hmac.digest(secret, b"patient:%d" % patient_id, "sha256").hex()[:16]
 
 
 def rekey_episode(secret: bytes, episode_id: int) -> int:
@@ -193,7 +202,10 @@ class _Keys:
         return pc.take(keyed, pc.index_in(values, value_set=distinct))
 
     def patients(self, values: pa.Array) -> pa.Array:
-        return self._map(values, lambda mac, v: mac(v.encode("utf-8")).hex()[:16], pa.string())
+        """Store patient ids → ``P<id>`` (:func:`patient_key`), or the HMAC of ``patient:<id>``."""
+        if self._mac is None:
+            return pc.binary_join_element_wise(pa.scalar("P"), values.cast(pa.string()), "")
+        return self._map(values, lambda mac, v: mac(b"patient:%d" % v).hex()[:16], pa.string())
 
     def episodes(self, values: pa.Array) -> pa.Array:
         return self._map(values, lambda mac, v: int.from_bytes(mac(b"episode:%d" % v)[:8], "big") & _INT63,
@@ -232,7 +244,7 @@ class _Spec:
 
 def _patients_query() -> Select[Any]:
     P = PatientRow
-    return (select(P.pseudo_id, SiteRow.code, P.birth_year, P.sex, P.bmi, P.smoking, P.diabetes, P.asa_grade,
+    return (select(P.id, SiteRow.code, P.birth_year, P.sex, P.bmi, P.smoking, P.diabetes, P.asa_grade,
                    P.work_status, P.symptom_duration_weeks, P.prior_spine_surgery)
             .join(SiteRow, SiteRow.id == P.site_id).order_by(P.id))
 
@@ -244,7 +256,7 @@ def _patients_build(c: list[pa.Array], keys: _Keys) -> list[pa.Array]:
 def _episodes_query() -> Select[Any]:
     E = EpisodeRow
     has_proc = exists().where(ProcedureRow.episode_id == E.id)
-    return (select(E.id, PatientRow.pseudo_id, E.diagnosis_code, E.diagnosis_group, E.n_levels, E.levels,
+    return (select(E.id, E.patient_id, E.diagnosis_code, E.diagnosis_group, E.n_levels, E.levels,
                    E.conservative_care, E.conservative_care_weeks, E.treatment, E.treatment_family, E.index_date,
                    PatientRow.birth_year, case((has_proc, 1), else_=0), E.enrolled_on)
             .join(PatientRow, PatientRow.id == E.patient_id).order_by(E.id))
@@ -292,10 +304,9 @@ def _outcomes_query() -> Select[Any]:
     rta = R.instrument == "return_to_activity"
     returned = case((rta, R.score_detail["returned"].as_boolean()), else_=None)
     returned_on = case((rta, R.score_detail["date"].as_string()), else_=None)
-    return (select(PatientRow.pseudo_id, R.episode_id, R.instrument, R.timepoint, R.days_from_index, R.score,
+    return (select(EpisodeRow.patient_id, R.episode_id, R.instrument, R.timepoint, R.days_from_index, R.score,
                    R.valid, returned, returned_on, EpisodeRow.index_date)
-            .join(EpisodeRow, EpisodeRow.id == R.episode_id).join(PatientRow, PatientRow.id == EpisodeRow.patient_id)
-            .order_by(R.id))
+            .join(EpisodeRow, EpisodeRow.id == R.episode_id).order_by(R.id))
 
 
 def _outcomes_build(c: list[pa.Array], keys: _Keys) -> list[pa.Array]:
@@ -312,10 +323,10 @@ def _outcomes_build(c: list[pa.Array], keys: _Keys) -> list[pa.Array]:
 
 _SPECS: dict[str, _Spec] = {
     "patients": _Spec(PatientRow, _patients_query,
-                      ("str", "str", "int", "str", "float", "str", "bool", "int", "str", "int", "bool"),
+                      ("int", "str", "int", "str", "float", "str", "bool", "int", "str", "int", "bool"),
                       _patients_build),
     "episodes": _Spec(EpisodeRow, _episodes_query,
-                      ("int", "str", "str", "str", "int", "str", "str", "int", "str", "str", "date", "int", "flag", "date"),
+                      ("int", "int", "str", "str", "int", "str", "str", "int", "str", "str", "date", "int", "flag", "date"),
                       _episodes_build),
     "procedures": _Spec(ProcedureRow, _procedures_query,
                         ("int", "str", "str", "str", "str", "date", "date", "int", "float", "float", "float",
@@ -330,7 +341,7 @@ _SPECS: dict[str, _Spec] = {
                                                        ReoperationRow.performed_on),
                           ("int", "str", "date", "date"), _event_build),
     "outcomes": _Spec(PromResponseRow, _outcomes_query,
-                      ("str", "int", "str", "str", "int", "float", "bool", "bool", "str", "date"), _outcomes_build),
+                      ("int", "int", "str", "str", "int", "float", "bool", "bool", "str", "date"), _outcomes_build),
 }
 
 

@@ -39,6 +39,7 @@ from sqlalchemy import and_, func, or_, select
 from sqlalchemy.orm import Session
 
 from spinetrack import clock, instruments
+from spinetrack.domain import check_text_tree
 from spinetrack.errors import AuthenticationError, ConflictError, NotFoundError, PermissionDeniedError, ValidationError
 from spinetrack.store import audit, throttle
 from spinetrack.store.repositories import SITE_ROLES, Actor, Store, authorize_patient, validate_identity
@@ -585,8 +586,10 @@ class Access:
         if isinstance(instrument_codes, str) or not isinstance(instrument_codes, Sequence):
             raise ValidationError(field="invitation.instruments", value=instrument_codes,
                                   allowed="a list of instrument codes")
-        if not isinstance(timepoint, str):
-            raise ValidationError(field="invitation.timepoint", value=timepoint, allowed="a timepoint code")
+        if not isinstance(timepoint, str) or len(timepoint) > 32:
+            raise ValidationError(field="invitation.timepoint", value=str(timepoint)[:40], allowed="a timepoint code")
+        check_text_tree(timepoint, "invitation.timepoint")
+        check_text_tree(list(instrument_codes), "invitation.instruments")
         codes = list(dict.fromkeys(instrument_codes))
         if not codes:
             raise ValidationError(field="invitation.instruments", value=[], allowed=[i.NAME for i in instruments.all()],

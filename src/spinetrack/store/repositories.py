@@ -20,6 +20,7 @@ from sqlalchemy.exc import DataError, IntegrityError
 from sqlalchemy.orm import Session
 
 from spinetrack import instruments
+from spinetrack.domain import check_text
 from spinetrack.domain.diagnosis import format_levels, get_diagnosis, parse_levels
 from spinetrack.domain.pathway import (
     ComplicationRecord,
@@ -109,9 +110,7 @@ def validate_identity(identity: Mapping[str, Any]) -> dict[str, Any]:
         value = identity.get(name)
         if isinstance(value, str):
             value = value.strip() or None
-        if value is not None and (not isinstance(value, str) or len(value) > limit):
-            raise ValidationError(field=f"identity.{name}", value=value, allowed=f"text up to {limit} characters")
-        out[name] = value
+        out[name] = check_text(value, f"identity.{name}", max_length=limit)
     if not out["full_name"]:
         raise ValidationError(field="identity.full_name", value=identity.get("full_name"), allowed="the patient's name")
     if out["email"] and ("@" not in out["email"] or " " in out["email"]):
@@ -172,9 +171,9 @@ class Store:
     def add_site(self, actor: Actor, *, code: str, name: str, country: str | None = None) -> int:
         if actor.role not in ("admin", "system"):
             raise PermissionDeniedError("only an admin may create sites", role=actor.role)
-        if not isinstance(code, str) or not code or len(code) > 32:
+        if not check_text(code, "site.code", max_length=32, optional=False):
             raise ValidationError(field="site.code", value=code, allowed="1 to 32 characters")
-        if not isinstance(name, str) or not name.strip() or len(name) > 200:
+        if not (check_text(name, "site.name", max_length=200, optional=False) or "").strip():
             raise ValidationError(field="site.name", value=name, allowed="1 to 200 characters")
         if country is not None and (not isinstance(country, str) or len(country) != 2 or not country.isalpha()):
             raise ValidationError(field="site.country", value=country, allowed="a two-letter ISO 3166 country code")

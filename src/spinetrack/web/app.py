@@ -1,8 +1,14 @@
 """``create_app(settings)``: the FastAPI application factory.
 
 Pages under ``/`` (Jinja2, every asset served from this app — no CDN), REST under
-``/api/v1`` (OpenAPI at ``/openapi.json``). The engine, :class:`Store` and :class:`Access` are
-built here from ``settings``, never at import time.
+``/api/v1`` (OpenAPI at ``/openapi.json``; no ``/docs`` or ``/redoc``: FastAPI's Swagger UI and
+ReDoc pages load their scripts from a CDN, and no installed package ships them). The engine,
+:class:`Store` and :class:`Access` are built here from ``settings``, never at import time.
+
+Every response carries the security headers of :mod:`spinetrack.web.headers`; every ``*_id``
+path parameter of every route is bounded (1 to 2,147,483,647, the range of the id columns)
+and every form field checked for NUL characters and lone surrogates before any handler runs;
+log records are redacted (:mod:`spinetrack.web.logredact`).
 """
 
 from __future__ import annotations
@@ -11,7 +17,8 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from fastapi import FastAPI, Request, Response
+from fastapi import Depends, FastAPI, Request
+from fastapi.exceptions import HTTPException
 from fastapi.responses import FileResponse
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
@@ -19,21 +26,68 @@ from sqlalchemy import Engine
 
 from spinetrack import __version__
 from spinetrack.config import Settings
-from spinetrack.errors import ConfigurationError
+from spinetrack.domain import check_text_tree
+from spinetrack.errors import ConfigurationError, ValidationError
 from spinetrack.store.access import Access
 from spinetrack.store.repositories import Store
 from spinetrack.store.session import make_engine
 from spinetrack.web.errors import install_error_handlers
+from spinetrack.web.headers import CSP, SecurityHeadersMiddleware
+from spinetrack.web.logredact import install_log_redaction, uvicorn_log_config
 
-__all__ = ["create_app"]
+__all__ = ["CSP", "MAX_ID", "create_app", "uvicorn_options"]
 
 _HERE = Path(str(resources.files("spinetrack.web")))
 
-# Content Security Policy: only this origin; no inline script (plot data travels as JSON in
-# <script type="application/json"> blocks, read by static/app.js). Plotly sets inline styles.
-CSP = ("default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; "
-       "font-src 'self'; connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; "
-       "frame-ancestors 'none'")
+MAX_ID = 2_147_483_647
+"""The largest record id: the id columns are 32-bit integers (SQLite's are 64-bit, PostgreSQL's
+``integer`` 32-bit; a larger number in a path would overflow the driver on SQLite)."""
+
+
+def _bounded_ids(request: Request) -> None:
+    """Refuse a ``*_id`` path parameter outside 1 … :data:`MAX_ID` (422 naming it), before the
+    route's own parameters and dependencies, so that no id reaches the database out of range."""
+    for name, raw in request.path_params.items():
+        if not name.endswith("_id") or not isinstance(raw, str):
+            continue
+        text = raw.strip()
+        digits = text.lstrip("+-")
+        if digits.isdigit() and (len(digits) > 10 or not 1 <= int(text) <= MAX_ID):
+            raise ValidationError(field=name, value=text[:24], allowed=f"a record number from 1 to {MAX_ID}")
+
+
+_FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
+
+
+async def _form_text(request: Request) -> None:
+    """Refuse a form field holding a NUL character or a lone surrogate (422 naming it), with the
+    same check the API bodies and the domain records go through
+    (:func:`spinetrack.domain.check_text_tree`): one rule for forms and API. A page's POST whose
+    body is not a form (JSON, say) is refused with 415 rather than read as an empty form."""
+    if request.method not in ("POST", "PUT", "PATCH"):
+        return
+    content_type = request.headers.get("content-type", "")
+    if request.url.path.startswith(("/api/", "/fhir")):
+        return  # JSON bodies: checked by their schemas (spinetrack.web.schemas)
+    if content_type and not content_type.startswith(_FORM_TYPES):
+        raise HTTPException(415, detail=f"this page takes a form ({_FORM_TYPES[0]}), not {content_type[:60]}")
+    if content_type:
+        form = await request.form()
+        for name, value in form.multi_items():
+            check_text_tree(name, "form field name")
+            check_text_tree(value if isinstance(value, str) else "", name)
+
+
+def uvicorn_options(settings: Settings) -> dict[str, Any]:
+    """The uvicorn keyword arguments that concern trust and logging (``spinetrack serve``).
+
+    Proxy headers (``X-Forwarded-For``, ``X-Forwarded-Proto``) are trusted only from the
+    addresses in ``SPINETRACK_FORWARDED_ALLOW_IPS``; unset (the default), they are ignored, so
+    the client address in the audit log is the TCP peer's and cannot be forged by a header.
+    The log configuration redacts invitation and other tokens from every line."""
+    allow = (settings.forwarded_allow_ips or "").strip()
+    return {"proxy_headers": bool(allow), "forwarded_allow_ips": allow or None,
+            "log_config": uvicorn_log_config()}
 
 
 def _plotly_js() -> Path:
@@ -58,7 +112,7 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
     """Build the app; the database engine is created here, from ``settings``, never at import."""
     settings = settings or Settings()
     engine = engine or make_engine(settings.database_url)
-    app = FastAPI(title="spinetrack", version=__version__,
+    app = FastAPI(title="spinetrack", version=__version__, docs_url=None, redoc_url=None,
                   description="Outcomes, evidence and decision support for lower back pain treatment.")
     app.state.settings = settings
     app.state.engine = engine
@@ -72,17 +126,8 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
     app.state.templates = templates
     install_error_handlers(app)
 
-    @app.middleware("http")
-    async def security_headers(request: Request, call_next: Any) -> Response:
-        response: Response = await call_next(request)
-        response.headers.setdefault("Content-Security-Policy", CSP)
-        response.headers.setdefault("X-Content-Type-Options", "nosniff")
-        response.headers.setdefault("Referrer-Policy", "no-referrer")
-        response.headers.setdefault("X-Frame-Options", "DENY")
-        response.headers.setdefault("Permissions-Policy", "camera=(), microphone=(), geolocation=()")
-        if not request.url.path.startswith("/static/"):
-            response.headers.setdefault("Cache-Control", "no-store")
-        return response
+    install_log_redaction()
+    app.add_middleware(SecurityHeadersMiddleware)
 
     app.mount("/static", StaticFiles(directory=str(_HERE / "static")), name="static")
 
@@ -99,5 +144,5 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
     from spinetrack.web.routes import admin, api, auth, clinic, decision, patient
 
     for module in (auth, api, patient, clinic, admin, decision):
-        app.include_router(module.router)
+        app.include_router(module.router, dependencies=[Depends(_bounded_ids), Depends(_form_text)])
     return app

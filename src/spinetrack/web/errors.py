@@ -7,7 +7,9 @@ API paths (``/api/…``, ``/fhir/…``) get JSON problems naming the field::
 
 Pages get the same message in an HTML error page (401 on a staff page redirects to the
 sign-in page). Anything the client did wrong is a 4xx, never a 500; an unexpected error is a
-500 with no internal detail in the body (the traceback goes to the server log only).
+500 with no internal detail in the body (the traceback goes to the server log only) and with
+the same security headers as every other response (Starlette sends it from its outermost
+layer, outside the app's middleware, so the handler sets them itself).
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ from spinetrack.errors import (
     SpinetrackError,
     ValidationError,
 )
+from spinetrack.web.headers import apply_security_headers
 
 __all__ = ["install_error_handlers", "is_api", "problem"]
 
@@ -108,6 +111,8 @@ def install_error_handlers(app: FastAPI) -> None:
         loc = [str(x) for x in first.get("loc", ()) if x not in ("body", "query", "path", "form", "header", "cookie")]
         field = ".".join(loc) or "request"
         message = f"{field}: {first.get('msg', 'invalid value')}"
+        if first.get("type") == "extra_forbidden":
+            message = f"{field}: unknown field, not accepted here"
         if is_api(request):
             return JSONResponse({"error": "ValidationError", "message": message, "field": field,
                                  "allowed": first.get("msg", ""), "details": [
@@ -124,8 +129,17 @@ def install_error_handlers(app: FastAPI) -> None:
                            str(exc.detail))
 
     @app.exception_handler(Exception)
-    async def _unexpected(request: Request, exc: Exception) -> Response:  # pragma: no cover - defensive
+    async def _unexpected(request: Request, exc: Exception) -> Response:
         log.exception("unexpected error on %s %s", request.method, request.url.path)
+        response: Response
         if is_api(request):
-            return JSONResponse({"error": "InternalError", "message": "unexpected server error"}, status_code=500)
-        return _html_error(request, 500, "Something went wrong", "Unexpected server error; it has been logged.")
+            response = JSONResponse({"error": "InternalError", "message": "unexpected server error"}, status_code=500)
+        else:
+            try:
+                response = _html_error(request, 500, "Something went wrong",
+                                       "Unexpected server error; it has been logged.")
+            except Exception:  # noqa: BLE001 - the error page itself failed: plain text, still a 500
+                response = Response("Unexpected server error; it has been logged.", status_code=500,
+                                    media_type="text/plain")
+        apply_security_headers(response.headers, request.url.path)
+        return response

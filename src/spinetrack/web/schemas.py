@@ -17,6 +17,7 @@ from typing import Annotated, Any, ClassVar
 from pydantic import BaseModel, ConfigDict, Field, WithJsonSchema, field_validator
 
 from spinetrack import instruments
+from spinetrack.domain import check_text_tree
 from spinetrack.domain.complications import ClavienDindo, ComplicationCategory, ReoperationReason
 from spinetrack.domain.diagnosis import (
     CentralStenosisGrade,
@@ -135,30 +136,18 @@ def _requires(*names: str) -> ConfigDict:
     return ConfigDict(extra="forbid", json_schema_extra={"required": list(names)})
 
 
-def _refuse_nul(value: Any, field: str) -> None:
-    """Refuse text holding a NUL character anywhere in a body (PostgreSQL cannot store it)."""
-    if isinstance(value, str) and "\x00" in value:
-        raise ValidationError(field=field, value=value.replace("\x00", "\\0"), allowed="text without NUL characters")
-    if isinstance(value, dict):
-        for k, v in value.items():
-            _refuse_nul(str(k), field)
-            _refuse_nul(v, f"{field}.{k}")
-    elif isinstance(value, list):
-        for i, v in enumerate(value):
-            _refuse_nul(v, f"{field}[{i}]")
-
-
 class _Create(BaseModel):
     model_config = ConfigDict(extra="forbid")
     _prefix: ClassVar[str] = ""          # the record name the domain uses in field names
     _nested: ClassVar[frozenset[str]] = frozenset()  # nested bodies that have their own data()
 
     def data(self) -> dict[str, Any]:
-        """The fields the client sent, as the mapping the domain ``create`` methods take
-        (NUL characters refused, naming the field)."""
+        """The fields the client sent, as the mapping the domain ``create`` methods take. Text
+        that cannot be stored (a NUL character, a lone surrogate) is refused naming the field,
+        by the same check the domain applies to form input (:func:`spinetrack.domain.check_text_tree`)."""
         out = self.model_dump(exclude_unset=True, exclude=set(self._nested))
         for k, v in out.items():
-            _refuse_nul(v, f"{self._prefix}.{k}" if self._prefix else k)
+            check_text_tree(v, f"{self._prefix}.{k}" if self._prefix else k)
         return out
 
 
@@ -218,13 +207,14 @@ class IdentityPublic(_Public):
 
 class PatientCreate(_Create):
     """Enrol a patient at the signed-in clinician's site: pseudonymous clinical fields plus the
-    identity kept apart."""
+    identity kept apart. The pseudonymous id is drawn by the store (``ST-`` and 10 random
+    characters), never chosen by the client: a typed value (a hospital number, say) would
+    otherwise travel as if it were pseudonymous."""
 
     model_config = _requires("birth_year", "sex")
     _prefix = "patient"
     _nested = frozenset({"identity"})
 
-    pseudo_id: Text = Field(None, description="Pseudonymous id (3-64 letters, digits, '-', '_'); drawn when omitted.")
     birth_year: Integer = Field(None, description="Year of birth (required).", examples=[1968])
     sex: _enum(Sex) = Field(None, description="Required.")
     bmi: Number = Field(None, description="Body-mass index, kg/m² (10 to 90).", examples=[27.4])
@@ -540,9 +530,9 @@ class PromResponsesPublic(_Public):
 
 # ------------------------------------------------------------------------------ red-flag screening
 
-ScreeningAnswer = _doc({"anyOf": [{"type": "string", "enum": _values(Answer)}, {"type": "boolean"}, {"type": "null"}],
-                        "description": "yes, no or unknown (true, false and null are accepted for them); "
-                                       "left out: unknown"})
+ScreeningAnswer = _doc({"anyOf": [{"type": "string", "enum": _values(Answer)}, {"type": "null"}],
+                        "description": "yes, no or unknown (null or left out: unknown; true and false are "
+                                       "refused)"})
 
 
 def _question(name: str) -> Any:

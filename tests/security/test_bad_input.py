@@ -1,0 +1,374 @@
+"""Bad input on every write endpoint (API and forms), on SQLite and PostgreSQL: never a 5xx,
+always a 4xx whose message names the field, and nothing stored.
+
+The endpoints are not listed by hand: every route with POST, PUT, PATCH or DELETE in
+``app.routes`` is tested, and ``test_every_write_endpoint_has_a_valid_baseline`` fails for a new
+one until ``BASELINES`` holds a valid request for it (the fields of an API body come from its
+OpenAPI schema; a form's from its baseline). Each bad value replaces one field of that valid
+request, so that the answer can only be about that field.
+
+Classes and their oracles
+-------------------------
+lone surrogate ``"\\ud800"``   RFC 8259 §8.2 and Unicode §3.9: a lone surrogate is not a Unicode
+                               scalar value; it cannot be encoded as UTF-8, so neither database
+                               can store it. (API only: the WHATWG URL-encoded parser turns the
+                               invalid UTF-8 bytes a form could carry into U+FFFD, a valid character.)
+NUL byte                       PostgreSQL text cannot hold U+0000; SQLite would store it, so a form
+                               and the API must refuse it alike.
+100 kB string                  every text field has a documented limit (at most 2,000 characters).
+ids 2^63 and -1 in the path    SQLite INTEGER is 64-bit signed (2^63 overflows the driver), ids
+                               start at 1; the app's id columns are 32-bit (1 … 2,147,483,647).
+dates 0001-01-01, 9999-12-31   the app's own plausibility range: 1900-01-01 to today (today + 2
+                               years for a planned index date); Python's date arithmetic overflows
+                               near year 9999.
+JSON ``true`` / a number       RFC 8259 types: where the schema says string, another JSON type is
+                               refused, not coerced (``true`` is not "yes").
+wrong content type             RFC 9110 §15.5.16: a body the endpoint cannot read is refused (4xx).
+
+Runs in ~15 s per backend on SQLite (about 900 requests).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import func, inspect, select, table
+
+from spinetrack import clock
+from tests.web.conftest import ACCOUNTS, World, login
+from tests.web.test_api import iter_routes
+
+WRITE_METHODS = ("POST", "PUT", "PATCH", "DELETE")
+SURROGATE, NUL, LONG = "\ud800", "a\x00b", "x" * 100_000
+TEXT_CLASSES = {"lone surrogate": SURROGATE, "NUL byte": NUL, "100 kB string": LONG}
+DATE_CLASSES = ("0001-01-01", "9999-12-31")
+ID_CLASSES = (2**63, -1)
+NOT_TEXT_CLASSES = {"JSON true": True, "a number": 12345}
+# Tables a refused request may still write: the audit trail (failed sign-ins, reads), sessions
+# and sign-in throttling.
+NOT_COUNTED = re.compile(r"audit|session|login|throttle|attempt|alembic")
+
+
+def _today() -> dt.date:
+    return clock.today()
+
+
+def _day(days: int) -> str:
+    return (_today() + dt.timedelta(days=days)).isoformat()
+
+
+ODI = {"pain_intensity": 1, "personal_care": 1, "lifting": 1, "walking": 1, "sitting": 1, "standing": 1,
+       "sleeping": 1, "sex_life": 1, "social_life": 1, "travelling": 1}
+NO_FLAGS = {q: "no" for q in ("saddle_anaesthesia", "bladder_bowel_dysfunction", "bilateral_leg_symptoms",
+                              "suspected_infection", "suspected_malignancy", "suspected_fracture",
+                              "progressive_motor_deficit", "severe_motor_deficit")}
+EPISODE_FORM = {"diagnosis_code": "M51.16", "levels": "L4-L5", "treatment": "mis", "treatment_family": "discectomy",
+                "enrolled_on": _day(-10), "index_date": _day(-5)}
+
+
+@dataclass(frozen=True)
+class Baseline:
+    """A valid request of one endpoint: who sends it, and its body (API JSON or form fields)."""
+
+    actor: str  # clinician, admin, patient, anonymous
+    body: dict[str, Any] | None
+
+
+BASELINES: dict[tuple[str, str], Baseline] = {
+    # API (JSON bodies)
+    ("POST", "/api/v1/auth/login"): Baseline("anonymous", {"username": "nobody", "password": "wrong-password-123"}),
+    ("POST", "/api/v1/auth/logout"): Baseline("clinician", None),
+    ("POST", "/api/v1/patients"): Baseline("clinician", {
+        "birth_year": 1970, "sex": "female", "smoking": "never", "work_status": "employed",
+        "identity": {"full_name": "Bad Input", "mrn": "MRN-BAD-1", "email": "bad@example.org", "phone": "0123"}}),
+    ("POST", "/api/v1/patients/{patient_id}/episodes"): Baseline("clinician", {
+        **EPISODE_FORM, "levels": ["L4-L5"], "conservative_care": ["physiotherapy"],
+        "imaging_findings": [{"level": "L4-L5", "kind": "disc_herniation", "morphology": "protrusion",
+                              "zone": "foraminal"}]}),
+    ("POST", "/api/v1/episodes/{episode_id}/procedures"): Baseline("clinician", {
+        "procedure_code": "discectomy_tubular", "performed_on": _day(-40), "levels": "L4-L5", "ebl_ml": 30}),
+    ("POST", "/api/v1/episodes/{episode_id}/complications"): Baseline("clinician", {
+        "category": "dural_tear", "clavien_dindo": "I", "occurred_on": _day(-30), "detail": "small tear"}),
+    ("POST", "/api/v1/episodes/{episode_id}/readmissions"): Baseline("clinician", {
+        "admitted_on": _day(-30), "reason": "pain"}),
+    ("POST", "/api/v1/episodes/{episode_id}/reoperations"): Baseline("clinician", {
+        "performed_on": _day(-20), "reason": "recurrent_herniation", "levels": "L4-L5"}),
+    ("POST", "/api/v1/episodes/{episode_id}/invitations"): Baseline("clinician", {
+        "timepoint": "3m", "instruments": ["odi"], "valid_days": 14}),
+    ("POST", "/api/v1/episodes/{episode_id}/responses"): Baseline("clinician", {
+        "instrument": "nrs_back", "timepoint": "6w", "collected_on": _day(0), "answers": {"nrs_back": 3}}),
+    ("POST", "/api/v1/episodes/{episode_id}/screening"): Baseline("clinician", {
+        **NO_FLAGS, "assessed_on": _day(0), "imaging_concordant": "yes"}),
+    ("PUT", "/api/v1/visit/drafts/{instrument}"): Baseline("patient", {"answers": {"pain_intensity": 1}}),
+    ("POST", "/api/v1/visit/responses"): Baseline("patient", {"instrument": "odi", "answers": ODI}),
+    # forms
+    ("POST", "/login"): Baseline("anonymous", {"username": "nobody", "password": "wrong-password-123", "next": ""}),
+    ("POST", "/logout"): Baseline("clinician", {}),
+    ("POST", "/clinic/enrol"): Baseline("clinician", {
+        "full_name": "Bad Input", "mrn": "MRN-BAD-2", "email": "bad@example.org", "phone": "0123",
+        "birth_year": "1970", "sex": "female", **EPISODE_FORM}),
+    ("POST", "/clinic/patients/{patient_id}/episodes"): Baseline("clinician", dict(EPISODE_FORM)),
+    ("POST", "/clinic/patients/{patient_id}/episodes/{episode_id}/procedure"): Baseline("clinician", {
+        "procedure_code": "discectomy_tubular", "performed_on": _day(-40), "levels": "L4-L5", "ebl_ml": "30"}),
+    ("POST", "/clinic/patients/{patient_id}/episodes/{episode_id}/complications"): Baseline("clinician", {
+        "category": "dural_tear", "clavien_dindo": "I", "occurred_on": _day(-30), "detail": "small tear"}),
+    ("POST", "/clinic/patients/{patient_id}/episodes/{episode_id}/invitations"): Baseline("clinician", {
+        "timepoint": "3m", "instruments": "odi"}),
+    ("POST", "/clinic/patients/{patient_id}/episodes/{episode_id}/screening"): Baseline("clinician", {
+        **NO_FLAGS, "assessed_on": _day(0)}),
+    ("POST", "/admin/users"): Baseline("admin", {
+        "username": "new.user", "display_name": "New User", "role": "clinician", "site_id": "{site_id}"}),
+    ("POST", "/admin/users/{user_id}/deactivate"): Baseline("admin", {}),
+    ("POST", "/admin/users/{user_id}/reset-password"): Baseline("admin", {}),
+    ("POST", "/admin/users/{user_id}/link"): Baseline("admin", {}),
+    ("POST", "/admin/users/{user_id}/role"): Baseline("admin", {"role": "clinician", "site_id": "{site_id}"}),
+    ("POST", "/set-password"): Baseline("anonymous", {"password": "a-long-password-123",
+                                                      "password_again": "a-long-password-123"}),
+    ("POST", "/admin/users/{user_id}/activate"): Baseline("admin", {}),
+    ("POST", "/admin/sites"): Baseline("admin", {"code": "SITE-BAD", "name": "Bad Site", "country": "GB"}),
+    ("POST", "/p/q/{instrument}"): Baseline("patient", {"step": "1", "answer": "1", "action": "save"}),
+    ("POST", "/p/q/{instrument}/submit"): Baseline("patient", {"idempotency_key": "5f0c6c1e-2b1a-4f4e-9a57-3d2f8a0b9c11"}),
+    ("POST", "/p/leave"): Baseline("patient", {}),
+}
+# Endpoints whose refusal of a bad body may be an authentication answer (no field named): sign-in
+# says only "wrong user name or password", by design; setting a password without its link says so.
+SIGN_IN = {("POST", "/api/v1/auth/login"), ("POST", "/login"), ("POST", "/set-password")}
+# Form fields whose bad value the page re-renders with the message (a patient page speaks of
+# "your answer", one question per page, not of a field name).
+PATIENT_FORMS = ("/p/",)
+
+
+def write_endpoints(app: Any) -> list[tuple[str, str, Any]]:
+    out = []
+    for path, route in iter_routes(app.routes):
+        for method in sorted(set(getattr(route, "methods", None) or ()) & set(WRITE_METHODS)):
+            out.append((method, path, route))
+    return out
+
+
+def test_every_write_endpoint_has_a_valid_baseline(app: Any) -> None:
+    """Deny by default (OWASP ASVS V5.1.3, input validation on every input): a write endpoint
+    without a baseline here would go untested, so its absence fails the suite."""
+    found = {(m, p) for m, p, _ in write_endpoints(app)}
+    assert found - set(BASELINES) == set(), "add a valid request to BASELINES for these endpoints"
+    assert set(BASELINES) - found == set(), "BASELINES names endpoints the app no longer has"
+
+
+# ---------------------------------------------------------------------------------- cases
+
+
+@dataclass(frozen=True)
+class Case:
+    method: str
+    path: str            # template
+    kind: str            # api or form
+    label: str           # bad-input class
+    field: str | None    # dotted field replaced (None: the class concerns the whole request)
+    value: Any
+    path_override: dict[str, Any] | None = None
+    content_type: str | None = None
+
+
+def _schema_fields(openapi: dict[str, Any], method: str, path: str) -> dict[str, dict[str, Any]]:
+    """``{dotted field: schema}`` of an API body from the OpenAPI document (nested objects one level)."""
+    op = openapi["paths"].get(path, {}).get(method.lower(), {})
+    content = (op.get("requestBody") or {}).get("content", {}).get("application/json")
+    if not content:
+        return {}
+    schemas = openapi["components"]["schemas"]
+
+    def resolve(s: dict[str, Any]) -> dict[str, Any]:
+        if "$ref" in s:
+            return resolve(schemas[s["$ref"].rsplit("/", 1)[-1]])
+        for alt in s.get("anyOf", ()):
+            if "$ref" in alt:
+                return resolve(alt)
+        return s
+
+    out: dict[str, dict[str, Any]] = {}
+    for name, prop in resolve(content["schema"]).get("properties", {}).items():
+        target = resolve(prop)
+        if target.get("type") == "object" and target.get("properties"):
+            for sub, sub_prop in target["properties"].items():
+                out[f"{name}.{sub}"] = resolve(sub_prop)
+        else:
+            out[name] = prop
+    return out
+
+
+def _types(schema: dict[str, Any]) -> set[str]:
+    types: set[str] = set()
+    t = schema.get("type")
+    types.update([t] if isinstance(t, str) else t or [])
+    if schema.get("format") == "date":
+        types.add("date")
+    for alt in schema.get("anyOf", ()):
+        types |= _types(alt)
+    return types
+
+
+def _string_like(schema: dict[str, Any]) -> bool:
+    return bool(_types(schema) & {"string", "date"}) or schema.get("type") == "array" and \
+        "string" in _types(schema.get("items", {}))
+
+
+def api_cases(openapi: dict[str, Any], method: str, path: str) -> Iterator[Case]:
+    for field, schema in _schema_fields(openapi, method, path).items():
+        types = _types(schema)
+        if _string_like(schema):
+            for label, value in TEXT_CLASSES.items():
+                yield Case(method, path, "api", label, field, value)
+        if "date" in types:
+            for value in DATE_CLASSES:
+                yield Case(method, path, "api", f"date {value}", field, value)
+        if ("string" in types or "date" in types) and not types & {"boolean", "integer", "number", "array"}:
+            for label, value in NOT_TEXT_CLASSES.items():
+                yield Case(method, path, "api", label, field, value)
+    yield Case(method, path, "api", "wrong content type", None, None, content_type="text/plain")
+
+
+DATE_FIELDS = ("enrolled_on", "index_date", "performed_on", "occurred_on", "assessed_on", "admitted_on")
+
+
+def form_cases(method: str, path: str, body: dict[str, Any]) -> Iterator[Case]:
+    for field in body:
+        for label, value in TEXT_CLASSES.items():
+            if label != "lone surrogate":  # see the module docstring: a form cannot carry one
+                yield Case(method, path, "form", label, field, value)
+        if field in DATE_FIELDS:
+            for value in DATE_CLASSES:
+                yield Case(method, path, "form", f"date {value}", field, value)
+    if body:
+        yield Case(method, path, "form", "wrong content type", None, None, content_type="application/json")
+
+
+def id_cases(method: str, path: str, kind: str) -> Iterator[Case]:
+    for name in re.findall(r"{(\w+_id)}", path):
+        for value in ID_CLASSES:
+            yield Case(method, path, kind, f"id {value}", name, value, path_override={name: value})
+
+
+# ---------------------------------------------------------------------------------- sending
+
+
+def _set(body: dict[str, Any], dotted: str, value: Any) -> dict[str, Any]:
+    out = json.loads(json.dumps(body))
+    target = out
+    *parents, leaf = dotted.split(".")
+    for p in parents:
+        target = target.setdefault(p, {})
+    current = target.get(leaf)
+    target[leaf] = [value] if isinstance(current, list) and isinstance(value, str) else value
+    return out
+
+
+def _path(template: str, world: World, override: dict[str, Any] | None) -> str:
+    values = {"patient_id": world.patients["A"], "episode_id": world.episodes["A"],
+              "user_id": world.users["coordinator"], "instrument": "odi", **(override or {})}
+    return template.format(**values)
+
+
+def _counts(engine: Any) -> dict[str, int]:
+    names = [n for n in inspect(engine).get_table_names() if not NOT_COUNTED.search(n)]
+    with engine.connect() as c:
+        return {n: c.execute(select(func.count()).select_from(table(n))).scalar_one() for n in names}
+
+
+def _message(response: Any) -> str:
+    """The error message of a response: the JSON problem's message and field, or the text of
+    the page's alert (role="alert")."""
+    if response.headers.get("content-type", "").startswith("application/json"):
+        body = response.json()
+        return f"{body.get('field', '')} {body.get('message', '')} {json.dumps(body.get('details', ''))}"
+    alerts = re.findall(r'role="alert"[^>]*>(.*?)</(?:p|div)>', response.text, re.S)
+    return " ".join(alerts)
+
+
+def _send(client: TestClient, case: Case, world: World, base: Baseline) -> Any:
+    url = _path(case.path, world, case.path_override)
+    body = dict(base.body or {})
+    if "site_id" in body:
+        body["site_id"] = str(world.sites["A"])
+    if case.field is not None and case.path_override is None:
+        body = _set(body, case.field, case.value)
+    headers = {}
+    if case.kind == "api":
+        if case.content_type:
+            return client.request(case.method, url, content=json.dumps(body), headers={"content-type": case.content_type})
+        content = json.dumps(body) if base.body is not None else None  # ensure_ascii: "\ud800" escape
+        if content is not None:
+            headers["content-type"] = "application/json"
+        return client.request(case.method, url, content=content, headers=headers)
+    if case.content_type:
+        return client.request(case.method, url, content=json.dumps(body), headers={"content-type": case.content_type})
+    form = {k: v for k, v in body.items()}
+    csrf = client.headers.get("X-CSRF-Token") or client.cookies.get("st_prelogin")
+    if csrf:
+        form["csrf_token"] = csrf
+    return client.request(case.method, url, data=form)
+
+
+def _clients(app: Any, world: World) -> dict[str, TestClient]:
+    """Clients that answer a server error with its 500 (rather than raising), so that every
+    mishandled request is counted."""
+
+    def client() -> TestClient:
+        return TestClient(app, base_url="http://testserver", raise_server_exceptions=False)
+
+    anonymous = client()
+    anonymous.get("/login")
+    clinician, admin, patient = client(), client(), client()
+    login(clinician, ACCOUNTS["clinician"][0])
+    login(admin, ACCOUNTS["admin"][0])
+    assert patient.get(f"/p/{world.invitations['A']}").status_code in (200, 303)
+    patient.headers["X-CSRF-Token"] = patient.get("/api/v1/visit").json()["csrf_token"]
+    return {"clinician": clinician, "admin": admin, "patient": patient, "anonymous": anonymous}
+
+
+def test_bad_input_on_every_write_endpoint(app: Any, world: World) -> None:
+    """Every bad-input class on every field of every write endpoint: 4xx naming the field, never
+    5xx, nothing stored (oracles in the module docstring)."""
+    clients = _clients(app, world)
+    openapi = app.openapi()
+    engine = app.state.engine
+    failures: list[str] = []
+    n = 0
+    for method, path, _route in write_endpoints(app):
+        base = BASELINES[(method, path)]
+        kind = "api" if path.startswith("/api/") else "form"
+        cases = list(id_cases(method, path, kind))
+        cases += list(api_cases(openapi, method, path)) if kind == "api" else list(
+            form_cases(method, path, base.body or {}))
+        if kind == "api" and base.body is None:
+            cases = [c for c in cases if c.label != "wrong content type"]
+        before = _counts(engine)
+        for case in cases:
+            n += 1
+            client = clients[base.actor]
+            r = _send(client, case, world, base)
+            what = f"{method} {path} [{case.label}] {case.field or ''}"
+            if r.status_code >= 500 or not 400 <= r.status_code < 500:
+                failures.append(f"{what}: {r.status_code}")
+                continue
+            message = _message(r)
+            if not message.strip():
+                failures.append(f"{what}: {r.status_code} without a message")
+            elif case.field is not None and (method, path) not in SIGN_IN and not path.startswith(PATIENT_FORMS):
+                leaf = case.field.rsplit(".", 1)[-1]
+                if leaf not in message:
+                    failures.append(f"{what}: {r.status_code} message does not name {leaf}: {message[:160]!r}")
+        after = _counts(engine)
+        if after != before:
+            changed = {t: (before[t], after[t]) for t in after if after[t] != before.get(t)}
+            failures.append(f"{method} {path}: rows stored by refused requests {changed}")
+    for c in clients.values():
+        c.close()
+    assert failures == [], f"{len(failures)} of {n} bad requests mishandled:\n" + "\n".join(failures[:80])
+    assert n > 400  # every class reached the endpoints (431 requests in December 2026)
