@@ -31,6 +31,7 @@ always                           never 5xx; CSP, X-Frame-Options and nosniff hea
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 import re
 import uuid
 from collections.abc import Callable, Iterator
@@ -118,7 +119,7 @@ def path_params(path: str) -> list[str]:
 
 #: path parameter → kind: ``site`` ids belong to a site (own, other, unknown), ``visit`` names an
 #: instrument inside or outside the patient's visit, ``user`` a staff account, ``token`` a fresh
-#: invitation link. A new parameter name fails until it is classified here.
+#: link of the kind the route opens (``LINKS``). A new parameter name fails until it is classified here.
 TARGETS = {"patient_id": "site", "episode_id": "site", "instrument": "visit", "user_id": "user", "token": "token"}
 
 
@@ -128,14 +129,20 @@ class Target:
     values: dict[str, Any]
 
 
-def targets_for(path: str, world: World, spare_user: int, fresh_token: Callable[[], str]) -> Iterator[Target]:
+#: route prefix → the kind of one-time link its ``{token}`` is (a new link per request)
+LINKS = {"/p/": "invitation", "/set-password/": "password"}
+
+
+def targets_for(path: str, world: World, spare_user: int, fresh_token: Callable[[str], str]) -> Iterator[Target]:
     names = path_params(path)
     kinds = {TARGETS[n] for n in names}
     fixed: dict[str, Any] = {}
     if "user" in kinds:
         fixed["user_id"] = spare_user
     if "token" in kinds:
-        fixed["token"] = fresh_token()
+        link = next((kind for prefix, kind in LINKS.items() if path.startswith(prefix)), None)
+        assert link is not None, f"{path}: which kind of link is its token? (LINKS)"
+        fixed["token"] = fresh_token(link)
     if "site" in kinds:
         for name, site in (("own", "A"), ("other", "B")):
             yield Target(name, {**fixed, "patient_id": world.patients[site], "episode_id": world.episodes[site]})
@@ -253,8 +260,13 @@ def test_every_route_against_every_actor(app: Any, world: World, client_for: Any
     spare_user = access.create_user(SYSTEM, username="spare.user", display_name="Spare", role="researcher",
                                     password="spare-password-123")
     site_a = Actor("setup", "clinician", world.sites["A"])
+    accounts = itertools.count(1)
 
-    def fresh_token() -> str:
+    def fresh_token(link: str) -> str:
+        if link == "password":  # a new account's set-password link, as an admin hands it out
+            n = next(accounts)
+            return access.invite_user(SYSTEM, username=f"invited.{n}", display_name=f"Invited {n}",
+                                      role="researcher")[1]
         return access.create_invitation(site_a, world.episodes["A"], timepoint="3m", instrument_codes=["odi"])[1]
 
     with app.state.engine.connect() as c:
