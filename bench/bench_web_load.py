@@ -190,9 +190,11 @@ def _free_port() -> int:
 
 
 class Server:
-    """``spinetrack serve`` (one uvicorn process) on 127.0.0.1 and a free port."""
+    """``spinetrack serve`` on 127.0.0.1 and a free port: one uvicorn process, or ``workers``
+    processes (``--workers``, PostgreSQL only)."""
 
-    def __init__(self, url: str, workdir: Path) -> None:
+    def __init__(self, url: str, workdir: Path, workers: int = 1) -> None:
+        self.workers = workers
         self.port = _free_port()
         self.base_url = f"http://127.0.0.1:{self.port}"
         self.log_path = workdir / f"serve-{self.port}.log"
@@ -200,8 +202,8 @@ class Server:
         with self.log_path.open("wb") as log:
             # uvicorn's access log is left on: it is part of what a default deployment pays.
             self.proc = subprocess.Popen([sys.executable, "-m", "spinetrack.cli", "serve", "--host", "127.0.0.1",
-                                          "--port", str(self.port)], env=env, stdout=log, stderr=subprocess.STDOUT,
-                                         stdin=subprocess.DEVNULL)
+                                          "--port", str(self.port), "--workers", str(workers)], env=env, stdout=log,
+                                         stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
@@ -209,6 +211,12 @@ class Server:
             try:
                 if httpx.get(self.base_url + "/healthz", timeout=2).status_code == 200:
                     self.ps = psutil.Process(self.proc.pid)
+                    # every worker up (uvicorn's supervisor spawns them; the first answers alone)
+                    while workers > 1 and time.monotonic() < deadline and \
+                            sum("spawn_main" in " ".join(c.cmdline()) for c in self.ps.children()) < workers:
+                        time.sleep(0.2)
+                    if workers > 1:
+                        time.sleep(1.0)  # the last one spawned imports the app
                     return
             except httpx.TransportError:
                 pass
@@ -217,8 +225,15 @@ class Server:
         raise RuntimeError(f"spinetrack serve did not start:\n{self.log_path.read_text(errors='replace')[-3000:]}")
 
     def cpu_seconds(self) -> float:
-        t = self.ps.cpu_times()
-        return float(t.user + t.system)
+        """CPU seconds of the server: the uvicorn process and its worker processes."""
+        total = 0.0
+        for p in [self.ps, *self.ps.children(recursive=True)]:
+            try:
+                t = p.cpu_times()
+            except psutil.Error:
+                continue
+            total += t.user + t.system
+        return total
 
     def stop(self) -> None:
         if self.proc.poll() is None:
@@ -411,26 +426,82 @@ def _client_cpu() -> float:
     return float(t.user + t.system)
 
 
+class RawHttpClient:
+    """A minimal HTTP/1.1 keep-alive client on asyncio streams, for the load only: httpx costs
+    about 4 ms of CPU per request, which on a 2-core machine shared with the server capped the
+    measurement itself (at 250 requests/s the client alone would fill one core). It sends what a
+    phone sends (the cookie, ``X-CSRF-Token``, ``Idempotency-Key``, a JSON body) and reads a
+    ``Content-Length`` answer; anything else is reported as an error."""
+
+    def __init__(self, host: str, port: int) -> None:
+        self.host, self.port = host, port
+        self.reader: asyncio.StreamReader | None = None
+        self.writer: asyncio.StreamWriter | None = None
+
+    async def request(self, method: str, path: str, body: bytes | None, headers: dict[str, str]) -> tuple[int, str]:
+        if self.writer is None:
+            self.reader, self.writer = await asyncio.open_connection(self.host, self.port)
+        assert self.reader is not None
+        lines = [f"{method} {path} HTTP/1.1", f"Host: {self.host}:{self.port}", "Accept: application/json",
+                 *(f"{k}: {v}" for k, v in headers.items())]
+        if body is not None:
+            lines += ["Content-Type: application/json", f"Content-Length: {len(body)}"]
+        self.writer.write(("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + (body or b""))
+        status_line = await self.reader.readline()
+        if not status_line:
+            await self.close()
+            raise ConnectionError("server closed the connection")
+        status = int(status_line.split(b" ", 2)[1])
+        length, close = None, False
+        while True:
+            line = await self.reader.readline()
+            if line in (b"\r\n", b"\n", b""):
+                break
+            name, _, value = line.partition(b":")
+            name = name.strip().lower()
+            if name == b"content-length":
+                length = int(value)
+            elif name == b"connection" and value.strip().lower() == b"close":
+                close = True
+            elif name == b"transfer-encoding":
+                raise ConnectionError("chunked answers are not read by this client")
+        text = (await self.reader.readexactly(length)).decode() if length else ""
+        if close:
+            await self.close()
+        return status, text
+
+    async def close(self) -> None:
+        if self.writer is not None:
+            self.writer.close()
+            try:
+                await self.writer.wait_closed()
+            except OSError:
+                pass
+        self.reader = self.writer = None
+
+
 async def _run_http(base_url: str, ep: Endpoint, per_client: list[list[Item]], max_requests: int,
                     max_seconds: float) -> LevelResult:
     res = LevelResult(clients=len(per_client))
     budget = [max_requests]
     deadline = time.perf_counter() + max_seconds
+    host, port = base_url.split("://", 1)[1].rsplit(":", 1)
 
     async def one_client(items: list[Item]) -> None:
-        # Its own connection and no shared cookie jar: the session travels in the Cookie header.
-        jar = http.cookiejar.CookieJar(policy=http.cookiejar.DefaultCookiePolicy(allowed_domains=[]))
-        async with httpx.AsyncClient(base_url=base_url, timeout=60, cookies=jar) as client:
+        # Its own keep-alive connection; the session travels in the Cookie header.
+        client = RawHttpClient(host, int(port))
+        try:
             for item in items:
                 if budget[0] <= 0 or time.perf_counter() >= deadline:
                     return
                 budget[0] -= 1
+                body = None if item.body is None else json.dumps(item.body).encode()
                 t0 = time.perf_counter()
                 try:
-                    r = await client.request(ep.method, item.path, json=item.body, headers=item.headers)
-                    status, text = r.status_code, r.text
-                except httpx.HTTPError as exc:
+                    status, text = await client.request(ep.method, item.path, body, item.headers)
+                except (OSError, ValueError, asyncio.IncompleteReadError) as exc:
                     status, text = 0, repr(exc)
+                    await client.close()
                 ms = (time.perf_counter() - t0) * 1000
                 res.requests += 1
                 if 200 <= status < 300:
@@ -444,15 +515,18 @@ async def _run_http(base_url: str, ep: Endpoint, per_client: list[list[Item]], m
                     # The same request again (the phone never saw the answer): must not store twice,
                     # and must answer with the same response. Not counted in ok/latency.
                     try:
-                        again = await client.request(ep.method, item.path, json=item.body, headers=item.headers)
-                        same = again.status_code in (200, 201) and _rid(again.text) == _rid(text)
-                    except httpx.HTTPError:
+                        again, again_text = await client.request(ep.method, item.path, body, item.headers)
+                        same = again in (200, 201) and _rid(again_text) == _rid(text)
+                    except (OSError, ValueError, asyncio.IncompleteReadError):
                         same = False
+                        await client.close()
                     res.replays += 1
                     if not same:
                         res.replay_failures += 1
                         if len(res.error_samples) < 5:
                             res.error_samples.append(f"replay of {item.key} differed")
+        finally:
+            await client.close()
 
     c0 = _client_cpu()
     t0 = time.perf_counter()
@@ -562,17 +636,79 @@ def open_sessions_http(base_url: str, visits: Sequence[Visit], access: Any) -> d
     return counts
 
 
+def _http_levels(backend: str, url: str, args: argparse.Namespace, workdir: Path, workers: int,
+                 visits_by_level: dict[int, list[Visit]], warm: list[Visit], access: Any, store: Any,
+                 out: dict[str, Any], rng: random.Random) -> tuple[Endpoint, list[dict[str, Any]], Any]:
+    """Start ``spinetrack serve --workers N``, open the sessions over HTTP, warm up, then every
+    level of clients over HTTP; returns the endpoint, one summary per level and the items maker."""
+    codes = list(args.instruments)
+    k = len(codes)
+    server = Server(url, workdir, workers)
+    label = f"{backend} ({workers} process{'es' if workers > 1 else ''})"
+    summaries: list[dict[str, Any]] = []
+    try:
+        ep, notes = discover(server.base_url, args.via)
+        out["endpoint"] = {"mode": ep.mode, "method": ep.method, "path": ep.path}
+        for n in notes:
+            if n not in out["notes"]:
+                out["notes"].append(n)
+                console.print(f"[yellow]{backend}: {n}[/yellow]")
+        sessions: list[tuple[str, Any]] = []
+        if ep.mode in ("clinician", "probe"):
+            from spinetrack.synth.demo_access import DEMO_PASSWORD
+
+            with console.status(f"{label}: {max(args.levels)} clinician sign-ins"):
+                sessions = [access.login(CLINICIAN, DEMO_PASSWORD, client="bench") for _ in range(max(args.levels))]
+        with console.status(f"{label}: opening the patient sessions"):
+            all_http = warm + [v for c in args.levels for v in visits_by_level[c]]
+            if ep.mode == "patient":
+                counts = open_sessions_http(server.base_url, all_http, access)
+                out.setdefault("patient_sessions", {})[str(workers)] = {"total": len(all_http), **counts}
+
+        def items_for(vs: list[list[Visit]], prefix: str, c: int) -> list[list[Item]]:
+            return [build_items(ep, group, codes, rng, prefix, access, store, sessions[i:i + 1] or sessions,
+                                probe_count=math.ceil(args.max_requests / c) + 1, replay_share=args.replay_share)
+                    for i, group in enumerate(vs)]
+
+        # Warm-up (not measured): first requests pay for imports, caches and connections.
+        asyncio.run(_run_http(server.base_url, ep, items_for([warm], f"bench-{backend}-{workers}w-warm", 1), 2 * k,
+                              30))
+        for c in args.levels:
+            prefix = f"bench-{backend}-{workers}w-http-{c}"
+            per_client = items_for(_split(visits_by_level[c], c), prefix, c)
+            s0 = server.cpu_seconds()
+            with console.status(f"{label}: {c} concurrent clients over HTTP"):
+                res = asyncio.run(_run_http(server.base_url, ep, per_client, args.max_requests, args.max_seconds))
+            res.server_cpu_s = server.cpu_seconds() - s0
+            if ep.is_submission:
+                res.stored_rows = count_rows(url, visits_by_level[c])
+            s = res.summary()
+            summaries.append(s)
+            console.print(f"{label} HTTP {c:>2} clients: {s['ok']}/{s['requests']} ok, {s['per_second']}/s, "
+                          f"p50 {s['p50_ms']} ms, p99 {s['p99_ms']} ms"
+                          + (f", stored {res.stored_rows}" if res.stored_rows is not None else "")
+                          + (f", replays {res.replays} ({res.replay_failures} differed)" if res.replays else ""))
+            for e in res.error_samples[:2]:
+                console.print(f"[red]  {e}[/red]")
+    finally:
+        server.stop()
+    return ep, summaries, items_for
+
+
 def bench_backend(backend: str, url: str, args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
+    """One backend: HTTP with one server process at every level (and, on PostgreSQL, with each
+    of ``--pg-workers``), then the same work in-process on the same database."""
     from spinetrack.store.access import Access
     from spinetrack.store.repositories import Store
     from spinetrack.store.session import make_engine
-    from spinetrack.synth.demo_access import DEMO_PASSWORD
 
     codes = list(args.instruments)
     k = len(codes)
     rng = random.Random(args.seed)
+    worker_counts = sorted(set(args.pg_workers)) if backend == "postgresql" else [1]
     per_level = {c: math.ceil(args.max_requests / k) + c for c in args.levels}
-    n_visits = 1 + 2 * sum(per_level.values())  # warm-up, then HTTP and direct for every level
+    runs = len(worker_counts) + 1  # every server configuration, and the in-process baseline
+    n_visits = len(worker_counts) + runs * sum(per_level.values())  # a warm-up visit per server, then the levels
     t0 = time.perf_counter()
     with console.status(f"{backend}: demo cohort ({args.patients} patients) and logins"):
         load_demo(url, args.patients, args.seed)
@@ -583,61 +719,33 @@ def bench_backend(backend: str, url: str, args: argparse.Namespace, workdir: Pat
     engine = make_engine(url)
     store = Store(engine)
     access = Access(store)
-    warm, pool = visits[:1], visits[1:]
-    http_visits: dict[int, list[Visit]] = {}
+    pool = list(visits)
+    warm = {w: [pool.pop(0)] for w in worker_counts}
+    http_visits: dict[int, dict[int, list[Visit]]] = {w: {} for w in worker_counts}
     direct_visits: dict[int, list[Visit]] = {}
     for c in args.levels:
-        http_visits[c], pool = pool[:per_level[c]], pool[per_level[c]:]
+        for w in worker_counts:
+            http_visits[w][c], pool = pool[:per_level[c]], pool[per_level[c]:]
         direct_visits[c], pool = pool[:per_level[c]], pool[per_level[c]:]
-    out: dict[str, Any] = {"backend": backend, "levels": [], "notes": []}
-    server = Server(url, workdir)
-    try:
-        ep, notes = discover(server.base_url, args.via)
-        out["endpoint"] = {"mode": ep.mode, "method": ep.method, "path": ep.path}
-        out["notes"] += notes
-        for n in notes:
-            console.print(f"[yellow]{backend}: {n}[/yellow]")
-        sessions: list[tuple[str, Any]] = []
-        if ep.mode in ("clinician", "probe"):
-            with console.status(f"{backend}: {max(args.levels)} clinician sign-ins"):
-                sessions = [access.login(CLINICIAN, DEMO_PASSWORD, client="bench") for _ in range(max(args.levels))]
-        with console.status(f"{backend}: opening the patient sessions"):
-            all_http = warm + [v for c in args.levels for v in http_visits[c]]
-            if ep.mode == "patient":
-                counts = open_sessions_http(server.base_url, all_http, access)
-                out["patient_sessions"] = {"total": len(all_http), **counts}
-                if counts["opened_over_http"] < len(all_http) or counts["csrf_over_http"] < len(all_http):
-                    out["notes"].append(f"of {len(all_http)} patient sessions, {counts['opened_over_http']} opened "
-                                        f"over HTTP (GET /p/<token>), {counts['csrf_over_http']} got their CSRF token "
-                                        "over HTTP (GET /api/v1/visit); the rest in-process")
-
-        def items_for(vs: list[list[Visit]], prefix: str, c: int) -> list[list[Item]]:
-            return [build_items(ep, group, codes, rng, prefix, access, store, sessions[i:i + 1] or sessions,
-                                probe_count=math.ceil(args.max_requests / c) + 1, replay_share=args.replay_share)
-                    for i, group in enumerate(vs)]
-
-        # Warm-up (not measured): first requests pay for imports, caches and connections.
-        asyncio.run(_run_http(server.base_url, ep, items_for([warm], f"bench-{backend}-warm", 1), 2 * k, 30))
-        for c in args.levels:
-            prefix = f"bench-{backend}-http-{c}"
-            per_client = items_for(_split(http_visits[c], c), prefix, c)
-            s0 = server.cpu_seconds()
-            with console.status(f"{backend}: {c} concurrent clients over HTTP"):
-                res = asyncio.run(_run_http(server.base_url, ep, per_client, args.max_requests, args.max_seconds))
-            res.server_cpu_s = server.cpu_seconds() - s0
-            if ep.is_submission:
-                res.stored_rows = count_rows(url, http_visits[c])
-            out["levels"].append({"clients": c, "http": res.summary()})
-            s = res.summary()
-            console.print(f"{backend} HTTP {c:>2} clients: {s['ok']}/{s['requests']} ok, {s['per_second']}/s, "
-                          f"p50 {s['p50_ms']} ms, p99 {s['p99_ms']} ms"
-                          + (f", stored {res.stored_rows}" if res.stored_rows is not None else "")
-                          + (f", replays {res.replays} ({res.replay_failures} differed)" if res.replays else ""))
-            for e in res.error_samples[:2]:
-                console.print(f"[red]  {e}[/red]")
-    finally:
-        server.stop()
-    # The usual way, in-process, on the same database once the server has stopped.
+    out: dict[str, Any] = {"backend": backend, "server_processes": worker_counts, "levels": [], "notes": []}
+    items_for = None
+    by_workers: dict[int, list[dict[str, Any]]] = {}
+    ep = None
+    for w in worker_counts:
+        ep, by_workers[w], items_for = _http_levels(backend, url, args, workdir, w, http_visits[w], warm[w], access,
+                                                    store, out, rng)
+    assert ep is not None and items_for is not None
+    for i, c in enumerate(args.levels):
+        entry: dict[str, Any] = {"clients": c, "http": by_workers[1][i] if 1 in by_workers else None}
+        for w in worker_counts:
+            if w != 1:
+                entry[f"http_{w}_processes"] = h = by_workers[w][i]
+                one = entry["http"]
+                entry[f"throughput_ratio_{w}_over_1_process"] = (
+                    round(h["per_second"] / one["per_second"], 3) if one and h["per_second"] and one["per_second"]
+                    else None)
+        out["levels"].append(entry)
+    # The usual way, in-process, on the same database once the servers have stopped.
     if ep.mode == "patient":
         with console.status(f"{backend}: opening the sessions for the in-process runs"):
             for c in args.levels:
@@ -652,10 +760,11 @@ def bench_backend(backend: str, url: str, args: argparse.Namespace, workdir: Pat
             res.stored_rows = count_rows(url, direct_visits[c])
         entry["direct"] = d = res.summary()
         h = entry["http"]
-        entry["throughput_ratio_http_over_direct"] = (round(h["per_second"] / d["per_second"], 3)
-                                                      if h["per_second"] and d["per_second"] else None)
-        entry["p50_ratio_http_over_direct"] = (round(h["p50_ms"] / d["p50_ms"], 3)
-                                               if h["p50_ms"] and d["p50_ms"] else None)
+        if h is not None:
+            entry["throughput_ratio_http_over_direct"] = (round(h["per_second"] / d["per_second"], 3)
+                                                          if h["per_second"] and d["per_second"] else None)
+            entry["p50_ratio_http_over_direct"] = (round(h["p50_ms"] / d["p50_ms"], 3)
+                                                   if h["p50_ms"] and d["p50_ms"] else None)
         console.print(f"{backend} direct {c:>2} clients: {d['ok']}/{d['requests']} ok, {d['per_second']}/s, "
                       f"p50 {d['p50_ms']} ms, p99 {d['p99_ms']} ms"
                       + (f", stored {res.stored_rows}" if res.stored_rows is not None else "")
@@ -668,25 +777,80 @@ def bench_backend(backend: str, url: str, args: argparse.Namespace, workdir: Pat
 
 
 def _table(results: list[dict[str, Any]]) -> Table:
-    t = Table(title="spinetrack web load on loopback: PROM submissions over HTTP (one uvicorn process) vs the same "
-                    "calls in-process through the store")
-    for col in ("backend", "endpoint", "clients", "ok/req", "req/s", "p50 ms", "p99 ms", "server CPU s",
+    t = Table(title="spinetrack web load on loopback: PROM submissions over HTTP (spinetrack serve) vs the same "
+                    "calls in-process through the store, same run")
+    for col in ("backend", "server", "clients", "ok/req", "req/s", "p50 ms", "p99 ms", "server CPU ms/req",
                 "in-process req/s", "in-process p50 ms", "in-process p99 ms", "HTTP/in-process req/s",
-                "HTTP/in-process p50"):
-        t.add_column(col, justify="right" if col not in ("backend", "endpoint") else "left")
+                "vs 1 process"):
+        t.add_column(col, justify="right" if col not in ("backend", "server") else "left")
 
     def f(v: Any, spec: str = ".1f") -> str:
         return "—" if v is None else format(v, spec)
 
     for r in results:
         for lvl in r["levels"]:
-            h, d = lvl["http"], lvl.get("direct", {})
-            t.add_row(r["backend"], r["endpoint"]["mode"], str(lvl["clients"]), f"{h['ok']}/{h['requests']}",
-                      f(h["per_second"]), f(h["p50_ms"], ".2f"), f(h["p99_ms"], ".2f"), f(h["server_cpu_s"], ".2f"),
-                      f(d.get("per_second")), f(d.get("p50_ms"), ".2f"), f(d.get("p99_ms"), ".2f"),
-                      f(lvl.get("throughput_ratio_http_over_direct"), ".2f"),
-                      f(lvl.get("p50_ratio_http_over_direct"), ".2f"))
+            d = lvl.get("direct", {})
+            for w in r.get("server_processes", [1]):
+                h = lvl["http"] if w == 1 else lvl[f"http_{w}_processes"]
+                cpu = h["server_cpu_s"] / h["requests"] * 1000 if h["server_cpu_s"] and h["requests"] else None
+                t.add_row(r["backend"], f"{w} process{'es' if w > 1 else ''}", str(lvl["clients"]),
+                          f"{h['ok']}/{h['requests']}", f(h["per_second"]), f(h["p50_ms"], ".2f"),
+                          f(h["p99_ms"], ".2f"), f(cpu, ".2f"),
+                          f(d.get("per_second")) if w == 1 else "", f(d.get("p50_ms"), ".2f") if w == 1 else "",
+                          f(d.get("p99_ms"), ".2f") if w == 1 else "",
+                          f(lvl.get("throughput_ratio_http_over_direct"), ".2f") if w == 1 else "",
+                          f(lvl.get(f"throughput_ratio_{w}_over_1_process"), ".2f") if w > 1 else "")
     return t
+
+
+# Issue 16's figures for the code before it (quiet machine, --backends sqlite --max-requests 400):
+# 56, 59 and 53 submissions/s at 1, 10 and 50 clients (p99 1.7 s at 50), in-process 266/s.
+BEFORE_SQLITE_10_CLIENTS = 58.0
+
+
+def evaluate_targets(results: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Issue 16's load targets, each with the measured value and ``met`` (None: not measured in
+    this run, e.g. a level or backend left out)."""
+    by = {r["backend"]: {lvl["clients"]: lvl for lvl in r["levels"]} for r in results}
+    sqlite, pg = by.get("sqlite", {}), by.get("postgresql", {})
+
+    def target(name: str, value: float | None, op: str, bound: float, note: str) -> dict[str, Any]:
+        met = None if value is None else (value >= bound if op == ">=" else value <= bound)
+        return {"target": name, "value": None if value is None else round(value, 3), "op": op, "bound": bound,
+                "met": met, "note": note}
+
+    ten = sqlite.get(10, {}).get("http") or {}
+    ratios = [lvl.get("throughput_ratio_http_over_direct") for lvl in sqlite.values()]
+    fifty = sqlite.get(50, {}).get("http") or {}
+    top = max(pg) if pg else None
+    pg_ratio = pg[top].get("throughput_ratio_2_over_1_process") if top is not None else None
+    return [
+        target("sqlite submissions/s at 10 clients", ten.get("per_second"), ">=", 5 * BEFORE_SQLITE_10_CLIENTS,
+               f"5x the {BEFORE_SQLITE_10_CLIENTS:.0f}/s of the code before issue 16"),
+        target("sqlite HTTP/in-process req/s (lowest level)",
+               min(x for x in ratios if x is not None) if any(x is not None for x in ratios) else None, ">=", 0.5,
+               "HTTP within 2x of the in-process baseline of the same run, at every level"),
+        target("sqlite p99 ms at 50 clients", fifty.get("p99_ms"), "<=", 150.0, ""),
+        target(f"postgresql 2 processes / 1 process req/s at {top} clients", pg_ratio, ">=", 1.6,
+               "spinetrack serve --workers 2 against one process, same run"),
+    ]
+
+
+def machine_info() -> dict[str, Any]:
+    cpu_model = platform.processor()
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as fh:
+            cpu_model = next((ln.split(":", 1)[1].strip() for ln in fh if ln.startswith("model name")), cpu_model)
+    except OSError:
+        pass
+    try:
+        commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True,
+                                check=False).stdout.strip() or None
+    except OSError:
+        commit = None
+    return {"python": platform.python_version(), "platform": platform.platform(), "cpu_model": cpu_model,
+            "cpus": os.cpu_count(), "memory_gb": round(psutil.virtual_memory().total / 2**30, 1),
+            "git_commit": commit}
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -704,12 +868,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--via", choices=("auto", "patient", "clinician", "probe"), default="auto")
     ap.add_argument("--pg-url", default=os.environ.get("SPINETRACK_TEST_PG"),
                     help="an existing PostgreSQL server (default: start a throw-away cluster)")
+    ap.add_argument("--pg-workers", type=int, nargs="+", default=[1, 2],
+                    help="server processes to measure on PostgreSQL (spinetrack serve --workers N)")
     ap.add_argument("--out", type=Path, default=HERE / "results" / "web_load.json")
     args = ap.parse_args(argv)
-    if any(c < 1 for c in args.levels) or args.max_requests < 1 or args.max_seconds <= 0:
+    if 1 not in args.pg_workers:
+        args.pg_workers = [1, *args.pg_workers]  # the ratios are against one process
+    if any(c < 1 for c in args.levels) or args.max_requests < 1 or args.max_seconds <= 0 or min(args.pg_workers) < 1:
         ap.error("levels, --max-requests and --max-seconds must be positive")
     results = []
     started = time.perf_counter()
+    started_utc = dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
     load_before = os.getloadavg()
     with tempfile.TemporaryDirectory(prefix="spinetrack-webload-") as tmp:
         for backend in args.backends:
@@ -724,30 +893,42 @@ def main(argv: Sequence[str] | None = None) -> int:
                 finally:
                     pg.close()
     console.print(_table(results))
+    targets = evaluate_targets(results)
+    tt = Table(title="issue 16 targets")
+    for col in ("target", "value", "bound", "met"):
+        tt.add_column(col, justify="left" if col == "target" else "right")
+    for x in targets:
+        tt.add_row(x["target"], "—" if x["value"] is None else f"{x['value']:.2f}", f"{x['op']} {x['bound']:g}",
+                   {True: "[green]yes[/green]", False: "[red]no[/red]", None: "not measured"}[x["met"]])
+    console.print(tt)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps({
         "benchmark": "spinetrack web load (PROM submissions on loopback)",
         "date": dt.date.today().isoformat(),
-        "machine": {"python": platform.python_version(), "platform": platform.platform(),
-                    "cpus": os.cpu_count(),
+        "started_utc": started_utc,
+        "machine": {**machine_info(),
                     # other work on the machine skews every number: the 1-minute load average
                     "load_average_1m_before": round(load_before[0], 2),
                     "load_average_1m_after": round(os.getloadavg()[0], 2)},
         "config": {"levels": args.levels, "max_requests_per_level": args.max_requests,
                    "max_seconds_per_level": args.max_seconds, "demo_patients": args.patients, "seed": args.seed,
-                   "instruments": args.instruments, "via": args.via, "replay_share": args.replay_share, "server": "spinetrack serve (1 uvicorn process)",
-                   "client": "httpx.AsyncClient per client, one process (asyncio)",
+                   "instruments": args.instruments, "via": args.via, "replay_share": args.replay_share,
+                   "server": "spinetrack serve: 1 uvicorn process; on PostgreSQL also --workers N "
+                             f"(N in {sorted(set(args.pg_workers))})",
+                   "client": "a minimal HTTP/1.1 keep-alive client per client (asyncio streams), one process",
                    "baseline": "the same calls in-process through Access.submit / Store (a thread per client)"},
+        "targets": targets,
         "wall_seconds": round(time.perf_counter() - started, 1),
         "results": results}, indent=2) + "\n")
     console.print(f"written {args.out.relative_to(ROOT) if args.out.is_relative_to(ROOT) else args.out}")
-    bad = [(r["backend"], lvl["clients"]) for r in results for lvl in r["levels"]
-           if lvl["http"]["errors"] or lvl.get("direct", {}).get("errors") or lvl["http"]["replay_failures"]
-           or lvl.get("direct", {}).get("replay_failures")
-           or any(x.get("stored_rows") is not None and x["stored_rows"] != x["ok"]
-                  for x in (lvl["http"], lvl.get("direct", {})))]
+    runs = [x for r in results for lvl in r["levels"]
+            for x in (lvl.get("http"), lvl.get("direct"), *(lvl.get(f"http_{w}_processes")
+                                                           for w in r.get("server_processes", []) if w != 1))
+            if x is not None]
+    bad = [x["clients"] for x in runs if x["errors"] or x["replay_failures"]
+           or (x.get("stored_rows") is not None and x["stored_rows"] != x["ok"])]
     if bad:
-        console.print(f"[red]errors or stored-row mismatches at {bad}[/red]")
+        console.print(f"[red]errors or stored-row mismatches at {bad} clients[/red]")
         return 1
     return 0
 

@@ -191,13 +191,24 @@ def serve(
     host: Annotated[str | None, typer.Option(help="Default SPINETRACK_HOST or 127.0.0.1.")] = None,
     port: Annotated[int | None, typer.Option(help="Default SPINETRACK_PORT or 8000.")] = None,
     database_url: DbOpt = None,
+    workers: Annotated[int, typer.Option(
+        min=1, help="Server processes (PostgreSQL only: SQLite has one writer, so one process serves it).")] = 1,
 ) -> None:
-    """Serve the web app (health page, REST API) with uvicorn."""
-    import uvicorn
+    """Serve the web app (health page, REST API) with uvicorn; ``--workers N`` runs N processes
+    on PostgreSQL (each reads its settings from the environment; nothing is shared in memory)."""
+    import os
 
-    from spinetrack.web.app import create_app
+    import uvicorn
+    from sqlalchemy.engine import make_url
+
+    from spinetrack.web.app import create_app, uvicorn_options
 
     settings = _settings(database_url)
+    if workers > 1 and make_url(settings.database_url).get_backend_name() == "sqlite":
+        console.print(f"[red]error:[/red] --workers {workers} needs PostgreSQL: SQLite has one writer, so one "
+                      "server process serves it (omit --workers, or set SPINETRACK_DATABASE_URL to PostgreSQL)",
+                      highlight=False)
+        raise typer.Exit(code=2)
     _engine(settings).dispose()
     host = host or settings.host
     port = port or settings.port
@@ -205,8 +216,16 @@ def serve(
         web_app = create_app(settings)  # production refuses to start over demo accounts or data
     except SpinetrackError as exc:
         _fail(exc, False)
-    console.print(f"spinetrack {__version__} serving on http://{host}:{port}/ (database {settings.database_url})")
-    uvicorn.run(web_app, host=host, port=port, log_level="info")
+    console.print(f"spinetrack {__version__} serving on http://{host}:{port}/ (database {settings.database_url})"
+                  + (f", {workers} processes" if workers > 1 else ""))
+    if workers == 1:
+        uvicorn.run(web_app, host=host, port=port, log_level="info", **uvicorn_options(settings))
+        return
+    # Each worker process builds its own app (and engine) from the environment.
+    web_app.state.engine.dispose()
+    os.environ["SPINETRACK_DATABASE_URL"] = settings.database_url
+    uvicorn.run("spinetrack.web.app:create_app", factory=True, workers=workers, host=host, port=port,
+                log_level="info", **uvicorn_options(settings))
 
 
 def _fail_stderr(exc: SpinetrackError, as_json: bool) -> None:

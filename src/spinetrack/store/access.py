@@ -29,18 +29,30 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import secrets
+import threading
+import weakref
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
-from typing import Any
+from concurrent.futures import Future
+from dataclasses import dataclass, replace
+from typing import Any, TypeVar
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
-from sqlalchemy import and_, func, or_, select
+from sqlalchemy import Engine, Row, and_, bindparam, delete, func, or_, select, update
+from sqlalchemy.exc import DataError, IntegrityError
 from sqlalchemy.orm import Session
 
 from spinetrack import clock, instruments
 from spinetrack.domain import check_text_tree
-from spinetrack.errors import AuthenticationError, ConflictError, NotFoundError, PermissionDeniedError, ValidationError
+from spinetrack.errors import (
+    AuthenticationError,
+    ConflictError,
+    InputError,
+    NotFoundError,
+    PermissionDeniedError,
+    SpinetrackError,
+    ValidationError,
+)
 from spinetrack.store import audit, throttle
 from spinetrack.store.repositories import SITE_ROLES, Actor, Store, authorize_patient, validate_identity
 from spinetrack.store.tables import (
@@ -61,8 +73,10 @@ from spinetrack.store.tables import (
 __all__ = [
     "Access",
     "InvitationView",
+    "LINK_CLOSED",
     "SessionUser",
     "STAFF_ROLES",
+    "VisitSubmission",
     "hash_token",
 ]
 
@@ -73,12 +87,113 @@ PASSWORD_LINK_VALID = dt.timedelta(hours=72)
 SESSION_IDLE = dt.timedelta(minutes=30)
 SESSION_MAX = dt.timedelta(hours=12)
 INVITATION_DAYS = 14
+LINK_CLOSED = "this questionnaire link is no longer open; use the link from your clinic"
 _HASHER = PasswordHasher()
 _DUMMY_HASH = _HASHER.hash("spinetrack-dummy-password")
+_T = TypeVar("_T")
 
 
 def _now() -> dt.datetime:
     return dt.datetime.now(dt.UTC).replace(tzinfo=None)
+
+
+class _GroupCommit:
+    """Group commit of patient submissions on SQLite, which has one writer and, with
+    ``synchronous=FULL``, one fsync per commit (about 4 ms on this project's machines): a
+    thread that wants to submit queues its work; the thread holding the writer's turn runs every
+    queued submission in one transaction, **each in its own savepoint** (one that fails is
+    rolled back alone and gets its own error), commits once, and only then are the submitters
+    answered. Threads queue on a lock instead of polling SQLite's (whose busy handler sleeps up
+    to 100 ms between tries). Other processes still wait through the busy timeout.
+    """
+
+    def __init__(self) -> None:
+        self._mutex = threading.Lock()
+        self._writer = threading.Lock()
+        self._queue: list[tuple[Callable[[Session], Any], Future[Any]]] = []
+
+    def run(self, store: Store, work: Callable[[Session], _T]) -> _T:
+        done: Future[_T] = Future()
+        with self._mutex:
+            self._queue.append((work, done))
+        with self._writer:
+            if not done.done():
+                with self._mutex:
+                    batch, self._queue = self._queue, []
+                self._commit(store, batch)
+        return done.result()
+
+    @staticmethod
+    def _commit(store: Store, batch: list[tuple[Callable[[Session], Any], Future[Any]]]) -> None:
+        outcomes: list[tuple[Future[Any], Any, BaseException | None]] = []
+        try:
+            with store.transaction() as s:
+                if len(batch) == 1:  # nothing to keep apart: no savepoint
+                    outcomes.append((batch[0][1], batch[0][0](s), None))
+                else:
+                    for work, done in batch:
+                        try:
+                            with s.begin_nested():
+                                outcomes.append((done, work(s), None))
+                        except Exception as exc:  # noqa: BLE001 (handed to its own submitter)
+                            outcomes.append((done, None, _as_refusal(exc)))
+        except BaseException as exc:  # the transaction failed: nothing of the batch is stored
+            for _, done in batch:
+                done.set_exception(exc)
+            return
+        for done, result, error in outcomes:
+            if error is None:
+                done.set_result(result)
+            else:
+                done.set_exception(error)
+
+
+def _as_refusal(exc: Exception) -> Exception:
+    """A database refusal inside a savepoint, as :meth:`Store.transaction` reports it."""
+    try:
+        if isinstance(exc, IntegrityError):
+            raise ConflictError(f"the database refused the record: {exc.orig}") from exc
+        if isinstance(exc, DataError):
+            raise InputError(f"the database refused a value: {str(exc.orig).splitlines()[0]}") from exc
+    except SpinetrackError as refusal:
+        return refusal
+    return exc
+
+
+# The statements of a submission, built once (Core on the tables: no ORM objects to load).
+_INVITATIONS = InvitationRow.__table__
+_EPISODES, _PATIENTS, _TIMEPOINTS = EpisodeRow.__table__, PatientRow.__table__, TimepointRow.__table__
+_RESPONSES, _DRAFTS = PromResponseRow.__table__, ResponseDraftRow.__table__
+_VISIT = (select(_INVITATIONS.c.id, _INVITATIONS.c.episode_id, _INVITATIONS.c.timepoint, _INVITATIONS.c.instruments,
+                 _INVITATIONS.c.expires_at, _INVITATIONS.c.completed_at, _INVITATIONS.c.revoked,
+                 _INVITATIONS.c.patient_csrf, _EPISODES.c.patient_id, _EPISODES.c.index_date, _PATIENTS.c.site_id,
+                 _TIMEPOINTS.c.label)
+          .select_from(_INVITATIONS.join(_EPISODES, _EPISODES.c.id == _INVITATIONS.c.episode_id)
+                       .join(_PATIENTS, _PATIENTS.c.id == _EPISODES.c.patient_id)
+                       .outerjoin(_TIMEPOINTS, _TIMEPOINTS.c.code == _INVITATIONS.c.timepoint)))
+_DONE = select(_RESPONSES.c.instrument).where(_RESPONSES.c.episode_id == bindparam("episode_id"),
+                                              _RESPONSES.c.timepoint == bindparam("timepoint"))
+_DROP_DRAFT = delete(_DRAFTS).where(_DRAFTS.c.invitation_id == bindparam("invitation_id"),
+                                    _DRAFTS.c.instrument == bindparam("instrument"))
+_SPEND = (update(_INVITATIONS)
+          .where(_INVITATIONS.c.id == bindparam("invitation_id"), _INVITATIONS.c.completed_at.is_(None))
+          .values(completed_at=bindparam("spent_at")))
+
+_GROUP_COMMITS: weakref.WeakKeyDictionary[Engine, _GroupCommit] = weakref.WeakKeyDictionary()
+_GROUP_COMMITS_GUARD = threading.Lock()
+
+
+def _in_one_transaction(store: Store, work: Callable[[Session], _T]) -> _T:
+    """``work(session)`` in a transaction of its own (PostgreSQL), or in a savepoint of a group
+    commit (SQLite, :class:`_GroupCommit`); either way all of it or none of it is stored."""
+    if store.engine.dialect.name != "sqlite":
+        with store.transaction() as s:
+            return work(s)
+    with _GROUP_COMMITS_GUARD:
+        group = _GROUP_COMMITS.get(store.engine)
+        if group is None:
+            group = _GROUP_COMMITS[store.engine] = _GroupCommit()
+    return group.run(store, work)
 
 
 def hash_token(token: str) -> str:
@@ -143,6 +258,15 @@ class InvitationView:
     @property
     def done(self) -> bool:
         return not self.due
+
+
+@dataclass(frozen=True, slots=True)
+class VisitSubmission:
+    """One questionnaire submitted through a patient session (:meth:`Access.submit_visit`)."""
+
+    response_id: int
+    created: bool          # False: a replay under the same idempotency key, nothing new stored
+    view: InvitationView   # the visit after the submission (due, done)
 
 
 class Access:
@@ -614,15 +738,34 @@ class Access:
                          entity_id=row.id, patient_id=ep.patient_id, detail={"timepoint": timepoint, "instruments": codes})
             return row.id, token
 
+    @staticmethod
+    def _visit_row(s: Session, where: Any) -> Row[Any] | None:
+        """One query (Core, on the session's connection): the invitation matching ``where`` (a
+        condition on ``invitations`` columns) with its episode's patient and index date, the
+        patient's site and the timepoint's label."""
+        return s.connection().execute(_VISIT.where(where)).first()
+
+    @staticmethod
+    def _visit_view(s: Session, found: Row[Any], csrf: str | None) -> InvitationView:
+        done = set(s.connection().execute(_DONE, {"episode_id": found.episode_id, "timepoint": found.timepoint})
+                   .scalars())
+        codes = tuple(found.instruments)
+        return InvitationView(found.id, found.episode_id, found.patient_id, found.site_id, found.timepoint,
+                              found.label or found.timepoint, codes, tuple(c for c in codes if c in done),
+                              found.expires_at, csrf)
+
     def _view(self, s: Session, inv: InvitationRow, csrf: str | None) -> InvitationView:
-        ep = s.get(EpisodeRow, inv.episode_id)
-        assert ep is not None
-        tp = s.get(TimepointRow, inv.timepoint)
-        done = s.execute(select(PromResponseRow.instrument).where(
-            PromResponseRow.episode_id == inv.episode_id, PromResponseRow.timepoint == inv.timepoint)).scalars().all()
-        return InvitationView(inv.id, ep.id, ep.patient_id, ep.patient.site_id, inv.timepoint,
-                              tp.label if tp else inv.timepoint, tuple(inv.instruments),
-                              tuple(c for c in inv.instruments if c in set(done)), inv.expires_at, csrf)
+        found = self._visit_row(s, _INVITATIONS.c.id == inv.id)
+        assert found is not None
+        return self._visit_view(s, found, csrf)
+
+    @staticmethod
+    def _session_usable(inv: Any, now: dt.datetime, allow_completed: bool) -> bool:
+        """The session expiry rules: refused when revoked or past its expiry; a completed visit
+        only with ``allow_completed``, and then for two hours past the expiry."""
+        if inv.revoked or now > inv.expires_at + (dt.timedelta(hours=2) if allow_completed else dt.timedelta(0)):
+            return False
+        return inv.completed_at is None or allow_completed
 
     def open_invitation(self, token: str, *, now: dt.datetime | None = None) -> tuple[str, InvitationView]:
         """Exchange an invitation token for a patient session: ``(patient_session_token, view)``.
@@ -650,14 +793,10 @@ class Access:
             return None
         now = now or _now()
         with self.store.transaction() as s:
-            inv = s.execute(select(InvitationRow).where(
-                InvitationRow.patient_session_hash == hash_token(session_token))).scalar()
-            if inv is None or inv.revoked or now > inv.expires_at + (dt.timedelta(hours=2) if allow_completed
-                                                                    else dt.timedelta(0)):
+            found = self._visit_row(s, _INVITATIONS.c.patient_session_hash == hash_token(session_token))
+            if found is None or not self._session_usable(found, now, allow_completed):
                 return None
-            if inv.completed_at is not None and not allow_completed:
-                return None
-            return self._view(s, inv, inv.patient_csrf)
+            return self._visit_view(s, found, found.patient_csrf)
 
     def save_draft(self, view: InvitationView, instrument: str, answers: dict[str, Any]) -> None:
         """Keep the answers given so far (pause and resume); values are checked as they come."""
@@ -686,22 +825,84 @@ class Access:
     def submit(self, view: InvitationView, instrument: str, answers: dict[str, Any], *,
                collected_on: dt.date | None = None, idempotency_key: str | None = None) -> int:
         """Submit one questionnaire of the visit (validated, scored, stored, audited); the draft
-        is removed and the invitation is spent when the last one is in."""
+        is removed and the invitation is spent when the last one is in, all in one transaction."""
+        return self._submit_once(_INVITATIONS.c.id == view.invitation_id, instrument, answers,
+                                 collected_on=collected_on, idempotency_key=idempotency_key, session=None).response_id
+
+    def submit_visit(self, session_token: str | None, instrument: str, answers: Any, *,
+                     idempotency_key: str | None = None, collected_on: dt.date | None = None,
+                     authorize: Callable[[InvitationView], None] | None = None,
+                     scope_key: Callable[[Actor, str], str] | None = None,
+                     now: dt.datetime | None = None) -> VisitSubmission:
+        """Submit one questionnaire through a patient session, in **one transaction**: resolve
+        the session (the rules of :meth:`resolve_patient_session` with ``allow_completed``),
+        ``authorize(view)`` (the caller's CSRF check), the idempotency check, validation and
+        scoring, the response with its audit row, the draft removed, and the invitation spent
+        with its audit row when this was the last questionnaire. Nothing is stored unless all of
+        it is.
+
+        A visit that is closed (complete, or past its expiry) accepts only a replay of a
+        submission it stored (same ``idempotency_key``, same payload: ``created`` is False).
+        ``scope_key(actor, key)`` turns the client's key into the stored one (the session's
+        actor is known only inside the transaction).
+        """
+        return self._submit_once(_INVITATIONS.c.patient_session_hash == hash_token(session_token or ""), instrument,
+                                 answers, collected_on=collected_on, idempotency_key=idempotency_key,
+                                 session=(now or self.clock(), authorize), scope_key=scope_key,
+                                 missing=not session_token)
+
+    def _submit_once(self, where: Any, instrument: str, answers: Any, *, collected_on: dt.date | None,
+                     idempotency_key: str | None,
+                     session: tuple[dt.datetime, Callable[[InvitationView], None] | None] | None,
+                     scope_key: Callable[[Actor, str], str] | None = None, missing: bool = False
+                     ) -> VisitSubmission:
+        """Run :meth:`_submit` in one transaction; a concurrent twin under the same idempotency
+        key that committed first (the key's unique constraint) is answered as a replay."""
+        if missing:
+            raise AuthenticationError(LINK_CLOSED)
+        for attempt in (1, 2):
+            try:
+                return _in_one_transaction(self.store, lambda s: self._submit(
+                    s, where, instrument, answers, collected_on, idempotency_key, session, scope_key))
+            except ConflictError as exc:
+                if attempt == 2 or idempotency_key is None or not isinstance(exc.__cause__, IntegrityError):
+                    raise
+        raise AssertionError("unreachable")
+
+    def _submit(self, s: Session, where: Any, instrument: str, answers: Any, collected_on: dt.date | None,
+                key: str | None, session: tuple[dt.datetime, Callable[[InvitationView], None] | None] | None,
+                scope_key: Callable[[Actor, str], str] | None) -> VisitSubmission:
+        inv = self._visit_row(s, where)
+        if session is not None:
+            now, authorize = session
+            if inv is None or not self._session_usable(inv, now, allow_completed=True):
+                raise AuthenticationError(LINK_CLOSED)
+        elif inv is None:
+            raise NotFoundError(entity="invitation", key=None)
+        view = self._visit_view(s, inv, inv.patient_csrf if session is not None else None)
+        closed = False
+        if session is not None:
+            if authorize is not None:
+                authorize(view)
+            closed = view.done or now > inv.expires_at
+        if key is not None and scope_key is not None:
+            key = scope_key(view.actor, key)
+        prior = self.store.response_under_key(s, key) if key is not None else None
+        if closed and prior is None:  # a closed visit only replays what it stored
+            raise AuthenticationError(LINK_CLOSED)
         if instrument not in view.instruments:
             raise ValidationError(field="instrument", value=instrument, allowed=list(view.instruments))
-        rid = self.store.submit_response(
-            view.actor, view.episode_id,
-            {"instrument": instrument, "timepoint": view.timepoint,
-             "collected_on": (collected_on or clock.today()).isoformat(), "answers": answers},
-            source="patient", idempotency_key=idempotency_key)
-        with self.store.transaction() as s:
-            for d in s.execute(select(ResponseDraftRow).where(ResponseDraftRow.invitation_id == view.invitation_id,
-                                                              ResponseDraftRow.instrument == instrument)).scalars():
-                s.delete(d)
-            inv = s.get(InvitationRow, view.invitation_id)
-            assert inv is not None
-            if inv.completed_at is None and not self._view(s, inv, None).due:
-                inv.completed_at = _now()
-                audit.append(s, actor=view.actor.name, actor_role="patient", action="complete", entity="invitation",
-                             entity_id=inv.id, patient_id=view.patient_id)
-        return rid
+        data = {"instrument": instrument, "timepoint": view.timepoint,
+                "collected_on": (collected_on or clock.today()).isoformat(), "answers": answers}
+        if prior is not None:
+            return VisitSubmission(self.store.replay_response(prior, inv.episode_id, data), False, view)
+        rid = self.store.insert_response(s, view.actor, data, episode_id=inv.episode_id, patient_id=inv.patient_id,
+                                         index_date=inv.index_date, source="patient", idempotency_key=key)
+        conn = s.connection()
+        conn.execute(_DROP_DRAFT, {"invitation_id": inv.id, "instrument": instrument})
+        view = replace(view, completed=tuple(c for c in view.instruments if c in {*view.completed, instrument}))
+        if inv.completed_at is None and view.done:
+            conn.execute(_SPEND, {"invitation_id": inv.id, "spent_at": self.clock()})
+            audit.append(s, actor=view.actor.name, actor_role="patient", action="complete", entity="invitation",
+                         entity_id=inv.id, patient_id=view.patient_id)
+        return VisitSubmission(rid, True, view)

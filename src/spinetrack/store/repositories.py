@@ -15,7 +15,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Engine, func, select
+from sqlalchemy import Engine, Row, bindparam, func, insert, select
 from sqlalchemy.exc import DataError, IntegrityError
 from sqlalchemy.orm import Session
 
@@ -54,6 +54,18 @@ from spinetrack.store.tables import (
 __all__ = ["Actor", "SITE_ROLES", "SYSTEM", "Store", "authorize_patient", "new_pseudo_id", "validate_identity"]
 
 RESPONSE_SOURCES = ("patient", "clinician", "import", "synthetic")
+
+# The statements of a PROM submission, built once (Core on the tables: no ORM objects to load).
+_RESPONSES = PromResponseRow.__table__
+_UNDER_KEY = select(_RESPONSES.c.id, _RESPONSES.c.episode_id, _RESPONSES.c.instrument, _RESPONSES.c.timepoint,
+                    _RESPONSES.c.answers).where(_RESPONSES.c.idempotency_key == bindparam("key"))
+_ANSWERED = select(_RESPONSES.c.id).where(_RESPONSES.c.episode_id == bindparam("episode_id"),
+                                          _RESPONSES.c.timepoint == bindparam("timepoint"),
+                                          _RESPONSES.c.instrument == bindparam("instrument"))
+_INSERT_RESPONSE = insert(_RESPONSES)
+_TIMEPOINTS = TimepointRow.__table__
+_SCHEDULE = select(_TIMEPOINTS.c.code, _TIMEPOINTS.c.label, _TIMEPOINTS.c.target_days, _TIMEPOINTS.c.window_from_days,
+                   _TIMEPOINTS.c.window_to_days).order_by(_TIMEPOINTS.c.position)
 
 
 @dataclass(frozen=True, slots=True)
@@ -380,11 +392,42 @@ class Store:
         source: str = "clinician",
         idempotency_key: str | None = None,
     ) -> int:
-        """Validate, score and store one PROM response; answers and scores in one transaction.
+        """Validate, score and store one PROM response; answers, scores and the audit row in one
+        transaction.
 
         A repeated ``idempotency_key`` with the same payload returns the stored response id
         instead of storing a duplicate; with a different payload it is a conflict.
         """
+        with self.transaction() as s:
+            ep = self._episode(s, episode_id, actor)
+            prior = self.response_under_key(s, idempotency_key) if idempotency_key is not None else None
+            if prior is not None:
+                return self.replay_response(prior, episode_id, data)
+            return self.insert_response(s, actor, data, episode_id=ep.id, patient_id=ep.patient_id,
+                                        index_date=ep.index_date, source=source, idempotency_key=idempotency_key)
+
+    @staticmethod
+    def response_under_key(s: Session, idempotency_key: str) -> Row[Any] | None:
+        """In the caller's transaction: the response stored under ``idempotency_key`` (id,
+        episode, instrument, timepoint, answers), or None when the key is new."""
+        return s.connection().execute(_UNDER_KEY, {"key": idempotency_key}).first()
+
+    @staticmethod
+    def replay_response(prior: Row[Any], episode_id: int, data: Mapping[str, Any]) -> int:
+        """The stored response's id when ``data`` is the submission stored as ``prior`` (see
+        :meth:`response_under_key`); :class:`ConflictError` when the key was used for another."""
+        answers = data.get("answers") if isinstance(data, Mapping) else None
+        if not isinstance(data, Mapping) or prior.episode_id != episode_id or \
+                prior.instrument != data.get("instrument") or prior.timepoint != data.get("timepoint") or \
+                prior.answers != (dict(answers) if isinstance(answers, Mapping) else answers):
+            raise ConflictError("this idempotency key was used for a different response", field="idempotency_key")
+        return int(prior.id)
+
+    def insert_response(self, s: Session, actor: Actor, data: Mapping[str, Any], *, episode_id: int,
+                        patient_id: int, index_date: dt.date | None, source: str,
+                        idempotency_key: str | None) -> int:
+        """In the caller's transaction (the episode already authorized for ``actor``): validate
+        and score ``data``, insert the response and append its audit row; returns the new id."""
         if source not in RESPONSE_SOURCES:
             raise ValidationError(field="response.source", value=source, allowed=RESPONSE_SOURCES)
         if not isinstance(data, Mapping):
@@ -392,39 +435,27 @@ class Store:
         if not isinstance(data.get("answers"), Mapping):
             raise ValidationError(field="response.answers", value=data.get("answers"),
                                   allowed="an object of item code → value")
-        schedule = self.timepoints()
-        with self.transaction() as s:
-            ep = self._episode(s, episode_id, actor)
-            if idempotency_key is not None:
-                prior = s.execute(select(PromResponseRow).where(PromResponseRow.idempotency_key == idempotency_key)).scalar()
-                if prior is not None:
-                    if prior.episode_id != episode_id or prior.instrument != data.get("instrument") or \
-                            prior.timepoint != data.get("timepoint") or prior.answers != dict(data.get("answers") or {}):
-                        raise ConflictError("this idempotency key was used for a different response", field="idempotency_key")
-                    return prior.id
-            rec = PromResponseRecord.create(data, index_date=ep.index_date, schedule=schedule)
-            inst = instruments.get(rec.instrument, "response.instrument")
-            options = {"value_set": self.eq5d_value_set} if rec.instrument == "eq5d5l" else {}
-            score = inst.score(rec.answers, **options)
-            dup = s.execute(select(PromResponseRow.id).where(
-                PromResponseRow.episode_id == episode_id, PromResponseRow.timepoint == rec.timepoint.code,
-                PromResponseRow.instrument == rec.instrument)).first()
-            if dup:
-                raise ConflictError(
-                    f"a {rec.instrument} response at {rec.timepoint.code} already exists for this episode",
-                    field="response.timepoint")
-            row = PromResponseRow(
-                episode_id=episode_id, timepoint=rec.timepoint.code, instrument=rec.instrument,
-                instrument_version=score.version, collected_on=rec.collected_on, days_from_index=rec.days_from_index,
-                answers=dict(rec.answers), score=score.total, score_detail=score.detail(), valid=score.valid,
-                source=source, idempotency_key=idempotency_key,
-            )
-            s.add(row)
-            s.flush()
-            audit.append(s, actor=actor.name, actor_role=actor.role, action="create", entity="prom_response",
-                         entity_id=row.id, patient_id=ep.patient_id,
-                         detail={"instrument": rec.instrument, "timepoint": rec.timepoint.code})
-            return row.id
+        conn = s.connection()
+        schedule = tuple(Timepoint(*r) for r in conn.execute(_SCHEDULE))
+        rec = PromResponseRecord.create(data, index_date=index_date, schedule=schedule)
+        inst = instruments.get(rec.instrument, "response.instrument")
+        options = {"value_set": self.eq5d_value_set} if rec.instrument == "eq5d5l" else {}
+        score = inst.score(rec.answers, **options)
+        if conn.execute(_ANSWERED, {"episode_id": episode_id, "timepoint": rec.timepoint.code,
+                                    "instrument": rec.instrument}).first():
+            raise ConflictError(
+                f"a {rec.instrument} response at {rec.timepoint.code} already exists for this episode",
+                field="response.timepoint")
+        rid = conn.execute(_INSERT_RESPONSE, {
+            "episode_id": episode_id, "timepoint": rec.timepoint.code, "instrument": rec.instrument,
+            "instrument_version": score.version, "collected_on": rec.collected_on,
+            "days_from_index": rec.days_from_index, "answers": dict(rec.answers), "score": score.total,
+            "score_detail": score.detail(), "valid": score.valid, "source": source,
+            "idempotency_key": idempotency_key, "created_at": _utcnow()}).inserted_primary_key[0]
+        audit.append(s, actor=actor.name, actor_role=actor.role, action="create", entity="prom_response",
+                     entity_id=rid, patient_id=patient_id,
+                     detail={"instrument": rec.instrument, "timepoint": rec.timepoint.code})
+        return int(rid)
 
     def list_responses(self, actor: Actor, episode_id: int) -> list[dict[str, Any]]:
         with self.transaction() as s:

@@ -8,26 +8,35 @@ Use them as ``Annotated`` aliases in routes::
 ``StaffUser`` is any signed-in staff member; ``ClinicStaff`` a clinician or coordinator (their
 own site); ``Researcher`` and ``Admin`` their roles; ``PatientVisit`` the patient session opened
 from an invitation link. Each checks the CSRF token on unsafe methods.
+
+``PatientSubmitter`` touches no database: it carries the patient session's cookie and the CSRF
+token sent with the request, so that a submission resolves the session, checks the token
+(:meth:`PatientCredentials.authorize`) and stores the questionnaire in one transaction
+(:meth:`~spinetrack.store.access.Access.submit_visit`).
 """
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from typing import Annotated
 
 from fastapi import Depends, Request
 from starlette.concurrency import run_in_threadpool
 
 from spinetrack.errors import AuthenticationError, PermissionDeniedError
-from spinetrack.store.access import Access, InvitationView, SessionUser
+from spinetrack.store.access import LINK_CLOSED, Access, InvitationView, SessionUser
 from spinetrack.store.repositories import Store
-from spinetrack.web.security import PATIENT_COOKIE, SESSION_COOKIE, check_csrf
+from spinetrack.web.security import PATIENT_COOKIE, SESSION_COOKIE, UNSAFE, check_csrf
 
 __all__ = [
     "AccessDep",
     "Admin",
     "ClinicStaff",
     "OptionalUser",
+    "PatientCredentials",
+    "PatientSubmitter",
     "PatientVisit",
     "Researcher",
     "StaffUser",
@@ -36,11 +45,12 @@ __all__ = [
 ]
 
 
-def get_store(request: Request) -> Store:
+# ``async``: a plain ``def`` dependency would cost a trip through the thread pool per request.
+async def get_store(request: Request) -> Store:
     return request.app.state.store  # type: ignore[no-any-return]
 
 
-def get_access(request: Request) -> Access:
+async def get_access(request: Request) -> Access:
     return request.app.state.access  # type: ignore[no-any-return]
 
 
@@ -90,3 +100,35 @@ async def patient_visit(request: Request) -> InvitationView:
 
 
 PatientVisit = Annotated[InvitationView, Depends(patient_visit)]
+
+
+@dataclass(frozen=True, slots=True)
+class PatientCredentials:
+    """The patient session cookie and the CSRF token sent with an unsafe request, not yet
+    checked: :meth:`authorize` runs inside the submission's transaction."""
+
+    session_token: str
+    csrf_sent: str | None
+
+    def authorize(self, view: InvitationView) -> None:
+        """Refuse the request unless the CSRF token sent is the session's (as :func:`check_csrf`)."""
+        expected, sent = view.csrf_token, self.csrf_sent
+        if not expected or not sent or not secrets.compare_digest(sent, expected):
+            raise AuthenticationError("missing or wrong CSRF token (reload the page and try again)")
+
+
+async def patient_credentials(request: Request) -> PatientCredentials:
+    """No session cookie: 401 at once; otherwise the cookie and the CSRF token sent (header, or
+    the ``csrf_token`` field of a form), for :meth:`Access.submit_visit`."""
+    token = request.cookies.get(PATIENT_COOKIE)
+    if not token:
+        raise AuthenticationError(LINK_CLOSED)
+    sent = request.headers.get("x-csrf-token")
+    if sent is None and request.method in UNSAFE and request.headers.get("content-type", "").startswith(
+            ("application/x-www-form-urlencoded", "multipart/form-data")):
+        value = (await request.form()).get("csrf_token")
+        sent = value if isinstance(value, str) else None
+    return PatientCredentials(token, sent)
+
+
+PatientSubmitter = Annotated[PatientCredentials, Depends(patient_credentials)]

@@ -38,7 +38,15 @@ from spinetrack.store import screening as screening_store
 from spinetrack.store.access import Access, InvitationView, SessionUser
 from spinetrack.store.repositories import Actor, Store
 from spinetrack.store.status import compute_status
-from spinetrack.web.deps import AccessDep, ClinicStaff, PatientVisit, StaffUser, StoreDep, require_roles
+from spinetrack.web.deps import (
+    AccessDep,
+    ClinicStaff,
+    PatientSubmitter,
+    PatientVisit,
+    StaffUser,
+    StoreDep,
+    require_roles,
+)
 from spinetrack.web.schemas import (
     ComplicationCreate,
     ComplicationPublic,
@@ -362,18 +370,21 @@ def save_draft(instrument: InstrumentCode, body: DraftCreate, view: PatientVisit
 @router.post(f"{V1}/visit/responses", response_model=VisitSubmissionPublic, status_code=201, tags=["visit"],
              responses={**_ERRORS, **_CONFLICT, 200: {
                  "model": VisitSubmissionPublic, "description": "A replay under the same Idempotency-Key"}})
-def submit_visit_response(body: VisitResponseCreate, response: Response, view: VisitOrClosed, store: StoreDep,
+def submit_visit_response(body: VisitResponseCreate, response: Response, patient: PatientSubmitter,
                           access: AccessDep, idempotency_key: IdempotencyKey = None) -> VisitSubmissionPublic:
     """Submit one questionnaire of the visit. Idempotent under ``Idempotency-Key``: a phone
-    that lost the answer may retry, even after its last questionnaire closed the visit."""
+    that lost the answer may retry, even after its last questionnaire closed the visit.
+
+    One transaction resolves the session, checks the CSRF token and the key, stores and scores
+    the answers and spends the invitation when this was the last questionnaire."""
     data = body.data()
-    rid, created = reads.submit_idempotent(
-        lambda key: access.submit(view, data.get("instrument"), data.get("answers"), idempotency_key=key),
-        store, view.actor, idempotency_key, replay_only=reads.visit_closed(view))
-    response.status_code = 201 if created else 200
-    visit = reads.get_visit(store, view.actor, view.invitation_id)
-    return VisitSubmissionPublic(response_id=rid, instrument=data.get("instrument"), timepoint=view.timepoint,
-                                 due=visit["due"], done=visit["done"])
+    instrument = data.get("instrument")
+    result = access.submit_visit(
+        patient.session_token, instrument, data.get("answers"), authorize=patient.authorize,
+        idempotency_key=idempotency_key, scope_key=reads.scoped_idempotency_key)
+    response.status_code = 201 if result.created else 200
+    return VisitSubmissionPublic(response_id=result.response_id, instrument=instrument,
+                                 timepoint=result.view.timepoint, due=list(result.view.due), done=result.view.done)
 
 
 @router.get(f"{V1}/visit/trajectory", response_model=TrajectoryPublic, tags=["visit"], responses=_ERRORS)
