@@ -39,9 +39,12 @@ def _compact_json(value: Any) -> str:
     return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
 
 
-def make_engine(url: str, **kwargs: Any) -> Engine:
-    """Create an engine; SQLite gets WAL, foreign keys, full sync, a busy timeout and
+def make_engine(url: str, *, sqlite_synchronous: str = "FULL", **kwargs: Any) -> Engine:
+    """Create an engine; SQLite gets WAL, foreign keys, ``synchronous=FULL`` (``sqlite_synchronous``:
+    ``NORMAL`` only to measure what FULL costs, bench/bench_crash.py), a busy timeout and
     ``BEGIN IMMEDIATE`` transactions on every connection (see the module docstring)."""
+    if sqlite_synchronous not in ("FULL", "NORMAL"):
+        raise ValueError(f"sqlite_synchronous must be FULL or NORMAL, not {sqlite_synchronous!r}")
     url = _normalise_url(url)
     kwargs.setdefault("json_serializer", _compact_json)
     engine = create_engine(url, **kwargs)
@@ -55,7 +58,7 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
                 cur.execute("PRAGMA journal_mode=WAL")
             cur.execute("PRAGMA foreign_keys=ON")
             cur.execute("PRAGMA busy_timeout=10000")
-            cur.execute("PRAGMA synchronous=FULL")
+            cur.execute(f"PRAGMA synchronous={sqlite_synchronous}")
             cur.close()
 
         @event.listens_for(engine, "begin")
