@@ -84,6 +84,11 @@ def demo(
     from spinetrack.synth.load import load_demo
 
     settings = _settings(database_url)
+    if settings.env == "production":  # before anything is written: production holds no demo content
+        from spinetrack.errors import ConfigurationError
+
+        _fail(ConfigurationError("spinetrack demo is refused when SPINETRACK_ENV=production (demo accounts and "
+                                  "synthetic patients never go into a production database)"), as_json)
     engine = _engine(settings)
     show = not as_json and sys.stderr.isatty()
     truth = None

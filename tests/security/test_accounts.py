@@ -244,6 +244,19 @@ def test_accounts_serve_refuses_production_with_the_demo(tmp_path: Any, monkeypa
     assert "refuses to start" in result.output and "demo account" in result.output
 
 
+def test_accounts_demo_command_refuses_production_before_writing(tmp_path: Any,
+                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    """Issue 16 defect 2: ``spinetrack demo`` with SPINETRACK_ENV=production exits 2 before it
+    writes a synthetic patient (it used to load the cohort and refuse only the logins)."""
+    from spinetrack.cli import app as cli
+
+    db = tmp_path / "prod.db"
+    monkeypatch.setenv("SPINETRACK_ENV", "production")
+    result = CliRunner().invoke(cli, ["demo", "--patients", "20", "--database-url", f"sqlite:///{db}", "--json"])
+    assert result.exit_code == 2 and "refused when SPINETRACK_ENV=production" in result.output
+    assert not db.exists()
+
+
 def test_accounts_production_refuses_demo_sign_in(engine: Engine) -> None:
     """Issue 16 defect 2: demo accounts added to a running production database (say by
     ``spinetrack demo`` run against it) cannot sign in, and their sessions are ignored; the
