@@ -305,13 +305,13 @@ def test_a_submit_racing_another_tab_lands_on_the_confirmation(
     c = patient(world.invitations["A"])
     assert post_answer(c, "nrs_back", 1, 4).status_code == 303
     access = app.state.access
-    real_submit = access.submit
+    real_submit = access.submit_visit
 
-    def other_tab_first(view: Any, instrument: str, answers: Any, **kw: Any) -> int:
-        real_submit(view, instrument, answers, idempotency_key="11111111-1111-4111-8111-111111111111")
-        return int(real_submit(view, instrument, answers, **kw))
+    def other_tab_first(session: Any, instrument: str, answers: Any, **kw: Any) -> Any:
+        real_submit(session, instrument, answers, idempotency_key="11111111-1111-4111-8111-111111111111")
+        return real_submit(session, instrument, answers, **kw)
 
-    monkeypatch.setattr(access, "submit", other_tab_first)
+    monkeypatch.setattr(access, "submit_visit", other_tab_first)
     r, _ = review_and_submit(c, "nrs_back")
     assert r.status_code == 303 and r.headers["location"] == "/p/done?instrument=nrs_back"
     rows = stored(app, world.episodes["A"], "nrs_back")

@@ -44,6 +44,7 @@ from spinetrack.instruments.base import Instrument, Item, ItemType
 from spinetrack.instruments.odi import MAX_MISSING as ODI_MAX_MISSING
 from spinetrack.instruments.wording import WordingPack, load_wording_pack
 from spinetrack.store.access import Access, InvitationView
+from spinetrack.store.reads import visit_closed
 from spinetrack.web.deps import AccessDep, PatientVisit, StoreDep
 from spinetrack.web.security import PATIENT_COOKIE, check_csrf, clear_cookie, set_cookie
 
@@ -471,15 +472,14 @@ def submit(request: Request, instrument: str, seen: AnyVisit, access: AccessDep,
         key = str(uuid.UUID(idempotency_key))
     except ValueError:
         raise ValidationError(field="idempotency_key", value=idempotency_key, allowed="a UUID") from None
-    view = access.resolve_patient_session(_cookie(request))
-    if view is None:
+    if visit_closed(seen):  # complete or expired: nothing new is stored (the store checks it again)
         raise AuthenticationError(NOT_OPEN)
     inst = instruments.get(instrument)
-    answers = access.get_draft(view, instrument)
+    answers = access.get_draft(seen, instrument)
     if _problem(inst, answers, _wording(request)) is not None:
-        return _review(request, view, inst, answers, status_code=422)
-    try:
-        access.submit(view, instrument, answers, idempotency_key=key)
+        return _review(request, seen, inst, answers, status_code=422)
+    try:  # one transaction: the session again, the answers, the draft removed, the visit spent if last
+        access.submit_visit(_cookie(request), instrument, answers, idempotency_key=key)
     except ConflictError:
         again = _visit_any(request)
         if again is not None and instrument in again.completed:
