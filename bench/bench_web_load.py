@@ -1,20 +1,29 @@
 """Load test of the web app on loopback: PROM submissions per second and p50/p99 latency at 1, 10
-and 50 concurrent clients, on SQLite and on PostgreSQL.
+and 50 concurrent clients, on SQLite and on PostgreSQL, beside the same submissions in-process.
 
 For each backend: a fresh database (an SQLite file; a PostgreSQL cluster started like the tests
 do, tests/conftest.py ``_PgServer``, or ``--pg-url``) with a small demo cohort and the demo logins
-(``spinetrack demo``); then, before the server starts, one fresh patient per visit at DEMO-N with a
-baseline invitation for ``--instruments`` (made directly with :class:`Access`). Then
-``spinetrack serve`` (one uvicorn process) on 127.0.0.1; every invitation is opened over HTTP
-(``GET /p/<token>`` → the ``st_patient`` cookie) and each client submits its own visits'
-questionnaires, one request after the other, with an ``Idempotency-Key`` and the session's
-``X-CSRF-Token``. Every level stops at ``--max-requests`` requests or ``--max-seconds``,
-whichever comes first. After each level the stored rows are counted: exactly one per accepted
-submission (no duplicates, none lost).
+(``spinetrack demo``); then, before the servers start, one fresh patient per visit at DEMO-N with
+a baseline invitation for ``--instruments`` (made directly with :class:`Access`). Then
+``spinetrack serve`` on 127.0.0.1: one uvicorn process, and on PostgreSQL also
+``--workers N`` for each N of ``--pg-workers`` (default 2), side by side on their own ports.
+Every invitation is opened over HTTP (``GET /p/<token>`` → the ``st_patient`` cookie) and each
+client submits its own visits' questionnaires, one request after the other, with an
+``Idempotency-Key`` and the session's ``X-CSRF-Token``; a share of them (``--replay-share``) is
+sent twice and must answer with the same response. Every level stops at ``--max-requests``
+requests or ``--max-seconds``, whichever comes first. After each level the stored rows are
+counted: exactly one per accepted submission (no duplicates, none lost).
 
 The baseline, "the usual way" without a web server: the same submissions made in-process through
-the store (``Access.submit``, a thread per client) on the same database once the server has
-stopped, so the ratio is the cost of HTTP, the web framework and the session checks.
+the store (``Access.submit``, a thread per client) on the same database, so the ratio is the cost
+of HTTP, the web framework and the session checks. Level by level the configurations take turns
+(HTTP on each server, then in-process), so that a slow phase of a shared machine falls on all of
+them rather than on one.
+
+The load comes from one process on the same cores: a minimal HTTP/1.1 keep-alive client per
+simulated phone (asyncio streams, about 0.4 ms of CPU a request; httpx cost about 4 ms, which
+capped the measurement near 250 requests/s on two cores). The CPU seconds of server (all its
+processes) and client are reported for each level.
 
 The submission endpoint is found in ``/openapi.json`` (``--via auto``): the patient-session API
 (a POST under ``/api/v1/visit`` whose path names responses), else the clinician API
@@ -22,11 +31,11 @@ The submission endpoint is found in ``/openapi.json`` (``--via auto``): the pati
 only a probe of the HTTP stack (``GET /api/v1/auth/me``, not a PROM submission; reported as such).
 
     .venv/bin/python bench/bench_web_load.py                        # both backends, 1/10/50 clients
-    .venv/bin/python bench/bench_web_load.py --backends sqlite --levels 1 10 --max-requests 100
+    .venv/bin/python bench/bench_web_load.py --backends sqlite --levels 10 --max-requests 200
 
-Prints a table and writes ``bench/results/web_load.json``. The load generator runs in this one
-Python process (asyncio + httpx), on the same two cores as the server: at 50 clients the client
-can be a bottleneck too; the CPU seconds of server and client are reported for each level.
+Prints a table and issue 16's targets (each with ``met``), and writes
+``bench/results/web_load.json`` (the run's date and start time, the machine, its load average
+before and after, and the git commit).
 """
 
 from __future__ import annotations
@@ -636,68 +645,22 @@ def open_sessions_http(base_url: str, visits: Sequence[Visit], access: Any) -> d
     return counts
 
 
-def _http_levels(backend: str, url: str, args: argparse.Namespace, workdir: Path, workers: int,
-                 visits_by_level: dict[int, list[Visit]], warm: list[Visit], access: Any, store: Any,
-                 out: dict[str, Any], rng: random.Random) -> tuple[Endpoint, list[dict[str, Any]], Any]:
-    """Start ``spinetrack serve --workers N``, open the sessions over HTTP, warm up, then every
-    level of clients over HTTP; returns the endpoint, one summary per level and the items maker."""
-    codes = list(args.instruments)
-    k = len(codes)
-    server = Server(url, workdir, workers)
-    label = f"{backend} ({workers} process{'es' if workers > 1 else ''})"
-    summaries: list[dict[str, Any]] = []
-    try:
-        ep, notes = discover(server.base_url, args.via)
-        out["endpoint"] = {"mode": ep.mode, "method": ep.method, "path": ep.path}
-        for n in notes:
-            if n not in out["notes"]:
-                out["notes"].append(n)
-                console.print(f"[yellow]{backend}: {n}[/yellow]")
-        sessions: list[tuple[str, Any]] = []
-        if ep.mode in ("clinician", "probe"):
-            from spinetrack.synth.demo_access import DEMO_PASSWORD
-
-            with console.status(f"{label}: {max(args.levels)} clinician sign-ins"):
-                sessions = [access.login(CLINICIAN, DEMO_PASSWORD, client="bench") for _ in range(max(args.levels))]
-        with console.status(f"{label}: opening the patient sessions"):
-            all_http = warm + [v for c in args.levels for v in visits_by_level[c]]
-            if ep.mode == "patient":
-                counts = open_sessions_http(server.base_url, all_http, access)
-                out.setdefault("patient_sessions", {})[str(workers)] = {"total": len(all_http), **counts}
-
-        def items_for(vs: list[list[Visit]], prefix: str, c: int) -> list[list[Item]]:
-            return [build_items(ep, group, codes, rng, prefix, access, store, sessions[i:i + 1] or sessions,
-                                probe_count=math.ceil(args.max_requests / c) + 1, replay_share=args.replay_share)
-                    for i, group in enumerate(vs)]
-
-        # Warm-up (not measured): first requests pay for imports, caches and connections.
-        asyncio.run(_run_http(server.base_url, ep, items_for([warm], f"bench-{backend}-{workers}w-warm", 1), 2 * k,
-                              30))
-        for c in args.levels:
-            prefix = f"bench-{backend}-{workers}w-http-{c}"
-            per_client = items_for(_split(visits_by_level[c], c), prefix, c)
-            s0 = server.cpu_seconds()
-            with console.status(f"{label}: {c} concurrent clients over HTTP"):
-                res = asyncio.run(_run_http(server.base_url, ep, per_client, args.max_requests, args.max_seconds))
-            res.server_cpu_s = server.cpu_seconds() - s0
-            if ep.is_submission:
-                res.stored_rows = count_rows(url, visits_by_level[c])
-            s = res.summary()
-            summaries.append(s)
-            console.print(f"{label} HTTP {c:>2} clients: {s['ok']}/{s['requests']} ok, {s['per_second']}/s, "
-                          f"p50 {s['p50_ms']} ms, p99 {s['p99_ms']} ms"
-                          + (f", stored {res.stored_rows}" if res.stored_rows is not None else "")
-                          + (f", replays {res.replays} ({res.replay_failures} differed)" if res.replays else ""))
-            for e in res.error_samples[:2]:
-                console.print(f"[red]  {e}[/red]")
-    finally:
-        server.stop()
-    return ep, summaries, items_for
+def _print_level(label: str, res: LevelResult) -> dict[str, Any]:
+    s = res.summary()
+    console.print(f"{label} {res.clients:>2} clients: {s['ok']}/{s['requests']} ok, {s['per_second']}/s, "
+                  f"p50 {s['p50_ms']} ms, p99 {s['p99_ms']} ms"
+                  + (f", stored {res.stored_rows}" if res.stored_rows is not None else "")
+                  + (f", replays {res.replays} ({res.replay_failures} differed)" if res.replays else ""))
+    for e in res.error_samples[:2]:
+        console.print(f"[red]  {e}[/red]")
+    return s
 
 
 def bench_backend(backend: str, url: str, args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
-    """One backend: HTTP with one server process at every level (and, on PostgreSQL, with each
-    of ``--pg-workers``), then the same work in-process on the same database."""
+    """One backend: every server configuration (one process; on PostgreSQL also each of
+    ``--pg-workers``) started side by side, then level by level the configurations and the
+    in-process baseline take turns (HTTP on each server, then in-process), so that a slow phase
+    of a shared machine falls on all of them rather than on one."""
     from spinetrack.store.access import Access
     from spinetrack.store.repositories import Store
     from spinetrack.store.session import make_engine
@@ -728,47 +691,76 @@ def bench_backend(backend: str, url: str, args: argparse.Namespace, workdir: Pat
             http_visits[w][c], pool = pool[:per_level[c]], pool[per_level[c]:]
         direct_visits[c], pool = pool[:per_level[c]], pool[per_level[c]:]
     out: dict[str, Any] = {"backend": backend, "server_processes": worker_counts, "levels": [], "notes": []}
-    items_for = None
-    by_workers: dict[int, list[dict[str, Any]]] = {}
-    ep = None
-    for w in worker_counts:
-        ep, by_workers[w], items_for = _http_levels(backend, url, args, workdir, w, http_visits[w], warm[w], access,
-                                                    store, out, rng)
-    assert ep is not None and items_for is not None
-    for i, c in enumerate(args.levels):
-        entry: dict[str, Any] = {"clients": c, "http": by_workers[1][i] if 1 in by_workers else None}
+    servers: dict[int, Server] = {}
+    try:
         for w in worker_counts:
-            if w != 1:
-                entry[f"http_{w}_processes"] = h = by_workers[w][i]
-                one = entry["http"]
-                entry[f"throughput_ratio_{w}_over_1_process"] = (
-                    round(h["per_second"] / one["per_second"], 3) if one and h["per_second"] and one["per_second"]
-                    else None)
-        out["levels"].append(entry)
-    # The usual way, in-process, on the same database once the servers have stopped.
-    if ep.mode == "patient":
-        with console.status(f"{backend}: opening the sessions for the in-process runs"):
-            for c in args.levels:
-                for v in direct_visits[c]:
-                    v.session, v.view = access.open_invitation(v.token)
-    for entry, c in zip(out["levels"], args.levels, strict=True):
-        prefix = f"bench-{backend}-direct-{c}"
-        per_client = items_for(_split(direct_visits[c], c), prefix, c)
-        with console.status(f"{backend}: {c} concurrent clients in-process (store)"):
-            res = run_direct(per_client, args.max_requests, args.max_seconds)
-        if ep.is_submission:
-            res.stored_rows = count_rows(url, direct_visits[c])
-        entry["direct"] = d = res.summary()
-        h = entry["http"]
-        if h is not None:
+            with console.status(f"{backend}: starting spinetrack serve --workers {w}"):
+                servers[w] = Server(url, workdir, w)
+        ep, notes = discover(servers[1].base_url, args.via)
+        out["endpoint"] = {"mode": ep.mode, "method": ep.method, "path": ep.path}
+        out["notes"] += notes
+        for n in notes:
+            console.print(f"[yellow]{backend}: {n}[/yellow]")
+        sessions: list[tuple[str, Any]] = []
+        if ep.mode in ("clinician", "probe"):
+            from spinetrack.synth.demo_access import DEMO_PASSWORD
+
+            with console.status(f"{backend}: {max(args.levels)} clinician sign-ins"):
+                sessions = [access.login(CLINICIAN, DEMO_PASSWORD, client="bench") for _ in range(max(args.levels))]
+        if ep.mode == "patient":
+            with console.status(f"{backend}: opening the patient sessions"):
+                for w, server in servers.items():
+                    all_http = warm[w] + [v for c in args.levels for v in http_visits[w][c]]
+                    counts = open_sessions_http(server.base_url, all_http, access)
+                    out.setdefault("patient_sessions", {})[str(w)] = {"total": len(all_http), **counts}
+                for c in args.levels:
+                    for v in direct_visits[c]:
+                        v.session, v.view = access.open_invitation(v.token)
+
+        def items_for(vs: list[list[Visit]], prefix: str, c: int) -> list[list[Item]]:
+            return [build_items(ep, group, codes, rng, prefix, access, store, sessions[i:i + 1] or sessions,
+                                probe_count=math.ceil(args.max_requests / c) + 1, replay_share=args.replay_share)
+                    for i, group in enumerate(vs)]
+
+        # Warm-up (not measured): first requests pay for imports, caches and connections.
+        for w, server in servers.items():
+            asyncio.run(_run_http(server.base_url, ep, items_for([warm[w]], f"bench-{backend}-{w}w-warm", 1),
+                                  2 * k, 30))
+        for c in args.levels:
+            entry: dict[str, Any] = {"clients": c}
+            for w, server in servers.items():
+                label = f"{backend} HTTP ({w} process{'es' if w > 1 else ''})"
+                per_client = items_for(_split(http_visits[w][c], c), f"bench-{backend}-{w}w-http-{c}", c)
+                s0 = server.cpu_seconds()
+                with console.status(f"{label}: {c} concurrent clients"):
+                    res = asyncio.run(_run_http(server.base_url, ep, per_client, args.max_requests,
+                                                args.max_seconds))
+                res.server_cpu_s = server.cpu_seconds() - s0
+                if ep.is_submission:
+                    res.stored_rows = count_rows(url, http_visits[w][c])
+                entry["http" if w == 1 else f"http_{w}_processes"] = _print_level(label, res)
+            # The usual way, in-process through the store on the same database (the servers idle).
+            per_client = items_for(_split(direct_visits[c], c), f"bench-{backend}-direct-{c}", c)
+            with console.status(f"{backend}: {c} concurrent clients in-process (store)"):
+                res = run_direct(per_client, args.max_requests, args.max_seconds)
+            if ep.is_submission:
+                res.stored_rows = count_rows(url, direct_visits[c])
+            entry["direct"] = d = _print_level(f"{backend} in-process", res)
+            h = entry["http"]
             entry["throughput_ratio_http_over_direct"] = (round(h["per_second"] / d["per_second"], 3)
                                                           if h["per_second"] and d["per_second"] else None)
             entry["p50_ratio_http_over_direct"] = (round(h["p50_ms"] / d["p50_ms"], 3)
                                                    if h["p50_ms"] and d["p50_ms"] else None)
-        console.print(f"{backend} direct {c:>2} clients: {d['ok']}/{d['requests']} ok, {d['per_second']}/s, "
-                      f"p50 {d['p50_ms']} ms, p99 {d['p99_ms']} ms"
-                      + (f", stored {res.stored_rows}" if res.stored_rows is not None else "")
-                      + (f", replays {res.replays} ({res.replay_failures} differed)" if res.replays else ""))
+            for w in worker_counts:
+                if w != 1:
+                    hw = entry[f"http_{w}_processes"]
+                    entry[f"throughput_ratio_{w}_over_1_process"] = (
+                        round(hw["per_second"] / h["per_second"], 3) if hw["per_second"] and h["per_second"]
+                        else None)
+            out["levels"].append(entry)
+    finally:
+        for server in servers.values():
+            server.stop()
     engine.dispose()
     return out
 
