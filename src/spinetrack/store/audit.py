@@ -153,6 +153,22 @@ def verify_chain(session: Session, *, batch: int = 10_000, max_listed: int = 1_0
         How many bad rows to list (all are counted).
     progress:
         Called with ``(rows checked, rows in the log)`` after each batch.
+
+    Returns
+    -------
+    ChainVerification
+        ``ok``, the rows checked, the number of bad rows and the first ``max_listed`` of them.
+
+    Examples
+    --------
+    >>> from spinetrack.store.migrate import upgrade
+    >>> from spinetrack.store.session import make_engine
+    >>> engine = make_engine("sqlite://")
+    >>> upgrade(engine)
+    >>> with Session(engine) as s, s.begin():
+    ...     _ = append(s, actor="cli:root", actor_role="system", action="verify", entity="audit_log")
+    ...     verify_chain(s)
+    ChainVerification(ok=True, n_rows=1, n_bad=0, bad_rows=())
     """
     total = int(session.execute(select(func.count()).select_from(AuditRow)).scalar_one()) if progress else 0
     expected = GENESIS_HASH
