@@ -88,3 +88,29 @@ def test_in_memory_engine_migrates_and_nests_connections() -> None:
         c.execute(select(AuditRow.id).limit(1)).all()
         assert current_revision(engine) == head_revision()
     engine.dispose()
+
+
+def test_sign_in_checks_the_password_without_holding_the_write_lock(sqlite_engine: Engine,
+                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    """argon2 takes a fifth of a second; a sign-in attempt (anyone can make one) must not keep
+    every other writer waiting meanwhile."""
+    from spinetrack.errors import AuthenticationError
+    from spinetrack.store import access as access_module
+    from spinetrack.store.access import Access
+    from spinetrack.store.repositories import Store
+
+    real = access_module._HASHER
+    locked_during_check: list[bool] = []
+
+    class Probe:
+        def verify(self, hash_: str, password: str) -> bool:
+            locked_during_check.append(_other_writer_locked_out(sqlite_engine))
+            return bool(real.verify(hash_, password))
+
+        def __getattr__(self, name: str) -> object:
+            return getattr(real, name)
+
+    monkeypatch.setattr(access_module, "_HASHER", Probe())
+    with pytest.raises(AuthenticationError):
+        Access(Store(sqlite_engine)).login("nobody", "not-the-password", client="198.51.100.7")
+    assert locked_during_check == [False]
