@@ -19,7 +19,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
-from sqlalchemy import func, select, text
+from sqlalchemy import func, insert, select, text
 from sqlalchemy.orm import Session
 
 from spinetrack.store.session import takes_write_lock
@@ -29,6 +29,9 @@ __all__ = ["GENESIS_HASH", "BadAuditRow", "ChainVerification", "append", "verify
 
 GENESIS_HASH = "0" * 64
 _PG_LOCK_KEY = 7_351_902_114  # advisory lock that serialises appends on PostgreSQL
+_PG_LOCK = text("SELECT pg_advisory_xact_lock(:k)")
+_LAST_HASH = select(AuditRow.__table__.c.hash).order_by(AuditRow.__table__.c.id.desc()).limit(1)
+_INSERT = insert(AuditRow.__table__)
 
 
 def _digest(prev_hash: str, fields: dict[str, Any]) -> str:
@@ -67,13 +70,12 @@ def append(
 
     The last row's hash is read under a lock that the transaction keeps until it ends (see the
     module docstring), so concurrent appends form one chain."""
-    conn = session.connection()
+    conn = session.connection()  # Core on the session's connection: no ORM object to flush (issue 16)
     if conn.dialect.name == "postgresql":
-        session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _PG_LOCK_KEY})
+        conn.execute(_PG_LOCK, {"k": _PG_LOCK_KEY})
     elif conn.dialect.name == "sqlite" and not takes_write_lock(conn):
         raise RuntimeError("an audit row cannot be appended in a read-only transaction (the chain would fork)")
-    prev = session.execute(select(AuditRow.hash).order_by(AuditRow.id.desc()).limit(1)).scalar()
-    prev_hash = prev or GENESIS_HASH
+    prev_hash = conn.execute(_LAST_HASH).scalar() or GENESIS_HASH
     at = (at or dt.datetime.now(dt.UTC)).replace(tzinfo=None)
     values = {
         "at": at,
@@ -85,10 +87,9 @@ def append(
         "patient_id": patient_id,
         "detail": detail,
     }
-    row = AuditRow(**values, prev_hash=prev_hash, hash=_digest(prev_hash, _fields(values)))
-    session.add(row)
-    session.flush()
-    return row
+    digest = _digest(prev_hash, _fields(values))
+    row_id = conn.execute(_INSERT, {**values, "prev_hash": prev_hash, "hash": digest}).inserted_primary_key[0]
+    return AuditRow(id=row_id, **values, prev_hash=prev_hash, hash=digest)  # as stored (not in the session)
 
 
 class BadAuditRow(NamedTuple):
