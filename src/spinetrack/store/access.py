@@ -901,7 +901,8 @@ class Access:
         if prior is not None:
             return VisitSubmission(self.store.replay_response(prior, inv.episode_id, data), False, view)
         rid = self.store.insert_response(s, view.actor, data, episode_id=inv.episode_id, patient_id=inv.patient_id,
-                                         index_date=inv.index_date, source="patient", idempotency_key=key)
+                                         index_date=inv.index_date, source="patient", idempotency_key=key,
+                                         answered=instrument in view.completed)
         conn = s.connection()
         conn.execute(_DROP_DRAFT, {"invitation_id": inv.id, "instrument": instrument})
         view = replace(view, completed=tuple(c for c in view.instruments if c in {*view.completed, instrument}))

@@ -425,9 +425,11 @@ class Store:
 
     def insert_response(self, s: Session, actor: Actor, data: Mapping[str, Any], *, episode_id: int,
                         patient_id: int, index_date: dt.date | None, source: str,
-                        idempotency_key: str | None) -> int:
+                        idempotency_key: str | None, answered: bool | None = None) -> int:
         """In the caller's transaction (the episode already authorized for ``actor``): validate
-        and score ``data``, insert the response and append its audit row; returns the new id."""
+        and score ``data``, insert the response and append its audit row; returns the new id.
+        ``answered``: whether the episode has this instrument at this timepoint already, when
+        the caller read it in this transaction (None: looked up here)."""
         if source not in RESPONSE_SOURCES:
             raise ValidationError(field="response.source", value=source, allowed=RESPONSE_SOURCES)
         if not isinstance(data, Mapping):
@@ -441,8 +443,8 @@ class Store:
         inst = instruments.get(rec.instrument, "response.instrument")
         options = {"value_set": self.eq5d_value_set} if rec.instrument == "eq5d5l" else {}
         score = inst.score(rec.answers, **options)
-        if conn.execute(_ANSWERED, {"episode_id": episode_id, "timepoint": rec.timepoint.code,
-                                    "instrument": rec.instrument}).first():
+        if answered if answered is not None else conn.execute(_ANSWERED, {
+                "episode_id": episode_id, "timepoint": rec.timepoint.code, "instrument": rec.instrument}).first():
             raise ConflictError(
                 f"a {rec.instrument} response at {rec.timepoint.code} already exists for this episode",
                 field="response.timepoint")
