@@ -57,7 +57,8 @@ import tempfile
 import threading
 import time
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -145,6 +146,22 @@ class PgDatabase:
                 self.server.stop()
 
 
+@contextmanager
+def backend_database(backend: str, tmp: Path, pg_url: str | None) -> Iterator[tuple[str, Path]]:
+    """A fresh database for ``backend`` and a working directory for it under ``tmp``: an SQLite
+    file there, or a database on PostgreSQL (:class:`PgDatabase`), dropped afterwards."""
+    workdir = tmp / backend
+    workdir.mkdir()
+    if backend == "sqlite":
+        yield f"sqlite:///{workdir / 'bench.db'}", workdir
+        return
+    pg = PgDatabase(pg_url)
+    try:
+        yield pg.url, workdir
+    finally:
+        pg.close()
+
+
 # ------------------------------------------------------------------------------ visits
 
 
@@ -211,8 +228,8 @@ class Server:
         with self.log_path.open("wb") as log:
             # uvicorn's access log is left on: it is part of what a default deployment pays.
             self.proc = subprocess.Popen([sys.executable, "-m", "spinetrack.cli", "serve", "--host", "127.0.0.1",
-                                          "--port", str(self.port), "--workers", str(workers)], env=env, stdout=log,
-                                         stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+                                          "--port", str(self.port), *(["--workers", str(workers)] if workers > 1 else [])],
+                                         env=env, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
@@ -874,16 +891,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     load_before = os.getloadavg()
     with tempfile.TemporaryDirectory(prefix="spinetrack-webload-") as tmp:
         for backend in args.backends:
-            workdir = Path(tmp) / backend
-            workdir.mkdir()
-            if backend == "sqlite":
-                results.append(bench_backend(backend, f"sqlite:///{workdir / 'bench.db'}", args, workdir))
-            else:
-                pg = PgDatabase(args.pg_url)
-                try:
-                    results.append(bench_backend(backend, pg.url, args, workdir))
-                finally:
-                    pg.close()
+            with backend_database(backend, Path(tmp), args.pg_url) as (url, workdir):
+                results.append(bench_backend(backend, url, args, workdir))
     console.print(_table(results))
     targets = evaluate_targets(results)
     tt = Table(title="issue 16 targets")
