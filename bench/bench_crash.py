@@ -60,11 +60,11 @@ from bench_web_load import (
     HERE,
     ROOT,
     Item,
-    PgDatabase,
     Server,
     Visit,
     _rid,
     _split,
+    backend_database,
     build_items,
     console,
     discover,
@@ -459,16 +459,8 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="spinetrack-crash-", dir=args.workdir) as tmp:
         sync = measure_sync(Path(tmp), args.sync_transactions, args.sync_repeats) if args.sync_transactions else None
         for backend in args.backends:
-            workdir = Path(tmp) / backend
-            workdir.mkdir()
-            if backend == "sqlite":
-                results.append(crash_backend(backend, f"sqlite:///{workdir / 'crash.db'}", args, workdir))
-            else:
-                pg = PgDatabase(args.pg_url)
-                try:
-                    results.append(crash_backend(backend, pg.url, args, workdir))
-                finally:
-                    pg.close()
+            with backend_database(backend, Path(tmp), args.pg_url) as (url, workdir):
+                results.append(crash_backend(backend, url, args, workdir))
     for t in _tables(results, sync):
         console.print(t)
     args.out.parent.mkdir(parents=True, exist_ok=True)
