@@ -29,6 +29,7 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Header, Path, Query, Request, Response
+from starlette.concurrency import run_in_threadpool
 
 from spinetrack import instruments
 from spinetrack.errors import AuthenticationError, NotFoundError
@@ -118,7 +119,9 @@ async def _visit_or_closed(request: Request) -> InvitationView:
     """The patient session, also once its visit is complete (for a short grace period), so
     that a phone can still read its confirmation and trajectory, and replay a submission."""
     access: Access = request.app.state.access
-    view = access.resolve_patient_session(request.cookies.get(PATIENT_COOKIE), allow_completed=True)
+    # A synchronous database call: off the event loop, as every other session lookup.
+    view = await run_in_threadpool(access.resolve_patient_session, request.cookies.get(PATIENT_COOKIE),
+                                   allow_completed=True)
     if view is None:
         raise AuthenticationError("this questionnaire link is no longer open; use the link from your clinic")
     await check_csrf(request, view.csrf_token)

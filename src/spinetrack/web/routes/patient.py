@@ -36,6 +36,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Form, Query, Request
 from fastapi.responses import RedirectResponse, Response
 from markupsafe import Markup
+from starlette.concurrency import run_in_threadpool
 
 from spinetrack import instruments
 from spinetrack.errors import AuthenticationError, ConflictError, NotFoundError, ValidationError
@@ -134,7 +135,7 @@ def _visit_page_view(request: Request) -> InvitationView | None:
 
 async def _visit_or_completed(request: Request) -> InvitationView:
     """A dependency: the patient session, also when the visit is complete, CSRF checked."""
-    view = _visit_any(request)
+    view = await run_in_threadpool(_visit_any, request)  # a database call: off the event loop
     if view is None:
         raise AuthenticationError(NOT_OPEN)
     await check_csrf(request, view.csrf_token)
