@@ -538,8 +538,11 @@ class Access:
                 throttle.forget_stale(s, now)
         # The password is checked outside the write transaction: on SQLite that one holds the write
         # lock from its start, and argon2 takes a fifth of a second.
-        with Session(read_only(self.store.engine)) as r, r.begin():
-            checked = r.execute(select(UserRow.password_hash).where(UserRow.username == username)).scalar()
+        try:
+            with Session(read_only(self.store.engine)) as r, r.begin():
+                checked = r.execute(select(UserRow.password_hash).where(UserRow.username == username)).scalar()
+        except DataError as exc:  # a name PostgreSQL cannot compare (a NUL character): 422, as Store.transaction
+            raise _as_refusal(exc) from exc
         ok = False
         try:
             ok = _HASHER.verify(checked or _DUMMY_HASH, password or "")
