@@ -202,9 +202,11 @@ def serve(
     """Serve the web app (health page, REST API) with uvicorn; ``--workers N`` runs N processes
     on PostgreSQL (each reads its settings from the environment; nothing is shared in memory)."""
     import os
+    import socket
 
     import uvicorn
     from sqlalchemy.engine import make_url
+    from uvicorn.supervisors import Multiprocess
 
     from spinetrack.web.app import create_app, uvicorn_options
 
@@ -229,8 +231,15 @@ def serve(
     # Each worker process builds its own app (and engine) from the environment.
     web_app.state.engine.dispose()
     os.environ["SPINETRACK_DATABASE_URL"] = settings.database_url
-    uvicorn.run("spinetrack.web.app:create_app", factory=True, workers=workers, host=host, port=port,
-                log_level="info", **uvicorn_options(settings))
+    config = uvicorn.Config("spinetrack.web.app:create_app", factory=True, workers=workers, host=host, port=port,
+                            log_level="info", **uvicorn_options(settings))
+    # uvicorn.run would bind with protocol 0, and asyncio sets TCP_NODELAY only on connections of an
+    # IPPROTO_TCP socket: every answer then waited ~40 ms for the client's delayed ACK (Nagle).
+    sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind((host, port))
+    sock.set_inheritable(True)
+    Multiprocess(config, sockets=[sock]).run()
 
 
 def _fail_stderr(exc: SpinetrackError, as_json: bool) -> None:
