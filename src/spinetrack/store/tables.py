@@ -395,7 +395,8 @@ class InvitationRow(Base):
     with an expiry. Only the token's hash is stored."""
 
     __tablename__ = "invitations"
-    __table_args__ = (Index("ix_invitations_episode", "episode_id"),)
+    __table_args__ = (Index("ix_invitations_episode", "episode_id"),
+                      Index("ix_invitations_patient_session", "patient_session_hash"))
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
