@@ -67,6 +67,7 @@ from spinetrack.store.visits import (  # noqa: F401
     InvitationView,
     Visits,
     VisitSubmission,
+    _as_refusal,
     _now,
     hash_token,
 )
