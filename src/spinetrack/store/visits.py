@@ -135,6 +135,11 @@ _VISIT = (select(_INVITATIONS.c.id, _INVITATIONS.c.episode_id, _INVITATIONS.c.ti
           .select_from(_INVITATIONS.join(_EPISODES, _EPISODES.c.id == _INVITATIONS.c.episode_id)
                        .join(_PATIENTS, _PATIENTS.c.id == _EPISODES.c.patient_id)
                        .outerjoin(_TIMEPOINTS, _TIMEPOINTS.c.code == _INVITATIONS.c.timepoint)))
+# Built once with the key as a parameter, so that SQLAlchemy finds the compiled statement in its
+# cache without building a cache key for a new ``where`` on every call.
+_VISIT_BY = {"id": _VISIT.where(_INVITATIONS.c.id == bindparam("key")),
+             "session": _VISIT.where(_INVITATIONS.c.patient_session_hash == bindparam("key"))}
+_VisitKey = tuple[str, Any]
 _DONE = select(_RESPONSES.c.instrument).where(_RESPONSES.c.episode_id == bindparam("episode_id"),
                                               _RESPONSES.c.timepoint == bindparam("timepoint"))
 _DROP_DRAFT = delete(_DRAFTS).where(_DRAFTS.c.invitation_id == bindparam("invitation_id"),
@@ -242,11 +247,12 @@ class Visits:
             return row.id, token
 
     @staticmethod
-    def _visit_row(s: Session, where: Any) -> Row[Any] | None:
-        """One query (Core, on the session's connection): the invitation matching ``where`` (a
-        condition on ``invitations`` columns) with its episode's patient and index date, the
-        patient's site and the timepoint's label."""
-        return s.connection().execute(_VISIT.where(where)).first()
+    def _visit_row(s: Session, where: _VisitKey) -> Row[Any] | None:
+        """One query (Core, on the session's connection): the invitation found by ``where``
+        (``("id", invitation id)`` or ``("session", hash of the patient session token)``) with its
+        episode's patient and index date, the patient's site and the timepoint's label."""
+        by, key = where
+        return s.connection().execute(_VISIT_BY[by], {"key": key}).first()
 
     @staticmethod
     def _visit_view(s: Session, found: Row[Any], csrf: str | None) -> InvitationView:
@@ -258,7 +264,7 @@ class Visits:
                               found.expires_at, csrf)
 
     def _view(self, s: Session, inv: InvitationRow, csrf: str | None) -> InvitationView:
-        found = self._visit_row(s, _INVITATIONS.c.id == inv.id)
+        found = self._visit_row(s, ("id", inv.id))
         assert found is not None
         return self._visit_view(s, found, csrf)
 
@@ -296,7 +302,7 @@ class Visits:
             return None
         now = now or _now()
         with self.store.transaction() as s:
-            found = self._visit_row(s, _INVITATIONS.c.patient_session_hash == hash_token(session_token))
+            found = self._visit_row(s, ("session", hash_token(session_token)))
             if found is None or not self._session_usable(found, now, allow_completed):
                 return None
             return self._visit_view(s, found, found.patient_csrf)
@@ -329,7 +335,7 @@ class Visits:
                collected_on: dt.date | None = None, idempotency_key: str | None = None) -> int:
         """Submit one questionnaire of the visit (validated, scored, stored, audited); the draft
         is removed and the invitation is spent when the last one is in, all in one transaction."""
-        return self._submit_once(_INVITATIONS.c.id == view.invitation_id, instrument, answers,
+        return self._submit_once(("id", view.invitation_id), instrument, answers,
                                  collected_on=collected_on, idempotency_key=idempotency_key, session=None).response_id
 
     def submit_visit(self, session_token: str | None, instrument: str, answers: Any, *,
@@ -349,12 +355,12 @@ class Visits:
         ``scope_key(actor, key)`` turns the client's key into the stored one (the session's
         actor is known only inside the transaction).
         """
-        return self._submit_once(_INVITATIONS.c.patient_session_hash == hash_token(session_token or ""), instrument,
+        return self._submit_once(("session", hash_token(session_token or "")), instrument,
                                  answers, collected_on=collected_on, idempotency_key=idempotency_key,
                                  session=(now or self.clock(), authorize), scope_key=scope_key,
                                  missing=not session_token)
 
-    def _submit_once(self, where: Any, instrument: str, answers: Any, *, collected_on: dt.date | None,
+    def _submit_once(self, where: _VisitKey, instrument: str, answers: Any, *, collected_on: dt.date | None,
                      idempotency_key: str | None,
                      session: tuple[dt.datetime, Callable[[InvitationView], None] | None] | None,
                      scope_key: Callable[[Actor, str], str] | None = None, missing: bool = False
@@ -372,7 +378,7 @@ class Visits:
                     raise
         raise AssertionError("unreachable")
 
-    def _submit(self, s: Session, where: Any, instrument: str, answers: Any, collected_on: dt.date | None,
+    def _submit(self, s: Session, where: _VisitKey, instrument: str, answers: Any, collected_on: dt.date | None,
                 key: str | None, session: tuple[dt.datetime, Callable[[InvitationView], None] | None] | None,
                 scope_key: Callable[[Actor, str], str] | None) -> VisitSubmission:
         inv = self._visit_row(s, where)

@@ -31,6 +31,7 @@ from spinetrack.errors import ConfigurationError, ValidationError
 from spinetrack.store.access import Access
 from spinetrack.store.repositories import Store
 from spinetrack.store.session import make_engine
+from spinetrack.web import fastpath
 from spinetrack.web.errors import install_error_handlers
 from spinetrack.web.headers import CSP, SecurityHeadersMiddleware
 from spinetrack.web.logredact import install_log_redaction, uvicorn_log_config
@@ -44,9 +45,11 @@ MAX_ID = 2_147_483_647
 ``integer`` 32-bit; a larger number in a path would overflow the driver on SQLite)."""
 
 
-def _bounded_ids(request: Request) -> None:
+async def _bounded_ids(request: Request) -> None:
     """Refuse a ``*_id`` path parameter outside 1 … :data:`MAX_ID` (422 naming it), before the
-    route's own parameters and dependencies, so that no id reaches the database out of range."""
+    route's own parameters and dependencies, so that no id reaches the database out of range.
+    ``async`` although it awaits nothing: FastAPI runs a plain ``def`` dependency in the thread
+    pool, a hop (and a thread switch) on every request of the app."""
     for name, raw in request.path_params.items():
         if not name.endswith("_id") or not isinstance(raw, str):
             continue
@@ -145,4 +148,5 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
 
     for module in (auth, api, patient, clinic, admin, decision):
         app.include_router(module.router, dependencies=[Depends(_bounded_ids), Depends(_form_text)])
+    fastpath.install(app.router.routes)  # the PROM submission, answered ahead of its documented route
     return app

@@ -85,6 +85,7 @@ from spinetrack.web.schemas import (
     VisitResponseCreate,
     VisitSubmissionPublic,
 )
+from spinetrack.web import fastpath
 from spinetrack.web.security import PATIENT_COOKIE, check_csrf
 
 __all__ = ["router"]
@@ -99,7 +100,7 @@ PatientId = Annotated[int, Path(ge=1, le=_MAX_ID, description="Patient id.")]
 EpisodeId = Annotated[int, Path(ge=1, le=_MAX_ID, description="Episode id.")]
 InstrumentCode = Annotated[str, Path(max_length=32, description="Instrument code, e.g. odi.")]
 IdempotencyKey = Annotated[str | None, Header(
-    alias="Idempotency-Key", min_length=1, max_length=128,
+    alias="Idempotency-Key", min_length=1, max_length=fastpath.KEY_MAX,
     description="Client-chosen key (e.g. a UUID) that makes a retried submission safe: the same key with the "
                 "same payload returns the stored response (200) instead of storing a duplicate; with a "
                 "different payload it is refused (409).")]
@@ -379,15 +380,12 @@ def submit_visit_response(body: VisitResponseCreate, response: Response, patient
     that lost the answer may retry, even after its last questionnaire closed the visit.
 
     One transaction resolves the session, checks the CSRF token and the key, stores and scores
-    the answers and spends the invitation when this was the last questionnaire."""
-    data = body.data()
-    instrument = data.get("instrument")
-    result = access.submit_visit(
-        patient.session_token, instrument, data.get("answers"), authorize=patient.authorize,
-        idempotency_key=idempotency_key, scope_key=reads.scoped_idempotency_key)
-    response.status_code = 201 if result.created else 200
-    return VisitSubmissionPublic(response_id=result.response_id, instrument=instrument,
-                                 timepoint=result.view.timepoint, due=list(result.view.due), done=result.view.done)
+    the answers and spends the invitation when this was the last questionnaire.
+
+    This declaration documents the route; requests are answered by the same work through
+    :mod:`spinetrack.web.fastpath`, which the app puts ahead of it."""
+    response.status_code, answer = fastpath.submit(access, patient, body, idempotency_key)
+    return answer
 
 
 @router.get(f"{V1}/visit/trajectory", response_model=TrajectoryPublic, tags=["visit"], responses=_ERRORS)
