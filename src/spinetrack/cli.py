@@ -200,15 +200,15 @@ def serve(
         min=1, help="Server processes (PostgreSQL only: SQLite has one writer, so one process serves it).")] = 1,
 ) -> None:
     """Serve the web app (health page, REST API) with uvicorn; ``--workers N`` runs N processes
-    on PostgreSQL (each reads its settings from the environment; nothing is shared in memory)."""
+    on PostgreSQL, each with its own socket on the address (each reads its settings from the
+    environment; nothing is shared in memory)."""
     import os
-    import socket
 
     import uvicorn
     from sqlalchemy.engine import make_url
-    from uvicorn.supervisors import Multiprocess
 
     from spinetrack.web.app import create_app, uvicorn_options
+    from spinetrack.web.workers import serve_workers
 
     settings = _settings(database_url)
     if workers > 1 and make_url(settings.database_url).get_backend_name() == "sqlite":
@@ -228,18 +228,18 @@ def serve(
     if workers == 1:
         uvicorn.run(web_app, host=host, port=port, log_level="info", **uvicorn_options(settings))
         return
-    # Each worker process builds its own app (and engine) from the environment.
+    # Each worker process builds its own app (and engine) from the environment, and listens on its
+    # own socket (spinetrack.web.workers: uvicorn's shared socket left one process with nearly all
+    # the keep-alive connections).
     web_app.state.engine.dispose()
     os.environ["SPINETRACK_DATABASE_URL"] = settings.database_url
-    config = uvicorn.Config("spinetrack.web.app:create_app", factory=True, workers=workers, host=host, port=port,
-                            log_level="info", **uvicorn_options(settings))
-    # uvicorn.run would bind with protocol 0, and asyncio sets TCP_NODELAY only on connections of an
-    # IPPROTO_TCP socket: every answer then waited ~40 ms for the client's delayed ACK (Nagle).
-    sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind((host, port))
-    sock.set_inheritable(True)
-    Multiprocess(config, sockets=[sock]).run()
+    try:
+        status = serve_workers(host, port, workers)
+    except OSError as exc:  # the address is taken, or not ours to listen on
+        console.print(f"[red]error:[/red] cannot listen on {host}:{port}: {exc.strerror or exc} (is another server "
+                      "using this port? choose another with --port)", highlight=False)
+        raise typer.Exit(code=2) from None
+    raise typer.Exit(code=status)
 
 
 def _fail_stderr(exc: SpinetrackError, as_json: bool) -> None:

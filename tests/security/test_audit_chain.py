@@ -105,6 +105,36 @@ def test_audit_chain_does_not_fork_under_concurrent_failed_sign_ins(engine: Engi
         assert failed.scalar_one() == THREADS * 3
 
 
+def test_postgresql_writes_a_transactions_audit_rows_as_it_commits(engine: Engine, patient: tuple[Store, int]) -> None:
+    """PostgreSQL: the chain's lock is taken at commit, not at the first append, so a transaction
+    that has appended a row (and then goes on working) does not hold up other writers; its rows
+    are written in order when it commits, after the rows of transactions that committed first,
+    and a transaction that rolls back leaves none. Before, the second writer below waited for the
+    first to end (the advisory lock was taken at the append)."""
+    if engine.dialect.name != "postgresql":
+        pytest.skip("SQLite serialises whole write transactions (BEGIN IMMEDIATE); nothing to defer")
+    store, pid = patient
+    before = _audit_rows(engine)
+    with store.transaction() as slow:
+        audit.append(slow, actor="slow", actor_role="system", action="read", entity="patient", patient_id=pid)
+        audit.append(slow, actor="slow", actor_role="system", action="create", entity="note", patient_id=pid)
+        assert _audit_rows(engine) == before  # not written yet
+        other = threading.Thread(target=store.get_patient, args=(CLIN, pid))  # an audited read, committed
+        other.start()
+        other.join(timeout=20)
+        assert not other.is_alive(), "the other writer waited for this transaction's lock"
+        assert _audit_rows(engine) == before + 1
+    with engine.connect() as c:
+        rows = c.execute(select(AuditRow.actor, AuditRow.action).order_by(AuditRow.id)).all()[before:]
+    assert [tuple(r) for r in rows] == [(CLIN.name, "read"), ("slow", "read"), ("slow", "create")]
+    with pytest.raises(RuntimeError), store.transaction() as doomed:
+        audit.append(doomed, actor="doomed", actor_role="system", action="read", entity="patient")
+        raise RuntimeError("the work failed")
+    assert _audit_rows(engine) == before + 3
+    result = _verify(store)
+    assert result.ok and result.n_rows == before + 3, result
+
+
 def _tamper(engine: Engine, *statements: str) -> None:
     """Someone with database access switches the append-only guard off and rewrites history."""
     with engine.begin() as c:

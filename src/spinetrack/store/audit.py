@@ -7,7 +7,9 @@ bypasses the database triggers that refuse UPDATE and DELETE, and reports every 
 
 Appends are serialised, so that no two rows link to the same predecessor: on PostgreSQL by an
 advisory transaction lock taken here, on SQLite by the write lock every transaction takes at
-``BEGIN IMMEDIATE`` (:mod:`spinetrack.store.session`).
+``BEGIN IMMEDIATE`` (:mod:`spinetrack.store.session`). On PostgreSQL a transaction's rows are
+written as it commits, so the lock, which every writer waits for, is held only for the commit
+itself; the chain's order is then the order of the commits.
 """
 
 from __future__ import annotations
@@ -19,8 +21,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
-from sqlalchemy import func, insert, select, text
-from sqlalchemy.orm import Session
+from sqlalchemy import Connection, event, func, insert, select, text
+from sqlalchemy.orm import Session, SessionTransaction
 
 from spinetrack.store.session import takes_write_lock
 from spinetrack.store.tables import AuditRow
@@ -32,6 +34,7 @@ _PG_LOCK_KEY = 7_351_902_114  # advisory lock that serialises appends on Postgre
 _PG_LOCK = text("SELECT pg_advisory_xact_lock(:k)")
 _LAST_HASH = select(AuditRow.__table__.c.hash).order_by(AuditRow.__table__.c.id.desc()).limit(1)
 _INSERT = insert(AuditRow.__table__)
+_PENDING = "spinetrack.audit.pending"  # Session.info key: PostgreSQL rows to write at commit
 
 
 def _digest(prev_hash: str, fields: dict[str, Any]) -> str:
@@ -69,13 +72,11 @@ def append(
     """Append one audit row in the caller's transaction (it commits or rolls back with the data).
 
     The last row's hash is read under a lock that the transaction keeps until it ends (see the
-    module docstring), so concurrent appends form one chain."""
+    module docstring), so concurrent appends form one chain. On PostgreSQL the row is written
+    when the transaction commits (:func:`_write_pending`, SQLAlchemy's ``before_commit``), so
+    that the lock is held from there to the end of the commit only, not through the rest of the
+    transaction's work; the row returned then has no id or hash yet."""
     conn = session.connection()  # Core on the session's connection: no ORM object to flush (issue 16)
-    if conn.dialect.name == "postgresql":
-        conn.execute(_PG_LOCK, {"k": _PG_LOCK_KEY})
-    elif conn.dialect.name == "sqlite" and not takes_write_lock(conn):
-        raise RuntimeError("an audit row cannot be appended in a read-only transaction (the chain would fork)")
-    prev_hash = conn.execute(_LAST_HASH).scalar() or GENESIS_HASH
     at = (at or dt.datetime.now(dt.UTC)).replace(tzinfo=None)
     values = {
         "at": at,
@@ -87,9 +88,43 @@ def append(
         "patient_id": patient_id,
         "detail": detail,
     }
-    digest = _digest(prev_hash, _fields(values))
-    row_id = conn.execute(_INSERT, {**values, "prev_hash": prev_hash, "hash": digest}).inserted_primary_key[0]
-    return AuditRow(id=row_id, **values, prev_hash=prev_hash, hash=digest)  # as stored (not in the session)
+    if conn.dialect.name == "postgresql" and not session.in_nested_transaction():
+        session.info.setdefault(_PENDING, []).append(values)
+        return AuditRow(**values)
+    if conn.dialect.name == "sqlite" and not takes_write_lock(conn):
+        raise RuntimeError("an audit row cannot be appended in a read-only transaction (the chain would fork)")
+    return _write(conn, [values])[0]
+
+
+def _write(conn: Connection, rows: list[dict[str, Any]]) -> list[AuditRow]:
+    """Insert ``rows`` at the end of the chain, in order (on PostgreSQL under the advisory lock,
+    which the transaction keeps until it ends)."""
+    if conn.dialect.name == "postgresql":
+        conn.execute(_PG_LOCK, {"k": _PG_LOCK_KEY})
+    prev_hash = conn.execute(_LAST_HASH).scalar() or GENESIS_HASH
+    out = []
+    for values in rows:
+        digest = _digest(prev_hash, _fields(values))
+        row_id = conn.execute(_INSERT, {**values, "prev_hash": prev_hash, "hash": digest}).inserted_primary_key[0]
+        out.append(AuditRow(id=row_id, **values, prev_hash=prev_hash, hash=digest))  # as stored (not in the session)
+        prev_hash = digest
+    return out
+
+
+@event.listens_for(Session, "before_commit")
+def _write_pending(session: Session) -> None:
+    """PostgreSQL: the audit rows this transaction appended, written just before it commits."""
+    pending = session.info.pop(_PENDING, None)
+    if pending:
+        _write(session.connection(), pending)
+
+
+@event.listens_for(Session, "after_transaction_end")
+def _drop_pending(session: Session, transaction: SessionTransaction) -> None:
+    """A transaction that ends without committing (rolled back, closed) stores none of its
+    audit rows, as none of its data."""
+    if transaction.parent is None:
+        session.info.pop(_PENDING, None)
 
 
 class BadAuditRow(NamedTuple):
