@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import types
 
 import pytest
 
@@ -14,7 +15,14 @@ def test_today_is_the_configured_date_or_the_system_date(monkeypatch: pytest.Mon
     monkeypatch.setenv(clock.ENV, "2026-01-02")
     assert clock.today() == dt.date(2026, 1, 2)
     monkeypatch.delenv(clock.ENV)
-    assert clock.today() == dt.date.today()
+
+    class SystemDate(dt.date):  # the system's date, fixed, so that the test does not race midnight
+        @classmethod
+        def today(cls) -> SystemDate:
+            return cls(2031, 7, 15)
+
+    monkeypatch.setattr(clock, "dt", types.SimpleNamespace(date=SystemDate))
+    assert clock.today() == dt.date(2031, 7, 15)
 
 
 def test_a_bad_date_names_the_variable_and_the_format(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import datetime as dt
 import os
 
-__all__ = ["ENV", "today"]
+__all__ = ["ENV", "today", "utcnow"]
 
 ENV = "SPINETRACK_TODAY"
 
@@ -29,3 +29,8 @@ def today() -> dt.date:
         from spinetrack.errors import ConfigurationError
 
         raise ConfigurationError(f"{ENV} must be a date as YYYY-MM-DD, not {value!r}") from exc
+
+
+def utcnow() -> dt.datetime:
+    """The current time in UTC without its offset (naive), as the store keeps every timestamp."""
+    return dt.datetime.now(dt.UTC).replace(tzinfo=None)

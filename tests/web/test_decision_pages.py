@@ -22,8 +22,6 @@ import copy
 import html as htmllib
 import importlib
 import re
-import sys
-import types
 from collections.abc import Callable
 from typing import Any
 
@@ -69,12 +67,8 @@ def serve(monkeypatch: pytest.MonkeyPatch) -> Callable[[str], StandIn]:
 
     def install(name: str) -> StandIn:
         stand_in = StandIn(fixture(name))
-        try:
-            module = importlib.import_module(MODULE)
-        except Exception:  # noqa: BLE001 - not written yet (or mid-edit): a module of our own
-            module = types.ModuleType(MODULE)
-            monkeypatch.setitem(sys.modules, MODULE, module)
-        monkeypatch.setattr(module, "build_decision_support", stand_in, raising=False)
+        module = importlib.import_module(MODULE)  # a broken module fails here, loudly
+        monkeypatch.setattr(module, "build_decision_support", stand_in)
         return stand_in
 
     return install

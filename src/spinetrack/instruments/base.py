@@ -294,10 +294,6 @@ class Instrument:
         return self.definition.code
 
     @property
-    def VERSION(self) -> str:  # noqa: N802
-        return self.definition.version
-
-    @property
     def ITEMS(self) -> tuple[Item, ...]:  # noqa: N802
         return self.definition.items
 

@@ -145,12 +145,6 @@ METRICS: dict[str, tuple[str, ...]] = {
 
 # ----------------------------------------------------------------------------- small helpers
 
-def _logit(p: np.ndarray) -> np.ndarray:
-    p = np.clip(p, 1e-15, 1.0 - 1e-15)
-    out: np.ndarray = np.log(p) - np.log1p(-p)
-    return out
-
-
 def wilson_interval(events: float, n: float, ci_level: float = 0.95) -> tuple[float, float]:
     """Wilson score interval for a proportion ``events / n``.
 

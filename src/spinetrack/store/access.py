@@ -28,7 +28,7 @@ from __future__ import annotations
 import datetime as dt
 import secrets
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Any
 
 from argon2 import PasswordHasher
@@ -46,7 +46,7 @@ from spinetrack.errors import (
     ValidationError,
 )
 from spinetrack.store import audit, throttle
-from spinetrack.store.repositories import SITE_ROLES, Actor, Store, authorize_patient, validate_identity
+from spinetrack.store.repositories import SITE_ROLES, Actor, Store, authorize_patient
 from spinetrack.store.session import read_only
 from spinetrack.store.tables import (
     AuditRow,
@@ -456,31 +456,6 @@ class Access(Visits):
                              action="logout", entity="user", entity_id=sess.user_id)
 
     # ------------------------------------------------------------------ identities
-
-    def set_identity(self, actor: Actor, patient_id: int, identity: dict[str, Any]) -> None:
-        """Replace a patient's identifying details (their own site's clinicians only)."""
-        ident = validate_identity(identity)
-        with self.store.transaction() as s:
-            p = s.get(PatientRow, patient_id)
-            if p is None:
-                raise NotFoundError(entity="patient", key=patient_id)
-            authorize_patient(actor, p.id, p.site_id)
-            if actor.role not in SITE_ROLES:
-                raise PermissionDeniedError("only the patient's clinic may change identity records", role=actor.role)
-            if ident["mrn"] and s.execute(select(PatientIdentityRow.patient_id).where(
-                    PatientIdentityRow.site_id == p.site_id, PatientIdentityRow.mrn == ident["mrn"],
-                    PatientIdentityRow.patient_id != patient_id)).first():
-                raise ConflictError(f"hospital number {ident['mrn']!r} is already used at this site",
-                                    field="identity.mrn")
-            row = s.get(PatientIdentityRow, patient_id)
-            if row is None:
-                row = PatientIdentityRow(patient_id=patient_id, site_id=p.site_id)
-                s.add(row)
-            for k, v in ident.items():
-                setattr(row, k, v)
-            row.updated_at = _now()
-            audit.append(s, actor=actor.name, actor_role=actor.role, action="update", entity="patient_identity",
-                         entity_id=patient_id, patient_id=patient_id)
 
     def list_patients(self, actor: Actor, *, q: str | None = None, diagnosis_group: str | None = None,
                       treatment: str | None = None, followup: str | None = None, today: dt.date | None = None,

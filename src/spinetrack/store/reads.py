@@ -26,6 +26,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from spinetrack import instruments
+from spinetrack.clock import utcnow
 from spinetrack.errors import AuthenticationError, ConflictError, NotFoundError, PermissionDeniedError
 from spinetrack.store import audit
 from spinetrack.store.access import InvitationView
@@ -80,8 +81,7 @@ def _row_dict(row: Any) -> dict[str, Any]:
     return {c.key: getattr(row, c.key) for c in row.__table__.columns if c.key not in _HIDDEN}
 
 
-def _now() -> dt.datetime:
-    return dt.datetime.now(dt.UTC).replace(tzinfo=None)
+_now = utcnow  # spinetrack.clock: naive UTC, as the store keeps timestamps
 
 
 def _patient(s: Session, actor: Actor, patient_id: int) -> PatientRow:

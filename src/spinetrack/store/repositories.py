@@ -20,6 +20,7 @@ from sqlalchemy.exc import DataError, IntegrityError
 from sqlalchemy.orm import Session
 
 from spinetrack import instruments
+from spinetrack.clock import utcnow
 from spinetrack.domain import check_text
 from spinetrack.domain.diagnosis import format_levels, get_diagnosis, parse_levels
 from spinetrack.domain.pathway import (
@@ -130,8 +131,7 @@ def validate_identity(identity: Mapping[str, Any]) -> dict[str, Any]:
     return out
 
 
-def _utcnow() -> dt.datetime:
-    return dt.datetime.now(dt.UTC).replace(tzinfo=None)
+_utcnow = utcnow  # spinetrack.clock: naive UTC, as the store keeps timestamps
 
 
 def _row_dict(row: Any, exclude: tuple[str, ...] = ()) -> dict[str, Any]:

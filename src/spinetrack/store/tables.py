@@ -33,6 +33,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
+from spinetrack.clock import utcnow
+
 __all__ = [
     "AuditRow",
     "Base",
@@ -70,8 +72,7 @@ class Base(DeclarativeBase):
     type_annotation_map = {dict[str, Any]: JSON, str: String(255)}
 
 
-def _utcnow() -> dt.datetime:
-    return dt.datetime.now(dt.UTC).replace(tzinfo=None)
+_utcnow = utcnow  # spinetrack.clock: naive UTC, as the store keeps timestamps
 
 
 class SiteRow(Base):

@@ -53,8 +53,7 @@ LINK_CLOSED = "this questionnaire link is no longer open; use the link from your
 _T = TypeVar("_T")
 
 
-def _now() -> dt.datetime:
-    return dt.datetime.now(dt.UTC).replace(tzinfo=None)
+_now = clock.utcnow  # spinetrack.clock: naive UTC, as the store keeps timestamps
 
 
 def hash_token(token: str) -> str:

@@ -73,10 +73,6 @@ def _logistic(x: np.ndarray) -> np.ndarray:
     return 1.0 / (1.0 + np.exp(-x))
 
 
-def _round1(x: np.ndarray) -> list[float]:
-    return np.round(x, 1).tolist()
-
-
 class Draws:
     """Everything drawn at random for one chunk, before any treatment is applied: the case mix,
     the uniform numbers that decide treatment, and the noise of every outcome. Outcomes are then
