@@ -21,14 +21,13 @@ variation in a population are dropped before fitting (see ``analysis.run``).
 
 from __future__ import annotations
 
-import hashlib
-import json
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 
 from spinetrack.analysis.claims import Claim, MetricKind
 from spinetrack.analysis.patterns import PATTERN_CODE
+from spinetrack.domain.comparisons import COMPARISONS, ComparisonSpec
 from spinetrack.domain.diagnosis import DiagnosisGroup
-from spinetrack.domain.options import SURGICAL_FAMILY, groups_with_surgical_option
+from spinetrack.domain.options import SURGICAL_FAMILY
 from spinetrack.engines.base import Engine, generic_spread
 
 __all__ = [
@@ -50,34 +49,6 @@ __all__ = [
     "prom_wide_sql",
 ]
 
-
-@dataclass(frozen=True, slots=True)
-class ComparisonSpec:
-    """Who is compared with whom. ``treated``/``control`` are episode treatment codes."""
-
-    key: str
-    label: str
-    treated: tuple[str, ...] = ("mis",)
-    control: tuple[str, ...] = ("open",)
-    families: tuple[str, ...] = ("discectomy", "decompression", "fusion")
-    require_procedure: bool = True
-    family_covariates: bool = False  # pooled comparisons adjust for the procedure family
-    # only patients whose diagnosis allows both options (``domain.options``); () = no restriction
-    eligible_diagnoses: tuple[str, ...] = ()
-
-    def spec_hash(self) -> str:
-        return hashlib.sha256(json.dumps(asdict(self), sort_keys=True).encode()).hexdigest()[:12]
-
-
-COMPARISONS: tuple[ComparisonSpec, ...] = (
-    ComparisonSpec("discectomy", "MIS vs open discectomy", families=("discectomy",)),
-    ComparisonSpec("decompression", "MIS vs open decompression", families=("decompression",)),
-    ComparisonSpec("fusion", "MIS vs open fusion", families=("fusion",)),
-    ComparisonSpec("pooled", "MIS vs open, all procedure families", family_covariates=True),
-    ComparisonSpec("surgery_vs_conservative", "Surgery (MIS or open) vs conservative care",
-                   treated=("mis", "open"), control=("conservative",), families=(), require_procedure=False,
-                   eligible_diagnoses=groups_with_surgical_option()),
-)
 
 _REF_GROUP = DiagnosisGroup.DISC_HERNIATION_RADICULOPATHY.value
 
