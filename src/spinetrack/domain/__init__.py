@@ -7,6 +7,8 @@ Modules
                    levels and imaging findings.
 ``procedure``      the procedure catalogue (family × approach × technique) and conservative care.
 ``complications``  complication categories and the Clavien–Dindo grade.
+``claims``         the claims made for MIS, each as a measurable metric (the scorecard's catalogue).
+``comparisons``    the scorecard's comparisons, the treatment codes and the procedure families.
 ``pathway``        patients, episodes, procedures, PROM responses, follow-up timepoints and the
                    validation every store write goes through.
 ``check_text``, ``check_text_tree``  the one text check of every write, form or API: no NUL

@@ -3,10 +3,6 @@
 Each surgical procedure has a family (discectomy, decompression, fusion) and an approach:
 ``mis`` with a technique (tubular, full-endoscopic transforaminal or interlaminar,
 percutaneous) or ``open``. Codes are stable strings stored in the database.
-
-References
-----------
-../shared/STANDARDS.md (Clinical vocabularies: Procedures).
 """
 
 from __future__ import annotations
