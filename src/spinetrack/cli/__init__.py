@@ -1,0 +1,41 @@
+"""The ``spinetrack`` command line (Typer). Thin: parse, call one function, render.
+
+One module per command group — :mod:`~spinetrack.cli.data` (init, demo, status, score,
+snapshot), :mod:`~spinetrack.cli.serve`, :mod:`~spinetrack.cli.analysis` (analyze, report, pool,
+evidence), :mod:`~spinetrack.cli.models` (models train/card, predict),
+:mod:`~spinetrack.cli.admin` (audit, users) — what they share in :mod:`~spinetrack.cli.common`
+(options, settings, exits), and what they print in :mod:`~spinetrack.cli.render`. This module
+builds :data:`app`, registering the commands in the order ``spinetrack --help`` lists them.
+"""
+
+from __future__ import annotations
+
+import typer
+
+from spinetrack import __version__
+from spinetrack.cli.admin import audit_app, users_app
+from spinetrack.cli.analysis import analyze, evidence, pool, report
+from spinetrack.cli.data import demo, init, score, snapshot, status
+from spinetrack.cli.models import models_app, predict
+from spinetrack.cli.serve import serve
+
+__all__ = ["app", "main"]
+
+app = typer.Typer(help="spinetrack: outcomes, evidence and decision support for lower back pain treatment.",
+                  no_args_is_help=True, add_completion=False)
+
+
+def version() -> None:
+    """Print the version."""
+    typer.echo(__version__)
+
+
+for _command in (init, demo, status, serve, score, snapshot, analyze, report, pool, evidence, predict, version):
+    app.command()(_command)
+app.add_typer(models_app, name="models")
+app.add_typer(audit_app, name="audit")
+app.add_typer(users_app, name="users")
+
+
+def main() -> None:
+    app()

@@ -1,0 +1,5 @@
+"""``python -m spinetrack.cli``: the ``spinetrack`` command."""
+
+from spinetrack.cli import main
+
+main()
