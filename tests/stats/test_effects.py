@@ -17,15 +17,17 @@ import statsmodels.api as sm
 from statsmodels.treatment.treatment_effects import TreatmentEffect
 
 from spinetrack.errors import InputError
-from spinetrack.stats.effects import (
+from spinetrack.stats.aipw import (
     AIPWSums,
-    EffectEstimate,
     aipw_sums_numpy,
     estimate_aipw,
-    estimate_risk_ratio,
-    estimate_weighted_difference,
     fit_outcome_regression,
     outcome_regression_sums_numpy,
+)
+from spinetrack.stats.effects import (
+    EffectEstimate,
+    estimate_risk_ratio,
+    estimate_weighted_difference,
     weighted_mean_from_sums,
     weighting_sums_numpy,
 )

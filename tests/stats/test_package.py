@@ -17,7 +17,8 @@ import pytest
 
 from spinetrack import stats
 
-MODULES = ["glm", "weighting", "balance", "survival", "survival_difference", "effects", "sensitivity", "multiplicity",
+MODULES = ["glm", "weighting", "balance", "survival", "survival_difference", "effects", "aipw", "sensitivity",
+           "augmented_overlap", "multiplicity",
            "aft",
            "meta", "meta._distributions", "meta.effects", "meta.heterogeneity", "meta.models", "meta.subgroup",
            "meta.influence", "meta.cumulative", "meta.bias"]

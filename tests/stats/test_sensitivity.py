@@ -28,14 +28,16 @@ import numpy as np
 import pytest
 
 from spinetrack.errors import InputError
-from spinetrack.stats.effects import estimate_weighted_difference, weighting_sums_numpy
-from spinetrack.stats.sensitivity import (
+from spinetrack.stats.augmented_overlap import (
     AugmentedVarianceSums,
     augmented_overlap_sums_numpy,
     augmented_variance_sums_numpy,
     compute_augmented_influence,
-    e_value,
     estimate_augmented_overlap,
+)
+from spinetrack.stats.effects import estimate_weighted_difference, weighting_sums_numpy
+from spinetrack.stats.sensitivity import (
+    e_value,
     evalue_mean_difference,
     evalue_risk_ratio,
     evalue_smd,

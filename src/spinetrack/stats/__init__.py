@@ -18,9 +18,11 @@ module              what it finishes
 ``survival``        weighted Kaplan–Meier from grouped counts, Greenwood variance, log(-log)
                     CI, RMST → :class:`SurvivalCurve`, :class:`RestrictedMeanEstimate`
 ``effects``         weighted differences / risk ratios with M-estimation sandwich intervals
-                    that account for the estimated propensity score; AIPW → :class:`EffectEstimate`
-``sensitivity``     E-values → :class:`EValueResult`; the augmented overlap-weight (doubly
-                    robust ATO) check of Mao, Li & Greene 2019 → :class:`EffectEstimate`
+                    that account for the estimated propensity score → :class:`EffectEstimate`
+``aipw``            augmented IPW (doubly robust ATE) → :class:`EffectEstimate`
+``sensitivity``     E-values → :class:`EValueResult`
+``augmented_overlap`` the augmented overlap-weight (doubly robust ATO) check of Mao, Li &
+                    Greene 2019 → :class:`EffectEstimate`
 ``multiplicity``    Benjamini–Hochberg and Holm adjusted p-values across a scorecard
 ``aft``             Weibull, log-normal and log-logistic accelerated failure time models
                     (censored), chosen by AIC; calibration by risk group
@@ -29,6 +31,24 @@ module              what it finishes
 This package imports only the standard library and numpy (no I/O, no engines, no pandas).
 """
 
+from spinetrack.stats.aipw import (
+    AIPWSums,
+    OutcomeRegressionSums,
+    aipw_sums_numpy,
+    estimate_aipw,
+    fit_outcome_regression,
+    outcome_regression_sums_numpy,
+)
+from spinetrack.stats.augmented_overlap import (
+    AugmentedArmSums,
+    AugmentedInfluence,
+    AugmentedVarianceSums,
+    AugmentedWeightingSums,
+    augmented_overlap_sums_numpy,
+    augmented_variance_sums_numpy,
+    compute_augmented_influence,
+    estimate_augmented_overlap,
+)
 from spinetrack.stats.balance import (
     ArmMomentSums,
     BalanceTable,
@@ -36,18 +56,12 @@ from spinetrack.stats.balance import (
     compute_balance,
 )
 from spinetrack.stats.effects import (
-    AIPWSums,
     ArmEstimatingSums,
     EffectEstimate,
-    OutcomeRegressionSums,
     WeightedMeanEstimate,
     WeightingSums,
-    aipw_sums_numpy,
-    estimate_aipw,
     estimate_risk_ratio,
     estimate_weighted_difference,
-    fit_outcome_regression,
-    outcome_regression_sums_numpy,
     weighted_mean_from_sums,
     weighting_sums_numpy,
 )
@@ -60,16 +74,8 @@ from spinetrack.stats.glm import (
     symmetric_from_triangle,
 )
 from spinetrack.stats.sensitivity import (
-    AugmentedArmSums,
-    AugmentedInfluence,
-    AugmentedVarianceSums,
-    AugmentedWeightingSums,
     EValueResult,
-    augmented_overlap_sums_numpy,
-    augmented_variance_sums_numpy,
-    compute_augmented_influence,
     e_value,
-    estimate_augmented_overlap,
     evalue_mean_difference,
     evalue_risk_ratio,
     evalue_smd,

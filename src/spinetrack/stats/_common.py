@@ -69,7 +69,7 @@ def freeze(arr: np.ndarray) -> np.ndarray:
 def to_jsonable(value: Any) -> Any:
     """Arrays to (nested) lists and numpy scalars to Python scalars; NaN/inf become None."""
     if isinstance(value, np.ndarray):
-        if value.ndim and value.dtype.kind in "biu" or value.dtype.kind == "f" and np.isfinite(value).all():
+        if (value.ndim and value.dtype.kind in "biu") or (value.dtype.kind == "f" and np.isfinite(value).all()):
             return value.tolist()  # already JSON scalars (the common case: no per-element walk)
         return [to_jsonable(v) for v in value.tolist()] if value.ndim else to_jsonable(value.item())
     if isinstance(value, (list, tuple)):

@@ -8,8 +8,8 @@ shrinkage.
 * :func:`fit_logistic` — maximum likelihood by Newton/IRLS (:func:`spinetrack.stats.glm.fit_logistic_irls`
   on :func:`~spinetrack.stats.glm.logistic_crossprod_numpy`).
 * :func:`fit_weibull_aft` — Weibull accelerated failure time model for right-censored times,
-  by Newton–Raphson on ``(β, log k)`` (:func:`spinetrack.stats.aft.fit_aft`). Parametrisation: ``log T = x'β + σ W`` with ``W`` the
-  standard (minimum) extreme-value distribution and ``σ = 1/k``, i.e.
+  by Newton–Raphson on ``(β, log k)`` (:func:`spinetrack.stats.aft.fit_aft`). Parametrisation:
+  ``log T = x'β + σ W`` with ``W`` the standard (minimum) extreme-value distribution and ``σ = 1/k``, i.e.
   ``S(t | x) = exp(−(t/λ)^k)`` with ``λ = exp(x'β)``. lifelines' ``WeibullAFTFitter`` uses the
   same model: its ``lambda_`` coefficients are ``β`` and its ``rho_`` intercept is ``log k``.
   The log-likelihood is that of the density of ``T`` (events ``log f(t)``, censored ``log S(t)``).
@@ -56,8 +56,8 @@ __all__ = [
     "fit_weibull_aft",
     "predict_mean",
     "predict_median_time",
-    "predict_probability",
     "predict_observation",
+    "predict_probability",
     "refit_intercept",
     "screen_columns",
     "shrink_coefficients",

@@ -315,7 +315,7 @@ def fit_aft(X: Any, time: Any, event: Any, distribution: str = "weibull", *, off
         raise InputError(f"{_LABELS[distribution]} fit: the starting values give no finite likelihood")
     converged = False
     it = 0
-    for it in range(1, max_iter + 1):
+    for it in range(1, max_iter + 1):  # noqa: B007 - the iteration count is returned after the loop
         info = -hess
         ridge = 0.0
         chol = safe_cholesky(info)
@@ -653,5 +653,6 @@ def calibrate_survival_groups(time: Any, event: Any, predicted_survival: Any, at
     df = len(parts) - 1
     return SurvivalCalibrationTable(float(at), tuple(n), tuple(ev), tuple(pred), tuple(obs), tuple(se), chi2, df,
                                     chi2_sf(chi2, df), int(groups),
-                                    "Greenwood-Nam-D'Agostino: Kaplan-Meier against mean predicted survival by group of "
-                                    f"predicted risk at t = {at:g} (groups with fewer than {min_events} events merged)")
+                                    "Greenwood-Nam-D'Agostino: Kaplan-Meier against mean predicted survival by group "
+                                    f"of predicted risk at t = {at:g} (groups with fewer than {min_events} events "
+                                    "merged)")

@@ -49,7 +49,7 @@ from __future__ import annotations
 
 import math
 import warnings
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -72,6 +72,9 @@ from spinetrack.stats._regression import (
     screen_columns,
     shrink_coefficients,
 )
+from spinetrack.stats._regression import binary as _binary
+from spinetrack.stats._regression import expit as _expit
+from spinetrack.stats._regression import vector as _vector
 from spinetrack.stats.aft import (
     DISTRIBUTIONS,
     AFTFitResult,
@@ -85,9 +88,6 @@ from spinetrack.stats.aft import (
     predict_aft_risk,
     select_aft,
 )
-from spinetrack.stats._regression import binary as _binary
-from spinetrack.stats._regression import expit as _expit
-from spinetrack.stats._regression import vector as _vector
 from spinetrack.stats.glm import ConvergenceWarning, fit_logistic_irls
 
 __all__ = [
@@ -284,7 +284,9 @@ class CalibrationResult:
         return _json(dict(self.__dict__))
 
 
-def _offset_crossprod(y: np.ndarray, offset: np.ndarray):  # type: ignore[no-untyped-def]
+def _offset_crossprod(
+    y: np.ndarray, offset: np.ndarray
+) -> Callable[[np.ndarray], tuple[np.ndarray, np.ndarray, float]]:
     def crossprod(beta: np.ndarray) -> tuple[np.ndarray, np.ndarray, float]:
         eta = offset + beta[0]
         e = _expit(eta)

@@ -339,12 +339,12 @@ def kaplan_meier_from_counts(
         raise InputError("time must be non-negative and strictly increasing")
     if np.any(d < 0):
         raise InputError("events must be non-negative")
-    if (at_risk is None) == (removals is None):
-        raise InputError("give exactly one of at_risk and removals")
-    if at_risk is not None:
+    if at_risk is not None and removals is None:
         n = as_float_array(at_risk, "at_risk", ndim=1)
+    elif removals is not None and at_risk is None:
+        n = at_risk_from_removals(removals)
     else:
-        n = at_risk_from_removals(removals)  # type: ignore[arg-type]
+        raise InputError("give exactly one of at_risk and removals")
     if n.shape != (k,):
         raise InputError("at_risk/removals must have one entry per time")
     if np.any(d > n * (1 + 1e-12)):

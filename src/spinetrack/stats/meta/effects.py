@@ -400,7 +400,8 @@ def effect_sizes_binary(
     if drop_double_zero and np.any(double):
         keep = ~double
         for i in np.flatnonzero(double):
-            why = "no events in either arm" if a[i] == 0 and c[i] == 0 else "every participant had the event in both arms"
+            why = ("no events in either arm" if a[i] == 0 and c[i] == 0
+                   else "every participant had the event in both arms")
             excluded.append(ExcludedStudy(names[i], f"{why}: carries no information on the {measure}"))
         notes.append(f"{int(double.sum())} double-zero stud{'y' if double.sum() == 1 else 'ies'} excluded "
                      f"({', '.join(e.label for e in excluded)}), as metafor drop00 = TRUE")

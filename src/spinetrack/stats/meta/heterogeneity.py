@@ -109,7 +109,9 @@ def _codes(groups: Sequence[Any] | np.ndarray | None, k: int) -> tuple[np.ndarra
     return codes.astype(np.intp), int(codes.max()) + 1
 
 
-def _prepare(yi: Any, vi: Any, groups: Sequence[Any] | np.ndarray | None) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
+def _prepare(
+    yi: Any, vi: Any, groups: Sequence[Any] | np.ndarray | None
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
     y = as_float_array(yi, "yi", ndim=1)
     v = as_float_array(vi, "vi", ndim=1)
     if y.shape != v.shape or y.size == 0:
@@ -239,7 +241,7 @@ def _reml_terms(y: np.ndarray, v: np.ndarray, codes: np.ndarray, n_groups: int, 
 
 def _reml(y: np.ndarray, v: np.ndarray, codes: np.ndarray, n_groups: int) -> tuple[float, float, int]:
     tau2 = _dl(y, v, codes, n_groups)
-    for it in range(1, _REML_MAX_ITER + 1):
+    for it in range(1, _REML_MAX_ITER + 1):  # noqa: B007 - the iteration count is returned after the loop
         ypp, tr_p, tr_pp = _reml_terms(y, v, codes, n_groups, tau2)
         new = max(0.0, tau2 + (ypp - tr_p) / tr_pp)
         if abs(new - tau2) <= _REML_TOL * (1.0 + tau2):
