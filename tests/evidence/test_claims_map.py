@@ -22,15 +22,6 @@ from spinetrack.evidence import (
 STUDIES = {r.id: r for r in load_studies()}
 
 
-def test_claim_keys_and_definitions_match_the_scorecard() -> None:
-    """The map repeats analysis.claims (evidence may not import analysis); keep them in step."""
-    from spinetrack.analysis.claims import CLAIMS
-
-    assert [c.claim for c in CLAIM_EVIDENCE] == [c.key for c in CLAIMS]
-    for ce, c in zip(CLAIM_EVIDENCE, CLAIMS, strict=True):
-        assert (ce.metric, ce.kind, ce.unit, ce.better) == (c.metric, c.kind.value, c.unit, c.better), c.key
-
-
 def test_uncovered_claims_have_an_explicit_empty_mapping_with_a_reason() -> None:
     empty = {ce.claim for ce in CLAIM_EVIDENCE if not ce.covered}
     assert empty == {"wrong_level", "revision_malposition", "back_pain_6w", "return_to_activity_from_enrolment",

@@ -24,7 +24,8 @@ from spinetrack.evidence import (
     load_studies,
     select,
 )
-from spinetrack.evidence.base import ARM_COLUMNS, MAX_CELL_CHARS, STUDY_COLUMNS
+from spinetrack.evidence.reader import MAX_CELL_CHARS
+from spinetrack.evidence.schema import ARM_COLUMNS, STUDY_COLUMNS
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 Rows = list[dict[str, str]]

@@ -38,7 +38,8 @@ from spinetrack.evidence import (
     pooling,
     summarize_evidence,
 )
-from spinetrack.evidence.pooling import EvidenceGroup, build_items
+from spinetrack.evidence.items import build_items
+from spinetrack.evidence.pooling import EvidenceGroup
 from spinetrack.stats.meta import (
     effect_sizes_binary,
     effect_sizes_continuous,
@@ -82,7 +83,7 @@ def _group(report_groups: tuple[EvidenceGroup, ...], outcome: str, comparison: s
 # ------------------------------------------------------------------------------ doctests
 
 
-@pytest.mark.parametrize("name", ["pooling", "literature"])
+@pytest.mark.parametrize("name", ["pooling", "literature", "citations", "wording", "items"])
 def test_docstring_examples_run(name: str) -> None:
     import importlib
 

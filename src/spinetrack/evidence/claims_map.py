@@ -1,11 +1,11 @@
 """Which literature outcomes inform which scorecard claim, and how far they can be compared.
 
-The scorecard (``spinetrack.analysis.claims``) measures each claim on the site's own patients as
+The scorecard measures each claim of the catalogue (:mod:`spinetrack.domain.claims`) on the site's own patients as
 MIS minus open (or MIS / open) on a fixed metric, unit and timepoint. The literature reports
 other units (VAS 0-100 instead of NRS points), other measures (odds ratios instead of risk
 ratios, medians instead of means), other timepoints, or a related quantity (proportion
 reoperated instead of reoperation-free survival). This module records, for every claim key,
-which :class:`~spinetrack.evidence.base.Outcome` rows inform it and classifies each row with a
+which :class:`~spinetrack.evidence.vocab.Outcome` rows inform it and classifies each row with a
 :class:`Relation`:
 
 ``same_scale``
@@ -22,9 +22,9 @@ which :class:`~spinetrack.evidence.base.Outcome` rows inform it and classifies e
     A direction or P value without an effect size.
 
 Claims the retrieved literature does not cover have an empty ``links`` and a ``gap`` saying
-why. The claim keys, metrics, units and ``better`` directions repeat ``analysis.claims`` (this
-package sits below ``analysis`` in the import layers and cannot import it); a test keeps the two
-in step.
+why. Each entry's metric, kind, unit and ``better`` direction are taken from the claim of the same
+key in :data:`spinetrack.domain.claims.CLAIMS`; the map has one entry per claim, in the
+catalogue's order (checked when this module is imported).
 """
 
 from __future__ import annotations
@@ -33,15 +33,10 @@ import enum
 from dataclasses import dataclass
 from typing import Final
 
+from spinetrack.domain.claims import CLAIMS, claim
 from spinetrack.errors import ValidationError
-from spinetrack.evidence.base import (
-    EvidenceRecord,
-    Measure,
-    Outcome,
-    ScaleDirection,
-    Timepoint,
-    Unit,
-)
+from spinetrack.evidence.records import EvidenceRecord
+from spinetrack.evidence.vocab import Measure, Outcome, ScaleDirection, Timepoint, Unit
 
 __all__ = [
     "CLAIM_EVIDENCE",
@@ -99,9 +94,9 @@ class OutcomeLink:
 class ClaimEvidence:
     """The literature mapping of one scorecard claim.
 
-    ``kind`` (``continuous``, ``binary``, ``time_to_event``), ``unit`` and ``better`` repeat the
-    claim's definition in ``analysis.claims``. ``gap`` says what the literature lacks; it is
-    required when ``links`` is empty.
+    ``metric``, ``kind`` (``continuous``, ``binary``, ``time_to_event``), ``unit`` and ``better``
+    are the claim's, from :data:`spinetrack.domain.claims.CLAIMS`. ``gap`` says what the
+    literature lacks; it is required when ``links`` is empty.
     """
 
     claim: str
@@ -129,106 +124,111 @@ def _risk(outcome: Outcome, note: str = "") -> OutcomeLink:
     return OutcomeLink(outcome, units=(Unit.RATIO,), conversions=((Unit.PERCENT, 0.01),), note=note)
 
 
-def _ce(claim: str, metric: str, kind: str, unit: str, better: str, *links: OutcomeLink, gap: str = "") -> ClaimEvidence:
-    return ClaimEvidence(claim, metric, kind, unit, better, tuple(links), gap)
+def _ce(key: str, *links: OutcomeLink, gap: str = "") -> ClaimEvidence:
+    """The entry of the claim ``key``, its metric, kind, unit and direction from the catalogue."""
+    c = claim(key)
+    return ClaimEvidence(c.key, c.metric, c.kind.value, c.unit, c.better, tuple(links), gap)
 
 
 #: One entry per scorecard claim, in the scorecard's order.
 CLAIM_EVIDENCE: Final[tuple[ClaimEvidence, ...]] = (
-    _ce("incision", "incision length", "continuous", "mm", "lower",
+    _ce("incision",
         OutcomeLink(Outcome.INCISION_LENGTH, units=(Unit.MM,), conversions=((Unit.CM, 10.0),),
                     note="The one pooled figure (Int Orthop 2014) prints no unit (cm or mm)."),
         gap="No incision length with a stated unit."),
-    _ce("blood_loss", "estimated blood loss", "continuous", "mL", "lower",
+    _ce("blood_loss",
         OutcomeLink(Outcome.BLOOD_LOSS, units=(Unit.ML,)),
         OutcomeLink(Outcome.POSTOP_BLOOD_LOSS, proxy=True,
                     note="Postoperative drainage / blood loss is not intraoperative EBL.")),
-    _ce("transfusion", "transfusion", "binary", "risk", "lower",
+    _ce("transfusion",
         _risk(Outcome.TRANSFUSION), gap="One retrospective cohort only (Rampersaud 2011)."),
-    _ce("wrong_level", "wrong-level surgery", "binary", "risk", "lower",
+    _ce("wrong_level",
         gap="No retrieved source reports wrong-level surgery for MIS versus open."),
-    _ce("revision_malposition", "free of revision for a malpositioned implant to 2 years", "time_to_event",
-        "probability", "higher",
+    _ce("revision_malposition",
         gap="No retrieved source reports revision for implant malposition for MIS versus open."),
-    _ce("fluoro_time", "fluoroscopy time", "continuous", "s", "lower",
+    _ce("fluoro_time",
         OutcomeLink(Outcome.FLUOROSCOPY_TIME, units=(Unit.S,), conversions=((Unit.MIN, 60.0),)),
         OutcomeLink(Outcome.FLUOROSCOPY_COUNT, proxy=True, note="Number of fluoroscopy shots, not time."),
         OutcomeLink(Outcome.RADIATION_EXPOSURE, proxy=True, note="'X-ray exposure' without a stated metric.")),
-    _ce("fluoro_dose", "fluoroscopy dose", "continuous", "mGy", "lower",
+    _ce("fluoro_dose",
         OutcomeLink(Outcome.RADIATION_DOSE, units=(Unit.MGY,),
                     note="Patient dose per procedure; check that the dose quantity matches the site's."),
         OutcomeLink(Outcome.RADIATION_EXPOSURE, proxy=True, note="'X-ray exposure' without a stated metric.")),
-    _ce("back_pain_2w", "back pain NRS at 2 weeks", "continuous", "NRS points", "lower",
+    _ce("back_pain_2w",
         OutcomeLink(Outcome.BACK_PAIN, timepoints=(_T.W2,), proxy_timepoints=(_T.EARLY_POSTOP,),
                     units=(Unit.NRS_0_10,), note=_VAS_NOTE),
         OutcomeLink(Outcome.PAIN_UNSPECIFIED, timepoints=(_T.W2, _T.EARLY_POSTOP), proxy=True,
                     note="Back and leg pain not separated."),
         gap="No back-pain figure at 2 weeks; nearest is a day-7 VAS, back/leg not stated (Zhao 2019)."),
-    _ce("leg_pain_2w", "leg pain NRS at 2 weeks", "continuous", "NRS points", "lower",
+    _ce("leg_pain_2w",
         OutcomeLink(Outcome.LEG_PAIN, timepoints=(_T.W2,), proxy_timepoints=(_T.EARLY_POSTOP,),
                     units=(Unit.NRS_0_10,), note=_VAS_NOTE),
         OutcomeLink(Outcome.PAIN_UNSPECIFIED, timepoints=(_T.W2, _T.EARLY_POSTOP), proxy=True,
                     note="Back and leg pain not separated."),
         gap="No leg-pain figure at 2 weeks; nearest are day-3 NRS (Hartmann 2022, P only) and day-7 VAS."),
-    _ce("back_pain_6w", "back pain NRS at 6 weeks", "continuous", "NRS points", "lower",
+    _ce("back_pain_6w",
         gap="No back-pain figure at 6 weeks (or 3 months) in the retrieved evidence."),
-    _ce("length_of_stay", "length of stay", "continuous", "days", "lower",
+    _ce("length_of_stay",
         OutcomeLink(Outcome.LENGTH_OF_STAY, units=(Unit.DAYS,))),
-    _ce("return_to_activity", "days to return to usual activity (restricted mean within a year)",
-        "time_to_event", "days", "lower",
+    _ce("return_to_activity",
         OutcomeLink(Outcome.RETURN_TO_WORK, proxy=True,
                     note="Return to work is not return to usual activity, and only P values or statements."),
         gap="No days to return to activity or work in the retrieved evidence."),
     _ce("return_to_activity_from_enrolment",
-        "days from enrolment to return to usual activity, the wait for treatment included (restricted mean within a "
-        "year)", "time_to_event", "days", "lower",
         gap="No days from enrolment (or referral) to return to activity in the retrieved evidence."),
-    _ce("any_complication", "any complication", "binary", "risk", "lower",
+    _ce("any_complication",
         _risk(Outcome.COMPLICATIONS_ANY, "Odds ratios are not risk ratios; counts may be events, not patients.")),
-    _ce("major_complication", "Clavien–Dindo grade III or higher", "binary", "risk", "lower",
+    _ce("major_complication",
         _risk(Outcome.COMPLICATIONS_MAJOR, "'Severe complications' are not Clavien-Dindo graded."),
         gap="Narrative only (Smith 2013); no Clavien-Dindo-graded figures."),
-    _ce("ssi", "surgical-site infection", "binary", "risk", "lower",
+    _ce("ssi",
         _risk(Outcome.INFECTION, "Park 2018 gives an odds ratio, not a risk ratio.")),
-    _ce("dural_tear", "dural tear", "binary", "risk", "lower",
+    _ce("dural_tear",
         _risk(Outcome.DURAL_TEAR)),
-    _ce("readmission", "readmission", "binary", "risk", "lower",
+    _ce("readmission",
         gap="No retrieved source reports readmission for MIS versus open."),
-    _ce("odi_12m", "ODI at 12 months", "continuous", "ODI points", "lower",
-        OutcomeLink(Outcome.ODI, timepoints=(_T.M12,), proxy_timepoints=(_T.M24, _T.UP_TO_24M, _T.LONG_TERM, _T.UNKNOWN),
+    _ce("odi_12m",
+        OutcomeLink(Outcome.ODI, timepoints=(_T.M12,),
+                    proxy_timepoints=(_T.M24, _T.UP_TO_24M, _T.LONG_TERM, _T.UNKNOWN),
                     units=(Unit.ODI_POINTS,), note="A change score (Park 2018) is not the 12-month level."),
         OutcomeLink(Outcome.DISABILITY_OTHER, timepoints=_LATER, proxy=True,
                     note="Other instruments (RDQ, JOA, physical function) are not ODI."),
         gap="No ODI figure at 12 months; ODI rows are at 2 years, long term, or an unstated time."),
-    _ce("odi_24m", "ODI at 24 months", "continuous", "ODI points", "lower",
-        OutcomeLink(Outcome.ODI, timepoints=(_T.M24,), proxy_timepoints=(_T.M12, _T.UP_TO_24M, _T.LONG_TERM, _T.UNKNOWN),
+    _ce("odi_24m",
+        OutcomeLink(Outcome.ODI, timepoints=(_T.M24,),
+                    proxy_timepoints=(_T.M12, _T.UP_TO_24M, _T.LONG_TERM, _T.UNKNOWN),
                     units=(Unit.ODI_POINTS,), note="A change score (Park 2018) is not the 24-month level."),
         OutcomeLink(Outcome.DISABILITY_OTHER, timepoints=_LATER, proxy=True,
                     note="Other instruments (RDQ, JOA, physical function) are not ODI."),
         gap="At 2 years only a narrative finding (10-year cohort); no ODI estimate at 24 months."),
-    _ce("leg_pain_12m", "leg pain NRS at 12 months", "continuous", "NRS points", "lower",
-        OutcomeLink(Outcome.LEG_PAIN, timepoints=(_T.M12,), proxy_timepoints=(_T.M24, _T.UP_TO_24M, _T.LONG_TERM, _T.UNKNOWN),
+    _ce("leg_pain_12m",
+        OutcomeLink(Outcome.LEG_PAIN, timepoints=(_T.M12,),
+                    proxy_timepoints=(_T.M24, _T.UP_TO_24M, _T.LONG_TERM, _T.UNKNOWN),
                     units=(Unit.NRS_0_10,), note=_VAS_NOTE + " Gadjradj 2022 reports medians."),
         OutcomeLink(Outcome.PAIN_UNSPECIFIED, timepoints=_LATER, proxy=True, note="Back and leg pain not separated.")),
-    _ce("back_pain_12m", "back pain NRS at 12 months", "continuous", "NRS points", "lower",
-        OutcomeLink(Outcome.BACK_PAIN, timepoints=(_T.M12,), proxy_timepoints=(_T.M24, _T.UP_TO_24M, _T.LONG_TERM, _T.UNKNOWN),
+    _ce("back_pain_12m",
+        OutcomeLink(Outcome.BACK_PAIN, timepoints=(_T.M12,),
+                    proxy_timepoints=(_T.M24, _T.UP_TO_24M, _T.LONG_TERM, _T.UNKNOWN),
                     units=(Unit.NRS_0_10,), note=_VAS_NOTE),
         OutcomeLink(Outcome.PAIN_UNSPECIFIED, timepoints=_LATER, proxy=True, note="Back and leg pain not separated."),
         gap="No back-pain figure at 12 months; SIPS gives a VAS difference over 2 years."),
-    _ce("eq5d_12m", "EQ-5D-5L index at 12 months", "continuous", "index", "higher",
+    _ce("eq5d_12m",
         OutcomeLink(Outcome.HEALTH_STATUS, proxy=True, note="SF-36, SF-6D and QALYs are not the EQ-5D-5L index."),
         gap="No EQ-5D figures in the retrieved evidence."),
-    _ce("odi_mcid_12m", "share improved by the ODI MCID at 12 months", "binary", "share", "higher",
+    _ce("odi_mcid_12m",
         OutcomeLink(Outcome.GOOD_RECOVERY, proxy=True,
                     note="Global perceived (good / excellent) recovery, not the share reaching the ODI MCID."),
         OutcomeLink(Outcome.SATISFACTION, proxy=True, note="Satisfaction, not the ODI MCID."),
         gap="No share reaching the ODI MCID in the retrieved evidence."),
-    _ce("reoperation_free", "reoperation-free survival to 2 years", "time_to_event", "probability", "higher",
+    _ce("reoperation_free",
         OutcomeLink(Outcome.REOPERATION,
                     note="Proportions reoperated (30 days, 2 years, 5 years or more) are not reoperation-free "
                          "survival at 2 years: unit mismatch."),
         OutcomeLink(Outcome.RECURRENCE, proxy=True, note="Recurrent herniation is not reoperation.")),
 )
+
+if tuple(ce.claim for ce in CLAIM_EVIDENCE) != tuple(c.key for c in CLAIMS):
+    raise RuntimeError("evidence.claims_map.CLAIM_EVIDENCE must map every claim of domain.claims.CLAIMS, in order")
 
 _BY_KEY: Final = {c.claim: c for c in CLAIM_EVIDENCE}
 _SAME_MEASURES: Final[dict[str, frozenset[Measure]]] = {
@@ -287,7 +287,7 @@ def relation(claim: str, row: EvidenceRecord) -> Relation | None:
 
     Examples
     --------
-    >>> from spinetrack.evidence.base import load_studies
+    >>> from spinetrack.evidence.studies import load_studies
     >>> rows = {r.id: r for r in load_studies()}
     >>> relation("blood_loss", rows["fus-sun2013-blood-loss"]).value
     'same_scale'
@@ -326,7 +326,7 @@ def conversion_factor(claim: str, row: EvidenceRecord) -> float | None:
 
     Examples
     --------
-    >>> from spinetrack.evidence.base import load_studies
+    >>> from spinetrack.evidence.studies import load_studies
     >>> row = next(r for r in load_studies() if r.id == "fus-rampersaud2011-transfusion")
     >>> conversion_factor("transfusion", row)
     0.01

@@ -57,13 +57,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 from typing import Any, Final
 
-from spinetrack.evidence.base import (
-    ArmSummary,
-    Citation,
-    Comparison,
-    Design,
-    PublishedEstimate,
-)
+from spinetrack.domain.comparisons import COMPARISONS, FAMILIES
+from spinetrack.evidence.citations import citation_as_dict, short_citation
 from spinetrack.evidence.claims_map import (
     ClaimEvidence,
     Relation,
@@ -71,14 +66,10 @@ from spinetrack.evidence.claims_map import (
     conversion_factor,
     relation,
 )
-from spinetrack.evidence.pooling import (
-    EvidenceGroup,
-    EvidenceItem,
-    PooledEstimate,
-    citation_as_dict,
-    evidence_groups,
-    short_citation,
-)
+from spinetrack.evidence.items import EvidenceItem
+from spinetrack.evidence.pooling import EvidenceGroup, PooledEstimate, evidence_groups
+from spinetrack.evidence.records import ArmSummary, Citation, PublishedEstimate
+from spinetrack.evidence.vocab import Comparison, Design
 
 __all__ = [
     "LEVELS",
@@ -99,8 +90,7 @@ LEVELS: Final[tuple[tuple[str, str], ...]] = (
 )
 _RANK: Final = {code: i + 1 for i, (code, _label) in enumerate(LEVELS)}
 _LABEL: Final = dict(LEVELS)
-_FAMILIES: Final = ("discectomy", "decompression", "fusion")
-_SCORECARD_COMPARISONS: Final = (*_FAMILIES, "pooled", "surgery_vs_conservative")
+_SCORECARD_COMPARISONS: Final = tuple(c.key for c in COMPARISONS)
 _RELATION_ORDER: Final = {r: i for i, r in enumerate(Relation)}
 _RELATION_TEXT: Final = {
     Relation.SAME_SCALE: "same quantity and unit as the claim",
@@ -109,10 +99,7 @@ _RELATION_TEXT: Final = {
     Relation.PROXY: "related quantity or another timepoint: context only",
     Relation.NARRATIVE: "direction or P value without an effect size",
 }
-_COMPARISON_TEXT: Final = {
-    "discectomy": "discectomy", "decompression": "decompression", "fusion": "fusion",
-    "cross_cutting": "mixed lumbar procedures",
-}
+_COMPARISON_TEXT: Final = {**{f: f for f in FAMILIES}, Comparison.CROSS_CUTTING.value: "mixed lumbar procedures"}
 
 
 def literature_verdict(ci_low: float, ci_high: float, better: str, *, null: float = 0.0) -> str:
@@ -506,7 +493,7 @@ def _build(claim_key: str, comparison_key: str, groups: Sequence[EvidenceGroup])
                                claim_unit=ce.unit, gap=gap, summary=gap)
     if comparison_key == "pooled":
         entry = _entry(claim_key, comparison_key, ce, groups, {Comparison.CROSS_CUTTING}, "by_procedure_family")
-        families = tuple(_entry(claim_key, f, ce, groups, {Comparison(f)}, "procedure") for f in _FAMILIES)
+        families = tuple(_entry(claim_key, f, ce, groups, {Comparison(f)}, "procedure") for f in FAMILIES)
         # each family's context says why a row is not that family's figure; the family figures
         # themselves are shown above the context and are left out of it
         shown = {i for f in families for i in f.source_ids}
