@@ -210,7 +210,8 @@ def test_a_row_that_mixes_sources_says_so(store: Store, patient: tuple[int, int]
     open surgery keeps the clinic's model. Rows from one source carry no such note."""
     from dataclasses import replace
 
-    from spinetrack.predict.model import OptionAvailability, write_model_set
+    from spinetrack.predict.files import write_model_set
+    from spinetrack.predict.model import OptionAvailability
 
     ms = trained.models
     avail = tuple(OptionAvailability(a.care_group, a.outcome, a.option, "fallback", None, a.n_patients, a.n_events,

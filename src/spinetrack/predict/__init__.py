@@ -1,4 +1,4 @@
-"""Per-patient expected outcomes for each treatment option (issue 7, decision support).
+"""Per-patient expected outcomes for each treatment option (decision support).
 
 :func:`train_models` fits, validates and writes the models from a snapshot;
 :func:`load_models` reads them back; :func:`predict_options` gives, for one
@@ -6,8 +6,9 @@
 (within the procedure family for the diagnosis) — from the clinic's models when its data meet
 the minimum-data rule, else from the published arms of the evidence package, else nothing, and
 says which. The outcomes, options, predictors and the rule are in :mod:`spinetrack.predict.spec`;
-the design choice in :mod:`spinetrack.predict.training`; the files in :mod:`spinetrack.predict.model`;
-the cards in :mod:`spinetrack.predict.card`.
+the design choice in :mod:`spinetrack.predict.training`; the models as data (and reading them
+back) in :mod:`spinetrack.predict.model`; the cards in :mod:`spinetrack.predict.card`; writing a
+model directory in :mod:`spinetrack.predict.files`.
 
 This package sits between ``analysis`` (whose covariates and outcome columns it reuses) and the
 reports, interop and snapshot layer; it reaches the data only through an ``Engine``.

@@ -61,14 +61,16 @@ RULE = (
     "predicted, Greenwood-Nam-D'Agostino test, p >= {alpha:g}); otherwise it falls back to the published arm of the "
     "evidence package, or to no figure. An overfitted model is shrunk, not discarded: its covariate effects are "
     "multiplied by its optimism-corrected calibration slope when that is below 1 (Van Houwelingen & Le Cessie 1990).")
+_PI_LOW, _PI_HIGH = (1 - PREDICTION_INTERVAL_LEVEL) / 2, (1 + PREDICTION_INTERVAL_LEVEL) / 2
 INTERVALS = (
     "95% confidence intervals are for the expected outcome of patients like this one (delta method: a mean; a "
     "probability on the logit scale; a time quantile on the log scale; a risk by a horizon on the scale of the "
-    "distribution's standardised time). The range for one patient is the prediction interval, {pi:.0%} of patients "
+    "distribution's standardised time). The range for one patient is the prediction interval, "
+    f"{PREDICTION_INTERVAL_LEVEL:.0%} of patients "
     "like this one: for a mean, ± t √(residual variance + variance of the mean), cut at the ends of the scale; for "
-    "days to an event, the {lo:.0%} and {hi:.0%} quantiles of the fitted distribution (not shown beyond the longest "
-    "follow-up in the training data). Probabilities have no such range: the probability is the prediction.").format(
-    pi=PREDICTION_INTERVAL_LEVEL, lo=(1 - PREDICTION_INTERVAL_LEVEL) / 2, hi=(1 + PREDICTION_INTERVAL_LEVEL) / 2)
+    f"days to an event, the {_PI_LOW:.0%} and {_PI_HIGH:.0%} quantiles of the fitted distribution (not shown beyond "
+    "the longest follow-up in the training data). Probabilities have no such range: the probability is the "
+    "prediction.")
 _METRIC_LABELS = {
     "c_statistic": "C-statistic", "calibration_intercept": "calibration intercept",
     "calibration_slope": "calibration slope", "brier": "Brier score", "r2": "R²", "rmse": "RMSE",
@@ -106,9 +108,9 @@ class ModelCard:
                                "a reoperation done elsewhere and not recorded here is missed, which would make the "
                                "risk too low.")
         if m.kind == "time_to_event":
-            limitations.append("The AFT model assumes the covariates stretch or shrink the time scale; its distribution "
-                               "was chosen by AIC among three and checked against Kaplan-Meier by risk group (see "
-                               "calibration by risk group).")
+            limitations.append("The AFT model assumes the covariates stretch or shrink the time scale; its "
+                               "distribution was chosen by AIC among three and checked against Kaplan-Meier by risk "
+                               "group (see calibration by risk group).")
         if m.sampled:
             limitations.append(f"Trained on a deterministic hashed sample of the {m.population_rows} eligible "
                                "patients (row cap).")

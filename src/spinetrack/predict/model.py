@@ -1,4 +1,4 @@
-"""Fitted prediction models as data, and their files.
+"""Fitted prediction models as data, and how a model directory is read back.
 
 A model directory (``spinetrack models train``; default ``SPINETRACK_MODELS_DIR``)::
 
@@ -12,7 +12,8 @@ A model directory (``spinetrack models train``; default ``SPINETRACK_MODELS_DIR`
 Every file is plain JSON (no pickles): coefficients, covariance, column names, the
 performance, the reliability groups, training counts, the snapshot manifest's id and creation
 time, and the spinetrack version that wrote it. :func:`load_models` reads a directory back into
-a :class:`ModelSet`.
+a :class:`ModelSet`; :func:`spinetrack.predict.files.write_model_set` writes one (with the cards,
+which are made from these classes).
 """
 
 from __future__ import annotations
@@ -31,8 +32,7 @@ from spinetrack.errors import ValidationError
 from spinetrack.stats._common import to_jsonable
 from spinetrack.stats.prediction import ModelPerformance, ReliabilityCurve, SurvivalCalibrationTable
 
-__all__ = ["FORMAT", "FORMAT_VERSION", "ModelSet", "OptionAvailability", "PredictionModel", "load_models",
-           "write_model_set"]
+__all__ = ["FORMAT", "FORMAT_VERSION", "ModelSet", "OptionAvailability", "PredictionModel", "load_models"]
 
 
 def _json(value: Any) -> dict[str, Any]:
@@ -220,28 +220,6 @@ class ModelSet:
                             "models": sorted(self.models), "availability": [a.as_dict() for a in self.availability]})
 
 
-def write_model_set(models: ModelSet, out_dir: str | Path) -> Path:
-    """Write ``index.json``, the model files and the cards (module docstring); returns the
-    directory. Files of an earlier run in the same directory are replaced."""
-    from spinetrack.predict.card import model_card
-
-    out = Path(out_dir)
-    (out / "models").mkdir(parents=True, exist_ok=True)
-    (out / "cards").mkdir(parents=True, exist_ok=True)
-    for old in [*(out / "models").glob("*.json"), *(out / "cards").glob("*.json"), *(out / "cards").glob("*.md")]:
-        old.unlink()
-    for mid, m in models.models.items():
-        (out / "models" / f"{mid}.json").write_text(json.dumps(m.as_dict(), indent=1, allow_nan=False) + "\n",
-                                                    encoding="utf-8")
-        card = model_card(m, models)
-        (out / "cards" / f"{mid}.json").write_text(json.dumps(card.as_dict(), indent=1, allow_nan=False) + "\n",
-                                                   encoding="utf-8")
-        (out / "cards" / f"{mid}.md").write_text(card.markdown(), encoding="utf-8")
-    (out / "index.json").write_text(json.dumps(models.index_dict(), indent=1, allow_nan=False) + "\n",
-                                    encoding="utf-8")
-    return out
-
-
 def load_models(directory: str | Path) -> ModelSet:
     """Read a model directory written by ``train_models`` / ``spinetrack models train``.
 
@@ -255,7 +233,8 @@ def load_models(directory: str | Path) -> ModelSet:
     try:
         index = json.loads(index_path.read_text(encoding="utf-8"))
     except (OSError, ValueError) as exc:
-        raise ValidationError(field="models_dir", value=str(d), allowed="a directory written by spinetrack models train",
+        raise ValidationError(field="models_dir", value=str(d),
+                              allowed="a directory written by spinetrack models train",
                               reason=f"cannot read {index_path.name}: {exc}") from None
     if index.get("format") != FORMAT or index.get("format_version") != FORMAT_VERSION:
         raise ValidationError(field="models_dir", value=str(d), allowed=f"{FORMAT} version {FORMAT_VERSION}",

@@ -5,7 +5,7 @@ and MIS and open surgery within the family that treats the diagnosis), one
 :class:`OptionPrediction`:
 
 * ``source = "clinic"`` — the clinic's model at the patient's covariates with the option's
-  indicator, with two intervals that answer different questions (issue 15, item 8):
+  indicator, with two intervals that answer different questions:
 
   - the 95% **confidence interval** (``ci_low``, ``ci_high``) of the expected value for patients
     like this one (delta method: a mean; a probability on the logit scale; a time quantile on
@@ -38,10 +38,9 @@ conservative care.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Any
-
-import math
 
 import numpy as np
 
@@ -65,7 +64,8 @@ __all__ = ["OptionPrediction", "OptionPredictions", "predict_options"]
 _MISSING_COLUMN = {"age_years": "x_age10", "bmi": "x_bmi5", "smoking": "x_smoker_current", "diabetes": "x_diabetes",
                    "asa_grade": "x_asa", "odi_pct": "x_odi0", "nrs_back": "x_back0", "nrs_leg": "x_leg0",
                    "symptom_duration_weeks": "x_log_symptom_weeks", "prior_spine_surgery": "x_prior_surgery"}
-_FIELD_WORDS = {"age_years": "age", "bmi": "BMI", "smoking": "smoking", "diabetes": "diabetes", "asa_grade": "ASA grade",
+_FIELD_WORDS = {"age_years": "age", "bmi": "BMI", "smoking": "smoking", "diabetes": "diabetes",
+                "asa_grade": "ASA grade",
                 "odi_pct": "ODI", "nrs_back": "NRS back pain", "nrs_leg": "NRS leg pain",
                 "symptom_duration_weeks": "symptom duration", "prior_spine_surgery": "earlier spine surgery"}
 
@@ -146,8 +146,8 @@ def _input_notes(model: PredictionModel, missing: tuple[str, ...], x: dict[str, 
     scores = [f for f in missing if f in BASELINE_SCORES]
     if scores:
         notes.append(f"baseline {_names(scores)} not recorded: this estimate does not use the patient's own "
-                     f"score{'s' if len(scores) > 1 else ''} (it uses the clinic's patients whose score was not recorded "
-                     "either) and is less personal")
+                     f"score{'s' if len(scores) > 1 else ''} (it uses the clinic's patients whose score was not "
+                     "recorded either) and is less personal")
     for f in missing:
         col = _MISSING_COLUMN.get(f)
         if col is None or f in BASELINE_SCORES:
@@ -251,8 +251,9 @@ def predict_options(profile: PatientProfile, models: ModelSet, *, ci_level: floa
                 continue
             if o.key == "odi_mcid_12m" and profile.odi_pct is None:
                 preds.append(OptionPrediction(option, o.key, None, None, None, o.unit, o.prediction, "none", None, None,
-                                              None, "the patient's baseline ODI is not recorded: the improvement is "
-                                                    "measured from it, so it is not estimated (record the baseline ODI)"))
+                                              None, "the patient's baseline ODI is not recorded: the improvement "
+                                                    "is measured from it, so it is not estimated (record the "
+                                                    "baseline ODI)"))
                 continue
             entry = models.entry(group.key, o.key, option)
             if entry is not None and entry.source == "clinic" and entry.model_id is not None \

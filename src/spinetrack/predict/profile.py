@@ -117,7 +117,7 @@ class PatientProfile:
         Every predictor is taken at the episode's baseline, the time its baseline scores
         describe: age is the year of the episode's index date (the start of treatment; the
         enrolment date while treatment has not started) minus the birth year — the rule the
-        snapshot uses for ``age_at_index`` — never today's age (issue 15: an old episode's
+        snapshot uses for ``age_at_index`` — never today's age (an old episode's
         scores with today's age describe no patient)."""
         return cls(
             diagnosis_group=episode.diagnosis.group.value,

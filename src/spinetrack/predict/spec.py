@@ -1,8 +1,8 @@
 """What is predicted, for whom, and when the clinic's data are enough: the outcomes, the
 treatment options per diagnosis, the predictors and the minimum-data rule.
 
-Outcomes (issue 7)
-------------------
+Outcomes
+--------
 ======================  =========================================  ===========  ===================  =========
 key                     outcome                                    kind         unit                 options
 ======================  =========================================  ===========  ===================  =========
@@ -20,7 +20,7 @@ Models: least squares (means), logistic regression (probabilities), and for the 
 time-to-event outcomes a parametric accelerated failure time model — Weibull, log-normal or
 log-logistic, whichever fits best by AIC (``stats.aft``) — for right-censored times: the
 median days to return to activity, and the risk of a reoperation by day 730,
-``1 − S(730 | x)`` (issue 15: a censored patient counts for the time they were followed, not as
+``1 − S(730 | x)`` (a censored patient counts for the time they were followed, not as
 "no reoperation" and not dropped).
 
 The outcome columns are those of the claims scorecard (``analysis.design.outcome_spec`` of the
@@ -76,7 +76,7 @@ no figure at all, with the reason. A model that was fitted but failed a rule is 
 with its card, so that the reason can be read; a model that is used has its covariate effects
 shrunk by its corrected calibration slope when that is below 1 (``predict.training``).
 
-Overfitting does not discard a model (issue 15): the optimism-corrected calibration slope
+Overfitting does not discard a model: the optimism-corrected calibration slope
 (Harrell's bootstrap, ``stats.prediction.validate_bootstrap``) is used as a uniform shrinkage
 factor for the covariate effects, the intercept re-estimated (Van Houwelingen JC, Le Cessie S.
 Stat Med. 1990;9(11):1303-1325; Steyerberg EW. *Clinical Prediction Models*, 2nd ed. 2019,
@@ -99,19 +99,19 @@ from spinetrack.analysis.design import ComparisonSpec, covariate_columns, outcom
 from spinetrack.domain.options import SURGICAL_FAMILY
 
 __all__ = [
+    "CALIBRATION_ALPHA",
+    "CALIBRATION_GROUPS",
     "CARE_GROUPS",
     "COVARIATES",
     "FAMILY_BY_DIAGNOSIS",
-    "CALIBRATION_ALPHA",
-    "CALIBRATION_GROUPS",
     "MAX_TRAINING_ROWS",
     "MIN_EVENTS_PER_PARAMETER",
     "MIN_PATIENTS_PER_OPTION",
     "OPTIONS",
     "OUTCOMES",
+    "PREDICTION_INTERVAL_LEVEL",
     "REOPERATION_HORIZON_DAYS",
     "CareGroup",
-    "PREDICTION_INTERVAL_LEVEL",
     "OutcomeDef",
     "care_group_of",
     "outcome_def",
@@ -121,7 +121,7 @@ MIN_PATIENTS_PER_OPTION = 100
 MIN_EVENTS_PER_PARAMETER = 10.0
 CALIBRATION_ALPHA = 0.01  # statistical tolerance of the calibration-in-the-large check (rule 3; docstring)
 CALIBRATION_GROUPS = 5    # groups of predicted risk for that check (quintiles)
-PREDICTION_INTERVAL_LEVEL = 0.90  # "9 in 10 people like you" (issue 15, item 8)
+PREDICTION_INTERVAL_LEVEL = 0.90  # "9 in 10 people like you"
 MAX_TRAINING_ROWS = 200_000
 REOPERATION_HORIZON_DAYS = 730
 OPTIONS = ("conservative", "mis", "open")

@@ -24,8 +24,8 @@ median days; Greenwood–Nam–D'Agostino test at ``calibration_alpha``), else i
 
 Each model gets its internal validation (Harrell's bootstrap optimism correction, ``bootstrap``
 resamples, seeded per model from ``seed`` and the model id; an AFT model's distribution is kept
-fixed in the resamples) and reliability groups. Overfitting shrinks, it does not discard
-(issue 15): when the optimism-corrected calibration slope is below 1, the covariate effects are
+fixed in the resamples) and reliability groups. Overfitting shrinks, it does not discard:
+when the optimism-corrected calibration slope is below 1, the covariate effects are
 multiplied by it (uniform shrinkage, Van Houwelingen & Le Cessie 1990; Steyerberg 2019, §13.2;
 a slope at or below 0 removes them, leaving the clinic's average for the option) and the
 intercept (and an AFT model's shape) is re-estimated, so that the predictions are calibrated
@@ -62,7 +62,8 @@ import numpy as np
 
 from spinetrack.engines.base import Engine
 from spinetrack.errors import InputError, ValidationError
-from spinetrack.predict.model import ModelSet, OptionAvailability, PredictionModel, write_model_set
+from spinetrack.predict.files import write_model_set
+from spinetrack.predict.model import ModelSet, OptionAvailability, PredictionModel
 from spinetrack.predict.spec import (
     APPROACH_COLUMN,
     CALIBRATION_ALPHA,
@@ -436,7 +437,7 @@ def _train_one(o: OutcomeDef, group: CareGroup, arm_type: str, data: Mapping[str
     return model, avail
 
 
-def train_models(snapshot_dir: str | Path, engine_name: str = "duckdb", out_dir: str | Path | None = None,
+def train_models(snapshot_dir: str | Path, engine_name: str, out_dir: str | Path,
                  bootstrap: int = 200, seed: int = 20_240_607, *, engine_options: Mapping[str, Any] | None = None,
                  min_patients_per_option: int = MIN_PATIENTS_PER_OPTION,
                  min_events_per_parameter: float = MIN_EVENTS_PER_PARAMETER,
@@ -451,9 +452,9 @@ def train_models(snapshot_dir: str | Path, engine_name: str = "duckdb", out_dir:
         A directory written by ``spinetrack snapshot``.
     engine_name : {"duckdb", "spark"}
         The analytics engine that reads the snapshot.
-    out_dir : path, optional
-        Where to write the models and cards (``predict.model``); default the ``models_dir``
-        setting (``SPINETRACK_MODELS_DIR``).
+    out_dir : path
+        Where to write the models and cards (``predict.files``); the command line passes its
+        ``models_dir`` setting (``SPINETRACK_MODELS_DIR``), read there, at the edge.
     bootstrap : int
         Bootstrap resamples per model for the optimism correction (0: apparent performance only).
     seed : int
@@ -498,10 +499,6 @@ def train_models(snapshot_dir: str | Path, engine_name: str = "duckdb", out_dir:
     wanted = None if outcomes is None else list(outcomes)
     if wanted is not None and (not wanted or any(k not in known for k in wanted)):
         raise ValidationError(field="outcomes", value=wanted, allowed=known)
-    if out_dir is None:
-        from spinetrack.config import Settings
-
-        out_dir = Settings().models_dir
     started = time.perf_counter()
     snap = Path(snapshot_dir)
     rules = _Rules(min_patients_per_option, float(min_events_per_parameter), float(calibration_alpha),
