@@ -3,7 +3,7 @@ the expected outcomes of each treatment option, in one JSON-serialisable dict th
 (``GET /api/v1/patients/{id}/decision-support``), the decision-aid pages, the PDF and
 ``spinetrack predict --patient ID --json`` all serialise the same way.
 
-Order of precedence (issue 7):
+Order of precedence:
 
 1. **Red flags override everything.** When the episode's latest screening records a red flag,
    the document carries the urgent-referral message and nothing else: no options, no outcomes,
@@ -31,11 +31,12 @@ from types import MappingProxyType
 from typing import Any
 
 from spinetrack import __version__, clock
+from spinetrack.domain.comparisons import APPROACHES, CONSERVATIVE, TREATMENTS
 from spinetrack.domain.diagnosis import DIAGNOSES, get_diagnosis, parse_levels
 from spinetrack.domain.pathway import EpisodeRecord, PatientRecord
 from spinetrack.errors import NotFoundError
 from spinetrack.predict.card import model_card
-from spinetrack.predict.model import ModelSet, load_models
+from spinetrack.predict.model import FORMAT_VERSION, ModelSet, load_models
 from spinetrack.predict.options import OptionPredictions, predict_options
 from spinetrack.predict.profile import BASELINE_SCORES, PatientProfile, baseline_date
 from spinetrack.predict.spec import OUTCOMES, care_group_of
@@ -48,8 +49,10 @@ __all__ = ["BASELINE_INSTRUMENTS", "OPTION_LABELS", "build_decision_support", "m
 BASELINE_INSTRUMENTS = {"odi": "odi", "nrs_back": "nrs_back", "nrs_leg": "nrs_leg"}
 """Instrument code in the store → the profile's baseline-score key."""
 
-OPTION_LABELS = {"conservative": "Non-surgical care", "mis": "Minimally invasive surgery", "open": "Open surgery"}
-_FAMILY_WORD = {"discectomy": "discectomy", "decompression": "decompression", "fusion": "fusion"}
+OPTION_LABELS = {CONSERVATIVE: "Non-surgical care", "mis": "Minimally invasive surgery", "open": "Open surgery"}
+"""Treatment code (``domain.comparisons.TREATMENTS``) → its label for patients."""
+if set(OPTION_LABELS) != set(TREATMENTS):
+    raise RuntimeError("predict.decision.OPTION_LABELS must label every treatment of domain.comparisons.TREATMENTS")
 
 # outcomes where a larger number is better for the patient (every other outcome: smaller is better)
 _HIGHER_IS_BETTER = frozenset({"odi_mcid_12m"})
@@ -68,8 +71,6 @@ def model_set_or_empty(models_dir: str | Path | None) -> tuple[ModelSet, str | N
     """The trained models in ``models_dir``, or an empty set and the reason when there are none
     or they were written in an older format (every option then falls back to the literature,
     labelled so)."""
-    from spinetrack.predict.model import FORMAT_VERSION
-
     if models_dir is not None and (Path(models_dir) / "index.json").is_file():
         try:
             version = json.loads((Path(models_dir) / "index.json").read_text(encoding="utf-8")).get("format_version")
@@ -85,9 +86,9 @@ def model_set_or_empty(models_dir: str | Path | None) -> tuple[ModelSet, str | N
 
 
 def _option_label(option: str, family: str | None) -> str:
-    if option == "conservative" or family is None:
+    if option == CONSERVATIVE or family is None:
         return OPTION_LABELS[option]
-    return f"{OPTION_LABELS[option]} ({_FAMILY_WORD.get(family, family)})"
+    return f"{OPTION_LABELS[option]} ({family})"
 
 
 def _baseline_scores(store: Store, actor: Actor, episode_id: int) -> dict[str, float]:
@@ -227,7 +228,7 @@ def build_decision_support(store: Store, actor: Actor, patient_id: int, *, model
                       for o in predictions.options]
     if family is None:
         doc["options"] += [{"key": o, "label": OPTION_LABELS[o], "available": False,
-                            "reason": "no surgical procedure is indicated for this diagnosis"} for o in ("mis", "open")]
+                            "reason": "no surgical procedure is indicated for this diagnosis"} for o in APPROACHES]
     doc["outcomes"] = _outcomes(predictions)
     doc["models"] = _model_summaries(predictions, models)
     doc["notes"] = ([why_empty] if why_empty else []) + list(predictions.notes)

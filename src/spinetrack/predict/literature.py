@@ -27,6 +27,7 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
+from spinetrack.domain.comparisons import CONSERVATIVE
 from spinetrack.evidence import (
     ArmStatistic,
     ArmSummary,
@@ -170,7 +171,7 @@ def literature_figure(family: str | None, option: str, outcome_key: str) -> Lite
     >>> literature_figure("fusion", "mis", "odi_12m")
     'no unflagged published fusion MIS arm in the evidence package reports a mean ODI (0-100) at 12 months'
     """
-    if option == "conservative" or family is None:
+    if option == CONSERVATIVE or family is None:
         return ("the evidence package (spinetrack/evidence/data) holds MIS-versus-open comparisons only: no published "
                 "conservative-care arm")
     if outcome_key in _NO_ROWS:
