@@ -47,7 +47,8 @@ STUDY_CASES: list[tuple[str, dict[str, Any], str]] = [
     ("disc-gadjradj2022-leg-pain-median",
      {"measure": Measure.MEDIAN_PAIR, "mis_value": 7.0, "open_value": 16.0, "mis_spread_low": 1.0,
       "mis_spread_high": 30.0, "open_spread_low": 2.0, "open_spread_high": 53.5, "n_mis": 179, "n_open": 309},
-     "literature.md §1 row 12, Gadjradj BMJ 2022 doi:10.1136/bmj-2021-065846: median 7.0 (1.0-30.0) vs 16.0 (2.0-53.5)"),
+     "literature.md §1 row 12, Gadjradj BMJ 2022 doi:10.1136/bmj-2021-065846: "
+     "median 7.0 (1.0-30.0) vs 16.0 (2.0-53.5)"),
     ("disc-gadjradj2022-leg-pain-difference",
      {"estimate": 7.1, "ci_low": 2.8, "ci_high": 11.3, "sign_convention": SignConvention.OPEN_MINUS_MIS,
       "norm_estimate": -7.1, "norm_ci_low": -11.3, "norm_ci_high": -2.8},
@@ -57,13 +58,15 @@ STUDY_CASES: list[tuple[str, dict[str, Any], str]] = [
      "literature.md §1 row 15, Pang 2020 doi:10.12998/wjcc.v8.i14.2942: complications 6.25% vs 22.92%"),
     ("dec-phan2016-satisfaction",
      {"measure": Measure.PROPORTION_PAIR, "mis_value": 84.0, "open_value": 75.4},
-     "literature.md §2 row 1, Phan & Mobbs Spine 2016 doi:10.1097/BRS.0000000000001161: satisfaction 84% vs 75.4%, P = 0.03"),
+     "literature.md §2 row 1, Phan & Mobbs Spine 2016 doi:10.1097/BRS.0000000000001161: "
+     "satisfaction 84% vs 75.4%, P = 0.03"),
     ("dec-nma-adverse-events",
      {"measure": Measure.OR, "estimate": 0.27, "ci_low": 0.09, "ci_high": 0.86},
      "literature.md §2 row 11, NMA PMC11463109: adverse events OR 0.27 (0.09 to 0.86)"),
     ("dec-aans2025-reoperation",
      {"estimate": 0.34, "ci_low": 0.06, "ci_high": 1.86, "i2": 0.0, "k_studies": 4, "n_patients": 618},
-     "literature.md §2 row 16, AANS 2025 poster: reoperation due to recurrence OR 0.34 (0.06, 1.860), I2=0%, 4 studies / 618"),
+     "literature.md §2 row 16, AANS 2025 poster: reoperation due to recurrence OR 0.34 (0.06, 1.860), I2=0%, "
+     "4 studies / 618"),
     ("dec-aans2025-los",
      {"estimate": -3.26, "ci_low": -6.38, "ci_high": -0.13, "i2": 98.0, "n_mis": 291, "n_open": 327},
      "literature.md §2 row 12, AANS 2025 poster: LOS MD -3.26 days (-6.38 to -0.13), I2=98%, 291 MID / 327 open"),
@@ -76,7 +79,8 @@ STUDY_CASES: list[tuple[str, dict[str, Any], str]] = [
     ("fus-park2018-blood-loss",
      {"estimate": 269.5, "ci_low": 246.2, "ci_high": 292.9, "sign_convention": SignConvention.OPEN_MINUS_MIS,
       "norm_estimate": -269.5, "norm_ci_low": -292.9, "norm_ci_high": -246.2, "unit": Unit.ML},
-     "literature.md §3 row 12, Park 2018 doi:10.3349/ymj.2018.59.4.524: 269.5 mL less (246.2 to 292.9), printed positive"),
+     "literature.md §3 row 12, Park 2018 doi:10.3349/ymj.2018.59.4.524: "
+     "269.5 mL less (246.2 to 292.9), printed positive"),
     ("fus-park2018-fluoroscopy-time",
      {"estimate": 25.4, "ci_low": 22.0, "ci_high": 28.8, "unit": Unit.S, "against_claim": True},
      "literature.md §3 row 15, Park 2018: radiation exposure time 25.4 s longer (22.0 to 28.8), AGAINST"),
@@ -146,7 +150,8 @@ def test_citations_carry_the_published_identifiers() -> None:
     assert STUDIES["disc-overdevest2017-5y"].citation.pmid == "28550071"
     assert STUDIES["disc-gadjradj2022-leg-pain-median"].citation.pmid == "35190388"
     park = STUDIES["fus-park2018-odi-improvement"].citation
-    assert (park.journal, park.year, park.volume, park.issue, park.pages) == ("Yonsei Med J", 2018, "59", "4", "524-538")
+    assert (park.journal, park.year, park.volume, park.issue, park.pages) == (
+        "Yonsei Med J", 2018, "59", "4", "524-538")
     assert park.url == "https://doi.org/10.3349/ymj.2018.59.4.524"
     assert STUDIES["disc-sips2y-rdq"].citation.url == "https://pubmed.ncbi.nlm.nih.gov/21792119/"
 

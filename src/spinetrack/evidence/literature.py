@@ -535,7 +535,7 @@ def literature_for(claim_key: str, comparison_key: str, *, studies: Iterable[Pub
     Parameters
     ----------
     claim_key : str
-        A scorecard claim key (``spinetrack.analysis.claims``).
+        A scorecard claim key (``spinetrack.domain.claims``).
     comparison_key : str
         A scorecard comparison: ``discectomy``, ``decompression``, ``fusion``, ``pooled`` or
         ``surgery_vs_conservative`` (``cross_cutting`` is also accepted).

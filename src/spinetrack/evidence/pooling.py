@@ -448,7 +448,7 @@ def summarize_evidence(claim: str | Iterable[str] | None = None, comparison: str
     Parameters
     ----------
     claim : str or iterable of str, optional
-        Scorecard claim key(s) (``analysis.claims``): keep the groups whose rows inform the
+        Scorecard claim key(s) (``domain.claims``): keep the groups whose rows inform the
         claim (any relation of the claims map). Default: every group.
     comparison : str, optional
         ``discectomy``, ``decompression`` or ``fusion`` (with the ``cross_cutting`` rows of mixed

@@ -50,7 +50,7 @@ def select(rows: Iterable[R], *, comparison: Comparison | str | None = None,
     outcome : str or iterable of str, optional
         One or more :class:`Outcome` values.
     claim : str, optional
-        A scorecard claim key (``analysis.claims``); keeps the rows that the claims map links to
+        A scorecard claim key (``domain.claims``); keeps the rows that the claims map links to
         it (see :func:`spinetrack.evidence.claims_map.relation` for how each row relates).
     include_cross_cutting : bool
         With a specific ``comparison``, also keep ``cross_cutting`` rows (default), since those
