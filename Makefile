@@ -1,7 +1,11 @@
 # spinetrack — the two commands (see README.md):
 #   make run   install, create the embedded SQLite database, load the demo cohort, train the prediction
 #              models on it, serve the app
-#   make test  install with test extras, install the real services the tests need, run every test
+#   make test  install with test extras, install the real services the tests need, run the gate
+#              (make lint), then every test on two worker processes
+# and for the developer's loop (CONTRIBUTING.md):
+#   make test-fast  the pure core and unit tests: no browser, Spark, PostgreSQL or slow test
+#   make lint       ruff, mypy and the import contracts (what CI runs before the tests)
 
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV   := .venv
@@ -10,7 +14,12 @@ PIP    := $(BIN)/python -m pip --disable-pip-version-check --quiet
 DEMO_PATIENTS ?= 2000
 DEMO_SEED     ?= 7
 
-.PHONY: run test bench lock clean
+.PHONY: run test test-fast lint bench lock clean
+
+# Two workers (pytest-xdist): the suite spends much of its time waiting on PostgreSQL, Chromium and
+# servers it starts. Tests that share one Spark session or one browser run on one worker (loadgroup).
+PYTEST_WORKERS ?= 2
+FAST := -m "not slow and not postgres and not spark and not browser"
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -31,9 +40,18 @@ run: $(VENV)/.run-installed
 	$(BIN)/spinetrack serve
 
 test: $(VENV)/.test-installed
+	$(MAKE) --no-print-directory lint
 	scripts/ensure-system-deps.sh
 	scripts/ensure-test-assets.sh
-	$(BIN)/pytest
+	$(BIN)/pytest -n $(PYTEST_WORKERS) --dist loadgroup
+
+test-fast: $(VENV)/.test-installed
+	$(BIN)/pytest $(FAST) -n $(PYTEST_WORKERS) --dist loadgroup -q
+
+lint: $(VENV)/.test-installed
+	$(BIN)/ruff check src tests bench
+	$(BIN)/mypy
+	$(BIN)/lint-imports
 
 bench: $(VENV)/.test-installed
 	$(BIN)/python bench/bench_instruments.py

@@ -11,7 +11,9 @@ so a CI run can never pass without having exercised PostgreSQL.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
+import functools
 import glob
 import os
 import shutil
@@ -19,9 +21,10 @@ import socket
 import subprocess
 import tempfile
 import uuid
-from collections.abc import Iterator
-from typing import Any
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import Engine
@@ -111,43 +114,103 @@ def pg_server_url() -> Iterator[str]:
         server.stop()
 
 
-@pytest.fixture
-def pg_database_url(pg_server_url: str) -> Iterator[str]:
-    """A fresh, empty database on the test server, dropped after the test."""
+@contextlib.contextmanager
+def _pg_database(server_url: str, template: str | None = None) -> Iterator[str]:
+    """A new database on the test server (a copy of ``template`` when given), dropped on exit."""
     from sqlalchemy import create_engine, text
 
     from spinetrack.store.session import _normalise_url
 
     name = f"test_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(_normalise_url(pg_server_url), isolation_level="AUTOCOMMIT")
+    admin = create_engine(_normalise_url(server_url), isolation_level="AUTOCOMMIT")
     try:
         with admin.connect() as c:
-            c.execute(text(f'CREATE DATABASE "{name}"'))
-        yield _normalise_url(pg_server_url).rsplit("/", 1)[0] + f"/{name}"
+            c.execute(text(f'CREATE DATABASE "{name}"' + (f' TEMPLATE "{template}"' if template else "")))
+        yield _normalise_url(server_url).rsplit("/", 1)[0] + f"/{name}"
         with admin.connect() as c:
             c.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
     finally:
         admin.dispose()
 
 
-@pytest.fixture(params=BACKENDS)
+def _migrated(url: str) -> None:
+    from spinetrack.store.migrate import upgrade
+    from spinetrack.store.session import make_engine
+
+    eng = make_engine(url)
+    try:
+        upgrade(eng)
+    finally:
+        eng.dispose()
+
+
+@pytest.fixture(scope="session")
+def _sqlite_head(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """An SQLite file migrated to the head revision once per session; ``engine`` copies it."""
+    path = tmp_path_factory.mktemp("template") / "head.db"
+    _migrated(f"sqlite:///{path}")
+    return path
+
+
+@pytest.fixture(scope="session")
+def _pg_head(pg_server_url: str) -> str:
+    """The name of a PostgreSQL database migrated to the head revision once per session;
+    ``engine``'s databases are created from it (``CREATE DATABASE … TEMPLATE``)."""
+    from sqlalchemy import create_engine, text
+
+    from spinetrack.store.session import _normalise_url
+
+    name = f"head_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(_normalise_url(pg_server_url), isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as c:
+            c.execute(text(f'CREATE DATABASE "{name}"'))
+    finally:
+        admin.dispose()
+    _migrated(_normalise_url(pg_server_url).rsplit("/", 1)[0] + f"/{name}")
+    return name
+
+
+@pytest.fixture(scope="session")
+def pg_new_database(pg_server_url: str) -> Callable[..., AbstractContextManager[str]]:
+    """``with pg_new_database(template=None) as url:`` a new database on the test server (a copy
+    of the database named ``template`` when given: how a module builds its data once and hands
+    each test its own copy), dropped on exit."""
+    return functools.partial(_pg_database, pg_server_url)
+
+
+@pytest.fixture
+def pg_database_url(request: pytest.FixtureRequest, pg_server_url: str) -> Iterator[str]:
+    """A fresh database on the test server, dropped after the test: empty, or — when the test
+    also asks for ``engine`` — already at the head revision (copied from a migrated template,
+    which is what ``engine`` would otherwise build by migrating)."""
+    template = request.getfixturevalue("_pg_head") if "engine" in request.fixturenames else None
+    with _pg_database(pg_server_url, template) as url:
+        yield url
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
 def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    """A fresh, empty database URL: an SQLite file, then a PostgreSQL database."""
+    """A fresh database URL: an SQLite file, then a PostgreSQL database (empty unless the test
+    also asks for ``engine``, which needs it migrated)."""
     if request.param == "sqlite":
-        return f"sqlite:///{tmp_path / 'spinetrack.db'}"
-    request.applymarker(pytest.mark.postgres)
+        path = tmp_path / "spinetrack.db"
+        if "engine" in request.fixturenames:
+            shutil.copyfile(request.getfixturevalue("_sqlite_head"), path)
+        return f"sqlite:///{path}"
     return str(request.getfixturevalue("pg_database_url"))
 
 
 @pytest.fixture
 def engine(db_url: str) -> Iterator[Engine]:
-    """An engine on a fresh database migrated to the head revision."""
-    from spinetrack.store.migrate import upgrade
+    """An engine on a fresh database at the head revision (a copy of a database migrated once
+    per session: the migrations themselves are tested in tests/store/test_migrations.py)."""
+    from spinetrack.store.migrate import current_revision, head_revision
     from spinetrack.store.session import make_engine
 
     eng = make_engine(db_url)
-    upgrade(eng)
     try:
+        assert current_revision(eng) == head_revision()
         yield eng
     finally:
         eng.dispose()
@@ -166,3 +229,29 @@ def spark_engine() -> Iterator[Any]:
     eng.stop()
 
 
+
+
+_NEEDS = {"pg_server_url": "postgres", "pg_database_url": "postgres", "_pg_head": "postgres", "spark_engine": "spark"}
+
+
+# Under ``pytest -n`` (make test), tests that share one expensive session fixture run on one worker:
+# the Spark session, the browser and its live servers, the trained prediction models.
+_GROUPS = {"browser": "browser", "predict": "predict"}
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Mark what a test needs from what it asks for, so ``-m`` can leave it out at collection:
+    a PostgreSQL server or Spark through its fixtures, Chromium for everything under
+    tests/browser. (``make test-fast`` runs ``-m "not slow and not postgres and not spark and not
+    browser"``.) And group the tests that share a session fixture for ``--dist loadgroup``."""
+    tests_dir = Path(__file__).parent
+    for item in items:
+        for fixture, marker in _NEEDS.items():
+            if fixture in getattr(item, "fixturenames", ()) and item.get_closest_marker(marker) is None:
+                item.add_marker(getattr(pytest.mark, marker))
+        parts = Path(str(item.path)).relative_to(tests_dir).parts
+        if parts[0] == "browser":
+            item.add_marker(pytest.mark.browser)
+        group = "spark" if item.get_closest_marker("spark") else _GROUPS.get(parts[0])
+        if group is not None:
+            item.add_marker(pytest.mark.xdist_group(group))

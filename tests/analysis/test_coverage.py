@@ -25,6 +25,9 @@ from spinetrack.analysis.run import run_claim
 from spinetrack.engines import get_engine
 from spinetrack.synth.effects import planted
 
+# 100 cohorts of 1,500 patients each: about 5 CPU-minutes (two worker processes).
+pytestmark = pytest.mark.slow
+
 SEEDS = range(1000, 1100)
 PATIENTS = 1500
 SPECS = {s.key: s for s in COMPARISONS}

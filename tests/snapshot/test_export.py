@@ -12,6 +12,8 @@ import hashlib
 import hmac
 import json
 import re
+import shutil
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +31,7 @@ from spinetrack.snapshot import SCHEMA_VERSION, SCHEMAS, TABLES, export_snapshot
 from spinetrack.snapshot import export as export_mod
 from spinetrack.store.audit import verify_chain
 from spinetrack.store.migrate import head_revision
+from spinetrack.store.session import make_engine
 from spinetrack.store.tables import (
     AuditRow,
     ComplicationRow,
@@ -69,15 +72,49 @@ STORE_TABLES = {"patients": PatientRow, "episodes": EpisodeRow, "procedures": Pr
 runner = CliRunner()
 
 
-@pytest.fixture
-def store(engine: Engine) -> Engine:
+def _load(engine: Engine) -> None:
     """The demo cohort (300 patients, seed 5) with synthetic identities and some free text."""
     load_demo(engine, patients=300, seed=5)
     seed_demo_access(engine)
     with engine.begin() as c:
         c.execute(text("UPDATE complications SET detail = :t"), {"t": FREE_TEXT})
         c.execute(text("UPDATE readmissions SET reason = :t"), {"t": FREE_TEXT})
-    return engine
+
+
+@pytest.fixture(scope="module", params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def _loaded(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str]]:
+    """The store of :func:`_load`, built once per backend: an SQLite file, or the name of a
+    PostgreSQL database that the tests' databases are copied from."""
+    if request.param == "sqlite":
+        path = tmp_path_factory.mktemp("loaded") / "store.db"
+        shutil.copyfile(request.getfixturevalue("_sqlite_head"), path)
+        eng = make_engine(f"sqlite:///{path}")
+        _load(eng)
+        eng.dispose()
+        yield "sqlite", str(path)
+        return
+    with request.getfixturevalue("pg_new_database")(request.getfixturevalue("_pg_head")) as url:
+        eng = make_engine(url)
+        _load(eng)
+        eng.dispose()
+        yield "postgresql", url.rsplit("/", 1)[1]
+
+
+@pytest.fixture
+def store(_loaded: tuple[str, str], request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engine]:
+    """A test's own copy of the loaded store (tests append audit rows and write patients)."""
+    kind, source = _loaded
+    if kind == "sqlite":
+        path = tmp_path / "spinetrack.db"
+        shutil.copyfile(source, path)
+        eng = make_engine(f"sqlite:///{path}")
+        yield eng
+        eng.dispose()
+        return
+    with request.getfixturevalue("pg_new_database")(source) as url:
+        eng = make_engine(url)
+        yield eng
+        eng.dispose()
 
 
 def _read(path: Path) -> dict[str, pa.Table]:
@@ -422,7 +459,8 @@ def test_export_reads_one_consistent_snapshot_while_the_store_is_written(store: 
         if table == "episodes" and done == 0:
             with store.begin() as c:
                 c.execute(text("INSERT INTO patients (id, pseudo_id, site_id, birth_year, sex, created_at) "
-                               "VALUES (9001, 'Plate', :s, 1970, 'female', :t)"), {"s": site_id, "t": dt.datetime.now()})
+                               "VALUES (9001, 'Plate', :s, 1970, 'female', :t)"),
+                          {"s": site_id, "t": dt.datetime.now()})
                 c.execute(text("INSERT INTO episodes (id, patient_id, diagnosis_code, diagnosis_group, levels, "
                                "n_levels, enrolled_on, created_at) VALUES (9001, 9001, 'M51.16', "
                                "'disc_herniation_radiculopathy', 'L4-L5', 1, :d, :t)"),
