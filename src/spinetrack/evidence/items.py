@@ -79,7 +79,7 @@ class _Effect:
 
 @dataclass(frozen=True, eq=False)
 class EvidenceItem:
-    """One literature figure as :func:`summarize_evidence` lists it.
+    """One literature figure as :func:`~spinetrack.evidence.pooling.summarize_evidence` lists it.
 
     Attributes
     ----------
@@ -91,7 +91,7 @@ class EvidenceItem:
     arm_id : str
         The linked ``arm_data.csv`` row of a study row, if any.
     study, study_key : str
-        Study label and the source key (:func:`citation_key`) that decides independence.
+        Study label and the source key (:func:`~spinetrack.evidence.citations.citation_key`) that decides independence.
     effect_measure : str or None
         Measure of ``estimate``: ``MD``, ``SMD``, ``RR``, ``OR``, ``RD``,
         ``difference_unspecified``; None without an effect.

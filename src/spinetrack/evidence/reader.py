@@ -38,7 +38,7 @@ _URL_RE: Final = re.compile(r"^https?://\S+$")
 
 
 def read_records(text: str, file: str, schema: Sequence[Column],
-                  problems: list[DataProblem]) -> list[tuple[int, dict[str, str]]]:
+                 problems: list[DataProblem]) -> list[tuple[int, dict[str, str]]]:
     """Split ``text`` into (line, {column: cell}) after checking the header and cell shapes."""
     names = [c.name for c in schema]
     reader = csv.reader(io.StringIO(text, newline=""))

@@ -269,7 +269,8 @@ class EvidenceDataError(ValidationError):
 
 
 class EvidenceRecord(Protocol):
-    """What :func:`select` and the claims map need from a row (both record types qualify)."""
+    """What :func:`~spinetrack.evidence.selection.select` and the claims map need from a row (both record
+    types qualify)."""
 
     @property
     def comparison(self) -> Comparison: ...

@@ -99,7 +99,7 @@ E = TypeVar("E", bound=enum.StrEnum)
 
 
 class Row:
-    """Typed access to one CSV record; every bad cell becomes a :class:`DataProblem`."""
+    """Typed access to one CSV record; every bad cell becomes a :class:`~spinetrack.evidence.records.DataProblem`."""
 
     def __init__(self, file: str, line: int, cells: dict[str, str], schema: dict[str, Column],
                  problems: list[DataProblem]) -> None:

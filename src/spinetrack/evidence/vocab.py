@@ -217,7 +217,7 @@ class SpreadKind(enum.StrEnum):
 
 
 class ArmStatistic(enum.StrEnum):
-    """Which arm columns an :class:`ArmSummary` fills."""
+    """Which arm columns an :class:`~spinetrack.evidence.records.ArmSummary` fills."""
 
     MEAN_SD = "mean_sd"
     MEAN_ONLY = "mean_only"
