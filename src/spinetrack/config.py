@@ -6,6 +6,9 @@ Environment variables
                              ``sqlite:///spinetrack.db`` (embedded, WAL, foreign keys on).
 ``SPINETRACK_ENGINE``        analytics engine: ``duckdb`` (default) or ``spark``.
 ``SPINETRACK_SPARK_MASTER``  Spark master URL for ``--engine spark`` (default ``local[*]``).
+``SPINETRACK_SPARK_DRIVER_MEMORY``  the Spark driver's heap in local mode (default ``4g``).
+``SPINETRACK_DUCKDB_MEMORY_LIMIT``  DuckDB's buffer (default ``3GB``; the engine's default).
+``SPINETRACK_DUCKDB_CONCURRENCY``   comparisons ``analyze`` runs side by side on DuckDB (default 2).
 ``SPINETRACK_HOST`` / ``SPINETRACK_PORT``  where ``spinetrack serve`` listens
                              (default 127.0.0.1:8000).
 ``SPINETRACK_ENV``           ``development`` (default) or ``production``.
@@ -18,12 +21,15 @@ Environment variables
 ``SPINETRACK_MODELS_DIR``    where ``spinetrack models train`` writes the prediction models and
                              their cards, and where they are read from; default ``spinetrack-models``
                              in the working directory (like the default database file).
+
+The analytics engines read no environment: :meth:`Settings.engine_options` turns the engine
+settings into the keyword arguments of :func:`spinetrack.engines.get_engine`, at the edge.
 """
 
 from __future__ import annotations
 
 from functools import lru_cache
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -38,6 +44,9 @@ class Settings(BaseSettings):
     database_url: str = "sqlite:///spinetrack.db"
     engine: Literal["duckdb", "spark"] = "duckdb"
     spark_master: str | None = None
+    spark_driver_memory: str = "4g"
+    duckdb_memory_limit: str | None = None
+    duckdb_concurrency: int | None = None
     host: str = "127.0.0.1"
     port: int = 8000
     env: Literal["development", "production"] = "development"
@@ -45,6 +54,21 @@ class Settings(BaseSettings):
     eq5d_value_set: str = "England"
     models_dir: str = "spinetrack-models"
     forwarded_allow_ips: str | None = None
+
+    def engine_options(self, engine: str) -> dict[str, Any]:
+        """The keyword arguments of ``get_engine(engine)`` these settings give: only the values
+        set (the engine's own defaults otherwise), nothing for an unknown engine."""
+        options: dict[str, Any] = {}
+        if engine == "spark":
+            options["driver_memory"] = self.spark_driver_memory
+            if self.spark_master:
+                options["master"] = self.spark_master
+        elif engine == "duckdb":
+            if self.duckdb_memory_limit:
+                options["memory_limit"] = self.duckdb_memory_limit
+            if self.duckdb_concurrency is not None:
+                options["concurrency"] = self.duckdb_concurrency
+        return options
 
 
 @lru_cache(maxsize=1)

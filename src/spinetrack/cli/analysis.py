@@ -47,9 +47,7 @@ def _run_scorecard(settings: Settings, snapshot_dir: str | None, engine_name: st
 
     name = engine_name or settings.engine
     validate_options(engine=name, estimand=estimand, trim=trim, comparisons=comparisons, claims=claims)
-    options: dict[str, Any] = {}
-    if name == "spark" and settings.spark_master:
-        options["master"] = settings.spark_master
+    options = settings.engine_options(name)
     n_steps = (len(comparisons or COMPARISONS)) * (len(claims or CLAIMS) + 1)
     with ExitStack() as stack:
         snapshot_dir = snapshot_or_export(stack, settings, snapshot_dir)

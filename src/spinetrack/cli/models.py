@@ -83,9 +83,7 @@ def models_train(
     except SpinetrackError as exc:
         stack.close()
         fail(exc, as_json)
-    options: dict[str, Any] = {}
-    if name == "spark" and settings.spark_master:
-        options["master"] = settings.spark_master
+    options = settings.engine_options(name)
     show = not as_json and sys.stderr.isatty()
     snap = snapshot_dir
     try:

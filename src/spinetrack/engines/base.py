@@ -121,6 +121,7 @@ class Engine(abc.ABC):
         tables built once per snapshot (:meth:`ensure_table`): a finished comparison's tables,
         freed by its worker while the others run instead of all at :meth:`close`. The default
         keeps everything."""
+        return  # a hook, not abstract: an engine that keeps everything needs no override
 
     def fork(self) -> Engine:
         """An engine for another thread working on the same registered snapshot and tables

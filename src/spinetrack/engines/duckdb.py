@@ -15,13 +15,14 @@ class DuckDBEngine(Engine):
     name = "duckdb"
     concurrency = 2  # comparisons run side by side, one connection (cursor) each: see fork
 
-    def __init__(self, *, threads: int | None = None, memory_limit: str | None = "3GB") -> None:
+    def __init__(self, *, threads: int | None = None, memory_limit: str | None = "3GB",
+                 concurrency: int | None = None) -> None:
         """An embedded in-memory database. ``memory_limit`` bounds DuckDB's buffer (the scorecard
         at a million patients peaks at about 2.8 GB of process memory with 3 GB; with 2 GB it
-        spills and runs about 8% slower); ``SPINETRACK_DUCKDB_MEMORY_LIMIT`` overrides it and
-        ``SPINETRACK_DUCKDB_CONCURRENCY`` the number of comparisons run side by side."""
-        import os
-
+        spills and runs about 8% slower); ``concurrency`` is the number of comparisons run side
+        by side (default 2). The command line passes the settings ``SPINETRACK_DUCKDB_MEMORY_LIMIT``
+        and ``SPINETRACK_DUCKDB_CONCURRENCY`` here (``Settings.engine_options``); the engine reads
+        no environment."""
         try:
             import duckdb
         except ImportError as exc:  # pragma: no cover - duckdb is a dependency
@@ -31,12 +32,11 @@ class DuckDBEngine(Engine):
         config: dict[str, Any] = {"preserve_insertion_order": False}
         if threads:
             config["threads"] = threads
-        memory_limit = os.environ.get("SPINETRACK_DUCKDB_MEMORY_LIMIT", memory_limit)
         if memory_limit:
             config["memory_limit"] = memory_limit
         self._con = duckdb.connect(database=":memory:", config=config)
         self._created: list[tuple[str, str]] = []  # (TABLE | VIEW, name) since the last release()
-        self.concurrency = int(os.environ.get("SPINETRACK_DUCKDB_CONCURRENCY", type(self).concurrency))
+        self.concurrency = type(self).concurrency if concurrency is None else int(concurrency)
 
     def _register_parquet(self, name: str, path: Path) -> None:
         p = str(path).replace("'", "''")
@@ -73,7 +73,8 @@ class DuckDBEngine(Engine):
         child = DuckDBEngine.__new__(DuckDBEngine)
         child._con = self._con.cursor()
         child._created = []
-        child.__dict__.update({k: v for k, v in self.__dict__.items() if k in ("snapshot_dir", "derived_tables", "unique_keys")})
+        child.__dict__.update({k: v for k, v in self.__dict__.items()
+                               if k in ("snapshot_dir", "derived_tables", "unique_keys")})
         return child
 
     def add_columns(self, table: str, columns: Any, name: str) -> None:

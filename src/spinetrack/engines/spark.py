@@ -1,10 +1,10 @@
 """Apache Spark engine (PySpark): the same SQL as DuckDB, on ``local[*]`` in tests or a cluster
-master URL in production (``SPINETRACK_SPARK_MASTER``). Needs Java 17+ (``make test`` installs
-Debian's ``default-jre-headless`` when ``java`` is missing)."""
+master URL in production (the command line passes ``SPINETRACK_SPARK_MASTER`` as ``master``).
+Needs Java 17+ (``make test`` installs Debian's ``default-jre-headless`` when ``java`` is
+missing)."""
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Any
 
@@ -17,12 +17,15 @@ class SparkEngine(Engine):
     name = "spark"
 
     def __init__(self, *, master: str | None = None, app_name: str = "spinetrack",
-                 config: dict[str, str] | None = None) -> None:
+                 config: dict[str, str] | None = None, driver_memory: str = "4g") -> None:
+        """A Spark session on ``master`` (default ``local[*]``). In local mode the executors live
+        in the driver JVM, whose heap is ``driver_memory`` (``SPINETRACK_SPARK_DRIVER_MEMORY``
+        at the command line); ``config`` adds Spark settings. The engine reads no environment."""
         try:
             from pyspark.sql import SparkSession
         except ImportError as exc:
             raise EngineError("PySpark is not installed: pip install 'spinetrack[spark]'") from exc
-        master = master or os.environ.get("SPINETRACK_SPARK_MASTER", "local[*]")
+        master = master or "local[*]"
         builder = (SparkSession.builder.master(master).appName(app_name)
                    .config("spark.ui.enabled", "false")
                    .config("spark.ui.showConsoleProgress", "false")
@@ -34,12 +37,12 @@ class SparkEngine(Engine):
         if master.startswith("local"):
             # local mode: executors live in the driver JVM; the scorecard's wide aggregates (hundreds
             # of sums per query) exceed the 1 GiB default heap at 10k patients
-            builder = builder.config("spark.driver.memory", os.environ.get("SPINETRACK_SPARK_DRIVER_MEMORY", "4g"))
+            builder = builder.config("spark.driver.memory", driver_memory)
         for k, v in (config or {}).items():
             builder = builder.config(k, v)
         try:
             self._spark = builder.getOrCreate()
-        except Exception as exc:  # noqa: BLE001 - Java missing or misconfigured
+        except Exception as exc:  # Java missing or misconfigured
             raise EngineError(f"could not start Spark ({master}): {exc}. Is Java 17+ installed?") from exc
         self._spark.sparkContext.setLogLevel("ERROR")
         self._cached: list[Any] = []
