@@ -81,7 +81,7 @@ from spinetrack.evidence.vocab import (
     Timepoint,
     Unit,
 )
-from spinetrack.evidence.wording import FLAG_WORDS, unit_text
+from spinetrack.evidence.wording import FLAG_WORDS
 from spinetrack.stats.meta import (
     MetaResult,
     effect_sizes_continuous,
@@ -97,7 +97,6 @@ __all__ = [
     "PooledEstimate",
     "evidence_groups",
     "summarize_evidence",
-    "unit_text",  # re-exported from ``wording``: the command line imports it from here
 ]
 
 #: The random-effects model of every pool built here (stated with each pool).
