@@ -53,10 +53,7 @@ def grouped_sums(engine: Engine, view: str, design: Design, groups: Sequence[str
     """ONE aggregate query over ``view`` grouped by ``groups`` (e.g. the arm) and the design's
     pattern code (``analysis.patterns``), read back as :class:`GroupedSums`."""
     keys = list(groups) + design.keys
-    if keys:
-        rows = engine.grouped(view, keys, exprs)
-    else:
-        rows = engine.sql(f"SELECT {', '.join(exprs)} FROM {view}")
+    rows = engine.grouped(view, keys, exprs) if keys else engine.sql(f"SELECT {', '.join(exprs)} FROM {view}")
     return GroupedSums(design, rows, len(groups))
 
 

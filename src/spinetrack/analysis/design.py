@@ -10,7 +10,7 @@ indicator ``t``; :func:`outcome_spec` says which columns give ``y`` of one claim
 time-to-event claims, ``time`` and ``event``). :func:`attrition_sql` counts the episodes left
 after each filter, for the cohort-flow table.
 
-Covariates (issue 5): age, sex, BMI, smoking, diabetes, ASA grade, diagnosis, number of levels,
+Covariates: age, sex, BMI, smoking, diabetes, ASA grade, diagnosis, number of levels,
 baseline ODI, baseline NRS back and leg, symptom duration, prior spine surgery. Missing values
 are handled with the missing-indicator method: the value is set to a fixed centring constant
 and a ``<name>_missing`` indicator enters the model. The centring constants (age 60, BMI 28,
@@ -28,7 +28,10 @@ from spinetrack.analysis.patterns import PATTERN_CODE
 from spinetrack.domain.comparisons import COMPARISONS, ComparisonSpec
 from spinetrack.domain.diagnosis import DiagnosisGroup
 from spinetrack.domain.options import SURGICAL_FAMILY
+from spinetrack.domain.pathway import TIMEPOINTS as SCHEDULE
 from spinetrack.engines.base import Engine, generic_spread
+from spinetrack.instruments.base import Listing
+from spinetrack.instruments.registry import listed
 
 __all__ = [
     "ANALYSIS_TABLE",
@@ -86,9 +89,12 @@ def covariate_columns(spec: ComparisonSpec) -> list[Covariate]:
             cov.append(Covariate(f"dx_{g.value}", f"CASE WHEN e.diagnosis_group = '{g.value}' THEN 1.0 ELSE 0.0 END"))
     cov += [
         Covariate("extra_levels", "CAST(e.n_levels AS DOUBLE) - 1.0"),
-        Covariate("odi0", "(COALESCE(pw.odi__baseline, 45.0) - 45.0) / 10.0", "CASE WHEN pw.odi__baseline IS NULL THEN 1.0 ELSE 0.0 END"),
-        Covariate("back0", "COALESCE(pw.nrs_back__baseline, 6.0) - 6.0", "CASE WHEN pw.nrs_back__baseline IS NULL THEN 1.0 ELSE 0.0 END"),
-        Covariate("leg0", "COALESCE(pw.nrs_leg__baseline, 6.0) - 6.0", "CASE WHEN pw.nrs_leg__baseline IS NULL THEN 1.0 ELSE 0.0 END"),
+        Covariate("odi0", "(COALESCE(pw.odi__baseline, 45.0) - 45.0) / 10.0",
+                  "CASE WHEN pw.odi__baseline IS NULL THEN 1.0 ELSE 0.0 END"),
+        Covariate("back0", "COALESCE(pw.nrs_back__baseline, 6.0) - 6.0",
+                  "CASE WHEN pw.nrs_back__baseline IS NULL THEN 1.0 ELSE 0.0 END"),
+        Covariate("leg0", "COALESCE(pw.nrs_leg__baseline, 6.0) - 6.0",
+                  "CASE WHEN pw.nrs_leg__baseline IS NULL THEN 1.0 ELSE 0.0 END"),
         Covariate("log_symptom_weeks", "LN(1.0 + COALESCE(CAST(p.symptom_duration_weeks AS DOUBLE), 26.0))",
                   "CASE WHEN p.symptom_duration_weeks IS NULL THEN 1.0 ELSE 0.0 END"),
         Covariate("prior_surgery", "CASE WHEN p.prior_spine_surgery THEN 1.0 ELSE 0.0 END",
@@ -265,7 +271,8 @@ def analysis_table_sql(claims: tuple[Claim, ...] | list[Claim]) -> str:
     # mixed DECIMAL/DOUBLE arithmetic is slower and rounds differently
     cols += [f"CAST({expr} AS DOUBLE) AS {name}" for name, expr in _covariate_exprs()]
     bits = pattern_bits()
-    code = " + ".join(f"CAST({expr} AS BIGINT) * {1 << bits[name]}" for name, expr in _covariate_exprs() if name in bits)
+    code = " + ".join(f"CAST({expr} AS BIGINT) * {1 << bits[name]}"
+                      for name, expr in _covariate_exprs() if name in bits)
     cols.append(f"{code} AS {PATTERN_CODE}")
     cols.append("pw.*")
     for tp in TIMEPOINTS:  # any PROM returned (valid) at the timepoint: loss to follow-up and IPCW
@@ -277,7 +284,8 @@ def analysis_table_sql(claims: tuple[Claim, ...] | list[Claim]) -> str:
         if c.table == "complications":
             cond = "TRUE" if c.event_filter in (None, "any") else c.event_filter
             events.append(f"MAX(CASE WHEN {cond} THEN 1.0 ELSE 0.0 END) AS {_event_column(c)}")
-    cols += [f"CAST(cx.{_event_column(c)} AS DOUBLE) AS {_event_column(c)}" for c in claims if c.table == "complications"]
+    cols += [f"CAST(cx.{_event_column(c)} AS DOUBLE) AS {_event_column(c)}"
+             for c in claims if c.table == "complications"]
     cols += ["CAST(rd.readmitted AS DOUBLE) AS readmitted", "ro.reop_first_day", "ro.malpos_first_day"]
     comp = (f"LEFT JOIN (SELECT episode_key AS ck, {', '.join(events)} FROM complications GROUP BY episode_key) cx "
             "ON cx.ck = e.episode_key " if events else "")
@@ -307,8 +315,10 @@ def outcome_columns(claims: tuple[Claim, ...] | list[Claim]) -> list[str]:
 
 PROM_TABLE = "prom_wide"
 ANALYSIS_TABLE = "analysis_all"
-PROM_INSTRUMENTS = ("odi", "nrs_back", "nrs_leg", "eq5d5l")
-TIMEPOINTS = ("baseline", "2w", "6w", "3m", "12m", "24m")
+#: The PROM grid: the instruments analysed at every timepoint (listed on their definitions).
+PROM_INSTRUMENTS: tuple[str, ...] = listed(Listing.ANALYSED)
+#: The timepoint codes of the follow-up schedule, in order.
+TIMEPOINTS: tuple[str, ...] = tuple(tp.code for tp in SCHEDULE)
 
 
 def prom_column(claim: Claim) -> str:

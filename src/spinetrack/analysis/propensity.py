@@ -15,10 +15,10 @@ pattern (``analysis.patterns``: 45 sums per pass instead of 465 for 30 covariate
 :data:`WARM_START_ROWS` the fit starts from a 1-in-16 sample; the weights are added to the
 table as columns once (``Engine.add_columns``).
 
-Diagnostics (shared/STYLE.md habit 7): covariate balance after weighting (max |SMD| ≤ 0.1,
-the threshold the issue names) over every candidate covariate — those dropped from the model
+Diagnostics: covariate balance after weighting (max |SMD| ≤ 0.1, Austin 2009) over every
+candidate covariate — those dropped from the model
 as constant, collinear or separating included, so that a covariate left out of the model
-cannot hide an imbalance (issue 15) and empirical equipoise (Walker et al. 2013: the share of each
+cannot hide an imbalance, and empirical equipoise (Walker et al. 2013: the share of each
 arm with a preference score between 0.3 and 0.7; reported, with the 0.5 share Walker et al.
 call equipoise). A failed balance diagnostic withholds the claim's estimate on the scorecard.
 """
@@ -64,7 +64,7 @@ __all__ = ["WARM_START_ROWS", "AttritionStep", "Diagnostics", "PreparedCompariso
 
 EQUIPOISE_BOUNDS = (0.3, 0.7)  # Walker AM et al. Comp Eff Res. 2013;3:11-20
 EQUIPOISE_MIN_SHARE = 0.5      # ibid.: at least half of each arm within the bounds
-BALANCE_THRESHOLD = 0.1        # |SMD| (issue 5; Austin 2009)
+BALANCE_THRESHOLD = 0.1        # |SMD| (Austin 2009)
 
 
 @dataclass(frozen=True, slots=True)
@@ -147,7 +147,7 @@ def _screen(engine: Engine, view: str, cols: list[str], response: str, collinear
     m = total[np.ix_([0] + [idx_of[c] for c in keep], [0] + [idx_of[c] for c in keep])]
     keep_idx, dropped = [0], []
     for j in range(1, m.shape[0]):
-        idx = keep_idx + [j]
+        idx = [*keep_idx, j]
         sub = m[np.ix_(idx, idx)]
         resid = sub[-1, -1] - sub[-1, :-1] @ np.linalg.solve(sub[:-1, :-1], sub[:-1, -1])
         if resid > 1e-8 * max(sub[-1, -1], 1.0):
@@ -204,7 +204,7 @@ def _fit_logistic(engine: Engine, view: str, cols: list[str], response: str, sam
         try:
             start = fit_logistic_irls(logistic_crossprod(engine, sample.table, cols, response, bits), p,
                                       tol=1e-6).coefficients
-        except Exception:  # noqa: BLE001 - a sample that separates or is singular simply gives no warm start
+        except Exception:  # a sample that separates or is singular simply gives no warm start
             start = None
     return fit_logistic_irls(logistic_crossprod(engine, view, cols, response, bits), p, names=names, start=start)
 
@@ -257,8 +257,8 @@ def _moments_by_arm(engine: Engine, table: str, cols: list[str], bits: dict[str,
     """Unweighted and weighted (``w``) first and second moments of ``cols`` per arm: ONE grouped
     aggregate."""
     design = Design.of(cols, bits)
-    exprs = ["COUNT(*)", "SUM(w)", "SUM(w * w)"] + design.vector("1.0") + design.squares("1.0") \
-        + design.vector("w") + design.squares("w")
+    exprs = ["COUNT(*)", "SUM(w)", "SUM(w * w)", *design.vector("1.0"), *design.squares("1.0"),
+             *design.vector("w"), *design.squares("w")]
     sums = grouped_sums(engine, table, design, ["CAST(t AS INTEGER)"], exprs)
     raw: dict[int, ArmMomentSums] = {}
     weighted: dict[int, ArmMomentSums] = {}
@@ -344,10 +344,10 @@ def prepare_comparison(engine: Engine, spec: ComparisonSpec, *, estimand: str = 
     logit_p = math.log(p1 / (1.0 - p1))
     pref = f"1.0 / (1.0 + EXP(-(LN(e / (1.0 - e)) - {sql_float(logit_p)})))"
     lo_eq, hi_eq = EQUIPOISE_BOUNDS
-    exprs = (["COUNT(*)", "SUM(w)", "SUM(w * w)",
-              f"SUM(CASE WHEN {pref} BETWEEN {lo_eq} AND {hi_eq} THEN 1.0 ELSE 0.0 END)"]
-             + design.matrix("r * r") + design.vector("1.0") + design.squares("1.0")
-             + design.vector("w") + design.squares("w"))
+    exprs = ["COUNT(*)", "SUM(w)", "SUM(w * w)",
+             f"SUM(CASE WHEN {pref} BETWEEN {lo_eq} AND {hi_eq} THEN 1.0 ELSE 0.0 END)",
+             *design.matrix("r * r"), *design.vector("1.0"), *design.squares("1.0"),
+             *design.vector("w"), *design.squares("w")]
     sums = grouped_sums(engine, table, design, ["CAST(t AS INTEGER)"], exprs)
     # H = SUM e(1-e) x x' is the information the IRLS fit ended on (same rows, same β)
     H = np.array(fit.information, dtype=float)

@@ -17,7 +17,17 @@ from dataclasses import asdict, dataclass
 from spinetrack.domain.options import groups_with_surgical_option
 from spinetrack.domain.procedure import Approach, ProcedureFamily
 
-__all__ = ["APPROACHES", "COMPARISONS", "CONSERVATIVE", "FAMILIES", "TREATMENTS", "ComparisonSpec", "comparison"]
+__all__ = [
+    "APPROACHES",
+    "COMPARISONS",
+    "CONSERVATIVE",
+    "DEFAULT_CONTROL",
+    "DEFAULT_TREATED",
+    "FAMILIES",
+    "TREATMENTS",
+    "ComparisonSpec",
+    "comparison",
+]
 
 #: The surgical approaches, as stored in an episode's ``treatment``.
 APPROACHES: tuple[str, ...] = tuple(a.value for a in Approach)
@@ -27,6 +37,9 @@ CONSERVATIVE = "conservative"
 TREATMENTS: tuple[str, ...] = (*APPROACHES, CONSERVATIVE)
 #: The procedure families, in catalogue order.
 FAMILIES: tuple[str, ...] = tuple(f.value for f in ProcedureFamily)
+#: Who is treated and who is the control unless a comparison says otherwise: MIS vs open.
+DEFAULT_TREATED: tuple[str, ...] = (Approach.MIS.value,)
+DEFAULT_CONTROL: tuple[str, ...] = (Approach.OPEN.value,)
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,8 +48,8 @@ class ComparisonSpec:
 
     key: str
     label: str
-    treated: tuple[str, ...] = ("mis",)
-    control: tuple[str, ...] = ("open",)
+    treated: tuple[str, ...] = DEFAULT_TREATED
+    control: tuple[str, ...] = DEFAULT_CONTROL
     families: tuple[str, ...] = FAMILIES
     require_procedure: bool = True
     family_covariates: bool = False  # pooled comparisons adjust for the procedure family
@@ -53,7 +66,7 @@ COMPARISONS: tuple[ComparisonSpec, ...] = (
     ComparisonSpec("fusion", "MIS vs open fusion", families=("fusion",)),
     ComparisonSpec("pooled", "MIS vs open, all procedure families", family_covariates=True),
     ComparisonSpec("surgery_vs_conservative", "Surgery (MIS or open) vs conservative care",
-                   treated=("mis", "open"), control=("conservative",), families=(), require_procedure=False,
+                   treated=APPROACHES, control=(CONSERVATIVE,), families=(), require_procedure=False,
                    eligible_diagnoses=groups_with_surgical_option()),
 )
 

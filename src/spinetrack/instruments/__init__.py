@@ -12,7 +12,8 @@ classifies a baseline → follow-up change; ``wording`` loads a site's licensed 
 'moderate disability'
 """
 
-from spinetrack.instruments.base import Definition, Instrument, Item, Score, ScoreArray
-from spinetrack.instruments.registry import all, get  # noqa: A004
+from spinetrack.instruments.base import Definition, Display, Instrument, Item, Listing, Score, ScoreArray
+from spinetrack.instruments.registry import all, display_field, get, listed
 
-__all__ = ["Definition", "Instrument", "Item", "Score", "ScoreArray", "all", "get"]
+__all__ = ["Definition", "Display", "Instrument", "Item", "Listing", "Score", "ScoreArray", "all", "display_field",
+           "get", "listed"]

@@ -24,6 +24,7 @@ wording with :mod:`spinetrack.instruments.wording`.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import enum
 import math
@@ -33,15 +34,18 @@ from typing import Any
 
 import numpy as np
 
+from spinetrack.domain._validate import EARLIEST_DATE
 from spinetrack.errors import ValidationError
 
 __all__ = [
     "DEMO_LABEL_NOTE",
     "AnswerOption",
     "Definition",
+    "Display",
     "Instrument",
     "Item",
     "ItemType",
+    "Listing",
     "Score",
     "ScoreArray",
     "as_float_column",
@@ -115,17 +119,14 @@ class Item:
         if value is None:
             return None
         if self.type is ItemType.DATE:
-            from spinetrack.domain._validate import EARLIEST_DATE
-
             day: dt.date | None = value if isinstance(value, dt.date) else None
             if isinstance(value, str):
-                try:
+                with contextlib.suppress(ValueError):
                     day = dt.date.fromisoformat(value)
-                except ValueError:
-                    pass
             if day is None:
                 raise ValidationError(field=name, value=value, allowed=self.allowed_text())
-            if not EARLIEST_DATE <= (day.date() if isinstance(day, dt.datetime) else day) <= LATEST_ANSWER_DATE:  # catches years 0001 and 9999 (typing errors)
+            # catches years 0001 and 9999 (typing errors)
+            if not EARLIEST_DATE <= (day.date() if isinstance(day, dt.datetime) else day) <= LATEST_ANSWER_DATE:
                 raise ValidationError(field=name, value=day.isoformat(), allowed=(
                     f"a date from {EARLIEST_DATE.isoformat()} to {LATEST_ANSWER_DATE.isoformat()}"))
             return day.isoformat()
@@ -151,9 +152,42 @@ class Item:
         return float(value)
 
 
+class Listing(enum.StrEnum):
+    """The lists of instruments that spinetrack's pages and analysis show, each derived from the
+    instruments whose :attr:`Definition.lists` name it (in registry order)."""
+
+    ANALYSED = "analysed"                # the analysis' PROM grid (a score per timepoint), the report's trajectories
+    TIMELINE = "timeline"                # the clinic's patient timeline and outcome tables
+    PATIENT_RESULTS = "patient_results"  # the patient's own results page
+
+
+@dataclass(frozen=True, slots=True)
+class Display:
+    """How spinetrack names an instrument and its score on its pages: spinetrack's own plain
+    words, never the instrument's licensed wording. ``None`` where a page falls back to the title
+    (or does not list the instrument)."""
+
+    plain_name: str | None = None        # the patient pages' plain-language name
+    choice_hint: str | None = None       # how to answer a choice item, on the patient pages
+    skip_hint: str | None = None         # said on an optional item (else the pages' default)
+    result_name: str | None = None       # what the score is called in a sentence of the patient's results
+    result_scale: str | None = None      # its scale in words ("0 to 10")
+    result_trace: str | None = None      # its series name in the patient's result plots
+    short: str | None = None             # short name on the clinic pages and plots
+    axis: str | None = None              # y-axis title of the clinic plots
+    axis_range: tuple[float | None, float | None] | None = None  # y-axis range of the clinic plots
+    report_short: str | None = None      # short axis label in the scorecard report
+    decimals: int = 1                    # decimals of a score (a mean, a median) in the pages' tables
+
+
 @dataclass(frozen=True, slots=True)
 class Definition:
-    """The structure of an instrument: everything but the licensed wording."""
+    """The structure of an instrument: everything but the licensed wording.
+
+    Besides the structure: ``display`` (its names on spinetrack's pages), ``lists`` (the
+    :class:`Listing` it belongs to) and ``value_set`` (scored with the installation's national
+    value set, the ``value_set`` option of ``score``, when the store scores a response).
+    """
 
     code: str
     title: str
@@ -167,6 +201,9 @@ class Definition:
     score_unit: str = "points"
     loinc: str | None = None          # LOINC code of the panel / total score, where one exists
     labels_note: str = DEMO_LABEL_NOTE
+    display: Display = Display()
+    lists: frozenset[Listing] = frozenset()
+    value_set: bool = False
 
     def item(self, code: str) -> Item:
         for it in self.items:
@@ -290,11 +327,11 @@ class Instrument:
 
     # Short aliases the store uses.
     @property
-    def NAME(self) -> str:  # noqa: N802
+    def NAME(self) -> str:
         return self.definition.code
 
     @property
-    def ITEMS(self) -> tuple[Item, ...]:  # noqa: N802
+    def ITEMS(self) -> tuple[Item, ...]:
         return self.definition.items
 
     def check(self, answers: Mapping[str, Any]) -> dict[str, Any]:
@@ -328,10 +365,13 @@ class Instrument:
                              else np.full(n, np.nan))
         return self._score_many(cols, n, **options)
 
-    def _score(self, answers: dict[str, Any], **options: Any) -> Score:
+    # A subclass defines ``_score(self, answers, *, <its options>)`` and
+    # ``_score_many(self, cols, n, *, <its options>)``: each instrument has its own options, so the
+    # base signatures accept any (``*args: Any, **options: Any``).
+    def _score(self, *args: Any, **options: Any) -> Score:
         raise NotImplementedError
 
-    def _score_many(self, cols: dict[str, np.ndarray], n: int, **options: Any) -> ScoreArray:
+    def _score_many(self, *args: Any, **options: Any) -> ScoreArray:
         raise NotImplementedError
 
     def _required(self, answers: Mapping[str, Any], *codes: str) -> None:

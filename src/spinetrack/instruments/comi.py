@@ -3,7 +3,7 @@
 Reference: Mannion AF et al. Eur Spine J 2009;18(3):374-9 (PMC2899314): one question each on
 back pain intensity, leg/buttock pain intensity, function, symptom-specific well-being, general
 quality of life, work disability and social disability, scored as a 0–10 index (higher =
-worse). The combining rule spinetrack follows (STANDARDS.md, decided and documented here):
+worse). The combining rule spinetrack follows (spinetrack's decision, documented here):
 
 * pain domain = the worse (higher) of back pain and leg/buttock pain, each 0–10;
 * the 5-point items (function, symptom-specific well-being, quality of life, social and work
@@ -39,6 +39,7 @@ from spinetrack.instruments.base import (
     DEMO_LABEL_NOTE,
     AnswerOption,
     Definition,
+    Display,
     Instrument,
     Item,
     Score,
@@ -90,6 +91,7 @@ class ComiBack(Instrument):
         reference="Mannion AF et al. Eur Spine J 2009 (PMC2899314); combining rule per STANDARDS.md",
         licence="Published in the scientific literature; spinetrack ships neutral labels only.",
         labels_note=f"{DEMO_LABEL_NOTE} {DISABILITY_ANCHORS_NOTE}",
+        display=Display(plain_name="Your back problem overall"),
     )
 
     def _score(self, answers: dict[str, Any]) -> Score:

@@ -10,8 +10,8 @@ Items ``MO``, ``SC``, ``UA``, ``PD``, ``AD`` (levels 1-5, all required) and ``va
 ``subscales``   ``health_state`` (e.g. ``"21111"``, dimensions in the order above), ``vas``
                 (``None`` when not answered) and ``value_set`` (the set's canonical name).
 
-Value sets (../shared/STANDARDS.md, section EQ-5D-5L)
------------------------------------------------------
+Value sets
+----------
 The coefficients ship as package data in ``value_sets/eq5d5l_value_sets.csv`` (one column per
 set), with the source paper of every set in ``value_sets/eq5d5l_value_set_references.csv`` and
 the dataset's origin and licence in ``value_sets/provenance.json`` (R package ``eq5d``, MIT).
@@ -26,10 +26,10 @@ coefficients are stored with their sign (negative), so they are *added*; this re
 published minimum of the English set, -0.285 for 55555 (Devlin et al., Health Econ
 2018;27(1):7-22).
 
-Sets that use terms whose rule the table and STANDARDS.md do not state (``MO45``...``AD45``,
+Sets that use terms whose rule the coefficient table does not state (``MO45``...``AD45``,
 ``Num45sq``, ``N4``, ``N5``, ``MOAD``, ``PDAD``) are refused with a ValidationError ("not
 supported yet: uses special terms ..."); :func:`unsupported_value_sets` lists them with the
-reason. STANDARDS.md asks that the source paper of such a set be read before it is supported.
+reason. The source paper of such a set must be read before it is supported.
 
 The index is the exact model value (each of the 3,125 states is summed once with
 ``math.fsum`` and looked up afterwards), not rounded: publications usually print three
@@ -56,7 +56,17 @@ from typing import Any
 import numpy as np
 
 from spinetrack.errors import ValidationError
-from spinetrack.instruments.base import AnswerOption, Definition, Instrument, Item, ItemType, Score, ScoreArray
+from spinetrack.instruments.base import (
+    AnswerOption,
+    Definition,
+    Display,
+    Instrument,
+    Item,
+    ItemType,
+    Listing,
+    Score,
+    ScoreArray,
+)
 
 __all__ = [
     "COEFFICIENT_KEYS",
@@ -94,12 +104,12 @@ _REF_FILE = "eq5d5l_value_set_references.csv"
 
 @dataclass(frozen=True, slots=True)
 class ValueSet:
-    """An additive EQ-5D-5L value set: ``decrements[d][level - 1]`` (level 1 → 0.0)."""
+    """An additive EQ-5D-5L value set: ``decrements[d][level - 1]`` (level 1 → 0.0; five per dimension)."""
 
     name: str
     start: float
     intercept: float
-    decrements: Mapping[str, tuple[float, float, float, float, float]]
+    decrements: Mapping[str, tuple[float, ...]]
     reference: str
     builtin: bool
 
@@ -115,7 +125,7 @@ class ValueSet:
         terms = [self.start]
         if any(lv != 1 for lv in levels):
             terms.append(self.intercept)
-        terms.extend(self.decrements[d][lv - 1] for d, lv in zip(DIMENSIONS, levels))
+        terms.extend(self.decrements[d][lv - 1] for d, lv in zip(DIMENSIONS, levels, strict=True))
         return math.fsum(terms)
 
     def table(self) -> np.ndarray:
@@ -166,7 +176,7 @@ def _from_table(name: str, col: Mapping[str, float | None], ref: str) -> ValueSe
     if start != 1.0:
         return f"not supported yet: StartValue {start} is not 1"
     vs = ValueSet(name, 1.0, col.get("Intercept") or 0.0,
-                  MappingProxyType({d: (0.0, *(float(col[f"{d}{lv}"]) for lv in LEVELS[1:]))  # type: ignore[arg-type]
+                  MappingProxyType({d: (0.0, *(float(col[f"{d}{lv}"] or 0.0) for lv in LEVELS[1:]))
                                     for d in DIMENSIONS}), ref, builtin=True)
     problem = _consistency_problem(vs)
     return problem if problem else vs
@@ -381,7 +391,7 @@ _MIN_INDEX = min(vs.value((5, 5, 5, 5, 5)) for vs in _BUILTIN.values())
 
 DEFINITION = Definition(
     code="eq5d5l", title="EQ-5D-5L", version="5L",
-    items=(*(Item(d, label, _LEVEL_OPTIONS) for d, label in zip(DIMENSIONS, _DIM_LABELS)),
+    items=(*(Item(d, label, _LEVEL_OPTIONS) for d, label in zip(DIMENSIONS, _DIM_LABELS, strict=True)),
            Item("vas", "Self-rated health today, 0 to 100 (higher is better)", type=ItemType.INTEGER, low=0, high=100,
                 required=False)),
     score_low=_MIN_INDEX, score_high=1, score_unit="index", higher_is_better=True,
@@ -389,6 +399,14 @@ DEFINITION = Definition(
               "spinetrack/instruments/value_sets/eq5d5l_value_set_references.csv",
     licence="Copyrighted; registration with the EuroQol Research Foundation. spinetrack ships structure and "
             "scoring only. Value-set coefficients from the R package eq5d (MIT); cite the original papers.",
+    display=Display(
+        plain_name="Your health today",
+        choice_hint="Choose the level that describes your health today: level 1 means no problem, level 5 the most "
+                    "severe.",
+        short="EQ-5D-5L index", axis="EQ-5D-5L index (1 = full health)", axis_range=(None, 1),
+        report_short="EQ-5D-5L index", decimals=3),
+    lists=frozenset({Listing.ANALYSED, Listing.TIMELINE}),
+    value_set=True,
 )
 
 
@@ -407,7 +425,7 @@ class Eq5d5l(Instrument):
         self._required(answers, *DIMENSIONS)
         vs = _resolve(value_set)
         levels = [answers[d] for d in DIMENSIONS]
-        total = float(_table(vs)[sum((lv - 1) * int(p) for lv, p in zip(levels, _PLACE))])
+        total = float(_table(vs)[sum((lv - 1) * int(p) for lv, p in zip(levels, _PLACE, strict=True))])
         vas = answers["vas"]
         return Score("eq5d5l", DEFINITION.version, total, 5 + (vas is not None), 6, True,
                      subscales={"health_state": health_state(levels), "vas": vas, "value_set": vs.name})
@@ -422,7 +440,7 @@ class Eq5d5l(Instrument):
         table = _table(_resolve(value_set))
         code = np.zeros(n)
         digits = np.zeros(n)
-        for d, place in zip(DIMENSIONS, _PLACE):
+        for d, place in zip(DIMENSIONS, _PLACE, strict=True):
             code += (cols[d] - 1.0) * float(place)
             digits *= 10.0
             digits += cols[d]

@@ -2,9 +2,9 @@
 (``return_to_activity``).
 
 ``global_outcome`` is the 5-point global treatment outcome item the spine registries collect
-(STANDARDS.md, Registries and timepoints): 1 helped a lot … 5 made things worse, with an
-optional 5-point satisfaction item (1 very satisfied … 5 very dissatisfied). The labels are
-spinetrack's own. A "good" outcome is 1 or 2, the dichotomy the registries report.
+(Spine Tango, SweSpine, NORspine, the American Spine Registry / QOD): 1 helped a lot … 5 made
+things worse, with an optional 5-point satisfaction item (1 very satisfied … 5 very
+dissatisfied). The labels are spinetrack's own. A "good" outcome is 1 or 2, the dichotomy the registries report.
 
 ``return_to_activity`` records whether the patient is back to their usual activity or work:
 ``returned`` 1 yes / 0 not yet, and when — ``date`` (ISO date) and/or ``days`` after the index
@@ -23,7 +23,16 @@ from typing import Any
 import numpy as np
 
 from spinetrack.errors import ValidationError
-from spinetrack.instruments.base import AnswerOption, Definition, Instrument, Item, ItemType, Score, ScoreArray
+from spinetrack.instruments.base import (
+    AnswerOption,
+    Definition,
+    Display,
+    Instrument,
+    Item,
+    ItemType,
+    Score,
+    ScoreArray,
+)
 
 __all__ = ["GLOBAL_OUTCOME", "RETURN_TO_ACTIVITY", "GlobalOutcome", "ReturnToActivity"]
 
@@ -42,6 +51,7 @@ class GlobalOutcome(Instrument):
         score_low=1, score_high=5, higher_is_better=False,
         reference="Global treatment outcome item as collected by spine registries (STANDARDS.md)",
         licence="spinetrack's own wording.",
+        display=Display(plain_name="How the treatment helped"),
     )
 
     def _score(self, answers: dict[str, Any]) -> Score:
@@ -70,6 +80,7 @@ class ReturnToActivity(Instrument):
         score_low=0, score_high=3650, score_unit="days", higher_is_better=False,
         reference="Work status / return to activity as collected by spine registries (STANDARDS.md)",
         licence="spinetrack's own wording.",
+        display=Display(plain_name="Back to usual activity or work"),
     )
 
     def _score(self, answers: dict[str, Any]) -> Score:

@@ -8,7 +8,7 @@ Score (%) = sum of answered section scores / (5 × answered sections) × 100; ea
 scored 0 (first statement) to 5 (last statement). Bands 0–20 minimal disability, 21–40
 moderate, 41–60 severe, 61–80 crippled, 81–100 bed-bound.
 
-Missing sections: STANDARDS.md leaves the limit to us. spinetrack accepts up to
+Missing sections: the limit is spinetrack's choice. spinetrack accepts up to
 ``MAX_MISSING = 2`` unanswered sections (the manual's worked example covers one); with more the
 response is stored but flagged invalid and has no total. Pass ``max_missing`` to change it.
 Two statements marked in one section on paper: enter the higher one (the manual's rule); the
@@ -21,7 +21,16 @@ from typing import Any
 
 import numpy as np
 
-from spinetrack.instruments.base import AnswerOption, Definition, Instrument, Item, Score, ScoreArray
+from spinetrack.instruments.base import (
+    AnswerOption,
+    Definition,
+    Display,
+    Instrument,
+    Item,
+    Listing,
+    Score,
+    ScoreArray,
+)
 
 __all__ = ["BANDS", "ITEM_CODES", "MAX_MISSING", "ODI", "band"]
 
@@ -35,8 +44,8 @@ _LABELS = {
     "walking": "Walking", "sitting": "Sitting", "standing": "Standing", "sleeping": "Sleeping",
     "sex_life": "Sex life (if applicable)", "social_life": "Social life", "travelling": "Travelling",
 }
-_OPTIONS = tuple(AnswerOption(str(v), v, f"Statement {v + 1} of 6 ({'least' if v == 0 else 'most' if v == 5 else 'more'} "
-                              "limitation)") for v in range(6))
+_OPTIONS = tuple(AnswerOption(str(v), v, f"Statement {v + 1} of 6 "
+                              f"({'least' if v == 0 else 'most' if v == 5 else 'more'} limitation)") for v in range(6))
 # Upper bound (inclusive, in %) and name of each band, Fairbank & Pynsent 2000.
 BANDS = ((20, "minimal disability"), (40, "moderate disability"), (60, "severe disability"), (80, "crippled"),
          (100, "bed-bound"))
@@ -48,6 +57,15 @@ DEFINITION = Definition(
     reference="Fairbank JC, Pynsent PB. Spine 2000;25(22):2940-52",
     licence="Copyrighted; wording licensed through the copyright holder (Mapi Research Trust). "
             "spinetrack ships structure and scoring only.",
+    display=Display(
+        plain_name="Everyday activities and your back",
+        choice_hint="Choose the one statement that fits you best today: statement 1 means the least limitation, "
+                    "statement 6 the most.",
+        skip_hint=f"You may skip this question if it does not apply to you (at most {MAX_MISSING} of the 10 may be "
+                  "skipped).",
+        result_name="back-related disability score", result_scale="0 to 100", result_trace="Disability (0-100)",
+        short="ODI", axis="ODI % (0–100, lower = better)", axis_range=(0, 100), report_short="ODI"),
+    lists=frozenset({Listing.ANALYSED, Listing.TIMELINE, Listing.PATIENT_RESULTS}),
 )
 
 

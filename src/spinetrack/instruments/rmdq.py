@@ -7,7 +7,7 @@ reliable and sensitive measure of disability in low-back pain. Spine 1983;8(2):1
 Roland M, Fairbank J. The Roland-Morris Disability Questionnaire and the Oswestry Disability
 Questionnaire. Spine 2000;25(24):3115-3124.
 
-Scoring (STANDARDS.md, after the authors): the patient ticks the statements that apply today;
+Scoring (after the authors, Roland & Morris 1983): the patient ticks the statements that apply today;
 the score is the number of statements ticked, 0–24, higher = more disability. An unticked
 statement counts as "no" — the authors advise against forcing a yes/no answer on each
 statement — on paper and on screen alike. So every response has a total: a statement left
@@ -41,7 +41,7 @@ from typing import Any
 import numpy as np
 
 from spinetrack.errors import ValidationError
-from spinetrack.instruments.base import AnswerOption, Definition, Instrument, Item, Score, ScoreArray
+from spinetrack.instruments.base import AnswerOption, Definition, Display, Instrument, Item, Score, ScoreArray
 
 __all__ = ["ITEM_CODES", "MISSING_POLICY", "NOT_TICKED", "RMDQ", "TICKED"]
 
@@ -63,6 +63,7 @@ class Rmdq(Instrument):
                   "Score = number of statements ticked; an unticked statement counts as no",
         licence="The 1998 Spine special-issue version may be used without permission in its published form; "
                 "spinetrack ships neutral labels only.",
+        display=Display(plain_name="Everyday activities"),
     )
 
     def check(self, answers: Mapping[str, Any]) -> dict[str, Any]:

@@ -1,7 +1,7 @@
 """Clinical thresholds (minimal clinically important difference, good outcome) per instrument,
 each with its citation, and the classification of a baseline → follow-up pair.
 
-The thresholds are data (``instruments/data/thresholds.csv``, from STANDARDS.md); a site adds
+The thresholds are data (``instruments/data/thresholds.csv``, from the papers below); a site adds
 its own with :func:`register` (a citation is required). Shipped sets:
 
 * ``ostelo2008`` — ODI 10 points or 30 %; NRS back/leg 2 points or 30 %; RMDQ 5 points or 30 %
@@ -12,8 +12,8 @@ its own with :func:`register` (a citation is required). Shipped sets:
 * ``mannion2005_german_surgery`` — ODI ≥ 18 % reduction from baseline = good outcome at 6
   months after surgery (German ODI 2.1; Mannion AF et al., Eur Spine J 2005, PMC3454560).
 
-Not shipped: PASS (patient acceptable symptom state) values and an EQ-5D-5L MCID — our
-sources (STANDARDS.md, shared/evidence) give none; a site can register them with a citation.
+Not shipped: PASS (patient acceptable symptom state) values and an EQ-5D-5L MCID — the
+sources above give none; a site can register them with a citation.
 
 Classification rules (spinetrack's, documented): the change is taken in the instrument's
 "better" direction. *Improved* when the improvement reaches the threshold — absolute,
@@ -103,7 +103,8 @@ def all_thresholds(instrument: str | None = None) -> list[Threshold]:
 def default_set(instrument: str) -> str:
     if instrument not in _DEFAULT_SET:
         raise ValidationError(field="instrument", value=instrument, allowed=sorted(_DEFAULT_SET),
-                              reason="no clinical threshold is known for this instrument; register one with its citation")
+                              reason="no clinical threshold is known for this instrument; "
+                                     "register one with its citation")
     return _DEFAULT_SET[instrument]
 
 

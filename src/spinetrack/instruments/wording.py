@@ -75,7 +75,8 @@ def parse_wording_pack(data: Any, source: str = "wording_pack") -> WordingPack:
     name, language, licence = (_need_str(data, k, source) for k in ("name", "language", "licence"))
     insts = data.get("instruments")
     if not isinstance(insts, Mapping) or not insts:
-        raise ValidationError(field=f"{source}.instruments", value=insts, allowed="an object of instrument code → wording")
+        raise ValidationError(field=f"{source}.instruments", value=insts,
+                              allowed="an object of instrument code → wording")
     for code, block in insts.items():
         where = f"{source}.instruments.{code}"
         definition = get(code, where).definition

@@ -15,6 +15,11 @@ import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from spinetrack.domain.comparisons import APPROACHES
+from spinetrack.domain.pathway import TIMEPOINTS
+from spinetrack.instruments.registry import display_field
+from spinetrack.instruments.registry import get as get_instrument
+
 __all__ = [
     "MINUS",
     "anchor",
@@ -52,9 +57,10 @@ _ARM_STYLES: dict[str, dict[str, str]] = {
 }
 _ARM_NAMES = {"mis": "MIS", "open": "open", "conservative": "conservative care"}
 
-_TIMEPOINTS: tuple[tuple[str, str], ...] = (
-    ("baseline", "baseline"), ("2w", "2 weeks"), ("6w", "6 weeks"), ("3m", "3 months"),
-    ("12m", "12 months"), ("24m", "24 months"))
+# The follow-up schedule's codes and labels; the report calls the baseline "baseline".
+_TIMEPOINTS: tuple[tuple[str, str], ...] = tuple(
+    (tp.code, "baseline" if tp.is_baseline else tp.label) for tp in TIMEPOINTS)
+_SURGERY = sorted(APPROACHES)  # an arm of every surgical approach is "surgery"
 
 _COVARIATES = {
     "intercept": "intercept", "age10": "age (per 10 years)", "male": "male sex", "bmi5": "BMI (per 5 kg/m²)",
@@ -163,7 +169,7 @@ def _scaled(x: float | None, unit: str | None) -> float | None:
 def arm_label(codes: Sequence[str]) -> str:
     """Display name of an arm from its treatment codes (``["mis", "open"]`` → ``surgery``)."""
     codes = list(codes)
-    if sorted(codes) == ["mis", "open"]:
+    if sorted(codes) == _SURGERY:
         return "surgery"
     return " or ".join(_ARM_NAMES.get(c, c) for c in codes) or "?"
 
@@ -171,7 +177,7 @@ def arm_label(codes: Sequence[str]) -> str:
 def arm_style(codes: Sequence[str]) -> dict[str, str]:
     """Colour, marker and line style of an arm (same conventions as the clinic pages)."""
     codes = list(codes)
-    if sorted(codes) == ["mis", "open"]:
+    if sorted(codes) == _SURGERY:
         return dict(_ARM_STYLES["surgery"])
     return dict(_ARM_STYLES.get(codes[0] if codes else "", _ARM_STYLES["surgery"]))
 
@@ -186,8 +192,7 @@ def timepoint_label(code: str) -> str:
     return dict(_TIMEPOINTS).get(code, code)
 
 
-_INSTRUMENT_SHORT = {"odi": "ODI", "nrs_back": "back pain NRS", "nrs_leg": "leg pain NRS",
-                     "eq5d5l": "EQ-5D-5L index"}
+_INSTRUMENT_SHORT: dict[str, str] = display_field("report_short")
 
 
 def instrument_short(code: str) -> str:
@@ -200,10 +205,8 @@ def instrument_title(code: str | None) -> str:
     if not code:
         return ""
     try:
-        from spinetrack.instruments.registry import get
-
-        return str(get(code).definition.title)
-    except Exception:  # noqa: BLE001 - an unknown code is shown as it is
+        return str(get_instrument(code).definition.title)
+    except Exception:  # an unknown code is shown as it is
         return code
 
 

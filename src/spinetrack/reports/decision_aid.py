@@ -16,7 +16,7 @@ Two readers:
   number in words) and the uncertainty of a chance as "between 55 and 69"; for scores and days,
   how much people differ: "9 in 10 people like you had a score between 5 and 38" (the document's
   prediction interval, explained once at the top) — never the interval of an average, which
-  says how sure we are of the average, not where one person will be (issue 15); where each
+  says how sure we are of the average, not where one person will be; where each
   number comes from, a warning on any question whose numbers come from different places, a
   plain statement when the patient's own baseline scores were not used, and a side-by-side
   table (options as columns, questions as rows; the layout of an Option Grid, with spinetrack's
@@ -58,6 +58,7 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
+from spinetrack.domain.comparisons import APPROACHES
 from spinetrack.reports._format import esc
 from spinetrack.reports.pdf import write_pdf
 from spinetrack.reports.readability import number_words
@@ -80,7 +81,8 @@ Payload = Mapping[str, Any]
 # Plain names of the options and of the conditions (spinetrack's own wording).
 OPTION_NAMES = {"conservative": "Care without surgery", "mis": "Keyhole surgery", "open": "Open surgery"}
 OPTION_ABOUT = {
-    "conservative": "This means exercise, physiotherapy, pain medicine and sometimes an injection. There is no operation.",
+    "conservative": "This means exercise, physiotherapy, pain medicine and sometimes an injection. "
+                    "There is no operation.",
     "mis": "The surgeon works through a small cut, using special tools and X-rays. "
            "Doctors call this minimally invasive surgery.",
     "open": "The surgeon works through a larger cut, to see the spine directly.",
@@ -115,7 +117,8 @@ OUTCOME_WORDS: dict[str, _OutcomeWords] = {
     "odi_mcid_12m": _OutcomeWords("How many people feel clearly better in daily life after one year?",
                                   event="feel clearly better in daily life after one year"),
     "odi_12m": _OutcomeWords("How much does back pain get in the way of daily life after one year?",
-                             scale="The score goes from 0 to 100. A score of 0 means it does not get in the way at all.",
+                             scale="The score goes from 0 to 100. "
+                                   "A score of 0 means it does not get in the way at all.",
                              subject="the score", out_of=100, spread="had a score between {a} and {b}"),
     "nrs_leg_12m": _OutcomeWords("How bad is leg pain after one year?",
                                  scale="Pain is scored from 0 to 10. A score of 0 means no pain. "
@@ -217,7 +220,8 @@ def icon_array(count: int, *, label: str, id_prefix: str, size_px: int = 160) ->
            f'height="{size_px}" role="img" aria-labelledby="{pid}-t {pid}-d">'
            f'<title id="{pid}-t">{esc(label)}</title><desc id="{pid}-d">{esc(words)}</desc>'
            '<g fill="#0b5cad" stroke="#0b5cad" stroke-width="2">' + "".join(c for c in cells if 'class="on"' in c)
-           + '</g><g fill="#ffffff" stroke="#4a4a4a" stroke-width="2">' + "".join(c for c in cells if 'class="off"' in c)
+           + '</g><g fill="#ffffff" stroke="#4a4a4a" stroke-width="2">'
+           + "".join(c for c in cells if 'class="off"' in c)
            + "</g></svg>")
     return IconArray(count=count, label=label, words=words, svg=svg)
 
@@ -449,7 +453,7 @@ def build_patient_aid(payload: Payload) -> PatientAid:
     for option in payload.get("options") or []:
         name = _option_name(option)
         about = list(_sentences_of(OPTION_ABOUT.get(option["key"])))
-        if option["key"] in ("mis", "open") and family in FAMILY_ABOUT:
+        if option["key"] in APPROACHES and family in FAMILY_ABOUT:
             about.append(FAMILY_ABOUT[family])
         if not option.get("available", True):
             about = [f"{name} is not a choice for you right now.", "Your care team can tell you why."]
@@ -557,7 +561,8 @@ def render_patient_body(payload: Payload | PatientAid, *, heading_level: int = 1
                  + "".join(_p([s]) for s in aid.closing) + "</section>")
     if aid.sources:
         parts.append(f'<section class="aid-sources" aria-labelledby="aid-studies"><{h2} id="aid-studies">'
-                     f"Studies used</{h2}><ul>" + "".join(f"<li>{esc(s)}</li>" for s in aid.sources) + "</ul></section>")
+                     f"Studies used</{h2}><ul>" + "".join(f"<li>{esc(s)}</li>" for s in aid.sources)
+                     + "</ul></section>")
     return "".join(parts)
 
 
@@ -596,7 +601,8 @@ table.aid-grid .aid-mixed-tag { display: block; font-size: 9pt; font-weight: nor
 .aid-mixed { border-left: 4px solid #8a5a00; padding-left: 6pt; }
 .aid-outcome { break-inside: avoid; }
 .aid-cards { display: flex; flex-wrap: wrap; gap: 8pt; }
-.aid-card { border: 1px solid #c4cad0; padding: 6pt; width: 31.5%; break-inside: avoid; margin: 0 0 6pt; font-size: 11pt; }
+.aid-card { border: 1px solid #c4cad0; padding: 6pt; width: 31.5%; break-inside: avoid; margin: 0 0 6pt;
+  font-size: 11pt; }
 svg.icon-array { width: 110pt; height: 110pt; }
 .aid-sources { font-size: 9.5pt; color: #333333; }
 .aid-sources li { overflow-wrap: anywhere; }

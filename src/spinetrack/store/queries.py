@@ -48,11 +48,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
-from sqlalchemy import and_, case, exists, func, or_, select
+from sqlalchemy import ColumnElement, and_, case, exists, func, or_, select
 from sqlalchemy.orm import Session
 
 from spinetrack import clock
+from spinetrack.domain.comparisons import APPROACHES, TREATMENTS
 from spinetrack.errors import NotFoundError, PermissionDeniedError, ValidationError
+from spinetrack.instruments import Listing, listed
 from spinetrack.instruments import get as get_instrument
 from spinetrack.store import audit
 from spinetrack.store.audit import ChainVerification
@@ -74,6 +76,9 @@ from spinetrack.store.tables import (
 )
 
 __all__ = [
+    "SMALL_CELL_MIN",
+    "TIMELINE_INSTRUMENTS",
+    "TREATMENTS",
     "AuditEntry",
     "AuditPage",
     "CompletenessRow",
@@ -82,16 +87,11 @@ __all__ = [
     "OutcomeCell",
     "OutcomeTable",
     "Queries",
-    "SMALL_CELL_MIN",
-    "TIMELINE_INSTRUMENTS",
-    "TREATMENTS",
     "TimelinePoint",
 ]
 
 SMALL_CELL_MIN = 5
-TIMELINE_INSTRUMENTS: tuple[str, ...] = ("odi", "nrs_back", "nrs_leg", "eq5d5l")
-TREATMENTS: tuple[str, ...] = ("mis", "open", "conservative")
-APPROACHES: tuple[str, ...] = ("mis", "open")
+TIMELINE_INSTRUMENTS: tuple[str, ...] = listed(Listing.TIMELINE)
 QUANTILE_METHOD = "linear interpolation (Hyndman & Fan type 7; numpy default, PostgreSQL percentile_cont)"
 
 
@@ -348,7 +348,7 @@ class Queries:
             targets = dict(s.execute(select(TimepointRow.code, TimepointRow.target_days)).all())
             position = dict(s.execute(select(TimepointRow.code, TimepointRow.position)).all())
             keys = (PromResponseRow.instrument, EpisodeRow.treatment, PromResponseRow.timepoint)
-            where = [PromResponseRow.instrument.in_(codes), PromResponseRow.valid.is_(True),
+            where: list[ColumnElement[bool]] = [PromResponseRow.instrument.in_(codes), PromResponseRow.valid.is_(True),
                      PromResponseRow.score.is_not(None), EpisodeRow.treatment.is_not(None)]
             if site_id is not None:
                 where.append(PatientRow.site_id == site_id)

@@ -13,9 +13,9 @@ import secrets
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import Engine, Row, bindparam, func, insert, select
+from sqlalchemy import Engine, Row, Table, bindparam, func, insert, select
 from sqlalchemy.exc import DataError, IntegrityError
 from sqlalchemy.orm import Session
 
@@ -52,12 +52,12 @@ from spinetrack.store.tables import (
     TimepointRow,
 )
 
-__all__ = ["Actor", "SITE_ROLES", "SYSTEM", "Store", "authorize_patient", "new_pseudo_id", "validate_identity"]
+__all__ = ["SITE_ROLES", "SYSTEM", "Actor", "Store", "authorize_patient", "new_pseudo_id", "validate_identity"]
 
 RESPONSE_SOURCES = ("patient", "clinician", "import", "synthetic")
 
 # The statements of a PROM submission, built once (Core on the tables: no ORM objects to load).
-_RESPONSES = PromResponseRow.__table__
+_RESPONSES = cast(Table, PromResponseRow.__table__)
 _UNDER_KEY = select(_RESPONSES.c.id, _RESPONSES.c.episode_id, _RESPONSES.c.instrument, _RESPONSES.c.timepoint,
                     _RESPONSES.c.answers).where(_RESPONSES.c.idempotency_key == bindparam("key"))
 _ANSWERED = select(_RESPONSES.c.id).where(_RESPONSES.c.episode_id == bindparam("episode_id"),
@@ -320,7 +320,8 @@ class Store:
             rec.check_against_episode(self._episode_record(ep))
             if ep.index_date is not None and rec.performed_on != ep.index_date:
                 raise ValidationError(field="procedure.performed_on", value=rec.performed_on.isoformat(),
-                                      allowed=ep.index_date.isoformat(), reason="the episode's index date is the procedure date")
+                                      allowed=ep.index_date.isoformat(),
+                                      reason="the episode's index date is the procedure date")
             if ep.index_date is None:
                 ep.index_date = rec.performed_on
             row = ProcedureRow(
@@ -407,13 +408,13 @@ class Store:
                                         index_date=ep.index_date, source=source, idempotency_key=idempotency_key)
 
     @staticmethod
-    def response_under_key(s: Session, idempotency_key: str) -> Row[Any] | None:
+    def response_under_key(s: Session, idempotency_key: str) -> Row[Any, Any, Any, Any, Any] | None:
         """In the caller's transaction: the response stored under ``idempotency_key`` (id,
         episode, instrument, timepoint, answers), or None when the key is new."""
         return s.connection().execute(_UNDER_KEY, {"key": idempotency_key}).first()
 
     @staticmethod
-    def replay_response(prior: Row[Any], episode_id: int, data: Mapping[str, Any]) -> int:
+    def replay_response(prior: Row[Any, Any, Any, Any, Any], episode_id: int, data: Mapping[str, Any]) -> int:
         """The stored response's id when ``data`` is the submission stored as ``prior`` (see
         :meth:`response_under_key`); :class:`ConflictError` when the key was used for another."""
         answers = data.get("answers") if isinstance(data, Mapping) else None
@@ -441,19 +442,21 @@ class Store:
         schedule = tuple(Timepoint(*r) for r in conn.execute(_SCHEDULE))
         rec = PromResponseRecord.create(data, index_date=index_date, schedule=schedule)
         inst = instruments.get(rec.instrument, "response.instrument")
-        options = {"value_set": self.eq5d_value_set} if rec.instrument == "eq5d5l" else {}
+        options: dict[str, Any] = {"value_set": self.eq5d_value_set} if inst.definition.value_set else {}
         score = inst.score(rec.answers, **options)
         if answered if answered is not None else conn.execute(_ANSWERED, {
                 "episode_id": episode_id, "timepoint": rec.timepoint.code, "instrument": rec.instrument}).first():
             raise ConflictError(
                 f"a {rec.instrument} response at {rec.timepoint.code} already exists for this episode",
                 field="response.timepoint")
-        rid = conn.execute(_INSERT_RESPONSE, {
+        key = conn.execute(_INSERT_RESPONSE, {
             "episode_id": episode_id, "timepoint": rec.timepoint.code, "instrument": rec.instrument,
             "instrument_version": score.version, "collected_on": rec.collected_on,
             "days_from_index": rec.days_from_index, "answers": dict(rec.answers), "score": score.total,
             "score_detail": score.detail(), "valid": score.valid, "source": source,
-            "idempotency_key": idempotency_key, "created_at": _utcnow()}).inserted_primary_key[0]
+            "idempotency_key": idempotency_key, "created_at": _utcnow()}).inserted_primary_key
+        assert key is not None, "an INSERT of one row returns its key"
+        rid = key[0]
         audit.append(s, actor=actor.name, actor_role=actor.role, action="create", entity="prom_response",
                      entity_id=rid, patient_id=patient_id,
                      detail={"instrument": rec.instrument, "timepoint": rec.timepoint.code})

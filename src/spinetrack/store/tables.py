@@ -14,7 +14,8 @@ stored only as SHA-256 hashes.
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
+from collections.abc import Sequence
+from typing import Any, ClassVar
 
 from sqlalchemy import (
     JSON,
@@ -34,6 +35,8 @@ from sqlalchemy import (
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 from spinetrack.clock import utcnow
+from spinetrack.domain.comparisons import APPROACHES, FAMILIES, TREATMENTS
+from spinetrack.domain.procedure import Approach
 
 __all__ = [
     "AuditRow",
@@ -45,17 +48,17 @@ __all__ = [
     "LoginThrottleRow",
     "PasswordLinkRow",
     "PatientIdentityRow",
-    "ResponseDraftRow",
-    "ScreeningAssessmentRow",
-    "WebSessionRow",
     "PatientRow",
     "ProcedureRow",
     "PromResponseRow",
     "ReadmissionRow",
     "ReoperationRow",
+    "ResponseDraftRow",
+    "ScreeningAssessmentRow",
     "SiteRow",
     "TimepointRow",
     "UserRow",
+    "WebSessionRow",
 ]
 
 NAMING = {
@@ -69,10 +72,16 @@ NAMING = {
 
 class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING)
-    type_annotation_map = {dict[str, Any]: JSON, str: String(255)}
+    type_annotation_map: ClassVar[dict[Any, Any]] = {dict[str, Any]: JSON, str: String(255)}
 
 
 _utcnow = utcnow  # spinetrack.clock: naive UTC, as the store keeps timestamps
+
+
+def _sql_list(codes: Sequence[str]) -> str:
+    """Codes as the list of a CHECK constraint's ``IN``: ``('mis','open')`` (the declared codes of
+    ``domain``; the migrations keep the text as it was when each was written)."""
+    return "(" + ",".join(f"'{c}'" for c in codes) + ")"
 
 
 class SiteRow(Base):
@@ -132,10 +141,8 @@ class PatientRow(Base):
 class EpisodeRow(Base):
     __tablename__ = "episodes"
     __table_args__ = (
-        CheckConstraint("treatment IS NULL OR treatment IN ('conservative','mis','open')", name="treatment"),
-        CheckConstraint(
-            "treatment_family IS NULL OR treatment_family IN ('discectomy','decompression','fusion')", name="family"
-        ),
+        CheckConstraint(f"treatment IS NULL OR treatment IN {_sql_list(sorted(TREATMENTS))}", name="treatment"),
+        CheckConstraint(f"treatment_family IS NULL OR treatment_family IN {_sql_list(FAMILIES)}", name="family"),
         CheckConstraint("n_levels BETWEEN 1 AND 5", name="n_levels"),
         Index("ix_episodes_patient", "patient_id"),
     )
@@ -178,9 +185,9 @@ class ImagingFindingRow(Base):
 class ProcedureRow(Base):
     __tablename__ = "procedures"
     __table_args__ = (
-        CheckConstraint("approach IN ('mis','open')", name="approach"),
-        CheckConstraint("family IN ('discectomy','decompression','fusion')", name="family"),
-        CheckConstraint("(approach = 'mis') = (technique IS NOT NULL)", name="technique"),
+        CheckConstraint(f"approach IN {_sql_list(APPROACHES)}", name="approach"),
+        CheckConstraint(f"family IN {_sql_list(FAMILIES)}", name="family"),
+        CheckConstraint(f"(approach = '{Approach.MIS.value}') = (technique IS NOT NULL)", name="technique"),
         CheckConstraint("ebl_ml IS NULL OR ebl_ml >= 0", name="ebl"),
         CheckConstraint("incision_mm IS NULL OR incision_mm >= 0", name="incision"),
         CheckConstraint("op_time_min IS NULL OR op_time_min >= 0", name="op_time"),

@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 
 from spinetrack.domain.diagnosis import DIAGNOSES, Level
+from spinetrack.domain.pathway import TIMEPOINTS
 from spinetrack.instruments.eq5d5l import DEFAULT_VALUE_SET, health_state, index
 from spinetrack.synth import effects as E
 
@@ -27,13 +28,17 @@ EPOCH = np.datetime64("2018-01-01")
 ENROL_SPAN_DAYS = 5 * 365  # enrolment 2018-01-01 … 2022-12-31: 24-month follow-up is complete by 2025
 GROUPS = tuple(E.DIAGNOSIS_MIX)
 LEVELS = tuple(lvl.value for lvl in Level)  # L1-L2 … L5-S1
-FOLLOWUP = (  # timepoint, target day, half window for jitter, instruments collected
-    ("2w", 14, 5, ("nrs_back", "nrs_leg")),
-    ("6w", 42, 8, ("odi", "nrs_back", "nrs_leg", "return_to_activity")),
-    ("3m", 91, 20, ("odi", "nrs_back", "nrs_leg", "eq5d5l", "global_outcome", "return_to_activity")),
-    ("12m", 365, 45, ("odi", "nrs_back", "nrs_leg", "eq5d5l", "global_outcome", "return_to_activity")),
-    ("24m", 730, 60, ("odi", "nrs_back", "nrs_leg", "eq5d5l", "global_outcome")),
-)
+_COLLECTED = {  # timepoint → half window for jitter (days), instruments collected (synthetic)
+    "2w": (5, ("nrs_back", "nrs_leg")),
+    "6w": (8, ("odi", "nrs_back", "nrs_leg", "return_to_activity")),
+    "3m": (20, ("odi", "nrs_back", "nrs_leg", "eq5d5l", "global_outcome", "return_to_activity")),
+    "12m": (45, ("odi", "nrs_back", "nrs_leg", "eq5d5l", "global_outcome", "return_to_activity")),
+    "24m": (60, ("odi", "nrs_back", "nrs_leg", "eq5d5l", "global_outcome")),
+}
+#: The simulated follow-up visits: timepoint, target day (the follow-up schedule's), half window
+#: for jitter, instruments collected.
+FOLLOWUP: tuple[tuple[str, int, int, tuple[str, ...]], ...] = tuple(
+    (tp.code, tp.target_days, *_COLLECTED[tp.code]) for tp in TIMEPOINTS if tp.code in _COLLECTED)
 # Improvement trajectory: share of the final improvement reached at each follow-up (synthetic).
 TRAJ_SURGERY = {"2w": 0.55, "6w": 0.70, "3m": 0.85, "12m": 1.0, "24m": 0.95}
 TRAJ_CONSERVATIVE = {"2w": 0.10, "6w": 0.25, "3m": 0.50, "12m": 0.80, "24m": 0.85}
@@ -83,6 +88,11 @@ class Draws:
     def __init__(self, **kw: Any) -> None:
         self.__dict__.update(kw)
 
+    def __getattr__(self, name: str) -> Any:
+        """Only for a name that was not drawn (the drawn ones are instance attributes): an
+        AttributeError, as for any object; typed so that the drawn names read as ``Any``."""
+        raise AttributeError(f"{type(self).__name__!s} has no draw {name!r}")
+
 
 def _draw_patients(rng: np.random.Generator, n: int, n_sites: int) -> Draws:
     """Case mix, treatment choice and the noise of the procedure, complication and per-patient
@@ -93,7 +103,8 @@ def _draw_patients(rng: np.random.Generator, n: int, n_sites: int) -> Draws:
     age_mean = np.array([E.AGE[g][0] for g in GROUPS])[group_idx]
     age_sd = np.array([E.AGE[g][1] for g in GROUPS])[group_idx]
     age = np.clip(np.round(rng.normal(age_mean, age_sd)), 18, 92).astype(int)
-    female = rng.random(n) < np.where(np.isin(group, ("stenosis_with_claudication", "degenerative_spondylolisthesis")), 0.58, 0.48)
+    female = rng.random(n) < np.where(
+        np.isin(group, ("stenosis_with_claudication", "degenerative_spondylolisthesis")), 0.58, 0.48)
     bmi = np.clip(rng.normal(28.0, 4.8, n), 17, 55).round(1)
     smoke_u = rng.random(n)
     smoking = np.where(smoke_u < 0.20, "current", np.where(smoke_u < 0.50, "former", "never"))
@@ -102,7 +113,8 @@ def _draw_patients(rng: np.random.Generator, n: int, n_sites: int) -> Draws:
     asa = np.digitize(asa_latent, [-0.9, 0.6, 2.2]) + 1  # 1..4
     prior = rng.random(n) < np.where(np.isin(group, ("degenerative_spondylolisthesis", "stenosis_with_claudication",
                                                       "stenosis_without_claudication")), 0.12, 0.07)
-    sym_median = np.where(group == "disc_herniation_radiculopathy", 16, np.where(np.char.startswith(group.astype(str), "stenosis"), 60, 40))
+    sym_median = np.where(group == "disc_herniation_radiculopathy", 16,
+                          np.where(np.char.startswith(group.astype(str), "stenosis"), 60, 40))
     symptom_weeks = np.clip(np.round(sym_median * np.exp(rng.normal(0, 0.7, n))), 1, 1040).astype(int)
     work_u = rng.random(n)
     work = np.where(age >= 66, np.where(work_u < 0.9, "retired", "employed"),
@@ -127,7 +139,8 @@ def _draw_patients(rng: np.random.Generator, n: int, n_sites: int) -> Draws:
         [group == "disc_herniation_radiculopathy", sten, group == "degenerative_spondylolisthesis",
          group == "degenerative_disc_disease"], [48, 44, 44, 42], 32)
     odi0_latent = np.clip(odi0_mean + 11 * sev + 0.08 * (age - 55), 4, 96)
-    back0_mean = np.select([group == "degenerative_disc_disease", group == "nonspecific_low_back_pain"], [6.6, 6.0], 5.4)
+    back0_mean = np.select([group == "degenerative_disc_disease", group == "nonspecific_low_back_pain"],
+                           [6.6, 6.0], 5.4)
     leg0_mean = np.select([group == "disc_herniation_radiculopathy", sten, group == "degenerative_spondylolisthesis"],
                           [7.2, 6.4, 5.6], 3.0)
     back0_latent = np.clip(back0_mean + 1.0 * sev + rng.normal(0, 1.0, n), 0, 10)
@@ -282,7 +295,7 @@ def potential_outcomes(d: Draws, fu: dict[str, dict[str, Any]], extra: dict[str,
         rr = np.ones(n)
         for f in ("discectomy", "decompression", "fusion"):
             m = family == f
-            base[m] = E.OPEN_BASE[f][outcome] if outcome in E.OPEN_BASE[f] else 0.0
+            base[m] = E.OPEN_BASE[f].get(outcome, 0.0)
             rr[m] = E.planted(f, outcome).value if (f, outcome) in E._BY_KEY else 1.0
         mult = np.exp(0.15 * ref["age"] + 0.25 * ref["asa"] + 0.2 * ref["lv"] + extra_logrisk)
         return np.clip(base * mult * np.where(mis, rr, 1.0), 0, 0.95)
@@ -329,7 +342,8 @@ def potential_outcomes(d: Draws, fu: dict[str, dict[str, Any]], extra: dict[str,
         frac = np.where(surgical, TRAJ_SURGERY[tp], TRAJ_CONSERVATIVE[tp])
         odi_t = np.clip(d.odi0_latent * (1 - r_odi * frac) + worse * np.minimum(1.0, frac * 1.2) + eff_odi + d.u_odi
                         + z["odi"], 0, 100)
-        back_t = np.clip(d.back0_latent * (1 - r_back * frac) + 0.25 * worse / 3 + eff_back + d.u_pain + z["back"], 0, 10)
+        back_t = np.clip(d.back0_latent * (1 - r_back * frac) + 0.25 * worse / 3 + eff_back + d.u_pain + z["back"],
+                         0, 10)
         leg_t = np.clip(d.leg0_latent * (1 - r_leg * frac) + 0.25 * worse / 3 + eff_leg + d.u_pain + z["leg"], 0, 10)
         rel = (d.odi0_latent - odi_t) / np.maximum(d.odi0_latent, 1.0) + z["glob"]
         followup[tp] = {
@@ -474,8 +488,10 @@ def _surgical_rows(chunk: Chunk, d: Draws, o: Outcomes, extra: dict[str, np.ndar
             chunk.readmissions.append({"episode_id": pid, "admitted_on": idx_date + dt.timedelta(
                 days=int(m["los_days"][i]) + 3 + pid % 40), "reason": None, "created_at": created_at})
         if o.reop[i]:
-            reason = {"discectomy": "recurrent_herniation", "decompression": "restenosis"}.get(fam, "nonunion_or_implant")
-            chunk.reoperations.append({"episode_id": pid, "performed_on": idx_date + dt.timedelta(days=int(d.reop_day[i])),
+            reason = {"discectomy": "recurrent_herniation", "decompression": "restenosis"}.get(
+                fam, "nonunion_or_implant")
+            chunk.reoperations.append({"episode_id": pid,
+                                       "performed_on": idx_date + dt.timedelta(days=int(d.reop_day[i])),
                                        "reason": reason, "levels": levels, "created_at": created_at})
         if o.malposition[i]:
             chunk.reoperations.append({"episode_id": pid, "performed_on": idx_date + dt.timedelta(
@@ -498,14 +514,15 @@ def _complication_rows(ev: dict[str, np.ndarray], i: int, pid: int) -> tuple[tup
 def _procedure_codes(proc_u: np.ndarray, family: np.ndarray, mis: np.ndarray) -> list[tuple[str, str | None]]:
     u = proc_u.tolist()
     out: list[tuple[str, str | None]] = []
-    for f, m, x in zip(family.tolist(), mis.tolist(), u):
+    for f, m, x in zip(family.tolist(), mis.tolist(), u, strict=True):
         if f == "discectomy":
             out.append(("discectomy_tubular", "tubular") if m and x < 0.6 else
                        ("discectomy_endoscopic_tf", "full_endoscopic_transforaminal") if m and x < 0.85 else
                        ("discectomy_endoscopic_il", "full_endoscopic_interlaminar") if m else ("discectomy_open", None))
         elif f == "decompression":
             out.append(("decompression_tubular", "tubular") if m and x < 0.7 else
-                       ("decompression_endoscopic_il", "full_endoscopic_interlaminar") if m else ("decompression_open", None))
+                       ("decompression_endoscopic_il", "full_endoscopic_interlaminar") if m else
+                       ("decompression_open", None))
         elif f == "fusion":
             out.append(("fusion_mis_tlif", "percutaneous") if m and x < 0.85 else
                        ("fusion_endoscopic_tlif", "full_endoscopic_transforaminal") if m else
@@ -552,7 +569,7 @@ def _eq5d_from(odi: np.ndarray, back: np.ndarray, leg: np.ndarray, noise: np.nda
     x = np.stack([0.9 * d + 0.1 * p, 0.7 * d, 0.9 * d + 0.1 * p, 0.25 * d + 0.75 * p, 0.35 * d + 0.2 * p], axis=1)
     levels = np.clip(1 + np.floor((x + noise) * 5), 1, 5).astype(int)
     vas = np.clip(np.round(92 - 0.45 * odi - 2.2 * (back + leg) / 2 + vas_noise), 0, 100).astype(int)
-    return list(zip(levels.tolist(), vas.tolist()))
+    return list(zip(levels.tolist(), vas.tolist(), strict=True))
 
 
 def _findings(rng: np.random.Generator, pid: int, group: str, levels: list[str]) -> list[dict[str, Any]]:
@@ -568,7 +585,8 @@ def _findings(rng: np.random.Generator, pid: int, group: str, levels: list[str])
     main = levels[-1]
     if group == "disc_herniation_radiculopathy":
         morph = "protrusion" if u[0] < 0.45 else "extrusion" if u[0] < 0.9 else "sequestration"
-        zone = "subarticular" if u[1] < 0.6 else "central" if u[1] < 0.75 else "foraminal" if u[1] < 0.95 else "extraforaminal"
+        zone = ("subarticular" if u[1] < 0.6 else "central" if u[1] < 0.75 else "foraminal" if u[1] < 0.95
+                else "extraforaminal")
         out.append(row(main, "disc_herniation", morphology=morph, zone=zone))
         out.append(row(main, "disc_degeneration", pfirrmann="III" if u[2] < 0.55 else "IV"))
     elif group.startswith("stenosis"):
@@ -596,7 +614,7 @@ def _add_response(chunk: Chunk, episode_id: int, tp: str, inst: str, collected_o
     detail: dict[str, Any] | None = None
     valid = True
     if inst == "odi":
-        answers = {code: (None if v < 0 else v) for code, v in zip(ODI_ITEMS, ans)}
+        answers = {code: (None if v < 0 else v) for code, v in zip(ODI_ITEMS, ans, strict=True)}
         vals = [v for v in ans if v >= 0]
         n_ans = len(vals)
         valid = 10 - n_ans <= 2
@@ -614,7 +632,7 @@ def _add_response(chunk: Chunk, episode_id: int, tp: str, inst: str, collected_o
         version = "1"
     elif inst == "eq5d5l":
         dims, vas = ans
-        answers = dict(zip(_EQ_DIMS, dims))
+        answers = dict(zip(_EQ_DIMS, dims, strict=True))
         answers["vas"] = vas
         # EQ5D5L.score(answers): total = index in the default value set (England); same lookup table.
         total = float(index(np.array([dims]), DEFAULT_VALUE_SET)[0])

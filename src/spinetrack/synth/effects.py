@@ -4,7 +4,7 @@ Two kinds of numbers live here and are kept apart:
 
 * ``PLANTED`` — the true effect of MIS versus open surgery (MIS minus open, or a risk ratio
   MIS / open), per procedure family and outcome, for a patient with given covariates. These
-  are what the analytics must recover. Where ../shared/evidence/ has a published figure it is
+  are what the analytics must recover. Where a published study gives a figure it is
   used and cited; where it has none the planted effect is **zero** ("no effect assumed") and
   says so — we never invent a benefit or a harm.
 * ``SYNTHETIC`` — everything else (case mix, base levels, covariate slopes, loss to
@@ -21,7 +21,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-__all__ = ["PLANTED", "PlantedEffect", "planted", "GENERATOR_VERSION"]
+__all__ = ["GENERATOR_VERSION", "PLANTED", "PlantedEffect", "planted"]
 
 GENERATOR_VERSION = "2"
 
@@ -54,31 +54,66 @@ _INCISION = ("SYNTHETIC technique property (MIS_INCISION_MM minus OPEN_BASE inci
              "incision figure with a unit (Int Orthop 2014 MD -1.91, unit not stated)")
 _RAMPERSAUD = "Rampersaud YR et al. SAS J 2011, doi:10.1016/j.esas.2011.02.001 (transfusion 0% vs 17%)"
 
+# Sources, where a published study reported an open arm:
+#   fusion ebl_ml 554 = mean of open TLIF arms 243.3 (Wu 2018), 798 (Rampersaud 2011), 648 (Hockley 2019),
+#   528 (Hartmann 2022); fusion los_days 6.5 = mean of 7.3 (Wu), 8.4 (Rampersaud), 3.7 (Hockley);
+#   fusion op_time_min 251 (Hockley 2019); fusion fluoro_dose_mgy 22.56 (PMC8119907 Table 4);
+#   discectomy op_time_min 73.8 and los_days 3.8 are the open arm of PELD vs OLM (PMC2803265).
+# All other base levels are synthetic.
+OPEN_BASE = {
+    "discectomy": {"ebl_ml": 60.0, "op_time_min": 73.8, "los_days": 2.0, "fluoro_s": 12.0, "fluoro_dose_mgy": 2.0,
+                   "incision_mm": 35.0, "transfusion": 0.002, "dural_tear": 0.05, "ssi": 0.02,
+                   "reoperation_2y": 0.10},
+    "decompression": {"ebl_ml": 180.0, "op_time_min": 95.0, "los_days": 4.5, "fluoro_s": 15.0, "fluoro_dose_mgy": 3.0,
+                      "incision_mm": 60.0, "transfusion": 0.02, "dural_tear": 0.08, "ssi": 0.039,
+                      "reoperation_2y": 0.058},
+    "fusion": {"ebl_ml": 554.0, "op_time_min": 251.0, "los_days": 6.5, "fluoro_s": 45.0, "fluoro_dose_mgy": 22.56,
+               "incision_mm": 110.0, "transfusion": 0.17, "dural_tear": 0.08, "ssi": 0.026,
+               "reoperation_2y": 0.05},
+}
+# MIS incision length (mm) is a property of the technique, not an effect estimate: synthetic.
+MIS_INCISION_MM = {"discectomy": 20.0, "decompression": 22.0, "fusion": 50.0}
+
+
+def _incision(family: str) -> float:
+    """The MIS minus open incision length of a family (mm): a property of the technique."""
+    return MIS_INCISION_MM[family] - OPEN_BASE[family]["incision_mm"]
+
+
 PLANTED: tuple[PlantedEffect, ...] = (
     # --- discectomy for disc herniation -------------------------------------------------
     _e("discectomy", "ebl_ml", -13.56, "difference", "mL", _INT_ORTHOP_2014),
     _e("discectomy", "op_time_min", 11.03, "difference", "min", _INT_ORTHOP_2014),
-    _e("discectomy", "los_days", 0.0, "difference", "days", _INT_ORTHOP_2014 + ": no statistical difference in hospital stay"),
-    _e("discectomy", "fluoro_s", 0.0, "difference", "s", _INT_ORTHOP_2014 + ": no statistical difference in X-ray exposure"),
-    _e("discectomy", "fluoro_dose_mgy", 0.0, "difference", "mGy", _INT_ORTHOP_2014 + ": no statistical difference in X-ray exposure"),
-    _e("discectomy", "incision_mm", 20.0 - 35.0, "difference", "mm", _INCISION),
-    _e("discectomy", "odi", 0.0, "difference", "ODI points", "Smith N et al. Eur Spine J 2013 (no ODI difference in 4 RCTs); " + _SIPS_2011),
-    _e("discectomy", "nrs_leg", 0.33, "difference", "NRS points", _SIPS_2011 + ": leg pain +3.3 mm on a 100 mm VAS over 2 years"),
-    _e("discectomy", "nrs_back", 0.30, "difference", "NRS points", _SIPS_2011 + ": back pain +3.0 mm on a 100 mm VAS over 2 years"),
+    _e("discectomy", "los_days", 0.0, "difference", "days",
+        _INT_ORTHOP_2014 + ": no statistical difference in hospital stay"),
+    _e("discectomy", "fluoro_s", 0.0, "difference", "s",
+        _INT_ORTHOP_2014 + ": no statistical difference in X-ray exposure"),
+    _e("discectomy", "fluoro_dose_mgy", 0.0, "difference", "mGy",
+        _INT_ORTHOP_2014 + ": no statistical difference in X-ray exposure"),
+    _e("discectomy", "incision_mm", _incision("discectomy"), "difference", "mm", _INCISION),
+    _e("discectomy", "odi", 0.0, "difference", "ODI points",
+        "Smith N et al. Eur Spine J 2013 (no ODI difference in 4 RCTs); " + _SIPS_2011),
+    _e("discectomy", "nrs_leg", 0.33, "difference", "NRS points",
+        _SIPS_2011 + ": leg pain +3.3 mm on a 100 mm VAS over 2 years"),
+    _e("discectomy", "nrs_back", 0.30, "difference", "NRS points",
+        _SIPS_2011 + ": back pain +3.0 mm on a 100 mm VAS over 2 years"),
     _e("discectomy", "reoperation_2y", 1.5, "risk_ratio", "ratio", _SIPS_2011 + ": 15% vs 10% within 2 years"),
     _e("discectomy", "dural_tear", 6.4 / 15.9, "risk_ratio", "ratio", _SHARMA_2022),
     _e("discectomy", "ssi", 0.5 / 3.3, "risk_ratio", "ratio", _MUELLER_2018 + ": all procedures 0.5% vs 3.3%"),
     _e("discectomy", "transfusion", 1.0, "risk_ratio", "ratio", _NONE),
     # --- decompression for spinal stenosis -----------------------------------------------
-    _e("decompression", "ebl_ml", -55.20, "difference", "mL", "AANS 2025 poster (multilevel LSS meta-analysis, conference abstract)"),
+    _e("decompression", "ebl_ml", -55.20, "difference", "mL",
+        "AANS 2025 poster (multilevel LSS meta-analysis, conference abstract)"),
     _e("decompression", "op_time_min", 11.0, "difference", "min", _PHAN_2016),
     _e("decompression", "los_days", -2.1, "difference", "days", _PHAN_2016),
     _e("decompression", "fluoro_s", 0.0, "difference", "s", _NONE),
     _e("decompression", "fluoro_dose_mgy", 0.0, "difference", "mGy", _NONE),
-    _e("decompression", "incision_mm", 22.0 - 60.0, "difference", "mm", _INCISION),
-    _e("decompression", "odi", 0.0, "difference", "ODI points", "Overdevest G et al. Eur Spine J 2015 (similar functional disability, 10 RCTs)"),
+    _e("decompression", "incision_mm", _incision("decompression"), "difference", "mm", _INCISION),
+    _e("decompression", "odi", 0.0, "difference", "ODI points",
+        "Overdevest G et al. Eur Spine J 2015 (similar functional disability, 10 RCTs)"),
     _e("decompression", "nrs_leg", 0.0, "difference", "NRS points", "Overdevest 2015 (similar leg pain)"),
-    _e("decompression", "nrs_back", 0.0, "difference", "NRS points", _NONE + " (Phan 2016 reports lower back pain VAS without an estimate)"),
+    _e("decompression", "nrs_back", 0.0, "difference", "NRS points",
+        _NONE + " (Phan 2016 reports lower back pain VAS without an estimate)"),
     _e("decompression", "reoperation_2y", 1.6 / 5.8, "risk_ratio", "ratio", _PHAN_2016 + ": 1.6% vs 5.8%"),
     _e("decompression", "dural_tear", 1.0, "risk_ratio", "ratio", _PHAN_2016 + ": dural injuries comparable"),
     _e("decompression", "ssi", 0.4 / 3.9, "risk_ratio", "ratio", _MUELLER_2018 + ": decompression only 0.4% vs 3.9%"),
@@ -89,19 +124,20 @@ PLANTED: tuple[PlantedEffect, ...] = (
     _e("fusion", "los_days", -2.11, "difference", "days", _SUN_2013),
     _e("fusion", "fluoro_s", 25.4, "difference", "s", _PARK_2018),
     _e("fusion", "fluoro_dose_mgy", 82.02 - 22.56, "difference", "mGy", _PMC8119907),
-    _e("fusion", "incision_mm", 50.0 - 110.0, "difference", "mm", _INCISION),
+    _e("fusion", "incision_mm", _incision("fusion"), "difference", "mm", _INCISION),
     _e("fusion", "odi", -3.2, "difference", "ODI points", _PARK_2018 + ": ODI improvement 3.2 greater with MIS"),
     _e("fusion", "nrs_leg", 0.0, "difference", "NRS points", _PARK_2018 + ": no difference in pain improvement"),
     _e("fusion", "nrs_back", -0.25, "difference", "NRS points", _SUN_2013 + ": long-term VAS -0.25 (n.s.)"),
     _e("fusion", "reoperation_2y", 1.0, "risk_ratio", "ratio", _PARK_2018 + ": no difference in subsequent surgery"),
     _e("fusion", "dural_tear", 6.4 / 15.9, "risk_ratio", "ratio", _SHARMA_2022),
-    _e("fusion", "ssi", 0.3, "risk_ratio", "ratio", _PARK_2018 + ": infection OR 0.3 (used as a risk ratio at low risk)"),
+    _e("fusion", "ssi", 0.3, "risk_ratio", "ratio",
+        _PARK_2018 + ": infection OR 0.3 (used as a risk ratio at low risk)"),
     _e("fusion", "transfusion", 0.0, "risk_ratio", "ratio", _RAMPERSAUD),
     _e("fusion", "revision_malposition", 1.0, "risk_ratio", "ratio", _NONE),
 )
 """The planted MIS-versus-open effects. Return to activity, neurological deficit, venous
-thromboembolism and wrong-level surgery have no MIS effect planted: shared/evidence has no
-figure for them (RTW only as P-values)."""
+thromboembolism and wrong-level surgery have no MIS effect planted: the published studies give
+no figure for them (RTW only as P-values)."""
 
 _BY_KEY = {(e.family, e.outcome): e for e in PLANTED}
 
@@ -147,26 +183,6 @@ MIS_SLOPES = {"age_per_10y": -0.45, "asa_per_grade": -0.55, "per_extra_level": -
               "prior_surgery": -0.7}
 
 # Open-arm levels for the reference patient (age 55, ASA II, one level, BMI 28).
-# Sources, where an open arm was reported in shared/evidence/arm_data.csv:
-#   fusion ebl_ml 554 = mean of open TLIF arms 243.3 (Wu 2018), 798 (Rampersaud 2011), 648 (Hockley 2019),
-#   528 (Hartmann 2022); fusion los_days 6.5 = mean of 7.3 (Wu), 8.4 (Rampersaud), 3.7 (Hockley);
-#   fusion op_time_min 251 (Hockley 2019); fusion fluoro_dose_mgy 22.56 (PMC8119907 Table 4);
-#   discectomy op_time_min 73.8 and los_days 3.8 are the open arm of PELD vs OLM (PMC2803265).
-# All other base levels are synthetic.
-OPEN_BASE = {
-    "discectomy": {"ebl_ml": 60.0, "op_time_min": 73.8, "los_days": 2.0, "fluoro_s": 12.0, "fluoro_dose_mgy": 2.0,
-                   "incision_mm": 35.0, "transfusion": 0.002, "dural_tear": 0.05, "ssi": 0.02,
-                   "reoperation_2y": 0.10},
-    "decompression": {"ebl_ml": 180.0, "op_time_min": 95.0, "los_days": 4.5, "fluoro_s": 15.0, "fluoro_dose_mgy": 3.0,
-                      "incision_mm": 60.0, "transfusion": 0.02, "dural_tear": 0.08, "ssi": 0.039,
-                      "reoperation_2y": 0.058},
-    "fusion": {"ebl_ml": 554.0, "op_time_min": 251.0, "los_days": 6.5, "fluoro_s": 45.0, "fluoro_dose_mgy": 22.56,
-               "incision_mm": 110.0, "transfusion": 0.17, "dural_tear": 0.08, "ssi": 0.026,
-               "reoperation_2y": 0.05},
-}
-# MIS incision length (mm) is a property of the technique, not an effect estimate: synthetic.
-MIS_INCISION_MM = {"discectomy": 20.0, "decompression": 22.0, "fusion": 50.0}
-
 # Per extra level, added to the open and MIS arms alike (synthetic).
 PER_EXTRA_LEVEL = {"ebl_ml": {"discectomy": 20.0, "decompression": 60.0, "fusion": 250.0},
                    "op_time_min": {"discectomy": 20.0, "decompression": 30.0, "fusion": 70.0},

@@ -118,9 +118,9 @@ def load_demo(
             progress(n)
     if engine.dialect.name == "postgresql":
         with engine.begin() as conn:
-            for table in ("patients", "episodes", "procedures", "sites"):
-                conn.execute(text(f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), "
-                                  f"(SELECT COALESCE(MAX(id), 1) FROM {table}))"))
+            for name in ("patients", "episodes", "procedures", "sites"):
+                conn.execute(text(f"SELECT setval(pg_get_serial_sequence('{name}', 'id'), "
+                                  f"(SELECT COALESCE(MAX(id), 1) FROM {name}))"))
     return LoadResult(patients, n_responses, seed)
 
 
@@ -130,7 +130,9 @@ def _ensure_sites(engine: Engine) -> list[int]:
         for code, name, country in DEMO_SITES:
             sid = conn.execute(select(SiteRow.id).where(SiteRow.code == code)).scalar()
             if sid is None:
-                sid = conn.execute(insert(SiteRow).values(code=code, name=name, country=country,
-                                                          created_at=CREATED_AT)).inserted_primary_key[0]
+                key = conn.execute(insert(SiteRow).values(code=code, name=name, country=country,
+                                                          created_at=CREATED_AT)).inserted_primary_key
+                assert key is not None, "an INSERT of one row returns its key"
+                sid = key[0]
             ids.append(int(sid))
         return ids

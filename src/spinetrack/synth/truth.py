@@ -39,6 +39,7 @@ import numpy as np
 from spinetrack.analysis.claims import CLAIMS, Claim
 from spinetrack.analysis.design import COMPARISONS, ComparisonSpec
 from spinetrack.analysis.run import applicable
+from spinetrack.instruments import thresholds
 from spinetrack.instruments.eq5d5l import DEFAULT_VALUE_SET, index
 from spinetrack.synth.cohort import SITE_MIS_LOGIT, ChunkDraws, Outcomes, odi_scores, potential_outcomes
 
@@ -105,10 +106,10 @@ def claim_values(c: Claim, o: Outcomes, d: Any, pid: np.ndarray) -> np.ndarray:
         t = o.rta_days + (o.wait if c.clock == "enrolment" else 0)
         return np.minimum(t, h).astype(float)
     if c.key == "odi_mcid_12m":
-        from spinetrack.instruments import thresholds
-
         base, later = _prom(o, d, "odi", "baseline"), _prom(o, d, "odi", "12m")
-        mcid = float(thresholds.get("odi").absolute)
+        absolute = thresholds.get("odi").absolute
+        assert absolute is not None, "the ODI threshold has an absolute value"
+        mcid = float(absolute)
         return np.where(np.isnan(base) | np.isnan(later), np.nan, (base - later >= mcid).astype(float))
     if c.table == "outcomes" and c.instrument and c.timepoint:
         return _prom(o, d, c.instrument, c.timepoint)
@@ -194,7 +195,7 @@ class Truth:
 # ------------------------------------------------------------------------------ the truth check
 
 #: Within this fraction of the truth (or the absolute tolerance below) a time-to-event claim's
-#: mean estimate counts as unbiased (issue 15's target).
+#: mean estimate counts as unbiased.
 TTE_RELATIVE_TOLERANCE = 0.10
 #: Absolute tolerance of a time-to-event claim: 0.01 on the probability scale (survival at the
 #: horizon); for a restricted mean in days, 0.01 of the horizon — the same 0.01 on the scale of

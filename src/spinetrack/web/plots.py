@@ -1,9 +1,11 @@
-"""Plotly figures of the clinic pages, built on the server and drawn in the browser.
+"""Plotly figures of the clinic and patient pages, built on the server and drawn in the browser.
 
-Each function returns a :class:`plotly.graph_objects.Figure`; :func:`figure_json` turns it into
-the JSON that a page embeds in ``<script type="application/json" id="…">`` for
-``static/app.js`` (the Content-Security-Policy forbids inline script). Plotly's JavaScript is
-served locally from the installed ``plotly`` package (``/vendor/plotly.min.js``).
+Each clinic function returns a :class:`plotly.graph_objects.Figure`; :func:`figure_json` turns it
+into the JSON that a page embeds in ``<script type="application/json" id="…">`` for
+``static/app.js`` (the Content-Security-Policy forbids inline script). The patient's own results
+(:func:`patient_result_figures`) are plain JSON-ready dicts, embedded with :func:`json_script`.
+Plotly's JavaScript is served locally from the installed ``plotly`` package
+(``/vendor/plotly.min.js``).
 
 Readable without colour: every series differs by marker symbol *and* line dash as well as
 colour (MIS circle / solid, open square / dashed, conservative diamond / dotted; the patient a
@@ -22,7 +24,10 @@ from collections.abc import Sequence
 from typing import Any
 
 import plotly.graph_objects as go
+from markupsafe import Markup
 
+from spinetrack.domain.comparisons import TREATMENTS
+from spinetrack.instruments import display_field
 from spinetrack.instruments import get as get_instrument
 from spinetrack.instruments.thresholds import Threshold
 from spinetrack.store.queries import CompletenessTable, OutcomeCell, TimelinePoint
@@ -31,11 +36,16 @@ __all__ = [
     "ARM_LABELS",
     "ARM_STYLE",
     "INSTRUMENT_AXIS",
+    "INSTRUMENT_SHORT",
+    "SCORE_FORMAT",
     "as_dict",
     "completeness_figure",
     "figure_json",
+    "fmt_score",
+    "json_script",
     "mcid_line",
     "outcomes_figure",
+    "patient_result_figures",
     "timeline_figure",
 ]
 
@@ -45,14 +55,13 @@ ARM_STYLE = {
     "open": {"symbol": "square", "dash": "dash", "color": "#a4161a"},
     "conservative": {"symbol": "diamond", "dash": "dot", "color": "#1b6e2e"},
 }
-INSTRUMENT_AXIS = {
-    "odi": ("ODI % (0–100, lower = better)", (0, 100)),
-    "nrs_back": ("Back pain NRS (0–10, lower = better)", (0, 10)),
-    "nrs_leg": ("Leg pain NRS (0–10, lower = better)", (0, 10)),
-    "eq5d5l": ("EQ-5D-5L index (1 = full health)", (None, 1)),
-}
-INSTRUMENT_SHORT = {"odi": "ODI", "nrs_back": "Back pain (NRS)", "nrs_leg": "Leg pain (NRS)",
-                    "eq5d5l": "EQ-5D-5L index"}
+#: Instrument code → y-axis title and range of the clinic plots (from the instruments' definitions).
+INSTRUMENT_AXIS: dict[str, tuple[str, tuple[float | None, float | None] | None]] = {
+    code: (axis, get_instrument(code).definition.display.axis_range) for code, axis in display_field("axis").items()}
+#: Instrument code → short name on the clinic pages (from the instruments' definitions).
+INSTRUMENT_SHORT: dict[str, str] = display_field("short")
+#: Instrument code → the format of its scores in the clinic pages' tables (``%.1f``; ``%.3f`` for an index).
+SCORE_FORMAT: dict[str, str] = {code: f"%.{d}f" for code, d in display_field("decimals").items()}
 X_AXIS_DAYS = "Days from the index date (0 = procedure / start of care)"
 _INK, _GRID, _BAND = "#1a1a1a", "#d5dae0", "rgba(90, 100, 110, 0.22)"
 _PATIENT = "#1a1a1a"
@@ -158,7 +167,7 @@ def outcomes_figure(instrument: str, cells: Sequence[OutcomeCell], timepoints: S
     y_title, y_range = INSTRUMENT_AXIS.get(instrument, (f"{definition.title} score", None))
     codes = [code for code, _ in timepoints]
     traces: list[dict[str, Any]] = []
-    offsets = {"mis": -0.12, "open": 0.0, "conservative": 0.12}
+    offsets = {arm: 0.12 * (k - 1) for k, arm in enumerate(TREATMENTS)}
     for arm, label in ARM_LABELS.items():
         by_tp = {c.timepoint: c for c in cells if c.treatment == arm and c.instrument == instrument}
         if not by_tp:
@@ -218,8 +227,76 @@ def completeness_figure(table: CompletenessTable) -> go.Figure:
 def figure_json(fig: go.Figure) -> str:
     """The figure as JSON that is safe inside ``<script type="application/json">`` (``<``, ``>``
     and ``&`` escaped, so no text in a label can close the script element)."""
-    text = fig.to_json()
+    return _script_safe(fig.to_json())
+
+
+def json_script(obj: Any) -> Markup:
+    """Any JSON-ready object as JSON safe inside ``<script type="application/json">`` (no
+    ``</script>`` break-out), compact."""
+    return Markup(_script_safe(json.dumps(obj, separators=(",", ":"), allow_nan=False)))
+
+
+def _script_safe(text: str) -> str:
     return text.replace("&", "\\u0026").replace("<", "\\u003c").replace(">", "\\u003e")
+
+
+# ------------------------------------------------------------------------- the patient's own results
+
+_PATIENT_STYLE = {  # colour-blind-safe colours, and line dash + marker shape so colour is never the only cue
+    "odi": {"color": "#0072B2", "dash": "solid", "symbol": "circle", "textposition": "top center"},
+    "nrs_back": {"color": "#0072B2", "dash": "solid", "symbol": "circle", "textposition": "top center"},
+    "nrs_leg": {"color": "#D55E00", "dash": "dash", "symbol": "square", "textposition": "bottom center"},
+}
+_TRACE_NAMES: dict[str, str] = display_field("result_trace")
+
+
+def fmt_score(value: float | None) -> str:
+    """A score as the patient pages print it: whole when it is within 0.05 of a whole number,
+    else one decimal; ``""`` for none."""
+    if value is None:
+        return ""
+    return f"{value:.0f}" if abs(value - round(value)) < 0.05 else f"{value:.1f}"
+
+
+def _trace(code: str, points: list[tuple[str, float]], labels: dict[str, str], *, values_shown: bool = True
+           ) -> dict[str, Any]:
+    style = _PATIENT_STYLE[code]
+    return {"type": "scatter", "mode": "lines+markers+text" if values_shown else "lines+markers",
+            "name": _TRACE_NAMES[code],
+            "x": [labels.get(tp, tp) for tp, _ in points], "y": [round(v, 1) for _, v in points],
+            "text": [fmt_score(v) for _, v in points], "textposition": style["textposition"],
+            "line": {"color": style["color"], "dash": style["dash"], "width": 3},
+            "marker": {"color": style["color"], "symbol": style["symbol"], "size": 11},
+            "hovertemplate": "%{x}: %{y}<extra>" + _TRACE_NAMES[code] + "</extra>"}
+
+
+def _patient_layout(title: str, y_max: float, categories: list[str]) -> dict[str, Any]:
+    return {"title": {"text": title, "font": {"size": 15}}, "height": 320, "dragmode": False,
+            "margin": {"l": 44, "r": 12, "t": 44, "b": 40}, "font": {"size": 13},
+            "xaxis": {"type": "category", "categoryorder": "array", "categoryarray": categories, "fixedrange": True},
+            "yaxis": {"range": [-y_max * 0.1, y_max * 1.1], "fixedrange": True, "title": {"text": "lower is better"}},
+            "legend": {"orientation": "h", "y": -0.2}, "showlegend": True}
+
+
+def patient_result_figures(series: dict[str, list[tuple[str, float]]], labels: dict[str, str],
+                           categories: list[str]) -> dict[str, dict[str, Any]]:
+    """The patient's own results as Plotly figures (JSON-ready dicts, element id → figure):
+    disability, and back/leg pain, timepoints in order.
+
+    ``series`` maps an instrument code to its (timepoint code, score) points; ``labels`` a
+    timepoint code to its label; ``categories`` is the x axis, the labels in order.
+    """
+    figures: dict[str, dict[str, Any]] = {}
+    config = {"displayModeBar": False, "responsive": True}
+    if "odi" in series:
+        fig = {"data": [_trace("odi", series["odi"], labels)], "layout": _patient_layout(
+            "Disability score (0 to 100)", 100, categories), "config": config}
+        figures["fig-odi"] = fig
+    pain = [_trace(c, series[c], labels, values_shown=False) for c in ("nrs_back", "nrs_leg") if c in series]
+    if pain:
+        figures["fig-pain"] = {"data": pain, "layout": _patient_layout("Pain scores (0 to 10)", 10, categories),
+                               "config": config}
+    return figures
 
 
 def _short_source(source: str) -> str:
@@ -233,4 +310,4 @@ def _short_source(source: str) -> str:
 
 def as_dict(fig: go.Figure) -> dict[str, object]:
     """The figure as plain JSON types (for tests and the API)."""
-    return json.loads(fig.to_json())  # type: ignore[no-any-return]
+    return json.loads(fig.to_json())

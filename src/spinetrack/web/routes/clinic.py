@@ -420,7 +420,8 @@ def _patient_page(request: Request, user: SessionUser, patient_id: int, *, episo
     notice_pair = NOTICES.get(notice or "")
     return _render(request, "clinic/patient.html", {
         "user": user, "patient": record, "identity": identity, "episodes": episodes, "current": current,
-        "figures": figures, "rows": rows, "timepoints": schedule, "suggested_timepoint": suggested, "labels": labels, "band_min_n": band.min_n,
+        "figures": figures, "rows": rows, "timepoints": schedule, "suggested_timepoint": suggested, "labels": labels,
+        "band_min_n": band.min_n, "score_format": plots.SCORE_FORMAT,
         "errors": errors or {}, "values": values or {}, "new_link": new_link, "notice": notice_pair,
         "today": clock.today().isoformat(), "diagnoses_by_code": DIAGNOSES, "screening": screening,
         **SCREENING_FORM, **_vocabularies()}, status=status)
@@ -537,5 +538,6 @@ def overview(request: Request, user: OverviewUser,
         "user": user, "scope": "registry" if site_id is None else "site", "scope_label": scope_label,
         "min_n": min_n, "completeness": completeness, "outcomes": outcomes, "complications": complications,
         "timepoints": tps, "figures": figures, "treatments": TREATMENTS, "arm_labels": plots.ARM_LABELS,
+        "score_format": plots.SCORE_FORMAT,
         "instrument_titles": plots.INSTRUMENT_SHORT, "instrument_codes": TIMELINE_INSTRUMENTS,
         "can_switch": user.role != "researcher", "method": outcomes.method})

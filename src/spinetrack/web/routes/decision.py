@@ -8,7 +8,8 @@ opens the patient version with the patient, on a screen, on paper or as a PDF.
 Every page calls one function, ``spinetrack.predict.decision.build_decision_support`` (imported
 when a page is asked for), which checks that the patient belongs to the clinician's site (another
 site's patient, or an unknown id: 404), audits its reads, and returns the decision-support
-document of the patient's most recent episode (``?episode=`` names another); :mod:`spinetrack.reports.decision_aid` turns it into words, icon arrays and the PDF.
+document of the patient's most recent episode (``?episode=`` names another);
+:mod:`spinetrack.reports.decision_aid` turns it into words, icon arrays and the PDF.
 Nothing is computed here.
 
 Routes

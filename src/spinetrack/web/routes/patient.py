@@ -28,25 +28,24 @@ The texts are spinetrack's own neutral labels; a site's licensed wording pack
 
 from __future__ import annotations
 
-import json
 import uuid
 from dataclasses import dataclass
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Form, Query, Request
 from fastapi.responses import RedirectResponse, Response
-from markupsafe import Markup
 from starlette.concurrency import run_in_threadpool
 
 from spinetrack import instruments
 from spinetrack.errors import AuthenticationError, ConflictError, NotFoundError, ValidationError
 from spinetrack.instruments import thresholds
-from spinetrack.instruments.base import Instrument, Item, ItemType
-from spinetrack.instruments.odi import MAX_MISSING as ODI_MAX_MISSING
+from spinetrack.instruments.base import Instrument, Item, ItemType, Listing
 from spinetrack.instruments.wording import WordingPack, load_wording_pack
 from spinetrack.store.access import Access, InvitationView
 from spinetrack.store.reads import visit_closed
+from spinetrack.web import plots
 from spinetrack.web.deps import AccessDep, PatientVisit, StoreDep
+from spinetrack.web.plots import fmt_score
 from spinetrack.web.security import PATIENT_COOKIE, check_csrf, clear_cookie, set_cookie
 
 __all__ = ["router"]
@@ -55,40 +54,18 @@ router = APIRouter()
 
 NOT_OPEN = "this questionnaire link is no longer open; use the link from your clinic"
 ACTIONS = ("next", "back", "skip", "save")
-RESULT_INSTRUMENTS = ("odi", "nrs_back", "nrs_leg")
+RESULT_INSTRUMENTS = instruments.listed(Listing.PATIENT_RESULTS)
 
-# Plain-language names (spinetrack's own words).
-FRIENDLY = {
-    "odi": "Everyday activities and your back",
-    "nrs_back": "Back pain",
-    "nrs_leg": "Leg pain",
-    "eq5d5l": "Your health today",
-    "rmdq": "Everyday activities",
-    "comi_back": "Your back problem overall",
-    "return_to_activity": "Back to usual activity or work",
-    "global_outcome": "How the treatment helped",
-}
-# How to answer a choice item of each instrument (spinetrack's own words, never licensed wording).
-CHOICE_HINT = {
-    "odi": "Choose the one statement that fits you best today: statement 1 means the least limitation, "
-           "statement 6 the most.",
-    "nrs_back": "0 means no pain, 10 the worst pain you can imagine.",
-    "nrs_leg": "0 means no pain, 10 the worst pain you can imagine.",
-    "eq5d5l": "Choose the level that describes your health today: level 1 means no problem, level 5 the most "
-              "severe.",
-}
-# Said on an optional question.
-SKIP_HINT = {
-    "odi": f"You may skip this question if it does not apply to you (at most {ODI_MAX_MISSING} of the 10 may be "
-           "skipped).",
-}
+# The patient pages' words for each instrument, from its definition (spinetrack's own words, never
+# licensed wording): plain-language names, how to answer a choice item, what is said on an optional
+# question, and what a result score is called in a sentence with its scale.
+FRIENDLY: dict[str, str] = instruments.display_field("plain_name")
+CHOICE_HINT: dict[str, str] = instruments.display_field("choice_hint")
+SKIP_HINT: dict[str, str] = instruments.display_field("skip_hint")
 DEFAULT_SKIP_HINT = "You may skip this question if it does not apply to you."
-# What a result score is called in a sentence, and its scale.
-RESULT_NAMES = {
-    "odi": ("back-related disability score", "0 to 100"),
-    "nrs_back": ("back pain score", "0 to 10"),
-    "nrs_leg": ("leg pain score", "0 to 10"),
-}
+RESULT_NAMES: dict[str, tuple[str, str]] = {
+    code: (name, instruments.get(code).definition.display.result_scale or "")
+    for code, name in instruments.display_field("result_name").items()}
 
 
 # --------------------------------------------------------------------------------- helpers
@@ -321,7 +298,7 @@ def visit_page(request: Request, access: AccessDep, saved: str | None = None) ->
     if view is None:
         return _refused(request, NOT_OPEN)
     pack = _wording(request)
-    rows = []
+    rows: list[dict[str, Any]] = []
     for code in view.instruments:
         inst = instruments.get(code)
         done = code in view.completed
@@ -362,13 +339,13 @@ def results_page(request: Request, store: StoreDep) -> Response:
             series[code] = [(tp, score) for _, tp, score in points]
     timepoints = sorted({tp for pts in series.values() for tp, _ in pts}, key=lambda c: order.get(c, len(order)))
     table = [{"label": labels.get(tp, tp),
-              "values": [_fmt(dict(series.get(code, [])).get(tp)) for code in RESULT_INSTRUMENTS]}
+              "values": [fmt_score(dict(series.get(code, [])).get(tp)) for code in RESULT_INSTRUMENTS]}
              for tp in timepoints]
-    figures = _figures(series, labels, [labels.get(tp, tp) for tp in timepoints])
+    figures = plots.patient_result_figures(series, labels, [labels.get(tp, tp) for tp in timepoints])
     sentences = [_sentence(code, pts, labels) for code, pts in series.items()]
     return _render(request, "patient/results.html", {
         "view": view, "sentences": sentences, "table": table, "figures": figures,
-        "figure_json": {key: _json_script(fig) for key, fig in figures.items()}})
+        "figure_json": {key: plots.json_script(fig) for key, fig in figures.items()}})
 
 
 @router.post("/p/leave", include_in_schema=False)
@@ -507,11 +484,6 @@ def open_link(request: Request, token: str, access: AccessDep) -> Response:
 
 # --------------------------------------------------------------------------------- results
 
-def _fmt(value: float | None) -> str:
-    if value is None:
-        return ""
-    return f"{value:.0f}" if abs(value - round(value)) < 0.05 else f"{value:.1f}"
-
 
 def _threshold(code: str, threshold_set: str, direction: str) -> float:
     """The absolute minimal important change (points) of ``code`` in ``direction``."""
@@ -530,74 +502,24 @@ def _sentence(code: str, points: list[tuple[str, float]], labels: dict[str, str]
     if len(points) == 1:
         when = labels.get(first_tp, first_tp).lower()
         return {"code": code, "source": "",
-                "text": f"Your {name} was {_fmt(first)} ({when}; {scale}, lower is better). Your progress will "
+                "text": f"Your {name} was {fmt_score(first)} ({when}; {scale}, lower is better). Your progress will "
                         "show here after your next questionnaire."}
     _, last = points[-1]
     change = thresholds.classify_change(code, first, last)
-    start = f"Your {name} went from {_fmt(first)} to {_fmt(last)} (lower is better)"
+    start = f"Your {name} went from {fmt_score(first)} to {fmt_score(last)} (lower is better)"
     size = abs(change.improvement)
     if change.category is thresholds.ChangeClass.IMPROVED:
         limit = _threshold(code, change.threshold_set, "improvement")
         word = "larger than" if size > limit + 1e-9 else "as large as"
-        tail = f"an improvement {word} the minimal important change of {_fmt(limit)} points."
+        tail = f"an improvement {word} the minimal important change of {fmt_score(limit)} points."
     elif change.category is thresholds.ChangeClass.WORSENED:
         limit = _threshold(code, change.threshold_set, "deterioration")
         word = "larger than" if size > limit + 1e-9 else "as large as"
-        tail = (f"a worsening {word} the minimal important change of {_fmt(limit)} points. "
+        tail = (f"a worsening {word} the minimal important change of {fmt_score(limit)} points. "
                 "Please talk to your clinic about it.")
     elif size == 0:
         tail = "no change."
     else:
         limit = _threshold(code, change.threshold_set, "improvement")
-        tail = f"a change smaller than the minimal important change of {_fmt(limit)} points, so about the same."
+        tail = f"a change smaller than the minimal important change of {fmt_score(limit)} points, so about the same."
     return {"code": code, "text": f"{start}: {tail}", "source": change.source}
-
-
-_STYLE = {  # colour-blind-safe colours, and line dash + marker shape so colour is never the only cue
-    "odi": {"color": "#0072B2", "dash": "solid", "symbol": "circle", "textposition": "top center"},
-    "nrs_back": {"color": "#0072B2", "dash": "solid", "symbol": "circle", "textposition": "top center"},
-    "nrs_leg": {"color": "#D55E00", "dash": "dash", "symbol": "square", "textposition": "bottom center"},
-}
-_TRACE_NAMES = {"odi": "Disability (0-100)", "nrs_back": "Back pain (0-10)", "nrs_leg": "Leg pain (0-10)"}
-
-
-def _trace(code: str, points: list[tuple[str, float]], labels: dict[str, str], *, values_shown: bool = True
-           ) -> dict[str, Any]:
-    style = _STYLE[code]
-    return {"type": "scatter", "mode": "lines+markers+text" if values_shown else "lines+markers",
-            "name": _TRACE_NAMES[code],
-            "x": [labels.get(tp, tp) for tp, _ in points], "y": [round(v, 1) for _, v in points],
-            "text": [_fmt(v) for _, v in points], "textposition": style["textposition"],
-            "line": {"color": style["color"], "dash": style["dash"], "width": 3},
-            "marker": {"color": style["color"], "symbol": style["symbol"], "size": 11},
-            "hovertemplate": "%{x}: %{y}<extra>" + _TRACE_NAMES[code] + "</extra>"}
-
-
-def _layout(title: str, y_max: float, categories: list[str]) -> dict[str, Any]:
-    return {"title": {"text": title, "font": {"size": 15}}, "height": 320, "dragmode": False,
-            "margin": {"l": 44, "r": 12, "t": 44, "b": 40}, "font": {"size": 13},
-            "xaxis": {"type": "category", "categoryorder": "array", "categoryarray": categories, "fixedrange": True},
-            "yaxis": {"range": [-y_max * 0.1, y_max * 1.1], "fixedrange": True, "title": {"text": "lower is better"}},
-            "legend": {"orientation": "h", "y": -0.2}, "showlegend": True}
-
-
-def _figures(series: dict[str, list[tuple[str, float]]], labels: dict[str, str], categories: list[str]
-             ) -> dict[str, dict[str, Any]]:
-    """Plotly figures (as JSON-ready dicts): disability, and back/leg pain, timepoints in order."""
-    figures: dict[str, dict[str, Any]] = {}
-    config = {"displayModeBar": False, "responsive": True}
-    if "odi" in series:
-        fig = {"data": [_trace("odi", series["odi"], labels)], "layout": _layout(
-            "Disability score (0 to 100)", 100, categories), "config": config}
-        figures["fig-odi"] = fig
-    pain = [_trace(c, series[c], labels, values_shown=False) for c in ("nrs_back", "nrs_leg") if c in series]
-    if pain:
-        figures["fig-pain"] = {"data": pain, "layout": _layout("Pain scores (0 to 10)", 10, categories),
-                               "config": config}
-    return figures
-
-
-def _json_script(obj: Any) -> Markup:
-    """JSON safe inside ``<script type="application/json">`` (no ``</script>`` break-out)."""
-    text = json.dumps(obj, separators=(",", ":"), allow_nan=False)
-    return Markup(text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026"))  # noqa: S704

@@ -1,0 +1,325 @@
+"""The claims one by one: for each claim the forest plot of every comparison's adjusted and naive
+difference with the sensitivity analyses, the table of the same numbers, one panel per comparison
+(E-value, MCID, arm values) and, where they apply, the weighted Kaplan–Meier curves and the
+questionnaire trajectories, then what the published studies found.
+
+A ``withheld`` result never shows its estimate, its verdict or its outcome curves.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from spinetrack.instruments.registry import display_field
+from spinetrack.instruments.registry import get as get_instrument
+from spinetrack.reports import figures
+from spinetrack.reports._format import (
+    anchor,
+    ci_label,
+    esc,
+    fmt_count,
+    fmt_number,
+    fmt_share,
+    format_difference,
+    format_interval,
+    format_value,
+    instrument_short,
+    instrument_title,
+    is_percent_unit,
+    timepoint_label,
+    timepoint_order,
+    unit_label,
+    unit_scale,
+)
+from spinetrack.reports._page_doc import (
+    PROM_INSTRUMENTS,
+    Doc,
+    Page,
+    badge,
+    unit_text,
+    withheld_text,
+)
+from spinetrack.reports.evidence_sections import literature_block
+
+__all__ = ["claims_section", "evalue_text"]
+
+_DECIMALS: dict[str, int] = display_field("decimals")  # instrument code → decimals of its scores
+
+
+def _triple(r: Doc, e: Doc | None) -> tuple[float, float, float] | None:
+    if not e or e.get("estimate") is None or e.get("ci_low") is None or e.get("ci_high") is None:
+        return None
+    s = unit_scale(r.get("unit"))
+    return (float(e["estimate"]) * s, float(e["ci_low"]) * s, float(e["ci_high"]) * s)
+
+
+def claims_section(page: Page) -> str:
+    out = ['<section id="claims" aria-labelledby="claims-h">', '<h2 id="claims-h">The claims one by one</h2>',
+           ("<p>For each claim: the adjusted estimate of every comparison beside the naive (unadjusted) difference "
+           "and the sensitivity analyses, then one panel per comparison with the E-value and, where they apply, "
+           "the weighted Kaplan–Meier curves or questionnaire trajectories.</p>")]
+    for claim_key, rs in page.claims.items():
+        out.append(_claim_section(page, claim_key, rs))
+    out.append("</section>")
+    return "\n".join(out)
+
+
+def _claim_section(page: Page, claim_key: str, rs: Sequence[Doc]) -> str:
+    first = rs[0]
+    better = str(first.get("better", "lower"))
+    unit = unit_label(first.get("unit"))
+    sec_id = anchor("claim", claim_key)
+    rows = []
+    for r in rs:
+        label = page.label(r["comparison"])
+        if r.get("status") == "withheld":
+            rows.append(figures.ForestRow(label, message=withheld_text(r)))
+        elif r.get("status") != "estimated":
+            rows.append(figures.ForestRow(label, message=str(r.get("status"))))
+        else:
+            naive = r.get("naive_difference")
+            rows.append(figures.ForestRow(
+                label, adjusted=_triple(r, r), naive=None if naive is None else naive * unit_scale(r.get("unit")),
+                aipw=_triple(r, r.get("aipw")), ipcw=_triple(r, r.get("ipcw"))))
+    direction = "below" if better == "lower" else "above"
+    metric = str(first.get("metric", claim_key))
+    axis = f"difference in {metric} ({unit})" if unit else f"difference in {metric}"
+    svg = figures.forest_plot(
+        rows, better=better, axis_label=axis, fig_id=anchor("fig-forest", claim_key),
+        title=f"{first.get('promise')}: {metric}, adjusted and naive differences by comparison",
+        desc=(f"Forest plot. Differences treated minus control in {unit or 'the metric'} with "
+              f"{ci_label(page.ci_level)}; values {direction} 0 support the claim (shaded). The table below "
+              "gives the same numbers."))
+    return "\n".join([
+        f'<section id="{sec_id}" aria-labelledby="{sec_id}-h">',
+        f'<h3 id="{sec_id}-h">{esc(str(first.get("promise", "")).capitalize())}: {esc(metric)}</h3>',
+        (f'<p class="intro">The claim is supported by a difference {direction} 0 '
+        f"({'lower' if better == 'lower' else 'higher'} with the treated arm); {esc(unit_text(first))}.</p>"),
+        (f'<figure><div>{svg}</div><figcaption>Adjusted estimate (square) with its interval, naive difference '
+        "(open circle) and, where run, the doubly robust and IPCW sensitivity estimates; shaded: the claimed direction."
+        "</figcaption></figure>"),
+        _claim_table(page, rs),
+        _panels_figure(page, rs),
+        '<div class="cards">', *(_card(page, r) for r in rs), "</div>",
+        literature_block(page, claim_key, rs),
+        "</section>"])
+
+
+def _claim_table(page: Page, rs: Sequence[Doc]) -> str:
+    has_aipw = any(r.get("aipw") for r in rs if r.get("status") == "estimated")
+    has_ipcw = any(r.get("ipcw") for r in rs if r.get("status") == "estimated")
+    has_rr = any(r.get("risk_ratio") for r in rs if r.get("status") == "estimated")
+    lvl = esc(ci_label(page.ci_level))
+    unit = esc(unit_label(rs[0].get("unit")))
+    head = ['<th scope="col">Comparison</th>', '<th scope="col" class="num">n treated / control</th>',
+            f'<th scope="col">Adjusted, {unit} ({lvl})</th>', f'<th scope="col">Naive, {unit}</th>']
+    aow = any("augmented overlap" in str((r.get("aipw") or {}).get("method")) for r in rs)
+    dr = "augmented overlap weighting, ATO" if aow else "AIPW, ATE"
+    head += [f'<th scope="col">{dr} ({lvl})</th>'] if has_aipw else []
+    head += [f'<th scope="col">IPCW ({lvl})</th>'] if has_ipcw else []
+    head += [f'<th scope="col">Risk ratio ({lvl})</th>'] if has_rr else []
+    head += ['<th scope="col">Verdict</th>']
+    body = []
+    for r in rs:
+        label = f'<th scope="row"><a href="#{anchor("claim", r["claim"], r["comparison"])}">' \
+                f"{esc(page.label(r['comparison']))}</a></th>"
+        att = (r.get("attrition") or [{}])[-1]
+        n = f"{fmt_count(att.get('n_treated'))} / {fmt_count(att.get('n_control'))}" if att else "—"
+        if r.get("status") != "estimated":
+            text = withheld_text(r) if r.get("status") == "withheld" else "—"
+            span = 2 + has_aipw + has_ipcw + has_rr
+            body.append(f"<tr>{label}<td class=\"num\">{n}</td><td colspan=\"{span}\">{esc(text)}</td>"
+                        f"<td>{badge(r)}</td></tr>")
+            continue
+        cells = [f"{esc(format_value(r, r.get('estimate'), with_unit=False))} ({esc(format_interval(r))})",
+                 esc(format_value(r, r.get("naive_difference"), with_unit=False))]
+        for flag, key in ((has_aipw, "aipw"), (has_ipcw, "ipcw")):
+            if flag:
+                e = r.get(key)
+                cells.append(f"{esc(format_value(r, e['estimate'], with_unit=False))} "
+                             f"({esc(format_interval(r, e['ci_low'], e['ci_high']))})" if e else "—")
+        if has_rr:
+            rr = r.get("risk_ratio")
+            cells.append(f"{fmt_number(rr['estimate'], 2)} ({fmt_number(rr['ci_low'], 2)} to "
+                         f"{fmt_number(rr['ci_high'], 2)})" if rr else "—")
+        body.append(f"<tr>{label}<td class=\"num\">{n}</td>" + "".join(f"<td>{c}</td>" for c in cells)
+                    + f"<td>{badge(r)}</td></tr>")
+    cap = anchor("claim-table", rs[0]["claim"])
+    return (f'<div class="table-scroll keep" role="region" aria-labelledby="{cap}" tabindex="0"><table>'
+            f'<caption id="{cap}">Estimates by comparison (the data of the figure above)</caption>'
+            f"<thead><tr>{''.join(head)}</tr></thead><tbody>{''.join(body)}</tbody></table></div>")
+
+
+def evalue_text(r: Doc) -> str:
+    """The E-value sentence of a result (plain text)."""
+    ev = r.get("e_value")
+    if not ev or ev.get("e_value") is None:
+        return "No E-value was computed for this estimate."
+    e, eci = float(ev["e_value"]), ev.get("e_value_ci")
+    if e <= 1.0:
+        return "E-value 1: the estimate shows no association that confounding would need to explain away."
+    text = (f"An unmeasured confounder would need RR ≥ {_ev(e)} with both treatment and outcome to explain this "
+            "away")
+    if eci is None:
+        return text + "."
+    if float(eci) <= 1.0:
+        return text + "; the interval already includes no difference."
+    return text + f"; ≥ {_ev(float(eci))} to move the interval to include no difference."
+
+
+def _ev(x: float) -> str:
+    return "∞" if x == float("inf") else f"{x:.2f}"
+
+
+def _mcid_sentence(r: Doc) -> str:
+    m = r.get("mcid")
+    if not m or r.get("status") != "estimated":
+        return ""
+    value, src = f"{m['mcid']:g}", esc(m.get("source", ""))
+    if m.get("interval_beyond"):
+        reading = "the whole interval lies beyond the MCID in the claimed direction"
+    elif m.get("estimate_reaches"):
+        reading = "the estimate reaches the MCID, but the interval includes smaller differences"
+    elif m.get("interval_excludes"):
+        reading = "the whole interval lies within ± the MCID: no clinically important difference"
+    else:
+        reading = "the interval does not rule out a difference as large as the MCID"
+    return f"<p>MCID {value} points ({src}): {reading}.</p>"
+
+
+def _arm_values(page: Page, r: Doc) -> str:
+    e = r.get("effect") or {}
+    arms = page.arms(r["comparison"])
+    t, c = arms["treated"].label, arms["control"].label
+    mt, mc = e.get("mean_treated"), e.get("mean_control")
+    if mt is None or mc is None:
+        return ""
+    if r.get("kind") == "time_to_event":
+        if is_percent_unit(r.get("unit")):
+            return (f"<p>Weighted Kaplan–Meier at {esc(r.get('horizon_days'))} days: {esc(t)} {fmt_share(mt)}, "
+                    f"{esc(c)} {fmt_share(mc)}.</p>")
+        return (f"<p>Weighted restricted mean to {esc(r.get('horizon_days'))} days: {esc(t)} "
+                f"{fmt_number(mt, 1)}, {esc(c)} {fmt_number(mc, 1)} {esc(r.get('unit'))}.</p>")
+    if is_percent_unit(r.get("unit")):
+        return f"<p>Weighted {esc(r.get('unit'))}: {esc(t)} {fmt_share(mt)}, {esc(c)} {fmt_share(mc)}.</p>"
+    d = 3 if r.get("unit") == "index" else 1
+    return (f"<p>Weighted means: {esc(t)} {fmt_number(mt, d)}, {esc(c)} {fmt_number(mc, d)} "
+            f"{esc(r.get('unit'))}.</p>")
+
+
+def _card(page: Page, r: Doc) -> str:
+    key = r["comparison"]
+    cid = anchor("claim", r["claim"], key)
+    head = f'<h4 id="{cid}-h">{esc(page.label(key))}</h4>'
+    status = r.get("status")
+    if status not in ("estimated", "withheld"):
+        notes = "".join(f"<p>{esc(n)}</p>" for n in r.get("notes") or [])
+        return f'<div class="card na" id="{cid}" role="group" aria-labelledby="{cid}-h">{head}{badge(r)}{notes}</div>'
+    if status == "withheld":
+        return (f'<div class="card" id="{cid}" role="group" aria-labelledby="{cid}-h">{head}{badge(r)}'
+                f'<p class="withheld-text">Estimate {esc(withheld_text(r))}: see '
+                f'<a href="#{anchor("balance", key)}">balance and overlap</a>. The estimate, its verdict and the '
+                "outcome curves of this comparison are not shown.</p></div>")
+    e = r.get("effect") or {}
+    n = (f"<p class=\"note\">Analysed: {fmt_count(e.get('n_treated'))} treated, {fmt_count(e.get('n_control'))} "
+         f"control (effective sizes {fmt_count(e.get('ess_treated'))} and {fmt_count(e.get('ess_control'))}).</p>"
+         if e.get("n_treated") is not None else "")
+    parts = [head, badge(r),
+             (f'<p><span class="est">{esc(format_difference(r))}</span> ({esc(ci_label(page.ci_level))} '
+             f"{esc(format_interval(r))}); naive {esc(format_value(r, r.get('naive_difference')))}.</p>"),
+             _arm_values(page, r), n, f"<p>{esc(evalue_text(r))}</p>", _mcid_sentence(r)]
+    parts += [f'<p class="note">Note: {esc(x)}</p>' for x in r.get("notes") or []]
+    parts += [f'<p class="note">Warning: {esc(x)}</p>' for x in (e.get("warnings") or [])]
+    return f'<div class="card" id="{cid}" role="group" aria-labelledby="{cid}-h">{"".join(parts)}</div>'
+
+
+def _panel_message(r: Doc) -> str | None:
+    if r.get("status") == "withheld":
+        return withheld_text(r)
+    if r.get("status") != "estimated":
+        return str(r.get("status"))
+    return None
+
+
+def _panels_figure(page: Page, rs: Sequence[Doc]) -> str:
+    """Kaplan–Meier panels for a time-to-event claim, trajectory panels for a PROM claim."""
+    first = rs[0]
+    if first.get("kind") == "time_to_event" and any(r.get("curves") for r in rs):
+        return _km_figure(page, rs)
+    if first.get("instrument") in PROM_INSTRUMENTS:
+        return _trajectory_figure(page, rs)
+    return ""
+
+
+def _km_figure(page: Page, rs: Sequence[Doc]) -> str:
+    first = rs[0]
+    if first.get("instrument") == "return_to_activity":
+        y_label = "not yet returned to usual activity"
+    else:
+        y_label = "event-free (" + str(first.get("metric", "")).split(" survival")[0] + ")"
+    panels = [figures.SurvivalPanel(page.label(r["comparison"]), page.arms(r["comparison"]),
+                                    curves=r.get("curves") if _panel_message(r) is None else None,
+                                    message=_panel_message(r)) for r in rs]
+    horizon = first.get("horizon_days")
+    lvl = ci_label(page.ci_level)
+    svg = figures.survival_plot(
+        panels, horizon=float(horizon) if horizon else None, y_label=y_label,
+        fig_id=anchor("fig-km", first["claim"]),
+        title=f"Weighted Kaplan–Meier curves by comparison: {first.get('metric')}",
+        desc=(f"One panel per comparison: step curves of the treated arm (solid) and the control arm (dashed or "
+              f"dotted) with pointwise {lvl} bands up to {horizon} days. The values at the horizon are given in "
+              "the panel of each comparison below."))
+    return (f"<figure><div>{svg}</div><figcaption>Weighted Kaplan–Meier curves per arm; shaded: {esc(lvl)}; "
+            "dotted line: the horizon.</figcaption></figure>")
+
+
+def _trajectory_figure(page: Page, rs: Sequence[Doc]) -> str:
+    first = rs[0]
+    inst = str(first["instrument"])
+    points = {r["comparison"]: [p for p in (page.comparisons.get(r["comparison"]) or {}).get("trajectories") or []
+                                if p.get("instrument") == inst] for r in rs}
+    codes = timepoint_order([p["timepoint"] for pts in points.values() for p in pts])
+    if not codes:
+        return ""
+    tps = [(c, "0" if c == "baseline" else c) for c in codes]
+    try:
+        higher = bool(get_instrument(inst).definition.higher_is_better)
+    except Exception:  # unknown instrument: take the claim's direction
+        higher = first.get("better") == "higher"
+    mcid = page.mcid_for(inst)
+    title_i = instrument_title(inst)
+    panels = [figures.TrajectoryPanel(page.label(r["comparison"]), page.arms(r["comparison"]),
+                                      points=points[r["comparison"]] if _panel_message(r) is None else (),
+                                      message=_panel_message(r)) for r in rs]
+    lvl = ci_label(page.ci_level)
+    svg = figures.trajectory_plot(
+        panels, timepoints=tps, y_label=f"{instrument_short(inst)} ({'higher' if higher else 'lower'} = better)",
+        ci_level=page.ci_level, mcid=mcid, higher_is_better=higher, highlight=first.get("timepoint"),
+        fig_id=anchor("fig-traj", first["claim"]),
+        title=f"Weighted {title_i} by arm over time, one panel per comparison",
+        desc=(f"Weighted mean {title_i} of the treated and control arms at "
+              f"{', '.join(timepoint_label(c) for c in codes)}"
+              f" (0 = baseline), with {lvl} bars; the claim's timepoint is shaded"
+              + (f"; a bracket and a dashed line mark one MCID ({mcid:g} points) from the control arm's baseline mean"
+                 if mcid else "") + ". The figure data table follows."))
+    d = _DECIMALS.get(inst, 1)
+    head = "".join(f'<th scope="col" class="num">{esc(timepoint_label(c))}</th>' for c in codes)
+    rows = []
+    for r in rs:
+        if _panel_message(r) is not None:
+            continue
+        arms = page.arms(r["comparison"])
+        by = {(p["arm"], p["timepoint"]): p for p in points[r["comparison"]]}
+        for side in ("treated", "control"):
+            cells = "".join(
+                f'<td class="num">{fmt_number(by[(side, c)]["mean"], d)} ± {fmt_number(by[(side, c)].get("se"), d + 1)}'
+                "</td>" if (side, c) in by else '<td class="num">—</td>' for c in codes)
+            rows.append(f'<tr><th scope="row">{esc(page.label(r["comparison"]))}: {esc(arms[side].label)}</th>'
+                        f"{cells}</tr>")
+    table = ('<details><summary>Figure data</summary><div class="table-scroll"><table><caption>Weighted mean ± '
+             f'standard error of {esc(title_i)}</caption><thead><tr><th scope="col">Comparison: arm</th>{head}'
+             f"</tr></thead><tbody>{''.join(rows)}</tbody></table></div></details>")
+    hl = f"shaded: {esc(timepoint_label(str(first.get('timepoint'))))}, the claim's timepoint; " \
+        if first.get("timepoint") else ""
+    return (f"<figure><div>{svg}</div><figcaption>{hl}bars: {esc(lvl)} of the weighted mean; timepoints "
+            f"0 (baseline) to {esc(codes[-1])}.</figcaption>{table}</figure>")

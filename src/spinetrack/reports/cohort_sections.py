@@ -1,0 +1,145 @@
+"""The cohort flow (the episodes left after each filter of every comparison) and the covariate
+balance (standardised mean differences before and after weighting, with the diagnostics that
+decide whether a comparison's estimates are shown) of the report."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from spinetrack.reports import figures
+from spinetrack.reports._format import (
+    anchor,
+    covariate_label,
+    esc,
+    fmt_count,
+    fmt_number,
+    fmt_share,
+    timepoint_label,
+)
+from spinetrack.reports._page_doc import (
+    Page,
+)
+
+__all__ = ["balance_section", "cohort_section"]
+
+
+def cohort_section(page: Page) -> str:
+    out = ['<section id="cohort" aria-labelledby="cohort-h">', '<h2 id="cohort-h">Cohort flow</h2>',
+           ("<p>Who was analysed in each comparison, and who returned the questionnaires at each timepoint. Each "
+           "claim then keeps the patients with its outcome recorded (the “n treated / control” column of its "
+           "table).</p>")]
+    for key in page.order:
+        comp = page.comparisons.get(key)
+        if not comp:
+            continue
+        arms = page.arms(key)
+        t, c = esc(arms["treated"].label), esc(arms["control"].label)
+        att = "".join(f'<tr><th scope="row">{esc(a.get("description"))}</th><td class="num">'
+                      f'{fmt_count(a.get("n_treated"))}</td><td class="num">{fmt_count(a.get("n_control"))}</td></tr>'
+                      for a in comp.get("attrition") or [])
+        out.append(f'<h3 id="{anchor("cohort", key)}">{esc(page.label(key))}</h3>')
+        out.append(f'<div class="pair"><div class="table-scroll keep"><table><caption>Attrition: patients, eligible, '
+                   f'analysed</caption><thead><tr><th scope="col">Step</th><th scope="col" class="num">{t}</th>'
+                   f'<th scope="col" class="num">{c}</th></tr></thead><tbody>{att}</tbody></table></div>')
+        fu = comp.get("followup") or []
+        if fu:
+            rows = "".join(
+                f'<tr><th scope="row">{esc(timepoint_label(f["timepoint"]))}</th>'
+                f'<td class="num">{fmt_count(f["returned_treated"])} of {fmt_count(f["population_treated"])}</td>'
+                f'<td class="num">{fmt_share(f.get("lost_treated"))}</td>'
+                f'<td class="num">{fmt_count(f["returned_control"])} of {fmt_count(f["population_control"])}</td>'
+                f'<td class="num">{fmt_share(f.get("lost_control"))}</td></tr>' for f in fu)
+            out.append(
+                '<div class="table-scroll keep"><table><caption>Questionnaires returned per timepoint</caption><thead>'
+                f'<tr><th scope="col">Timepoint</th><th scope="col" class="num">{t}: returned</th>'
+                f'<th scope="col" class="num">{t}: lost</th><th scope="col" class="num">{c}: returned</th>'
+                f'<th scope="col" class="num">{c}: lost</th></tr></thead><tbody>{rows}</tbody></table></div></div>')
+            svg = figures.followup_plot(
+                fu, timepoint_labels={f["timepoint"]: timepoint_label(f["timepoint"]) for f in fu}, arms=arms,
+                fig_id=anchor("fig-followup", key), title=f"Share followed up per timepoint, {page.label(key)}",
+                desc=(f"Grouped bars: percentage of {arms['treated'].label} (filled) and {arms['control'].label} "
+                      "(hatched) with a returned questionnaire at each timepoint; the table gives the counts."))
+            out.append(f'<figure><div>{svg}</div><figcaption>Share with a returned questionnaire (any of ODI, NRS '
+                       "back and leg, EQ-5D-5L).</figcaption></figure>")
+        else:
+            out.append("</div>")
+    out.append("</section>")
+    return "\n".join(out)
+
+
+# ---------------------------------------------------------------------------------- balance
+
+
+def _pass_fail(value: Any) -> str:
+    v = str(value)
+    cls = {"PASS": "pass", "FAIL": "fail"}.get(v, "muted")
+    return f'<span class="{cls}">{esc(v)}</span>'
+
+
+def balance_section(page: Page) -> str:
+    out = ['<section id="balance" aria-labelledby="balance-h">', '<h2 id="balance-h">Balance and overlap</h2>',
+           ("<p>Weighting should make the arms alike in every covariate (absolute standardised mean difference "
+           "below the threshold), and the propensity scores of the arms should overlap. A failed diagnostic "
+           "that gates results withholds the comparison's estimates from the scorecard.</p>")]
+    for key in page.order:
+        comp = page.comparisons.get(key)
+        if not comp:
+            continue
+        arms = page.arms(key)
+        diag = comp.get("diagnostics") or {}
+        before, after = comp.get("balance_before") or {}, comp.get("balance_after") or {}
+        threshold = float(after.get("threshold") or before.get("threshold") or 0.1)
+        gating = set(diag.get("failed") or [])
+        rows = [
+            ("Balance: max |SMD| after weighting", (f"{fmt_number(diag.get('max_abs_smd_after'), 3)} "
+             f"(before {fmt_number(diag.get('max_abs_smd_before'), 3)}; threshold {threshold:g})"),
+             _pass_fail(diag.get("balance")) + (" — withholds estimates" if "balance" in gating else "")),
+            ("Equipoise: share of each arm in empirical equipoise",
+             (f"{esc(arms['treated'].label)} {fmt_share(diag.get('equipoise_share_treated'))}, "
+             f"{esc(arms['control'].label)} {fmt_share(diag.get('equipoise_share_control'))}"),
+             _pass_fail(diag.get("equipoise")) + (
+                 " — withholds estimates" if "equipoise" in gating else
+                 " — reported; does not withhold estimates" if diag.get("equipoise") == "FAIL" else "")),
+            ("Effective sample size after weighting",
+             (f"{esc(arms['treated'].label)} {fmt_count(diag.get('ess_treated'))} of "
+             f"{fmt_count(after.get('n_treated'))}, {esc(arms['control'].label)} "
+             f"{fmt_count(diag.get('ess_control'))} of {fmt_count(after.get('n_control'))}"), "reported"),
+        ]
+        table = "".join(f'<tr><th scope="row">{a}</th><td>{b}</td><td>{c}</td></tr>' for a, b, c in rows)
+        bid = anchor("balance", key)
+        out.append(f'<h3 id="{bid}">{esc(page.label(key))}</h3>')
+        out.append(f'<div class="table-scroll keep"><table><caption>Diagnostics</caption><thead><tr><th scope="col">'
+                   'Diagnostic</th><th scope="col">Value</th><th scope="col">Result</th></tr></thead>'
+                   f"<tbody>{table}</tbody></table></div>")
+        brows = before.get("rows") or []
+        if brows:
+            labels = {r["name"]: covariate_label(r["name"]) for r in brows}
+            svg = figures.love_plot(
+                brows, after.get("rows") or [], labels=labels, threshold=threshold, fig_id=anchor("fig-love", key),
+                title=f"Covariate balance before and after weighting, {page.label(key)}",
+                desc=(f"Love plot: absolute standardised mean difference of {len(brows)} covariates before (open "
+                      f"circles) and after (filled squares) weighting; dashed line at {threshold:g}. The covariate "
+                      "table follows."))
+            after_by = {r["name"]: r for r in after.get("rows") or []}
+            trs = "".join(
+                f'<tr><th scope="row">{esc(labels[r["name"]])}</th><td class="num">{fmt_number(r["smd"], 3)}</td>'
+                f'<td class="num">{fmt_number(after_by.get(r["name"], {}).get("smd"), 3)}</td></tr>' for r in brows)
+            out.append(f'<div class="pair"><figure><div>{svg}</div><figcaption>|SMD| per covariate; dashed: the '
+                       f"threshold {threshold:g}.</figcaption><details><summary>Covariate table</summary><table>"
+                       "<caption>Standardised mean differences</caption><thead><tr><th scope=\"col\">Covariate</th>"
+                       '<th scope="col" class="num">before</th><th scope="col" class="num">after</th></tr></thead>'
+                       f"<tbody>{trs}</tbody></table></details></figure>")
+        else:
+            out.append('<div class="pair">')
+        hist = comp.get("ps_histogram")
+        if hist and hist.get("edges"):
+            svg = figures.ps_overlap_plot(
+                hist, arms=arms, fig_id=anchor("fig-ps", key),
+                title=f"Propensity-score overlap, {page.label(key)}",
+                desc=(f"Mirrored histograms of the propensity score in {len(hist['edges']) - 1} bins: "
+                      f"{arms['treated'].label} above the axis, {arms['control'].label} below (hatched)."))
+            out.append(f"<figure><div>{svg}</div><figcaption>Propensity score by arm: where the bars face each other "
+                       "the arms overlap.</figcaption></figure>")
+        out.append("</div>")
+    out.append("</section>")
+    return "\n".join(out)
