@@ -1,5 +1,5 @@
 """The claims catalogue: every claim is measurable with the vocabularies we store, and the
-verdict rule is the one issue 15 states."""
+verdict rule is the one ``analysis.claims`` states."""
 
 from __future__ import annotations
 
@@ -32,7 +32,7 @@ def test_claim_filters_use_stored_codes() -> None:
 
 
 def test_every_design_promise_has_a_claim() -> None:
-    """shared/DESIGN.md's table: incisions/trauma, imaging precision, postoperative pain,
+    """The promises made for MISS: incisions/trauma, imaging precision, postoperative pain,
     recovery, complications and infections, long-term effectiveness."""
     promises = {c.promise for c in CLAIMS}
     for needed in ("smaller incisions", "less tissue trauma", "precision through imaging", "less postoperative pain",
@@ -46,7 +46,7 @@ def test_every_design_promise_has_a_claim() -> None:
     (2.5, 1.0, 4.0, "lower", 0.01, None, Verdict.CONTRADICTED),
     (2.5, 1.0, 4.0, "higher", 0.01, None, Verdict.SUPPORTED),
     (1.5, -1.0, 4.0, "lower", 0.4, None, Verdict.INCONCLUSIVE),
-    # issue 15's examples: NRS back pain +0.30 (0.20 to 0.41) with the NRS MCID of 2 is no important
+    # worked examples: NRS back pain +0.30 (0.20 to 0.41) with the NRS MCID of 2 is no important
     # difference, not "contradicted"; fusion wrong-level +0.0079 (0.0013 to 0.0145) has an unadjusted
     # p of 0.019 but is not significant once ~100 claims are adjusted for: inconclusive, not "contradicted"
     (0.30, 0.20, 0.41, "lower", 1e-6, 2.0, Verdict.NO_IMPORTANT_DIFFERENCE),
@@ -72,7 +72,7 @@ def test_verdict_on_the_log_scale_for_risk_ratios() -> None:
 
 
 def test_margins_are_the_instruments_mcids_and_nothing_is_invented() -> None:
-    """Ostelo 2008 (STANDARDS.md): ODI 10 points, NRS 2 points; EQ-5D has no MCID in our sources,
+    """Ostelo 2008: ODI 10 points, NRS 2 points; EQ-5D has no MCID in our sources,
     and operative measures, risks and days have no published margin: no margin at all."""
     margins = {c.key: margin_of(c) for c in CLAIMS}
     assert margins["odi_12m"][0] == 10.0 and "Ostelo" in margins["odi_12m"][1]

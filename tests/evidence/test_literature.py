@@ -1,7 +1,7 @@
 """The literature column (``spinetrack.evidence.literature.literature_for``).
 
-Each figure test names the row it comes from (``shared/evidence/literature.md`` section and row,
-or ``arm_data.csv``) and the printed numbers; computed figures give their formula. The verdict
+Each figure test names the row it comes from (the section and row of the evidence seed's
+literature notes, or ``arm_data.csv``) and the printed numbers; computed figures give their formula. The verdict
 rule is checked against ``spinetrack.analysis.claims.decide_verdict`` on a grid of intervals.
 """
 

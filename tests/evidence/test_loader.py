@@ -116,7 +116,7 @@ def test_medians_narratives_and_missing_sd_are_not_poolable() -> None:
 
 
 def test_against_rows_are_present_for_recurrence_operative_time_and_radiation() -> None:
-    """The scorecard must be able to show evidence against MISS (shared/evidence/README.md)."""
+    """The scorecard must be able to show evidence against MISS."""
     against = [r for r in load_studies() if r.against_claim]
     outcomes = {r.outcome for r in against}
     assert Outcome.RECURRENCE in outcomes

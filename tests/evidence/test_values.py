@@ -1,10 +1,10 @@
 """Spot checks: shipped figures against the published numbers they were copied from.
 
-Each case names its oracle, meaning the row of the project's evidence seed
-(``shared/evidence/literature.md`` section and row, or ``shared/evidence/arm_data.csv`` row) and the
-source's DOI or PMID. The expected values are typed here from that row. The seed itself is not
-read at test time because CI does not have it. Floats compare exactly, since every number is
-copied as printed and never re-computed.
+Each case names its oracle, meaning the row of the project's evidence seed (the section and
+row of its literature notes, or its arm-data row) and the source's DOI or PMID. The expected
+values are typed here from that row. The seed itself is not read at test time because CI does
+not have it. Floats compare exactly, since every number is copied as printed and never
+re-computed.
 """
 
 from __future__ import annotations

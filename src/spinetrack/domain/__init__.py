@@ -54,8 +54,6 @@ from spinetrack.domain.procedure import (
 )
 
 __all__ = [
-    "check_text",
-    "check_text_tree",
     "CATALOGUE",
     "CONSERVATIVE_OPTIONS",
     "DIAGNOSES",
@@ -84,6 +82,8 @@ __all__ = [
     "Timepoint",
     "TreatmentArm",
     "WorkStatus",
+    "check_text",
+    "check_text_tree",
     "get_diagnosis",
     "get_procedure",
     "get_timepoint",

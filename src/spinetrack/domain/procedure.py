@@ -64,7 +64,8 @@ class ProcedureEntry:
             raise ValueError(f"{self.code}: a MIS procedure needs a technique and an open one none")
 
 
-def _entry(code: str, family: ProcedureFamily, approach: Approach, technique: Technique | None, label: str) -> ProcedureEntry:
+def _entry(code: str, family: ProcedureFamily, approach: Approach, technique: Technique | None,
+           label: str) -> ProcedureEntry:
     return ProcedureEntry(code, family, approach, technique, label)
 
 
