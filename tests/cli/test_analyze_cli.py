@@ -96,3 +96,16 @@ def test_bad_options_name_the_field_and_the_allowed_values(db_url: str, tmp_path
     assert r.exit_code == 2
     err = json.loads(r.stdout)
     assert err["field"] == field and err["allowed"]
+
+
+def test_the_document_records_the_analysis_settings_and_their_hash(doc: dict[str, Any]) -> None:
+    """The options ``analyze`` ran with, as AnalysisSettings, and their hash (as CohortMethod
+    records its settings objects with the results)."""
+    from spinetrack.analysis.settings import AnalysisSettings
+
+    want = AnalysisSettings(engine="duckdb", estimand="ATO", trim=None, sensitivity=True)
+    assert doc["settings"] == want.as_dict()
+    assert doc["settings_hash"] == want.settings_hash()
+    assert AnalysisSettings.from_dict(doc["settings"]) == want
+    assert (doc["engine"], doc["estimand"], doc["trim"], doc["sensitivity"], doc["ci_level"]) == (
+        want.engine, want.estimand, want.trim, want.sensitivity, want.ci_level)

@@ -196,8 +196,8 @@ def _row_set_groups(engine: Engine, table: str, wheres: list[str]) -> list[list[
             i = parent[i]
         return i
 
-    counts = engine.aggregate(table, [f"SUM(CASE WHEN ({w}) THEN 1 ELSE 0 END)" for w in distinct]) \
-        if len(distinct) > 1 else []
+    counts: np.ndarray | list[float] = engine.aggregate(
+        table, [f"SUM(CASE WHEN ({w}) THEN 1 ELSE 0 END)" for w in distinct]) if len(distinct) > 1 else []
     # only filters that keep as many rows can keep the same rows: compare those pairs row by row
     pairs = [(a, b) for a in range(len(distinct)) for b in range(a + 1, len(distinct)) if counts[a] == counts[b]]
     if pairs:
@@ -246,7 +246,7 @@ def _mcid(claim: Claim, effect: EffectEstimate) -> McidCheck | None:
 
     try:
         th = thresholds.get(claim.instrument)
-    except Exception:  # noqa: BLE001 - no threshold in our sources (e.g. EQ-5D): say nothing
+    except Exception:  # no threshold in our sources (e.g. EQ-5D): say nothing
         return None
     if th.absolute is None:
         return None
@@ -333,7 +333,7 @@ def _evalue(claim: Claim, effect: EffectEstimate, ratio: EffectEstimate | None, 
             return evalue_risk_ratio(ratio.estimate, ratio.ci_low, ratio.ci_high)
         if claim.kind is MetricKind.CONTINUOUS and sd > 0:
             return evalue_mean_difference(effect.estimate, effect.standard_error, sd)
-    except Exception:  # noqa: BLE001 - an undefined E-value (e.g. RR = 1 exactly) is simply absent
+    except Exception:  # an undefined E-value (e.g. RR = 1 exactly) is simply absent
         return None
     return None
 
@@ -359,7 +359,7 @@ def _continuous_or_binary(engine: Engine, prep: PreparedComparison, claim: Claim
     if sensitivity:
         try:
             out["aipw"] = _aipw(engine, view, prep, arms, binary, ci_level)
-        except Exception as exc:  # noqa: BLE001 - a sensitivity analysis that cannot run is reported, not fatal
+        except Exception as exc:  # a sensitivity analysis that cannot run is reported, not fatal
             what = "augmented overlap weighting" if prep.estimand == "ATO" else "AIPW"
             out["notes"] = (f"{what} not estimable: {exc}",)
         if ipcw_arms is not None:
@@ -371,7 +371,7 @@ def _continuous_or_binary(engine: Engine, prep: PreparedComparison, claim: Claim
                 est = estimate_weighted_difference(isums, ci_level=ci_level, measure=measure)  # type: ignore[arg-type]
                 out["ipcw"] = _relabel(est, "; inverse probability of censoring weights (censoring model taken as "
                                             "known)")
-            except Exception as exc:  # noqa: BLE001 - e.g. the response model did not converge: reported
+            except Exception as exc:  # e.g. the response model did not converge: reported
                 out["notes"] = (*out.get("notes", ()), f"IPCW not estimable: {exc}")
     return out
 
@@ -446,7 +446,7 @@ def _time_to_event(engine: Engine, prep: PreparedComparison, claim: Claim, view:
     if not rmst and f1 > 0 and f0 > 0:  # no E-value for a restricted mean (no risk-ratio scale)
         try:
             ev_rr = evalue_risk_ratio(f1 / f0)
-        except Exception:  # noqa: BLE001
+        except Exception:
             ev_rr = None
     r1, r0 = (restricted_mean_survival_time(curves[a], h) for a in (1, 0))
     rmst_row = {"horizon": h, "treated": r1.estimate, "control": r0.estimate, "difference": r1.estimate - r0.estimate,

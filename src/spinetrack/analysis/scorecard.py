@@ -4,7 +4,9 @@
 diagnostics; ``analysis.propensity``), reports follow-up per PROM timepoint, computes weighted
 PROM trajectories for the plots, optionally fits the response models for the IPCW sensitivity
 analysis, then estimates each claim (``analysis.run``). :func:`scorecard_as_dict` is the one
-serialisation the CLI's ``--json``, the report and the API share.
+serialisation the CLI's ``--json``, the report and the API share; it records the
+:class:`~spinetrack.analysis.settings.AnalysisSettings` the scorecard was run with, and their
+hash. :func:`analyze_snapshot` runs it on a snapshot directory from those settings.
 """
 
 from __future__ import annotations
@@ -42,6 +44,7 @@ from spinetrack.analysis.propensity import (
     prepare_snapshot,
 )
 from spinetrack.analysis.run import ClaimResult, run_claims
+from spinetrack.analysis.settings import AnalysisSettings
 from spinetrack.engines.base import Engine
 from spinetrack.errors import InputError, SpinetrackError
 from spinetrack.stats._common import to_jsonable
@@ -72,6 +75,7 @@ class Scorecard:
     results: tuple[ClaimResult, ...]
     snapshot: dict[str, Any]
     seconds: float = 0.0
+    settings: AnalysisSettings | None = None  # what analyze_snapshot ran it with (None: run_scorecard called alone)
 
 
 def _followup_and_trajectories(engine: Engine, prep: PreparedComparison
@@ -141,10 +145,11 @@ def _ipcw(engine: Engine, prep: PreparedComparison, timepoints: Sequence[str]) -
 def run_scorecard(engine: Engine, *, comparisons: Sequence[ComparisonSpec] = COMPARISONS,
                   claims: Sequence[Claim] = CLAIMS, estimand: str = "ATO", trim: float | None = None,
                   sensitivity: bool = True, ci_level: float = 0.95, snapshot: dict[str, Any] | None = None,
-                  progress: Progress | None = None) -> Scorecard:
+                  progress: Progress | None = None, settings: AnalysisSettings | None = None) -> Scorecard:
     """Run every claim for every comparison (module docstring). ``progress`` is called with a
     short description after each step (the CLI turns it into a progress bar); the number of
-    steps is ``len(comparisons) * (len(claims) + 1)``."""
+    steps is ``len(comparisons) * (len(claims) + 1)``. ``settings``, when given, are the
+    settings the other arguments were made from, recorded with the result."""
     import time
 
     t0 = time.perf_counter()
@@ -206,7 +211,7 @@ def run_scorecard(engine: Engine, *, comparisons: Sequence[ComparisonSpec] = COM
     comps = [c for c, _ in done]
     results = adjust_verdicts([r for _, rs in done for r in rs])
     return Scorecard(engine.name, estimand, trim, sensitivity, ci_level, tuple(comps), tuple(results),
-                     snapshot or {}, time.perf_counter() - t0)
+                     snapshot or {}, time.perf_counter() - t0, settings)
 
 
 MULTIPLICITY = "fdr_bh"  # Benjamini–Hochberg across the scorecard (README, "The claims scorecard")
@@ -304,6 +309,8 @@ def scorecard_as_dict(sc: Scorecard) -> dict[str, Any]:
         "schema_version": SCHEMA_VERSION, "spinetrack_version": __version__, "engine": sc.engine,
         "estimand": sc.estimand, "trim": sc.trim, "sensitivity": sc.sensitivity, "ci_level": sc.ci_level,
         "seconds": sc.seconds, "snapshot": sc.snapshot,
+        "settings": None if sc.settings is None else sc.settings.as_dict(),
+        "settings_hash": None if sc.settings is None else sc.settings.settings_hash(),
         "not_measured": [{"promise": p, "what": w} for p, w in NOT_MEASURED],
         "verdict_rule": {"alpha": ALPHA, "multiplicity": MULTIPLICITY,
                          "adjusted_over": "every estimated row of this scorecard",
@@ -321,11 +328,16 @@ def load_manifest(snapshot_dir: str | Path) -> dict[str, Any]:
     return json.loads(p.read_text()) if p.exists() else {}
 
 
-def analyze_snapshot(snapshot_dir: str | Path, *, engine: str = "duckdb", engine_options: dict[str, Any] | None = None,
-                     estimand: str = "ATO", trim: float | None = None, sensitivity: bool = True,
-                     comparisons: Sequence[str] | None = None, claims: Sequence[str] | None = None,
-                     ci_level: float = 0.95, progress: Progress | None = None) -> dict[str, Any]:
+def analyze_snapshot(snapshot_dir: str | Path, settings: AnalysisSettings | None = None, *, engine: str = "duckdb",
+                     engine_options: dict[str, Any] | None = None, estimand: str = "ATO", trim: float | None = None,
+                     sensitivity: bool = True, comparisons: Sequence[str] | None = None,
+                     claims: Sequence[str] | None = None, ci_level: float = 0.95,
+                     progress: Progress | None = None) -> dict[str, Any]:
     """Open an engine on a snapshot, run the scorecard, close the engine, return the JSON document.
+
+    The analysis is ``settings``; without them, the keywords ``engine`` … ``ci_level`` make them
+    (:class:`~spinetrack.analysis.settings.AnalysisSettings`). ``engine_options`` configure the
+    engine (memory, Spark master: ``Settings.engine_options``) and do not change the results.
 
     Unknown comparison or claim keys, estimands or trimming levels raise
     :class:`~spinetrack.errors.ValidationError` naming the field and the allowed values, before
@@ -333,9 +345,13 @@ def analyze_snapshot(snapshot_dir: str | Path, *, engine: str = "duckdb", engine
     """
     from spinetrack.engines import get_engine
 
-    validate_options(engine=engine, estimand=estimand, trim=trim, comparisons=comparisons, claims=claims)
-    specs = {s.key: s for s in COMPARISONS}
-    eng = get_engine(engine, **(engine_options or {}))
+    if settings is None:
+        settings = AnalysisSettings(engine=engine, estimand=estimand, trim=trim, sensitivity=sensitivity,
+                                    comparisons=None if comparisons is None else tuple(comparisons),
+                                    claims=None if claims is None else tuple(claims), ci_level=ci_level)
+    s = settings
+    specs = {spec.key: spec for spec in COMPARISONS}
+    eng = get_engine(s.engine, **(engine_options or {}))
     try:
         eng.register_snapshot(snapshot_dir)
         if not int(eng.aggregate("episodes", ["COUNT(*)"])[0]):
@@ -344,10 +360,10 @@ def analyze_snapshot(snapshot_dir: str | Path, *, engine: str = "duckdb", engine
         # the evidence package (the document's literature column) loads while the engine works
         preload = threading.Thread(target=_load_literature, name="spinetrack-literature", daemon=True)
         preload.start()
-        sc = run_scorecard(eng, comparisons=[specs[k] for k in comparisons] if comparisons else COMPARISONS,
-                           claims=[claim(k) for k in claims] if claims else CLAIMS, estimand=estimand, trim=trim,
-                           sensitivity=sensitivity, ci_level=ci_level, snapshot=load_manifest(snapshot_dir),
-                           progress=progress)
+        sc = run_scorecard(eng, comparisons=[specs[k] for k in s.comparisons] if s.comparisons else COMPARISONS,
+                           claims=[claim(k) for k in s.claims] if s.claims else CLAIMS, estimand=s.estimand,
+                           trim=s.trim, sensitivity=s.sensitivity, ci_level=s.ci_level,
+                           snapshot=load_manifest(snapshot_dir), progress=progress, settings=s)
         preload.join()
         return scorecard_as_dict(sc)
     finally:
@@ -361,27 +377,3 @@ def _load_literature() -> None:
         from spinetrack.evidence.literature import literature_for
 
         literature_for(CLAIMS[0].key, COMPARISONS[0].key)
-
-
-def validate_options(*, engine: str = "duckdb", estimand: str = "ATO", trim: float | None = None,
-                     comparisons: Sequence[str] | None = None, claims: Sequence[str] | None = None) -> None:
-    """Refuse unknown engines, estimands, trimming levels, comparisons and claims — all checked
-    before any work starts, each error naming the field and the allowed values."""
-    from spinetrack.engines import ENGINES
-    from spinetrack.errors import ValidationError
-
-    if engine not in ENGINES:
-        raise ValidationError(field="engine", value=engine, allowed=list(ENGINES))
-    if estimand not in ("ATO", "ATE"):
-        raise ValidationError(field="estimand", value=estimand, allowed=["ATO", "ATE"])
-    if trim is not None and not (0.0 < trim < 0.5 and estimand == "ATE"):
-        raise ValidationError(field="trim", value=trim, allowed="a number in (0, 0.5), with estimand ATE",
-                              reason="overlap weights (ATO) need no trimming")
-    specs = {s.key for s in COMPARISONS}
-    for k in comparisons or ():
-        if k not in specs:
-            raise ValidationError(field="comparison", value=k, allowed=sorted(specs))
-    known = [c.key for c in CLAIMS]
-    for k in claims or ():
-        if k not in known:
-            raise ValidationError(field="claim", value=k, allowed=known)

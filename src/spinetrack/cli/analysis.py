@@ -40,21 +40,25 @@ ClaimOpt = Annotated[list[str] | None, typer.Option("--claim", help="Only this c
 def _run_scorecard(settings: Settings, snapshot_dir: str | None, engine_name: str | None, estimand: str,
                    trim: float | None, sensitivity: bool, comparisons: list[str] | None, claims: list[str] | None,
                    show: bool) -> dict[str, Any]:
-    """Snapshot (if needed) → scorecard document, with Rich progress on stderr when ``show``."""
+    """Snapshot (if needed) → scorecard document, with Rich progress on stderr when ``show``. The
+    options become :class:`~spinetrack.analysis.settings.AnalysisSettings` (checked before any
+    work starts), which the document records."""
     from spinetrack.analysis.claims import CLAIMS
-    from spinetrack.analysis.design import COMPARISONS
-    from spinetrack.analysis.scorecard import analyze_snapshot, validate_options
+    from spinetrack.analysis.scorecard import analyze_snapshot
+    from spinetrack.analysis.settings import AnalysisSettings
+    from spinetrack.domain.comparisons import COMPARISONS
 
     name = engine_name or settings.engine
-    validate_options(engine=name, estimand=estimand, trim=trim, comparisons=comparisons, claims=claims)
+    analysis = AnalysisSettings(engine=name, estimand=estimand, trim=trim, sensitivity=sensitivity,
+                                comparisons=None if comparisons is None else tuple(comparisons),
+                                claims=None if claims is None else tuple(claims))
     options = settings.engine_options(name)
     n_steps = (len(comparisons or COMPARISONS)) * (len(claims or CLAIMS) + 1)
     with ExitStack() as stack:
         snapshot_dir = snapshot_or_export(stack, settings, snapshot_dir)
         snap = snapshot_dir
         return with_steps(show, f"analyze on {name}", n_steps, lambda progress: analyze_snapshot(
-            snap, engine=name, engine_options=options, estimand=estimand, trim=trim, sensitivity=sensitivity,
-            comparisons=comparisons, claims=claims, progress=progress))
+            snap, analysis, engine_options=options, progress=progress))
 
 
 def analyze(

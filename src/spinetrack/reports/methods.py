@@ -125,6 +125,17 @@ def methods_section(doc: Doc) -> str:
     snap = doc.get("snapshot") or {}
     out = ['<section id="methods" aria-labelledby="methods-h">', '<h2 id="methods-h">Methods</h2>',
            "<p>Generated from the analysis document; it states what was run.</p>"]
+    settings = doc.get("settings")
+    if isinstance(settings, Mapping):
+        def chosen(key: str) -> str:
+            return ", ".join(settings.get(key) or ()) or "all"
+
+        trim_set = settings.get("trim")
+        out.append(f"<p>Analysis settings (hash <code>{esc(doc.get('settings_hash') or '?')}</code>): engine "
+                   f"{esc(settings.get('engine', '?'))}, estimand {esc(settings.get('estimand', '?'))}, trimming "
+                   f"{esc('none' if trim_set is None else trim_set)}, sensitivity analyses "
+                   f"{'on' if settings.get('sensitivity') else 'off'}, comparisons {esc(chosen('comparisons'))}, "
+                   f"claims {esc(chosen('claims'))}, {esc(ci_label(settings.get('ci_level')))}s.</p>")
 
     src = snap.get("source") or {}
     data = [(f"Snapshot created {esc(snap.get('created_at') or 'at an unrecorded time')}, manifest schema "
@@ -145,7 +156,8 @@ def methods_section(doc: Doc) -> str:
         filters = "; ".join(esc(a.get("description")) for a in steps[1:]) or "all episodes"
         last = steps[-1] if steps else {}
         items.append(f"<strong>{esc(c.get('label'))}</strong>: treated {esc(arm_label(c.get('treated') or []))}, "
-                     f"control {esc(arm_label(c.get('control') or []))}; from {esc(steps[0]['description']) if steps else 'all episodes'}, "
+                     f"control {esc(arm_label(c.get('control') or []))}; "
+                     f"from {esc(steps[0]['description']) if steps else 'all episodes'}, "
                      f"kept: {filters} ({fmt_count(last.get('n_treated'))} treated, {fmt_count(last.get('n_control'))} "
                      "control). Each claim then keeps the patients whose outcome is recorded.")
     out.append(_ul(items))
@@ -153,7 +165,8 @@ def methods_section(doc: Doc) -> str:
     out.append('<h3 id="methods-ps">Propensity score and weights</h3>')
     ps_methods = _unique(str((c.get("propensity") or {}).get("method") or "") for c in comps)
     engine = esc(doc.get("engine", "?"))
-    conv = [f"{esc(c.get('label'))}: {'converged' if (c.get('propensity') or {}).get('converged') else 'NOT converged'} "
+    conv = [f"{esc(c.get('label'))}: "
+            f"{'converged' if (c.get('propensity') or {}).get('converged') else 'NOT converged'} "
             f"in {esc((c.get('propensity') or {}).get('n_iter', '?'))} iterations" for c in comps]
     out.append(f"<p>The probability of treatment given the covariates was modelled by "
                f"{esc('; '.join(ps_methods) or 'logistic regression')}, fitted on the {engine} engine "
