@@ -30,6 +30,7 @@ from spinetrack.domain.diagnosis import DiagnosisGroup
 from spinetrack.domain.options import SURGICAL_FAMILY
 from spinetrack.domain.pathway import TIMEPOINTS as SCHEDULE
 from spinetrack.engines.base import Engine, generic_spread
+from spinetrack.instruments import thresholds
 from spinetrack.instruments.base import Listing
 from spinetrack.instruments.registry import listed
 
@@ -220,8 +221,6 @@ def outcome_spec(claim: Claim) -> OutcomeSpec:
     if claim.table == "outcomes" and claim.kind is not MetricKind.TIME_TO_EVENT:
         col = prom_column(claim)
         if claim.key == "odi_mcid_12m":
-            from spinetrack.instruments import thresholds
-
             mcid = thresholds.get("odi").absolute
             return OutcomeSpec((("y", f"CASE WHEN odi0_raw - {col} >= {mcid} THEN 1.0 ELSE 0.0 END"),),
                                f"{col} IS NOT NULL AND odi0_raw IS NOT NULL",

@@ -39,14 +39,19 @@ from spinetrack.analysis.aggregates import (
     logistic_crossprod,
     sql_float,
 )
+from spinetrack.analysis.claims import CLAIMS
 from spinetrack.analysis.design import (
+    ANALYSIS_TABLE,
+    PROM_TABLE,
     TIMEPOINTS,
     ComparisonSpec,
+    analysis_table_sql,
     attrition_sql,
     comparison_sql,
     covariate_names,
     outcome_columns,
     pattern_bits,
+    prom_wide_sql,
 )
 from spinetrack.analysis.patterns import PATTERN_CODE, Design
 from spinetrack.engines.base import Engine
@@ -276,14 +281,6 @@ def _moments_by_arm(engine: Engine, table: str, cols: list[str], bits: dict[str,
 def prepare_snapshot(engine: Engine) -> None:
     """The tables every comparison reads, built once per registered snapshot: the PROM pivot
     and the analysis table (``analysis.design``)."""
-    from spinetrack.analysis.claims import CLAIMS
-    from spinetrack.analysis.design import (
-        ANALYSIS_TABLE,
-        PROM_TABLE,
-        analysis_table_sql,
-        prom_wide_sql,
-    )
-
     engine.ensure_table(PROM_TABLE, prom_wide_sql(CLAIMS, engine))
     engine.ensure_table(ANALYSIS_TABLE, analysis_table_sql(CLAIMS))
 
@@ -299,8 +296,6 @@ def prepare_comparison(engine: Engine, spec: ComparisonSpec, *, estimand: str = 
     """
     if trim is not None and not 0.0 < trim < 0.5:
         raise ValueError(f"trim must be in (0, 0.5), got {trim!r}")
-    from spinetrack.analysis.claims import CLAIMS
-
     prepare_snapshot(engine)
     key = spec.key
     # the population, materialized with only the columns the model and the claims read (the

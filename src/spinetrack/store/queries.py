@@ -53,6 +53,7 @@ from sqlalchemy.orm import Session
 
 from spinetrack import clock
 from spinetrack.domain.comparisons import APPROACHES, TREATMENTS
+from spinetrack.domain.complications import ClavienDindo, ComplicationCategory
 from spinetrack.errors import NotFoundError, PermissionDeniedError, ValidationError
 from spinetrack.instruments import Listing, listed
 from spinetrack.instruments import get as get_instrument
@@ -73,6 +74,7 @@ from spinetrack.store.tables import (
     ReoperationRow,
     SiteRow,
     TimepointRow,
+    UserRow,
 )
 
 __all__ = [
@@ -413,8 +415,6 @@ class Queries:
     def complication_table(self, actor: Actor, *, site_id: int | None = None,
                            min_n: int = SMALL_CELL_MIN) -> ComplicationTable:
         """Complications by approach (MIS / open) × category × Clavien–Dindo grade."""
-        from spinetrack.domain.complications import ClavienDindo, ComplicationCategory
-
         min_n = self._aggregate_scope(actor, site_id, min_n)
         with self.store.transaction() as s:
             def scoped(stmt: Any) -> Any:
@@ -455,8 +455,6 @@ class Queries:
 
     def list_sites(self, actor: Actor) -> list[dict[str, Any]]:
         """Every site with its number of staff accounts and patients (admins)."""
-        from spinetrack.store.tables import UserRow
-
         self._require_admin(actor, "the list of sites")
         with self.store.transaction() as s:
             users = dict(s.execute(select(UserRow.site_id, func.count(UserRow.id)).group_by(UserRow.site_id)).all())

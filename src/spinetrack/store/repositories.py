@@ -36,6 +36,7 @@ from spinetrack.domain.pathway import (
 )
 from spinetrack.domain.procedure import ProcedureFamily
 from spinetrack.errors import ConflictError, InputError, NotFoundError, PermissionDeniedError, ValidationError
+from spinetrack.instruments.eq5d5l import value_sets
 from spinetrack.store import audit
 from spinetrack.store.session import make_session_factory
 from spinetrack.store.tables import (
@@ -145,8 +146,6 @@ class Store:
         """``eq5d_value_set``: the national EQ-5D-5L value set used to score EQ-5D responses
         on write (``SPINETRACK_EQ5D_VALUE_SET``); the health state is stored too, so any other
         set can be applied later."""
-        from spinetrack.instruments.eq5d5l import value_sets
-
         if eq5d_value_set not in value_sets():
             raise ValidationError(field="eq5d_value_set", value=eq5d_value_set, allowed=value_sets())
         self.engine = engine

@@ -19,6 +19,18 @@ from spinetrack.domain.diagnosis import DIAGNOSES, Level
 from spinetrack.domain.pathway import TIMEPOINTS
 from spinetrack.instruments.eq5d5l import DEFAULT_VALUE_SET, health_state, index
 from spinetrack.synth import effects as E
+from spinetrack.synth.records import (
+    EQ5D_DIMENSIONS,
+    ODI_ITEM_CODES,
+    complication_rows,
+    eq5d_from,
+    eq5d_noise,
+    imaging_findings,
+    odi_from,
+    odi_noise,
+    odi_scores,
+    procedure_codes,
+)
 
 __all__ = ["CHUNK_SIZE", "FOLLOWUP", "Chunk", "ChunkDraws", "Draws", "Outcomes", "generate_chunk", "odi_scores",
            "potential_outcomes", "pseudo_id"]
@@ -42,9 +54,6 @@ FOLLOWUP: tuple[tuple[str, int, int, tuple[str, ...]], ...] = tuple(
 # Improvement trajectory: share of the final improvement reached at each follow-up (synthetic).
 TRAJ_SURGERY = {"2w": 0.55, "6w": 0.70, "3m": 0.85, "12m": 1.0, "24m": 0.95}
 TRAJ_CONSERVATIVE = {"2w": 0.10, "6w": 0.25, "3m": 0.50, "12m": 0.80, "24m": 0.85}
-ODI_ITEMS = ("pain_intensity", "personal_care", "lifting", "walking", "sitting", "standing", "sleeping",
-             "sex_life", "social_life", "travelling")
-ODI_ITEM_OFFSET = np.array([0.3, -0.6, 0.6, 0.1, 0.2, 0.3, -0.2, -0.1, 0.0, -0.6])  # synthetic item difficulty
 
 _CODES_BY_GROUP: dict[str, dict[str, list[str]]] = {}
 for _d in DIAGNOSES.values():
@@ -182,8 +191,8 @@ def _draw_patients(rng: np.random.Generator, n: int, n_sites: int) -> Draws:
     rta_noise = rng.normal(0, 0.6, n)
     dropout_day = rng.exponential(1 / E.DROPOUT_HAZARD_PER_DAY, n) * np.exp(-(0.35 * (smoking == "current")
                                                                              - 0.1 * (age - 55) / 10))
-    odi0_items = _odi_from(odi0_latent, *_odi_noise(rng, n))
-    eq0 = _eq5d_from(odi0_latent, back0_latent, leg0_latent, *_eq5d_noise(rng, n))
+    odi0_items = odi_from(odi0_latent, *odi_noise(rng, n))
+    eq0 = eq5d_from(odi0_latent, back0_latent, leg0_latent, *eq5d_noise(rng, n))
     return Draws(
         n=n, site=site, group=group, age=age, sex=np.where(female, "female", "male"), bmi=bmi, smoking=smoking,
         diabetes=diabetes, asa=asa, prior=prior, symptom_weeks=symptom_weeks, work=work, n_levels=n_levels,
@@ -204,8 +213,8 @@ def _draw_followup(rng: np.random.Generator, n: int) -> dict[str, dict[str, Any]
         d: dict[str, Any] = {"days": target + np.clip(np.round(rng.normal(0, half / 2, n)), -half, half).astype(int)}
         d["present_u"] = rng.random(n)
         d["odi"], d["back"], d["leg"] = rng.normal(0, 7, n), rng.normal(0, 1.0, n), rng.normal(0, 1.1, n)
-        d["odi_items"] = _odi_noise(rng, n) if "odi" in insts else None
-        d["eq"] = _eq5d_noise(rng, n) if "eq5d5l" in insts else None
+        d["odi_items"] = odi_noise(rng, n) if "odi" in insts else None
+        d["eq"] = eq5d_noise(rng, n) if "eq5d5l" in insts else None
         d["glob"] = rng.normal(0, 0.15, n)
         out[tp] = d
     return out
@@ -347,8 +356,8 @@ def potential_outcomes(d: Draws, fu: dict[str, dict[str, Any]], extra: dict[str,
         leg_t = np.clip(d.leg0_latent * (1 - r_leg * frac) + 0.25 * worse / 3 + eff_leg + d.u_pain + z["leg"], 0, 10)
         rel = (d.odi0_latent - odi_t) / np.maximum(d.odi0_latent, 1.0) + z["glob"]
         followup[tp] = {
-            "odi_items": _odi_from(odi_t, *z["odi_items"]) if "odi" in insts else None,
-            "eq": _eq5d_from(odi_t, back_t, leg_t, *z["eq"]) if "eq5d5l" in insts else None,
+            "odi_items": odi_from(odi_t, *z["odi_items"]) if "odi" in insts else None,
+            "eq": eq5d_from(odi_t, back_t, leg_t, *z["eq"]) if "eq5d5l" in insts else None,
             "back": np.clip(np.round(back_t), 0, 10).astype(int),
             "leg": np.clip(np.round(leg_t), 0, 10).astype(int),
             "glob": np.select([rel >= 0.5, rel >= 0.3, rel >= 0.1, rel >= -0.05], [1, 2, 3, 4], 5),
@@ -371,7 +380,7 @@ def generate_chunk(seed: int, chunk_index: int, first_id: int, n: int, site_ids:
     chunk = Chunk()
     enrol_dates = _dates(d.enrol_day)
     index_dates = _dates(index_day)
-    proc_code = _procedure_codes(d.proc_u, d.family_if_operated, mis)
+    proc_code = procedure_codes(d.proc_u, d.family_if_operated, mis)
 
     # ---- rows ---------------------------------------------------------------------------
     idl = ids.tolist()
@@ -406,7 +415,7 @@ def generate_chunk(seed: int, chunk_index: int, first_id: int, n: int, site_ids:
             "treatment": treatment[i], "treatment_family": None if fam == "none" else fam,
             "enrolled_on": enrol_dates[i], "index_date": index_dates[i], "created_at": created_at,
         })
-        chunk.findings.extend(_findings(rng, pid, g, [LEVELS[j] for j in lvl_idx]))
+        chunk.findings.extend(imaging_findings(rng, pid, g, [LEVELS[j] for j in lvl_idx]))
         # baseline responses (collected at enrolment)
         base_days = int(d.enrol_day[i] - index_day[i])
         _add_response(chunk, pid, "baseline", "odi", enrol_dates[i], base_days, d.odi0_items[i], created_at)
@@ -478,7 +487,7 @@ def _surgical_rows(chunk: Chunk, d: Draws, o: Outcomes, extra: dict[str, np.ndar
             "fluoro_dose_mgy": round(float(m["fluoro_dose_mgy"][i]), 2), "los_days": float(m["los_days"][i]),
             "transfusion": bool(ev["transfusion"][i]), "created_at": created_at,
         })
-        for flag, cat, grade, day in _complication_rows(ev, i, pid):
+        for flag, cat, grade, day in complication_rows(ev, i, pid):
             if flag:
                 chunk.complications.append({
                     "episode_id": pid, "procedure_id": pid, "category": cat, "clavien_dindo": grade,
@@ -499,113 +508,6 @@ def _surgical_rows(chunk: Chunk, d: Draws, o: Outcomes, extra: dict[str, np.ndar
                 "created_at": created_at})
 
 
-def _complication_rows(ev: dict[str, np.ndarray], i: int, pid: int) -> tuple[tuple[bool, str, str, int], ...]:
-    """(happened, category, Clavien–Dindo grade, day after the index date) of patient ``i``."""
-    return (
-        (bool(ev["dural_tear"][i]), "dural_tear", "I" if (pid % 10) < 7 else "IIIb", 0),
-        (bool(ev["ssi_superficial"][i]), "ssi_superficial", "II", 8 + pid % 20),
-        (bool(ev["ssi_deep"][i]), "ssi_deep", "IIIb", 10 + pid % 30),
-        (bool(ev["neurological_deficit"][i]), "neurological_deficit", "II" if pid % 3 else "IIIb", 1),
-        (bool(ev["venous_thromboembolism"][i]), "venous_thromboembolism", "II" if pid % 4 else "IVa", 5 + pid % 20),
-        (bool(ev["wrong_level"][i]), "wrong_level", "IIIb", 0),
-    )
-
-
-def _procedure_codes(proc_u: np.ndarray, family: np.ndarray, mis: np.ndarray) -> list[tuple[str, str | None]]:
-    u = proc_u.tolist()
-    out: list[tuple[str, str | None]] = []
-    for f, m, x in zip(family.tolist(), mis.tolist(), u, strict=True):
-        if f == "discectomy":
-            out.append(("discectomy_tubular", "tubular") if m and x < 0.6 else
-                       ("discectomy_endoscopic_tf", "full_endoscopic_transforaminal") if m and x < 0.85 else
-                       ("discectomy_endoscopic_il", "full_endoscopic_interlaminar") if m else ("discectomy_open", None))
-        elif f == "decompression":
-            out.append(("decompression_tubular", "tubular") if m and x < 0.7 else
-                       ("decompression_endoscopic_il", "full_endoscopic_interlaminar") if m else
-                       ("decompression_open", None))
-        elif f == "fusion":
-            out.append(("fusion_mis_tlif", "percutaneous") if m and x < 0.85 else
-                       ("fusion_endoscopic_tlif", "full_endoscopic_transforaminal") if m else
-                       ("fusion_open_tlif", None) if x < 0.6 else ("fusion_open_plif", None) if x < 0.85 else
-                       ("fusion_open_plf", None))
-        else:
-            out.append(("", None))
-    return out
-
-
-def _odi_noise(rng: np.random.Generator, n: int) -> tuple[np.ndarray, np.ndarray]:
-    """Item noise and the skipped sections (sex_life skipped by about 1 in 5)."""
-    noise = rng.normal(0, 0.6, (n, 10))
-    missing = rng.random((n, 10)) < np.where(np.arange(10) == 7, 0.2, 0.01)[None, :]
-    return noise, missing
-
-
-def _odi_from(latent: np.ndarray, noise: np.ndarray, missing: np.ndarray) -> list[list[int]]:
-    """Item scores 0-5 around ``latent``/20; a skipped section is -1."""
-    raw = latent[:, None] / 20 + ODI_ITEM_OFFSET[None, :] + noise
-    items = np.clip(np.round(raw), 0, 5).astype(int)
-    return np.where(missing, -1, items).tolist()
-
-
-def odi_scores(items: list[list[int]] | np.ndarray) -> np.ndarray:
-    """ODI 2.1a totals of item rows (-1 = skipped; more than two skipped → NaN), as
-    ``instruments.odi`` scores them (tests/synth checks that they agree)."""
-    a = np.asarray(items, dtype=float)
-    answered = a >= 0
-    n_ans = answered.sum(axis=1)
-    total = np.where(answered, a, 0.0).sum(axis=1)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        return np.where(10 - n_ans <= 2, total / (5 * n_ans) * 100, np.nan)
-
-
-def _eq5d_noise(rng: np.random.Generator, n: int) -> tuple[np.ndarray, np.ndarray]:
-    return rng.normal(0, 0.12, (n, 5)), rng.normal(0, 9, n)
-
-
-def _eq5d_from(odi: np.ndarray, back: np.ndarray, leg: np.ndarray, noise: np.ndarray, vas_noise: np.ndarray
-               ) -> list[tuple[list[int], int]]:
-    d = odi / 100
-    p = np.maximum(back, leg) / 10
-    x = np.stack([0.9 * d + 0.1 * p, 0.7 * d, 0.9 * d + 0.1 * p, 0.25 * d + 0.75 * p, 0.35 * d + 0.2 * p], axis=1)
-    levels = np.clip(1 + np.floor((x + noise) * 5), 1, 5).astype(int)
-    vas = np.clip(np.round(92 - 0.45 * odi - 2.2 * (back + leg) / 2 + vas_noise), 0, 100).astype(int)
-    return list(zip(levels.tolist(), vas.tolist(), strict=True))
-
-
-def _findings(rng: np.random.Generator, pid: int, group: str, levels: list[str]) -> list[dict[str, Any]]:
-    out: list[dict[str, Any]] = []
-
-    def row(level: str, kind: str, **kw: Any) -> dict[str, Any]:
-        base = {"episode_id": pid, "level": level, "kind": kind, "morphology": None, "zone": None, "pfirrmann": None,
-                "stenosis_grade": None, "meyerding": None}
-        base.update(kw)
-        return base
-
-    u = rng.random(4)
-    main = levels[-1]
-    if group == "disc_herniation_radiculopathy":
-        morph = "protrusion" if u[0] < 0.45 else "extrusion" if u[0] < 0.9 else "sequestration"
-        zone = ("subarticular" if u[1] < 0.6 else "central" if u[1] < 0.75 else "foraminal" if u[1] < 0.95
-                else "extraforaminal")
-        out.append(row(main, "disc_herniation", morphology=morph, zone=zone))
-        out.append(row(main, "disc_degeneration", pfirrmann="III" if u[2] < 0.55 else "IV"))
-    elif group.startswith("stenosis"):
-        for lv in levels:
-            out.append(row(lv, "central_stenosis", stenosis_grade="B" if u[0] < 0.2 else "C" if u[0] < 0.75 else "D"))
-    elif group == "degenerative_spondylolisthesis":
-        out.append(row(main, "spondylolisthesis", meyerding="I" if u[0] < 0.75 else "II"))
-        out.append(row(main, "central_stenosis", stenosis_grade="B" if u[1] < 0.4 else "C"))
-    elif group == "degenerative_disc_disease":
-        for lv in levels:
-            out.append(row(lv, "disc_degeneration", pfirrmann="IV" if u[0] < 0.6 else "V"))
-    elif u[0] < 0.5:
-        out.append(row(main, "disc_degeneration", pfirrmann="II" if u[1] < 0.5 else "III"))
-    return out
-
-
-_EQ_DIMS = ("MO", "SC", "UA", "PD", "AD")
-
-
 def _add_response(chunk: Chunk, episode_id: int, tp: str, inst: str, collected_on: dt.date, days: int, ans: Any,
                   created_at: dt.datetime) -> None:
     """Append one response: the answers as given, and the total and detail that the instrument's
@@ -614,7 +516,7 @@ def _add_response(chunk: Chunk, episode_id: int, tp: str, inst: str, collected_o
     detail: dict[str, Any] | None = None
     valid = True
     if inst == "odi":
-        answers = {code: (None if v < 0 else v) for code, v in zip(ODI_ITEMS, ans, strict=True)}
+        answers = {code: (None if v < 0 else v) for code, v in zip(ODI_ITEM_CODES, ans, strict=True)}
         vals = [v for v in ans if v >= 0]
         n_ans = len(vals)
         valid = 10 - n_ans <= 2
@@ -632,7 +534,7 @@ def _add_response(chunk: Chunk, episode_id: int, tp: str, inst: str, collected_o
         version = "1"
     elif inst == "eq5d5l":
         dims, vas = ans
-        answers = dict(zip(_EQ_DIMS, dims, strict=True))
+        answers = dict(zip(EQ5D_DIMENSIONS, dims, strict=True))
         answers["vas"] = vas
         # EQ5D5L.score(answers): total = index in the default value set (England); same lookup table.
         total = float(index(np.array([dims]), DEFAULT_VALUE_SET)[0])

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from sqlalchemy import Engine, func, insert, select, text
+from sqlalchemy.orm import Session
 
 from spinetrack.errors import ConflictError, ValidationError
 from spinetrack.store import audit
@@ -106,8 +107,6 @@ def load_demo(
                 rows = getattr(chunk, attr)
                 if rows:
                     conn.execute(insert(table), rows)
-            from sqlalchemy.orm import Session
-
             with Session(bind=conn) as s:
                 audit.append(s, actor="spinetrack demo", actor_role="system", action="bulk_load", entity="cohort",
                              detail={"seed": seed, "chunk": k, "first_patient_id": first + 1, "patients": n,

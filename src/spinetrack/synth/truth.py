@@ -41,7 +41,8 @@ from spinetrack.analysis.design import COMPARISONS, ComparisonSpec
 from spinetrack.analysis.run import applicable
 from spinetrack.instruments import thresholds
 from spinetrack.instruments.eq5d5l import DEFAULT_VALUE_SET, index
-from spinetrack.synth.cohort import SITE_MIS_LOGIT, ChunkDraws, Outcomes, odi_scores, potential_outcomes
+from spinetrack.synth.cohort import SITE_MIS_LOGIT, ChunkDraws, Outcomes, potential_outcomes
+from spinetrack.synth.records import odi_scores
 
 __all__ = ["Truth"]
 
@@ -70,7 +71,7 @@ def _prom(o: Outcomes, d: Any, instrument: str, tp: str) -> np.ndarray:
 
 def _major(o: Outcomes, pid: np.ndarray) -> np.ndarray:
     """Any complication of Clavien–Dindo grade III or worse, with the grades the generator
-    records (``synth.cohort._complication_rows``)."""
+    records (``synth.records.complication_rows``)."""
     ev = o.events
     return (ev["dural_tear"] & (pid % 10 >= 7)) | ev["ssi_deep"] | (ev["neurological_deficit"] & (pid % 3 == 0)) \
         | (ev["venous_thromboembolism"] & (pid % 4 == 0)) | ev["wrong_level"]

@@ -20,6 +20,7 @@ each plot (the text alternative).
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Sequence
 from typing import Any
 
@@ -301,8 +302,6 @@ def patient_result_figures(series: dict[str, list[tuple[str, float]]], labels: d
 
 def _short_source(source: str) -> str:
     """``"Ostelo RW et al. Spine 2008;33(1):90-94"`` → ``"Ostelo 2008"`` (first word and year)."""
-    import re
-
     first = source.split()[0] if source.split() else source
     year = re.search(r"(19|20)\d\d", source)
     return f"{first} {year.group(0)}" if year else source
