@@ -26,7 +26,7 @@ from typing import Any
 
 import pytest
 
-from spinetrack.domain import screening
+from spinetrack.domain import guideline_criteria, screening, screening_questions
 from spinetrack.domain.diagnosis import DiagnosisGroup, ImagingFinding, Level, get_diagnosis
 from spinetrack.domain.pathway import EpisodeRecord, TreatmentArm
 from spinetrack.domain.procedure import ConservativeOption, ProcedureFamily
@@ -47,6 +47,9 @@ from spinetrack.domain.screening import (
     screen,
 )
 from spinetrack.errors import ValidationError
+
+# The screening modules: the questions, the criteria and the result that combines them.
+_MODULES = (screening_questions, guideline_criteria, screening)
 
 DAY = dt.date(2025, 3, 10)
 
@@ -393,9 +396,8 @@ def test_guideline_criteria_sources_match_standards() -> None:
 
 def test_screening_module_imports_only_stdlib_and_the_domain() -> None:
     """Pure core: the standard library, ``spinetrack.domain`` and the error tree only."""
-    source = Path(screening.__file__).read_text("utf-8")
     imported: set[str] = set()
-    for node in ast.walk(ast.parse(source)):
+    for node in (n for m in _MODULES for n in ast.walk(ast.parse(Path(m.__file__ or "").read_text("utf-8")))):
         if isinstance(node, ast.Import):
             imported.update(alias.name for alias in node.names)
         elif isinstance(node, ast.ImportFrom):
@@ -412,5 +414,6 @@ def test_screening_module_imports_only_stdlib_and_the_domain() -> None:
 
 
 def test_screening_docstring_examples_run() -> None:
-    result = doctest.testmod(screening, optionflags=doctest.NORMALIZE_WHITESPACE)
-    assert result.attempted > 0 and result.failed == 0
+    results = [doctest.testmod(m, optionflags=doctest.NORMALIZE_WHITESPACE) for m in _MODULES]
+    for m, result in zip(_MODULES, results, strict=True):
+        assert result.attempted > 0 and result.failed == 0, m.__name__
