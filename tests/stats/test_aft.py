@@ -191,7 +191,7 @@ def test_calibration_by_group_against_statsmodels_km_and_scipy_chi2() -> None:
 
 
 def test_calibration_gate_rejects_a_weibull_fitted_to_log_normal_times() -> None:
-    """Issue 15, item 7: on log-normal times (n = 3000, the truth is known), the Weibull AFT is
+    """On log-normal times (n = 3000, the truth is known), the Weibull AFT is
     miscalibrated by risk group at the Kaplan–Meier median — p < 0.01, the level of
     ``predict.spec.CALIBRATION_ALPHA`` — while the log-normal fit is not. Oracle: the
     simulation's generating distribution; the test itself is checked against statsmodels and

@@ -372,10 +372,10 @@ def test_shrinkage_reestimates_the_intercept_against_statsmodels_and_lifelines()
     assert log_k == pytest.approx(math.log(wf.rho_), abs=1e-5)
 
 
-# ----------------------------------------------------------------------------- issue 15
+# ----------------------------------------------------------------------------- prediction intervals, AFT shrinkage
 
 def test_prediction_interval_for_one_patient_against_statsmodels_obs_ci() -> None:
-    """Issue 15, item 8: the interval for one new patient's value, ŷ ± t_{n−p} √(s² + x'Σx).
+    """The interval for one new patient's value, ŷ ± t_{n−p} √(s² + x'Σx).
     Oracle: statsmodels OLS(y, X).fit().get_prediction(X).summary_frame(alpha=0.1)
     ``obs_ci_lower`` / ``obs_ci_upper`` (the 90% interval for a new observation). Tolerance 1e-8.
     The interval of the mean (``mean_ci_*``) is much narrower: it is not a range for one
@@ -392,7 +392,7 @@ def test_prediction_interval_for_one_patient_against_statsmodels_obs_ci() -> Non
 
 
 def test_shrinkage_of_a_log_normal_aft_against_lifelines() -> None:
-    """Uniform shrinkage of an AFT model of another distribution (issue 15, item 6): slopes × s,
+    """Uniform shrinkage of an AFT model of another distribution: slopes × s,
     then intercept and shape re-estimated with the shrunken linear predictor as offset. Oracle:
     lifelines LogNormalFitter on t·exp(−offset) — the same likelihood, since
     log T − offset = μ + σZ: its ``mu_`` is our intercept and −log ``sigma_`` our log k.

@@ -6,27 +6,29 @@ documents, in its docstring, exactly which sums its functions need — that is t
 the engine — and offers a ``*_numpy`` function computing the same sums from row arrays, used
 as the test oracle and as a fallback for small data.
 
-==================  =========================================================================
-module              what it finishes
-==================  =========================================================================
-``glm``             logistic regression by IRLS, one aggregate query (X'WX, score, loglik) per
-                    iteration → :class:`LogisticFitResult`
-``weighting``       overlap weights, stabilized IPTW, Crump trimming, Kish effective size —
-                    row formulas the engine mirrors in SQL
-``balance``         standardized mean differences from per-arm weighted moments →
-                    :class:`BalanceTable`
-``survival``        weighted Kaplan–Meier from grouped counts, Greenwood variance, log(-log)
-                    CI, RMST → :class:`SurvivalCurve`, :class:`RestrictedMeanEstimate`
-``effects``         weighted differences / risk ratios with M-estimation sandwich intervals
-                    that account for the estimated propensity score → :class:`EffectEstimate`
-``aipw``            augmented IPW (doubly robust ATE) → :class:`EffectEstimate`
-``sensitivity``     E-values → :class:`EValueResult`
-``augmented_overlap`` the augmented overlap-weight (doubly robust ATO) check of Mao, Li &
-                    Greene 2019 → :class:`EffectEstimate`
-``multiplicity``    Benjamini–Hochberg and Holm adjusted p-values across a scorecard
-``aft``             Weibull, log-normal and log-logistic accelerated failure time models
-                    (censored), chosen by AIC; calibration by risk group
-==================  =========================================================================
+==========================  =========================================================================
+module                      what it finishes
+==========================  =========================================================================
+``glm``                     logistic regression by IRLS, one aggregate query (X'WX, score, loglik) per
+                            iteration → :class:`LogisticFitResult`
+``weighting``               overlap weights, stabilized IPTW, Crump trimming, Kish effective size —
+                            row formulas the engine mirrors in SQL
+``balance``                 standardized mean differences from per-arm weighted moments →
+                            :class:`BalanceTable`
+``survival``                weighted Kaplan–Meier from grouped counts, Greenwood variance, log(-log)
+                            CI, RMST → :class:`SurvivalCurve`, :class:`RestrictedMeanEstimate`
+``effects``                 weighted differences / risk ratios with M-estimation sandwich intervals
+                            that account for the estimated propensity score → :class:`EffectEstimate`
+``aipw``                    augmented IPW (doubly robust ATE) → :class:`EffectEstimate`
+``sensitivity``             E-values → :class:`EValueResult`
+``augmented_overlap``       the augmented overlap-weight (doubly robust ATO) check of Mao, Li &
+                            Greene 2019 → :class:`EffectEstimate`
+``multiplicity``            Benjamini–Hochberg and Holm adjusted p-values across a scorecard
+``aft``                     Weibull, log-normal and log-logistic accelerated failure time models
+                            (censored), chosen by AIC
+``survival_calibration``    calibration of a survival model by risk group (Greenwood–Nam–
+                            D'Agostino) → :class:`SurvivalCalibrationTable`
+==========================  =========================================================================
 
 This package imports only the standard library and numpy (no I/O, no engines, no pandas).
 """

@@ -8,6 +8,7 @@ run time.
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from statistics import NormalDist
 from typing import Any
 
@@ -16,6 +17,7 @@ import numpy as np
 from spinetrack.errors import InputError
 
 __all__ = [
+    "PredictionEstimate",
     "as_float_array",
     "check_ci_level",
     "freeze",
@@ -26,6 +28,20 @@ __all__ = [
 ]
 
 _STANDARD_NORMAL = NormalDist()
+
+
+@dataclass(frozen=True, eq=False)
+class PredictionEstimate:
+    """Predictions for the rows of a design with their delta-method interval; ``scale`` is where
+    the interval was built (``identity``, ``logit`` or ``log``) and ``standard_error`` is on
+    that scale."""
+
+    estimate: np.ndarray
+    ci_low: np.ndarray
+    ci_high: np.ndarray
+    standard_error: np.ndarray
+    scale: str
+    ci_level: float
 
 
 def normal_quantile(ci_level: float) -> float:

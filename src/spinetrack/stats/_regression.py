@@ -34,18 +34,21 @@ import numpy as np
 
 from spinetrack.errors import InputError
 from spinetrack.stats._common import (
+    PredictionEstimate,
     as_float_array,
     freeze,
     normal_quantile,
     safe_cholesky,
     to_jsonable,
 )
+from spinetrack.stats.aft import fit_aft
 from spinetrack.stats.glm import (
     ConvergenceWarning,
     LogisticFitResult,
     fit_logistic_irls,
     logistic_crossprod_numpy,
 )
+from spinetrack.stats.meta._distributions import t_ppf
 
 __all__ = [
     "LinearFitResult",
@@ -251,8 +254,6 @@ def fit_weibull_aft(X: Any, time: Any, event: Any, *, names: Sequence[str] | Non
     >>> round(float(fit.coefficients[0]), 4), round(fit.shape, 4)  # lifelines WeibullFitter: log λ, ρ
     (2.1384, 1.6943)
     """
-    from spinetrack.stats.aft import fit_aft  # aft reads PredictionEstimate from this module
-
     Xa = as_float_array(X, "X", ndim=2)
     n = Xa.shape[0]
     fit = fit_aft(Xa, vector(time, "time", n), binary(event, "event", n), "weibull", names=names,
@@ -262,20 +263,6 @@ def fit_weibull_aft(X: Any, time: Any, event: Any, *, names: Sequence[str] | Non
 
 
 # ----------------------------------------------------------------------------- predictions
-
-@dataclass(frozen=True, eq=False)
-class PredictionEstimate:
-    """Predictions for the rows of a design with their delta-method interval; ``scale`` is where
-    the interval was built (``identity``, ``logit`` or ``log``) and ``standard_error`` is on
-    that scale."""
-
-    estimate: np.ndarray
-    ci_low: np.ndarray
-    ci_high: np.ndarray
-    standard_error: np.ndarray
-    scale: str
-    ci_level: float
-
 
 def _linear_se(X: np.ndarray, cov: np.ndarray) -> np.ndarray:
     out: np.ndarray = np.sqrt(np.maximum(np.einsum("ij,jk,ik->i", X, cov, X), 0.0))
@@ -399,8 +386,6 @@ def predict_observation(X: Any, coefficients: Any, covariance: Any, residual_sd:
     >>> round(float(pr.ci_low[0]), 3), round(float(pr.ci_high[0]), 3)   # 2 ± 1.96 √(9 + 0.08)
     (-3.906, 7.906)
     """
-    from spinetrack.stats.meta._distributions import t_ppf
-
     b = as_float_array(coefficients, "coefficients", ndim=1)
     Xa = as_float_array(X, "X")
     Xa = Xa.reshape(1, -1) if Xa.ndim == 1 else Xa
@@ -449,8 +434,6 @@ def shrink_coefficients(kind: str, X: Any, coefficients: Any, factor: float, *, 
     beta = beta * scale
     if kind != "time_to_event":
         return refit_intercept(kind, Xa, beta, y=y), None
-    from spinetrack.stats.aft import fit_aft  # aft reads PredictionEstimate from this module
-
     t = vector(time, "time", Xa.shape[0])
     with warnings.catch_warnings():
         warnings.simplefilter("error", ConvergenceWarning)

@@ -43,9 +43,6 @@ from spinetrack.stats.meta.effects import (
     Measure,
     effect_sizes_binary,
     effect_sizes_continuous,
-    effect_sizes_from_ci,
-    effect_sizes_from_se,
-    effect_sizes_from_variances,
     hedges_correction,
 )
 from spinetrack.stats.meta.heterogeneity import (
@@ -67,6 +64,7 @@ from spinetrack.stats.meta.models import (
     RatioScale,
     pool_studies,
 )
+from spinetrack.stats.meta.reported import effect_sizes_from_ci, effect_sizes_from_se, effect_sizes_from_variances
 from spinetrack.stats.meta.subgroup import SubgroupResult, Tau2Mode, subgroup_analysis
 
 __all__ = [

@@ -101,7 +101,7 @@ def egger_test(table: EffectSizeTable, *, ci_level: float = 0.95) -> EggerTestRe
 
     Examples
     --------
-    >>> from spinetrack.stats.meta.effects import effect_sizes_from_variances
+    >>> from spinetrack.stats.meta.reported import effect_sizes_from_variances
     >>> t = effect_sizes_from_variances([0.1, 0.3, 0.2, 0.6], [0.01, 0.04, 0.02, 0.09])
     >>> round(egger_test(t).asymmetry, 4)
     2.3492

@@ -107,7 +107,7 @@ def cumulative_meta_analysis(
 
     Examples
     --------
-    >>> from spinetrack.stats.meta.effects import effect_sizes_from_variances
+    >>> from spinetrack.stats.meta.reported import effect_sizes_from_variances
     >>> t = effect_sizes_from_variances([1.0, 0.0, 2.0], [1.0, 1.0, 1.0])
     >>> cumulative_meta_analysis(t, [2001, 1999, 2000], method="FE").estimate.tolist()
     [0.0, 1.0, 1.0]

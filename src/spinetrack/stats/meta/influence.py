@@ -97,7 +97,7 @@ def leave_one_out(
 
     Examples
     --------
-    >>> from spinetrack.stats.meta.effects import effect_sizes_from_variances
+    >>> from spinetrack.stats.meta.reported import effect_sizes_from_variances
     >>> t = effect_sizes_from_variances([0.0, 1.0, 2.0], [1.0, 1.0, 1.0])
     >>> leave_one_out(t, method="FE").estimate.tolist()
     [1.5, 1.0, 0.5]

@@ -267,7 +267,7 @@ def pool_studies(
     Parameters
     ----------
     table : EffectSizeTable
-        From :mod:`spinetrack.stats.meta.effects`.
+        From :mod:`spinetrack.stats.meta.effects` or :mod:`spinetrack.stats.meta.reported`.
     method : {"FE", "MH", "DL", "REML", "PM"}, default "REML"
         See the module docstring. ``"MH"`` needs a table built from 2x2 counts.
     hksj : bool, default False
@@ -300,7 +300,7 @@ def pool_studies(
 
     Examples
     --------
-    >>> from spinetrack.stats.meta.effects import effect_sizes_from_variances
+    >>> from spinetrack.stats.meta.reported import effect_sizes_from_variances
     >>> t = effect_sizes_from_variances([0.2, 0.4], [0.01, 0.01])
     >>> r = pool_studies(t, method="FE")
     >>> round(r.estimate, 4), round(r.standard_error, 4), round(r.q, 4)

@@ -148,7 +148,7 @@ def subgroup_analysis(
 
     Examples
     --------
-    >>> from spinetrack.stats.meta.effects import effect_sizes_from_variances
+    >>> from spinetrack.stats.meta.reported import effect_sizes_from_variances
     >>> t = effect_sizes_from_variances([0.1, 0.2, 0.8, 0.9], [0.01] * 4)
     >>> s = subgroup_analysis(t, ["a", "a", "b", "b"], method="FE")
     >>> round(s.q_between, 4), s.q_between_df   # 200 * 0.35^2 * 2: two groups of weight 200
