@@ -2,7 +2,8 @@
 
 Drawn with matplotlib's object API (:class:`matplotlib.figure.Figure` and the SVG canvas; no
 ``pyplot``, so no global figure state and no GUI backend is touched), imported inside the
-functions so that importing :mod:`spinetrack.reports` stays cheap. Text stays text
+functions so that importing :mod:`spinetrack.reports` stays cheap; the figure context, the house
+colours and the SVG conversion are in :mod:`spinetrack.reports.svg`. Text stays text
 (``svg.fonttype = "none"``, font "DejaVu Sans" with a generic sans-serif fallback), so figures
 are searchable and read by screen readers; ids are prefixed per figure so that many figures
 can live in one HTML page; output is deterministic (fixed hash salt, no date).
@@ -17,17 +18,14 @@ normal quantile of the interval level.
 
 from __future__ import annotations
 
-import hashlib
-import html
-import io
 import itertools
 import math
-import re
 import statistics
-from collections.abc import Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any
+
+from spinetrack.reports.svg import CLAIM_SHADE, GRID, HIGHLIGHT, INK, MUTED, _figure, _style_axes, _to_svg
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -45,29 +43,6 @@ __all__ = [
     "survival_plot",
     "trajectory_plot",
 ]
-
-INK = "#1a1a1a"
-MUTED = "#595959"
-GRID = "#d5dae0"
-CLAIM_SHADE = "#e2f0e5"
-HIGHLIGHT = "#eef0f3"
-_RC: dict[str, Any] = {
-    "svg.fonttype": "none",
-    "svg.hashsalt": "spinetrack-report",
-    "font.family": "sans-serif",
-    "font.sans-serif": ["DejaVu Sans"],
-    "font.size": 9.0,
-    "axes.edgecolor": MUTED,
-    "axes.labelcolor": INK,
-    "axes.titlesize": 10.0,
-    "axes.spines.top": False,
-    "axes.spines.right": False,
-    "xtick.color": INK,
-    "ytick.color": INK,
-    "legend.frameon": False,
-    "legend.fontsize": 8.0,
-    "path.simplify": True,
-}
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,88 +66,6 @@ class ForestRow:
     aipw: tuple[float, float, float] | None = None
     ipcw: tuple[float, float, float] | None = None
     message: str | None = None
-
-
-# ------------------------------------------------------------------------------ SVG plumbing
-
-
-@contextmanager
-def _figure(width_in: float, height_in: float, *, left: float = 0.6, right: float = 0.15, bottom: float = 0.5,
-            top: float = 0.2) -> Iterator[Figure]:
-    """A figure with fixed margins in inches (a layout engine would draw every figure twice)."""
-    import matplotlib
-    from matplotlib.figure import Figure
-
-    with matplotlib.rc_context(_RC):  # type: ignore[arg-type]  # a plain dict of valid rc keys
-        fig = Figure(figsize=(width_in, height_in))
-        fig.subplots_adjust(left=left / width_in, right=1 - right / width_in, bottom=bottom / height_in,
-                            top=1 - top / height_in)
-        yield fig
-
-
-_GEOMETRY_ATTR = re.compile(r'(\s(?:d|transform|x|y|x1|x2|y1|y2|width|height|points|cx|cy|r)=")([^"]*)(")')
-_LONG_DECIMAL = re.compile(r"-?\d+\.\d{2,}")
-_ID_ATTR = re.compile(r'\sid="([^"]+)"')
-_ID_REF = re.compile(r'(href="#|url\(#)([^")]+)')
-_G_TAG = re.compile(r"<g>|<g\s[^>]*>|</g>")
-# matplotlib's one stylesheet, moved to the page's CSS (inline SVG styles are not scoped)
-_MPL_STYLE = re.compile(r"\s*<defs>\s*<style[^>]*>[^<]*</style>\s*</defs>")
-
-
-def _round(match: re.Match[str]) -> str:
-    text = f"{float(match.group(0)):.1f}".rstrip("0").rstrip(".")
-    return "0" if text in ("-0", "") else text
-
-
-def _compact(attr: re.Match[str]) -> str:
-    value = _LONG_DECIMAL.sub(_round, attr.group(2))
-    return attr.group(1) + " ".join(value.split()) + attr.group(3)
-
-
-def _flatten_groups(svg: str) -> str:
-    """Drop ``<g>`` wrappers without attributes (they only grouped ids), keeping their content."""
-    stack: list[bool] = []
-
-    def repl(m: re.Match[str]) -> str:
-        tag = m.group(0)
-        if tag == "</g>":
-            return "" if stack.pop() else tag
-        bare = tag == "<g>"
-        stack.append(bare)
-        return "" if bare else tag
-
-    return _G_TAG.sub(repl, svg)
-
-
-def _to_svg(fig: Figure, fig_id: str, title: str, desc: str) -> str:
-    """Serialise ``fig`` and make it fit for inline use: no XML prolog, metadata or stylesheet,
-    geometry rounded to 0.01 pt, only referenced ids kept (prefixed with a short hash of
-    ``fig_id``), empty groups dropped, and an accessible name and description."""
-    buf = io.StringIO()
-    fig.savefig(buf, format="svg", metadata={"Date": None})
-    svg = buf.getvalue()
-    svg = svg[svg.index("<svg"):]
-    svg = re.sub(r"\s*<metadata>.*?</metadata>", "", svg, flags=re.DOTALL)
-    svg = _MPL_STYLE.sub("", svg)
-    svg = _GEOMETRY_ATTR.sub(_compact, svg)
-    referenced = {m.group(2) for m in _ID_REF.finditer(svg)}
-    prefix = "f" + hashlib.sha1(fig_id.encode("utf-8")).hexdigest()[:6]
-    svg = _ID_ATTR.sub(lambda m: f' id="{prefix}{m.group(1)}"' if m.group(1) in referenced else "", svg)
-    svg = _ID_REF.sub(lambda m: f"{m.group(1)}{prefix}{m.group(2)}", svg)
-    svg = _flatten_groups(svg)
-    svg = re.sub(r">\s+<", "><", svg).strip()
-    head_end = svg.index(">") + 1
-    head = svg[:head_end].replace(
-        "<svg ", f'<svg id="{fig_id}" class="figure-svg" role="img" '
-                f'aria-labelledby="{fig_id}-title {fig_id}-desc" ', 1)
-    a11y = (f'<title id="{fig_id}-title">{html.escape(title)}</title>'
-            f'<desc id="{fig_id}-desc">{html.escape(desc)}</desc>')
-    return head + a11y + svg[head_end:] + "\n"
-
-
-def _style_axes(ax: Axes, *, grid_axis: Literal["both", "x", "y"] = "x") -> None:
-    ax.grid(True, axis=grid_axis, color=GRID, linewidth=0.6)
-    ax.set_axisbelow(True)
 
 
 # ------------------------------------------------------------------------------------ figures

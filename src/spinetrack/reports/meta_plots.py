@@ -25,7 +25,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from spinetrack.reports.figures import GRID, INK, MUTED, _figure, _to_svg
+from spinetrack.reports.svg import GRID, INK, MUTED, _figure, _to_svg
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -100,7 +100,7 @@ def _ratio_axis(ax: Axes, lo: float, hi: float) -> None:
 
 def _x_limits(values: Sequence[float]) -> tuple[float, float]:
     finite = [v for v in values if math.isfinite(v)]
-    lo, hi = min(finite + [0.0]), max(finite + [0.0])
+    lo, hi = min([*finite, 0.0]), max([*finite, 0.0])
     pad = 0.06 * (hi - lo) if hi > lo else 1.0
     return lo - pad, hi + pad
 

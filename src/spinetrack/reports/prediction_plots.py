@@ -13,7 +13,7 @@ import math
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from spinetrack.reports.figures import GRID, INK, MUTED, _figure, _to_svg
+from spinetrack.reports.svg import GRID, INK, MUTED, _figure, _to_svg
 
 if TYPE_CHECKING:
     from spinetrack.predict.model import PredictionModel
