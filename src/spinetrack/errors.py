@@ -1,17 +1,72 @@
-"""The one exception tree of spinetrack.
+"""The one exception tree of spinetrack: every error it raises derives from :class:`SpinetrackError`.
 
 ::
 
     SpinetrackError
-    ├── InputError (ValueError)            bad input from a person or a file
-    │   └── ValidationError                one field: carries field, value and allowed values
-    ├── NotFoundError (LookupError)        a record that does not exist (or is not yours)
-    ├── ConflictError                      a uniqueness rule would be broken
-    ├── AuthenticationError                not signed in, bad credentials, expired link
-    │   └── RateLimitError                 too many attempts; carries retry_after_s
-    ├── PermissionDeniedError              signed in, but this role may not do this
-    ├── AuditError                         the audit trail refused an operation or is broken
-    └── ConfigurationError                 unsafe or inconsistent settings
+    ├── InputError (ValueError)               bad input from a person or a file
+    │   ├── ValidationError                   one field: carries field, value and allowed values
+    │   │   └── EvidenceDataError             evidence.records: a literature data file off its schema
+    │   ├── StudyFileError                    interop.study_csv: a study file with bad rows or header
+    │   ├── SeparationError                   stats.glm: the logistic fit diverges (separation)
+    │   └── NotEstimableError                 analysis.run: the data cannot support a claim's estimate
+    ├── NotFoundError (LookupError)           a record that does not exist (or is not yours)
+    ├── ConflictError                         a uniqueness rule would be broken
+    ├── AuthenticationError                   not signed in, bad credentials, expired link
+    │   └── RateLimitError                    too many attempts; carries retry_after_s
+    ├── PermissionDeniedError                 signed in, but this role may not do this
+    ├── AuditError                            the audit trail refused an operation or is broken
+    ├── ConfigurationError                    unsafe or inconsistent settings
+    ├── EngineError                           engines.base: an analytics engine failed or is missing
+    ├── ReportDependencyError                 reports.pdf: WeasyPrint or a library it loads is missing
+    └── ConvergenceWarning (UserWarning)      stats.glm: an iterative fit stopped before converging
+
+Where each is raised, and what the edges make of it. The web layer (``spinetrack.web.errors``)
+answers an API request with a JSON problem ``{"error": <class name>, "message", "field",
+"allowed", "retry_after_s"}`` (the last three when the error carries them) and a page with an
+HTML error page, at the status below; the first matching row of the status list wins, so a
+subclass takes its parent's status unless it has its own. The CLI (``spinetrack.cli.common.fail``)
+prints ``error: <message>`` on stderr, or with ``--json`` the object ``{"error", "message",
+"field", "allowed"}``, and exits with status 2.
+
+- ``InputError`` — the pure core (stats, instruments), the analyses and the importers refusing
+  their input. HTTP 422; CLI exit 2.
+- ``ValidationError`` — every record's validation (``domain``), instrument scoring, the API
+  bodies (``web.schemas``), account fields (``store.access``), FHIR resources (``interop``).
+  HTTP 422 naming the field; CLI exit 2 naming the field.
+- ``EvidenceDataError`` — reading the literature data files (``evidence.reader``,
+  ``evidence.studies``); ``problems`` lists every one, ``field`` names the first as
+  ``file:line:column``. HTTP 422; CLI exit 2.
+- ``StudyFileError`` — ``interop.study_csv.pool_study_file``; ``spinetrack pool`` lists every
+  problem (``--json``: the error's ``as_dict()``) and exits with status 2. HTTP 422.
+- ``SeparationError`` — ``stats.glm.fit_logistic_irls``; the propensity model
+  (``analysis.propensity``) and model training (``predict.training``) catch it and report it.
+  Otherwise HTTP 422; CLI exit 2.
+- ``NotEstimableError`` — ``analysis.run``, caught there: the claim's result is ``not estimable``
+  with the reason in its notes (never reaches an edge).
+- ``NotFoundError`` — the store's reads and writes, the web routes, ``predict.decision``, the CLI's
+  account commands. HTTP 404; CLI exit 2.
+- ``ConflictError`` — the store (a second baseline, a taken user name, an idempotency key reused
+  with another payload), ``synth.load``. HTTP 409; CLI exit 2.
+- ``AuthenticationError`` — sign-in, sessions and CSRF (``store.access``, ``store.visits``,
+  ``store.reads``, ``web.security``, ``web.deps``), closed questionnaire links. HTTP 401 (a
+  staff page redirects to the sign-in page; a ``/p/`` page says the link is closed); CLI exit 2.
+- ``RateLimitError`` — ``store.throttle`` (repeated sign-in failures). HTTP 429 with
+  ``Retry-After``.
+- ``PermissionDeniedError`` — the store's role checks and ``web.deps.require_roles``. HTTP 403;
+  CLI exit 2.
+- ``AuditError`` — declared for the audit trail; nothing raises it today
+  (``store.audit.verify_chain`` reports bad rows in its result; ``spinetrack audit verify``
+  exits with status 1 when there are any). HTTP 400; CLI exit 2.
+- ``ConfigurationError`` — ``clock.today`` (a bad ``SPINETRACK_TODAY``), ``web.app.create_app``
+  (production with demo content: the app does not start), ``synth.demo_access`` and
+  ``spinetrack demo`` (no demo in production). HTTP 400; CLI exit 2.
+- ``EngineError`` — ``engines`` (DuckDB or PySpark not installed, columns that do not fit).
+  HTTP 400; CLI exit 2.
+- ``ReportDependencyError`` — ``reports.pdf.write_pdf`` (WeasyPrint or a system library it loads
+  is missing). HTTP 400; CLI exit 2.
+- ``ConvergenceWarning`` — issued with :func:`warnings.warn` by ``stats.glm`` and ``stats.aft``,
+  not raised; ``stats.prediction`` and ``stats.aft`` turn it into an error where a fit must
+  converge and catch it there.
 
 Errors carry structured context as keyword-only arguments, so that the web layer and the
 CLI can say which field was wrong and what would have been accepted.
@@ -23,16 +78,16 @@ from collections.abc import Iterable
 from typing import Any
 
 __all__ = [
-    "SpinetrackError",
-    "InputError",
-    "ValidationError",
-    "NotFoundError",
-    "ConflictError",
     "AuditError",
     "AuthenticationError",
     "ConfigurationError",
+    "ConflictError",
+    "InputError",
+    "NotFoundError",
     "PermissionDeniedError",
     "RateLimitError",
+    "SpinetrackError",
+    "ValidationError",
 ]
 
 

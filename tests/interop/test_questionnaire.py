@@ -477,7 +477,7 @@ def test_hl7_style_odi_response() -> None:
 
 
 def test_rmdq_questionnaire_is_tick_only_and_a_response_of_ticks_alone_scores() -> None:
-    """Oracle: the RMDQ authors' rule as STANDARDS.md quotes it (Roland & Morris, Spine
+    """Oracle: the RMDQ authors' rule (Roland & Morris, Spine
     1983;8(2):141-144; Roland & Fairbank, Spine 2000;25(24):3115-3124): the patient ticks the
     statements that apply, an unticked statement counts as "no" and no yes/no is forced on each
     statement. So no item of the Questionnaire is required, and a QuestionnaireResponse that lists

@@ -8,10 +8,10 @@ recovery does not reveal the password; 2.5.2 no hint or knowledge-based secret),
 (a reset or an authentication change ends the sessions and the user is told), 7.1.x / 7.2.x
 (authentication decisions and changes are logged), 14.1.x (no debug/demo accounts in
 production) and 5.3.x / 5.1.x (no reflected text: the sign-in page shows only our own
-messages); NIST SP 800-63B §5.1.1.2 (at least 64 characters permitted); issue 16 defects 2, 4
-and 8 (an admin could reach patient data by creating a clinician with a chosen password; demo
+messages); NIST SP 800-63B §5.1.1.2 (at least 64 characters permitted). Defects these tests keep out:
+an admin could reach patient data by creating a clinician with a chosen password; demo
 accounts signed in with SPINETRACK_ENV=production; 100,000-character admin-set passwords; any
-text on ``/login?error=``).
+text on ``/login?error=``.
 """
 
 from __future__ import annotations
@@ -71,7 +71,7 @@ def _sign_in(app: Any, username: str, password: str) -> Any:
 
 def test_accounts_admin_creates_an_account_without_knowing_its_password(
         app: Any, world: World, client_for: Client) -> None:
-    """Issue 16 defect 4 / ASVS 2.3.1, 2.5.x: the admin's form has no password; the answer shows a
+    """ASVS 2.3.1, 2.5.x: the admin's form has no password; the answer shows a
     one-time link (256-bit token, only its SHA-256 stored, valid 72 h); the account has no
     password until its owner sets one, and a password the admin sneaks into the form is ignored."""
     admin = client_for("admin")
@@ -107,7 +107,7 @@ def test_accounts_admin_creates_an_account_without_knowing_its_password(
 
 
 def test_accounts_set_password_enforces_12_to_1024_characters(app: Any, world: World) -> None:
-    """ASVS 2.1.1 / 2.1.2, NIST 800-63B §5.1.1.2 and issue 16 defect 8: 12 to 1,024 characters
+    """ASVS 2.1.1 / 2.1.2, NIST 800-63B §5.1.1.2: 12 to 1,024 characters
     (the sign-in limit) wherever a password is set; the message names the field and the range."""
     access: Access = app.state.access
     uid, token = access.invite_user(SYSTEM, username="e.nurse", display_name="E", role="researcher")
@@ -196,7 +196,7 @@ def test_accounts_role_and_site_change_is_audited_old_to_new_and_shown(
 
 
 def test_accounts_login_page_shows_only_its_own_messages(app: Any) -> None:
-    """Issue 16 defect 8 / ASVS 5.3.x: ``/login?error=<text>`` shows no text from the address;
+    """ASVS 5.3.x: ``/login?error=<text>`` shows no text from the address;
     only fixed codes map to our own messages."""
     with TestClient(app) as c:
         forged = "Your account is locked: call 0800 FRAUD to unlock it"
@@ -209,7 +209,7 @@ def test_accounts_login_page_shows_only_its_own_messages(app: Any) -> None:
 
 
 def test_accounts_production_refuses_to_start_with_demo_accounts_or_data(engine: Engine) -> None:
-    """Issue 16 defect 2 / ASVS 14.1.x: ``create_app`` (and so ``spinetrack serve``) refuses to
+    """ASVS 14.1.x: ``create_app`` (and so ``spinetrack serve``) refuses to
     start in production while demo accounts or demo data exist, and says what it found."""
     url = engine.url.render_as_string(hide_password=False)
     prod = Settings(database_url=url, env="production")
@@ -246,7 +246,7 @@ def test_accounts_serve_refuses_production_with_the_demo(tmp_path: Any, monkeypa
 
 def test_accounts_demo_command_refuses_production_before_writing(tmp_path: Any,
                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
-    """Issue 16 defect 2: ``spinetrack demo`` with SPINETRACK_ENV=production exits 2 before it
+    """ASVS 14.1.x: ``spinetrack demo`` with SPINETRACK_ENV=production exits 2 before it
     writes a synthetic patient (it used to load the cohort and refuse only the logins)."""
     from spinetrack.cli import app as cli
 
@@ -258,7 +258,7 @@ def test_accounts_demo_command_refuses_production_before_writing(tmp_path: Any,
 
 
 def test_accounts_production_refuses_demo_sign_in(engine: Engine) -> None:
-    """Issue 16 defect 2: demo accounts added to a running production database (say by
+    """ASVS 14.1.x: demo accounts added to a running production database (say by
     ``spinetrack demo`` run against it) cannot sign in, and their sessions are ignored; the
     published demo password is refused at the route even for an account not marked demo."""
     url = engine.url.render_as_string(hide_password=False)

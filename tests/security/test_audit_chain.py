@@ -65,7 +65,7 @@ def patient(engine: Engine) -> tuple[Store, int]:
 
 
 def test_audit_chain_does_not_fork_under_concurrent_reads(engine: Engine, patient: tuple[Store, int]) -> None:
-    """10 threads x 10 audited reads of one patient as one clinician (issue 16: the chain broke at
+    """10 threads x 10 audited reads of one patient as one clinician (before the fix the chain broke at
     row 17 with 16 forks on SQLite). Every read appends one row; the chain must stay one line."""
     store, pid = patient
     before = _audit_rows(engine)

@@ -1,7 +1,7 @@
 """The edge of the app: headers on a 500, no CDN page, ids and dates out of range, strict
 screening answers, the procedure form's message, proxy headers, tokens in logs, export keys.
 
-Each test names its oracle in its docstring. Issue 16, defects 5-8.
+Each test names its oracle in its docstring.
 """
 
 from __future__ import annotations

@@ -5,10 +5,10 @@ PostgreSQL (the ``engine`` fixture runs each test on both).
 Oracles: OWASP ASVS v4.0.3 2.2.1 (anti-automation against credential testing, "no more than
 100 failed attempts per hour … on a single account") and 2.2.1's note that soft lock-out must not
 let an attacker lock a legitimate user out; RFC 6585 §4 (429 Too Many Requests with
-``Retry-After``); issue 16 defect 3 (40 parallel wrong passwords for one user: 16 were checked
-against a limit of 5 on the in-memory limiter — on this machine before the fix, 21 of 40 on
-SQLite and 40 of 40 on PostgreSQL) and defect 8 (anyone could lock a known user name for 15
-minutes). The clock is frozen where a test counts attempts, so that no back-off expires while
+``Retry-After``). Defects these tests keep out: 40 parallel wrong passwords for one user (16
+were checked against a limit of 5 on the in-memory limiter — on this machine before the fix,
+21 of 40 on SQLite and 40 of 40 on PostgreSQL); anyone could lock a known user name for 15
+minutes. The clock is frozen where a test counts attempts, so that no back-off expires while
 threads are still arriving on a busy machine.
 """
 
@@ -63,7 +63,7 @@ def _attempt(app: Any, username: str, password: str, client: str = "203.0.113.5"
 
 
 def test_rate_limit_40_parallel_wrong_passwords_check_at_most_5(app: Any, world: World) -> None:
-    """Issue 16 defect 3 / ASVS 2.2.1: 40 parallel wrong passwords for one user from one address
+    """ASVS 2.2.1: 40 parallel wrong passwords for one user from one address
     are all counted; at most 5 passwords are checked, the rest get 429 with Retry-After (RFC 6585)."""
     _frozen(app)
     answers = _together(40, lambda i: _attempt(app, "a.clinician", WRONG))
@@ -90,7 +90,7 @@ def test_rate_limit_holds_across_two_server_processes(app: Any, world: World) ->
 
 
 def test_rate_limit_a_stranger_cannot_lock_a_user_out_of_their_own_address(app: Any, world: World) -> None:
-    """Issue 16 defect 8 / ASVS 2.2.1 note: the lock is per (name, address) pair; wrong passwords
+    """ASVS 2.2.1 note: the lock is per (name, address) pair; wrong passwords
     from another address do not stop the owner."""
     _frozen(app)
     codes = [_attempt(app, "a.clinician", WRONG, client="203.0.113.66").status_code for _ in range(8)]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import enum
 import math
@@ -135,10 +136,8 @@ def check_date(value: Any, field: str, *, latest: dt.date, optional: bool = Fals
     if isinstance(value, dt.datetime):
         value = value.date()
     if isinstance(value, str):
-        try:
+        with contextlib.suppress(ValueError):
             value = dt.date.fromisoformat(value.strip())
-        except ValueError:
-            pass
     if not isinstance(value, dt.date):
         check_text_tree(value, field)
         raise ValidationError(field=field, value=value if not isinstance(value, str) else value[:40],

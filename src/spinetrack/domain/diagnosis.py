@@ -11,9 +11,9 @@ References
 - Meyerding HW. Spondylolisthesis. Surg Gynecol Obstet 1932;54:371-7: grades I-V.
 - Schizas C, Theumann N, Burn A, et al. Qualitative grading of severity of lumbar spinal
   stenosis based on the morphology of the dural sac on magnetic resonance images.
-  Spine 2010;35(21):1919-24: grades A-D. STANDARDS.md leaves the central stenosis grade to us
-  ("decide and document"); we chose Schizas A-D because it is morphological, needs no
-  measurement and is reported in surgical cohorts.
+  Spine 2010;35(21):1919-24: grades A-D. No standard fixes the central stenosis grade; we
+  chose Schizas A-D because it is morphological, needs no measurement and is reported in
+  surgical cohorts.
 """
 
 from __future__ import annotations
@@ -254,7 +254,8 @@ class ImagingFinding:
         if unknown:
             name = sorted(unknown)[0]
             raise ValidationError(
-                field=f"{field}.{name}", value=data[name], allowed=["level", "kind", *_GRADE_ENUMS], reason="unknown field"
+                field=f"{field}.{name}", value=data[name], allowed=["level", "kind", *_GRADE_ENUMS],
+                reason="unknown field"
             )
         levels = parse_levels([data.get("level")] if data.get("level") is not None else [], f"{field}.level")
         if len(levels) != 1:

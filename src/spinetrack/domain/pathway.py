@@ -106,12 +106,13 @@ class Timepoint:
     """A follow-up timepoint: target day from the index date and the accepted window.
 
     The index date is the procedure date for surgery and the start of conservative care
-    otherwise. The windows are spinetrack's choice (STANDARDS.md gives the timepoints, not the
-    windows): baseline up to 180 days before the index date; 2 weeks to day 28 (half-way to 6
-    weeks); 6 weeks to day 63 (9 weeks); 3 months from day 64 to day 182 (6 months); 12 months
-    from day 274 (9 months) to day 547 (half-way to 24 months); 24 months to day 912 (30
-    months). A response between 6 and 9 months fits no timepoint and is refused rather than
-    counted as 3 or 12 months, which it would bias. A site can pass its own schedule.
+    otherwise. The windows are spinetrack's choice (the ICHOM Low Back Pain Standard Set, Clement
+    et al., Acta Orthop 2015;86(5):523-533, gives the timepoints, not the windows): baseline up to
+    180 days before the index date; 2 weeks to day 28 (half-way to 6 weeks); 6 weeks to day 63
+    (9 weeks); 3 months from day 64 to day 182 (6 months); 12 months from day 274 (9 months) to
+    day 547 (half-way to 24 months); 24 months to day 912 (30 months). A response between 6 and 9
+    months fits no timepoint and is refused rather than counted as 3 or 12 months, which it would
+    bias. A site can pass its own schedule.
     """
 
     code: str
@@ -175,7 +176,8 @@ def check_response_timing(
             else f"outside the {timepoint.code} window ({timepoint.window_from_days} to "
             f"{timepoint.window_to_days} days from the index date {index_date.isoformat()})"
         )
-        raise ValidationError(field=field, value=collected_on.isoformat(), allowed=f"{lo.isoformat()} to {hi.isoformat()}", reason=reason)
+        raise ValidationError(field=field, value=collected_on.isoformat(),
+                              allowed=f"{lo.isoformat()} to {hi.isoformat()}", reason=reason)
     return days
 
 
@@ -188,7 +190,8 @@ def _reject_unknown(data: Mapping[str, Any], allowed_fields: Sequence[str], pref
     """Refuse unknown fields, and text that cannot be stored (a NUL character or a lone
     surrogate) in any field: the first check of every record, from a form or the API alike."""
     if not isinstance(data, Mapping):
-        raise ValidationError(field=prefix, value=type(data).__name__, allowed=f"an object with {', '.join(allowed_fields)}")
+        raise ValidationError(field=prefix, value=type(data).__name__,
+                              allowed=f"an object with {', '.join(allowed_fields)}")
     check_text_tree(data, prefix)
     unknown = [k for k in data if k not in allowed_fields]
     if unknown:
@@ -246,21 +249,26 @@ class PatientRecord:
         _reject_unknown(data, _PATIENT_FIELDS, p)
         year = (today or clock.today()).year
         pseudo_id = data.get("pseudo_id")
-        if not isinstance(pseudo_id, str) or not 3 <= len(pseudo_id) <= 64 or not pseudo_id.replace("-", "").replace("_", "").isalnum():
-            raise ValidationError(field=f"{p}.pseudo_id", value=pseudo_id, allowed="3 to 64 letters, digits, '-' or '_'")
+        if (not isinstance(pseudo_id, str) or not 3 <= len(pseudo_id) <= 64
+                or not pseudo_id.replace("-", "").replace("_", "").isalnum()):
+            raise ValidationError(field=f"{p}.pseudo_id", value=pseudo_id,
+                                  allowed="3 to 64 letters, digits, '-' or '_'")
         asa = data.get("asa_grade")
         if asa is not None:
             check_number(asa, f"{p}.asa_grade", low=1, high=5, integer=True)
             asa = AsaGrade(int(asa))
         return cls(
             pseudo_id=pseudo_id,
-            birth_year=int(check_number(data.get("birth_year"), f"{p}.birth_year", low=year - 120, high=year, integer=True)),
+            birth_year=int(check_number(data.get("birth_year"), f"{p}.birth_year", low=year - 120, high=year,
+                                        integer=True)),
             sex=coerce_enum(Sex, data.get("sex"), f"{p}.sex"),
             bmi=check_number(data.get("bmi"), f"{p}.bmi", low=10, high=90, optional=True, unit="kg/m2"),
-            smoking=None if data.get("smoking") is None else coerce_enum(SmokingStatus, data["smoking"], f"{p}.smoking"),
+            smoking=(None if data.get("smoking") is None
+                     else coerce_enum(SmokingStatus, data["smoking"], f"{p}.smoking")),
             diabetes=_bool(data.get("diabetes"), f"{p}.diabetes", optional=True),
             asa_grade=asa,
-            work_status=None if data.get("work_status") is None else coerce_enum(WorkStatus, data["work_status"], f"{p}.work_status"),
+            work_status=(None if data.get("work_status") is None
+                         else coerce_enum(WorkStatus, data["work_status"], f"{p}.work_status")),
             symptom_duration_weeks=check_number(
                 data.get("symptom_duration_weeks"), f"{p}.symptom_duration_weeks", low=0, high=5200, integer=True,
                 optional=True, unit="weeks",
@@ -311,7 +319,8 @@ class EpisodeRecord:
                                   allowed=[o.value for o in ConservativeOption], reason="an option is repeated")
         weeks = check_number(data.get("conservative_care_weeks"), f"{p}.conservative_care_weeks", low=0, high=5200,
                              integer=True, optional=True, unit="weeks")
-        treatment = None if data.get("treatment") is None else coerce_enum(TreatmentArm, data["treatment"], f"{p}.treatment")
+        treatment = None if data.get("treatment") is None else coerce_enum(
+            TreatmentArm, data["treatment"], f"{p}.treatment")
         family = None if data.get("treatment_family") is None else coerce_enum(
             ProcedureFamily, data["treatment_family"], f"{p}.treatment_family")
         if treatment is not None and treatment.is_surgical and family is None:
@@ -332,7 +341,8 @@ class EpisodeRecord:
         for f in findings:
             if f.level not in levels:
                 raise ValidationError(field=f"{p}.imaging_findings.level", value=f.level.value,
-                                      allowed=[lvl.value for lvl in levels], reason="a finding must be at one of the episode's levels")
+                                      allowed=[lvl.value for lvl in levels],
+                                      reason="a finding must be at one of the episode's levels")
         return cls(diagnosis, levels, enrolled_on, findings, care, weeks, treatment, family, index_date)
 
 
@@ -389,9 +399,11 @@ class ProcedureRecord:
                                   reason="the episode's treatment is not surgical")
         want = Approach.MIS if episode.treatment is TreatmentArm.MIS else Approach.OPEN
         if self.entry.approach is not want or self.entry.family is not episode.treatment_family:
-            allowed = sorted(c for c, e in _catalogue().items() if e.approach is want and e.family is episode.treatment_family)
+            allowed = sorted(c for c, e in _catalogue().items()
+                             if e.approach is want and e.family is episode.treatment_family)
+            family = episode.treatment_family.value if episode.treatment_family else ""
             raise ValidationError(field=f"{p}.procedure_code", value=self.entry.code, allowed=allowed,
-                                  reason=f"the episode's treatment is {episode.treatment.value} {episode.treatment_family.value if episode.treatment_family else ''}".strip())
+                                  reason=f"the episode's treatment is {episode.treatment.value} {family}".strip())
         if self.performed_on < episode.enrolled_on:
             raise ValidationError(field=f"{p}.performed_on", value=self.performed_on.isoformat(),
                                   allowed=f"on or after the enrolment date {episode.enrolled_on.isoformat()}")

@@ -178,8 +178,8 @@ def _wording_for(instrument: Instrument, wording: Mapping[str, Any] | None) -> t
         try:
             item = instrument.definition.item(key)
         except ValidationError as exc:
-            raise ValidationError(field=f"wording.{key}", value=key,
-                                  allowed=list(instrument.definition.item_codes), reason=f"not an item of {code}") from exc
+            raise ValidationError(field=f"wording.{key}", value=key, allowed=list(instrument.definition.item_codes),
+                                  reason=f"not an item of {code}") from exc
         if not isinstance(entry, Mapping):
             raise ValidationError(field=f"wording.{key}", value=type(entry).__name__,
                                   allowed='an object {"text": str, "options": {code: str}}')
@@ -340,7 +340,7 @@ def from_questionnaire_response(instrument: Instrument, response: Mapping[str, A
     for i, node in enumerate(qr.item or ()):
         where = f"{_RESPONSE}.item[{i}]"
         try:
-            item = instrument.definition.item(node.linkId)
+            item = instrument.definition.item(node.linkId or "")  # no linkId: no item is "", refused below
         except ValidationError as exc:
             raise ValidationError(field=f"{where}.linkId", value=node.linkId,
                                   allowed=list(instrument.definition.item_codes),

@@ -156,8 +156,10 @@ def _design_words(model: Mapping[str, Any]) -> str:
     dist = model.get("distribution")
     if dist:
         aic = model.get("distribution_aic") or {}
-        shown = ", ".join(f"{_DISTRIBUTION_WORDS.get(k, k)} {fmt_number(v, 1)}" for k, v in aic.items() if v is not None)
-        parts.append(f"{_DISTRIBUTION_WORDS.get(dist, dist)} (AIC: {shown})" if shown else _DISTRIBUTION_WORDS.get(dist, dist))
+        shown = ", ".join(f"{_DISTRIBUTION_WORDS.get(k, k)} {fmt_number(v, 1)}"
+                          for k, v in aic.items() if v is not None)
+        dist_words = _DISTRIBUTION_WORDS.get(dist, dist)
+        parts.append(f"{dist_words} (AIC: {shown})" if shown else dist_words)
     cal = model.get("calibration_by_group")
     if cal:
         parts.append(f"Kaplan-Meier vs predicted by risk group at day {fmt_number(cal['time'], 0)}: "
@@ -204,4 +206,5 @@ def build_clinician_view(payload: Payload) -> ClinicianView:
     unanswered = [str(u).replace("_", " ") for u in screening.get("unanswered") or []]
     return ClinicianView(state, (), options, columns, rows, models,
                          {**screening, "red_flags": flags, "criteria": criteria, "unanswered_labels": unanswered},
-                         sources, bool(payload.get("synthetic_data")), tuple(str(n) for n in payload.get("notes") or ()))
+                         sources, bool(payload.get("synthetic_data")),
+                         tuple(str(n) for n in payload.get("notes") or ()))

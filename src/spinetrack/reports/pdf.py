@@ -52,7 +52,7 @@ def write_pdf(html: str, path: Path) -> None:
     b'%PDF-'
     """
     try:
-        import weasyprint  # type: ignore[import-untyped]
+        import weasyprint
     except ImportError as exc:
         raise ReportDependencyError(f"writing a PDF needs WeasyPrint; {_INSTALL_HINT}") from exc
     except OSError as exc:  # WeasyPrint is there, a system library it loads is not

@@ -82,8 +82,8 @@ from spinetrack.snapshot.export import (
 __all__ = [
     "BATCH_ROWS",
     "EXCLUDED",
-    "SCHEMA_VERSION",
     "SCHEMAS",
+    "SCHEMA_VERSION",
     "TABLES",
     "SnapshotResult",
     "export_snapshot",

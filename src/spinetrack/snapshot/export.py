@@ -23,7 +23,7 @@ import json
 import os
 import shutil
 import tempfile
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -54,8 +54,8 @@ __all__ = [
     "BATCH_ROWS",
     "EXCLUDED",
     "MIN_SECRET_LENGTH",
-    "SCHEMA_VERSION",
     "SCHEMAS",
+    "SCHEMA_VERSION",
     "TABLES",
     "SnapshotResult",
     "export_snapshot",
@@ -230,10 +230,13 @@ def _days(event: pa.Array, index: pa.Array) -> pa.Array:
     return pc.subtract_checked(event.cast(pa.int32()), index.cast(pa.int32()))
 
 
+_AnySelect = Select[*tuple[Any, ...]]  # a SELECT of any number of columns of any type
+
+
 @dataclass(frozen=True, slots=True)
 class _Spec:
     count_from: Any  # ORM class whose row count is the expected number of rows
-    query: Callable[[], Select[Any]]  # ordered by the store's row id: identical exports
+    query: Callable[[], _AnySelect]  # ordered by the store's row id: identical exports
     kinds: tuple[str, ...]  # one per selected column
     build: Callable[[list[pa.Array], _Keys], list[pa.Array]]  # normalised columns → SCHEMAS order
 
@@ -242,7 +245,7 @@ class _Spec:
         return pa.struct([pa.field(f"c{n}", _RAW[k][i]) for n, k in enumerate(self.kinds)])
 
 
-def _patients_query() -> Select[Any]:
+def _patients_query() -> _AnySelect:
     P = PatientRow
     return (select(P.id, SiteRow.code, P.birth_year, P.sex, P.bmi, P.smoking, P.diabetes, P.asa_grade,
                    P.work_status, P.symptom_duration_weeks, P.prior_spine_surgery)
@@ -253,7 +256,7 @@ def _patients_build(c: list[pa.Array], keys: _Keys) -> list[pa.Array]:
     return [keys.patients(c[0]), *c[1:]]
 
 
-def _episodes_query() -> Select[Any]:
+def _episodes_query() -> _AnySelect:
     E = EpisodeRow
     has_proc = exists().where(ProcedureRow.episode_id == E.id)
     return (select(E.id, E.patient_id, E.diagnosis_code, E.diagnosis_group, E.n_levels, E.levels,
@@ -273,7 +276,7 @@ def _episodes_build(c: list[pa.Array], keys: _Keys) -> list[pa.Array]:
             pc.subtract_checked(as_of, c[10].cast(pa.int32()))]
 
 
-def _procedures_query() -> Select[Any]:
+def _procedures_query() -> _AnySelect:
     R = ProcedureRow
     return (select(R.episode_id, R.procedure_code, R.family, R.approach, R.technique, R.performed_on,
                    EpisodeRow.index_date, R.n_levels, R.incision_mm, R.ebl_ml, R.op_time_min, R.fluoro_s,
@@ -285,8 +288,8 @@ def _procedures_build(c: list[pa.Array], keys: _Keys) -> list[pa.Array]:
     return [keys.episodes(c[0]), *c[1:5], _days(c[5], c[6]), *c[7:]]
 
 
-def _event_query(row: Any, *cols: Any) -> Callable[[], Select[Any]]:
-    def query() -> Select[Any]:
+def _event_query(row: Any, *cols: Any) -> Callable[[], _AnySelect]:
+    def query() -> _AnySelect:
         return (select(row.episode_id, *cols, EpisodeRow.index_date)
                 .join(EpisodeRow, EpisodeRow.id == row.episode_id).order_by(row.id))
     return query
@@ -297,7 +300,7 @@ def _event_build(c: list[pa.Array], keys: _Keys) -> list[pa.Array]:
     return [keys.episodes(c[0]), *c[1:-2], _days(c[-2], c[-1])]
 
 
-def _outcomes_query() -> Select[Any]:
+def _outcomes_query() -> _AnySelect:
     R = PromResponseRow
     # Only the boolean "returned" and the date of return of return_to_activity leave
     # score_detail, extracted in SQL: no JSON (which may hold free text) is ever fetched.
@@ -326,7 +329,8 @@ _SPECS: dict[str, _Spec] = {
                       ("int", "str", "int", "str", "float", "str", "bool", "int", "str", "int", "bool"),
                       _patients_build),
     "episodes": _Spec(EpisodeRow, _episodes_query,
-                      ("int", "int", "str", "str", "int", "str", "str", "int", "str", "str", "date", "int", "flag", "date"),
+                      ("int", "int", "str", "str", "int", "str", "str", "int", "str", "str", "date", "int", "flag",
+                       "date"),
                       _episodes_build),
     "procedures": _Spec(ProcedureRow, _procedures_query,
                         ("int", "str", "str", "str", "str", "date", "date", "int", "float", "float", "float",
@@ -360,7 +364,7 @@ def _read_snapshot(engine: Engine) -> Iterator[Connection]:
             conn.rollback()
 
 
-def _batches(conn: Connection, table: str, spec: _Spec, batch_rows: int) -> Iterator[list[Any]]:
+def _batches(conn: Connection, table: str, spec: _Spec, batch_rows: int) -> Iterator[Sequence[Any]]:
     """The rows of ``spec``'s query in batches, from a server-side cursor on PostgreSQL (SQLite's
     cursor steps through the result lazily by itself)."""
     dialect = conn.dialect
@@ -369,7 +373,8 @@ def _batches(conn: Connection, table: str, spec: _Spec, batch_rows: int) -> Iter
     assert dbapi_conn is not None
     if dialect.name == "postgresql":
         cursor = dbapi_conn.cursor(name=f"spinetrack_snapshot_{table}")
-        cursor.itersize = batch_rows
+        # psycopg's server-side cursor has itersize; SQLAlchemy's DBAPI cursor protocol does not declare it
+        cursor.itersize = batch_rows  # type: ignore[attr-defined]
     else:
         cursor = dbapi_conn.cursor()
     try:

@@ -33,7 +33,7 @@ from typing import Any
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
-from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy import and_, func, or_, select
 from sqlalchemy.exc import DataError
 from sqlalchemy.orm import Session
 
@@ -60,8 +60,9 @@ from spinetrack.store.tables import (
     UserRow,
     WebSessionRow,
 )
+
 # the patient-visit half of Access, and its names as this module has always exported them
-from spinetrack.store.visits import (  # noqa: F401
+from spinetrack.store.visits import (
     INVITATION_DAYS,
     LINK_CLOSED,
     InvitationView,
@@ -73,11 +74,12 @@ from spinetrack.store.visits import (  # noqa: F401
 )
 
 __all__ = [
+    "INVITATION_DAYS",
+    "LINK_CLOSED",
+    "STAFF_ROLES",
     "Access",
     "InvitationView",
-    "LINK_CLOSED",
     "SessionUser",
-    "STAFF_ROLES",
     "VisitSubmission",
     "hash_token",
 ]
@@ -177,7 +179,8 @@ class Access(Visits):
         if password is not None:
             _check_password(password, "user.password")
         if role in SITE_ROLES and site_id is None:
-            raise ValidationError(field="user.site_id", value=None, allowed="a site id", reason=f"a {role} belongs to a site")
+            raise ValidationError(field="user.site_id", value=None, allowed="a site id",
+                                  reason=f"a {role} belongs to a site")
         if site_id is not None and s.get(SiteRow, site_id) is None:
             raise NotFoundError(entity="site", key=site_id)
         if s.execute(select(UserRow.id).where(UserRow.username == username)).first():
@@ -493,8 +496,9 @@ class Access(Visits):
             rows = s.execute(stmt.order_by(PatientRow.id.desc()).limit(limit).offset(offset)).all()
             out = []
             for p, ident, ep in rows:
-                out.append({"patient_id": p.id, "pseudo_id": p.pseudo_id, "full_name": ident.full_name if ident else None,
-                            "mrn": ident.mrn if ident else None, "birth_year": p.birth_year, "sex": p.sex,
+                out.append({"patient_id": p.id, "pseudo_id": p.pseudo_id,
+                            "full_name": ident.full_name if ident else None, "mrn": ident.mrn if ident else None,
+                            "birth_year": p.birth_year, "sex": p.sex,
                             "episode_id": ep.id if ep else None,
                             "diagnosis_code": ep.diagnosis_code if ep else None,
                             "diagnosis_group": ep.diagnosis_group if ep else None,

@@ -19,9 +19,9 @@ import hashlib
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, cast
 
-from sqlalchemy import Connection, event, func, insert, select, text
+from sqlalchemy import Connection, Table, event, func, insert, select, text
 from sqlalchemy.orm import Session, SessionTransaction
 
 from spinetrack.store.session import takes_write_lock
@@ -33,7 +33,7 @@ GENESIS_HASH = "0" * 64
 _PG_LOCK_KEY = 7_351_902_114  # advisory lock that serialises appends on PostgreSQL
 _PG_LOCK = text("SELECT pg_advisory_xact_lock(:k)")
 _LAST_HASH = select(AuditRow.__table__.c.hash).order_by(AuditRow.__table__.c.id.desc()).limit(1)
-_INSERT = insert(AuditRow.__table__)
+_INSERT = insert(cast(Table, AuditRow.__table__))
 _PENDING = "spinetrack.audit.pending"  # Session.info key: PostgreSQL rows to write at commit
 
 
@@ -76,7 +76,7 @@ def append(
     when the transaction commits (:func:`_write_pending`, SQLAlchemy's ``before_commit``), so
     that the lock is held from there to the end of the commit only, not through the rest of the
     transaction's work; the row returned then has no id or hash yet."""
-    conn = session.connection()  # Core on the session's connection: no ORM object to flush (issue 16)
+    conn = session.connection()  # Core on the session's connection: no ORM object to flush
     at = (at or dt.datetime.now(dt.UTC)).replace(tzinfo=None)
     values = {
         "at": at,
@@ -105,7 +105,10 @@ def _write(conn: Connection, rows: list[dict[str, Any]]) -> list[AuditRow]:
     out = []
     for values in rows:
         digest = _digest(prev_hash, _fields(values))
-        row_id = conn.execute(_INSERT, {**values, "prev_hash": prev_hash, "hash": digest}).inserted_primary_key[0]
+        key = conn.execute(_INSERT, {**values, "prev_hash": prev_hash, "hash": digest}).inserted_primary_key
+        if key is None:  # every backend spinetrack runs on returns the new id
+            raise RuntimeError("the database returned no id for the new audit row")
+        row_id = key[0]
         out.append(AuditRow(id=row_id, **values, prev_hash=prev_hash, hash=digest))  # as stored (not in the session)
         prev_hash = digest
     return out

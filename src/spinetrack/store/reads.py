@@ -30,7 +30,7 @@ from spinetrack.clock import utcnow
 from spinetrack.errors import AuthenticationError, ConflictError, NotFoundError, PermissionDeniedError
 from spinetrack.store import audit
 from spinetrack.store.access import InvitationView
-from spinetrack.store.repositories import SITE_ROLES, Actor, Store, authorize_patient
+from spinetrack.store.repositories import SITE_ROLES, Actor, Store
 from spinetrack.store.tables import (
     ComplicationRow,
     EpisodeRow,
@@ -285,6 +285,8 @@ def outcome_aggregates(store: Store, actor: Actor, *, min_cell_size: int = MIN_C
             stmt = stmt.join(PatientRow, PatientRow.id == EpisodeRow.patient_id).where(PatientRow.site_id == site_id)
         groups: dict[tuple[str, str, str], list[float]] = {}
         for treatment, timepoint, instrument, score in s.execute(stmt):
+            if treatment is None or score is None:  # none come: the WHERE clause leaves them out
+                continue
             groups.setdefault((treatment, timepoint, instrument), []).append(float(score))
         position = {code: pos for code, pos in s.execute(select(TimepointRow.code, TimepointRow.position))}
         cells = []

@@ -18,9 +18,9 @@ import weakref
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass, replace
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
-from sqlalchemy import Engine, Row, bindparam, delete, select, update
+from sqlalchemy import Engine, Row, Table, bindparam, delete, select, update
 from sqlalchemy.exc import DataError, IntegrityError
 from sqlalchemy.orm import Session
 
@@ -98,7 +98,7 @@ class _GroupCommit:
                         try:
                             with s.begin_nested():
                                 outcomes.append((done, work(s), None))
-                        except Exception as exc:  # noqa: BLE001 (handed to its own submitter)
+                        except Exception as exc:  # handed to its own submitter
                             outcomes.append((done, None, _as_refusal(exc)))
         except BaseException as exc:  # the transaction failed: nothing of the batch is stored
             for _, done in batch:
@@ -124,9 +124,9 @@ def _as_refusal(exc: Exception) -> Exception:
 
 
 # The statements of a submission, built once (Core on the tables: no ORM objects to load).
-_INVITATIONS = InvitationRow.__table__
+_INVITATIONS = cast(Table, InvitationRow.__table__)
 _EPISODES, _PATIENTS, _TIMEPOINTS = EpisodeRow.__table__, PatientRow.__table__, TimepointRow.__table__
-_RESPONSES, _DRAFTS = PromResponseRow.__table__, ResponseDraftRow.__table__
+_RESPONSES, _DRAFTS = PromResponseRow.__table__, cast(Table, ResponseDraftRow.__table__)
 _VISIT = (select(_INVITATIONS.c.id, _INVITATIONS.c.episode_id, _INVITATIONS.c.timepoint, _INVITATIONS.c.instruments,
                  _INVITATIONS.c.expires_at, _INVITATIONS.c.completed_at, _INVITATIONS.c.revoked,
                  _INVITATIONS.c.patient_csrf, _EPISODES.c.patient_id, _EPISODES.c.index_date, _PATIENTS.c.site_id,
@@ -242,11 +242,12 @@ class Visits:
             s.add(row)
             s.flush()
             audit.append(s, actor=actor.name, actor_role=actor.role, action="create", entity="invitation",
-                         entity_id=row.id, patient_id=ep.patient_id, detail={"timepoint": timepoint, "instruments": codes})
+                         entity_id=row.id, patient_id=ep.patient_id,
+                         detail={"timepoint": timepoint, "instruments": codes})
             return row.id, token
 
     @staticmethod
-    def _visit_row(s: Session, where: _VisitKey) -> Row[Any] | None:
+    def _visit_row(s: Session, where: _VisitKey) -> Row[*tuple[Any, ...]] | None:
         """One query (Core, on the session's connection): the invitation found by ``where``
         (``("id", invitation id)`` or ``("session", hash of the patient session token)``) with its
         episode's patient and index date, the patient's site and the timepoint's label."""
@@ -254,7 +255,7 @@ class Visits:
         return s.connection().execute(_VISIT_BY[by], {"key": key}).first()
 
     @staticmethod
-    def _visit_view(s: Session, found: Row[Any], csrf: str | None) -> InvitationView:
+    def _visit_view(s: Session, found: Row[*tuple[Any, ...]], csrf: str | None) -> InvitationView:
         done = set(s.connection().execute(_DONE, {"episode_id": found.episode_id, "timepoint": found.timepoint})
                    .scalars())
         codes = tuple(found.instruments)
@@ -337,7 +338,7 @@ class Visits:
         return self._submit_once(("id", view.invitation_id), instrument, answers,
                                  collected_on=collected_on, idempotency_key=idempotency_key, session=None).response_id
 
-    def submit_visit(self, session_token: str | None, instrument: str, answers: Any, *,
+    def submit_visit(self, session_token: str | None, instrument: Any, answers: Any, *,
                      idempotency_key: str | None = None, collected_on: dt.date | None = None,
                      authorize: Callable[[InvitationView], None] | None = None,
                      scope_key: Callable[[Actor, str], str] | None = None,
@@ -353,13 +354,16 @@ class Visits:
         submission it stored (same ``idempotency_key``, same payload: ``created`` is False).
         ``scope_key(actor, key)`` turns the client's key into the stored one (the session's
         actor is known only inside the transaction).
+
+        ``instrument`` and ``answers`` come as the client sent them (any JSON value): they are
+        checked here, after the session, refused naming the field.
         """
         return self._submit_once(("session", hash_token(session_token or "")), instrument,
                                  answers, collected_on=collected_on, idempotency_key=idempotency_key,
                                  session=(now or self.clock(), authorize), scope_key=scope_key,
                                  missing=not session_token)
 
-    def _submit_once(self, where: _VisitKey, instrument: str, answers: Any, *, collected_on: dt.date | None,
+    def _submit_once(self, where: _VisitKey, instrument: Any, answers: Any, *, collected_on: dt.date | None,
                      idempotency_key: str | None,
                      session: tuple[dt.datetime, Callable[[InvitationView], None] | None] | None,
                      scope_key: Callable[[Actor, str], str] | None = None, missing: bool = False
@@ -377,7 +381,7 @@ class Visits:
                     raise
         raise AssertionError("unreachable")
 
-    def _submit(self, s: Session, where: _VisitKey, instrument: str, answers: Any, collected_on: dt.date | None,
+    def _submit(self, s: Session, where: _VisitKey, instrument: Any, answers: Any, collected_on: dt.date | None,
                 key: str | None, session: tuple[dt.datetime, Callable[[InvitationView], None] | None] | None,
                 scope_key: Callable[[Actor, str], str] | None) -> VisitSubmission:
         inv = self._visit_row(s, where)

@@ -47,11 +47,11 @@ __all__ = [
 
 # ``async``: a plain ``def`` dependency would cost a trip through the thread pool per request.
 async def get_store(request: Request) -> Store:
-    return request.app.state.store  # type: ignore[no-any-return]
+    return request.app.state.store
 
 
 async def get_access(request: Request) -> Access:
-    return request.app.state.access  # type: ignore[no-any-return]
+    return request.app.state.access
 
 
 StoreDep = Annotated[Store, Depends(get_store)]
@@ -76,7 +76,8 @@ def require_roles(*roles: str) -> Callable[[Request], Awaitable[SessionUser]]:
         if user is None:
             raise AuthenticationError("please sign in")
         if roles and user.role not in roles:
-            raise PermissionDeniedError(f"this needs the role {' or '.join(roles)}; you are {user.role}", role=user.role)
+            raise PermissionDeniedError(f"this needs the role {' or '.join(roles)}; you are {user.role}",
+                                        role=user.role)
         await check_csrf(request, user.csrf_token)
         request.state.user = user
         return user

@@ -33,6 +33,7 @@ from spinetrack.errors import (
     ValidationError,
 )
 from spinetrack.web.headers import apply_security_headers
+from spinetrack.web.security import SESSION_COOKIE
 
 __all__ = ["install_error_handlers", "is_api", "problem"]
 
@@ -51,8 +52,8 @@ _STATUS: tuple[tuple[type[SpinetrackError], int], ...] = (
 
 def is_api(request: Request) -> bool:
     path = request.url.path
-    return path.startswith("/api/") or path.startswith("/fhir") or "application/json" in request.headers.get(
-        "accept", "") and "text/html" not in request.headers.get("accept", "")
+    return path.startswith("/api/") or path.startswith("/fhir") or ("application/json" in request.headers.get(
+        "accept", "") and "text/html" not in request.headers.get("accept", ""))
 
 
 def status_of(exc: SpinetrackError) -> int:
@@ -74,11 +75,9 @@ def _html_error(request: Request, status: int, title: str, message: str) -> Resp
     templates = request.app.state.templates
     user = getattr(request.state, "user", None)
     if user is None:
-        from spinetrack.web.security import SESSION_COOKIE
-
         try:  # keep the menu and the sign-out button on error pages
             user = request.app.state.access.resolve_session(request.cookies.get(SESSION_COOKIE))
-        except Exception:  # noqa: BLE001 - an error page must render even when the store cannot
+        except Exception:  # an error page must render even when the store cannot
             user = None
     return templates.TemplateResponse(request, "error.html", {"title": title, "message": message, "user": user},
                                       status_code=status)
@@ -138,7 +137,7 @@ def install_error_handlers(app: FastAPI) -> None:
             try:
                 response = _html_error(request, 500, "Something went wrong",
                                        "Unexpected server error; it has been logged.")
-            except Exception:  # noqa: BLE001 - the error page itself failed: plain text, still a 500
+            except Exception:  # the error page itself failed: plain text, still a 500
                 response = Response("Unexpected server error; it has been logged.", status_code=500,
                                     media_type="text/plain")
         apply_security_headers(response.headers, request.url.path)

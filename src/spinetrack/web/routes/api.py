@@ -32,13 +32,14 @@ from fastapi import APIRouter, Depends, Header, Path, Query, Request, Response
 from starlette.concurrency import run_in_threadpool
 
 from spinetrack import instruments
-from spinetrack.errors import AuthenticationError, NotFoundError
 from spinetrack.domain.screening import ScreeningResult
+from spinetrack.errors import AuthenticationError, NotFoundError
 from spinetrack.store import reads
 from spinetrack.store import screening as screening_store
 from spinetrack.store.access import Access, InvitationView, SessionUser
 from spinetrack.store.repositories import Actor, Store
 from spinetrack.store.status import compute_status
+from spinetrack.web import fastpath
 from spinetrack.web.deps import (
     AccessDep,
     ClinicStaff,
@@ -85,7 +86,6 @@ from spinetrack.web.schemas import (
     VisitResponseCreate,
     VisitSubmissionPublic,
 )
-from spinetrack.web import fastpath
 from spinetrack.web.security import PATIENT_COOKIE, check_csrf
 
 __all__ = ["router"]

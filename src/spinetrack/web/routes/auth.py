@@ -74,7 +74,7 @@ def home(user: OptionalUser) -> Response:
 
 
 @router.get("/login", response_class=HTMLResponse, include_in_schema=False)
-def login_page(request: Request, next: str | None = None, error: str | None = None,  # noqa: A002
+def login_page(request: Request, next: str | None = None, error: str | None = None,
                notice: str | None = None) -> Response:
     token = new_token()
     resp = request.app.state.templates.TemplateResponse(
@@ -87,7 +87,7 @@ def login_page(request: Request, next: str | None = None, error: str | None = No
 @router.post("/login", include_in_schema=False)
 def login_submit(request: Request, access: AccessDep, username: Annotated[str, Form(max_length=64)],
                  password: Annotated[str, Form(max_length=1024)], csrf_token: Annotated[str, Form()],
-                 next: Annotated[str, Form()] = "") -> Response:  # noqa: A002
+                 next: Annotated[str, Form()] = "") -> Response:
     pre = request.cookies.get(PRELOGIN_COOKIE)
     if not pre or pre != csrf_token:
         raise AuthenticationError("the sign-in form expired; reload the page and try again")
@@ -114,7 +114,7 @@ def login_submit(request: Request, access: AccessDep, username: Annotated[str, F
 
 @router.get("/account/notices", response_class=HTMLResponse, include_in_schema=False)
 def account_notices_page(request: Request, user: StaffUser, access: AccessDep,
-                         next: str | None = None) -> Response:  # noqa: A002
+                         next: str | None = None) -> Response:
     """Changes an admin made to this account since the previous sign-in, then on to the landing page."""
     return request.app.state.templates.TemplateResponse(request, "account_notices.html", {
         "user": user, "notices": access.account_notices(user), "next": _safe_next(next, user)})

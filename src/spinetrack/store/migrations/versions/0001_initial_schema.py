@@ -5,9 +5,8 @@ Revises: (none)
 Create Date: 2026-11-24
 """
 
-from alembic import op
 import sqlalchemy as sa
-
+from alembic import op
 
 revision = '0001'
 down_revision = None
@@ -71,7 +70,8 @@ def upgrade() -> None:
     sa.CheckConstraint("smoking IS NULL OR smoking IN ('never','former','current')", name=op.f('ck_patients_smoking')),
     sa.CheckConstraint('asa_grade IS NULL OR asa_grade BETWEEN 1 AND 5', name=op.f('ck_patients_asa_grade')),
     sa.CheckConstraint('bmi IS NULL OR bmi BETWEEN 10 AND 90', name=op.f('ck_patients_bmi')),
-    sa.CheckConstraint('symptom_duration_weeks IS NULL OR symptom_duration_weeks >= 0', name=op.f('ck_patients_symptom_duration')),
+    sa.CheckConstraint('symptom_duration_weeks IS NULL OR symptom_duration_weeks >= 0',
+        name=op.f('ck_patients_symptom_duration')),
     sa.ForeignKeyConstraint(['site_id'], ['sites.id'], name=op.f('fk_patients_site_id_sites')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_patients')),
     sa.UniqueConstraint('pseudo_id', name=op.f('uq_patients_pseudo_id'))
@@ -107,10 +107,13 @@ def upgrade() -> None:
     sa.Column('enrolled_on', sa.Date(), nullable=False),
     sa.Column('index_date', sa.Date(), nullable=True),
     sa.Column('created_at', sa.DateTime(), nullable=False),
-    sa.CheckConstraint("treatment IS NULL OR treatment IN ('conservative','mis','open')", name=op.f('ck_episodes_treatment')),
-    sa.CheckConstraint("treatment_family IS NULL OR treatment_family IN ('discectomy','decompression','fusion')", name=op.f('ck_episodes_family')),
+    sa.CheckConstraint("treatment IS NULL OR treatment IN ('conservative','mis','open')",
+        name=op.f('ck_episodes_treatment')),
+    sa.CheckConstraint("treatment_family IS NULL OR treatment_family IN ('discectomy','decompression','fusion')",
+        name=op.f('ck_episodes_family')),
     sa.CheckConstraint('n_levels BETWEEN 1 AND 5', name=op.f('ck_episodes_n_levels')),
-    sa.ForeignKeyConstraint(['patient_id'], ['patients.id'], name=op.f('fk_episodes_patient_id_patients'), ondelete='CASCADE'),
+    sa.ForeignKeyConstraint(['patient_id'], ['patients.id'],
+        name=op.f('fk_episodes_patient_id_patients'), ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_episodes'))
     )
     with op.batch_alter_table('episodes', schema=None) as batch_op:
@@ -126,7 +129,8 @@ def upgrade() -> None:
     sa.Column('pfirrmann', sa.String(length=4), nullable=True),
     sa.Column('stenosis_grade', sa.String(length=2), nullable=True),
     sa.Column('meyerding', sa.String(length=4), nullable=True),
-    sa.ForeignKeyConstraint(['episode_id'], ['episodes.id'], name=op.f('fk_imaging_findings_episode_id_episodes'), ondelete='CASCADE'),
+    sa.ForeignKeyConstraint(['episode_id'], ['episodes.id'],
+        name=op.f('fk_imaging_findings_episode_id_episodes'), ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_imaging_findings'))
     )
     with op.batch_alter_table('imaging_findings', schema=None) as batch_op:
@@ -159,7 +163,8 @@ def upgrade() -> None:
     sa.CheckConstraint('incision_mm IS NULL OR incision_mm >= 0', name=op.f('ck_procedures_incision')),
     sa.CheckConstraint('los_days IS NULL OR los_days >= 0', name=op.f('ck_procedures_los')),
     sa.CheckConstraint('op_time_min IS NULL OR op_time_min >= 0', name=op.f('ck_procedures_op_time')),
-    sa.ForeignKeyConstraint(['episode_id'], ['episodes.id'], name=op.f('fk_procedures_episode_id_episodes'), ondelete='CASCADE'),
+    sa.ForeignKeyConstraint(['episode_id'], ['episodes.id'],
+        name=op.f('fk_procedures_episode_id_episodes'), ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_procedures'))
     )
     with op.batch_alter_table('procedures', schema=None) as batch_op:
@@ -180,7 +185,8 @@ def upgrade() -> None:
     sa.Column('source', sa.String(length=16), nullable=False),
     sa.Column('idempotency_key', sa.String(length=128), nullable=True),
     sa.Column('created_at', sa.DateTime(), nullable=False),
-    sa.ForeignKeyConstraint(['episode_id'], ['episodes.id'], name=op.f('fk_prom_responses_episode_id_episodes'), ondelete='CASCADE'),
+    sa.ForeignKeyConstraint(['episode_id'], ['episodes.id'],
+        name=op.f('fk_prom_responses_episode_id_episodes'), ondelete='CASCADE'),
     sa.ForeignKeyConstraint(['timepoint'], ['timepoints.code'], name=op.f('fk_prom_responses_timepoint_timepoints')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_prom_responses')),
     sa.UniqueConstraint('episode_id', 'timepoint', 'instrument', name='uq_prom_responses_episode_tp_instrument'),
@@ -195,7 +201,8 @@ def upgrade() -> None:
     sa.Column('admitted_on', sa.Date(), nullable=False),
     sa.Column('reason', sa.Text(), nullable=True),
     sa.Column('created_at', sa.DateTime(), nullable=False),
-    sa.ForeignKeyConstraint(['episode_id'], ['episodes.id'], name=op.f('fk_readmissions_episode_id_episodes'), ondelete='CASCADE'),
+    sa.ForeignKeyConstraint(['episode_id'], ['episodes.id'],
+        name=op.f('fk_readmissions_episode_id_episodes'), ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_readmissions'))
     )
     with op.batch_alter_table('readmissions', schema=None) as batch_op:
@@ -208,7 +215,8 @@ def upgrade() -> None:
     sa.Column('reason', sa.String(length=32), nullable=False),
     sa.Column('levels', sa.String(length=40), nullable=True),
     sa.Column('created_at', sa.DateTime(), nullable=False),
-    sa.ForeignKeyConstraint(['episode_id'], ['episodes.id'], name=op.f('fk_reoperations_episode_id_episodes'), ondelete='CASCADE'),
+    sa.ForeignKeyConstraint(['episode_id'], ['episodes.id'],
+        name=op.f('fk_reoperations_episode_id_episodes'), ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_reoperations'))
     )
     with op.batch_alter_table('reoperations', schema=None) as batch_op:
@@ -223,9 +231,12 @@ def upgrade() -> None:
     sa.Column('occurred_on', sa.Date(), nullable=False),
     sa.Column('detail', sa.Text(), nullable=True),
     sa.Column('created_at', sa.DateTime(), nullable=False),
-    sa.CheckConstraint("clavien_dindo IN ('I','II','IIIa','IIIb','IVa','IVb','V')", name=op.f('ck_complications_clavien_dindo')),
-    sa.ForeignKeyConstraint(['episode_id'], ['episodes.id'], name=op.f('fk_complications_episode_id_episodes'), ondelete='CASCADE'),
-    sa.ForeignKeyConstraint(['procedure_id'], ['procedures.id'], name=op.f('fk_complications_procedure_id_procedures'), ondelete='CASCADE'),
+    sa.CheckConstraint("clavien_dindo IN ('I','II','IIIa','IIIb','IVa','IVb','V')",
+        name=op.f('ck_complications_clavien_dindo')),
+    sa.ForeignKeyConstraint(['episode_id'], ['episodes.id'],
+        name=op.f('fk_complications_episode_id_episodes'), ondelete='CASCADE'),
+    sa.ForeignKeyConstraint(['procedure_id'], ['procedures.id'],
+        name=op.f('fk_complications_procedure_id_procedures'), ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_complications'))
     )
     with op.batch_alter_table('complications', schema=None) as batch_op:

@@ -5,9 +5,8 @@ Revises: 0001
 Create Date: 2026-11-25 19:18:33.056880
 """
 
-from alembic import op
 import sqlalchemy as sa
-
+from alembic import op
 
 revision = '0002'
 down_revision = '0001'
@@ -16,7 +15,7 @@ depends_on = None
 
 
 def upgrade() -> None:
-    
+
     op.create_table('patient_identities',
     sa.Column('patient_id', sa.Integer(), nullable=False),
     sa.Column('site_id', sa.Integer(), nullable=False),
@@ -25,7 +24,8 @@ def upgrade() -> None:
     sa.Column('email', sa.String(length=200), nullable=True),
     sa.Column('phone', sa.String(length=40), nullable=True),
     sa.Column('updated_at', sa.DateTime(), nullable=False),
-    sa.ForeignKeyConstraint(['patient_id'], ['patients.id'], name=op.f('fk_patient_identities_patient_id_patients'), ondelete='CASCADE'),
+    sa.ForeignKeyConstraint(['patient_id'], ['patients.id'],
+        name=op.f('fk_patient_identities_patient_id_patients'), ondelete='CASCADE'),
     sa.ForeignKeyConstraint(['site_id'], ['sites.id'], name=op.f('fk_patient_identities_site_id_sites')),
     sa.PrimaryKeyConstraint('patient_id', name=op.f('pk_patient_identities')),
     sa.UniqueConstraint('site_id', 'mrn', name='uq_patient_identities_site_mrn')
@@ -58,7 +58,8 @@ def upgrade() -> None:
     sa.Column('revoked', sa.Boolean(), nullable=False),
     sa.Column('patient_session_hash', sa.String(length=64), nullable=True),
     sa.Column('patient_csrf', sa.String(length=64), nullable=True),
-    sa.ForeignKeyConstraint(['episode_id'], ['episodes.id'], name=op.f('fk_invitations_episode_id_episodes'), ondelete='CASCADE'),
+    sa.ForeignKeyConstraint(['episode_id'], ['episodes.id'],
+        name=op.f('fk_invitations_episode_id_episodes'), ondelete='CASCADE'),
     sa.ForeignKeyConstraint(['timepoint'], ['timepoints.code'], name=op.f('fk_invitations_timepoint_timepoints')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_invitations')),
     sa.UniqueConstraint('token_hash', name=op.f('uq_invitations_token_hash'))
@@ -72,15 +73,16 @@ def upgrade() -> None:
     sa.Column('instrument', sa.String(length=32), nullable=False),
     sa.Column('answers', sa.JSON(), nullable=False),
     sa.Column('updated_at', sa.DateTime(), nullable=False),
-    sa.ForeignKeyConstraint(['invitation_id'], ['invitations.id'], name=op.f('fk_response_drafts_invitation_id_invitations'), ondelete='CASCADE'),
+    sa.ForeignKeyConstraint(['invitation_id'], ['invitations.id'],
+        name=op.f('fk_response_drafts_invitation_id_invitations'), ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_response_drafts')),
     sa.UniqueConstraint('invitation_id', 'instrument', name='uq_response_drafts_invitation_instrument')
     )
-    
+
 
 
 def downgrade() -> None:
-    
+
     op.drop_table('response_drafts')
     with op.batch_alter_table('invitations', schema=None) as batch_op:
         batch_op.drop_index('ix_invitations_episode')
@@ -91,4 +93,4 @@ def downgrade() -> None:
 
     op.drop_table('web_sessions')
     op.drop_table('patient_identities')
-    
+

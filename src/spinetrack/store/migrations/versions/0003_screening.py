@@ -5,9 +5,8 @@ Revises: 0002
 Create Date: 2026-11-26 09:00:00.000000
 """
 
-from alembic import op
 import sqlalchemy as sa
-
+from alembic import op
 
 revision = '0003'
 down_revision = '0002'
@@ -23,7 +22,8 @@ def upgrade() -> None:
     sa.Column('assessed_on', sa.Date(), nullable=False),
     sa.Column('assessed_by', sa.String(length=64), nullable=False),
     sa.Column('created_at', sa.DateTime(), nullable=False),
-    sa.ForeignKeyConstraint(['episode_id'], ['episodes.id'], name=op.f('fk_screening_assessments_episode_id_episodes'), ondelete='CASCADE'),
+    sa.ForeignKeyConstraint(['episode_id'], ['episodes.id'],
+        name=op.f('fk_screening_assessments_episode_id_episodes'), ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_screening_assessments'))
     )
     with op.batch_alter_table('screening_assessments', schema=None) as batch_op:

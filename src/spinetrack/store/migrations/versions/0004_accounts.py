@@ -6,9 +6,8 @@ Revises: 0003
 Create Date: 2026-12-07 02:00:00.000000
 """
 
-from alembic import op
 import sqlalchemy as sa
-
+from alembic import op
 
 revision = '0004'
 down_revision = '0003'
@@ -47,7 +46,8 @@ def upgrade() -> None:
     sa.Column('expires_at', sa.DateTime(), nullable=False),
     sa.Column('used_at', sa.DateTime(), nullable=True),
     sa.Column('revoked', sa.Boolean(), nullable=False),
-    sa.ForeignKeyConstraint(['user_id'], ['users.id'], name=op.f('fk_password_links_user_id_users'), ondelete='CASCADE'),
+    sa.ForeignKeyConstraint(['user_id'], ['users.id'],
+        name=op.f('fk_password_links_user_id_users'), ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_password_links')),
     sa.UniqueConstraint('token_hash', name=op.f('uq_password_links_token_hash'))
     )

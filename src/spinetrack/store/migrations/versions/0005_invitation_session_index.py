@@ -8,7 +8,6 @@ Create Date: 2026-12-07 03:40:00.000000
 
 from alembic import op
 
-
 revision = '0005'
 down_revision = '0004'
 branch_labels = None
