@@ -159,6 +159,7 @@ class Listing(enum.StrEnum):
     ANALYSED = "analysed"                # the analysis' PROM grid (a score per timepoint), the report's trajectories
     TIMELINE = "timeline"                # the clinic's patient timeline and outcome tables
     PATIENT_RESULTS = "patient_results"  # the patient's own results page
+    VISIT_DEFAULT = "visit_default"      # ticked by default when the clinic invites a patient to a visit
 
 
 @dataclass(frozen=True, slots=True)

@@ -405,7 +405,7 @@ DEFINITION = Definition(
                     "severe.",
         short="EQ-5D-5L index", axis="EQ-5D-5L index (1 = full health)", axis_range=(None, 1),
         report_short="EQ-5D-5L index", decimals=3),
-    lists=frozenset({Listing.ANALYSED, Listing.TIMELINE}),
+    lists=frozenset({Listing.ANALYSED, Listing.TIMELINE, Listing.VISIT_DEFAULT}),
     value_set=True,
 )
 

@@ -37,7 +37,7 @@ class NrsInstrument(Instrument):
                 result_trace=f"{site.capitalize()} pain (0-10)", short=f"{site.capitalize()} pain (NRS)",
                 axis=f"{site.capitalize()} pain NRS (0–10, lower = better)", axis_range=(0, 10),
                 report_short=f"{site} pain NRS"),
-            lists=frozenset({Listing.ANALYSED, Listing.TIMELINE, Listing.PATIENT_RESULTS}),
+            lists=frozenset({Listing.ANALYSED, Listing.TIMELINE, Listing.PATIENT_RESULTS, Listing.VISIT_DEFAULT}),
         )
 
     def _score(self, answers: dict[str, Any]) -> Score:

@@ -65,7 +65,7 @@ DEFINITION = Definition(
                   "skipped).",
         result_name="back-related disability score", result_scale="0 to 100", result_trace="Disability (0-100)",
         short="ODI", axis="ODI % (0–100, lower = better)", axis_range=(0, 100), report_short="ODI"),
-    lists=frozenset({Listing.ANALYSED, Listing.TIMELINE, Listing.PATIENT_RESULTS}),
+    lists=frozenset({Listing.ANALYSED, Listing.TIMELINE, Listing.PATIENT_RESULTS, Listing.VISIT_DEFAULT}),
 )
 
 

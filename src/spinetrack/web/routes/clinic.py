@@ -68,6 +68,7 @@ from spinetrack.domain import (
     TreatmentArm,
     WorkStatus,
 )
+from spinetrack.domain.comparisons import APPROACHES
 from spinetrack.domain.pathway import EpisodeRecord, PatientRecord
 from spinetrack.domain.screening import (
     ANSWER_FIELDS,
@@ -265,6 +266,8 @@ def _vocabularies() -> dict[str, Any]:
         "complication_categories": [c.value for c in ComplicationCategory],
         "clavien_dindo": [g.value for g in ClavienDindo],
         "instruments": [(i.definition.code, i.definition.title) for i in instruments.all()],
+        "default_instruments": list(instruments.listed(instruments.Listing.VISIT_DEFAULT)),
+        "approaches": list(APPROACHES),
         "arm_labels": plots.ARM_LABELS,
     }
     return {**vocab, "vocab": vocab}
