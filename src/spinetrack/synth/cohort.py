@@ -15,6 +15,7 @@ from typing import Any
 
 import numpy as np
 
+from spinetrack.domain.comparisons import FAMILIES
 from spinetrack.domain.diagnosis import DIAGNOSES, Level
 from spinetrack.domain.pathway import TIMEPOINTS
 from spinetrack.instruments.eq5d5l import DEFAULT_VALUE_SET, health_state, index
@@ -284,7 +285,7 @@ def potential_outcomes(d: Draws, fu: dict[str, dict[str, Any]], extra: dict[str,
         base = np.zeros(n)
         eff = np.zeros(n)
         per_level = np.zeros(n)
-        for f in ("discectomy", "decompression", "fusion"):
+        for f in FAMILIES:
             m = family == f
             base[m] = E.OPEN_BASE[f][outcome]
             eff[m] = E.planted(f, outcome).value
@@ -302,7 +303,7 @@ def potential_outcomes(d: Draws, fu: dict[str, dict[str, Any]], extra: dict[str,
     def risk(outcome: str, extra_logrisk: np.ndarray | float = 0.0) -> np.ndarray:
         base = np.zeros(n)
         rr = np.ones(n)
-        for f in ("discectomy", "decompression", "fusion"):
+        for f in FAMILIES:
             m = family == f
             base[m] = E.OPEN_BASE[f].get(outcome, 0.0)
             rr[m] = E.planted(f, outcome).value if (f, outcome) in E._BY_KEY else 1.0
@@ -338,7 +339,7 @@ def potential_outcomes(d: Draws, fu: dict[str, dict[str, Any]], extra: dict[str,
     eff_odi = np.zeros(n)
     eff_back = np.zeros(n)
     eff_leg = np.zeros(n)
-    for f in ("discectomy", "decompression", "fusion"):
+    for f in FAMILIES:
         m = (family == f) & mis
         eff_odi[m] = E.planted(f, "odi").value
         eff_back[m] = E.planted(f, "nrs_back").value
