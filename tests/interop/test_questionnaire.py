@@ -60,7 +60,7 @@ def _value(item: Item, k: int) -> Any:
     assert item.low is not None and item.high is not None
     frac = (k % 4) / 3
     value = item.low + (item.high - item.low) * frac
-    return int(round(value)) if item.type is ItemType.INTEGER else round(value, 2)
+    return round(value) if item.type is ItemType.INTEGER else round(value, 2)
 
 
 def _answer_sets(instrument: Instrument) -> list[dict[str, Any]]:
@@ -344,7 +344,8 @@ def test_amended_status_is_accepted() -> None:
 
 
 @pytest.mark.parametrize(("mutate", "field"), [
-    (lambda qr: qr["item"][0]["answer"][0].update(valueInteger="abc"), "questionnaire_response.item[0].answer[0].valueInteger"),
+    (lambda qr: qr["item"][0]["answer"][0].update(valueInteger="abc"),
+     "questionnaire_response.item[0].answer[0].valueInteger"),
     (lambda qr: qr.update(resourceType="Questionnaire"), "questionnaire_response.resourceType"),
     (lambda qr: qr.update(authored="yesterday"), "questionnaire_response.authored"),
     (lambda qr: qr["item"][1].pop("linkId"), "questionnaire_response.item[1].linkId"),

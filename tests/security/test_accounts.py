@@ -110,7 +110,7 @@ def test_accounts_set_password_enforces_12_to_1024_characters(app: Any, world: W
     """ASVS 2.1.1 / 2.1.2, NIST 800-63B §5.1.1.2: 12 to 1,024 characters
     (the sign-in limit) wherever a password is set; the message names the field and the range."""
     access: Access = app.state.access
-    uid, token = access.invite_user(SYSTEM, username="e.nurse", display_name="E", role="researcher")
+    _uid, token = access.invite_user(SYSTEM, username="e.nurse", display_name="E", role="researcher")
     short = _set_password(app, token, "short")
     assert short.status_code == 422 and "password" in short.text and "12 to 1024 characters" in short.text
     mismatch = _set_password(app, token, NEW_PASSWORD, again=NEW_PASSWORD + "x")

@@ -37,7 +37,6 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import func, inspect, select, table
 
@@ -134,7 +133,8 @@ BASELINES: dict[tuple[str, str], Baseline] = {
     ("POST", "/admin/users/{user_id}/activate"): Baseline("admin", {}),
     ("POST", "/admin/sites"): Baseline("admin", {"code": "SITE-BAD", "name": "Bad Site", "country": "GB"}),
     ("POST", "/p/q/{instrument}"): Baseline("patient", {"step": "1", "answer": "1", "action": "save"}),
-    ("POST", "/p/q/{instrument}/submit"): Baseline("patient", {"idempotency_key": "5f0c6c1e-2b1a-4f4e-9a57-3d2f8a0b9c11"}),
+    ("POST", "/p/q/{instrument}/submit"): Baseline("patient",
+                                                  {"idempotency_key": "5f0c6c1e-2b1a-4f4e-9a57-3d2f8a0b9c11"}),
     ("POST", "/p/leave"): Baseline("patient", {}),
 }
 # Endpoints whose refusal of a bad body may be an authentication answer (no field named): sign-in
@@ -215,8 +215,8 @@ def _types(schema: dict[str, Any]) -> set[str]:
 
 
 def _string_like(schema: dict[str, Any]) -> bool:
-    return bool(_types(schema) & {"string", "date"}) or schema.get("type") == "array" and \
-        "string" in _types(schema.get("items", {}))
+    return bool(_types(schema) & {"string", "date"}) or (schema.get("type") == "array" and
+                                                          "string" in _types(schema.get("items", {})))
 
 
 def api_cases(openapi: dict[str, Any], method: str, path: str) -> Iterator[Case]:
@@ -301,7 +301,8 @@ def _send(client: TestClient, case: Case, world: World, base: Baseline) -> Any:
     headers = {}
     if case.kind == "api":
         if case.content_type:
-            return client.request(case.method, url, content=json.dumps(body), headers={"content-type": case.content_type})
+            return client.request(case.method, url, content=json.dumps(body),
+                                  headers={"content-type": case.content_type})
         content = json.dumps(body) if base.body is not None else None  # ensure_ascii: "\ud800" escape
         if content is not None:
             headers["content-type"] = "application/json"

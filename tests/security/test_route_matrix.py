@@ -256,7 +256,7 @@ def test_policy_classifies_every_route(tmp_path: Path) -> None:
 def test_every_route_against_every_actor(app: Any, world: World, client_for: Any) -> None:
     """Every route × actor × target: allowed, refused or not found as the policy says, never a
     5xx, no other site's identifiers, security headers on every answer (module docstring)."""
-    store, access = app.state.store, app.state.access
+    access = app.state.access
     spare_user = access.create_user(SYSTEM, username="spare.user", display_name="Spare", role="researcher",
                                     password="spare-password-123")
     site_a = Actor("setup", "clinician", world.sites["A"])
@@ -301,7 +301,7 @@ def test_every_route_against_every_actor(app: Any, world: World, client_for: Any
                 try:
                     r = client.request(method, url, follow_redirects=False,
                                        **request_kwargs(method, path, actor))
-                except Exception as exc:  # noqa: BLE001 - the app raised: a 500 for the client
+                except Exception as exc:  # the app raised: a 500 for the client
                     failures.append(f"{where}: raised {type(exc).__name__}: {exc} (a 500)")
                     continue
                 why = verdict(r, expected, public)

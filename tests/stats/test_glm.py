@@ -101,7 +101,7 @@ def test_irls_engine_contract_triangle_and_working_response() -> None:
         eta = X @ beta
         e = 1.0 / (1.0 + np.exp(-eta))
         v = e * (1.0 - e)
-        upper = np.array([np.sum(v * X[:, j] * X[:, k]) for j, k in zip(*iu)])
+        upper = np.array([np.sum(v * X[:, j] * X[:, k]) for j, k in zip(*iu, strict=True)])
         z = eta + (y - e) / v
         xwz = X.T @ (v * z)
         loglik = float(np.sum(y * eta - (np.maximum(eta, 0) + np.log1p(np.exp(-np.abs(eta))))))

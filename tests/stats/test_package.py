@@ -84,7 +84,8 @@ def test_to_jsonable_turns_arrays_into_json_values() -> None:
         (np.array([[1, 2], [3, 4]], dtype=np.int32), [[1, 2], [3, 4]]),
         (np.array([True, False]), [True, False]),
         (np.array(2.5), 2.5), (np.array(np.nan), None), (np.array(7), 7),
-        ({"a": (np.float64(1.25), np.int64(3), np.bool_(True)), "b": [math.nan, "x"]}, {"a": [1.25, 3, True], "b": [None, "x"]}),
+        ({"a": (np.float64(1.25), np.int64(3), np.bool_(True)), "b": [math.nan, "x"]},
+         {"a": [1.25, 3, True], "b": [None, "x"]}),
     ]
     for value, want in cases:
         got = to_jsonable(value)
