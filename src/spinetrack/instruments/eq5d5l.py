@@ -165,7 +165,7 @@ def _from_table(name: str, col: Mapping[str, float | None], ref: str) -> ValueSe
     special = [t for t in SPECIAL_TERMS if col.get(t) is not None]
     if special:
         return (f"not supported yet: uses special terms {', '.join(special)}, whose rule is not given by the "
-                "coefficient table or STANDARDS.md")
+                "coefficient table or by its valuation paper as spinetrack ships it")
     level1 = [f"{d}1" for d in DIMENSIONS if col.get(f"{d}1") not in (None, 0.0)]
     if level1:
         return f"not supported yet: non-zero level-1 terms {', '.join(level1)} (not an additive decrement model)"

@@ -28,7 +28,7 @@ class NrsInstrument(Instrument):
         self.definition = Definition(
             code=code, title=title, version="1", items=(Item("pain", label, _OPTIONS, loinc=loinc),),
             score_low=0, score_high=10, higher_is_better=False,
-            reference="11-point numeric rating scale, 0 no pain to 10 worst imaginable (STANDARDS.md)",
+            reference="11-point numeric rating scale, 0 no pain to 10 worst imaginable",
             licence="Public domain scale; labels are spinetrack's own.",
             display=Display(
                 plain_name=f"{site.capitalize()} pain",

@@ -9,7 +9,7 @@ the page is taken from the document and only formatted here.
 * :func:`write_pdf` — the same page printed to A4 by WeasyPrint (imported only when called);
 * :mod:`spinetrack.reports.figures` — one function per figure, each returning an SVG string.
 
-Departure from shared/STYLE.md, which names Plotly for the report figures: WeasyPrint cannot
+Plotly is not used for the report figures (the web pages use it): WeasyPrint cannot
 run JavaScript, so static SVG from matplotlib serves both HTML and PDF.
 """
 

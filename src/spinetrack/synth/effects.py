@@ -40,7 +40,7 @@ def _e(family: str, outcome: str, value: float, scale: str, unit: str, source: s
     return PlantedEffect(family, outcome, value, scale, unit, source)
 
 
-_NONE = "no published figure in shared/evidence: no effect assumed"
+_NONE = "no published figure in spinetrack's literature base: no effect assumed"
 _INT_ORTHOP_2014 = ("Int Orthop 2014;38(6):1225-34, doi:10.1007/s00264-014-2331-0 (meta-analysis of 16 RCTs, "
                     "minimally invasive vs standard discectomy)")
 _SIPS_2011 = "Arts et al., SIPS RCT 2-year report, PMID 21792119 (tubular vs conventional microdiscectomy)"
@@ -50,7 +50,7 @@ _PARK_2018 = "Park Y et al. Yonsei Med J 2018;59(4):524-538, doi:10.3349/ymj.201
 _SHARMA_2022 = "Sharma et al. Asian Spine J 2022;16(4):463-470, doi:10.31616/asj.2021.0140 (dural tear 6.4% vs 15.9%)"
 _MUELLER_2018 = "Mueller K et al. SMISS 2018 abstract (surgical-site infection, 961 MIS vs 481 open)"
 _PMC8119907 = "Global Spine J, doi:10.1177/2192568220908242, Table 4 (patient dose 82.02 vs 22.56 mGy)"
-_INCISION = ("SYNTHETIC technique property (MIS_INCISION_MM minus OPEN_BASE incision_mm): shared/evidence has no "
+_INCISION = ("SYNTHETIC technique property (MIS_INCISION_MM minus OPEN_BASE incision_mm): the literature base has no "
              "incision figure with a unit (Int Orthop 2014 MD -1.91, unit not stated)")
 _RAMPERSAUD = "Rampersaud YR et al. SAS J 2011, doi:10.1016/j.esas.2011.02.001 (transfusion 0% vs 17%)"
 
