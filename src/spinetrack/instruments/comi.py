@@ -88,7 +88,8 @@ class ComiBack(Instrument):
     definition = Definition(
         code="comi_back", title="Core Outcome Measures Index, back", version="1",
         items=ITEMS, score_low=0, score_high=10, higher_is_better=False,
-        reference="Mannion AF et al. Eur Spine J 2009 (PMC2899314); combining rule chosen by spinetrack: pain = the worse of back and leg, each domain rescaled to 0-10, index = mean of the domains",
+        reference=("Mannion AF et al. Eur Spine J 2009 (PMC2899314); combining rule chosen by spinetrack: pain = "
+                   "the worse of back and leg, each domain rescaled to 0-10, index = mean of the domains"),
         licence="Published in the scientific literature; spinetrack ships neutral labels only.",
         labels_note=f"{DEMO_LABEL_NOTE} {DISABILITY_ANCHORS_NOTE}",
         display=Display(plain_name="Your back problem overall"),

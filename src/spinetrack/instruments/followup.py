@@ -78,7 +78,8 @@ class ReturnToActivity(Instrument):
                Item("days", "Days after treatment", required=False, type=ItemType.INTEGER, low=0, high=3650,
                     unit="d")),
         score_low=0, score_high=3650, score_unit="days", higher_is_better=False,
-        reference="Work status / return to activity as collected by spine registries (ICHOM Low Back Pain Standard Set, Clement et al., Acta Orthop 2015;86(5):523-533)",
+        reference=("Work status / return to activity as collected by spine registries (ICHOM Low Back Pain "
+                   "Standard Set, Clement et al., Acta Orthop 2015;86(5):523-533)"),
         licence="spinetrack's own wording.",
         display=Display(plain_name="Back to usual activity or work"),
     )

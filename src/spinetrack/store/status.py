@@ -47,7 +47,8 @@ def compute_status(engine: Engine, *, as_of: dt.date | None = None) -> dict[str,
                 eligible_q = select(EpisodeRow.id)
             else:
                 cutoff = as_of - dt.timedelta(days=tp.window_to_days)
-                eligible_q = select(EpisodeRow.id).where(EpisodeRow.index_date.is_not(None), EpisodeRow.index_date <= cutoff)
+                eligible_q = select(EpisodeRow.id).where(EpisodeRow.index_date.is_not(None),
+                                                         EpisodeRow.index_date <= cutoff)
             eligible = int(c.execute(select(func.count()).select_from(eligible_q.subquery())).scalar_one())
             done = int(c.execute(
                 select(func.count(distinct(PromResponseRow.episode_id))).where(

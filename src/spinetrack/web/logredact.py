@@ -29,7 +29,7 @@ __all__ = ["REDACTED", "RedactTokensFilter", "install_log_redaction", "redact", 
 
 REDACTED = "[redacted]"
 _PATIENT_PAGES = ("visit", "q", "done", "results", "leave")
-_INVITATION = re.compile(r"(/p/)(?!(?:%s)(?:[/?#\s\"']|$))([^/?#\s\"']+)" % "|".join(_PATIENT_PAGES))
+_INVITATION = re.compile(r"(/p/)(?!(?:" + "|".join(_PATIENT_PAGES) + r")(?:[/?#\s\"']|$))([^/?#\s\"']+)")
 _SECRET_PARAM = re.compile(r"([?&;\s](?:[\w.-]*(?:token|secret|password|key)[\w.-]*)=)([^&#\s\"']+)", re.IGNORECASE)
 _LONG_SEGMENT = re.compile(r"(/)([A-Za-z0-9_-]{32,})(?=[/?#\s\"']|$)")
 LOGGERS = ("uvicorn", "uvicorn.error", "uvicorn.access", "spinetrack")
