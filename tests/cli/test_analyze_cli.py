@@ -43,7 +43,7 @@ def test_every_claim_for_every_comparison_is_reported(doc: dict[str, Any]) -> No
 
 
 def test_a_verdict_never_stands_without_its_estimate_and_interval(doc: dict[str, Any]) -> None:
-    """Issue 15's rule, recomputed from the document: p-values adjusted across every estimated row
+    """The verdict rule, recomputed from the document: p-values adjusted across every estimated row
     by Benjamini–Hochberg (oracle: statsmodels' multipletests), then margin first, then the
     adjusted p-value and the estimate's side."""
     from statsmodels.stats.multitest import multipletests

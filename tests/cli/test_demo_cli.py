@@ -49,13 +49,15 @@ def test_status_counts_match_the_database(demo_dbs: tuple[str, str]) -> None:
 
     s = json.loads(_cli("status", "--json", "--database-url", demo_dbs[0]))
     con = sqlite3.connect(demo_dbs[0].removeprefix("sqlite:///"))
-    assert s["procedures_by_approach"]["mis"] == con.execute("SELECT COUNT(*) FROM procedures WHERE approach='mis'").fetchone()[0]
+    assert s["procedures_by_approach"]["mis"] == con.execute(
+        "SELECT COUNT(*) FROM procedures WHERE approach='mis'").fetchone()[0]
     assert s["prom_responses"] == con.execute("SELECT COUNT(*) FROM prom_responses").fetchone()[0]
     con.close()
 
 
 def test_demo_bad_input_names_the_field(tmp_path: Path) -> None:
-    result = runner.invoke(app, ["demo", "--patients", "0", "--database-url", f"sqlite:///{tmp_path / 'x.db'}", "--json"])
+    result = runner.invoke(app, ["demo", "--patients", "0", "--database-url", f"sqlite:///{tmp_path / 'x.db'}",
+                                 "--json"])
     assert result.exit_code == 2
     err = json.loads(result.stdout)
     assert err["field"] == "patients" and "1 to" in err["allowed"]

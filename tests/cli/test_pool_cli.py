@@ -116,7 +116,8 @@ def test_events_above_n_and_missing_columns(tmp_path: Path) -> None:
     r = _pool(missing, "--measure", "RR", "--json")
     assert r.exit_code == 2
     problem = json.loads(r.stdout)["problems"][0]
-    assert problem["line"] == 1 and problem["column"] == "n2" and "study, events1, n1, events2, n2" in problem["allowed"]
+    assert problem["line"] == 1 and problem["column"] == "n2" \
+        and "study, events1, n1, events2, n2" in problem["allowed"]
     short = _write(tmp_path, "short.csv", "study,yi,vi\nA,0.1\n")
     assert json.loads(_pool(short, "--measure", "MD", "--json").stdout)["problems"][0]["column"] == "vi"
 

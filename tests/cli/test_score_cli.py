@@ -16,7 +16,7 @@ def _run(*args: str) -> subprocess.CompletedProcess[str]:
 
 
 def test_score_odi_json_gives_the_manual_value() -> None:
-    """Fairbank & Pynsent 2000 (STANDARDS.md): one section missing, 16/45 x 100 = 35.6 %."""
+    """Fairbank & Pynsent 2000: one section missing, 16/45 x 100 = 35.6 %."""
     answers = {"pain_intensity": 0, "personal_care": 2, "lifting": 2, "walking": 2, "sitting": 2, "standing": 2,
                "sleeping": 2, "social_life": 2, "travelling": 2}
     r = _run("score", "odi", "--answers", json.dumps(answers), "--json")

@@ -2,7 +2,7 @@
 real store (SQLite, and PostgreSQL when available: the ``engine`` fixture) and the models trained
 in ``conftest.trained``.
 
-What is checked (issue 7): every red flag overrides everything — no option, outcome or model
+What is checked: every red flag overrides everything — no option, outcome or model
 leaves the builder; an unscreened episode still gets its numbers but says it is unscreened; the
 numbers are exactly ``predict_options`` at the stored patient's profile; with no trained models
 every cell falls back to the literature or to "none", labelled so; reads are audited.
@@ -139,7 +139,7 @@ def test_reads_are_audited_and_other_sites_see_nothing(store: Store, patient: tu
 
 def test_patient_text_of_the_real_document_reads_at_or_below_grade_8(store: Store, patient: tuple[int, int],
                                                                       trained: Any) -> None:
-    """Issue 7: the generated patient text, here from the builder's own document (clinic-model,
+    """The generated patient text, here from the builder's own document (clinic-model,
     literature and "no estimate" cells together), stays at or below school grade 8 by the
     Flesch–Kincaid formula (Kincaid et al. 1975; ``spinetrack.reports.readability``)."""
     from spinetrack.reports.decision_aid import patient_text
@@ -155,7 +155,7 @@ def test_patient_text_of_the_real_document_reads_at_or_below_grade_8(store: Stor
 
 
 def test_an_old_episode_is_predicted_with_the_age_at_its_baseline(store: Store, trained: Any) -> None:
-    """Issue 15, item 8: a 2019 episode with its 2019 baseline scores, opened in 2026, is
+    """A 2019 episode with its 2019 baseline scores, opened in 2026, is
     predicted for the patient as they were then — age 2019 − 1970 = 49 (the rule of the
     snapshot's ``age_at_index``, which the models were trained on), not today's 56. Oracle:
     ``predict_options`` at the profile written out by hand with age 49."""
@@ -183,7 +183,7 @@ def test_an_old_episode_is_predicted_with_the_age_at_its_baseline(store: Store, 
 
 
 def test_missing_baseline_scores_are_said_plainly(store: Store, patient: tuple[int, int], trained: Any) -> None:
-    """Issue 15, item 8: this patient has no baseline ODI. The ODI improvement (measured from
+    """This patient has no baseline ODI. The ODI improvement (measured from
     the baseline) is not estimated; every other clinic estimate says in words that it does not
     use the patient's own score; the document names the missing scores; no jargon about
     "centring" values is left anywhere."""
@@ -204,7 +204,7 @@ def test_missing_baseline_scores_are_said_plainly(store: Store, patient: tuple[i
 
 def test_a_row_that_mixes_sources_says_so(store: Store, patient: tuple[int, int], trained: Any,
                                           tmp_path: Path) -> None:
-    """Issue 15, item 6: when one option of a row comes from the clinic's model and another from
+    """When one option of a row comes from the clinic's model and another from
     published studies, the row says so (``mixed_sources``, ``sources_note``) — here the MIS
     length of stay is sent to the literature (as when MIS has fewer than 100 patients) while
     open surgery keeps the clinic's model. Rows from one source carry no such note."""

@@ -27,7 +27,7 @@ def test_every_option_and_outcome_is_decided_by_the_minimum_data_rule(trained) -
             assert a.n_patients >= MIN_PATIENTS_PER_OPTION and m.n_by_option[a.option] == a.n_patients
             slope = m.performance.metric("calibration_slope").corrected
             assert slope is not None
-            # issue 15: an overfitted model is shrunk by its corrected slope, never discarded for it
+            # an overfitted model is shrunk by its corrected slope, never discarded for it
             assert m.shrinkage == (None if slope >= 1 else max(0.0, slope))
             if m.kind != "continuous":
                 assert m.events_per_parameter is not None and m.events_per_parameter >= 10
@@ -77,7 +77,7 @@ def test_model_card_reports_discrimination_calibration_brier_and_n(trained) -> N
 
 
 def test_reoperation_is_a_censored_time_to_event_model(trained) -> None:  # type: ignore[no-untyped-def]
-    """Issue 15, item 2: the 2-year reoperation risk is 1 − S(730 | x) of an AFT model fitted to
+    """The 2-year reoperation risk is 1 − S(730 | x) of an AFT model fitted to
     the censored times of the claim ``reoperation_free`` (nobody is dropped for short follow-up);
     its card names the distribution chosen by AIC and the calibration by risk group at day 730."""
     from spinetrack.analysis.claims import claim

@@ -78,7 +78,7 @@ def test_profile_from_the_stored_records() -> None:
 
 
 def test_age_is_taken_at_the_episodes_baseline_not_today() -> None:
-    """Issue 15, item 8: an episode of 2019 with its 2019 baseline scores is described by the
+    """An episode of 2019 with its 2019 baseline scores is described by the
     patient's age then — the index year minus the birth year, the snapshot's ``age_at_index``
     (oracle: the analysis table's SQL, ``index_year − birth_year``) — not by today's age
     (2026 − 1960 = 66). Before treatment starts (no index date) the enrolment year is used."""

@@ -63,7 +63,7 @@ VALIDATED = ("odi_mcid_12m", "odi_12m", "leg_pain_12m", "back_pain_12m", "length
 @pytest.mark.parametrize("outcome", VALIDATED)
 def test_calibration_slope_on_a_new_cohort_is_between_0_8_and_1_2(validation, validation_predictions,
                                                                    outcome: str) -> None:
-    """Issue 7: the calibration slope of the per-option predictions (each validation patient's
+    """The calibration slope of the per-option predictions (each validation patient's
     prediction for the option they received) lies in [0.8, 1.2]. Binary outcomes: logistic
     regression of the outcome on the logit of the predicted risk; continuous: least squares on
     the prediction."""
@@ -101,7 +101,7 @@ def test_predicted_mis_minus_open_recovers_the_planted_effect(trained, validatio
         if po.family != family:
             continue
         mis, open_ = po.get("mis", outcome), po.get("open", outcome)
-        if mis.source == "none":  # a baseline score the model has no term for: no estimate (issue 15)
+        if mis.source == "none":  # a baseline score the model has no term for: no estimate
             assert {po.profile.odi_pct, po.profile.nrs_back, po.profile.nrs_leg} & {None} and "baseline" in mis.note
             continue
         assert mis.source == open_.source == "clinic" and mis.model_id == open_.model_id
@@ -132,7 +132,7 @@ def test_return_to_activity_medians_rank_the_new_patients(validation, validation
 
 
 def test_only_too_few_events_sends_an_outcome_to_the_literature(trained) -> None:  # type: ignore[no-untyped-def]
-    """Issue 15, item 6: complications and reoperation fall back to the literature only where the
+    """Complications and reoperation fall back to the literature only where the
     clinic lacks data (fewer than 10 events per coefficient, Peduzzi et al. 1996), never for
     overfitting; where the data suffice the clinic's model is used."""
     for a in trained.models.availability:
@@ -163,7 +163,7 @@ def _training_arrays(snapshot: Path, model: Any) -> tuple[np.ndarray, dict[str, 
 
 def test_overfitted_models_are_shrunk_not_discarded(trained, snapshot_factory, validation,  # type: ignore[no-untyped-def]
                                                     validation_predictions) -> None:
-    """Issue 15, item 6. Decompression, any complication: 211 events, an optimism-corrected
+    """Decompression, any complication: 211 events, an optimism-corrected
     calibration slope of about 0.74 — below the 0.9 that used to discard the model for a
     published study. Now its covariate effects are multiplied by that slope (uniform shrinkage,
     Van Houwelingen & Le Cessie 1990), the approach effect kept, and the intercept re-estimated
@@ -229,7 +229,7 @@ _TRUTH_COLUMNS = ["CAST(p.smoking = 'current' AS INT)", "CAST(p.prior_spine_surg
 
 
 def test_reoperation_risk_under_administrative_censoring(snapshot_factory, tmp_path) -> None:  # type: ignore[no-untyped-def]
-    """Issue 15, item 2, with censoring that matters: the training cohort exported as of 30 June
+    """With censoring that matters: the training cohort exported as of 30 June
     2022, so that about half of its discectomy patients were operated less than two years
     before the extraction date (their reoperations are counted up to it, ``followup_days``).
     The AFT model uses each patient for the time they were followed; its predicted risks,
@@ -273,14 +273,14 @@ def test_reoperation_risk_under_administrative_censoring(snapshot_factory, tmp_p
 
 
 def test_reoperation_risk_matches_the_generators_truth(validation_predictions, snapshot_factory) -> None:  # type: ignore[no-untyped-def]
-    """Issue 15, item 2. The predicted 2-year reoperation risk of discectomy patients (the
+    """The predicted 2-year reoperation risk of discectomy patients (the
     option each received), averaged over the validation cohort, against the true risk of the
     same patients (:func:`_true_discectomy_reoperation_risk`, the generator's own formula). Age
     is taken as the snapshot's index year minus birth year, at most one year above the
     generator's enrolment age (≤ 1.5% on the risk). Tolerance 0.02: about twice the binomial
     standard error of a 12% risk estimated from the model's ~1,250 training patients. The model
     that dropped patients without two years' follow-up predicted about 0.147 against a truth of
-    0.116 (issue 15)."""
+    0.116."""
     rows, extra = validation_rows(snapshot_factory(**VALIDATE), _TRUTH_COLUMNS)
     pred, truth = [], []
     for row, po, values in zip(rows, validation_predictions, extra, strict=True):
@@ -295,7 +295,7 @@ def test_reoperation_risk_matches_the_generators_truth(validation_predictions, s
 
 
 def test_return_to_activity_distribution_is_chosen_by_aic_against_lifelines(trained, snapshot_factory) -> None:  # type: ignore[no-untyped-def]
-    """Issue 15, item 7. Every days-to-return model chose its distribution by AIC — the
+    """Every days-to-return model chose its distribution by AIC — the
     log-normal, which is how the generator draws the times (``synth/cohort.py``: base × exp(N(0,
     0.6) + …)). Oracle for the AICs: lifelines ``WeibullAFTFitter`` / ``LogNormalAFTFitter`` /
     ``LogLogisticAFTFitter`` fitted to the same training rows and columns (two models checked, to
@@ -319,7 +319,7 @@ def test_return_to_activity_distribution_is_chosen_by_aic_against_lifelines(trai
 
 
 def test_return_to_activity_medians_are_calibrated_by_quintile(trained, validation) -> None:  # type: ignore[no-untyped-def]
-    """Issue 15, item 7: the Weibull model over-predicted the median days to return by 8–16% in
+    """The Weibull model over-predicted the median days to return by 8–16% in
     every risk quintile. On the validation cohort, patients with a clinic prediction are split
     into quintiles of predicted median; each quintile's predicted median (the day its mean
     predicted survival falls to one half) is compared with its Kaplan–Meier median (oracle:
@@ -359,7 +359,7 @@ def test_return_to_activity_medians_are_calibrated_by_quintile(trained, validati
 
 
 def test_prediction_intervals_cover_9_in_10_new_patients(validation, validation_predictions) -> None:  # type: ignore[no-untyped-def]
-    """Issue 15, item 8: the range shown for one patient ("9 in 10 people like you") holds 9 in
+    """The range shown for one patient ("9 in 10 people like you") holds 9 in
     10 new patients. Oracle: the definition of a 90% prediction interval, on the validation
     cohort (each patient's interval for the option received). Band [0.85, 0.95]: the binomial
     standard error with 2,000+ patients is under 0.007; the rest allows for skewed outcomes and
@@ -384,7 +384,7 @@ def test_prediction_intervals_contain_the_estimate_and_are_on_the_outcome_scale(
                 seen.add(p.kind)
                 assert p.ci_low < p.estimate < p.ci_high, p
                 if p.kind == "probability":
-                    assert 0.0 < p.ci_low and p.ci_high < 1.0
+                    assert p.ci_low > 0.0 and p.ci_high < 1.0
                     assert p.pi_low is None and p.pi_high is None  # a probability is one person's chance
                 if p.kind == "median_days":
                     assert 0.0 < p.pi_low < p.ci_low and p.ci_low > 0.0
