@@ -25,7 +25,7 @@ __all__ = ["limitations_section", "methods_section", "synthetic_note"]
 
 Doc = Mapping[str, Any]
 
-# Full citations of the methods the pipeline names (shared/STYLE.md habit 12); a reference is
+# Full citations of the methods the pipeline names; a reference is
 # listed when its key phrase appears in the document's method strings (or, for the last two,
 # when the analysis they describe was run).
 _REFERENCES: tuple[tuple[str, str], ...] = (
