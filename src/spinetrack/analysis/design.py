@@ -23,7 +23,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from spinetrack.analysis.claims import Claim, MetricKind
+from spinetrack.analysis.claims import CLAIMS, Claim, MetricKind
 from spinetrack.analysis.patterns import PATTERN_CODE
 from spinetrack.domain.comparisons import COMPARISONS, ComparisonSpec
 from spinetrack.domain.diagnosis import DiagnosisGroup
@@ -193,7 +193,9 @@ class OutcomeSpec:
     kind: MetricKind
 
 
-_PROCEDURE_COLUMNS = ("incision_mm", "ebl_ml", "transfusion", "fluoro_s", "fluoro_dose_mgy", "los_days")
+# The procedure columns the claims read (incision, blood loss, transfusion, fluoroscopy, stay), in
+# catalogue order: a claim on another procedure column brings it into the analysis table.
+_PROCEDURE_COLUMNS = tuple(dict.fromkeys(c.column for c in CLAIMS if c.table == "procedures"))
 
 
 def _event_column(c: Claim) -> str:
