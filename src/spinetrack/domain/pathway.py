@@ -28,6 +28,7 @@ from spinetrack.domain.diagnosis import (
     parse_levels,
 )
 from spinetrack.domain.procedure import (
+    CATALOGUE,
     Approach,
     ConservativeOption,
     ProcedureEntry,
@@ -399,7 +400,7 @@ class ProcedureRecord:
                                   reason="the episode's treatment is not surgical")
         want = Approach.MIS if episode.treatment is TreatmentArm.MIS else Approach.OPEN
         if self.entry.approach is not want or self.entry.family is not episode.treatment_family:
-            allowed = sorted(c for c, e in _catalogue().items()
+            allowed = sorted(c for c, e in CATALOGUE.items()
                              if e.approach is want and e.family is episode.treatment_family)
             family = episode.treatment_family.value if episode.treatment_family else ""
             raise ValidationError(field=f"{p}.procedure_code", value=self.entry.code, allowed=allowed,
@@ -411,12 +412,6 @@ class ProcedureRecord:
         if extra:
             raise ValidationError(field=f"{p}.levels", value=extra[0], allowed=[lvl.value for lvl in episode.levels],
                                   reason="operated levels must be among the episode's levels")
-
-
-def _catalogue() -> dict[str, ProcedureEntry]:
-    from spinetrack.domain.procedure import CATALOGUE
-
-    return CATALOGUE
 
 
 _COMPLICATION_FIELDS = ("category", "clavien_dindo", "occurred_on", "detail")

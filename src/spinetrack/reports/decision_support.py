@@ -17,6 +17,7 @@ from typing import Any
 
 from spinetrack.reports._format import esc, fmt_count, fmt_number
 from spinetrack.reports.decision_aid import URGENT_FALLBACK, Payload, _sentences_of
+from spinetrack.reports.prediction_plots import reliability_diagram
 
 __all__ = ["ClinicianView", "build_clinician_view", "safe_svg"]
 
@@ -133,8 +134,6 @@ def _figure(model: Mapping[str, Any]) -> str | None:
     curve = model.get("reliability")
     if not curve or not curve.get("bins"):
         return None
-    from spinetrack.reports.prediction_plots import reliability_diagram
-
     binary = curve.get("kind") == "binary"
     label = str(model.get("outcome") or mid).replace("_", " ")
     desc = (f"Observed against predicted {label} in {len(curve['bins'])} groups of patients by prediction, with 95% "

@@ -36,6 +36,7 @@ from alembic.runtime.migration import MigrationContext
 from sqlalchemy import Connection, Engine, Select, case, exists, func, select
 from sqlalchemy.orm import Session
 
+from spinetrack import __version__, clock
 from spinetrack.errors import ValidationError
 from spinetrack.store import audit
 from spinetrack.store.session import read_only
@@ -482,8 +483,6 @@ def export_snapshot(
     target = Path(out).absolute()
     _check_target(target, overwrite)
     created = (now or dt.datetime.now(dt.UTC)).astimezone(dt.UTC).replace(microsecond=0)
-    from spinetrack import clock
-
     keys = _Keys(_secret(rekey_secret), as_of=created.date() if now is not None else clock.today())
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.tmp-", dir=target.parent))
@@ -509,8 +508,6 @@ def _manifest(dialect: str, revision: str | None, counts: dict[str, int], rekeye
     """The manifest. ``sources`` counts questionnaire responses by origin (patient, clinician,
     import, synthetic); when any are synthetic (``spinetrack demo``) the manifest says so under
     ``synthetic``, and every report made from the snapshot carries the warning."""
-    from spinetrack import __version__
-
     sources = dict(sorted((sources or {}).items()))
     n_synthetic = sources.get("synthetic", 0)
     synthetic: dict[str, Any] | bool = (
