@@ -15,7 +15,7 @@ re-exported by :mod:`spinetrack.stats.prediction`, whose bootstrap validation us
   offset = the mean residual; slope of ``y`` on the prediction); :func:`calibrate_survival` —
   the slope of the log predicted median in a Weibull AFT refit (van Houwelingen's calibration
   slope for an AFT model; with ``distribution`` the refit uses the model's own distribution);
-  :func:`~spinetrack.stats.aft.calibrate_survival_groups` — calibration-in-the-large of a
+  :func:`~spinetrack.stats.survival_calibration.calibrate_survival_groups` — calibration-in-the-large of a
   survival model by group of predicted risk (Kaplan–Meier against predicted);
 * :func:`brier_score`, and for continuous outcomes ``R²`` and RMSE;
 * :func:`reliability_curve` — groups of equal size by predicted value (deciles), each with the
