@@ -17,7 +17,8 @@ reports, interop and snapshot layer; it reaches the data only through an ``Engin
 from __future__ import annotations
 
 from spinetrack.predict.card import ModelCard, model_card
-from spinetrack.predict.model import ModelSet, OptionAvailability, PredictionModel, load_models
+from spinetrack.predict.files import load_models
+from spinetrack.predict.model import ModelSet, OptionAvailability, PredictionModel
 from spinetrack.predict.options import OptionPrediction, OptionPredictions, predict_options
 from spinetrack.predict.profile import PatientProfile, encode_profile
 from spinetrack.predict.spec import (

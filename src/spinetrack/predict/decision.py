@@ -36,7 +36,8 @@ from spinetrack.domain.diagnosis import DIAGNOSES, get_diagnosis, parse_levels
 from spinetrack.domain.pathway import EpisodeRecord, PatientRecord
 from spinetrack.errors import NotFoundError
 from spinetrack.predict.card import model_card
-from spinetrack.predict.model import FORMAT_VERSION, ModelSet, load_models
+from spinetrack.predict.files import load_models
+from spinetrack.predict.model import FORMAT_VERSION, ModelSet
 from spinetrack.predict.options import OptionPredictions, predict_options
 from spinetrack.predict.profile import BASELINE_SCORES, PatientProfile, baseline_date
 from spinetrack.predict.spec import OUTCOMES, care_group_of

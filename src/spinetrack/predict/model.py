@@ -11,14 +11,13 @@ A model directory (``spinetrack models train``; default ``SPINETRACK_MODELS_DIR`
 
 Every file is plain JSON (no pickles): coefficients, covariance, column names, the
 performance, the reliability groups, training counts, the snapshot manifest's id and creation
-time, and the spinetrack version that wrote it. :func:`load_models` reads a directory back into
+time, and the spinetrack version that wrote it. :func:`spinetrack.predict.files.load_models` reads a directory back into
 a :class:`ModelSet`; :func:`spinetrack.predict.files.write_model_set` writes one (with the cards,
 which are made from these classes).
 """
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -28,11 +27,10 @@ from typing import Any
 
 import numpy as np
 
-from spinetrack.errors import ValidationError
 from spinetrack.stats._common import to_jsonable
 from spinetrack.stats.prediction import ModelPerformance, ReliabilityCurve, SurvivalCalibrationTable
 
-__all__ = ["FORMAT", "FORMAT_VERSION", "ModelSet", "OptionAvailability", "PredictionModel", "load_models"]
+__all__ = ["FORMAT", "FORMAT_VERSION", "ModelSet", "OptionAvailability", "PredictionModel"]
 
 
 def _json(value: Any) -> dict[str, Any]:
@@ -218,30 +216,3 @@ class ModelSet:
                             "software_version": self.software_version, "created_at": self.created_at,
                             "snapshot": dict(self.snapshot), "settings": dict(self.settings),
                             "models": sorted(self.models), "availability": [a.as_dict() for a in self.availability]})
-
-
-def load_models(directory: str | Path) -> ModelSet:
-    """Read a model directory written by ``train_models`` / ``spinetrack models train``.
-
-    Raises
-    ------
-    spinetrack.errors.ValidationError
-        When the directory holds no model set, or one written in another format version.
-    """
-    d = Path(directory)
-    index_path = d / "index.json"
-    try:
-        index = json.loads(index_path.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:
-        raise ValidationError(field="models_dir", value=str(d),
-                              allowed="a directory written by spinetrack models train",
-                              reason=f"cannot read {index_path.name}: {exc}") from None
-    if index.get("format") != FORMAT or index.get("format_version") != FORMAT_VERSION:
-        raise ValidationError(field="models_dir", value=str(d), allowed=f"{FORMAT} version {FORMAT_VERSION}",
-                              reason=f"found {index.get('format')!r} version {index.get('format_version')!r}")
-    models = {}
-    for mid in index["models"]:
-        models[mid] = PredictionModel.from_dict(json.loads((d / "models" / f"{mid}.json").read_text(encoding="utf-8")))
-    availability = tuple(OptionAvailability(**a) for a in index["availability"])
-    return ModelSet(MappingProxyType(models), availability, MappingProxyType(index["snapshot"]),
-                    index["software_version"], index["created_at"], MappingProxyType(index["settings"]), d)
