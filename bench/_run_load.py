@@ -40,8 +40,16 @@ def orm_load(engine, patients: int, seed: int) -> int:  # type: ignore[no-untype
     """The usual way: build ORM objects for every row, add them to one session, commit once."""
     from sqlalchemy.orm import Session
 
-    from spinetrack.store.tables import (ComplicationRow, EpisodeRow, ImagingFindingRow, PatientRow, ProcedureRow,
-                                         PromResponseRow, ReadmissionRow, ReoperationRow)
+    from spinetrack.store.tables import (
+        ComplicationRow,
+        EpisodeRow,
+        ImagingFindingRow,
+        PatientRow,
+        ProcedureRow,
+        PromResponseRow,
+        ReadmissionRow,
+        ReoperationRow,
+    )
     from spinetrack.synth.cohort import CHUNK_SIZE, generate_chunk
     from spinetrack.synth.load import CREATED_AT, _ensure_sites
 

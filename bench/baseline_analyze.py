@@ -328,7 +328,7 @@ def select_covariates(pop: pd.DataFrame, names: list[str]) -> tuple[list[str], l
     m = xk.T @ xk
     idx = [0]
     for j in range(1, m.shape[0]):
-        sub = m[np.ix_(idx + [j], idx + [j])]
+        sub = m[np.ix_([*idx, j], [*idx, j])]
         resid = sub[-1, -1] - sub[-1, :-1] @ np.linalg.solve(sub[:-1, :-1], sub[:-1, -1])
         if resid > 1e-8 * max(sub[-1, -1], 1.0):
             idx.append(j)
@@ -416,7 +416,8 @@ def weighted_difference(df: pd.DataFrame, claim: Claim, cols: list[str], sensiti
     if claim.kind is MetricKind.BINARY:
         mu = [float(np.average(y[a], weights=w[a])) for a in (tr, co)]
         if mu[0] > 0 and mu[1] > 0:
-            var = [float(np.sum(w[a] ** 2 * (y[a] - m) ** 2) / w[a].sum() ** 2) for a, m in zip((tr, co), mu)]
+            var = [float(np.sum(w[a] ** 2 * (y[a] - m) ** 2) / w[a].sum() ** 2)
+                   for a, m in zip((tr, co), mu, strict=True)]
             rr = mu[0] / mu[1]
             s = math.sqrt(var[0] / mu[0] ** 2 + var[1] / mu[1] ** 2)
             out.update(risk_ratio=rr, e_value=_e_value(rr),
@@ -492,7 +493,8 @@ def run_baseline(snapshot_dir: Path, *, sensitivity: bool = True) -> dict[str, A
     for spec in COMPARISONS:
         t2 = time.perf_counter()
         pop = population(spec, cov)
-        names = [f"x_{n}" for c in covariate_columns(spec) for n in (c.name, f"{c.name}_missing")[:1 + bool(c.missing_sql)]]
+        names = [f"x_{n}" for c in covariate_columns(spec)
+                 for n in (c.name, f"{c.name}_missing")[:1 + bool(c.missing_sql)]]
         cols, dropped = select_covariates(pop, names)
         t = pop["t"].to_numpy(float)
         ps, cols, separators = fit_propensity(t, pop, cols)

@@ -155,7 +155,8 @@ def build_snapshot(directory: Path, patients: int, seed: int, console: Any) -> P
     eng = make_engine(f"sqlite:///{db}")
     try:
         upgrade(eng)
-        with Progress(TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed:,.0f}/{task.total:,.0f}"),
+        with Progress(TextColumn("{task.description}"), BarColumn(),
+                      TextColumn("{task.completed:,.0f}/{task.total:,.0f}"),
                       TimeElapsedColumn(), console=console, transient=True) as bar:
             task = bar.add_task(f"load_demo {patients:,} patients (seed {seed})", total=patients)
             load_demo(eng, patients=patients, seed=seed, progress=lambda k: bar.advance(task, k))
@@ -259,7 +260,8 @@ def compare_trajectories(cli_doc: Any, baseline: dict[str, Any]) -> dict[str, An
     worst = 0.0
     for comp in (cli_doc.get("comparisons") or []) if isinstance(cli_doc, dict) else []:
         key = comp.get("key")
-        base_traj = {(r["arm"], r["instrument"], r["timepoint"]): r for r in baseline.get("trajectories", {}).get(key, [])}
+        base_traj = {(r["arm"], r["instrument"], r["timepoint"]): r
+                     for r in baseline.get("trajectories", {}).get(key, [])}
         base_fu = {r["timepoint"]: r for r in baseline.get("followup", {}).get(key, [])}
         for r in comp.get("trajectories", []):
             b = base_traj.get((r["arm"], r["instrument"], r["timepoint"]))
@@ -543,7 +545,8 @@ def main() -> None:
         "benchmark": "spinetrack analyze", "date": started.isoformat(timespec="seconds"), "seed": args.seed,
         "machine": info,
         "settings": {"sizes": args.sizes, "spark_sizes": args.spark_sizes, "baseline_sizes": sorted(baseline_sizes),
-                     "sensitivity": sensitivity, "repeat": args.repeat, "blas_threads": args.blas_threads, "sample_interval_s": SAMPLE_S,
+                     "sensitivity": sensitivity, "repeat": args.repeat, "blas_threads": args.blas_threads,
+                     "sample_interval_s": SAMPLE_S,
                      "estimand": "ATO", "cli_available": help_text is not None},
         "notes": "seconds = child wall time incl. interpreter start and imports, the median of `runs` runs "
                  "(all_seconds lists them; Spark runs once); peak_rss_mb (the largest over the runs) = max(RSS of the "

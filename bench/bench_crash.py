@@ -35,6 +35,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import datetime as dt
 import http.cookiejar
 import json
@@ -129,10 +130,8 @@ def _kill_tree(server: Server) -> None:
     except psutil.NoSuchProcess:
         procs = []
     for p in procs:
-        try:
+        with contextlib.suppress(psutil.NoSuchProcess):
             p.kill()
-        except psutil.NoSuchProcess:
-            pass
     server.proc.wait(timeout=15)
     psutil.wait_procs(procs, timeout=15)
 
@@ -177,10 +176,8 @@ async def _load_then_kill(server: Server, method: str, per_client: list[list[Sen
 
     async def killer() -> None:
         t0 = time.perf_counter()
-        try:
+        with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(reached.wait(), timeout=max_seconds)
-        except TimeoutError:
-            pass
         await asyncio.sleep(res.kill_delay_s)
         killed.set()
         _kill_tree(server)

@@ -62,7 +62,8 @@ def main() -> None:
                 "ORM peak MB", "speed-up", "memory ratio"):
         t.add_column(col, justify="right")
     for r in results:
-        t.add_row(f"{r['patients']:,}", f"{r['responses']:,}", f"{r['seconds']:.1f}", f"{r['patients'] / r['seconds']:,.0f}",
+        t.add_row(f"{r['patients']:,}", f"{r['responses']:,}", f"{r['seconds']:.1f}",
+                  f"{r['patients'] / r['seconds']:,.0f}",
                   f"{r['peak_rss_mb']:.0f}", f"{r['db_mb']:.0f}",
                   f"{r['orm_seconds']:.1f}" if "orm_seconds" in r else "—",
                   f"{r['orm_peak_rss_mb']:.0f}" if "orm_peak_rss_mb" in r else "—",

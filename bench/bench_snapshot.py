@@ -64,8 +64,16 @@ def pandas_way(engine: Any, out: Path) -> dict[str, int]:
     import pandas as pd
     from sqlalchemy import select
 
-    from spinetrack.store.tables import (ComplicationRow, EpisodeRow, PatientRow, ProcedureRow, PromResponseRow,
-                                         ReadmissionRow, ReoperationRow, SiteRow)
+    from spinetrack.store.tables import (
+        ComplicationRow,
+        EpisodeRow,
+        PatientRow,
+        ProcedureRow,
+        PromResponseRow,
+        ReadmissionRow,
+        ReoperationRow,
+        SiteRow,
+    )
 
     out.mkdir(parents=True)
     P, E, R = PatientRow, EpisodeRow, PromResponseRow
@@ -216,7 +224,8 @@ def main() -> None:
         if tmp is not None:
             tmp.cleanup()
 
-    t = Table(title="spinetrack snapshot: streaming export vs pandas.read_sql → to_parquet (SQLite, fresh process each)")
+    t = Table(title="spinetrack snapshot: streaming export vs pandas.read_sql → to_parquet "
+                    "(SQLite, fresh process each)")
     for col in ("patients", "outcome rows", "DB MB", "stream s", "rows/s", "peak MB", "rekeyed s", "rekeyed MB",
                 "Parquet MB", "pandas s", "pandas MB", "speed-up", "memory ratio"):
         t.add_column(col, justify="right")

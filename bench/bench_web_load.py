@@ -58,8 +58,8 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -197,9 +197,11 @@ def make_visits(url: str, n: int, instrument_codes: Sequence[str]) -> list[Visit
         for _ in range(n):
             pid = store.add_patient(actor, site_id, {"birth_year": 1965, "sex": "male", "bmi": 27.5,
                                                      "smoking": "never", "diabetes": False, "asa_grade": 2})
-            eid = store.add_episode(actor, pid, {"diagnosis_code": "M51.16", "levels": "L4-L5", "enrolled_on": enrolled,
-                                                 "treatment": "mis", "treatment_family": "discectomy"})
-            inv, token = access.create_invitation(actor, eid, timepoint="baseline", instrument_codes=list(instrument_codes))
+            eid = store.add_episode(actor, pid, {"diagnosis_code": "M51.16", "levels": "L4-L5",
+                                                 "enrolled_on": enrolled, "treatment": "mis",
+                                                 "treatment_family": "discectomy"})
+            inv, token = access.create_invitation(actor, eid, timepoint="baseline",
+                                                  instrument_codes=list(instrument_codes))
             out.append(Visit(token, eid, inv))
         return out
     finally:
@@ -228,7 +230,8 @@ class Server:
         with self.log_path.open("wb") as log:
             # uvicorn's access log is left on: it is part of what a default deployment pays.
             self.proc = subprocess.Popen([sys.executable, "-m", "spinetrack.cli", "serve", "--host", "127.0.0.1",
-                                          "--port", str(self.port), *(["--workers", str(workers)] if workers > 1 else [])],
+                                          "--port", str(self.port),
+                                          *(["--workers", str(workers)] if workers > 1 else [])],
                                          env=env, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
@@ -418,7 +421,8 @@ class LevelResult:
     def summary(self) -> dict[str, Any]:
         lat = sorted(self.latencies_ms)
         return {"clients": self.clients, "requests": self.requests, "ok": self.ok, "errors": self.errors,
-                "seconds": round(self.seconds, 4), "per_second": round(self.ok / self.seconds, 2) if self.seconds else None,
+                "seconds": round(self.seconds, 4),
+                "per_second": round(self.ok / self.seconds, 2) if self.seconds else None,
                 "p50_ms": round(_quantile(lat, 0.50), 3) if lat else None,
                 "p99_ms": round(_quantile(lat, 0.99), 3) if lat else None,
                 "max_ms": round(lat[-1], 3) if lat else None,
@@ -499,10 +503,8 @@ class RawHttpClient:
     async def close(self) -> None:
         if self.writer is not None:
             self.writer.close()
-            try:
+            with suppress(OSError):
                 await self.writer.wait_closed()
-            except OSError:
-                pass
         self.reader = self.writer = None
 
 
@@ -580,13 +582,13 @@ def run_direct(per_client: list[list[Item]], max_requests: int, max_seconds: flo
             try:
                 rid = item.call()
                 ok, err = True, ""
-            except Exception as exc:  # noqa: BLE001 (reported, counted)
+            except Exception as exc:  # reported and counted, not raised
                 ok, err = False, f"{type(exc).__name__}: {exc}"
             ms = (time.perf_counter() - t0) * 1000
             if ok and item.replay:
                 try:
                     same = item.call() == rid
-                except Exception:  # noqa: BLE001
+                except Exception:
                     same = False
                 with lock:
                     res.replays += 1
