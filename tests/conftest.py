@@ -234,6 +234,17 @@ def spark_engine() -> Iterator[Any]:
 _NEEDS = {"pg_server_url": "postgres", "pg_database_url": "postgres", "_pg_head": "postgres", "spark_engine": "spark"}
 
 
+# Modules that build a synthetic cohort, a snapshot or trained models, run the whole scorecard,
+# print a PDF or drive the command line in subprocesses: each takes 10 s or more (measured with
+# ``--durations`` on this 2-core machine), so ``make test-fast`` leaves them to ``make test``.
+_SLOW_MODULES = frozenset({
+    "analysis/test_augmented_overlap.py", "analysis/test_outcome_definitions.py", "analysis/test_run.py",
+    "cli/test_analyze_cli.py", "cli/test_demo_cli.py", "cli/test_models_cli.py", "cli/test_score_cli.py",
+    "cli/test_serve.py", "predict/test_decision.py", "predict/test_models.py", "predict/test_profile.py",
+    "predict/test_validation.py", "reports/test_report.py", "reports/test_report_literature.py",
+    "security/test_bad_input.py", "security/test_route_matrix.py", "synth/test_cohort.py",
+})
+
 # Under ``pytest -n`` (make test), tests that share one expensive session fixture run on one worker:
 # the Spark session, the browser and its live servers, the trained prediction models.
 _GROUPS = {"browser": "browser", "predict": "predict"}
@@ -250,6 +261,8 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             if fixture in getattr(item, "fixturenames", ()) and item.get_closest_marker(marker) is None:
                 item.add_marker(getattr(pytest.mark, marker))
         parts = Path(str(item.path)).relative_to(tests_dir).parts
+        if "/".join(parts) in _SLOW_MODULES:
+            item.add_marker(pytest.mark.slow)
         if parts[0] == "browser":
             item.add_marker(pytest.mark.browser)
         group = "spark" if item.get_closest_marker("spark") else _GROUPS.get(parts[0])

@@ -56,6 +56,11 @@ class ComparisonSpec:
     # only patients whose diagnosis allows both options (``domain.options``); () = no restriction
     eligible_diagnoses: tuple[str, ...] = ()
 
+    @property
+    def against_conservative(self) -> bool:
+        """Whether one side is conservative care (the literature base compares surgical approaches only)."""
+        return CONSERVATIVE in self.treated + self.control
+
     def spec_hash(self) -> str:
         return hashlib.sha256(json.dumps(asdict(self), sort_keys=True).encode()).hexdigest()[:12]
 

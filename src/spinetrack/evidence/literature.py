@@ -90,7 +90,7 @@ LEVELS: Final[tuple[tuple[str, str], ...]] = (
 )
 _RANK: Final = {code: i + 1 for i, (code, _label) in enumerate(LEVELS)}
 _LABEL: Final = dict(LEVELS)
-_SCORECARD_COMPARISONS: Final = tuple(c.key for c in COMPARISONS)
+_SCORECARD_COMPARISONS: Final = {c.key: c for c in COMPARISONS}
 _RELATION_ORDER: Final = {r: i for i, r in enumerate(Relation)}
 _RELATION_TEXT: Final = {
     Relation.SAME_SCALE: "same quantity and unit as the claim",
@@ -484,16 +484,17 @@ def _build(claim_key: str, comparison_key: str, groups: Sequence[EvidenceGroup])
         ce = claim_evidence(claim_key)
     except ValueError:
         return None
-    if comparison_key not in _SCORECARD_COMPARISONS and comparison_key != "cross_cutting":
+    spec = _SCORECARD_COMPARISONS.get(comparison_key)
+    if spec is None and comparison_key != "cross_cutting":
         return None
-    if comparison_key == "surgery_vs_conservative":
+    if spec is not None and spec.against_conservative:
         gap = ("The literature base compares MIS with open surgery only; it holds no figure for surgery versus "
                "conservative care.")
         return LiteratureEntry(claim=claim_key, comparison=comparison_key, scope="not_covered", better=ce.better,
                                claim_unit=ce.unit, gap=gap, summary=gap)
-    if comparison_key == "pooled":
+    if spec is not None and len(spec.families) > 1:  # several procedure families, e.g. "pooled"
         entry = _entry(claim_key, comparison_key, ce, groups, {Comparison.CROSS_CUTTING}, "by_procedure_family")
-        families = tuple(_entry(claim_key, f, ce, groups, {Comparison(f)}, "procedure") for f in FAMILIES)
+        families = tuple(_entry(claim_key, f, ce, groups, {Comparison(f)}, "procedure") for f in spec.families)
         # each family's context says why a row is not that family's figure; the family figures
         # themselves are shown above the context and are left out of it
         shown = {i for f in families for i in f.source_ids}
@@ -508,15 +509,15 @@ def _build(claim_key: str, comparison_key: str, groups: Sequence[EvidenceGroup])
         if entry.has_figure:
             return _replace(entry, by_family=families, context=context)
         gap = ("By procedure family: the published studies compare MIS with open surgery within one procedure family "
-               "(discectomy, decompression or fusion), and no figure covers the families together, so none is set "
-               "beside the pooled estimate; the best figure of each family is listed with its family.")
+               f"({', '.join(spec.families[:-1])} or {spec.families[-1]}), and no figure covers the families together, "
+               "so none is set beside the pooled estimate; the best figure of each family is listed with its family.")
         figures = [f"{f.comparison}: {f.summary}" for f in families if f.has_figure]
         return LiteratureEntry(claim=claim_key, comparison=comparison_key, scope="by_procedure_family",
                                better=ce.better, claim_unit=ce.unit, gap=gap if ce.covered else ce.gap,
                                context=context, by_family=families,
                                summary="by procedure family" + (": " + " | ".join(figures) if figures else ": none"))
-    return _entry(claim_key, comparison_key, ce, groups, {Comparison(comparison_key), Comparison.CROSS_CUTTING},
-                  "procedure")
+    literature = Comparison(spec.families[0] if spec is not None and spec.families else comparison_key)
+    return _entry(claim_key, comparison_key, ce, groups, {literature, Comparison.CROSS_CUTTING}, "procedure")
 
 
 def _replace(entry: LiteratureEntry, **changes: Any) -> LiteratureEntry:

@@ -477,12 +477,16 @@ def summarize_evidence(claim: str | Iterable[str] | None = None, comparison: str
         raise ValidationError(field="comparison", value=comparison, allowed=COMPARISON_KEYS)
     notes: list[str] = []
     groups = evidence_groups(studies, arms)
-    if comparison == "surgery_vs_conservative":
+    spec = next((c for c in COMPARISONS if c.key == comparison), None)
+    if spec is not None and spec.against_conservative:
         groups = ()
         notes.append("The literature base compares MIS with open surgery only; it holds no figure for surgery "
                      "versus conservative care.")
     elif comparison in FAMILIES:
         groups = tuple(g for g in groups if g.comparison in (Comparison(comparison), Comparison.CROSS_CUTTING))
+    elif spec is not None and set(spec.families) != set(FAMILIES):  # some procedure families only
+        chosen = {Comparison(f) for f in spec.families} | {Comparison.CROSS_CUTTING}
+        groups = tuple(g for g in groups if g.comparison in chosen)
     elif comparison == "cross_cutting":
         groups = tuple(g for g in groups if g.comparison is Comparison.CROSS_CUTTING)
     if keys:
