@@ -38,6 +38,7 @@ from sqlalchemy.exc import DataError
 from sqlalchemy.orm import Session
 
 from spinetrack import clock
+from spinetrack.clock import utcnow
 from spinetrack.errors import (
     AuthenticationError,
     ConflictError,
@@ -69,7 +70,6 @@ from spinetrack.store.visits import (
     Visits,
     VisitSubmission,
     _as_refusal,
-    _now,
     hash_token,
 )
 
@@ -134,7 +134,7 @@ class Access(Visits):
                  clock: Callable[[], dt.datetime] | None = None) -> None:
         self.store = store
         self.env = env
-        self.clock = clock or _now  # naive UTC; the sign-in throttle and sessions read it
+        self.clock = clock or utcnow  # naive UTC; the sign-in throttle and sessions read it
 
     # ------------------------------------------------------------------ accounts
 
@@ -187,7 +187,7 @@ class Access(Visits):
             raise ConflictError(f"user {username!r} already exists", field="user.username")
         row = UserRow(username=username, display_name=display_name, role=role, site_id=site_id,
                       password_hash=_HASHER.hash(password) if password is not None else None, active=True,
-                      created_at=_now(), demo=bool(demo))
+                      created_at=utcnow(), demo=bool(demo))
         s.add(row)
         s.flush()
         audit.append(s, actor=actor.name, actor_role=actor.role, action="create", entity="user", entity_id=row.id,

@@ -81,7 +81,6 @@ def _row_dict(row: Any) -> dict[str, Any]:
     return {c.key: getattr(row, c.key) for c in row.__table__.columns if c.key not in _HIDDEN}
 
 
-_now = utcnow  # spinetrack.clock: naive UTC, as the store keeps timestamps
 
 
 def _patient(s: Session, actor: Actor, patient_id: int) -> PatientRow:
@@ -152,7 +151,7 @@ def get_child(store: Store, actor: Actor, entity: str, record_id: int) -> dict[s
 
 def invitation_status(row: InvitationRow, now: dt.datetime | None = None) -> str:
     """``revoked``, ``completed``, ``expired``, ``opened`` or ``open``."""
-    now = now or _now()
+    now = now or utcnow()
     if row.revoked:
         return "revoked"
     if row.completed_at is not None:
@@ -228,7 +227,7 @@ def get_visit(store: Store, actor: Actor, invitation_id: int) -> dict[str, Any]:
 def visit_closed(view: InvitationView, now: dt.datetime | None = None) -> bool:
     """True once every questionnaire of the visit is in or the link has expired: the session
     may then only replay a submission it already made (same ``Idempotency-Key``)."""
-    return view.done or (now or _now()) > view.expires_at
+    return view.done or (now or utcnow()) > view.expires_at
 
 
 # ------------------------------------------------------------------------------ trajectory

@@ -132,7 +132,6 @@ def validate_identity(identity: Mapping[str, Any]) -> dict[str, Any]:
     return out
 
 
-_utcnow = utcnow  # spinetrack.clock: naive UTC, as the store keeps timestamps
 
 
 def _row_dict(row: Any, exclude: tuple[str, ...] = ()) -> dict[str, Any]:
@@ -230,7 +229,7 @@ class Store:
                         PatientIdentityRow.site_id == site_id, PatientIdentityRow.mrn == ident["mrn"])).first():
                     raise ConflictError(f"hospital number {ident['mrn']!r} is already used at this site",
                                         field="identity.mrn")
-                s.add(PatientIdentityRow(patient_id=row.id, site_id=site_id, updated_at=_utcnow(), **ident))
+                s.add(PatientIdentityRow(patient_id=row.id, site_id=site_id, updated_at=utcnow(), **ident))
             audit.append(s, actor=actor.name, actor_role=actor.role, action="create", entity="patient",
                          entity_id=row.id, patient_id=row.id)
             return row.id
@@ -453,7 +452,7 @@ class Store:
             "instrument_version": score.version, "collected_on": rec.collected_on,
             "days_from_index": rec.days_from_index, "answers": dict(rec.answers), "score": score.total,
             "score_detail": score.detail(), "valid": score.valid, "source": source,
-            "idempotency_key": idempotency_key, "created_at": _utcnow()}).inserted_primary_key
+            "idempotency_key": idempotency_key, "created_at": utcnow()}).inserted_primary_key
         assert key is not None, "an INSERT of one row returns its key"
         rid = key[0]
         audit.append(s, actor=actor.name, actor_role=actor.role, action="create", entity="prom_response",

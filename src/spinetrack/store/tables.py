@@ -75,7 +75,6 @@ class Base(DeclarativeBase):
     type_annotation_map: ClassVar[dict[Any, Any]] = {dict[str, Any]: JSON, str: String(255)}
 
 
-_utcnow = utcnow  # spinetrack.clock: naive UTC, as the store keeps timestamps
 
 
 def _sql_list(codes: Sequence[str]) -> str:
@@ -91,7 +90,7 @@ class SiteRow(Base):
     code: Mapped[str] = mapped_column(String(32), unique=True)
     name: Mapped[str] = mapped_column(String(200))
     country: Mapped[str | None] = mapped_column(String(2))
-    created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=_utcnow)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
 
 
 class UserRow(Base):
@@ -105,7 +104,7 @@ class UserRow(Base):
     site_id: Mapped[int | None] = mapped_column(ForeignKey("sites.id"))
     password_hash: Mapped[str | None] = mapped_column(String(255))  # None: not set yet, or reset by an admin
     active: Mapped[bool] = mapped_column(Boolean, default=True)
-    created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=_utcnow)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
     demo: Mapped[bool] = mapped_column(Boolean, default=False)  # a demo login (refused in production)
     last_login_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
 
@@ -133,7 +132,7 @@ class PatientRow(Base):
     work_status: Mapped[str | None] = mapped_column(String(24))
     symptom_duration_weeks: Mapped[int | None] = mapped_column(Integer)
     prior_spine_surgery: Mapped[bool | None] = mapped_column(Boolean)
-    created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=_utcnow)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
 
     episodes: Mapped[list[EpisodeRow]] = relationship(back_populates="patient")
 
@@ -159,7 +158,7 @@ class EpisodeRow(Base):
     treatment_family: Mapped[str | None] = mapped_column(String(16))
     enrolled_on: Mapped[dt.date] = mapped_column(Date)
     index_date: Mapped[dt.date | None] = mapped_column(Date)
-    created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=_utcnow)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
 
     patient: Mapped[PatientRow] = relationship(back_populates="episodes")
     findings: Mapped[list[ImagingFindingRow]] = relationship(back_populates="episode", cascade="all, delete-orphan")
@@ -213,7 +212,7 @@ class ProcedureRow(Base):
     fluoro_dose_mgy: Mapped[float | None] = mapped_column(Float)
     los_days: Mapped[float | None] = mapped_column(Float)
     transfusion: Mapped[bool | None] = mapped_column(Boolean)
-    created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=_utcnow)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
 
 
 class ComplicationRow(Base):
@@ -230,7 +229,7 @@ class ComplicationRow(Base):
     clavien_dindo: Mapped[str] = mapped_column(String(4))
     occurred_on: Mapped[dt.date] = mapped_column(Date)
     detail: Mapped[str | None] = mapped_column(Text)  # free text: never exported
-    created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=_utcnow)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
 
 
 class ReadmissionRow(Base):
@@ -241,7 +240,7 @@ class ReadmissionRow(Base):
     episode_id: Mapped[int] = mapped_column(ForeignKey("episodes.id", ondelete="CASCADE"))
     admitted_on: Mapped[dt.date] = mapped_column(Date)
     reason: Mapped[str | None] = mapped_column(Text)  # free text: never exported
-    created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=_utcnow)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
 
 
 class ReoperationRow(Base):
@@ -253,7 +252,7 @@ class ReoperationRow(Base):
     performed_on: Mapped[dt.date] = mapped_column(Date)
     reason: Mapped[str] = mapped_column(String(32))
     levels: Mapped[str | None] = mapped_column(String(40))
-    created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=_utcnow)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
 
 
 class TimepointRow(Base):
@@ -291,7 +290,7 @@ class PromResponseRow(Base):
     valid: Mapped[bool] = mapped_column(Boolean)
     source: Mapped[str] = mapped_column(String(16))  # patient, clinician, import, synthetic
     idempotency_key: Mapped[str | None] = mapped_column(String(128), unique=True)
-    created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=_utcnow)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
 
 
 class ScreeningAssessmentRow(Base):
@@ -311,7 +310,7 @@ class ScreeningAssessmentRow(Base):
     answers: Mapped[dict[str, Any]] = mapped_column(JSON)
     assessed_on: Mapped[dt.date] = mapped_column(Date)
     assessed_by: Mapped[str] = mapped_column(String(64))
-    created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=_utcnow)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
 
 
 class AuditRow(Base):
@@ -349,7 +348,7 @@ class PatientIdentityRow(Base):
     mrn: Mapped[str | None] = mapped_column(String(64))
     email: Mapped[str | None] = mapped_column(String(200))
     phone: Mapped[str | None] = mapped_column(String(40))
-    updated_at: Mapped[dt.datetime] = mapped_column(DateTime, default=_utcnow)
+    updated_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
 
 
 class WebSessionRow(Base):

@@ -53,7 +53,6 @@ LINK_CLOSED = "this questionnaire link is no longer open; use the link from your
 _T = TypeVar("_T")
 
 
-_now = clock.utcnow  # spinetrack.clock: naive UTC, as the store keeps timestamps
 
 
 def hash_token(token: str) -> str:
@@ -229,7 +228,7 @@ class Visits:
             instruments.get(code, "invitation.instruments")
         if not isinstance(valid_days, int) or not 1 <= valid_days <= 90:
             raise ValidationError(field="invitation.valid_days", value=valid_days, allowed="1 to 90")
-        now = now or _now()
+        now = now or clock.utcnow()
         with self.store.transaction() as s:
             ep = Store._episode(s, episode_id, actor)
             if s.get(TimepointRow, timepoint) is None:
@@ -279,7 +278,7 @@ class Visits:
     def open_invitation(self, token: str, *, now: dt.datetime | None = None) -> tuple[str, InvitationView]:
         """Exchange an invitation token for a patient session: ``(patient_session_token, view)``.
         Refused when unknown, revoked, expired or already completed."""
-        now = now or _now()
+        now = now or clock.utcnow()
         with self.store.transaction() as s:
             inv = s.execute(select(InvitationRow).where(InvitationRow.token_hash == hash_token(token or ""))).scalar()
             if inv is None or inv.revoked:
@@ -300,7 +299,7 @@ class Visits:
                                 allow_completed: bool = False) -> InvitationView | None:
         if not session_token:
             return None
-        now = now or _now()
+        now = now or clock.utcnow()
         with self.store.transaction() as s:
             found = self._visit_row(s, ("session", hash_token(session_token)))
             if found is None or not self._session_usable(found, now, allow_completed):
@@ -319,7 +318,7 @@ class Visits:
             if row is None:
                 row = ResponseDraftRow(invitation_id=view.invitation_id, instrument=instrument, answers={})
                 s.add(row)
-            row.answers, row.updated_at = clean, _now()
+            row.answers, row.updated_at = clean, clock.utcnow()
             audit.append(s, actor=view.actor.name, actor_role="patient", action="update", entity="response_draft",
                          entity_id=view.invitation_id, patient_id=view.patient_id, detail={"instrument": instrument})
 
