@@ -131,7 +131,7 @@ def models_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def _get(url: str, timeout: float = 2.0) -> int:
-    with urllib.request.urlopen(url, timeout=timeout) as r:  # noqa: S310 (loopback only)
+    with urllib.request.urlopen(url, timeout=timeout) as r:  # loopback only
         return int(r.status)
 
 
@@ -139,7 +139,7 @@ def start_server(database_url: str, backend: str, workdir: Path, models: Path | 
                  ) -> tuple[subprocess.Popen[bytes], LiveServer]:
     """Start ``spinetrack serve`` on 127.0.0.1 and a free port; return once /healthz answers."""
     last_error = ""
-    for attempt in range(3):  # a free port can be taken between the probe and the bind: retry
+    for _attempt in range(3):  # a free port can be taken between the probe and the bind: retry
         port = _free_port()
         log_path = workdir / f"serve-{backend}-{port}.log"
         env = {**os.environ, "SPINETRACK_DATABASE_URL": database_url, "SPINETRACK_ENV": "development",

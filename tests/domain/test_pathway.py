@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+from itertools import pairwise
 from typing import Any
 
 import pytest
@@ -41,7 +42,8 @@ TODAY = dt.date(2025, 6, 1)
 D = dt.date.fromisoformat
 
 # STANDARDS.md "Registries and timepoints": (code, weeks or months after the index date)
-STANDARDS_TIMEPOINTS = [("baseline", 0, "d"), ("2w", 2, "w"), ("6w", 6, "w"), ("3m", 3, "m"), ("12m", 12, "m"), ("24m", 24, "m")]
+STANDARDS_TIMEPOINTS = [("baseline", 0, "d"), ("2w", 2, "w"), ("6w", 6, "w"),
+                        ("3m", 3, "m"), ("12m", 12, "m"), ("24m", 24, "m")]
 LEVELS = ["L1-L2", "L2-L3", "L3-L4", "L4-L5", "L5-S1"]
 FAMILIES = ["discectomy", "decompression", "fusion"]
 ARMS = ["conservative", "mis", "open"]  # STANDARDS.md: conservative care, approach mis or open
@@ -49,7 +51,8 @@ CONSERVATIVE = ["physiotherapy", "medication", "injection"]
 CLAVIEN_DINDO = ["I", "II", "IIIa", "IIIb", "IVa", "IVb", "V"]
 
 
-def _raises(fn: Any, data: Any, field: str, allowed: list[str] | tuple[str, ...] = (), **kwargs: Any) -> ValidationError:
+def _raises(fn: Any, data: Any, field: str, allowed: list[str] | tuple[str, ...] = (),
+            **kwargs: Any) -> ValidationError:
     """Call ``fn(data)``; it must raise a ValidationError for ``field`` whose message lists ``allowed``."""
     with pytest.raises(ValidationError) as exc:
         fn(data, **kwargs)
@@ -92,7 +95,7 @@ def test_baseline_window_is_up_to_180_days_before_index() -> None:
 def test_follow_up_windows_start_after_index_and_do_not_overlap() -> None:
     follow_ups = [tp for tp in TIMEPOINTS if not tp.is_baseline]
     assert follow_ups[0].window_from_days >= 1
-    for a, b in zip(follow_ups, follow_ups[1:]):
+    for a, b in pairwise(follow_ups):
         assert a.window_to_days < b.window_from_days, (a.code, b.code)
 
 
@@ -237,7 +240,8 @@ def test_bad_patient_field(change: dict, field: str, allowed: list[str]) -> None
 GOOD_EPISODE = {
     "diagnosis_code": "M51.16",
     "levels": "L4-L5",
-    "imaging_findings": [{"level": "L4-L5", "kind": "disc_herniation", "morphology": "extrusion", "zone": "subarticular"}],
+    "imaging_findings": [{"level": "L4-L5", "kind": "disc_herniation", "morphology": "extrusion",
+                          "zone": "subarticular"}],
     "conservative_care": ["physiotherapy", "medication"],
     "conservative_care_weeks": 8,
     "treatment": "mis",
@@ -295,7 +299,8 @@ def test_conservative_episode_without_index_date_is_created() -> None:
         ({"index_date": "2024-01-09"}, "index_date", ["2024-01-10"]),  # before enrolment
         ({"imaging_findings": "disc"}, "imaging_findings", ["a list of findings"]),
         (
-            {"imaging_findings": [{"level": "L4-L5", "kind": "disc_herniation", "morphology": "prolapse", "zone": "central"}]},
+            {"imaging_findings": [{"level": "L4-L5", "kind": "disc_herniation", "morphology": "prolapse",
+                                   "zone": "central"}]},
             "imaging_findings[0].morphology",
             ["bulge", "protrusion", "extrusion", "sequestration"],
         ),
@@ -344,14 +349,16 @@ def test_good_procedure_is_created() -> None:
 
 
 def test_procedure_measures_are_optional() -> None:
-    r = ProcedureRecord.create({"procedure_code": "fusion_open_tlif", "performed_on": "2024-02-01", "levels": ["L4-L5", "L5-S1"]})
+    r = ProcedureRecord.create({"procedure_code": "fusion_open_tlif", "performed_on": "2024-02-01",
+                                "levels": ["L4-L5", "L5-S1"]})
     assert (r.incision_mm, r.ebl_ml, r.op_time_min, r.fluoro_s, r.los_days, r.transfusion) == (None,) * 6
 
 
 @pytest.mark.parametrize(
     ("change", "field", "allowed"),
     [
-        ({"procedure_code": "microdiscectomy"}, "procedure_code", ["discectomy_open", "discectomy_tubular", "fusion_mis_tlif"]),
+        ({"procedure_code": "microdiscectomy"}, "procedure_code",
+         ["discectomy_open", "discectomy_tubular", "fusion_mis_tlif"]),
         ({"procedure_code": None}, "procedure_code", ["discectomy_open"]),
         ({"performed_on": None}, "performed_on", ["YYYY-MM-DD"]),
         ({"performed_on": "01/02/2024"}, "performed_on", ["YYYY-MM-DD"]),
@@ -385,9 +392,9 @@ def _episode(**change: Any) -> EpisodeRecord:
 
 def test_matching_procedure_passes_episode_check() -> None:
     ProcedureRecord.create(GOOD_PROCEDURE).check_against_episode(_episode())
-    ProcedureRecord.create({**GOOD_PROCEDURE, "procedure_code": "discectomy_open", "levels": "L4-L5,L5-S1"}).check_against_episode(
-        _episode(treatment="open")
-    )
+    ProcedureRecord.create(
+        {**GOOD_PROCEDURE, "procedure_code": "discectomy_open", "levels": "L4-L5,L5-S1"}
+    ).check_against_episode(_episode(treatment="open"))
 
 
 @pytest.mark.parametrize(
@@ -479,7 +486,8 @@ def test_readmission_checks_date_and_fields() -> None:
     _raises(ReadmissionRecord.create, {"admitted_on": "2024-01-31"}, "readmission.admitted_on", ["2024-02-01"],
             performed_on=D("2024-02-01"))
     _raises(ReadmissionRecord.create, {"admitted_on": None}, "readmission.admitted_on", ["YYYY-MM-DD"])
-    _raises(ReadmissionRecord.create, {"admitted_on": "2024-02-10", "ward": "3"}, "readmission.ward", ["admitted_on", "reason"])
+    _raises(ReadmissionRecord.create, {"admitted_on": "2024-02-10", "ward": "3"}, "readmission.ward",
+            ["admitted_on", "reason"])
 
 
 def test_readmission_reason_of_wrong_type_is_refused() -> None:
@@ -493,8 +501,8 @@ def test_reoperation_checks_date_reason_and_levels() -> None:
                                  index_date=D("2024-02-01"))
     assert r.reason is ReoperationReason.RECURRENT_HERNIATION
     assert r.levels == (Level.L4_L5,)
-    _raises(ReoperationRecord.create, {"performed_on": "2024-02-01", "reason": "restenosis"}, "reoperation.performed_on",
-            ["2024-02-01"], index_date=D("2024-02-01"))  # same day as the index procedure
+    _raises(ReoperationRecord.create, {"performed_on": "2024-02-01", "reason": "restenosis"},
+            "reoperation.performed_on", ["2024-02-01"], index_date=D("2024-02-01"))  # same day as the index procedure
     _raises(ReoperationRecord.create, {"performed_on": "2024-06-01", "reason": "bad luck"}, "reoperation.reason",
             ["recurrent_herniation", "restenosis", "complication"])
     _raises(ReoperationRecord.create, {"performed_on": "2024-06-01", "reason": "restenosis", "levels": "L9-L10"},

@@ -64,7 +64,8 @@ STANDARDS_RED_FLAGS = {
 TRIGGERS = [(flag, q) for flag, qs in STANDARDS_RED_FLAGS.items() for q in qs]
 # The citations as STANDARDS.md names them (the brief's exact strings).
 NICE = "NICE NG59: Low back pain and sciatica in over 16s: assessment and management"
-NASS_LDH = "NASS evidence-based clinical guideline: diagnosis and treatment of lumbar disc herniation with radiculopathy"
+NASS_LDH = ("NASS evidence-based clinical guideline: "
+            "diagnosis and treatment of lumbar disc herniation with radiculopathy")
 NASS_DLSS = "NASS evidence-based clinical guideline: diagnosis and treatment of degenerative lumbar spinal stenosis"
 # One ICD-10-CM code per diagnosis group (STANDARDS.md "Clinical vocabularies").
 CODE_OF_GROUP = {
@@ -236,7 +237,7 @@ def test_screening_answers_accept_strings_and_none_and_default_to_unknown() -> N
 def test_screening_answers_refuse_booleans_and_numbers(value: object) -> None:
     """RFC 8259 types, strict: the answers are the strings yes, no, unknown; JSON true was
     read as "yes" (issue 16), a red flag the sender may not have meant."""
-    with pytest.raises(ValidationError, match="screening.saddle_anaesthesia.*allowed: yes, no, unknown"):
+    with pytest.raises(ValidationError, match=r"screening\.saddle_anaesthesia.*allowed: yes, no, unknown"):
         ScreeningAnswers.create({"assessed_on": "2025-03-10", "saddle_anaesthesia": value})
 
 

@@ -81,7 +81,8 @@ def test_icd10cm_edition_is_recorded_and_is_the_one_standards_quotes() -> None:
     # the CSV's own header must name the same edition as its source line (edition kept as data)
     header = [
         line
-        for line in resources.files("spinetrack.domain").joinpath("data/icd10cm_lbp.csv").read_text("utf-8").splitlines()
+        for line in resources.files("spinetrack.domain").joinpath("data/icd10cm_lbp.csv")
+        .read_text("utf-8").splitlines()
         if line.startswith("#")
     ]
     assert any(line.startswith("# edition:") and STANDARDS_EDITION in line for line in header), header
@@ -301,8 +302,10 @@ def test_graded_findings_accept_every_grade(kind: str, field: str, values: list[
     ("data", "field", "allowed"),
     [
         # morphology / zone outside nomenclature 2.0
-        ({"kind": "disc_herniation", "morphology": "prolapse", "zone": "central"}, "morphology", NOMENCLATURE_MORPHOLOGY),
-        ({"kind": "disc_herniation", "morphology": "herniation", "zone": "central"}, "morphology", NOMENCLATURE_MORPHOLOGY),
+        ({"kind": "disc_herniation", "morphology": "prolapse", "zone": "central"}, "morphology",
+         NOMENCLATURE_MORPHOLOGY),
+        ({"kind": "disc_herniation", "morphology": "herniation", "zone": "central"}, "morphology",
+         NOMENCLATURE_MORPHOLOGY),
         ({"kind": "disc_herniation", "morphology": "extrusion", "zone": "posterolateral"}, "zone", NOMENCLATURE_ZONES),
         ({"kind": "disc_herniation", "morphology": "extrusion"}, "zone", NOMENCLATURE_ZONES),  # missing
         ({"kind": "disc_herniation", "zone": "foraminal"}, "morphology", NOMENCLATURE_MORPHOLOGY),  # missing
@@ -316,7 +319,8 @@ def test_graded_findings_accept_every_grade(kind: str, field: str, values: list[
         ({"kind": "spondylolisthesis", "meyerding": "VI"}, "meyerding", ROMAN_I_TO_V),
         ({"kind": "spondylolisthesis", "meyerding": 2}, "meyerding", ROMAN_I_TO_V),
         # unknown kind
-        ({"kind": "fracture"}, "kind", ["disc_herniation", "disc_degeneration", "central_stenosis", "spondylolisthesis"]),
+        ({"kind": "fracture"}, "kind",
+         ["disc_herniation", "disc_degeneration", "central_stenosis", "spondylolisthesis"]),
     ],
 )
 def test_invalid_finding_values_name_field_and_allowed(data: dict, field: str, allowed: list[str]) -> None:
@@ -417,7 +421,8 @@ def test_every_technique_is_used_by_some_mis_procedure() -> None:
     ("approach", "technique"),
     [(Approach.MIS, None), (Approach.OPEN, Technique.TUBULAR), (Approach.OPEN, Technique.PERCUTANEOUS)],
 )
-def test_procedure_entry_refuses_mis_without_technique_and_open_with_one(approach: Approach, technique: Technique | None) -> None:
+def test_procedure_entry_refuses_mis_without_technique_and_open_with_one(
+        approach: Approach, technique: Technique | None) -> None:
     with pytest.raises(ValueError, match="technique"):
         ProcedureEntry("x", ProcedureFamily.DISCECTOMY, approach, technique, "x")
 

@@ -53,7 +53,7 @@ BUILTIN = eq5d5l.value_sets()  # at import no site set is registered: the shippe
 
 
 def _answers(state: str, vas: int | None = None) -> dict[str, int | None]:
-    out: dict[str, int | None] = {d: int(c) for d, c in zip(DIMENSIONS, state)}
+    out: dict[str, int | None] = {d: int(c) for d, c in zip(DIMENSIONS, state, strict=True)}
     out["vas"] = vas
     return out
 
@@ -187,7 +187,8 @@ def test_unknown_value_set_lists_the_supported_ones() -> None:
 def test_sets_with_special_terms_are_refused_with_the_reason(name: str) -> None:
     with pytest.raises(ValidationError) as err:
         EQ5D5L.score(_answers("11111"), value_set=name)
-    assert err.value.field == "value_set" and (err.value.reason or "").startswith("not supported yet: uses special terms")
+    assert err.value.field == "value_set"
+    assert (err.value.reason or "").startswith("not supported yet: uses special terms")
     assert name not in err.value.allowed.split(", ")
     with pytest.raises(ValidationError):
         eq5d5l.index(np.ones((1, 5), dtype=int), name)
@@ -266,21 +267,23 @@ def site_set():  # type: ignore[no-untyped-def]
     names: list[str] = []
     yield names
     for n in names:
-        eq5d5l._unregister_value_set(n)  # noqa: SLF001
+        eq5d5l._unregister_value_set(n)
 
 
 def test_register_value_set_adds_a_usable_set(site_set: list[str]) -> None:
     # The site's set here is the published Dutch set re-entered (coefficients read back from the
     # shipped table), so the test invents no coefficient; it must then score exactly like it.
     coef = eq5d5l.coefficients("Netherlands")
-    name = eq5d5l.register_value_set("Site NL", coef, "Versteegh MM et al. Value Health 2016, doi:10.1016/j.jval.2016.01.003")
+    name = eq5d5l.register_value_set("Site NL", coef,
+                                     "Versteegh MM et al. Value Health 2016, doi:10.1016/j.jval.2016.01.003")
     site_set.append(name)
     assert name in eq5d5l.value_sets() and eq5d5l.reference(name).startswith("Versteegh")
     assert np.array_equal(eq5d5l.index(ALL_STATES, name), eq5d5l.index(ALL_STATES, "Netherlands"))
     assert EQ5D5L.score(_answers("21111"), value_set="site nl").subscales["value_set"] == "Site NL"
     # level-1 keys are optional
     short = {k: v for k, v in eq5d5l.coefficients("England").items() if not k.endswith("1")}
-    site_set.append(eq5d5l.register_value_set("Site EN", short, "Devlin NJ et al. Health Econ 2018, doi:10.1002/hec.3564"))
+    site_set.append(eq5d5l.register_value_set("Site EN", short,
+                                              "Devlin NJ et al. Health Econ 2018, doi:10.1002/hec.3564"))
     assert _score("12345", "Site EN") == _score("12345", "England")
     with pytest.raises(ValidationError) as err:
         eq5d5l.register_value_set("Site EN", short, "again")

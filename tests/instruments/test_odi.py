@@ -83,7 +83,7 @@ _sections = st.lists(st.one_of(st.none(), st.integers(0, 5), st.integers(0, 5), 
 @settings(max_examples=300, deadline=None)
 @given(_sections)
 def test_odi_range_and_validity_follow_the_missing_rule(values: list[int | None]) -> None:
-    s = ODI.score(dict(zip(odi.ITEM_CODES, values)))
+    s = ODI.score(dict(zip(odi.ITEM_CODES, values, strict=True)))
     missing = values.count(None)
     assert s.valid == (missing <= odi.MAX_MISSING)
     if s.valid:
@@ -93,12 +93,12 @@ def test_odi_range_and_validity_follow_the_missing_rule(values: list[int | None]
 @settings(max_examples=300, deadline=None)
 @given(_sections, st.integers(0, 9))
 def test_odi_never_decreases_when_a_section_gets_worse(values: list[int | None], k: int) -> None:
-    s = ODI.score(dict(zip(odi.ITEM_CODES, values)))
+    s = ODI.score(dict(zip(odi.ITEM_CODES, values, strict=True)))
     v = values[k]
     if s.valid and v is not None and v < 5:
         worse = list(values)
         worse[k] = v + 1
-        assert ODI.score(dict(zip(odi.ITEM_CODES, worse))).total > s.total  # type: ignore[operator]
+        assert ODI.score(dict(zip(odi.ITEM_CODES, worse, strict=True))).total > s.total  # type: ignore[operator]
 
 
 @settings(max_examples=300, deadline=None)
@@ -108,10 +108,10 @@ def test_odi_depends_only_on_answered_values_not_on_which_sections_are_missing(
     """Score = sum / (5 x answered) x 100: moving the missing sections elsewhere, or filling a
     missing section with the mean of the others (when whole), leaves the score unchanged."""
     values: list[int | None] = answered + [None] * (10 - len(answered))
-    a = ODI.score(dict(zip(odi.ITEM_CODES, values))).total
+    a = ODI.score(dict(zip(odi.ITEM_CODES, values, strict=True))).total
     shuffled = list(values)
     rnd.shuffle(shuffled)  # type: ignore[attr-defined]
-    assert ODI.score(dict(zip(odi.ITEM_CODES, shuffled))).total == pytest.approx(a)
+    assert ODI.score(dict(zip(odi.ITEM_CODES, shuffled, strict=True))).total == pytest.approx(a)
     if len(answered) < 10 and sum(answered) % len(answered) == 0:
         filled = answered + [sum(answered) // len(answered)] + [None] * (9 - len(answered))
-        assert ODI.score(dict(zip(odi.ITEM_CODES, filled))).total == pytest.approx(a)
+        assert ODI.score(dict(zip(odi.ITEM_CODES, filled, strict=True))).total == pytest.approx(a)

@@ -47,7 +47,8 @@ RED_FLAGS = (("cauda_equina", "Suspected cauda equina syndrome"), ("infection", 
              ("malignancy", "Suspected malignancy"), ("fracture", "Suspected fracture"),
              ("motor_deficit", "Progressive or severe motor deficit"))
 NICE = "NICE NG59, Low back pain and sciatica in over 16s: assessment and management (2016, updated 2020)"
-NASS_LDH = "NASS Evidence-Based Clinical Guidelines: Diagnosis and Treatment of Lumbar Disc Herniation with Radiculopathy (2012)"
+NASS_LDH = ("NASS Evidence-Based Clinical Guidelines: "
+            "Diagnosis and Treatment of Lumbar Disc Herniation with Radiculopathy (2012)")
 
 
 def _est(estimate: float | None, low: float | None, high: float | None, source: str = "clinic", *,
@@ -66,7 +67,8 @@ def _outcome(key: str, label: str, kind: str, unit: str, better: str, by_option:
             "sources_note": None, "by_option": by_option}
 
 
-def _screening(*, recorded: bool = True, present: tuple[str, ...] = (), unknown: tuple[str, ...] = ()) -> dict[str, Any]:
+def _screening(*, recorded: bool = True, present: tuple[str, ...] = (),
+               unknown: tuple[str, ...] = ()) -> dict[str, Any]:
     flags = [{"flag": k, "label": label, "status": "present" if k in present else "unknown" if k in unknown
               else "absent", "citation": NICE} for k, label in RED_FLAGS]
     return {
@@ -177,8 +179,9 @@ def _literature() -> dict[str, Any]:
                     cell.update(pi_low=None, pi_high=None, pi_level=None, pi_beyond_days=None)
         if "conservative" in outcome["by_option"]:  # clinic beside published studies: the builder flags the row
             outcome.update(mixed_sources=True, sources_note="Sources differ in this row: Non-surgical care from the "
-                           "clinic's model (adjusted to this patient); Minimally invasive surgery and Open surgery from "
-                           "published studies (their average patient, not adjusted). The numbers are not like for like.")
+                           "clinic's model (adjusted to this patient); Minimally invasive surgery and Open surgery "
+                           "from published studies (their average patient, not adjusted). The numbers are not like "
+                           "for like.")
     doc["synthetic_data"] = True
     doc["sources"] = [lit, NICE]
     return doc

@@ -16,6 +16,7 @@ import re
 import xml.etree.ElementTree as ET
 import zlib
 from html.parser import HTMLParser
+from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
@@ -234,7 +235,7 @@ def test_report_accessibility_basics(page):
     c = _check(page)
     assert c.html_lang == "en"
     assert c.headings[0] == 1
-    assert all(b <= a + 1 for a, b in zip(c.headings, c.headings[1:])), "a heading level is skipped"
+    assert all(b <= a + 1 for a, b in pairwise(c.headings)), "a heading level is skipped"
     assert c.th_without_scope == 0
     for svg in re.findall(r"<svg\b[^>]*>", page):
         assert 'role="img"' in svg and "aria-labelledby=" in svg
@@ -281,7 +282,8 @@ def test_report_synthetic_warning_when_the_manifest_says_so(doc):
 def test_report_mcid_lines_default_to_the_threshold_table_and_can_be_overridden(doc):
     d = copy.deepcopy(doc)
     d["comparisons"] = d["comparisons"][:1]
-    d["results"] = [r for r in d["results"] if r["comparison"] == "discectomy" and r["claim"] in ("odi_12m", "eq5d_12m")]
+    d["results"] = [r for r in d["results"]
+                    if r["comparison"] == "discectomy" and r["claim"] in ("odi_12m", "eq5d_12m")]
 
     def trajectories(html: str) -> list[str]:
         return re.findall(r'<svg id="fig-traj.*?</svg>', html, flags=re.DOTALL)

@@ -181,7 +181,8 @@ def test_methods_and_limitations_say_how_figures_were_chosen_and_where_they_come
     for text in ("Published evidence", "meta-analysis of RCTs; meta-analysis including observational studies",
                  "our own pool of at least two independent primary studies", "never re-pooled",
                  "REML estimate of tau²", "Hartung–Knapp–Sidik–Jonkman",
-                 "have not yet been checked against the full papers", "by procedure family", "no published figure comes from our own pool",
+                 "have not yet been checked against the full papers", "by procedure family",
+                 "no published figure comes from our own pool",
                  "Levels of the figures shown in this document", "Hartung J, Knapp G."):
         assert text in methods, text
     limitations = _section(page, "limitations")

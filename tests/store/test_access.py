@@ -84,14 +84,15 @@ def test_deactivated_user_cannot_sign_in_and_loses_sessions(engine: Engine, setu
 
 def _patient(store: Store, site: int, mrn: str) -> tuple[int, int]:
     actor = Actor("setup", "clinician", site)
-    pid = store.add_patient(actor, site, {"birth_year": 1970, "sex": "male"}, identity={"full_name": "Jo Doe", "mrn": mrn})
+    pid = store.add_patient(actor, site, {"birth_year": 1970, "sex": "male"},
+                            identity={"full_name": "Jo Doe", "mrn": mrn})
     eid = store.add_episode(actor, pid, {"diagnosis_code": "M48.062", "levels": "L4-L5", "enrolled_on": "2025-01-02",
                                          "treatment": "open", "treatment_family": "decompression"})
     return pid, eid
 
 
 def test_store_authorizes_every_patient_record_by_role_and_site(engine: Engine, setup) -> None:  # type: ignore[no-untyped-def]
-    store, access, a, b = setup
+    store, _access, a, b = setup
     pid, eid = _patient(store, a, "M1")
     store.get_patient(Actor("dr.a", "clinician", a), pid)
     for other in (Actor("dr.b", "clinician", b), Actor("co.b", "coordinator", b)):

@@ -10,13 +10,13 @@ import pytest
 from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
-from sqlalchemy import Engine, inspect, insert, select, text
+from sqlalchemy import Engine, insert, inspect, select, text
 from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from spinetrack.domain.pathway import TIMEPOINTS
 from spinetrack.store.migrate import alembic_config, current_revision, head_revision, upgrade
 from spinetrack.store.session import make_engine
-from spinetrack.store.tables import AuditRow, Base, PatientRow, ProcedureRow, SiteRow, TimepointRow
+from spinetrack.store.tables import AuditRow, Base, PatientRow, SiteRow, TimepointRow
 
 
 def test_database_is_at_the_head_revision_and_matches_the_models(engine: Engine) -> None:

@@ -49,7 +49,7 @@ def surgical_episode(store: Store) -> tuple[int, int]:
 
 def test_store_records_a_full_pathway_and_audits_each_write(store: Store, engine: Engine,
                                                             surgical_episode: tuple[int, int]) -> None:
-    pid, eid = surgical_episode
+    _pid, eid = surgical_episode
     ep = store.get_episode(CLIN, eid)
     assert ep["index_date"].isoformat() == "2024-02-01"  # set from the procedure date
     assert ep["imaging_findings"][0]["morphology"] == "extrusion"
@@ -121,7 +121,8 @@ def test_store_refuses_a_bad_response_and_stores_nothing(store: Store, engine: E
         ("add_patient", {"pseudo_id": "P-2", "birth_year": 1950, "sex": "male", "asa_grade": 7}, "patient.asa_grade"),
         ("add_episode", {"diagnosis_code": "M54.5", "levels": "L4-L5", "enrolled_on": "2024-01-01"},
          "episode.diagnosis_code"),
-        ("add_episode", {"diagnosis_code": "M48.062", "levels": "L5-L6", "enrolled_on": "2024-01-01"}, "episode.levels"),
+        ("add_episode", {"diagnosis_code": "M48.062", "levels": "L5-L6", "enrolled_on": "2024-01-01"},
+         "episode.levels"),
         ("add_episode", {"diagnosis_code": "M48.062", "levels": "L4-L5", "enrolled_on": "2024-01-01",
                          "imaging_findings": [{"level": "L4-L5", "kind": "central_stenosis", "stenosis_grade": "E"}]},
          "episode.imaging_findings[0].stenosis_grade"),

@@ -14,7 +14,8 @@ def test_login_sets_an_httponly_strict_cookie_and_me_works(app: Any, world: Any)
         r = c.post("/api/v1/auth/login", json={"username": "a.clinician", "password": PASSWORD})
         assert r.status_code == 200
         cookie = r.headers["set-cookie"]
-        assert "st_session=" in cookie and "HttpOnly" in cookie and "SameSite=strict" in cookie.replace("Strict", "strict")
+        assert "st_session=" in cookie and "HttpOnly" in cookie
+        assert "SameSite=strict" in cookie.replace("Strict", "strict")
         me = c.get("/api/v1/auth/me").json()
         assert me["role"] == "clinician" and me["site_id"] == world.sites["A"]
 
@@ -88,6 +89,7 @@ def test_login_form_flow_and_security_headers(app: Any, world: Any) -> None:
 def test_open_redirect_is_refused(app: Any, world: Any) -> None:
     with TestClient(app) as c:
         c.get("/login")
-        r = c.post("/login", data={"username": "admin", "password": PASSWORD, "csrf_token": c.cookies.get("st_prelogin"),
-                                   "next": "//evil.example/x"}, follow_redirects=False)
+        r = c.post("/login", data={"username": "admin", "password": PASSWORD,
+                                   "csrf_token": c.cookies.get("st_prelogin"), "next": "//evil.example/x"},
+                   follow_redirects=False)
         assert r.headers["location"] == "/admin"

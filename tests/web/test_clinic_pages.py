@@ -121,7 +121,7 @@ def test_enrol_refuses_bad_input_naming_the_field_and_stores_nothing(
         name = field.rsplit(".", 1)[-1].replace("imaging_findings[0].", "")
         name = "finding0_morphology" if "imaging_findings" in field else name
         assert re.search(rf'name="{re.escape(name)}"[^>]*aria-invalid="true"', text) or \
-            re.search(rf'aria-invalid="true"[^>]*>\s*<legend>', text), field
+            re.search(r'aria-invalid="true"[^>]*>\s*<legend>', text), field
         if field != "identity.full_name":
             assert 'value="Ada Example"' in text  # the form keeps what was typed
         assert (count(app, PatientRow), count(app, EpisodeRow)) == before, field
@@ -250,7 +250,7 @@ def test_timeline_json_holds_the_patients_scores_and_the_cohort_band_equals_nump
     assert me["marker"]["symbol"] != med["marker"]["symbol"]
     leg = plot(html, "plot-nrs_leg")
     assert trace(leg, "patient")["y"] == [7.0, 3.0] and trace(leg, "mcid")["y"] == [5.0, 5.0]
-    leg_base = cohort.values("nrs_leg", "mis", "baseline") + [7.0]
+    leg_base = [*cohort.values("nrs_leg", "mis", "baseline"), 7.0]
     assert trace(leg, "cohort_median")["x"] == [0]  # 6 weeks: one patient → suppressed, left out
     assert trace(leg, "cohort_median")["y"][0] == pytest.approx(float(np.median(leg_base)))
     eq = plot(html, "plot-eq5d5l")

@@ -94,7 +94,8 @@ CASES: list[tuple[str, Callable[[TestClient], Any]]] = [
         _post(p, json={"instrument": "nrs_back", "answers": NRS}),
         _post(p, json={"instrument": "nrs_leg", "answers": NRS}))[1]),
     ("closed visit, new submission", lambda p: (
-        _post(p, json={"instrument": "nrs_back", "answers": NRS}), _post(p, json={"instrument": "nrs_leg", "answers": NRS}),
+        _post(p, json={"instrument": "nrs_back", "answers": NRS}),
+        _post(p, json={"instrument": "nrs_leg", "answers": NRS}),
         _post(p, json={"instrument": "nrs_leg", "answers": NRS}, headers={"Idempotency-Key": "late"}))[2]),
     ("no key", lambda p: _post(p, json={"instrument": "nrs_back", "answers": NRS})),
     ("answer out of range", lambda p: _post(p, json={"instrument": "nrs_back", "answers": {"pain": 11}})),

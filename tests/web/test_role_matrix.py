@@ -24,8 +24,12 @@ from spinetrack.store.access import hash_token
 from spinetrack.store.tables import AuditRow, InvitationRow, PatientRow
 from spinetrack.web.app import create_app
 from tests.web.conftest import ACCOUNTS, World
-from tests.web.test_api import fast_password_hashing  # noqa: F401  (autouse fixture: applies here too)
-from tests.web.test_api import V1, api_endpoints, open_patient_session
+from tests.web.test_api import (
+    V1,
+    api_endpoints,
+    fast_password_hashing,  # noqa: F401  (autouse fixture: applies here too)
+    open_patient_session,
+)
 
 ROLES = ("anonymous", "clinician", "coordinator", "other_clinician", "researcher", "admin", "patient_a", "patient_b")
 TODAY = clock.today()
@@ -167,7 +171,8 @@ def test_every_endpoint_against_every_role(app: Any, client_for: Any, world: Wor
             r = clients[role].request(method, url, **kwargs)
             seen[(method, template, role)] = r
             if r.status_code != expected:
-                mismatches.append(f"{method} {template} as {role}: {r.status_code} (expected {expected}) {r.text[:160]}")
+                mismatches.append(f"{method} {template} as {role}: {r.status_code} (expected {expected}) "
+                                  f"{r.text[:160]}")
                 continue
             new = _audit_since(app, before)
             mine = [a for a in new if a.actor == actor_name[role]]

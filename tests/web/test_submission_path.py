@@ -185,7 +185,7 @@ def test_concurrent_submissions_each_all_or_nothing_and_one_chain(
     outcome: dict[int, Any] = {}
 
     def submit(i: int) -> None:
-        session, view = views[i]
+        session, _view = views[i]
         start.wait()
         try:
             outcome[i] = access.submit_visit(session, "nrs_back", {"pain": i % 11}, idempotency_key=f"k{i}",
