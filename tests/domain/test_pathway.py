@@ -1,11 +1,12 @@
 """The care pathway: follow-up timepoints and the validation of every record's ``create``.
 
-Reference values: the timepoints come from ``shared/STANDARDS.md`` ("Registries and
-timepoints": baseline, 2 weeks, 6 weeks, 3 months, 12 months and 24 months). STANDARDS.md gives
-no windows; the window rule tested here is the one ``Timepoint``'s docstring documents ("half-way
-between neighbouring targets, with baseline up to 180 days before the index date").
+Reference values: the timepoints are spinetrack's schedule: baseline, 2 weeks, 6 weeks, 3 months,
+12 months and 24 months after the index date (the start of treatment, from which the ICHOM Low
+Back Pain Standard Set, Clement RC et al., Acta Orthop 2015;86(5):523-533, counts its follow-ups).
+ICHOM gives no windows; the window rule tested here is the one ``Timepoint``'s docstring documents
+("half-way between neighbouring targets, with baseline up to 180 days before the index date").
 Enumerated values (ICD-10-CM codes, levels, procedure families, Clavien-Dindo grades, ...) come
-from STANDARDS.md "Clinical vocabularies".
+from the sources named in tests/domain/test_vocabularies.py.
 """
 
 from __future__ import annotations
@@ -41,12 +42,12 @@ from spinetrack.errors import ValidationError
 TODAY = dt.date(2025, 6, 1)
 D = dt.date.fromisoformat
 
-# STANDARDS.md "Registries and timepoints": (code, weeks or months after the index date)
-STANDARDS_TIMEPOINTS = [("baseline", 0, "d"), ("2w", 2, "w"), ("6w", 6, "w"),
+# spinetrack's schedule: (code, weeks or months after the index date)
+REFERENCE_TIMEPOINTS = [("baseline", 0, "d"), ("2w", 2, "w"), ("6w", 6, "w"),
                         ("3m", 3, "m"), ("12m", 12, "m"), ("24m", 24, "m")]
 LEVELS = ["L1-L2", "L2-L3", "L3-L4", "L4-L5", "L5-S1"]
 FAMILIES = ["discectomy", "decompression", "fusion"]
-ARMS = ["conservative", "mis", "open"]  # STANDARDS.md: conservative care, approach mis or open
+ARMS = ["conservative", "mis", "open"]  # conservative care, or surgery by approach mis or open
 CONSERVATIVE = ["physiotherapy", "medication", "injection"]
 CLAVIEN_DINDO = ["I", "II", "IIIa", "IIIb", "IVa", "IVb", "V"]
 
@@ -70,9 +71,9 @@ def _raises(fn: Any, data: Any, field: str, allowed: list[str] | tuple[str, ...]
 
 
 def test_timepoints_are_the_standards_schedule() -> None:
-    """STANDARDS.md: baseline, 2 weeks, 6 weeks, 3 months, 12 months, 24 months."""
-    assert [tp.code for tp in TIMEPOINTS] == [code for code, _, _ in STANDARDS_TIMEPOINTS]
-    for tp, (code, n, unit) in zip(TIMEPOINTS, STANDARDS_TIMEPOINTS, strict=True):
+    """spinetrack's schedule: baseline, 2 weeks, 6 weeks, 3 months, 12 months, 24 months."""
+    assert [tp.code for tp in TIMEPOINTS] == [code for code, _, _ in REFERENCE_TIMEPOINTS]
+    for tp, (code, n, unit) in zip(TIMEPOINTS, REFERENCE_TIMEPOINTS, strict=True):
         expected = {"d": n, "w": 7 * n, "m": n * 365.25 / 12}[unit]
         assert abs(tp.target_days - expected) <= 1, (code, tp.target_days, expected)
 
@@ -100,7 +101,7 @@ def test_follow_up_windows_start_after_index_and_do_not_overlap() -> None:
 
 
 def test_follow_up_windows_follow_the_documented_rule() -> None:
-    """Timepoint docstring (spinetrack's rule; STANDARDS.md gives timepoints, not windows):
+    """Timepoint docstring (spinetrack's rule; ICHOM gives timepoints, not windows):
     2w ends half-way to 6w, 12m ends half-way to 24m, 3m ends at 6 months and 12m starts at
     9 months, so a response at 7 months fits no timepoint and is refused."""
     tp = {t.code: t for t in TIMEPOINTS}
@@ -114,7 +115,7 @@ def test_follow_up_windows_follow_the_documented_rule() -> None:
 
 
 def test_get_timepoint_unknown_code_lists_allowed() -> None:
-    _raises(get_timepoint, "6m", "timepoint", [code for code, _, _ in STANDARDS_TIMEPOINTS])
+    _raises(get_timepoint, "6m", "timepoint", [code for code, _, _ in REFERENCE_TIMEPOINTS])
     custom = (Timepoint("baseline", "b", 0, -30, 0), Timepoint("6m", "6 months", 182, 120, 240))
     assert get_timepoint("6m", custom).target_days == 182
     _raises(get_timepoint, "3m", "timepoint", ["baseline", "6m"], schedule=custom)
@@ -525,7 +526,7 @@ def test_good_response_records_days_from_index() -> None:
 @pytest.mark.parametrize(
     ("change", "field", "allowed"),
     [
-        ({"timepoint": "6m"}, "timepoint", [code for code, _, _ in STANDARDS_TIMEPOINTS]),
+        ({"timepoint": "6m"}, "timepoint", [code for code, _, _ in REFERENCE_TIMEPOINTS]),
         ({"timepoint": None}, "timepoint", ["baseline", "3m", "24m"]),
         ({"collected_on": "2025-05-01"}, "collected_on", []),  # far outside the 3-month window
         ({"collected_on": "2024-02-29"}, "collected_on", []),  # before the index date

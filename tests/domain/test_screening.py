@@ -1,6 +1,6 @@
 """Red-flag screening and guideline candidacy criteria (``spinetrack.domain.screening``).
 
-Oracle: ``shared/STANDARDS.md``, section "Red flags", written out here by hand: suspected cauda
+Oracle: the red flags of NICE NG59 and the NASS guidelines, written out here by hand: suspected cauda
 equina syndrome (saddle anaesthesia, new bladder or bowel dysfunction, bilateral leg
 symptoms), suspected spinal infection, malignancy or fracture, progressive or severe motor
 deficit → urgent referral, overriding any comparison; the sources are NICE NG59 and the NASS
@@ -53,21 +53,21 @@ _MODULES = (screening_questions, guideline_criteria, screening)
 
 DAY = dt.date(2025, 3, 10)
 
-# STANDARDS.md "Red flags": flag → the answers that raise it.
-STANDARDS_RED_FLAGS = {
+# Red flags (NICE NG59; NASS guidelines): flag → the answers that raise it.
+REFERENCE_RED_FLAGS = {
     RedFlag.CAUDA_EQUINA: ("saddle_anaesthesia", "bladder_bowel_dysfunction", "bilateral_leg_symptoms"),
     RedFlag.INFECTION: ("suspected_infection",),
     RedFlag.MALIGNANCY: ("suspected_malignancy",),
     RedFlag.FRACTURE: ("suspected_fracture",),
     RedFlag.MOTOR_DEFICIT: ("progressive_motor_deficit", "severe_motor_deficit"),
 }
-TRIGGERS = [(flag, q) for flag, qs in STANDARDS_RED_FLAGS.items() for q in qs]
-# The citations as STANDARDS.md names them (the brief's exact strings).
+TRIGGERS = [(flag, q) for flag, qs in REFERENCE_RED_FLAGS.items() for q in qs]
+# The guidelines' titles, as the screening module cites them.
 NICE = "NICE NG59: Low back pain and sciatica in over 16s: assessment and management"
 NASS_LDH = ("NASS evidence-based clinical guideline: "
             "diagnosis and treatment of lumbar disc herniation with radiculopathy")
 NASS_DLSS = "NASS evidence-based clinical guideline: diagnosis and treatment of degenerative lumbar spinal stenosis"
-# One ICD-10-CM code per diagnosis group (STANDARDS.md "Clinical vocabularies").
+# One ICD-10-CM FY2025 code per diagnosis group.
 CODE_OF_GROUP = {
     DiagnosisGroup.DISC_HERNIATION_RADICULOPATHY: "M51.16",
     DiagnosisGroup.STENOSIS_WITHOUT_CLAUDICATION: "M48.061",
@@ -108,7 +108,7 @@ ALL_YES_CANDIDACY = dict.fromkeys(CANDIDACY_FIELDS, "yes")
 
 def test_screening_questions_are_those_standards_names() -> None:
     assert set(screening.RED_FLAG_TRIGGERS) == set(RedFlag)
-    assert screening.RED_FLAG_TRIGGERS == STANDARDS_RED_FLAGS
+    assert screening.RED_FLAG_TRIGGERS == REFERENCE_RED_FLAGS
     assert set(ANSWER_FIELDS) == set(RED_FLAG_FIELDS) | {"imaging_concordant", "persistent_after_conservative",
                                                          "symptoms_limit_function"}
     assert set(CANDIDACY_FIELDS) == {"imaging_concordant", "persistent_after_conservative", "symptoms_limit_function"}
@@ -236,7 +236,7 @@ def test_screening_answers_accept_strings_and_none_and_default_to_unknown() -> N
 @pytest.mark.parametrize("value", [True, False, 1, 0])
 def test_screening_answers_refuse_booleans_and_numbers(value: object) -> None:
     """RFC 8259 types, strict: the answers are the strings yes, no, unknown; JSON true was
-    read as "yes" (issue 16), a red flag the sender may not have meant."""
+    read as "yes" by an earlier version, a red flag the sender may not have meant."""
     with pytest.raises(ValidationError, match=r"screening\.saddle_anaesthesia.*allowed: yes, no, unknown"):
         ScreeningAnswers.create({"assessed_on": "2025-03-10", "saddle_anaesthesia": value})
 
@@ -294,7 +294,7 @@ def test_criteria_disc_herniation_met_not_met_and_unknown() -> None:
 
 def test_criteria_disc_herniation_severe_deficit_is_met_by_exception_but_screen_shows_the_red_flag() -> None:
     """The exception shows when the criteria are evaluated on their own; a severe motor deficit
-    is also a red flag (STANDARDS.md), so screen() withholds every criterion."""
+    is also a red flag (NICE NG59), so screen() withholds every criterion."""
     a = answers(**{**ALL_NO_FLAGS, "severe_motor_deficit": "yes"}, persistent_after_conservative="no")
     ep = episode("M51.16", conservative_care_weeks=2)
     persistent = {c.key: c for c in evaluate_criteria(a, ep)}["disc_persistent_after_conservative"]
@@ -342,7 +342,7 @@ def test_criteria_fusion_question_is_always_for_the_clinician(group: DiagnosisGr
 
 
 def test_criteria_are_questions_and_carry_no_invented_number() -> None:
-    """STANDARDS.md: a criterion that cannot be quoted is a question; no clinical number is
+    """A criterion that cannot be quoted from the guideline is a question; no clinical number is
     invented (the only digits allowed in a question are the guideline's own name, NG59)."""
     for c in GUIDELINE_CRITERIA:
         assert "?" in c.question, c.key

@@ -1,9 +1,10 @@
 """Clinical vocabularies of the pure domain: diagnoses, levels, imaging findings, procedures,
 conservative care and complications.
 
-Every reference value below is taken from ``shared/STANDARDS.md`` (section "Clinical
-vocabularies") or from the primary source it names, and is written out here by hand, never read
-back from the code under test.
+Every reference value below is taken from the primary source named beside it (the ICD-10-CM
+FY2025 tabular list, lumbar disc nomenclature 2.0, Clavien-Dindo 2004, the CDC surgical-site
+infection definitions) or is the vocabulary spinetrack records, and is written out here by hand,
+never read back from the code under test.
 """
 
 from __future__ import annotations
@@ -47,9 +48,9 @@ from spinetrack.errors import ValidationError
 # ---------------------------------------------------------------------------------------------
 # Diagnoses (ICD-10-CM)
 
-# STANDARDS.md, "Clinical vocabularies / Diagnoses (ICD-10-CM)", quoting the ICD-10-CM FY2025
-# tabular list: code -> (condition, region). The condition names map onto DiagnosisGroup.
-STANDARDS_ICD10CM: dict[str, tuple[DiagnosisGroup, str]] = {
+# The ICD-10-CM FY2025 tabular list (CDC/NCHS): code -> (condition, region).
+# The condition names map onto DiagnosisGroup.
+REFERENCE_ICD10CM: dict[str, tuple[DiagnosisGroup, str]] = {
     # lumbar disc disorder with radiculopathy
     "M51.16": (DiagnosisGroup.DISC_HERNIATION_RADICULOPATHY, "lumbar"),
     "M51.17": (DiagnosisGroup.DISC_HERNIATION_RADICULOPATHY, "lumbosacral"),
@@ -64,20 +65,20 @@ STANDARDS_ICD10CM: dict[str, tuple[DiagnosisGroup, str]] = {
     "M54.51": (DiagnosisGroup.NONSPECIFIC_LOW_BACK_PAIN, "lumbar"),
     "M54.59": (DiagnosisGroup.NONSPECIFIC_LOW_BACK_PAIN, "lumbar"),
 }
-# STANDARDS.md: lumbar disc degeneration M51.36 / lumbosacral M51.37 "split into 5-character codes
-# from the FY2025 edition". The FY2025 tabular list's subcodes (0 discogenic back pain only,
+# ICD-10-CM FY2025 split lumbar disc degeneration M51.36 / lumbosacral M51.37 into 5-character
+# codes. The FY2025 tabular list's subcodes (0 discogenic back pain only,
 # 1 lower extremity pain only, 2 both, 9 neither):
 FY2025_DISC_DEGENERATION = {
     "M51.36": ("lumbar", {"M51.360", "M51.361", "M51.362", "M51.369"}),
     "M51.37": ("lumbosacral", {"M51.370", "M51.371", "M51.372", "M51.379"}),
 }
-# STANDARDS.md names the FY2025 edition as the one whose codes it quotes.
-STANDARDS_EDITION = "ICD-10-CM FY2025"
+# The edition whose codes are written out above.
+REFERENCE_EDITION = "ICD-10-CM FY2025"
 
 
 def test_icd10cm_edition_is_recorded_and_is_the_one_standards_quotes() -> None:
-    """The code table records its edition; STANDARDS.md quotes ICD-10-CM FY2025."""
-    assert ICD10CM_EDITION == STANDARDS_EDITION
+    """The code table records its edition; the codes above are those of ICD-10-CM FY2025."""
+    assert ICD10CM_EDITION == REFERENCE_EDITION
     # the CSV's own header must name the same edition as its source line (edition kept as data)
     header = [
         line
@@ -85,14 +86,14 @@ def test_icd10cm_edition_is_recorded_and_is_the_one_standards_quotes() -> None:
         .read_text("utf-8").splitlines()
         if line.startswith("#")
     ]
-    assert any(line.startswith("# edition:") and STANDARDS_EDITION in line for line in header), header
+    assert any(line.startswith("# edition:") and REFERENCE_EDITION in line for line in header), header
     assert any(line.startswith("# source:") and "FY2025" in line for line in header), header
 
 
-@pytest.mark.parametrize("code", sorted(STANDARDS_ICD10CM))
+@pytest.mark.parametrize("code", sorted(REFERENCE_ICD10CM))
 def test_each_standards_code_has_its_condition_and_region(code: str) -> None:
-    """ICD-10-CM FY2025 tabular list, as quoted in shared/STANDARDS.md (Clinical vocabularies)."""
-    group, region = STANDARDS_ICD10CM[code]
+    """ICD-10-CM FY2025 tabular list."""
+    group, region = REFERENCE_ICD10CM[code]
     dx = get_diagnosis(code)
     assert dx.code == code
     assert dx.group is group
@@ -101,8 +102,8 @@ def test_each_standards_code_has_its_condition_and_region(code: str) -> None:
 
 @pytest.mark.parametrize("parent", sorted(FY2025_DISC_DEGENERATION))
 def test_disc_degeneration_uses_the_fy2025_subcodes_not_the_header_code(parent: str) -> None:
-    """ICD-10-CM FY2025: M51.36 / M51.37 became header codes (STANDARDS.md: 'split ... from the
-    FY2025 edition'), so only their subcodes may be recorded."""
+    """ICD-10-CM FY2025: M51.36 / M51.37 became header codes (split into 5-character codes in
+    the FY2025 edition), so only their subcodes may be recorded."""
     region, children = FY2025_DISC_DEGENERATION[parent]
     assert parent not in DIAGNOSES
     with pytest.raises(ValidationError):
@@ -116,8 +117,8 @@ def test_disc_degeneration_uses_the_fy2025_subcodes_not_the_header_code(parent: 
 
 
 def test_code_table_holds_exactly_the_standards_codes() -> None:
-    """No code beyond those STANDARDS.md lists (with the FY2025 disc-degeneration subcodes)."""
-    expected = set(STANDARDS_ICD10CM) | set().union(*(c for _, c in FY2025_DISC_DEGENERATION.values()))
+    """No code beyond the reference list above (with the FY2025 disc-degeneration subcodes)."""
+    expected = set(REFERENCE_ICD10CM) | set().union(*(c for _, c in FY2025_DISC_DEGENERATION.values()))
     assert set(DIAGNOSES) == expected
 
 
@@ -141,9 +142,9 @@ def test_get_diagnosis_normalises_case_and_spaces(raw: str) -> None:
 @pytest.mark.parametrize(
     "bad",
     [
-        "M54.5",  # header code since FY2022 (split into M54.50/.51/.59 per STANDARDS.md)
+        "M54.5",  # header code since FY2022 (split into M54.50/.51/.59)
         "M51.36",  # header code from FY2025
-        "M51.26",  # another disc disorder, not in STANDARDS.md
+        "M51.26",  # another disc disorder, not in the reference list
         "",
         None,
         5116,
@@ -155,7 +156,7 @@ def test_unknown_diagnosis_code_names_field_and_allowed_codes(bad: object) -> No
     err = exc.value
     assert err.field == "episode.diagnosis_code"
     assert err.value == bad
-    for code in STANDARDS_ICD10CM:
+    for code in REFERENCE_ICD10CM:
         assert code in err.allowed
         assert code in str(err)
 
@@ -253,11 +254,11 @@ def test_bad_level_reports_the_offending_part() -> None:
 # ---------------------------------------------------------------------------------------------
 # Imaging findings
 
-# STANDARDS.md: lumbar disc nomenclature 2.0 (Fardon et al., NASS/ASSR/ASNR 2014)
+# Lumbar disc nomenclature 2.0 (Fardon DF et al., NASS/ASSR/ASNR, Spine 2014;39(24):E1448-65)
 NOMENCLATURE_MORPHOLOGY = ["bulge", "protrusion", "extrusion", "sequestration"]
 NOMENCLATURE_ZONES = ["central", "subarticular", "foraminal", "extraforaminal"]
-# STANDARDS.md: Pfirrmann I-V, Meyerding I-V, central stenosis e.g. Schizas A-D (the code's
-# documented choice).
+# Pfirrmann I-V (Pfirrmann 2001), Meyerding I-V (Meyerding 1932), central stenosis Schizas A-D
+# (Schizas 2010; the code's documented choice of grade).
 ROMAN_I_TO_V = ["I", "II", "III", "IV", "V"]
 SCHIZAS = ["A", "B", "C", "D"]
 
@@ -367,24 +368,24 @@ def test_unknown_finding_field_is_refused() -> None:
 # ---------------------------------------------------------------------------------------------
 # Procedures and conservative care
 
-# STANDARDS.md "Procedures": families, approaches, MIS techniques (in the code's spelling).
-STANDARDS_FAMILIES = {"discectomy", "decompression", "fusion"}
-STANDARDS_APPROACHES = {"mis", "open"}
-STANDARDS_MIS_TECHNIQUES = {
+# The procedure families, approaches and MIS techniques spinetrack records (in the code's spelling).
+REFERENCE_FAMILIES = {"discectomy", "decompression", "fusion"}
+REFERENCE_APPROACHES = {"mis", "open"}
+REFERENCE_MIS_TECHNIQUES = {
     "tubular",
     "full_endoscopic_transforaminal",
     "full_endoscopic_interlaminar",
     "percutaneous",
 }
-STANDARDS_CONSERVATIVE = {"physiotherapy", "medication", "injection"}  # epidural/nerve-root injection
+REFERENCE_CONSERVATIVE = {"physiotherapy", "medication", "injection"}  # epidural/nerve-root injection
 
 
 def test_procedure_vocabularies_match_standards() -> None:
-    assert {f.value for f in ProcedureFamily} == STANDARDS_FAMILIES
-    assert {a.value for a in Approach} == STANDARDS_APPROACHES
-    assert {t.value for t in Technique} == STANDARDS_MIS_TECHNIQUES
+    assert {f.value for f in ProcedureFamily} == REFERENCE_FAMILIES
+    assert {a.value for a in Approach} == REFERENCE_APPROACHES
+    assert {t.value for t in Technique} == REFERENCE_MIS_TECHNIQUES
     assert {t.value for t in Technique if t.is_full_endoscopic} == {
-        t for t in STANDARDS_MIS_TECHNIQUES if t.startswith("full_endoscopic")
+        t for t in REFERENCE_MIS_TECHNIQUES if t.startswith("full_endoscopic")
     }
 
 
@@ -392,11 +393,11 @@ def test_procedure_vocabularies_match_standards() -> None:
 def test_catalogue_entry_invariants(code: str) -> None:
     entry = CATALOGUE[code]
     assert entry.code == code
-    assert entry.family.value in STANDARDS_FAMILIES
-    assert entry.approach.value in STANDARDS_APPROACHES
+    assert entry.family.value in REFERENCE_FAMILIES
+    assert entry.approach.value in REFERENCE_APPROACHES
     if entry.approach is Approach.MIS:
         assert entry.technique is not None
-        assert entry.technique.value in STANDARDS_MIS_TECHNIQUES
+        assert entry.technique.value in REFERENCE_MIS_TECHNIQUES
     else:
         assert entry.technique is None
     # the stored code names its family, so a mislabelled entry shows up here
@@ -414,7 +415,7 @@ def test_every_family_can_be_compared_mis_versus_open() -> None:
 
 def test_every_technique_is_used_by_some_mis_procedure() -> None:
     used = {e.technique for e in CATALOGUE.values() if e.technique is not None}
-    assert {t.value for t in used} == STANDARDS_MIS_TECHNIQUES
+    assert {t.value for t in used} == REFERENCE_MIS_TECHNIQUES
 
 
 @pytest.mark.parametrize(
@@ -438,19 +439,20 @@ def test_unknown_procedure_code_names_field_and_catalogue(bad: object) -> None:
 
 
 def test_conservative_options_match_standards() -> None:
-    assert {o.value for o in ConservativeOption} == STANDARDS_CONSERVATIVE
+    assert {o.value for o in ConservativeOption} == REFERENCE_CONSERVATIVE
     assert set(CONSERVATIVE_OPTIONS) == set(ConservativeOption)
-    assert len(CONSERVATIVE_OPTIONS) == len(STANDARDS_CONSERVATIVE)
+    assert len(CONSERVATIVE_OPTIONS) == len(REFERENCE_CONSERVATIVE)
 
 
 # ---------------------------------------------------------------------------------------------
 # Complications
 
-# STANDARDS.md "Complications": Clavien-Dindo grades in order of severity (Dindo 2004).
-STANDARDS_CLAVIEN_DINDO = ["I", "II", "IIIa", "IIIb", "IVa", "IVb", "V"]
-# STANDARDS.md "Complications" list -> the code's category value. Readmission and reoperation,
-# also on that list, are their own record types (pathway.ReadmissionRecord / ReoperationRecord).
-STANDARDS_COMPLICATIONS = {
+# Clavien-Dindo grades in order of severity (Dindo D et al., Ann Surg 2004;240(2):205-13).
+REFERENCE_CLAVIEN_DINDO = ["I", "II", "IIIa", "IIIb", "IVa", "IVb", "V"]
+# The complications spinetrack records (surgical-site infection by the CDC depths) -> the code's
+# category value. Readmission and reoperation, also recorded, are their own record types
+# (pathway.ReadmissionRecord / ReoperationRecord).
+REFERENCE_COMPLICATIONS = {
     "surgical-site infection, superficial (CDC)": "ssi_superficial",
     "surgical-site infection, deep (CDC)": "ssi_deep",
     "surgical-site infection, organ-space (CDC)": "ssi_organ_space",
@@ -462,17 +464,17 @@ STANDARDS_COMPLICATIONS = {
 
 
 def test_clavien_dindo_grades_are_exactly_standards_in_order() -> None:
-    assert [g.value for g in ClavienDindo] == STANDARDS_CLAVIEN_DINDO
+    assert [g.value for g in ClavienDindo] == REFERENCE_CLAVIEN_DINDO
 
 
-@pytest.mark.parametrize(("lower", "higher"), list(itertools.combinations(STANDARDS_CLAVIEN_DINDO, 2)))
+@pytest.mark.parametrize(("lower", "higher"), list(itertools.combinations(REFERENCE_CLAVIEN_DINDO, 2)))
 def test_clavien_dindo_rank_orders_every_pair(lower: str, higher: str) -> None:
     assert ClavienDindo(lower).rank < ClavienDindo(higher).rank
 
 
 def test_clavien_dindo_sorts_by_rank_into_standards_order() -> None:
     shuffled = [ClavienDindo(v) for v in ["V", "IIIb", "I", "IVb", "II", "IVa", "IIIa"]]
-    assert [g.value for g in sorted(shuffled, key=lambda g: g.rank)] == STANDARDS_CLAVIEN_DINDO
+    assert [g.value for g in sorted(shuffled, key=lambda g: g.rank)] == REFERENCE_CLAVIEN_DINDO
 
 
 def test_major_complication_is_grade_three_or_worse() -> None:
@@ -488,9 +490,9 @@ def test_clavien_dindo_refuses_unknown_grade() -> None:
 
 def test_complication_categories_are_those_standards_lists() -> None:
     values = {c.value for c in ComplicationCategory}
-    assert set(STANDARDS_COMPLICATIONS.values()) <= values
-    # the only category beyond STANDARDS.md is the documented catch-all
-    assert values - set(STANDARDS_COMPLICATIONS.values()) == {"other"}
+    assert set(REFERENCE_COMPLICATIONS.values()) <= values
+    # the only category beyond that list is the documented catch-all
+    assert values - set(REFERENCE_COMPLICATIONS.values()) == {"other"}
     # readmission and reoperation are recorded with their own dates, not as categories
     assert not values & {"readmission", "reoperation"}
     assert callable(pathway.ReadmissionRecord.create)
@@ -499,4 +501,4 @@ def test_complication_categories_are_those_standards_lists() -> None:
 
 def test_surgical_site_infections_are_the_three_cdc_depths() -> None:
     ssi = {c.value for c in ComplicationCategory if c.is_surgical_site_infection}
-    assert ssi == {v for k, v in STANDARDS_COMPLICATIONS.items() if k.startswith("surgical-site infection")}
+    assert ssi == {v for k, v in REFERENCE_COMPLICATIONS.items() if k.startswith("surgical-site infection")}
