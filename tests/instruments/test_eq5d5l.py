@@ -1,4 +1,4 @@
-"""EQ-5D-5L index values from national value sets (../shared/STANDARDS.md, section EQ-5D-5L).
+"""EQ-5D-5L index values from national value sets (the published coefficients; see the sources below).
 
 Sources of the expected numbers
 -------------------------------
@@ -24,8 +24,9 @@ Not confirmed from a publication:
   table (the R package eq5d's own tests, fragla/eq5d tests/testthat/test-eq5d5l.R, expect the same
   -0.573, but they use the same table, so that is not an independent confirmation).
 
-Hand-summed values: the arithmetic is written out from the rows of
-../shared/eq5d/eq5d5l_value_sets.csv (columns England, USA, Germany, Netherlands); the
+Hand-summed values: the arithmetic is written out from the rows of the coefficient table
+eq5d5l_value_sets.csv (the MIT-licensed fragla/eq5d dataset of the published coefficients, shipped
+in spinetrack/instruments/value_sets/; columns England, USA, Germany, Netherlands); the
 coefficients are negative and are added to StartValue (= 1), plus Intercept for states other
 than 11111 (Netherlands).
 """

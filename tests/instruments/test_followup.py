@@ -1,5 +1,6 @@
-"""NRS, global outcome and return-to-activity items: validation and scoring (STANDARDS.md:
-NRS 0 no pain to 10 worst imaginable; registries collect global outcome and work status)."""
+"""NRS, global outcome and return-to-activity items: validation and scoring (NRS 0 no pain to
+10 worst imaginable; registries and the ICHOM Low Back Pain Standard Set, Clement RC et al., Acta
+Orthop 2015;86(5):523-533, collect global outcome and work status)."""
 
 from __future__ import annotations
 

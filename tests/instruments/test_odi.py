@@ -24,7 +24,7 @@ def _cases() -> list[dict[str, str]]:
 
 @pytest.mark.parametrize("case", _cases(), ids=lambda c: f"{c['expected_pct']}")
 def test_odi_matches_manual_examples(case: dict[str, str]) -> None:
-    """Fairbank & Pynsent 2000 (via STANDARDS.md): 16/50 = 32%, 16/45 = 35.6%; exact to 0.1."""
+    """Fairbank & Pynsent 2000 (Spine 25(22):2940-52): 16/50 = 32%, 16/45 = 35.6%; exact to 0.1."""
     answers = {k: (None if case[k] == "" else int(case[k])) for k in odi.ITEM_CODES}
     s = instruments.get("odi").score(answers)
     assert s.valid and round(s.total, 1) == float(case["expected_pct"])
@@ -51,7 +51,7 @@ def test_odi_refuses_bad_answers_naming_item_and_allowed_values(answers: dict, f
 
 
 def test_odi_two_marks_in_one_section_enter_the_higher_and_bands_follow_the_manual() -> None:
-    """Fairbank & Pynsent 2000 (STANDARDS.md): bands 0-20 minimal, 21-40 moderate, 41-60 severe,
+    """Fairbank & Pynsent 2000: bands 0-20 minimal, 21-40 moderate, 41-60 severe,
     61-80 crippled, 81-100 bed-bound; boundaries belong to the lower band."""
     assert [odi.band(x) for x in (0, 20, 20.5, 40, 41, 60, 61, 80, 81, 100)] == [
         "minimal disability", "minimal disability", "moderate disability", "moderate disability",
@@ -74,7 +74,7 @@ def test_unknown_instrument_lists_the_registered_codes() -> None:
                                              "return_to_activity", "global_outcome"]
 
 
-# ---- properties the scoring rule implies (Fairbank & Pynsent 2000 via STANDARDS.md) ----------
+# ---- properties the scoring rule implies (Fairbank & Pynsent 2000) ----------------------------
 
 _sections = st.lists(st.one_of(st.none(), st.integers(0, 5), st.integers(0, 5), st.integers(0, 5)),
                      min_size=10, max_size=10)

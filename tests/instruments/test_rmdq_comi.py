@@ -1,12 +1,12 @@
 """RMDQ and COMI-back scoring against their published rules.
 
-RMDQ oracle: the authors' scoring rule as STANDARDS.md quotes it (Roland M, Morris R. Spine
-1983;8(2):141-144; Roland M, Fairbank J. Spine 2000;25(24):3115-3124): the patient ticks the
-statements that apply today, the score is the number ticked (0-24), and an unticked statement
-counts as "no" — no yes/no is forced on each statement, on paper and on screen alike.
+RMDQ oracle: the authors' scoring rule (Roland M, Morris R. Spine 1983;8(2):141-144; Roland M,
+Fairbank J. Spine 2000;25(24):3115-3124): the patient ticks the statements that apply today, the
+score is the number ticked (0-24), and an unticked statement counts as "no" — no yes/no is forced
+on each statement, on paper and on screen alike.
 COMI-back: Mannion AF et al., Eur Spine J 2009 (PMC2899314), 0-10 index, with the combining rule
-STANDARDS.md gives (pain = worse of back and leg; 5-point items rescaled to 0-10; index = mean
-of the domains; disability = mean of social and work disability).
+spinetrack documents after that publication (pain = worse of back and leg; 5-point items rescaled
+to 0-10; index = mean of the domains; disability = mean of social and work disability).
 """
 
 from __future__ import annotations

@@ -1,4 +1,5 @@
-"""MCID thresholds with their citations (STANDARDS.md table) and the change classification."""
+"""MCID thresholds with their citations (Ostelo RW et al., Spine 2008;33(1):90-94; Mannion AF et al.,
+Eur Spine J 2009, PMC2899314, and 2005, PMC3454560) and the change classification."""
 
 from __future__ import annotations
 

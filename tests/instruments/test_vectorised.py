@@ -73,7 +73,7 @@ def test_score_many_refuses_out_of_range_values_naming_the_row() -> None:
 
 
 def test_odi_vectorised_matches_the_manual_example() -> None:
-    """Fairbank & Pynsent 2000 (STANDARDS.md): 16/50 = 32 %, 16/45 = 35.6 %."""
+    """Fairbank & Pynsent 2000 (Spine 25(22):2940-52): 16/50 = 32 %, 16/45 = 35.6 %."""
     from spinetrack.instruments.odi import ITEM_CODES
 
     rows = np.array([[2, 2, 2, 2, 2, 2, 2, 0, 1, 1], [0, 2, 2, 2, 2, 2, 2, np.nan, 2, 2]], dtype=float)
