@@ -33,7 +33,7 @@ only a probe of the HTTP stack (``GET /api/v1/auth/me``, not a PROM submission; 
     .venv/bin/python bench/bench_web_load.py                        # both backends, 1/10/50 clients
     .venv/bin/python bench/bench_web_load.py --backends sqlite --levels 10 --max-requests 200
 
-Prints a table and issue 16's targets (each with ``met``), and writes
+Prints a table and the load targets (each with ``met``), and writes
 ``bench/results/web_load.json`` (the run's date and start time, the machine, its load average
 before and after, and the git commit).
 """
@@ -814,13 +814,14 @@ def _table(results: list[dict[str, Any]]) -> Table:
     return t
 
 
-# Issue 16's figures for the code before it (quiet machine, --backends sqlite --max-requests 400):
+# Figures of the code before the submission path became one transaction (quiet machine,
+# --backends sqlite --max-requests 400):
 # 56, 59 and 53 submissions/s at 1, 10 and 50 clients (p99 1.7 s at 50), in-process 266/s.
 BEFORE_SQLITE_10_CLIENTS = 58.0
 
 
 def evaluate_targets(results: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Issue 16's load targets, each with the measured value and ``met`` (None: not measured in
+    """The load targets, each with the measured value and ``met`` (None: not measured in
     this run, e.g. a level or backend left out)."""
     by = {r["backend"]: {lvl["clients"]: lvl for lvl in r["levels"]} for r in results}
     sqlite, pg = by.get("sqlite", {}), by.get("postgresql", {})

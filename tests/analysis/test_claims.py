@@ -59,7 +59,7 @@ def test_every_design_promise_has_a_claim() -> None:
 ])
 def test_verdict_rule(est: float, low: float, high: float, better: str, p_adj: float, margin: float | None,
                       want: Verdict) -> None:
-    """Issue 15's rule: margin first (no important difference), then the adjusted p-value."""
+    """The verdict rule: margin first (no important difference), then the adjusted p-value."""
     assert decide_verdict(est, low, high, better, p_adjusted=p_adj, margin=margin) is want
 
 
@@ -99,7 +99,7 @@ def test_benjamini_hochberg_and_holm_match_statsmodels() -> None:
 
 
 def test_radiation_is_a_harm_and_precision_is_measured_by_wrong_level_and_malposition() -> None:
-    """Issue 15 item 4: fluoroscopy time and dose are harms, not evidence of precision."""
+    """Fluoroscopy time and dose are harms, not evidence of precision."""
     by_promise: dict[str, set[str]] = {}
     for c in CLAIMS:
         by_promise.setdefault(c.promise, set()).add(c.key)

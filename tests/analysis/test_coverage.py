@@ -1,10 +1,10 @@
-"""Coverage of the planted effects over 100 synthetic cohorts (issue 5).
+"""Coverage of the planted effects over 100 synthetic cohorts.
 
 Each seed: a demo cohort of 1,500 patients (``spinetrack.synth``; planted effects and their
 sources in ``synth/effects.py``) → snapshot → DuckDB → overlap-weighted estimate with the
 sandwich interval. The planted effect is homogeneous (additive), so it is also the true
 overlap-population effect. Over the 100 seeds, each claim's 95% interval must cover it in
-90–99% of cohorts (the band the issue sets; a calibrated interval lands outside it with
+90–99% of cohorts (the band we require; a calibrated interval lands outside it with
 probability ≈ 1.2% per claim), while the naive difference of means — biased by the planted
 confounding of the approach (``MIS_SLOPES``) — covers far less often.
 """

@@ -1,5 +1,5 @@
 """The same claims on the same snapshot give the same numbers on DuckDB and on Spark
-(relative difference below 1e-9; issue 5): one prepared comparison per engine, then a
+(relative difference below 1e-9): one prepared comparison per engine, then a
 continuous, a binary, a PROM and both time-to-event claims, with the sensitivity analyses."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Issue 15, items 1–3: what each time-to-event claim measures, on one clock, and who is compared.
+"""What each time-to-event claim measures, on one clock, and who is compared.
 
 The oracles are independent of the analysis code: the calendar (a return answered by date is
 ``date − index date`` days), the rows of the operational store read back in Python (which

@@ -23,7 +23,7 @@ def test_analyze_runs_without_importing_pandas(snapshot_factory) -> None:  # typ
 
 def test_analyze_on_an_empty_store_says_there_is_nothing_to_compare(tmp_path) -> None:  # type: ignore[no-untyped-def]
     """A fresh install (schema, no patients) analysed: a plain message, not numpy's reshape error
-    (issue 16: no unfriendly crash on any input)."""
+    (no input may end in an unfriendly crash)."""
     import pytest
 
     from spinetrack.analysis.scorecard import analyze_snapshot

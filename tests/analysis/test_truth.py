@@ -1,10 +1,10 @@
-"""The truth check (issue 15), small: 3 synthetic cohorts of 5,000 patients, each loaded with its
+"""The truth check, small: 3 synthetic cohorts of 5,000 patients, each loaded with its
 true effects (``synth.truth``: every patient's outcomes under both options with common random
 numbers), exported, and analysed by the whole scorecard; ``bench/truth.py`` runs the same at 5
 seeds × 20,000 patients and its figures are in the README.
 
 The oracle is the generator itself: the true overlap-population effect of each comparison ×
-claim, computed from potential outcomes, not from any estimator. Targets (issue 15): at least
+claim, computed from potential outcomes, not from any estimator. Targets: at least
 93% of the 95% intervals cover the truth; at most 5% of the cells whose true effect is zero get
 a verdict of a difference; each arm's restricted mean days to return within 10% of its truth
 (today's code put 30% of returns, those answered by date, at the questionnaire's day as

@@ -1,7 +1,7 @@
 """A patient completes an ODI + NRS back + EQ-5D-5L visit on a phone (390×844) in Debian's
 Chromium, with a pause and resume; every patient page passes axe-core (no serious or critical
 violations); the stored scores equal the instruments' scoring of the answers given (ODI:
-Fairbank & Pynsent 2000 rule via STANDARDS.md; EQ-5D-5L: the England value set shipped in the
+Fairbank & Pynsent 2000 rule; EQ-5D-5L: the England value set shipped in the
 package)."""
 
 from __future__ import annotations

@@ -2,7 +2,7 @@
 
 Runs on SQLite and on PostgreSQL (the ``live_server`` fixture), in Debian's Chromium.
 
-The flows of issue 4 are in test_patient_flow.py (a patient's visit on a 390×844 phone, pause
+The patient and clinician flows are in test_patient_flow.py (a patient's visit on a 390×844 phone, pause
 and resume, axe on every patient page) and test_clinician_flow.py (enrol, MIS procedure,
 timeline plot; another site's clinician refused; the overview for a researcher).
 Note: the server is shared by the session and the sign-in rate limit counts failed sign-ins per

@@ -9,7 +9,7 @@ The numbers in them are made up for the tests; the expected strings are those nu
 by hand (0.62 → "about 62", interval 0.55–0.69 → "between 55 and 69").
 
 Readability: the running text of every fixture's patient version must have a Flesch–Kincaid
-grade of 8 or less (issue 7), measured with ``spinetrack.reports.readability``.
+grade of 8 or less, measured with ``spinetrack.reports.readability``.
 """
 
 from __future__ import annotations
@@ -259,7 +259,7 @@ def fixture(name: str) -> dict[str, Any]:
 
 @pytest.mark.parametrize("name", sorted(FIXTURES))
 def test_patient_text_reads_at_or_below_grade_8(name: str) -> None:
-    """Issue 7: the patient version is kept at or below school grade 8 (Flesch–Kincaid)."""
+    """The patient version is kept at or below school grade 8 (Flesch–Kincaid)."""
     text = patient_text(fixture(name))
     r = measure_readability(text)
     print(f"{name}: FK grade {r.flesch_kincaid_grade:.2f}, reading ease {r.flesch_reading_ease:.1f} "
@@ -291,7 +291,7 @@ def test_normal_patient_sentences_give_numbers_intervals_and_sources() -> None:
 
 
 def test_scores_and_days_show_how_much_people_differ_not_the_interval_of_the_mean() -> None:
-    """Issue 15, item 8: for a score or a number of days the patient reads the prediction
+    """For a score or a number of days the patient reads the prediction
     interval for one person ("9 in 10 people like you …", the document's ``pi_*``, rounded by
     hand here: ODI 3.4–33.0 → 3 and 33; leg pain 0.0–4.8 → 0 and 5; 7.5–61 days → 1 to 9 weeks),
     explained once at the top — not the 95% interval of the average (leg pain 1.9–2.7, which
@@ -311,7 +311,7 @@ def test_scores_and_days_show_how_much_people_differ_not_the_interval_of_the_mea
 
 
 def test_missing_baseline_scores_are_said_plainly_to_the_patient() -> None:
-    """Issue 15, item 8: without the patient's baseline scores the page says so in plain words,
+    """Without the patient's baseline scores the page says so in plain words,
     once at the top and on every estimate that does not use them; the improvement that needs
     the baseline ODI shows no number."""
     aid = build_patient_aid(fixture("no_baseline"))
@@ -325,7 +325,7 @@ def test_missing_baseline_scores_are_said_plainly_to_the_patient() -> None:
 
 
 def test_a_question_whose_numbers_come_from_different_places_says_so() -> None:
-    """Issue 15, item 6: on the patient page (running text, the outcome's section and the
+    """On the patient page (running text, the outcome's section and the
     side-by-side table's row) and on the clinician's, a row that mixes the clinic's numbers
     with published studies is marked; a row from one source is not."""
     doc = fixture("literature")

@@ -51,7 +51,7 @@ SECRET_A = "a-secret-of-some-length-1"
 SECRET_B = "another-secret-entirely-2"
 FREE_TEXT = "SENTINEL free text: patient fell down the stairs at home"
 
-# The contract other code is written against (issue 5, step 1).
+# The contract other code is written against.
 EXPECTED_COLUMNS = {
     "patients": ["patient_key", "site", "birth_year", "sex", "bmi", "smoking", "diabetes", "asa_grade",
                  "work_status", "symptom_duration_weeks", "prior_spine_surgery"],

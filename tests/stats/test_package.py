@@ -53,8 +53,8 @@ def test_stats_import_is_pure(package: str) -> None:
 
 
 def test_public_surface_and_result_names() -> None:
-    """Every name in ``__all__`` exists; result dataclasses are frozen and named per STYLE.md
-    (ending in Result, Estimate, Curve or Table)."""
+    """Every name in ``__all__`` exists; result dataclasses are frozen and named by the project's
+    rule (ending in Result, Estimate, Curve or Table)."""
     import dataclasses
 
     for name in stats.__all__:

@@ -31,7 +31,7 @@ def test_database_is_at_the_head_revision_and_matches_the_models(engine: Engine)
 
 
 def test_timepoints_table_is_seeded_with_the_domain_schedule(engine: Engine) -> None:
-    """The seed must equal domain.pathway.TIMEPOINTS (windows from shared/STANDARDS.md)."""
+    """The seed must equal domain.pathway.TIMEPOINTS (spinetrack's schedule and windows)."""
     with engine.connect() as c:
         rows = c.execute(select(TimepointRow.code, TimepointRow.target_days, TimepointRow.window_from_days,
                                 TimepointRow.window_to_days).order_by(TimepointRow.position)).all()

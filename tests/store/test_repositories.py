@@ -60,7 +60,7 @@ def test_store_records_a_full_pathway_and_audits_each_write(store: Store, engine
 
 
 def test_store_scores_a_response_on_write(store: Store, surgical_episode: tuple[int, int]) -> None:
-    """ODI 2.1a worked example (Fairbank & Pynsent 2000; STANDARDS.md): 16 points over 9
+    """ODI 2.1a worked example (Fairbank & Pynsent, Spine 2000;25(22):2940-52): 16 points over 9
     answered sections = 16/45 × 100 = 35.6%."""
     _, eid = surgical_episode
     answers: dict[str, Any] = {**ODI_ALL_2, "pain_intensity": 0, "sex_life": None}

@@ -151,7 +151,7 @@ def test_stored_scores_equal_the_instrument_scoring(cohort: Engine) -> None:
 
 
 def test_about_a_quarter_lost_to_followup_at_24_months(cohort: Engine) -> None:
-    """The issue asks for about a quarter missing at 24 months; we accept 20-30%."""
+    """We want about a quarter missing at 24 months and accept 20-30%."""
     with cohort.connect() as c:
         n = c.execute(text("SELECT COUNT(*) FROM episodes")).scalar_one()
         seen = c.execute(text("SELECT COUNT(DISTINCT episode_id) FROM prom_responses "
@@ -192,7 +192,7 @@ def test_treatment_assignment_is_confounded(cohort: Engine) -> None:
 
 
 def test_every_planted_effect_names_its_source() -> None:
-    """A non-null planted effect must cite a published figure from shared/evidence."""
+    """A non-null planted effect must cite a published figure (a study of MIS versus open surgery)."""
     keys = set()
     for e in effects.PLANTED:
         keys.add((e.family, e.outcome))

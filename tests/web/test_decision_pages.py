@@ -158,12 +158,12 @@ def test_clinician_version_of_a_normal_patient(client_for: Client, world: World,
     cells = _text("<main>" + row.group(1) + "</main>")
     assert "62.0% 95% CI of the average 55.0% to 69.0% clinic model n = 412 · discectomy.odi_mcid_12m" in cells
     assert "41.0% 95% CI of the average 34.0% to 48.0% clinic model n = 388" in cells
-    # issue 15, item 8: a score shows the range of one patient beside the interval of the average
+    # a score shows the range of one patient beside the interval of the average
     odi = re.search(r'<tr id="outcome-odi_12m">(.*?)</tr>', html, re.DOTALL)
     assert odi and "18.2 95% CI of the average 15.6 to 20.9 90% of patients like this: 3.4 to 33.0" in _text(
         "<main>" + odi.group(1) + "</main>")
     assert 'id="baseline-warning"' not in html and "ds-mixed" not in html
-    # issue 15, item 8: the age the predictions use is the episode's, shown beside today's
+    # the age the predictions use is the episode's, shown beside today's
     assert re.search(r'<dd id="age-at-baseline">47 on 2026-11-02, the start of this episode', html)
     los = re.search(r'<tr id="outcome-los_days">(.*?)</tr>', html, re.DOTALL)
     assert los and "does not apply" in los.group(1)
@@ -208,7 +208,7 @@ def test_clinician_version_with_literature_and_none_sources(client_for: Client, 
     assert 'class="badge src-literature">literature</span>' in html
     assert "Example A et al. Minimally invasive versus open decompression" in html
     assert 'id="synthetic-warning"' in html
-    # issue 15, item 6: rows mixing the clinic's model and published studies say so on the row
+    # rows mixing the clinic's model and published studies say so on the row
     row = re.search(r'<tr id="outcome-odi_12m">(.*?)</tr>', html, re.DOTALL)
     assert row and "Sources differ in this row" in row.group(1) and 'class="badge src-mixed ds-mixed"' in row.group(1)
     los = re.search(r'<tr id="outcome-los_days">(.*?)</tr>', html, re.DOTALL)
@@ -242,7 +242,7 @@ def test_api_returns_the_document(app: Any, client_for: Client, world: World, se
 
 
 def test_missing_baseline_scores_are_said_on_both_pages(client_for: Client, world: World, serve: Any) -> None:
-    """Issue 15, item 8: without a baseline ODI the clinician page warns above the numbers and
+    """Without a baseline ODI the clinician page warns above the numbers and
     marks every estimate made without the patient's scores; the patient page says it plainly."""
     serve("no_baseline")
     pid = world.patients["A"]

@@ -444,7 +444,7 @@ def test_a_sites_wording_pack_replaces_the_neutral_labels(engine: Any, tmp_path:
 
 def test_rmdq_is_a_tick_box_per_statement_and_unticked_statements_count_as_no(
         app: Any, world: World, patient: Any) -> None:
-    """Oracle: the RMDQ authors' rule as STANDARDS.md quotes it (Roland & Morris, Spine
+    """Oracle: the RMDQ authors' rule (Roland & Morris, Spine
     1983;8(2):141-144; Roland & Fairbank, Spine 2000;25(24):3115-3124): the patient ticks the
     statements that apply today, an unticked statement counts as "no" (no yes/no is forced on
     each statement, on screen as on paper), score = number ticked. Ticking statements 2, 5, 9, 14

@@ -1,9 +1,9 @@
-"""A PROM submission over HTTP is one transaction (issue 16, "PROM submission 5x faster").
+"""A PROM submission over HTTP is one transaction.
 
-The oracle is the issue's requirement itself: resolving the patient session, the CSRF and
+The oracle is the requirement itself: resolving the patient session, the CSRF and
 idempotency checks, scoring, the response with its audit row, the draft's removal and the
 invitation's completion with its audit row are all or nothing, in one database transaction.
-Before issue 16 they were seven transactions (a failure while spending the invitation left the
+Before this change they were seven transactions (a failure while spending the invitation left the
 response stored, and a submission committed six times); these tests fail on that code.
 On both backends (the ``engine`` fixture); on SQLite concurrent submissions share a commit
 (a group commit, each in its own savepoint), which the concurrent test exercises.
@@ -67,7 +67,7 @@ def commits(app: Any) -> Iterator[list[int]]:
 
 
 def test_submission_over_http_commits_once(app: Any, world: World, commits: list[int]) -> None:
-    """Oracle: one transaction per submission (issue 16) -> exactly one COMMIT, replay included."""
+    """Oracle: one transaction per submission -> exactly one COMMIT, replay included."""
     phone = open_patient_session(app, world.invitations["A"])
     commits.clear()
     r = phone.post(f"{V1}/visit/responses", json={"instrument": "nrs_back", "answers": NRS},
@@ -83,7 +83,7 @@ def test_submission_over_http_commits_once(app: Any, world: World, commits: list
 
 def test_failure_while_spending_the_invitation_stores_no_response(
         app: Any, world: World, one_question_visit: tuple[int, str], monkeypatch: pytest.MonkeyPatch) -> None:
-    """Oracle: all or nothing (issue 16). The last questionnaire's audit row for the invitation's
+    """Oracle: all or nothing. The last questionnaire's audit row for the invitation's
     completion fails: no response, no 'create' audit row, the invitation still open, and the
     draft kept; the same submission then goes through once the fault is gone."""
     inv_id, token = one_question_visit

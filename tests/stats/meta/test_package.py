@@ -1,4 +1,4 @@
-"""``spinetrack.stats.meta``'s public surface is complete and named per STYLE.md (its docstring
+"""``spinetrack.stats.meta``'s public surface is complete and named by the project's rule (its docstring
 examples and its pure import are checked with the rest of ``spinetrack.stats`` in
 ``tests/stats/test_package.py``)."""
 
