@@ -16,8 +16,8 @@ DEMO_SEED     ?= 7
 
 .PHONY: run test test-fast lint bench lock clean
 
-# Two workers (pytest-xdist): the suite spends much of its time waiting on PostgreSQL, Chromium and
-# servers it starts. Tests that share one Spark session or one browser run on one worker (loadgroup).
+# Two workers (pytest-xdist). Each test module runs whole on one worker, and so do the tests that
+# share one Spark session, one browser or the trained models (loadgroup; groups in tests/conftest.py).
 PYTEST_WORKERS ?= 2
 FAST := -m "not slow and not postgres and not spark and not browser"
 
