@@ -16,8 +16,8 @@ DEMO_SEED     ?= 7
 
 .PHONY: run test test-fast lint bench lock clean
 
-# Two workers (pytest-xdist). Each test module runs whole on one worker, and so do the tests that
-# share one Spark session, one browser or the trained models (loadgroup; groups in tests/conftest.py).
+# Two workers (pytest-xdist), each test file whole on one worker (loadfile): a module's fixtures (100
+# synthetic cohorts in test_coverage, a snapshot, a loaded store) are built once, not once per worker.
 PYTEST_WORKERS ?= 2
 FAST := -m "not slow and not postgres and not spark and not browser"
 
@@ -43,10 +43,10 @@ test: $(VENV)/.test-installed
 	$(MAKE) --no-print-directory lint
 	scripts/ensure-system-deps.sh
 	scripts/ensure-test-assets.sh
-	$(BIN)/pytest -n $(PYTEST_WORKERS) --dist loadgroup
+	$(BIN)/pytest -n $(PYTEST_WORKERS) --dist loadfile
 
 test-fast: $(VENV)/.test-installed
-	$(BIN)/pytest $(FAST) -n $(PYTEST_WORKERS) --dist loadgroup -q
+	$(BIN)/pytest $(FAST) -n $(PYTEST_WORKERS) --dist loadfile -q
 
 lint: $(VENV)/.test-installed
 	$(BIN)/ruff check src tests bench

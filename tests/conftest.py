@@ -245,19 +245,12 @@ _SLOW_MODULES = frozenset({
     "security/test_bad_input.py", "security/test_route_matrix.py", "synth/test_cohort.py",
 })
 
-# Under ``pytest -n`` (make test), tests that share one expensive session fixture run on one worker:
-# the Spark session, the browser and its live servers, the trained prediction models; every other
-# module runs whole on one worker, so a module-scoped fixture (100 synthetic cohorts in
-# test_coverage, a snapshot, a loaded store) is built once, not once per worker.
-_GROUPS = {"browser": "browser", "predict": "predict"}
-
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """Mark what a test needs from what it asks for, so ``-m`` can leave it out at collection:
     a PostgreSQL server or Spark through its fixtures, Chromium for everything under
     tests/browser. (``make test-fast`` runs ``-m "not slow and not postgres and not spark and not
-    browser"``.) And group the tests for ``--dist loadgroup``: a module, or the tests that share a
-    session fixture."""
+    browser"``.)"""
     tests_dir = Path(__file__).parent
     for item in items:
         for fixture, marker in _NEEDS.items():
@@ -268,5 +261,3 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             item.add_marker(pytest.mark.slow)
         if parts[0] == "browser":
             item.add_marker(pytest.mark.browser)
-        group = "spark" if item.get_closest_marker("spark") else _GROUPS.get(parts[0], "/".join(parts))
-        item.add_marker(pytest.mark.xdist_group(group))
