@@ -54,6 +54,22 @@ class Settings(BaseSettings):
     eq5d_value_set: str = "England"
     models_dir: str = "spinetrack-models"
     forwarded_allow_ips: str | None = None
+    # follow-up: the address patients' links point to (default http://HOST:PORT), the channels
+    # (none configured: messages stay in the outbox, held), the in-process job of `serve`, and how
+    # long a patient's home stays open after their last scheduled visit
+    public_url: str | None = None
+    smtp_url: str | None = None          # smtp://user:pass@host:587?starttls=true
+    mail_from: str | None = None         # "North Spine Clinic <followup@north.example.org>"
+    sms_url: str | None = None           # the gateway's HTTP endpoint (POST)
+    sms_auth_header: str | None = None   # e.g. "Authorization: Bearer ..."
+    sms_body_template: str | None = None  # JSON with {to} and {text}, e.g. '{"to": "{to}", "body": "{text}"}'
+    followup_auto: bool = True
+    followup_interval_minutes: int = 5
+    patient_access_days: int = 90
+
+    def link_base(self) -> str:
+        """The start of every link sent to a patient (no trailing slash)."""
+        return (self.public_url or f"http://{self.host}:{self.port}").rstrip("/")
 
     def engine_options(self, engine: str) -> dict[str, Any]:
         """The keyword arguments of ``get_engine(engine)`` these settings give: only the values

@@ -38,6 +38,8 @@ from spinetrack.domain.procedure import (
 from spinetrack.errors import ValidationError
 
 __all__ = [
+    "DEFAULT_REMINDER_OFFSETS",
+    "DEFAULT_SCHEDULE",
     "TIMEPOINTS",
     "AsaGrade",
     "ComplicationRecord",
@@ -108,12 +110,14 @@ class Timepoint:
 
     The index date is the procedure date for surgery and the start of conservative care
     otherwise. The windows are spinetrack's choice (the ICHOM Low Back Pain Standard Set, Clement
-    et al., Acta Orthop 2015;86(5):523-533, gives the timepoints, not the windows): baseline up to
-    180 days before the index date; 2 weeks to day 28 (half-way to 6 weeks); 6 weeks to day 63
-    (9 weeks); 3 months from day 64 to day 182 (6 months); 12 months from day 274 (9 months) to
-    day 547 (half-way to 24 months); 24 months to day 912 (30 months). A response between 6 and 9
-    months fits no timepoint and is refused rather than counted as 3 or 12 months, which it would
-    bias. A site can pass its own schedule.
+    et al., Acta Orthop 2015;86(5):523-533, gives the timepoints, not the windows); they do not
+    overlap and leave no gap up to 30 months: baseline up to 180 days before the index date;
+    2 weeks to day 28 (half-way to 6 weeks); 6 weeks to day 63 (9 weeks); 3 months from day 64 to
+    day 136 (half-way to 6 months); 6 months from day 137 to day 273 (9 months); 12 months from
+    day 274 to day 547 (half-way to 24 months); 24 months to day 912 (30 months); 5 years from
+    day 1461 (4 years) to day 2191 (6 years). A response between 30 months and 4 years fits no
+    timepoint and is refused rather than counted as 24 months or 5 years. A site chooses which
+    timepoints it uses and may narrow their windows (``site_schedules``).
     """
 
     code: str
@@ -131,10 +135,19 @@ TIMEPOINTS: tuple[Timepoint, ...] = (
     Timepoint("baseline", "Before treatment", 0, -180, 0),
     Timepoint("2w", "2 weeks", 14, 1, 28),
     Timepoint("6w", "6 weeks", 42, 29, 63),
-    Timepoint("3m", "3 months", 91, 64, 182),
+    Timepoint("3m", "3 months", 91, 64, 136),
+    Timepoint("6m", "6 months", 182, 137, 273),
     Timepoint("12m", "12 months", 365, 274, 547),
     Timepoint("24m", "24 months", 730, 548, 912),
+    Timepoint("5y", "5 years", 1826, 1461, 2191),
 )
+
+# The schedule a site follows until an admin chooses its own: the ICHOM Low Back Pain Standard
+# Set's timepoints (Clement et al., Acta Orthop 2015;86(5):523-533: baseline, 6, 12 and 24 months,
+# with 3 months optional) — 5 years (optional in ICHOM) and 2 and 6 weeks (site options) are off.
+DEFAULT_SCHEDULE: tuple[str, ...] = ("baseline", "3m", "6m", "12m", "24m")
+# Days after a window opens on which a message goes out: when it opens, then +7 and +14 days.
+DEFAULT_REMINDER_OFFSETS: tuple[int, ...] = (0, 7, 14)
 
 
 def get_timepoint(code: Any, schedule: Sequence[Timepoint] = TIMEPOINTS, field: str = "timepoint") -> Timepoint:

@@ -43,11 +43,15 @@ __all__ = [
     "Base",
     "ComplicationRow",
     "EpisodeRow",
+    "FollowupRow",
     "ImagingFindingRow",
     "InvitationRow",
     "LoginThrottleRow",
+    "OutboxRow",
     "PasswordLinkRow",
+    "PatientHomeSessionRow",
     "PatientIdentityRow",
+    "PatientLinkRow",
     "PatientRow",
     "ProcedureRow",
     "PromResponseRow",
@@ -56,6 +60,7 @@ __all__ = [
     "ResponseDraftRow",
     "ScreeningAssessmentRow",
     "SiteRow",
+    "SiteScheduleRow",
     "TimepointRow",
     "UserRow",
     "WebSessionRow",
@@ -91,6 +96,9 @@ class SiteRow(Base):
     name: Mapped[str] = mapped_column(String(200))
     country: Mapped[str | None] = mapped_column(String(2))
     created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+    # how patients reach the clinic (shown on the patient home and in every message)
+    contact_phone: Mapped[str | None] = mapped_column(String(40))
+    contact_email: Mapped[str | None] = mapped_column(String(200))
 
 
 class UserRow(Base):
@@ -159,6 +167,11 @@ class EpisodeRow(Base):
     enrolled_on: Mapped[dt.date] = mapped_column(Date)
     index_date: Mapped[dt.date | None] = mapped_column(Date)
     created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+    # the episode ended (follow-up stops): died, withdrew, moved away, ...
+    ended_on: Mapped[dt.date | None] = mapped_column(Date)
+    end_reason: Mapped[str | None] = mapped_column(String(32))
+    # when a clinician released the decision aid to the patient's home (after the screening)
+    decision_aid_released_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
 
     patient: Mapped[PatientRow] = relationship(back_populates="episodes")
     findings: Mapped[list[ImagingFindingRow]] = relationship(back_populates="episode", cascade="all, delete-orphan")
@@ -349,6 +362,12 @@ class PatientIdentityRow(Base):
     email: Mapped[str | None] = mapped_column(String(200))
     phone: Mapped[str | None] = mapped_column(String(40))
     updated_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+    postal_address: Mapped[str | None] = mapped_column(Text)  # for letters
+    # follow-up contact: the preferred channel, whether the patient agreed to be contacted, and
+    # when they asked to be contacted no more (honoured by the scheduler)
+    channel: Mapped[str | None] = mapped_column(String(8))  # email, sms, letter, none
+    contact_consent: Mapped[bool | None] = mapped_column(Boolean)
+    opted_out_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
 
 
 class WebSessionRow(Base):
@@ -431,3 +450,125 @@ class ResponseDraftRow(Base):
     instrument: Mapped[str] = mapped_column(String(32))
     answers: Mapped[dict[str, Any]] = mapped_column(JSON)
     updated_at: Mapped[dt.datetime] = mapped_column(DateTime)
+
+
+class SiteScheduleRow(Base):
+    """A site's follow-up schedule, one row per timepoint it uses (a site without rows follows
+    the default schedule of :mod:`spinetrack.domain.pathway`). Windows in days from the index
+    date; ``reminder_offsets``: days after the window opens on which a message goes out
+    (``[0, 7, 14]``: when it opens, then a week and two weeks later)."""
+
+    __tablename__ = "site_schedules"
+    __table_args__ = (UniqueConstraint("site_id", "timepoint", name="uq_site_schedules_site_timepoint"),
+                      CheckConstraint("window_from_days <= window_to_days", name="window"))
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    site_id: Mapped[int] = mapped_column(ForeignKey("sites.id", ondelete="CASCADE"))
+    timepoint: Mapped[str] = mapped_column(ForeignKey("timepoints.code"))
+    enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    window_from_days: Mapped[int] = mapped_column(Integer)
+    window_to_days: Mapped[int] = mapped_column(Integer)
+    reminder_offsets: Mapped[list[int]] = mapped_column(JSON)
+    instruments: Mapped[list[str]] = mapped_column(JSON)
+    updated_by: Mapped[str] = mapped_column(String(64))
+    updated_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+
+
+class FollowupRow(Base):
+    """One scheduled visit: an episode x timepoint with its due window (at most one per pair:
+    the unique constraint is what makes two concurrent scheduler runs safe).
+
+    ``status``: ``pending`` (window not open yet), ``open`` (invitation sent or ready),
+    ``completed`` (every questionnaire answered), ``missed`` (window closed unanswered),
+    ``stopped`` (``stop_reason``: opted_out, episode_ended, unreachable)."""
+
+    __tablename__ = "followups"
+    __table_args__ = (
+        UniqueConstraint("episode_id", "timepoint", name="uq_followups_episode_timepoint"),
+        CheckConstraint("status IN ('pending','open','completed','missed','stopped')", name="status"),
+        Index("ix_followups_status_opens", "status", "opens_on"),
+        Index("ix_followups_next_reminder", "next_reminder_on"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    episode_id: Mapped[int] = mapped_column(ForeignKey("episodes.id", ondelete="CASCADE"))
+    timepoint: Mapped[str] = mapped_column(ForeignKey("timepoints.code"))
+    due_on: Mapped[dt.date] = mapped_column(Date)
+    opens_on: Mapped[dt.date] = mapped_column(Date)
+    closes_on: Mapped[dt.date] = mapped_column(Date)
+    status: Mapped[str] = mapped_column(String(12))
+    stop_reason: Mapped[str | None] = mapped_column(String(32))
+    invitation_id: Mapped[int | None] = mapped_column(ForeignKey("invitations.id", ondelete="SET NULL"))
+    reminders_sent: Mapped[int] = mapped_column(Integer, default=0)
+    next_reminder_on: Mapped[dt.date | None] = mapped_column(Date)
+    unreachable: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+    updated_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+
+
+class OutboxRow(Base):
+    """A message to a patient: queued, claimed by a sender (``sending``), then ``sent`` or
+    ``failed``; ``held`` when no channel is configured. No clinical data and no contact details
+    are stored here: the sender reads the address from ``patient_identities`` when it sends.
+    ``sequence`` is 0 for the invitation and 1, 2, ... for reminders; the unique constraint keeps
+    two scheduler runs from queueing the same message twice."""
+
+    __tablename__ = "outbox"
+    __table_args__ = (
+        UniqueConstraint("followup_id", "sequence", name="uq_outbox_followup_sequence"),
+        CheckConstraint("channel IN ('email','sms','letter')", name="channel"),
+        CheckConstraint("status IN ('queued','sending','sent','failed','held','cancelled')", name="status"),
+        Index("ix_outbox_status_due", "status", "due_at"),
+        Index("ix_outbox_episode", "episode_id"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    followup_id: Mapped[int | None] = mapped_column(ForeignKey("followups.id", ondelete="CASCADE"))
+    episode_id: Mapped[int] = mapped_column(ForeignKey("episodes.id", ondelete="CASCADE"))
+    kind: Mapped[str] = mapped_column(String(16))  # invitation, reminder, new_link
+    sequence: Mapped[int | None] = mapped_column(Integer)
+    channel: Mapped[str] = mapped_column(String(8))
+    status: Mapped[str] = mapped_column(String(12))
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime)
+    due_at: Mapped[dt.datetime] = mapped_column(DateTime)
+    claimed_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
+    claimed_by: Mapped[str | None] = mapped_column(String(64))
+    sent_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
+    last_error: Mapped[str | None] = mapped_column(Text)
+
+
+class PatientLinkRow(Base):
+    """A link to a patient's home (one per message, letter or hand-out: many per episode). Only
+    the token's hash is stored. Opening a link never spends it; access ends when the episode's
+    follow-up access ends or the link is revoked."""
+
+    __tablename__ = "patient_links"
+    __table_args__ = (Index("ix_patient_links_episode", "episode_id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    episode_id: Mapped[int] = mapped_column(ForeignKey("episodes.id", ondelete="CASCADE"))
+    outbox_id: Mapped[int | None] = mapped_column(ForeignKey("outbox.id", ondelete="SET NULL"))
+    purpose: Mapped[str] = mapped_column(String(16))  # message, letter, manual, new_link
+    created_by: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime)
+    last_opened_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
+    revoked: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+class PatientHomeSessionRow(Base):
+    """A patient's signed-in session on their home (opened from a link; several may live at once,
+    so opening the link again signs nobody out). Only the token's hash is stored."""
+
+    __tablename__ = "patient_home_sessions"
+    __table_args__ = (Index("ix_patient_home_sessions_episode", "episode_id"),)
+
+    token_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    episode_id: Mapped[int] = mapped_column(ForeignKey("episodes.id", ondelete="CASCADE"))
+    link_id: Mapped[int | None] = mapped_column(ForeignKey("patient_links.id", ondelete="SET NULL"))
+    csrf_token: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime)
+    last_seen_at: Mapped[dt.datetime] = mapped_column(DateTime)
+    expires_at: Mapped[dt.datetime] = mapped_column(DateTime)
+    revoked: Mapped[bool] = mapped_column(Boolean, default=False)
