@@ -1,10 +1,13 @@
 """The care pathway: follow-up timepoints and the validation of every record's ``create``.
 
 Reference values: the timepoints are spinetrack's schedule: baseline, 2 weeks, 6 weeks, 3 months,
-12 months and 24 months after the index date (the start of treatment, from which the ICHOM Low
-Back Pain Standard Set, Clement RC et al., Acta Orthop 2015;86(5):523-533, counts its follow-ups).
-ICHOM gives no windows; the window rule tested here is the one ``Timepoint``'s docstring documents
-("half-way between neighbouring targets, with baseline up to 180 days before the index date").
+6 months, 12 months, 24 months and 5 years after the index date (the start of treatment, from which
+the ICHOM Low Back Pain Standard Set, Clement RC et al., Acta Orthop 2015;86(5):523-533, counts its
+follow-ups: 6, 12 and 24 months, with 3 months and 5 years optional; /work/shared/STANDARDS.md,
+"Registries and timepoints"). ICHOM gives no windows; the window rule tested here is the one
+``Timepoint``'s docstring documents (baseline up to 180 days before the index date; 2 weeks to
+half-way to 6 weeks; 6 weeks to 9 weeks; 3 months to half-way to 6 months; 6 months to 9 months;
+12 months to half-way to 24 months; 24 months to 30 months; 5 years from 4 to 6 years).
 Enumerated values (ICD-10-CM codes, levels, procedure families, Clavien-Dindo grades, ...) come
 from the sources named in tests/domain/test_vocabularies.py.
 """
@@ -21,6 +24,8 @@ import pytest
 from spinetrack.domain.complications import ClavienDindo, ComplicationCategory, ReoperationReason
 from spinetrack.domain.diagnosis import Level
 from spinetrack.domain.pathway import (
+    DEFAULT_REMINDER_OFFSETS,
+    DEFAULT_SCHEDULE,
     TIMEPOINTS,
     AsaGrade,
     ComplicationRecord,
@@ -43,8 +48,10 @@ TODAY = dt.date(2025, 6, 1)
 D = dt.date.fromisoformat
 
 # spinetrack's schedule: (code, weeks or months after the index date)
-REFERENCE_TIMEPOINTS = [("baseline", 0, "d"), ("2w", 2, "w"), ("6w", 6, "w"),
-                        ("3m", 3, "m"), ("12m", 12, "m"), ("24m", 24, "m")]
+REFERENCE_TIMEPOINTS = [("baseline", 0, "d"), ("2w", 2, "w"), ("6w", 6, "w"), ("3m", 3, "m"),
+                        ("6m", 6, "m"), ("12m", 12, "m"), ("24m", 24, "m"), ("5y", 5, "y")]
+# ICHOM's default follow-ups (6, 12, 24 months) plus its optional 3 months (Clement 2015)
+DEFAULT_SCHEDULE_REFERENCE = ("baseline", "3m", "6m", "12m", "24m")
 LEVELS = ["L1-L2", "L2-L3", "L3-L4", "L4-L5", "L5-S1"]
 FAMILIES = ["discectomy", "decompression", "fusion"]
 ARMS = ["conservative", "mis", "open"]  # conservative care, or surgery by approach mis or open
@@ -71,10 +78,10 @@ def _raises(fn: Any, data: Any, field: str, allowed: list[str] | tuple[str, ...]
 
 
 def test_timepoints_are_the_standards_schedule() -> None:
-    """spinetrack's schedule: baseline, 2 weeks, 6 weeks, 3 months, 12 months, 24 months."""
+    """spinetrack's schedule: baseline, 2 weeks, 6 weeks, 3, 6, 12 and 24 months, 5 years."""
     assert [tp.code for tp in TIMEPOINTS] == [code for code, _, _ in REFERENCE_TIMEPOINTS]
     for tp, (code, n, unit) in zip(TIMEPOINTS, REFERENCE_TIMEPOINTS, strict=True):
-        expected = {"d": n, "w": 7 * n, "m": n * 365.25 / 12}[unit]
+        expected = {"d": n, "w": 7 * n, "m": n * 365.25 / 12, "y": n * 365.25}[unit]
         assert abs(tp.target_days - expected) <= 1, (code, tp.target_days, expected)
 
 
@@ -102,20 +109,46 @@ def test_follow_up_windows_start_after_index_and_do_not_overlap() -> None:
 
 def test_follow_up_windows_follow_the_documented_rule() -> None:
     """Timepoint docstring (spinetrack's rule; ICHOM gives timepoints, not windows):
-    2w ends half-way to 6w, 12m ends half-way to 24m, 3m ends at 6 months and 12m starts at
-    9 months, so a response at 7 months fits no timepoint and is refused."""
+    2w ends half-way to 6w, 3m ends half-way to 6m, 6m ends at 9 months and 12m starts the day
+    after, 12m ends half-way to 24m, 24m ends at 30 months and 5y runs from 4 to 6 years, so a
+    response at 7 months is a 6-month response and one at 3 years fits no timepoint."""
     tp = {t.code: t for t in TIMEPOINTS}
     assert tp["2w"].window_to_days == math.floor((14 + 42) / 2)
+    assert tp["3m"].window_to_days == math.floor((91 + 182) / 2) == 136
+    assert tp["6m"].window_from_days == 137
+    assert tp["6m"].window_to_days == math.floor(9 * 365.25 / 12) == 273 and tp["12m"].window_from_days == 274
     assert tp["12m"].window_to_days == math.floor((365 + 730) / 2)
-    assert tp["3m"].window_to_days == 182 and tp["12m"].window_from_days == 274
+    assert tp["24m"].window_to_days == 912  # 30 months (913.1 days), rounded down as documented: 912
+    assert (tp["5y"].window_from_days, tp["5y"].window_to_days) == (math.floor(4 * 365.25), math.floor(6 * 365.25))
     seven_months = INDEX + dt.timedelta(days=213)
+    assert [t.code for t in TIMEPOINTS if _fits(t, seven_months)] == ["6m"]
+    three_years = INDEX + dt.timedelta(days=3 * 365)
+    assert not [t.code for t in TIMEPOINTS if _fits(t, three_years)]
     for t in TIMEPOINTS:
-        with pytest.raises(ValidationError):
-            check_response_timing(t, seven_months, INDEX)
+        if t.code != "6m":
+            with pytest.raises(ValidationError):
+                check_response_timing(t, seven_months, INDEX)
+
+
+def _fits(tp: Timepoint, on: dt.date) -> bool:
+    try:
+        check_response_timing(tp, on, INDEX)
+    except ValidationError:
+        return False
+    return True
+
+
+def test_default_schedule_is_ichoms_with_3_months() -> None:
+    """The default site schedule: baseline and ICHOM's 6, 12, 24 months with its optional 3 months;
+    5 years (ICHOM optional), 2 and 6 weeks are a site's choice; reminders when the window opens,
+    +7 and +14 days (``pathway.DEFAULT_REMINDER_OFFSETS``' documented default)."""
+    assert DEFAULT_SCHEDULE == DEFAULT_SCHEDULE_REFERENCE
+    assert set(DEFAULT_SCHEDULE) <= {t.code for t in TIMEPOINTS}
+    assert DEFAULT_REMINDER_OFFSETS == (0, 7, 14)
 
 
 def test_get_timepoint_unknown_code_lists_allowed() -> None:
-    _raises(get_timepoint, "6m", "timepoint", [code for code, _, _ in REFERENCE_TIMEPOINTS])
+    _raises(get_timepoint, "9m", "timepoint", [code for code, _, _ in REFERENCE_TIMEPOINTS])
     custom = (Timepoint("baseline", "b", 0, -30, 0), Timepoint("6m", "6 months", 182, 120, 240))
     assert get_timepoint("6m", custom).target_days == 182
     _raises(get_timepoint, "3m", "timepoint", ["baseline", "6m"], schedule=custom)
@@ -526,7 +559,7 @@ def test_good_response_records_days_from_index() -> None:
 @pytest.mark.parametrize(
     ("change", "field", "allowed"),
     [
-        ({"timepoint": "6m"}, "timepoint", [code for code, _, _ in REFERENCE_TIMEPOINTS]),
+        ({"timepoint": "9m"}, "timepoint", [code for code, _, _ in REFERENCE_TIMEPOINTS]),
         ({"timepoint": None}, "timepoint", ["baseline", "3m", "24m"]),
         ({"collected_on": "2025-05-01"}, "collected_on", []),  # far outside the 3-month window
         ({"collected_on": "2024-02-29"}, "collected_on", []),  # before the index date

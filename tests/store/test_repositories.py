@@ -99,8 +99,8 @@ def test_store_scores_eq5d_with_the_configured_value_set(engine: Engine, surgica
           "answers": {**ODI_ALL_2, "jogging": 1}}, "odi.jogging"),  # unknown item
         ({"instrument": "sf36", "timepoint": "baseline", "collected_on": "2024-01-20", "answers": {}},
          "response.instrument"),
-        ({"instrument": "nrs_leg", "timepoint": "5y", "collected_on": "2024-01-20", "answers": {"pain": 3}},
-         "response.timepoint"),
+        ({"instrument": "nrs_leg", "timepoint": "9m", "collected_on": "2024-01-20", "answers": {"pain": 3}},
+         "response.timepoint"),  # 9 months is not one of spinetrack's timepoints (domain.pathway.TIMEPOINTS)
     ],
 )
 def test_store_refuses_a_bad_response_and_stores_nothing(store: Store, engine: Engine,
