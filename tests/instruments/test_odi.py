@@ -71,7 +71,7 @@ def test_unknown_instrument_lists_the_registered_codes() -> None:
         instruments.get("sf36")
     assert err.value.field == "instrument"
     assert err.value.allowed.split(", ") == ["odi", "nrs_back", "nrs_leg", "eq5d5l", "rmdq", "comi_back",
-                                             "return_to_activity", "global_outcome"]
+                                             "return_to_activity", "global_outcome", "work_status", "analgesics"]
 
 
 # ---- properties the scoring rule implies (Fairbank & Pynsent 2000) ----------------------------

@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from spinetrack.errors import ValidationError
+from spinetrack.instruments.analgesics import ANALGESICS
 from spinetrack.instruments.base import Display, Instrument, Listing
 from spinetrack.instruments.comi import COMI_BACK
 from spinetrack.instruments.eq5d5l import EQ5D5L
@@ -17,11 +18,12 @@ from spinetrack.instruments.followup import GLOBAL_OUTCOME, RETURN_TO_ACTIVITY
 from spinetrack.instruments.nrs import NRS_BACK, NRS_LEG
 from spinetrack.instruments.odi import ODI
 from spinetrack.instruments.rmdq import RMDQ
+from spinetrack.instruments.work_status import WORK_STATUS
 
 __all__ = ["all", "display_field", "get", "listed"]
 
 _REGISTRY: dict[str, Instrument] = {i.definition.code: i for i in (
-    ODI, NRS_BACK, NRS_LEG, EQ5D5L, RMDQ, COMI_BACK, RETURN_TO_ACTIVITY, GLOBAL_OUTCOME)}
+    ODI, NRS_BACK, NRS_LEG, EQ5D5L, RMDQ, COMI_BACK, RETURN_TO_ACTIVITY, GLOBAL_OUTCOME, WORK_STATUS, ANALGESICS)}
 
 
 def get(code: Any, field: str = "instrument") -> Instrument:
