@@ -55,7 +55,7 @@ from spinetrack.store.tables import (
 
 __all__ = ["SITE_ROLES", "SYSTEM", "Actor", "Store", "authorize_patient", "new_pseudo_id", "validate_identity"]
 
-RESPONSE_SOURCES = ("patient", "clinician", "import", "synthetic")
+RESPONSE_SOURCES = ("patient", "clinician", "import", "synthetic", "phone", "paper")  # phone, paper: store.worklist
 
 # The statements of a PROM submission, built once (Core on the tables: no ORM objects to load).
 _RESPONSES = cast(Table, PromResponseRow.__table__)
