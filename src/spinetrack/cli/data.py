@@ -45,12 +45,21 @@ def demo(
         "--truth-out", help="Write the true effect of every comparison and claim (overlap population 'ato' and "
                             "whole population 'ate', from each patient's outcomes under both options) as JSON.")
     ] = None,
+    fixed_dates: Annotated[bool, typer.Option(
+        "--fixed-dates", help="Keep the generator's own calendar (enrolment 2018-2022, every follow-up complete; "
+                              "the same rows whatever the date) instead of dating the cohort relative to today.")
+    ] = False,
+    followup: Annotated[bool, typer.Option(
+        "--followup/--no-followup", help="After loading a cohort dated relative to today, run the follow-up "
+                                         "scheduler once (visits due, reminders, the outbox).")] = True,
     database_url: DbOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """Fill the database with a reproducible synthetic cohort (planted, documented effects)."""
+    """Fill the database with a reproducible synthetic cohort (planted, documented effects), dated
+    relative to today (SPINETRACK_TODAY or the system date) unless --fixed-dates."""
+    from spinetrack import clock
     from spinetrack.synth.demo_access import DEMO_PASSWORD, seed_demo_access
-    from spinetrack.synth.load import load_demo
+    from spinetrack.synth.load import ENROL_LAG_DAYS, load_demo
 
     settings = settings_for(database_url)
     if settings.env == "production":  # before anything is written: production holds no demo content
@@ -60,32 +69,40 @@ def demo(
                                 "synthetic patients never go into a production database)"), as_json)
     engine = database(settings)
     show = not as_json and sys.stderr.isatty()
+    today = clock.today()
+    relative_to = None if fixed_dates else today
     truth = None
     if truth_out is not None:
         from spinetrack.synth.truth import Truth
 
         truth = Truth()
+    followup_report: dict[str, Any] | None = None
     try:
         if show:
             with progress_bar("synthetic cohort") as bar:
                 task = bar.add_task("patients", total=patients)
                 result = load_demo(engine, patients=patients, seed=seed, if_empty=if_empty,
-                                   progress=lambda n: bar.advance(task, n), truth=truth)
+                                   progress=lambda n: bar.advance(task, n), truth=truth, relative_to=relative_to)
         else:
-            result = load_demo(engine, patients=patients, seed=seed, if_empty=if_empty, truth=truth)
+            result = load_demo(engine, patients=patients, seed=seed, if_empty=if_empty, truth=truth,
+                               relative_to=relative_to)
         if truth is not None and truth_out is not None and not result.skipped:
             truth.write(truth_out)
-        accounts = seed_demo_access(engine, env=settings.env) if logins else []
+        accounts = seed_demo_access(engine, env=settings.env, today=today) if logins else []
+        if followup and relative_to is not None and not result.skipped:
+            followup_report = _demo_followup(engine, settings, today)
     except SpinetrackError as exc:
         fail(exc, as_json)
     finally:
         engine.dispose()
     out: dict[str, Any] = {"patients": result.patients, "prom_responses": result.responses, "seed": result.seed,
-                           "skipped": result.skipped}
+                           "skipped": result.skipped, "dated_to": None if relative_to is None else today.isoformat()}
     if accounts:
         out["logins"] = {"password": DEMO_PASSWORD, "users": accounts}
     if truth_out is not None and not result.skipped:
         out["truth_out"] = str(truth_out)
+    if followup_report is not None:
+        out["followup"] = followup_report
     if as_json:
         typer.echo(json.dumps(out))
         return
@@ -93,9 +110,44 @@ def demo(
         console.print("database already holds patients: demo cohort not loaded (--if-empty)"
                       + (" and no truth written" if truth_out is not None else ""))
     else:
-        console.print(f"loaded {result.patients} synthetic patients ({result.responses} PROM responses), seed {seed}")
+        dated = (f"dated to {today.isoformat()}: enrolment ends {ENROL_LAG_DAYS} days before, later follow-up not yet "
+                 "collected" if relative_to is not None else "fixed dates, enrolment 2018-2022")
+        console.print(f"loaded {result.patients} synthetic patients ({result.responses} PROM responses), seed {seed}, "
+                      f"{dated}", highlight=False)
+    if followup_report is not None:
+        if followup_report.get("available", True):
+            console.print("follow-up scheduler run once: " + ", ".join(
+                f"{k.replace('_', ' ')} {v}" for k, v in followup_report.items() if isinstance(v, int)),
+                highlight=False)
+        else:
+            console.print(f"follow-up scheduler not run: {followup_report['reason']}", highlight=False)
     if accounts:
         print_demo_logins(DEMO_PASSWORD, accounts)
+
+
+def _demo_followup(engine: Any, settings: Settings, today: dt.date) -> dict[str, Any]:
+    """Run the follow-up scheduler once on the freshly loaded demo, at the current time of day on
+    ``today``, so that visits are open, due and missed and the outbox holds the messages (held
+    when no channel is configured). Its report as a dict."""
+    import importlib
+
+    from spinetrack import clock
+    from spinetrack.store.repositories import Store
+
+    # The scheduler (spinetrack.followup) is built alongside this command (issue 18); until the
+    # package exists the demo says so instead of failing.
+    try:
+        followup = importlib.import_module("spinetrack.followup")
+    except ModuleNotFoundError as exc:
+        if exc.name != "spinetrack.followup":
+            raise
+        followup = None
+    if followup is None or not hasattr(followup, "run") or not hasattr(followup, "channels_from_settings"):
+        return {"available": False, "reason": "spinetrack.followup.run is not in this version yet"}
+    now = dt.datetime.combine(today, clock.utcnow().time())
+    report = followup.run(Store(engine), now=now, channels=followup.channels_from_settings(settings),
+                          link_base=settings.link_base())
+    return dict(report.as_dict())
 
 
 def status(

@@ -33,8 +33,8 @@ from spinetrack.synth.records import (
     procedure_codes,
 )
 
-__all__ = ["CHUNK_SIZE", "FOLLOWUP", "Chunk", "ChunkDraws", "Draws", "Outcomes", "generate_chunk", "odi_scores",
-           "potential_outcomes", "pseudo_id"]
+__all__ = ["CHUNK_SIZE", "FOLLOWUP", "Chunk", "ChunkDraws", "Dating", "Draws", "Outcomes", "generate_chunk",
+           "odi_scores", "potential_outcomes", "pseudo_id"]
 
 CHUNK_SIZE = 5000
 EPOCH = np.datetime64("2018-01-01")
@@ -80,8 +80,29 @@ class Chunk:
     responses: list[dict[str, Any]] = field(default_factory=list)
 
 
-def _dates(days: np.ndarray) -> list[dt.date]:
-    return (EPOCH + days.astype("timedelta64[D]")).astype("datetime64[D]").tolist()
+def _dates(days: np.ndarray, shift_days: int = 0) -> list[dt.date]:
+    return (EPOCH + (days + shift_days).astype("timedelta64[D]")).astype("datetime64[D]").tolist()
+
+
+@dataclass(frozen=True, slots=True)
+class Dating:
+    """Where the cohort sits in time: every date is moved by ``shift_days`` (0: the generator's
+    own calendar, enrolment from :data:`EPOCH` over :data:`ENROL_SPAN_DAYS`), and nothing dated
+    after ``cutoff`` is stored (a response, operation, complication, readmission or reoperation
+    after today has not happened). Only dates move: every drawn value stays as drawn."""
+
+    shift_days: int = 0
+    cutoff: dt.date | None = None
+
+    @classmethod
+    def relative_to(cls, today: dt.date, *, lag_days: int = 14) -> Dating:
+        """The cohort moved so that its last enrolment falls ``lag_days`` before ``today``
+        (``today`` is the cutoff)."""
+        last = (EPOCH + np.timedelta64(ENROL_SPAN_DAYS - 1, "D")).astype(dt.date)
+        return cls(shift_days=(today - dt.timedelta(days=lag_days) - last).days, cutoff=today)
+
+    def happened(self, day: dt.date) -> bool:
+        return self.cutoff is None or day <= self.cutoff
 
 
 def _logistic(x: np.ndarray) -> np.ndarray:
@@ -368,10 +389,17 @@ def potential_outcomes(d: Draws, fu: dict[str, dict[str, Any]], extra: dict[str,
 
 
 def generate_chunk(seed: int, chunk_index: int, first_id: int, n: int, site_ids: list[int],
-                   created_at: dt.datetime, *, draws: list[ChunkDraws] | None = None) -> Chunk:
+                   created_at: dt.datetime, *, draws: list[ChunkDraws] | None = None,
+                   dating: Dating | None = None) -> Chunk:
     """Generate ``n`` patients with ids ``first_id …`` (one episode each, same id). When
     ``draws`` is a list, the chunk's random draws are appended to it, so that a caller can
-    compute the patients' outcomes under other treatments (``synth.truth``)."""
+    compute the patients' outcomes under other treatments (``synth.truth``). ``dating`` moves
+    the calendar and leaves out what lies after its cutoff (:class:`Dating`); the random draws,
+    and so every value that is stored, are the same with or without it. An episode whose index
+    date (operation or start of conservative care) falls after the cutoff is stored as enrolled
+    and not yet treated: no treatment, no index date, no procedure."""
+    dating = dating or Dating()
+    shift = dating.shift_days
     rng = np.random.default_rng([seed, chunk_index])
     ids = np.arange(first_id, first_id + n)
     d = _draw_patients(rng, n, len(site_ids))
@@ -379,8 +407,9 @@ def generate_chunk(seed: int, chunk_index: int, first_id: int, n: int, site_ids:
     index_day = d.enrol_day + np.where(surgical, d.wait_surgery, d.wait_conservative)
 
     chunk = Chunk()
-    enrol_dates = _dates(d.enrol_day)
-    index_dates = _dates(index_day)
+    enrol_dates = _dates(d.enrol_day, shift)
+    index_dates = _dates(index_day, shift)
+    treated = np.array([dating.happened(x) for x in index_dates], dtype=bool)
     proc_code = procedure_codes(d.proc_u, d.family_if_operated, mis)
 
     # ---- rows ---------------------------------------------------------------------------
@@ -416,9 +445,11 @@ def generate_chunk(seed: int, chunk_index: int, first_id: int, n: int, site_ids:
             "treatment": treatment[i], "treatment_family": None if fam == "none" else fam,
             "enrolled_on": enrol_dates[i], "index_date": index_dates[i], "created_at": created_at,
         })
+        if not treated[i]:  # the operation or care starts after the cutoff: enrolled, not yet treated
+            chunk.episodes[-1].update(treatment=None, treatment_family=None, index_date=None)
         chunk.findings.extend(imaging_findings(rng, pid, g, [LEVELS[j] for j in lvl_idx]))
         # baseline responses (collected at enrolment)
-        base_days = int(d.enrol_day[i] - index_day[i])
+        base_days: int | None = int(d.enrol_day[i] - index_day[i]) if treated[i] else None
         _add_response(chunk, pid, "baseline", "odi", enrol_dates[i], base_days, d.odi0_items[i], created_at)
         _add_response(chunk, pid, "baseline", "nrs_back", enrol_dates[i], base_days, back0[i], created_at)
         _add_response(chunk, pid, "baseline", "nrs_leg", enrol_dates[i], base_days, leg0[i], created_at)
@@ -429,7 +460,7 @@ def generate_chunk(seed: int, chunk_index: int, first_id: int, n: int, site_ids:
     real = potential_outcomes(d, fu, extra, surgical, mis)
     if draws is not None:
         draws.append(ChunkDraws(first_id, len(site_ids), d, fu, extra))
-    _surgical_rows(chunk, d, real, extra, idl, index_dates, proc_code, created_at)
+    _surgical_rows(chunk, d, real, extra, idl, index_dates, proc_code, created_at, dating)
 
     # follow-ups, per timepoint
     ans_by = E.RETURN_ANSWERED_BY
@@ -438,9 +469,11 @@ def generate_chunk(seed: int, chunk_index: int, first_id: int, n: int, site_ids:
         o = real.followup[tp]
         days = z["days"]
         present = (days < d.dropout_day) & (z["present_u"] >= E.SPORADIC_MISSING)
-        coll = _dates(index_day + days)
+        coll = _dates(index_day + days, shift)
         au = extra["answer_u"][k]
         for i in np.flatnonzero(present).tolist():
+            if not dating.happened(coll[i]):
+                continue
             pid = idl[i]
             dd = int(days[i])
             for inst in insts:
@@ -470,13 +503,16 @@ def generate_chunk(seed: int, chunk_index: int, first_id: int, n: int, site_ids:
 
 def _surgical_rows(chunk: Chunk, d: Draws, o: Outcomes, extra: dict[str, np.ndarray], idl: list[int],
                    index_dates: list[dt.date],
-                   proc_code: list[tuple[str, str | None]], created_at: dt.datetime) -> None:
-    """The procedure, complications, readmission and reoperations of the operated patients."""
+                   proc_code: list[tuple[str, str | None]], created_at: dt.datetime, dating: Dating) -> None:
+    """The procedure, complications, readmission and reoperations of the operated patients (what
+    happened by ``dating.cutoff``)."""
     ev = o.events
     for i in np.flatnonzero(o.surgical).tolist():
         pid = idl[i]
         fam = str(o.family[i])
         idx_date = index_dates[i]
+        if not dating.happened(idx_date):
+            continue
         levels = chunk.episodes[i]["levels"]
         m = o.measures
         chunk.procedures.append({
@@ -489,27 +525,29 @@ def _surgical_rows(chunk: Chunk, d: Draws, o: Outcomes, extra: dict[str, np.ndar
             "transfusion": bool(ev["transfusion"][i]), "created_at": created_at,
         })
         for flag, cat, grade, day in complication_rows(ev, i, pid):
-            if flag:
+            if flag and dating.happened(idx_date + dt.timedelta(days=day)):
                 chunk.complications.append({
                     "episode_id": pid, "procedure_id": pid, "category": cat, "clavien_dindo": grade,
                     "occurred_on": idx_date + dt.timedelta(days=day), "detail": None, "created_at": created_at,
                 })
-        if o.readmit[i]:
-            chunk.readmissions.append({"episode_id": pid, "admitted_on": idx_date + dt.timedelta(
-                days=int(m["los_days"][i]) + 3 + pid % 40), "reason": None, "created_at": created_at})
-        if o.reop[i]:
+        admitted_on = idx_date + dt.timedelta(days=int(m["los_days"][i]) + 3 + pid % 40)
+        if o.readmit[i] and dating.happened(admitted_on):
+            chunk.readmissions.append({"episode_id": pid, "admitted_on": admitted_on, "reason": None,
+                                       "created_at": created_at})
+        reop_on = idx_date + dt.timedelta(days=int(d.reop_day[i]))
+        if o.reop[i] and dating.happened(reop_on):
             reason = {"discectomy": "recurrent_herniation", "decompression": "restenosis"}.get(
                 fam, "nonunion_or_implant")
-            chunk.reoperations.append({"episode_id": pid,
-                                       "performed_on": idx_date + dt.timedelta(days=int(d.reop_day[i])),
-                                       "reason": reason, "levels": levels, "created_at": created_at})
-        if o.malposition[i]:
-            chunk.reoperations.append({"episode_id": pid, "performed_on": idx_date + dt.timedelta(
-                days=int(extra["malposition_day"][i])), "reason": "implant_malposition", "levels": levels,
-                "created_at": created_at})
+            chunk.reoperations.append({"episode_id": pid, "performed_on": reop_on, "reason": reason,
+                                       "levels": levels, "created_at": created_at})
+        revised_on = idx_date + dt.timedelta(days=int(extra["malposition_day"][i]))
+        if o.malposition[i] and dating.happened(revised_on):
+            chunk.reoperations.append({"episode_id": pid, "performed_on": revised_on, "reason": "implant_malposition",
+                                       "levels": levels, "created_at": created_at})
 
 
-def _add_response(chunk: Chunk, episode_id: int, tp: str, inst: str, collected_on: dt.date, days: int, ans: Any,
+def _add_response(chunk: Chunk, episode_id: int, tp: str, inst: str, collected_on: dt.date, days: int | None,
+                  ans: Any,
                   created_at: dt.datetime) -> None:
     """Append one response: the answers as given, and the total and detail that the instrument's
     ``score(answers)`` gives them (``Score.total`` and ``Score.detail()``; tests/synth checks that

@@ -9,15 +9,20 @@ responses with source ``synthetic``) in the database.
 
 from __future__ import annotations
 
-from sqlalchemy import Engine, func, select, text
+import datetime as dt
+import hashlib
+from typing import Any
+
+from sqlalchemy import Engine, func, insert, select
 
 from spinetrack.errors import ConfigurationError
 from spinetrack.store.access import Access
 from spinetrack.store.repositories import SYSTEM, Store
-from spinetrack.store.tables import PatientRow, PromResponseRow, SiteRow, UserRow
+from spinetrack.store.tables import PatientIdentityRow, PatientRow, PromResponseRow, SiteRow, UserRow
 from spinetrack.synth.load import DEMO_SITES
 
-__all__ = ["DEMO_PASSWORD", "DEMO_USERS", "find_demo_content", "seed_demo_access"]
+__all__ = ["DEMO_EMAIL_DOMAIN", "DEMO_PASSWORD", "DEMO_PHONE_RANGE", "DEMO_USERS", "demo_contact", "find_demo_content",
+           "seed_demo_access"]
 
 DEMO_PASSWORD = "spinetrack-demo"
 # username, display name, role, site code (None: no site)
@@ -31,9 +36,52 @@ DEMO_USERS = (
 )
 
 
-def seed_demo_access(engine: Engine, *, env: str = "development") -> list[dict[str, str | None]]:
+#: Demo e-mail addresses are under example.org, a domain reserved for documentation and examples
+#: (RFC 2606, section 3): mail to it is never delivered to a person.
+DEMO_EMAIL_DOMAIN = "example.org"
+#: Demo mobile numbers come from the range the UK regulator Ofcom keeps for drama and never
+#: allocates, 07700 900000 to 07700 900999, stored in E.164 form (+447700900000 ...).
+DEMO_PHONE_RANGE = (447700900000, 447700900999)
+# Shares of the demo patients by the contact details they have and the channel they prefer
+# (synthetic; cumulative upper bounds of a uniform number drawn from the patient id):
+# e-mail only / e-mail and phone, by e-mail / e-mail and phone, by SMS / phone only / neither (letters).
+_CONTACT_MIX = ((0.60, True, False, "email"), (0.72, True, True, "email"), (0.80, True, True, "sms"),
+                (0.92, False, True, "sms"), (1.00, False, False, "letter"))
+_NO_CONSENT = 0.04  # share who did not agree to be contacted (synthetic)
+_OPTED_OUT_EVERY = 1000  # patients 500, 1500, ... asked to be contacted no more (one or two per 2,000)
+
+
+def _uniform(key: str) -> float:
+    """A number in [0, 1) fixed by ``key`` (not the cohort generator's draws, which stay untouched)."""
+    return int.from_bytes(hashlib.blake2b(key.encode(), digest_size=8).digest(), "big") / 2.0**64
+
+
+def demo_contact(patient_id: int, pseudo_id: str, today: dt.date) -> dict[str, Any]:
+    """The fictitious contact details of one demo patient: an e-mail address at
+    :data:`DEMO_EMAIL_DOMAIN` for most, a mobile number in :data:`DEMO_PHONE_RANGE` for some,
+    neither for a few (they get letters), a postal address (fictitious, obviously so) for all, the
+    preferred channel, whether they agreed to be contacted, and for one or two the date they
+    opted out (before ``today``). A pure function of its arguments."""
+    u = _uniform(f"contact:{patient_id}")
+    _, has_email, has_phone, channel = next(row for row in _CONTACT_MIX if u < row[0])
+    lo, hi = DEMO_PHONE_RANGE
+    opted_out = patient_id % _OPTED_OUT_EVERY == _OPTED_OUT_EVERY // 2
+    return {
+        "email": f"{pseudo_id.lower()}@{DEMO_EMAIL_DOMAIN}" if has_email else None,
+        "phone": f"+{lo + patient_id % (hi - lo + 1)}" if has_phone else None,
+        "postal_address": f"{1 + patient_id % 199} Example Road\nDemotown\n(fictitious demo address)",
+        "channel": channel,
+        "contact_consent": _uniform(f"consent:{patient_id}") >= _NO_CONSENT,
+        "opted_out_at": dt.datetime.combine(today - dt.timedelta(days=20), dt.time(9)) if opted_out else None,
+    }
+
+
+def seed_demo_access(engine: Engine, *, env: str = "development",
+                     today: dt.date | None = None) -> list[dict[str, str | None]]:
     """Create the demo accounts (if missing) and a synthetic identity for every patient that has
-    none (name ``Demo patient <pseudonymous id>``, hospital number ``D<patient id>``)."""
+    none (name ``Demo patient <pseudonymous id>``, hospital number ``D<patient id>``, fictitious
+    contact details from :func:`demo_contact`; ``today`` dates the opt-outs, default the patient
+    row's ``created_at``)."""
     if env == "production":
         raise ConfigurationError("demo accounts are refused when SPINETRACK_ENV=production")
     store = Store(engine)
@@ -50,10 +98,15 @@ def seed_demo_access(engine: Engine, *, env: str = "development") -> list[dict[s
                                site_id=sites.get(site) if site else None, demo=True)
         out.append({"username": username, "role": role, "site": site})
     with engine.begin() as c:
-        c.execute(text(
-            "INSERT INTO patient_identities (patient_id, site_id, full_name, mrn, updated_at) "
-            "SELECT p.id, p.site_id, 'Demo patient ' || p.pseudo_id, 'D' || CAST(p.id AS VARCHAR(20)), p.created_at "
-            "FROM patients p WHERE NOT EXISTS (SELECT 1 FROM patient_identities i WHERE i.patient_id = p.id)"))
+        missing = c.execute(
+            select(PatientRow.id, PatientRow.site_id, PatientRow.pseudo_id, PatientRow.created_at)
+            .where(~select(PatientIdentityRow.patient_id).where(PatientIdentityRow.patient_id == PatientRow.id)
+                   .exists()).order_by(PatientRow.id)).all()
+        rows = [{"patient_id": pid, "site_id": site, "full_name": f"Demo patient {pseudo}", "mrn": f"D{pid}",
+                 "updated_at": created, **demo_contact(pid, pseudo, today or created.date())}
+                for pid, site, pseudo, created in missing]
+        for start in range(0, len(rows), 5000):
+            c.execute(insert(PatientIdentityRow), rows[start:start + 5000])
     return out
 
 

@@ -12,7 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from sqlalchemy import Engine, func, insert, select, text
+from sqlalchemy import Engine, func, insert, select, text, update
 from sqlalchemy.orm import Session
 
 from spinetrack.errors import ConflictError, ValidationError
@@ -29,17 +29,27 @@ from spinetrack.store.tables import (
     ReoperationRow,
     SiteRow,
 )
-from spinetrack.synth.cohort import CHUNK_SIZE, ChunkDraws, generate_chunk
+from spinetrack.synth.cohort import CHUNK_SIZE, ChunkDraws, Dating, generate_chunk
 from spinetrack.synth.effects import GENERATOR_VERSION
 
 if TYPE_CHECKING:
     from spinetrack.synth.truth import Truth
 
-__all__ = ["DEMO_SITES", "LoadResult", "load_demo"]
+__all__ = ["DEMO_SITES", "DEMO_SITE_CONTACTS", "ENROL_LAG_DAYS", "LoadResult", "load_demo"]
 
 DEMO_SITES = (("DEMO-N", "Demo spine clinic North", "GB"), ("DEMO-C", "Demo spine clinic Central", "DE"),
               ("DEMO-S", "Demo spine clinic South", "US"))
+#: Each demo clinic's contact (shown to patients): a telephone number from the range Ofcom keeps
+#: for drama (07700 900000-900999, never allocated; E.164 form) and an address under example.org,
+#: a domain reserved for examples (RFC 2606) -- fictitious and unreachable by design.
+DEMO_SITE_CONTACTS = {
+    "DEMO-N": ("+447700900001", "followup@north.example.org"),
+    "DEMO-C": ("+447700900002", "followup@central.example.org"),
+    "DEMO-S": ("+447700900003", "followup@south.example.org"),
+}
 CREATED_AT = dt.datetime(2025, 12, 31)  # fixed, so that the same seed gives byte-identical rows
+#: A cohort dated relative to today ends its enrolment this many days before today.
+ENROL_LAG_DAYS = 14
 MAX_PATIENTS = 10_000_000
 
 
@@ -66,6 +76,7 @@ def load_demo(
     if_empty: bool = False,
     progress: Callable[[int], None] | None = None,
     truth: Truth | None = None,
+    relative_to: dt.date | None = None,
 ) -> LoadResult:
     """Generate ``patients`` synthetic patients with ``seed`` and store them.
 
@@ -82,6 +93,13 @@ def load_demo(
     truth:
         When given, each chunk's patients are added to it: the true effects of every comparison
         and claim, from each patient's outcomes under both options (``synth.truth``).
+    relative_to:
+        None (the default): the generator's own calendar, enrolment 2018-2022 with every
+        follow-up complete -- what the analysis tests and benches rely on. A date (today): the
+        same cohort moved so that enrolment ends :data:`ENROL_LAG_DAYS` before it, and what would
+        lie after it (answers, operations, complications, readmissions, reoperations) left out,
+        so part of the cohort is still in follow-up (``synth.cohort.Dating``). Every drawn value
+        is the same either way; only dates move and the future is cut.
     """
     if isinstance(patients, bool) or not isinstance(patients, int) or not 1 <= patients <= MAX_PATIENTS:
         raise ValidationError(field="patients", value=patients, allowed=f"1 to {MAX_PATIENTS}")
@@ -94,12 +112,15 @@ def load_demo(
             return LoadResult(0, 0, seed, skipped=True)
         raise ConflictError(f"the database already holds {existing} patients; load the demo into an empty database",
                             field="patients")
-    site_ids = _ensure_sites(engine)
+    dating = Dating() if relative_to is None else Dating.relative_to(relative_to, lag_days=ENROL_LAG_DAYS)
+    created_at = CREATED_AT if relative_to is None else dt.datetime.combine(relative_to, dt.time())
+    site_ids = _ensure_sites(engine, created_at)
     n_responses = 0
     for k, first in enumerate(range(0, patients, CHUNK_SIZE)):
         n = min(CHUNK_SIZE, patients - first)
         draws: list[ChunkDraws] = []
-        chunk = generate_chunk(seed, k, first + 1, n, site_ids, CREATED_AT, draws=draws if truth is not None else None)
+        chunk = generate_chunk(seed, k, first + 1, n, site_ids, created_at, draws=draws if truth is not None else None,
+                               dating=dating)
         if truth is not None:
             truth.add(draws[0])
         with engine.begin() as conn:
@@ -110,7 +131,9 @@ def load_demo(
             with Session(bind=conn) as s:
                 audit.append(s, actor="spinetrack demo", actor_role="system", action="bulk_load", entity="cohort",
                              detail={"seed": seed, "chunk": k, "first_patient_id": first + 1, "patients": n,
-                                     "generator_version": GENERATOR_VERSION})
+                                     "generator_version": GENERATOR_VERSION,
+                                     **({} if relative_to is None else {"dated_to": relative_to.isoformat(),
+                                                                        "shift_days": dating.shift_days})})
                 s.flush()
         n_responses += len(chunk.responses)
         if progress is not None:
@@ -123,15 +146,23 @@ def load_demo(
     return LoadResult(patients, n_responses, seed)
 
 
-def _ensure_sites(engine: Engine) -> list[int]:
+def _ensure_sites(engine: Engine, created_at: dt.datetime) -> list[int]:
+    """The demo sites' ids (created if missing), each with its fictitious clinic contact where it
+    has none."""
     with engine.begin() as conn:
         ids = []
         for code, name, country in DEMO_SITES:
+            phone, email = DEMO_SITE_CONTACTS[code]
             sid = conn.execute(select(SiteRow.id).where(SiteRow.code == code)).scalar()
             if sid is None:
-                key = conn.execute(insert(SiteRow).values(code=code, name=name, country=country,
-                                                          created_at=CREATED_AT)).inserted_primary_key
+                key = conn.execute(insert(SiteRow).values(
+                    code=code, name=name, country=country, created_at=created_at, contact_phone=phone,
+                    contact_email=email)).inserted_primary_key
                 assert key is not None, "an INSERT of one row returns its key"
                 sid = key[0]
+            else:
+                conn.execute(update(SiteRow).where(SiteRow.id == sid, SiteRow.contact_phone.is_(None),
+                                                   SiteRow.contact_email.is_(None))
+                             .values(contact_phone=phone, contact_email=email))
             ids.append(int(sid))
         return ids
