@@ -323,3 +323,16 @@ def test_completeness_per_timepoint_and_month(store: Store, engine: Engine, worl
         counts = status_counts(conn, today=TODAY)
         assert counts["3m"]["due"] == 2  # site A's and site B's
         assert int(conn.execute(select(func.count()).select_from(FollowupRow)).scalar_one()) == 8
+
+
+def test_status_reports_visits_and_scheduled_completeness(engine: Engine, world: World) -> None:
+    """`spinetrack status --json` keeps its keys and adds the visits per worklist status and the
+    scheduled visits' completeness (the same figures as the worklist's functions)."""
+    from spinetrack.store.status import compute_status
+
+    s = compute_status(engine, as_of=TODAY)
+    assert "followup_completeness" in s and s["as_of"] == TODAY.isoformat()
+    assert s["followup_visits"]["3m"] == {"due": 2, "overdue": 1, "missed": 0, "completed": 0, "upcoming": 0,
+                                          "stopped": 1}
+    assert [(r["timepoint"], r["eligible"], r["responded"]) for r in s["followup_scheduled_completeness"]] == [
+        ("2w", 1, 1), ("6w", 1, 0)]  # the 2-week visit counts as responded: it is marked completed

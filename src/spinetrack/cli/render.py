@@ -144,6 +144,26 @@ def print_status(s: dict[str, Any]) -> None:
         c = row["completeness"]
         f.add_row(row["timepoint"], str(row["eligible"]), str(row["completed"]), "—" if c is None else f"{c:.1%}")
     out.print(f)
+    visits = s.get("followup_visits") or {}
+    if visits:
+        statuses = list(next(iter(visits.values())))
+        v = Table(title="scheduled visits today, by worklist status")
+        for col in ("timepoint", *statuses):
+            v.add_column(col, justify="right")
+        for tp, counts in visits.items():
+            v.add_row(tp, *(str(counts[k]) for k in statuses))
+        out.print(v)
+    scheduled = s.get("followup_scheduled_completeness") or []
+    if scheduled:
+        g = Table(title="completeness of scheduled visits (windows closed; last 3 months of closing)")
+        for col in ("timepoint", "eligible", "responded", "completeness", "recent months"):
+            g.add_column(col, justify="right")
+        for row in scheduled:
+            c = row["completeness"]
+            recent = ", ".join(f"{m['month']} {m['responded']}/{m['eligible']}" for m in row["by_month"][-3:])
+            g.add_row(row["timepoint"], str(row["eligible"]), str(row["responded"]),
+                      "—" if c is None else f"{c:.1%}", recent)
+        out.print(g)
 
 
 def print_score(title: str, scored: dict[str, Any]) -> None:

@@ -1,4 +1,11 @@
-"""Counts and follow-up completeness of the operational store (``spinetrack status``)."""
+"""Counts and follow-up completeness of the operational store (``spinetrack status``).
+
+Two completeness figures: ``followup_completeness`` (every episode with an index date whose
+default window for the timepoint has closed: the registry view, kept as it was) and
+``followup_scheduled_completeness`` (the scheduled visits whose window has closed, per timepoint and
+per month of the window's close: :func:`spinetrack.store.worklist.completeness`), with the visits
+per worklist status today in ``followup_visits`` (:func:`spinetrack.store.worklist.status_counts`).
+"""
 
 from __future__ import annotations
 
@@ -21,6 +28,8 @@ from spinetrack.store.tables import (
     SiteRow,
     TimepointRow,
 )
+from spinetrack.store.worklist import completeness as scheduled_completeness
+from spinetrack.store.worklist import status_counts
 
 __all__ = ["compute_status"]
 
@@ -76,4 +85,6 @@ def compute_status(engine: Engine, *, as_of: dt.date | None = None) -> dict[str,
             "prom_responses": count(PromResponseRow),
             "prom_responses_by_instrument": grouped(PromResponseRow.instrument),
             "followup_completeness": completeness,
+            "followup_visits": status_counts(c, today=as_of),
+            "followup_scheduled_completeness": scheduled_completeness(c, as_of=as_of),
         }

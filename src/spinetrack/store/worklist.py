@@ -36,7 +36,7 @@ Per timepoint, ``responded / eligible``: eligible are the scheduled visits whose
 by ``as_of`` (``closes_on < as_of``), except those stopped because the episode ended (the patient
 died, withdrew or moved away: they leave the denominator); opted-out and unreachable patients stay
 in it as non-responders. Responded are those with at least one questionnaire at that timepoint
-(any source: web, phone, paper, import). The same split per calendar month of the window's close
+(any source: web, phone, paper, import) or marked completed. The same split per calendar month of the window's close
 gives completeness over time.
 """
 
@@ -189,7 +189,7 @@ def completeness(conn: Connection | Session, *, as_of: dt.date, site_id: int | N
     f, r = FollowupRow, PromResponseRow
     responded = exists(select(r.id).where(r.episode_id == f.episode_id, r.timepoint == f.timepoint))
     q = (select(f.timepoint, f.closes_on, func.count().label("n"),
-                func.sum(case((responded, 1), else_=0)).label("done"))
+                func.sum(case((or_(responded, f.status == "completed"), 1), else_=0)).label("done"))
          .select_from(f).join(EpisodeRow, EpisodeRow.id == f.episode_id)
          .join(PatientRow, PatientRow.id == EpisodeRow.patient_id)
          .where(f.closes_on < as_of,

@@ -9,8 +9,10 @@ from spinetrack.web.schemas._base import _Public
 
 __all__ = [
     "CompletenessPublic",
+    "MonthCompletenessPublic",
     "OutcomeAggregatesPublic",
     "OutcomeCellPublic",
+    "ScheduledCompletenessPublic",
     "StatusPublic",
 ]
 
@@ -22,6 +24,24 @@ class CompletenessPublic(_Public):
     eligible: int
     completed: int
     completeness: float | None
+
+
+class MonthCompletenessPublic(_Public):
+    month: str = Field(description="YYYY-MM: the month in which the visits' windows closed.")
+    eligible: int
+    responded: int
+    completeness: float | None
+
+
+class ScheduledCompletenessPublic(_Public):
+    """Scheduled visits whose window closed (those of ended episodes left out) that have at
+    least one questionnaire answered, per timepoint and per month of the window's close."""
+
+    timepoint: str
+    eligible: int
+    responded: int
+    completeness: float | None
+    by_month: list[MonthCompletenessPublic]
 
 
 class StatusPublic(_Public):
@@ -44,6 +64,10 @@ class StatusPublic(_Public):
     prom_responses: int
     prom_responses_by_instrument: dict[str, int]
     followup_completeness: list[CompletenessPublic]
+    followup_visits: dict[str, dict[str, int]] = Field(
+        default_factory=dict, description="timepoint → worklist status (due, overdue, missed, completed, upcoming, "
+                                          "stopped) → scheduled visits today.")
+    followup_scheduled_completeness: list[ScheduledCompletenessPublic] = Field(default_factory=list)
 
 
 class OutcomeCellPublic(_Public):
