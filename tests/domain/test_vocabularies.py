@@ -461,6 +461,15 @@ REFERENCE_COMPLICATIONS = {
     "venous thromboembolism": "venous_thromboembolism",
     "wrong-level surgery": "wrong_level",
 }
+# ICHOM Low Back Pain Standard Set complications that have a category of their own (STANDARDS.md,
+# "Registries and timepoints"; Clement RC et al., Acta Orthop 2015;86(5):523-533)
+REFERENCE_ICHOM_COMPLICATIONS = {
+    "nerve root injury": "nerve_root_injury",
+    "cauda equina": "cauda_equina_syndrome",
+    "pulmonary embolus": "pulmonary_embolism",
+    "wrong site procedure": "wrong_site",
+    "vascular injury": "vascular_injury",
+}
 
 
 def test_clavien_dindo_grades_are_exactly_standards_in_order() -> None:
@@ -491,8 +500,8 @@ def test_clavien_dindo_refuses_unknown_grade() -> None:
 def test_complication_categories_are_those_standards_lists() -> None:
     values = {c.value for c in ComplicationCategory}
     assert set(REFERENCE_COMPLICATIONS.values()) <= values
-    # the only category beyond that list is the documented catch-all
-    assert values - set(REFERENCE_COMPLICATIONS.values()) == {"other"}
+    # beyond that list: the ICHOM complications without a category of their own and the catch-all
+    assert values - set(REFERENCE_COMPLICATIONS.values()) == {*REFERENCE_ICHOM_COMPLICATIONS.values(), "other"}
     # readmission and reoperation are recorded with their own dates, not as categories
     assert not values & {"readmission", "reoperation"}
     assert callable(pathway.ReadmissionRecord.create)

@@ -8,6 +8,21 @@ References
 - Horan TC, Gaynes RP, Martone WJ, Jarvis WR, Emori TG. CDC definitions of nosocomial surgical
   site infections, 1992. Infect Control Hosp Epidemiol 1992;13(10):606-8: superficial
   incisional, deep incisional, organ/space.
+- Clement RC, Welander A, Stowell C, et al. A proposed set of metrics for standardized outcome
+  reporting in the management of low back pain (the ICHOM Low Back Pain Standard Set). Acta
+  Orthop 2015;86(5):523-533: operative mortality, nerve root injury including cauda equina, deep
+  wound infection, pulmonary embolus, wrong-site procedure, vascular injury, dural tear, other,
+  rehospitalisation. The categories ``nerve_root_injury``, ``cauda_equina_syndrome``,
+  ``pulmonary_embolism``, ``wrong_site`` and ``vascular_injury`` were added so that each ICHOM
+  complication has its own category; how every ICHOM complication maps onto this vocabulary
+  (death: Clavien-Dindo V; rehospitalisation: the readmissions table) is
+  :data:`spinetrack.domain.ichom.COMPLICATIONS`.
+
+The older, broader categories stay for records that say no more: ``neurological_deficit`` (which
+structure is not recorded), ``venous_thromboembolism`` (a deep vein thrombosis, or a clot whose
+site is not recorded; a pulmonary embolism is recorded as ``pulmonary_embolism``) and
+``wrong_level`` (a wrong-site procedure at the wrong spinal level; ``wrong_site`` is any other wrong
+site or side).
 """
 
 from __future__ import annotations
@@ -25,6 +40,12 @@ class ComplicationCategory(enum.Enum):
     NEUROLOGICAL_DEFICIT = "neurological_deficit"
     VENOUS_THROMBOEMBOLISM = "venous_thromboembolism"
     WRONG_LEVEL = "wrong_level"
+    # ICHOM Low Back Pain Standard Set complications without a category of their own before
+    NERVE_ROOT_INJURY = "nerve_root_injury"
+    CAUDA_EQUINA_SYNDROME = "cauda_equina_syndrome"
+    PULMONARY_EMBOLISM = "pulmonary_embolism"
+    WRONG_SITE = "wrong_site"
+    VASCULAR_INJURY = "vascular_injury"
     OTHER = "other"
 
     @property
