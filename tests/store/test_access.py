@@ -172,5 +172,22 @@ def test_invitation_is_single_use_expires_and_opens_only_its_own_visit(engine: E
     with pytest.raises(PermissionDeniedError):
         access.create_invitation(Actor("r", "researcher"), eid, timepoint="3m", instrument_codes=["odi"])
     with pytest.raises(ValidationError) as err:
-        access.create_invitation(clin, eid, timepoint="5y", instrument_codes=["odi"])
+        access.create_invitation(clin, eid, timepoint="1y", instrument_codes=["odi"])
     assert err.value.field == "invitation.timepoint"
+    with pytest.raises(ValidationError) as err:  # a follow-up needs the index date (no operation recorded)
+        access.create_invitation(clin, eid, timepoint="5y", instrument_codes=["odi"])
+    assert err.value.field == "invitation.timepoint" and err.value.allowed == "baseline"
+
+
+def test_invitation_is_refused_for_a_closed_window(engine: Engine, setup) -> None:  # type: ignore[no-untyped-def]
+    """A 3-month link for a window that closed (3 months: day 64 to day 136 after the index date,
+    ``domain.pathway.TIMEPOINTS``) is refused naming the window's dates, not made and answered in vain."""
+    store, access, a, _ = setup
+    _, eid = _patient(store, a, "M1")
+    clin = Actor("dr.a", "clinician", a)
+    store.add_procedure(clin, eid, {"procedure_code": "decompression_open", "performed_on": "2025-01-06",
+                                    "levels": "L4-L5"})
+    with pytest.raises(ValidationError) as err:
+        access.create_invitation(clin, eid, timepoint="3m", instrument_codes=["odi"], now=T0)
+    assert err.value.field == "invitation.timepoint"
+    assert "from 11 March 2025 to 22 May 2025" in str(err.value) and "closed on 22 May 2025" in str(err.value)

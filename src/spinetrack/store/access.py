@@ -47,6 +47,7 @@ from spinetrack.errors import (
     ValidationError,
 )
 from spinetrack.store import audit, throttle
+from spinetrack.store.home import Home
 from spinetrack.store.repositories import SITE_ROLES, Actor, Store, authorize_patient
 from spinetrack.store.session import read_only
 from spinetrack.store.tables import (
@@ -127,7 +128,7 @@ class SessionUser:
         return Actor(self.username, self.role, self.site_id)
 
 
-class Access(Visits):
+class Access(Home, Visits):
     """Accounts, sessions, invitations and identities, on top of a :class:`Store`."""
 
     def __init__(self, store: Store, *, env: str = "development",
