@@ -16,6 +16,7 @@ from spinetrack import __version__
 from spinetrack.cli.admin import audit_app, users_app
 from spinetrack.cli.analysis import analyze, evidence, pool, report
 from spinetrack.cli.data import demo, init, score, snapshot, status
+from spinetrack.cli.followup import followup_app
 from spinetrack.cli.models import models_app, predict
 from spinetrack.cli.serve import serve
 
@@ -35,6 +36,7 @@ for _command in (init, demo, status, serve, score, snapshot, analyze, report, po
 app.add_typer(models_app, name="models")
 app.add_typer(audit_app, name="audit")
 app.add_typer(users_app, name="users")
+app.add_typer(followup_app, name="followup")
 
 
 def main() -> None:
