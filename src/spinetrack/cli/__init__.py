@@ -17,6 +17,7 @@ from spinetrack.cli.admin import audit_app, users_app
 from spinetrack.cli.analysis import analyze, evidence, pool, report
 from spinetrack.cli.data import demo, init, score, snapshot, status
 from spinetrack.cli.followup import followup_app
+from spinetrack.cli.ichom import ichom
 from spinetrack.cli.models import models_app, predict
 from spinetrack.cli.serve import serve
 
@@ -31,7 +32,8 @@ def version() -> None:
     typer.echo(__version__)
 
 
-for _command in (init, demo, status, serve, score, snapshot, analyze, report, pool, evidence, predict, version):
+for _command in (init, demo, status, ichom, serve, score, snapshot, analyze, report, pool, evidence, predict,
+                 version):
     app.command()(_command)
 app.add_typer(models_app, name="models")
 app.add_typer(audit_app, name="audit")
