@@ -402,3 +402,47 @@ def test_each_run_and_each_message_is_audited(engine: Engine, store: Store) -> N
 ])
 def test_choose_channel(identity: Any, configured: set[str], expected: tuple[Any, bool]) -> None:
     assert choose_channel(identity, configured) == expected
+
+
+def test_background_loop_runs_and_only_one_process_holds_the_lock(engine: Engine, store: Store) -> None:
+    from sqlalchemy import text
+
+    from spinetrack.followup.background import LOCK_KEY, FollowupLoop
+
+    site = add_site(engine)
+    add_episodes(engine, site, 2, index_date=TODAY - dt.timedelta(days=THREE_MONTHS.window_from_days))
+    channel = RecordingChannel()
+    loop = FollowupLoop(store, interval=dt.timedelta(seconds=0.2), channels={"email": channel}, link_base=BASE,
+                        now=lambda: NOW, first_after=dt.timedelta(0))
+    if engine.dialect.name == "postgresql":  # another process holds the lock: this one skips its turn
+        with engine.connect() as other:
+            assert other.execute(text("SELECT pg_try_advisory_lock(:k)"), {"k": LOCK_KEY}).scalar()
+            assert loop.run_once() is None
+            other.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": LOCK_KEY})
+            other.commit()
+    loop.start()
+    try:
+        deadline = dt.datetime.now() + dt.timedelta(seconds=20)
+        while loop.runs < 2 and dt.datetime.now() < deadline:
+            threading.Event().wait(0.05)
+    finally:
+        loop.stop()
+    assert loop.runs >= 2
+    assert len(channel.sent) == 2  # the second run found nothing more to send
+
+
+def test_serve_lifespan_starts_and_stops_the_loop(engine: Engine, db_url: str) -> None:
+    from fastapi.testclient import TestClient
+
+    from spinetrack.config import Settings
+    from spinetrack.web.app import create_app
+
+    app = create_app(Settings(database_url=db_url), engine=engine)
+    with TestClient(app):
+        loop = app.state.followup_loop
+        assert loop is not None and loop.interval == dt.timedelta(minutes=5)
+        assert loop._thread is not None and loop._thread.is_alive()
+    assert not loop._thread.is_alive()
+    off = create_app(Settings(database_url=db_url, followup_auto=False), engine=engine)
+    with TestClient(off):
+        assert off.state.followup_loop is None

@@ -13,6 +13,9 @@ log records are redacted (:mod:`spinetrack.web.logredact`).
 
 from __future__ import annotations
 
+import datetime as dt
+from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -111,12 +114,38 @@ def _refuse_demo_content(engine: Engine) -> None:
             "to run the demo.")
 
 
+def _followup_lifespan(settings: Settings) -> Callable[[FastAPI], AbstractAsyncContextManager[None]]:
+    """The follow-up scheduler in-process (:mod:`spinetrack.followup.background`): every
+    ``followup_interval_minutes`` unless ``followup_auto`` is false; the channels and the public
+    address are read from the settings here."""
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        loop = None
+        if settings.followup_auto:
+            from spinetrack.followup import channels_from_settings
+            from spinetrack.followup.background import FollowupLoop
+
+            loop = FollowupLoop(app.state.store, interval=dt.timedelta(minutes=settings.followup_interval_minutes),
+                                channels=channels_from_settings(settings), link_base=settings.link_base())
+            loop.start()
+        app.state.followup_loop = loop
+        try:
+            yield
+        finally:
+            if loop is not None:
+                loop.stop()
+
+    return lifespan
+
+
 def create_app(settings: Settings | None = None, *, engine: Engine | None = None) -> FastAPI:
     """Build the app; the database engine is created here, from ``settings``, never at import."""
     settings = settings or Settings()
     engine = engine or make_engine(settings.database_url)
     app = FastAPI(title="spinetrack", version=__version__, docs_url=None, redoc_url=None,
-                  description="Outcomes, evidence and decision support for lower back pain treatment.")
+                  description="Outcomes, evidence and decision support for lower back pain treatment.",
+                  lifespan=_followup_lifespan(settings))
     app.state.settings = settings
     app.state.engine = engine
     app.state.store = Store(engine, eq5d_value_set=settings.eq5d_value_set)
