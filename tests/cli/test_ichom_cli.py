@@ -199,3 +199,44 @@ def test_the_table_names_each_variable_and_its_field(demo_db: tuple[str, Path]) 
 def test_a_bad_date_is_refused_naming_the_field(demo_db: tuple[str, Path]) -> None:
     result = runner.invoke(app, ["ichom", "--json", "--as-of", "2025-13-01", "--database-url", demo_db[0]])
     assert result.exit_code == 2 and json.loads(result.stdout)["field"] == "as_of"
+
+
+def test_the_query_gives_the_same_counts_on_sqlite_and_postgresql(engine: Any) -> None:
+    """Two operated episodes 400 days ago (12-month window open) and one 100 days ago (only the
+    3-month window open): 12 months eligible 2, responded 1 (ODI and work status), 3 months eligible 3."""
+    from spinetrack.store.ichom import ichom_completeness
+    from spinetrack.store.repositories import SYSTEM
+
+    store = Store(engine)
+    site = store.add_site(SYSTEM, code="S1", name="Site 1", country="GB")
+    actor = Actor("test", "clinician", site)
+    eids = []
+    for k, days_ago in enumerate((400, 400, 100)):
+        surgery = AS_OF - dt.timedelta(days=days_ago)
+        pid = store.add_patient(actor, site, {"pseudo_id": f"P-{k}", "birth_year": 1960, "sex": "male",
+                                              "bmi": 25.0 if k else None})
+        eid = store.add_episode(actor, pid, {"diagnosis_code": "M51.16", "levels": "L4-L5",
+                                             "enrolled_on": (surgery - dt.timedelta(days=10)).isoformat(),
+                                             "treatment": "open", "treatment_family": "discectomy"})
+        store.add_procedure(actor, eid, {"procedure_code": "discectomy_open", "performed_on": surgery.isoformat(),
+                                         "levels": "L4-L5"})
+        eids.append((eid, surgery))
+    eid, surgery = eids[0]
+    on = (surgery + dt.timedelta(days=365)).isoformat()
+    odi_items = ("pain_intensity", "personal_care", "lifting", "walking", "sitting", "standing", "sleeping",
+                 "sex_life", "social_life", "travelling")
+    store.submit_response(actor, eid, {"instrument": "odi", "timepoint": "12m", "collected_on": on,
+                                       "answers": dict.fromkeys(odi_items, 1)})
+    store.submit_response(actor, eid, {"instrument": "work_status", "timepoint": "12m", "collected_on": on,
+                                       "answers": {"status": 2}})
+    store.add_readmission(actor, eids[1][0], {"admitted_on": (eids[1][1] + dt.timedelta(days=5)).isoformat()})
+    doc = ichom_completeness(engine, as_of=AS_OF)
+    by_key = {v["key"]: v for v in doc["variables"]}
+    assert by_key["odi"]["completeness"]["12m"] == {"responded": 1, "eligible": 2, "completeness": 0.5}
+    assert by_key["work_status"]["completeness"]["12m"]["responded"] == 1
+    assert by_key["odi"]["completeness"]["3m"]["eligible"] == 3
+    assert by_key["odi"]["completeness"]["24m"]["eligible"] == 0
+    assert by_key["bmi"]["completeness"]["baseline"] == {"responded": 2, "eligible": 3, "completeness": 0.6667}
+    assert by_key["rehospitalisation"]["events"]["episodes_with_event"] == 1
+    assert by_key["rehospitalisation"]["events"]["operated_episodes"] == 3
+    assert ichom_completeness(engine, as_of=AS_OF, site_id=site + 1)["timepoints"][0]["eligible"] == 0
