@@ -624,10 +624,17 @@ class FollowupDesk:
                              detail={"change": "decision_aid_released_at", "old": None, "new": now.isoformat()})
             return ep.decision_aid_released_at
 
+    def completeness(self, actor: Actor, *, site_id: int | None = None,
+                     as_of: dt.date | None = None) -> list[dict[str, Any]]:
+        """:func:`completeness` for the sites the actor may read (counts only: no audit row)."""
+        scope = self._scope(actor, site_id)
+        with self.store.transaction() as s:
+            return completeness(s, as_of=as_of or self.today(), site_id=scope)
+
     def sites(self) -> dict[int, str]:
         """Site id → code (names of the filters; no patient data)."""
         with self.store.transaction() as s:
-            return dict(s.execute(select(SiteRow.id, SiteRow.code).order_by(SiteRow.code)).tuples().all())
+            return {int(i): str(c) for i, c in s.execute(select(SiteRow.id, SiteRow.code).order_by(SiteRow.code))}
 
 
 def _plain(value: Any) -> Any:

@@ -173,9 +173,10 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
     def healthz() -> dict[str, str]:
         return {"status": "ok"}
 
-    from spinetrack.web.routes import admin, api, auth, clinic, decision, patient
+    from spinetrack.web.routes import admin, admin_followup, api, auth, clinic, decision, followup, patient
 
-    for module in (auth, api, patient, clinic, admin, decision):
+    # /clinic/followup before the clinic pages
+    for module in (auth, api, patient, followup, clinic, admin, admin_followup, decision):
         app.include_router(module.router, dependencies=[Depends(_bounded_ids), Depends(_form_text)])
     fastpath.install(app.router.routes)  # the PROM submission, answered ahead of its documented route
     return app
