@@ -86,3 +86,7 @@ def followup_run(
     if channels is None:
         console.print("no channel configured (SPINETRACK_SMTP_URL, SPINETRACK_SMS_URL): messages are held in the "
                       "outbox", highlight=False)
+
+from spinetrack.cli.followup_letters import followup_letters  # noqa: E402  (spinetrack followup letters)
+
+followup_app.command("letters")(followup_letters)
