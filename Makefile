@@ -37,6 +37,9 @@ run: $(VENV)/.run-installed
 	$(BIN)/spinetrack init
 	$(BIN)/spinetrack demo --patients $(DEMO_PATIENTS) --seed $(DEMO_SEED) --if-empty
 	$(BIN)/spinetrack models train --if-missing
+	@echo "Follow-up on the demo (dated relative to today): the worklist at http://127.0.0.1:8000/clinic/followup"
+	@echo "  (sign in as north.coordinator), the outbox at http://127.0.0.1:8000/admin/outbox (as admin);"
+	@echo "  messages are held until SPINETRACK_SMTP_URL or the SMS settings are set. See docs/demo.md."
 	$(BIN)/spinetrack serve
 
 test: $(VENV)/.test-installed

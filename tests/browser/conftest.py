@@ -102,10 +102,12 @@ class LiveServer:
             return "(no server log)"
 
 
-def load_demo(database_url: str, *, patients: int = DEMO_PATIENTS, seed: int = DEMO_SEED) -> None:
-    """``spinetrack demo`` into ``database_url`` (cohort plus demo logins)."""
+def load_demo(database_url: str, *, patients: int = DEMO_PATIENTS, seed: int = DEMO_SEED,
+              fixed_dates: bool = False) -> None:
+    """``spinetrack demo`` into ``database_url`` (cohort plus demo logins; dated relative to today
+    unless ``fixed_dates``)."""
     proc = subprocess.run(_cli("demo", "--patients", str(patients), "--seed", str(seed),
-                               "--database-url", database_url, "--json"),
+                               *(["--fixed-dates"] if fixed_dates else []), "--database-url", database_url, "--json"),
                           capture_output=True, text=True, check=False, timeout=300)
     if proc.returncode != 0:
         raise RuntimeError(f"spinetrack demo failed ({proc.returncode}):\n{proc.stdout}\n{proc.stderr}")
@@ -121,7 +123,7 @@ def models_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     beside literature fall-backs; every live server reads them (SPINETRACK_MODELS_DIR)."""
     work = tmp_path_factory.mktemp("browser-models")
     db = f"sqlite:///{work / 'train.db'}"
-    load_demo(db, patients=MODEL_PATIENTS, seed=11)
+    load_demo(db, patients=MODEL_PATIENTS, seed=11, fixed_dates=True)  # the same models whatever the date
     out = work / "models"
     proc = subprocess.run(_cli("models", "train", "--database-url", db, "--out", str(out), "--bootstrap", "20",
                                "--json"), capture_output=True, text=True, check=False, timeout=600)

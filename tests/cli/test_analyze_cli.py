@@ -20,7 +20,8 @@ runner = CliRunner()
 @pytest.fixture(scope="module")
 def db_url(tmp_path_factory: pytest.TempPathFactory) -> str:
     url = f"sqlite:///{tmp_path_factory.mktemp('analyze') / 'demo.db'}"
-    r = runner.invoke(app, ["demo", "--patients", "2500", "--seed", "4", "--database-url", url, "--json"])
+    r = runner.invoke(app, ["demo", "--patients", "2500", "--seed", "4", "--fixed-dates", "--database-url", url,
+                            "--json"])
     assert r.exit_code == 0, r.output
     return url
 

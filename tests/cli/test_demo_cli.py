@@ -28,7 +28,7 @@ def demo_dbs(tmp_path_factory: pytest.TempPathFactory) -> tuple[str, str]:
     d = tmp_path_factory.mktemp("demo")
     urls = (f"sqlite:///{d / 'one.db'}", f"sqlite:///{d / 'two.db'}")
     for url in urls:
-        _cli("demo", "--patients", "2000", "--seed", "7", "--database-url", url, "--json")
+        _cli("demo", "--patients", "2000", "--seed", "7", "--fixed-dates", "--database-url", url, "--json")
     return urls
 
 
@@ -40,7 +40,7 @@ def test_demo_twice_gives_identical_status_json(demo_dbs: tuple[str, str]) -> No
     assert set(s["procedures_by_approach"]) == {"mis", "open"}
     assert s["prom_responses"] == sum(s["prom_responses_by_instrument"].values())
     tps = [r["timepoint"] for r in s["followup_completeness"]]
-    assert tps == ["baseline", "2w", "6w", "3m", "12m", "24m"]
+    assert tps == ["baseline", "2w", "6w", "3m", "6m", "12m", "24m", "5y"]  # domain.pathway.TIMEPOINTS
     assert s["followup_completeness"][0]["completeness"] == 1.0
 
 

@@ -103,7 +103,8 @@ def test_card_refuses_a_directory_without_models(tmp_path: Path) -> None:
 @pytest.fixture(scope="module")
 def demo_db(tmp_path_factory: pytest.TempPathFactory) -> str:
     url = f"sqlite:///{tmp_path_factory.mktemp('predict-cli') / 'st.db'}"
-    r = runner.invoke(app, ["demo", "--patients", "300", "--seed", "4", "--database-url", url, "--json"])
+    r = runner.invoke(app, ["demo", "--patients", "300", "--seed", "4", "--fixed-dates", "--database-url", url,
+                            "--json"])
     assert r.exit_code == 0, r.output
     return url
 

@@ -19,7 +19,7 @@ from spinetrack.store.migrate import upgrade
 from spinetrack.store.session import make_engine
 from spinetrack.store.tables import Base
 from spinetrack.synth.cohort import ENROL_SPAN_DAYS, EPOCH, Dating
-from spinetrack.synth.demo_access import DEMO_PHONE_RANGE, demo_contact, seed_demo_access
+from spinetrack.synth.demo_access import DEMO_PHONE_RANGE, demo_contact, demo_schedule_entries, seed_demo_access
 from spinetrack.synth.load import DEMO_SITE_CONTACTS, ENROL_LAG_DAYS, load_demo
 
 TODAY = dt.date(2026, 11, 24)  # a fixed "today", so the cut is the same whatever the date of the run
@@ -213,18 +213,41 @@ def test_demo_contact_is_a_pure_function_of_the_patient() -> None:
 
 
 def test_the_scheduler_run_after_loading_shows_open_and_missed_visits(cohorts: tuple[Engine, Engine]) -> None:
-    """After one run of the follow-up scheduler on the dated cohort: some visits open, some
-    missed, and the outbox holds messages (held: no channel configured)."""
+    """After one run of the follow-up scheduler on the dated cohort with the demo clinics'
+    schedule (what ``spinetrack demo`` does): at every scheduled timepoint some visits completed by
+    the synthetic answers, some missed, some open, some still to come; the outbox holds messages
+    (held: no channel configured)."""
     followup = importlib.import_module("spinetrack.followup")
     if not hasattr(followup, "run"):
         pytest.skip("spinetrack.followup.run is not built yet")
-    from spinetrack.store.repositories import Store
+    from spinetrack.followup.schedule import set_site_schedule
+    from spinetrack.store.repositories import SYSTEM, Store
 
     rel, _ = cohorts
-    followup.run(Store(rel), now=dt.datetime.combine(TODAY, dt.time(10)), channels=None,
-                 link_base="http://127.0.0.1:8000")
+    store = Store(rel)
+    for site in _rows(rel, "sites"):
+        set_site_schedule(store, SYSTEM, site["id"], demo_schedule_entries())
+    followup.run(store, now=dt.datetime.combine(TODAY, dt.time(10)), channels=None, link_base="http://127.0.0.1:8000")
     with rel.connect() as c:
-        status = {s: n for s, n in c.execute(text("SELECT status, COUNT(*) FROM followups GROUP BY status"))}
+        status = {(tp, s): n for tp, s, n in c.execute(
+            text("SELECT timepoint, status, COUNT(*) FROM followups GROUP BY timepoint, status"))}
         outbox = {s: n for s, n in c.execute(text("SELECT status, COUNT(*) FROM outbox GROUP BY status"))}
-    assert status.get("open", 0) > 0 and status.get("missed", 0) > 0 and status.get("pending", 0) > 0, status
+    for tp in ("3m", "6m", "12m", "24m"):
+        for st in ("completed", "missed", "open", "pending"):
+            assert status.get((tp, st), 0) > 0, (tp, st, status)
+        assert status[(tp, "completed")] > status[(tp, "missed")]
     assert outbox.get("held", 0) > 0 and not outbox.get("sent"), outbox
+
+
+def test_the_six_month_visit_is_answered(cohorts: tuple[Engine, Engine]) -> None:
+    """The 6-month visit (ICHOM Low Back Pain set; generator version 3) is in the cohort, inside
+    its window (domain.pathway.TIMEPOINTS), answered by about as many as at 3 and 12 months."""
+    _, fixed = cohorts
+    window = next((tp.window_from_days, tp.window_to_days) for tp in TIMEPOINTS if tp.code == "6m")
+    with fixed.connect() as c:
+        n = {tp: k for tp, k in c.execute(text("SELECT timepoint, COUNT(DISTINCT episode_id) FROM prom_responses "
+                                               "WHERE instrument = 'odi' GROUP BY timepoint"))}
+        lo, hi = c.execute(text("SELECT MIN(days_from_index), MAX(days_from_index) FROM prom_responses "
+                                "WHERE timepoint = '6m'")).one()
+    assert window[0] <= lo and hi <= window[1]
+    assert n["12m"] < n["6m"] < n["3m"], n

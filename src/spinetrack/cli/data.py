@@ -144,8 +144,24 @@ def _demo_followup(engine: Any, settings: Settings, today: dt.date) -> dict[str,
         followup = None
     if followup is None or not hasattr(followup, "run") or not hasattr(followup, "channels_from_settings"):
         return {"available": False, "reason": "spinetrack.followup.run is not in this version yet"}
+    from sqlalchemy import select
+
+    from spinetrack.store.repositories import SYSTEM
+    from spinetrack.store.tables import SiteRow, SiteScheduleRow
+    from spinetrack.synth.demo_access import demo_schedule_entries
+    from spinetrack.synth.load import DEMO_SITES
+
+    store = Store(engine)
     now = dt.datetime.combine(today, clock.utcnow().time())
-    report = followup.run(Store(engine), now=now, channels=followup.channels_from_settings(settings),
+    schedule = importlib.import_module("spinetrack.followup.schedule")
+    with engine.connect() as c:  # demo clinics without a schedule of their own get the demo's
+        site_ids = c.execute(select(SiteRow.id).where(SiteRow.code.in_([code for code, _, _ in DEMO_SITES]),
+                                                      ~select(SiteScheduleRow.site_id).where(
+                                                          SiteScheduleRow.site_id == SiteRow.id).exists())
+                             ).scalars().all()
+    for site_id in site_ids:
+        schedule.set_site_schedule(store, SYSTEM, site_id, demo_schedule_entries(), now=now)
+    report = followup.run(store, now=now, channels=followup.channels_from_settings(settings),
                           link_base=settings.link_base())
     return dict(report.as_dict())
 

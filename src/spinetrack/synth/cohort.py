@@ -33,8 +33,8 @@ from spinetrack.synth.records import (
     procedure_codes,
 )
 
-__all__ = ["CHUNK_SIZE", "FOLLOWUP", "Chunk", "ChunkDraws", "Dating", "Draws", "Outcomes", "generate_chunk",
-           "odi_scores", "potential_outcomes", "pseudo_id"]
+__all__ = ["CHUNK_SIZE", "FOLLOWUP", "FOLLOWUP_V3", "Chunk", "ChunkDraws", "Dating", "Draws", "Outcomes",
+           "generate_chunk", "odi_scores", "potential_outcomes", "pseudo_id"]
 
 CHUNK_SIZE = 5000
 EPOCH = np.datetime64("2018-01-01")
@@ -52,9 +52,16 @@ _COLLECTED = {  # timepoint → half window for jitter (days), instruments colle
 #: for jitter, instruments collected.
 FOLLOWUP: tuple[tuple[str, int, int, tuple[str, ...]], ...] = tuple(
     (tp.code, tp.target_days, *_COLLECTED[tp.code]) for tp in TIMEPOINTS if tp.code in _COLLECTED)
-# Improvement trajectory: share of the final improvement reached at each follow-up (synthetic).
-TRAJ_SURGERY = {"2w": 0.55, "6w": 0.70, "3m": 0.85, "12m": 1.0, "24m": 0.95}
-TRAJ_CONSERVATIVE = {"2w": 0.10, "6w": 0.25, "3m": 0.50, "12m": 0.80, "24m": 0.85}
+#: Follow-up visits added in generator version 3, drawn from their own stream
+#: (:func:`_draw_followup_v3`) so that the version 1 and 2 draws, and every row they give, are
+#: unchanged: the 6-month visit of the ICHOM Low Back Pain set (half window for jitter synthetic).
+FOLLOWUP_V3: tuple[tuple[str, int, int, tuple[str, ...]], ...] = tuple(
+    (tp.code, tp.target_days, 30, ("odi", "nrs_back", "nrs_leg", "eq5d5l", "global_outcome"))
+    for tp in TIMEPOINTS if tp.code == "6m")
+# Improvement trajectory: share of the final improvement reached at each follow-up (synthetic;
+# 6 months between 3 and 12 months).
+TRAJ_SURGERY = {"2w": 0.55, "6w": 0.70, "3m": 0.85, "6m": 0.92, "12m": 1.0, "24m": 0.95}
+TRAJ_CONSERVATIVE = {"2w": 0.10, "6w": 0.25, "3m": 0.50, "6m": 0.65, "12m": 0.80, "24m": 0.85}
 
 _CODES_BY_GROUP: dict[str, dict[str, list[str]]] = {}
 for _d in DIAGNOSES.values():
@@ -242,6 +249,21 @@ def _draw_followup(rng: np.random.Generator, n: int) -> dict[str, dict[str, Any]
     return out
 
 
+def _draw_followup_v3(seed: int, chunk_index: int, n: int) -> dict[str, dict[str, Any]]:
+    """The noise of the visits of :data:`FOLLOWUP_V3`, from their own stream (generator version 3)."""
+    rng = np.random.default_rng([seed, chunk_index, 3])
+    out: dict[str, dict[str, Any]] = {}
+    for tp, target, half, _insts in FOLLOWUP_V3:
+        d: dict[str, Any] = {"days": target + np.clip(np.round(rng.normal(0, half / 2, n)), -half, half).astype(int)}
+        d["present_u"] = rng.random(n)
+        d["odi"], d["back"], d["leg"] = rng.normal(0, 7, n), rng.normal(0, 1.0, n), rng.normal(0, 1.1, n)
+        d["odi_items"] = odi_noise(rng, n)
+        d["eq"] = eq5d_noise(rng, n)
+        d["glob"] = rng.normal(0, 0.15, n)
+        out[tp] = d
+    return out
+
+
 def _draw_extra(seed: int, chunk_index: int, n: int) -> dict[str, np.ndarray]:
     """Draws added in generator version 2, from their own stream (so version 1's rows for a seed
     are unchanged): how each follow-up answer gives the date of return, and revisions for a
@@ -368,7 +390,9 @@ def potential_outcomes(d: Draws, fu: dict[str, dict[str, Any]], extra: dict[str,
     base_rta = np.select([family == "discectomy", family == "decompression", family == "fusion"], [35, 45, 100], 45)
     rta_days = np.round(base_rta * np.exp(d.rta_noise + 0.1 * ref["age"] + 0.2 * ref["asa"] + 0.15 * ref["lv"]))
     followup: dict[str, dict[str, Any]] = {}
-    for tp, _target, _half, insts in FOLLOWUP:
+    for tp, _target, _half, insts in FOLLOWUP + FOLLOWUP_V3:
+        if tp not in fu:  # draws made before version 3 have no 6-month visit
+            continue
         z = fu[tp]
         frac = np.where(surgical, TRAJ_SURGERY[tp], TRAJ_CONSERVATIVE[tp])
         odi_t = np.clip(d.odi0_latent * (1 - r_odi * frac) + worse * np.minimum(1.0, frac * 1.2) + eff_odi + d.u_odi
@@ -456,6 +480,7 @@ def generate_chunk(seed: int, chunk_index: int, first_id: int, n: int, site_ids:
         _add_response(chunk, pid, "baseline", "eq5d5l", enrol_dates[i], base_days, d.eq0[i], created_at)
 
     fu = _draw_followup(rng, n)
+    fu.update(_draw_followup_v3(seed, chunk_index, n))
     extra = _draw_extra(seed, chunk_index, n)
     real = potential_outcomes(d, fu, extra, surgical, mis)
     if draws is not None:
@@ -498,6 +523,19 @@ def generate_chunk(seed: int, chunk_index: int, first_id: int, n: int, site_ids:
                     else:
                         ans = ("neither", None)
                 _add_response(chunk, pid, tp, inst, coll[i], dd, ans, created_at)
+    for tp, _target, _half, insts in FOLLOWUP_V3:  # after the others: their rows keep their order
+        z = fu[tp]
+        o = real.followup[tp]
+        days = z["days"]
+        present = (days < d.dropout_day) & (z["present_u"] >= E.SPORADIC_MISSING)
+        coll = _dates(index_day + days, shift)
+        for i in np.flatnonzero(present).tolist():
+            if not dating.happened(coll[i]):
+                continue
+            answers = {"odi": o["odi_items"][i], "nrs_back": o["back"][i], "nrs_leg": o["leg"][i], "eq5d5l": o["eq"][i],
+                       "global_outcome": int(o["glob"][i])}
+            for inst in insts:
+                _add_response(chunk, idl[i], tp, inst, coll[i], int(days[i]), answers[inst], created_at)
     return chunk
 
 

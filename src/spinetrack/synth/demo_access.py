@@ -15,14 +15,15 @@ from typing import Any
 
 from sqlalchemy import Engine, func, insert, select
 
+from spinetrack.domain.pathway import DEFAULT_SCHEDULE
 from spinetrack.errors import ConfigurationError
 from spinetrack.store.access import Access
 from spinetrack.store.repositories import SYSTEM, Store
 from spinetrack.store.tables import PatientIdentityRow, PatientRow, PromResponseRow, SiteRow, UserRow
 from spinetrack.synth.load import DEMO_SITES
 
-__all__ = ["DEMO_EMAIL_DOMAIN", "DEMO_PASSWORD", "DEMO_PHONE_RANGE", "DEMO_USERS", "demo_contact", "find_demo_content",
-           "seed_demo_access"]
+__all__ = ["DEMO_EMAIL_DOMAIN", "DEMO_PASSWORD", "DEMO_PHONE_RANGE", "DEMO_SCHEDULE_INSTRUMENTS", "DEMO_USERS",
+           "demo_contact", "demo_schedule_entries", "find_demo_content", "seed_demo_access"]
 
 DEMO_PASSWORD = "spinetrack-demo"
 # username, display name, role, site code (None: no site)
@@ -49,6 +50,19 @@ _CONTACT_MIX = ((0.60, True, False, "email"), (0.72, True, True, "email"), (0.80
                 (0.92, False, True, "sms"), (1.00, False, False, "letter"))
 _NO_CONSENT = 0.04  # share who did not agree to be contacted (synthetic)
 _OPTED_OUT_EVERY = 1000  # patients 500, 1500, ... asked to be contacted no more (one or two per 2,000)
+
+
+#: The questionnaires of every visit of the demo clinics' follow-up schedule: those the synthetic
+#: cohort answers at baseline, 3, 6, 12 and 24 months. (The registry's visit default adds work
+#: status and analgesic use, which the generator does not draw; with them no synthetic visit
+#: would count as complete.)
+DEMO_SCHEDULE_INSTRUMENTS = ("odi", "nrs_back", "nrs_leg", "eq5d5l")
+
+
+def demo_schedule_entries() -> list[dict[str, Any]]:
+    """The demo clinics' follow-up schedule, as ``followup.schedule.set_site_schedule`` takes it:
+    the default timepoints, windows and reminder days, with :data:`DEMO_SCHEDULE_INSTRUMENTS`."""
+    return [{"timepoint": tp, "instruments": list(DEMO_SCHEDULE_INSTRUMENTS)} for tp in DEFAULT_SCHEDULE]
 
 
 def _uniform(key: str) -> float:

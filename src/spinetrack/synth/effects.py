@@ -23,7 +23,7 @@ from dataclasses import dataclass
 
 __all__ = ["GENERATOR_VERSION", "PLANTED", "PlantedEffect", "planted"]
 
-GENERATOR_VERSION = "2"
+GENERATOR_VERSION = "3"  # 3: the 6-month visit, from its own stream (versions 1-2 rows unchanged)
 
 
 @dataclass(frozen=True, slots=True)
