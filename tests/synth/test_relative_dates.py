@@ -6,7 +6,6 @@ fictitious contact details on reserved names only (RFC 2606 example.org; Ofcom's
 from __future__ import annotations
 
 import datetime as dt
-import importlib
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -217,7 +216,7 @@ def test_the_scheduler_run_after_loading_shows_open_and_missed_visits(cohorts: t
     schedule (what ``spinetrack demo`` does): at every scheduled timepoint some visits completed by
     the synthetic answers, some missed, some open, some still to come; the outbox holds messages
     (held: no channel configured)."""
-    followup = importlib.import_module("spinetrack.followup")
+    followup = pytest.importorskip("spinetrack.followup")
     if not hasattr(followup, "run"):
         pytest.skip("spinetrack.followup.run is not built yet")
     from spinetrack.followup.schedule import set_site_schedule
