@@ -116,9 +116,9 @@ def demo(
                       f"{dated}", highlight=False)
     if followup_report is not None:
         if followup_report.get("available", True):
+            counts = {k: v for k, v in followup_report.items() if isinstance(v, int) and not isinstance(v, bool)}
             console.print("follow-up scheduler run once: " + ", ".join(
-                f"{k.replace('_', ' ')} {v}" for k, v in followup_report.items() if isinstance(v, int)),
-                highlight=False)
+                f"{k.replace('_', ' ')} {v}" for k, v in counts.items()), highlight=False)
         else:
             console.print(f"follow-up scheduler not run: {followup_report['reason']}", highlight=False)
     if accounts:
