@@ -92,6 +92,7 @@ __all__ = [
 STATUSES = ("due", "overdue", "missed", "completed", "upcoming", "stopped")
 ENTRY_SOURCES = ("phone", "paper")       # answers a coordinator enters (prom_responses.source)
 CHANNELS = ("email", "sms", "letter", "none")
+OUTBOX_STATUSES = ("queued", "sending", "sent", "failed", "held", "cancelled")
 MAX_PAGE_SIZE = 500
 _PENDING_MESSAGES = ("queued", "held", "failed")  # cancelled when a visit completes or stops
 
@@ -630,6 +631,82 @@ class FollowupDesk:
         scope = self._scope(actor, site_id)
         with self.store.transaction() as s:
             return completeness(s, as_of=as_of or self.today(), site_id=scope)
+
+    # ------------------------------------------------------------------ admin: the outbox and clinic contact
+
+    def outbox(self, actor: Actor, *, status: str | None = None, channel: str | None = None,
+               site_id: int | None = None, limit: int = 100, offset: int = 0) -> tuple[list[dict[str, Any]], int,
+                                                                                     dict[str, int]]:
+        """Every message of the outbox, newest first (admins; no address or content: the outbox
+        holds none), filtered by status, channel and site: ``(rows, total, counts per status)``.
+        Each row: the message's fields with the visit's timepoint, the patient's pseudonymous id
+        and the site's code. Audited (one row per read)."""
+        if actor.role not in ("admin", "system"):
+            raise PermissionDeniedError("only an admin sees the outbox", role=actor.role)
+        if status is not None and status not in OUTBOX_STATUSES:
+            raise ValidationError(field="status", value=status, allowed=OUTBOX_STATUSES)
+        if channel is not None and channel not in CHANNELS[:3]:
+            raise ValidationError(field="channel", value=channel, allowed=CHANNELS[:3])
+        if not 1 <= limit <= MAX_PAGE_SIZE or offset < 0:
+            raise ValidationError(field="limit", value=limit, allowed=f"1 to {MAX_PAGE_SIZE}")
+        o = OutboxRow
+        base = (select(o, FollowupRow.timepoint, PatientRow.pseudo_id, SiteRow.code.label("site"))
+                .join(EpisodeRow, EpisodeRow.id == o.episode_id)
+                .join(PatientRow, PatientRow.id == EpisodeRow.patient_id)
+                .join(SiteRow, SiteRow.id == PatientRow.site_id)
+                .outerjoin(FollowupRow, FollowupRow.id == o.followup_id))
+        if site_id is not None:
+            base = base.where(PatientRow.site_id == site_id)
+        if channel is not None:
+            base = base.where(o.channel == channel)
+        counts = dict.fromkeys(OUTBOX_STATUSES, 0)
+        with self.store.transaction() as s:
+            sub = base.subquery()
+            for st, n in s.execute(select(sub.c.status, func.count()).group_by(sub.c.status)):
+                counts[st] = int(n)
+            if status is not None:
+                base = base.where(o.status == status)
+            total = int(s.execute(select(func.count()).select_from(base.subquery())).scalar_one())
+            rows = s.execute(base.order_by(o.created_at.desc(), o.id.desc()).limit(limit).offset(offset)).all()
+            out = [{**{k: getattr(m, k) for k in ("id", "followup_id", "episode_id", "kind", "sequence", "channel",
+                                                   "status", "attempts", "created_at", "due_at", "claimed_at",
+                                                   "sent_at", "last_error")},
+                    "timepoint": tp, "pseudo_id": pseudo, "site": site} for m, tp, pseudo, site in rows]
+            audit.append(s, actor=actor.name, actor_role=actor.role, action="read", entity="outbox",
+                         detail={"status": status, "channel": channel, "site_id": site_id, "n": len(out)})
+            return out, total, counts
+
+    def site_contacts(self, actor: Actor) -> list[dict[str, Any]]:
+        """Every site with its contact phone and e-mail (admins)."""
+        if actor.role not in ("admin", "system"):
+            raise PermissionDeniedError("only an admin manages the sites", role=actor.role)
+        with self.store.transaction() as s:
+            return [{"id": r.id, "code": r.code, "name": r.name, "contact_phone": r.contact_phone,
+                     "contact_email": r.contact_email}
+                    for r in s.execute(select(SiteRow).order_by(SiteRow.code)).scalars()]
+
+    def set_site_contact(self, actor: Actor, site_id: int, *, phone: Any, email: Any) -> None:
+        """Set how patients reach the clinic (shown on the patient home and in every message);
+        admins; audited (old → new)."""
+        if actor.role not in ("admin", "system"):
+            raise PermissionDeniedError("only an admin manages the sites", role=actor.role)
+        phone = check_text(phone, "site.contact_phone", max_length=40)
+        email = check_text(email, "site.contact_email", max_length=200)
+        phone, email = (phone or "").strip() or None, (email or "").strip() or None
+        if phone is not None and not all(c.isdigit() or c in " +-()" for c in phone):
+            raise ValidationError(field="site.contact_phone", value=phone, allowed="digits, spaces and + - ( )")
+        if email is not None and ("@" not in email or " " in email or email.startswith("@") or email.endswith("@")):
+            raise ValidationError(field="site.contact_email", value=email, allowed="an e-mail address")
+        with self.store.transaction() as s:
+            row = s.get(SiteRow, site_id)
+            if row is None:
+                raise NotFoundError(entity="site", key=site_id)
+            changes = {k: [old, new] for k, old, new in (("contact_phone", row.contact_phone, phone),
+                                                         ("contact_email", row.contact_email, email)) if old != new}
+            row.contact_phone, row.contact_email = phone, email
+            if changes:
+                audit.append(s, actor=actor.name, actor_role=actor.role, action="update", entity="site",
+                             entity_id=site_id, detail={"changes": changes})
 
     def sites(self) -> dict[int, str]:
         """Site id → code (names of the filters; no patient data)."""
