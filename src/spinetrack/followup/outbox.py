@@ -15,8 +15,10 @@ A batch:
    every transaction takes (``BEGIN IMMEDIATE``) serialises the claims. In the same transaction
    each message gets a new link to the patient's home (``patient_links``, purpose ``message``),
    and a message that can no longer go (no consent, opted out, no address on file) is cancelled.
-2. **Send**, outside any transaction (the address is read from ``patient_identities`` at this
-   moment and never stored in the outbox).
+2. **Send**, outside any transaction, on :attr:`Sender.WORKERS` threads at once, each with its
+   own copy of the channel and so its own SMTP connection (sending waits on the server's replies,
+   four round trips a message, which threads overlap). The address is read from
+   ``patient_identities`` at this moment and never stored in the outbox.
 3. **Record** (one transaction): ``sent`` or ``failed`` (``last_error``, retried after
    ``attempts`` × 15 minutes, up to :attr:`Sender.MAX_ATTEMPTS` attempts; a permanent refusal is
    not retried), each with an audit entry naming the patient (never the address).
@@ -28,13 +30,16 @@ in flight when the process died (``bench/bench_followup.py`` measures it with ``
 from __future__ import annotations
 
 import contextlib
+import copy
 import datetime as dt
 import os
 import re
 import secrets
 import socket
+import threading
 import time
 from collections.abc import Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack
 from dataclasses import dataclass
 from typing import Any, cast
@@ -138,16 +143,21 @@ class Sender:
     MAX_ATTEMPTS = 5
     LEASE = dt.timedelta(minutes=10)
     BATCH = 25
+    WORKERS = 4  # connections sending at once (each thread its own copy of a channel)
     RETRY_AFTER = dt.timedelta(minutes=15)
 
     def __init__(self, store: Store, senders: dict[str, Channel], *, link_base: str, sender_id: str | None = None,
-                 lease: dt.timedelta | None = None, batch: int | None = None) -> None:
+                 lease: dt.timedelta | None = None, batch: int | None = None, workers: int | None = None) -> None:
         self.store = store
         self.senders = senders
         self.link_base = link_base
         self.me = (sender_id or f"{_this_host()}:{os.getpid()}:{secrets.token_hex(4)}")[:64]
         self.lease = lease or self.LEASE
         self.batch = batch or self.BATCH
+        self.workers = workers or self.WORKERS
+        self._local = threading.local()
+        self._opened: list[Channel] = []
+        self._opened_lock = threading.Lock()
 
     # ------------------------------------------------------------------ claim
 
@@ -164,6 +174,7 @@ class Sender:
     def _due(self, now: dt.datetime, dead: list[str]) -> Any:
         stale = now - self.lease
         return and_(
+            _O.c.status.in_(("queued", "failed", "sending")),  # the status index: sent rows are never read
             _O.c.channel.in_(sorted(self.senders)),
             or_(and_(_O.c.status == "queued", _O.c.due_at <= now),
                 and_(_O.c.status == "failed", _O.c.attempts < self.MAX_ATTEMPTS, _O.c.due_at <= now),
@@ -236,10 +247,26 @@ class Sender:
         return OutgoingMessage(channel=m["channel"], to=to, subject=subject, text=body, html=html,
                                opt_out_link=stop, ref=str(m["id"]))
 
+    def _channel(self, name: str) -> Channel:
+        """This thread's own copy of channel ``name`` (its own connection), opened on first use."""
+        chans: dict[str, Channel] | None = getattr(self._local, "chans", None)
+        if chans is None:
+            chans = self._local.chans = {}
+        ch = chans.get(name)
+        if ch is None:
+            ch = chans[name] = copy.copy(self.senders[name])  # before it opens: nothing shared but settings
+            opener = getattr(ch, "open", None)
+            if callable(opener):
+                with contextlib.suppress(DeliveryError):  # each send connects again, reports its own error
+                    opener()
+            with self._opened_lock:
+                self._opened.append(ch)
+        return ch
+
     def _send_one(self, m: Mapping[str, Any]) -> tuple[str | None, bool]:
         """Send; returns ``(None, False)`` when sent, else ``(reason, permanent)``."""
         try:
-            self.senders[m["channel"]].send(self._outgoing(m))
+            self._channel(m["channel"]).send(self._outgoing(m))
         except DeliveryError as exc:
             return redact(exc.reason or type(exc).__name__), exc.permanent
         except SpinetrackError as exc:  # the message could not be composed: it never will be
@@ -265,6 +292,12 @@ class Sender:
                 audit.append(s, actor=ACTOR, actor_role="system", action="send" if err is None else "send_failed",
                              entity="outbox", entity_id=m["id"], patient_id=m["patient_id"], detail=detail, at=now)
 
+    def _close_all(self) -> None:
+        for ch in self._opened:
+            closer = getattr(ch, "close", None)
+            if callable(closer):
+                closer()
+
     def send_due(self, now: dt.datetime, progress: Callable[[str, int, int | None], None] | None = None,
                  expected: int | None = None) -> SendCounts:
         """Claim, send and record batch after batch until nothing is due (``expected``: the count
@@ -274,23 +307,17 @@ class Sender:
             return counts
         t0 = time.perf_counter()
         done = 0
+        self._local, self._opened = threading.local(), []
         with ExitStack() as stack:
-            for ch in self.senders.values():
-                opener = getattr(ch, "open", None)
-                if callable(opener):
-                    with contextlib.suppress(DeliveryError):  # each send connects again, reports its own error
-                        opener()
-                    stack.callback(ch.close)
+            pool = stack.enter_context(ThreadPoolExecutor(self.workers, thread_name_prefix="spinetrack-send"))
+            stack.callback(self._close_all)
             while True:
                 at = now + dt.timedelta(seconds=time.perf_counter() - t0)  # the run's clock, moving on
                 batch, retried = self._claim(at)
                 if not batch:
                     return counts
                 counts.retried += retried
-                results = []
-                for m in batch:
-                    err, permanent = self._send_one(m)
-                    results.append((m, err, permanent))
+                results = [(m, *outcome) for m, outcome in zip(batch, pool.map(self._send_one, batch), strict=True)]
                 self._record(now + dt.timedelta(seconds=time.perf_counter() - t0), results)
                 counts.sent += sum(1 for _, err, _ in results if err is None)
                 counts.failed += sum(1 for _, err, _ in results if err is not None)

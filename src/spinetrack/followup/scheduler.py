@@ -100,6 +100,13 @@ class RunReport:
     messages_retried: int = 0     # taken again from a dead or expired claim (at-least-once)
     seconds: float = 0.0
     stopped_by_reason: dict[str, int] = field(default_factory=dict)
+    timings: dict[str, float] = field(default_factory=dict)  # seconds per stage
+
+    def lap(self, stage: str, since: float) -> float:
+        """Record the seconds of ``stage`` since ``since``; returns now (``time.perf_counter``)."""
+        now = time.perf_counter()
+        self.timings[stage] = round(now - since, 3)
+        return now
 
     def as_dict(self) -> dict[str, Any]:
         out = asdict(self)
@@ -192,25 +199,31 @@ def _create(s: Session, groups: list[Any], today: dt.date, now: dt.datetime) -> 
     return created
 
 
-def _complete(s: Session, groups: list[Any], now: dt.datetime) -> int:
+def _complete(s: Session, groups: list[Any], today: dt.date, now: dt.datetime) -> int:
+    """Visits whose every questionnaire is stored. Only open visits and pending ones whose window
+    has opened are looked at (a correlated count on the responses' unique index per visit), so a
+    run's cost follows the visits in play, not the registry's size."""
     own = [site for sites, _ in groups if sites is not None for site in sites]
     done = 0
     for sites, schedule in groups:
         cond = _site_condition(sites, own)
+        scope = "" if cond == "1 = 1" else (
+            f" AND episode_id IN (SELECT e.id FROM episodes e JOIN patients p ON p.id = e.patient_id WHERE {cond})")
         for tp in schedule:
             codes = ", ".join(f"'{c}'" for c in tp.instruments)  # registry codes (validated), never user text
             sql = ("UPDATE followups SET status = 'completed', next_reminder_on = NULL, updated_at = :now "
-                   "WHERE status IN ('pending', 'open') AND timepoint = :tp AND episode_id IN ("
-                   "SELECT r.episode_id FROM prom_responses r JOIN episodes e ON e.id = r.episode_id "
-                   "JOIN patients p ON p.id = e.patient_id "
-                   f"WHERE r.timepoint = :tp AND r.instrument IN ({codes}) AND {cond} "
-                   "GROUP BY r.episode_id HAVING COUNT(DISTINCT r.instrument) = :n)")
-            res = s.execute(_dated(sql, now=DateTime()), {"tp": tp.code, "n": len(tp.instruments), "now": now})
-            done += max(res.rowcount or 0, 0)  # type: ignore[attr-defined]
-    # the invitation of a visit completed by phone or paper is spent too, as the web's own is
-    s.execute(_dated("UPDATE invitations SET completed_at = :now WHERE completed_at IS NULL AND id IN ("
-                     "SELECT invitation_id FROM followups WHERE status = 'completed' AND invitation_id IS NOT NULL "
-                     "AND updated_at = :now)", now=DateTime()), {"now": now})
+                   "WHERE timepoint = :tp AND (status = 'open' OR (status = 'pending' AND opens_on <= :today)) "
+                   "AND (SELECT COUNT(DISTINCT r.instrument) FROM prom_responses r WHERE r.episode_id = "
+                   f"followups.episode_id AND r.timepoint = :tp AND r.instrument IN ({codes})) = :n{scope} "
+                   "RETURNING invitation_id")
+            spent = [i for (i,) in s.execute(_dated(sql, today=Date(), now=DateTime()),
+                                             {"tp": tp.code, "n": len(tp.instruments), "today": today, "now": now})]
+            done += len(spent)
+            # the invitation of a visit completed by phone or paper is spent too, as the web's own is
+            ids = [i for i in spent if i is not None]
+            for lo in range(0, len(ids), BATCH):
+                s.execute(update(_I).where(_I.c.id.in_(ids[lo:lo + BATCH]), _I.c.completed_at.is_(None))
+                          .values(completed_at=now))
     return done
 
 
@@ -407,27 +420,32 @@ def run(store: Store, *, now: dt.datetime, channels: ChannelSet | None, link_bas
             progress("schedule", 0, None)
         report.followups_created = _create(s, groups, today, now)
         commit()
-        report.completed = _complete(s, groups, now)
+        lap = report.lap("schedule", t0)
+        report.completed = _complete(s, groups, today, now)
         report.stopped_by_reason = _stop(s, today, now)
         report.stopped = sum(report.stopped_by_reason.values())
         report.missed = _miss(s, today, now)
         report.messages_cancelled = _cancel(s)
         commit()
+        lap = report.lap("close", lap)
         report.invitations_created = _open(s, groups, today, now, commit, progress)
+        lap = report.lap("open", lap)
         _message(s, groups, configured, today, now, commit, report, progress)
         report.messages_held = _rehold(s, configured)
         commit()
         sender = Sender(store, senders, link_base=link_base, sender_id=sender_id, lease=lease, batch=send_batch)
         report.messages_due = sender.count_due(s, now)
+        lap = report.lap("queue", lap)
         if dry_run:
             s.rollback()
     if not dry_run:
         counts = sender.send_due(now, progress, expected=report.messages_due)
         report.messages_sent, report.messages_failed = counts.sent, counts.failed
         report.messages_retried = counts.retried
+        report.lap("send", lap)
     report.seconds = time.perf_counter() - t0
     if not dry_run:
         with store.transaction() as s:
             audit.append(s, actor=ACTOR, actor_role="system", action="run", entity="followup",
-                         detail={k: v for k, v in report.as_dict().items() if k not in ("now", "seconds")})
+                         detail={k: v for k, v in report.as_dict().items() if k not in ("now", "seconds", "timings")})
     return report
