@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+import uuid
 from typing import Any
 
 import numpy as np
@@ -132,7 +133,9 @@ def _csrf(html: str) -> str:
     return m.group(1)
 
 
-def test_a_patient_answers_both_on_the_questionnaire_pages(engine: Engine) -> None:
+def _visit(engine: Engine) -> tuple[Any, int, str]:
+    """The app, and an operated episode 40 days ago with an open 6-week visit asking work status
+    and analgesic use: ``(app, episode id, link token)``."""
     app = create_app(Settings(database_url=engine.url.render_as_string(hide_password=False)), engine=engine)
     store, access = app.state.store, app.state.access
     site = store.add_site(SYSTEM, code="SITE-A", name="Site A", country="GB")
@@ -146,6 +149,30 @@ def test_a_patient_answers_both_on_the_questionnaire_pages(engine: Engine) -> No
     store.add_procedure(actor, eid, {"procedure_code": "discectomy_tubular", "performed_on": surgery.isoformat(),
                                      "levels": "L4-L5"})
     _, token = access.create_invitation(actor, eid, timepoint="6w", instrument_codes=["work_status", "analgesics"])
+    return app, eid, token
+
+
+def _answer_all(c: TestClient, code: str, answers: dict[str, Any]) -> Any:
+    """Answer every screen as the browser does (skipping items absent from ``answers``), then
+    submit from the review page; returns the submit's response."""
+    items = instruments.get(code).definition.items
+    for step, item in enumerate(items, start=1):
+        html = c.get(f"/p/q/{code}?step={step}").text
+        value = answers.get(item.code)
+        data = {"csrf_token": _csrf(html), "step": str(step), "action": "next" if value is not None else "skip"}
+        if value is not None:
+            data["answer"] = str(value)
+        r = c.post(f"/p/q/{code}", data=data, follow_redirects=False)
+        assert r.status_code == 303, r.text
+    review = c.get(f"/p/q/{code}?step={len(items) + 1}").text
+    key = re.search(r'name="idempotency_key" value="([^"]+)"', review)
+    assert key, review
+    return c.post(f"/p/q/{code}/submit", data={"csrf_token": _csrf(review), "idempotency_key": key.group(1)},
+                  follow_redirects=False)
+
+
+def test_a_patient_answers_both_on_the_questionnaire_pages(engine: Engine) -> None:
+    app, eid, token = _visit(engine)
     want: dict[str, dict[str, Any]] = {"work_status": {"status": 2}, "analgesics": {"frequency": 2, "opioid": 1}}
     with TestClient(app, base_url="http://testserver") as c:
         assert c.get(f"/p/{token}").status_code == 200
@@ -153,22 +180,8 @@ def test_a_patient_answers_both_on_the_questionnaire_pages(engine: Engine) -> No
         assert page.status_code == 200 and page.text.count('type="radio"') == len(WorkStatus)
         assert "off work on sick leave" in page.text and "Which best describes what you mainly do now?" in page.text
         for code, answers in want.items():
-            items = instruments.get(code).definition.items
-            for step, item in enumerate(items, start=1):
-                html = c.get(f"/p/q/{code}?step={step}").text
-                value = answers.get(item.code)
-                data = {"csrf_token": _csrf(html), "step": str(step),
-                        "action": "next" if value is not None else "skip"}
-                if value is not None:
-                    data["answer"] = str(value)
-                r = c.post(f"/p/q/{code}", data=data, follow_redirects=False)
-                assert r.status_code == 303, r.text
-            review = c.get(f"/p/q/{code}?step={len(items) + 1}").text
-            key = re.search(r'name="idempotency_key" value="([^"]+)"', review)
-            assert key, review
-            r = c.post(f"/p/q/{code}/submit", data={"csrf_token": _csrf(review), "idempotency_key": key.group(1)},
-                       follow_redirects=False)
-            assert r.status_code == 303, r.text
+            r = _answer_all(c, code, answers)
+            assert r.status_code == 303 and r.headers["location"] == f"/p/done?instrument={code}", r.text
     with engine.connect() as conn:
         rows = {r.instrument: r for r in conn.execute(select(PromResponseRow).where(
             PromResponseRow.episode_id == eid)).all()}
@@ -176,3 +189,26 @@ def test_a_patient_answers_both_on_the_questionnaire_pages(engine: Engine) -> No
     assert rows["work_status"].score_detail == {"band": "sick_leave", "working": False}
     assert rows["analgesics"].score_detail == {"n_answered": 2, "band": "daily", "any_use": True, "opioid": True}
     assert {k: v for k, v in rows["analgesics"].answers.items() if v is not None} == want["analgesics"]
+
+
+def test_a_contradictory_answer_is_shown_on_the_review_and_not_stored(engine: Engine) -> None:
+    """'Not at all' then 'yes' to an opioid: the review names the question to change and offers
+    no send button; a forged submit is refused (422)."""
+    app, eid, token = _visit(engine)
+    with TestClient(app, base_url="http://testserver") as c:
+        assert c.get(f"/p/{token}").status_code == 200
+        for step, value in ((1, 0), (2, 1), (3, None)):
+            html = c.get(f"/p/q/analgesics?step={step}").text
+            data = {"csrf_token": _csrf(html), "step": str(step), "action": "next" if value is not None else "skip"}
+            if value is not None:
+                data["answer"] = str(value)
+            assert c.post("/p/q/analgesics", data=data, follow_redirects=False).status_code == 303
+        review = c.get("/p/q/analgesics?step=4").text
+        assert 'role="alert"' in review and "no pain medicine" in review
+        assert 'href="/p/q/analgesics?step=2"' in review and 'name="idempotency_key"' not in review
+        csrf = _csrf(c.get("/p/q/analgesics?step=1").text)
+        r = c.post("/p/q/analgesics/submit", data={"csrf_token": csrf, "idempotency_key": str(uuid.uuid4())},
+                   follow_redirects=False)
+        assert r.status_code == 422
+    with engine.connect() as conn:
+        assert not conn.execute(select(PromResponseRow).where(PromResponseRow.episode_id == eid)).all()

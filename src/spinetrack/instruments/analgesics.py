@@ -76,8 +76,9 @@ class AnalgesicsInstrument(Instrument):
         if freq == 0:
             for code in _CLASSES:
                 if answers[code] == 1:
-                    raise ValidationError(field=f"analgesics.{code}", value=1, allowed="0, 2 or empty",
-                                          reason="the patient took no pain medicine in the last week")
+                    raise ValidationError(
+                        field=f"analgesics.{code}", value=1, allowed="0, 2 or empty",
+                        reason="the answer to how often was 'not at all': no pain medicine in the last week")
         sub: dict[str, Any] = {"any_use": freq >= 1}
         for code in _CLASSES:
             if answers[code] in (0, 1):
