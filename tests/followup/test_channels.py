@@ -151,6 +151,38 @@ def test_an_invitation_arrives_with_everything_it_must_carry(smtp_server: tuple[
     assert not [w for w in CLINICAL_WORDS if f" {w}" in everything]
 
 
+def test_non_ascii_names_and_long_lines_arrive_intact(smtp_server: tuple[Controller, Handler]) -> None:
+    controller, handler = smtp_server
+    clinic = "Clínica Norte – São João"
+    subject, text, html = compose("reminder", channel="email", clinic_name=clinic, clinic_phone=None,
+                                  clinic_email=None, timepoint_label="12 months", opens_on=None,
+                                  closes_on=dt.date(2027, 6, 30), link=LINK, opt_out_link=STOP)
+    text += ".a line that starts with a dot\n" + "y" * 300 + "\n"
+    channel = SmtpChannel.from_url(f"smtp://127.0.0.1:{controller.port}", f"{clinic} <followup@north.example.org>")
+    channel.send(OutgoingMessage("email", "patient@example.org", subject, text, html, opt_out_link=STOP))
+    with pytest.raises(DeliveryError) as non_ascii:
+        channel.send(OutgoingMessage("email", "pätient@example.org", subject, text, html))
+    assert non_ascii.value.permanent
+    [got] = handler.received
+    m = got.message
+    assert m["Subject"] == f"Reminder from {clinic}: a short questionnaire about your back"
+    [sender] = m["From"].addresses
+    assert (sender.display_name, sender.addr_spec) == (clinic, "followup@north.example.org")
+    plain, rich = m.get_body(("plain",)), m.get_body(("html",))
+    assert plain is not None and rich is not None
+    assert plain.get_content().replace("\r\n", "\n") == text
+    assert rich.get_content().replace("\r\n", "\n") == html + "\n"  # a text part ends with a line end
+
+
+def test_a_text_only_message_is_one_part(smtp_server: tuple[Controller, Handler]) -> None:
+    controller, handler = smtp_server
+    channel = SmtpChannel.from_url(f"smtp://127.0.0.1:{controller.port}", "followup@north.example.org")
+    channel.send(OutgoingMessage("email", "patient@example.org", "Hello", "Just text, ünïcode.\n"))
+    [got] = handler.received
+    assert got.message.get_content_type() == "text/plain" and got.message.get("List-Unsubscribe") is None
+    assert got.message.get_content().replace("\r\n", "\n") == "Just text, ünïcode.\n"
+
+
 def test_a_batch_keeps_one_connection_and_single_sends_do_not(smtp_server: tuple[Controller, Handler]) -> None:
     controller, handler = smtp_server
     channel = SmtpChannel.from_url(f"smtp://127.0.0.1:{controller.port}", "followup@north.example.org")
