@@ -61,7 +61,15 @@ from spinetrack.followup.channels import SmtpChannel
 from spinetrack.store.migrate import upgrade
 from spinetrack.store.repositories import Store
 from spinetrack.store.session import make_engine
-from spinetrack.store.tables import EpisodeRow, FollowupRow, OutboxRow, PatientIdentityRow, PatientRow, SiteRow
+from spinetrack.store.tables import (
+    EpisodeRow,
+    FollowupRow,
+    InvitationRow,
+    OutboxRow,
+    PatientIdentityRow,
+    PatientRow,
+    SiteRow,
+)
 
 HERE = Path(__file__).parent
 ROOT = HERE.parent
@@ -281,6 +289,7 @@ def crash(work: Path, smtp_url: str, sink: Sink, *, due: int, kills: int, today:
     with engine.connect() as c:
         statuses = dict(c.execute(select(OutboxRow.status, func.count()).group_by(OutboxRow.status)).all())
         opened = c.execute(select(func.count()).select_from(FollowupRow).where(FollowupRow.status == "open")).scalar()
+        invitations = c.execute(select(func.count()).select_from(InvitationRow)).scalar()
     engine.dispose()
     expected = {f"p{i}@example.org" for i in range(due)}
     delivered = set(sink.by_rcpt) & expected
@@ -289,8 +298,9 @@ def crash(work: Path, smtp_url: str, sink: Sink, *, due: int, kills: int, today:
     return {"due": due, "kills": sum(r["killed"] for r in rounds), "rounds": rounds,
             "received": sink.total, "delivered": len(delivered), "duplicated": duplicated,
             "in_flight_at_kills": in_flight, "never_sent": len(expected - delivered),
-            "visits_open": opened, "outbox": statuses,
-            "ok": duplicated <= in_flight and not expected - delivered and statuses == {"sent": due}}
+            "visits_open": opened, "invitations": invitations, "outbox": statuses,
+            "ok": duplicated <= in_flight and not expected - delivered and statuses == {"sent": due}
+            and invitations == due}
 
 
 # ------------------------------------------------------------------------------------ report
