@@ -17,7 +17,7 @@ from sqlalchemy import func, select
 
 from spinetrack import clock
 from spinetrack.store.repositories import SYSTEM, Actor
-from spinetrack.store.tables import AuditRow, ComplicationRow, EpisodeRow, PatientRow, ProcedureRow
+from spinetrack.store.tables import AuditRow, ComplicationRow, EpisodeRow, InvitationRow, PatientRow, ProcedureRow
 from tests.store.test_queries import build_cohort, odi_answers
 from tests.web.conftest import World
 
@@ -197,19 +197,39 @@ def test_procedure_and_complication_forms_store_real_values_and_refuse_bad_ones(
 
 
 def test_invitation_link_is_shown_once_and_opens_the_right_visit(app: Any, world: World, client_for: Client) -> None:
+    """POST/redirect/GET: the link is shown once on the page the redirect leads to; reloading
+    that page shows no link and creates none."""
     c = client_for("clinician")
     pid, eid = world.patients["A"], world.episodes["A"]
     url = f"/clinic/patients/{pid}/episodes/{eid}/invitations"
+    # procedure 40 days ago; the default schedule (baseline, 3, 6, 12, 24 months): baseline closed, 3 months
+    # opens on day 64 (within the look-ahead), 6 months on day 137 (beyond it)
+    form = c.get(f"/clinic/patients/{pid}").text
+    offered = re.findall(r'<option value="([\w]+)"[^>]*>[^<]*(?:open now|opens [\d-]+)', form)
+    assert offered == ["3m"]
     bad = post(c, url, {"timepoint": "3m", "instruments": []})
     assert bad.status_code == 422 and "invitation.instruments" in bad.text
     bad = post(c, url, {"timepoint": "9m", "instruments": ["odi"]})
     assert bad.status_code == 422 and "invitation.timepoint" in bad.text
+    bad = post(c, url, {"timepoint": "baseline", "instruments": ["odi"]})  # the baseline window closed
+    assert bad.status_code == 422 and "invitation.timepoint" in bad.text
+    before = count(app, InvitationRow)
     r = post(c, url, {"timepoint": "3m", "instruments": ["odi", "nrs_leg"]})
-    assert r.status_code == 200 and r.headers["cache-control"] == "no-store"
-    tokens = set(re.findall(r"https?://[^\s\"<]+/p/([A-Za-z0-9_\-]{20,})", r.text))
+    assert r.status_code == 303 and r.headers["location"] == (
+        f"/clinic/patients/{pid}?episode={eid}&notice=link-created#new-link")
+    assert "/p/" not in r.headers["location"]
+    assert count(app, InvitationRow) == before + 1
+    shown = c.get(r.headers["location"])
+    assert shown.status_code == 200 and shown.headers["cache-control"] == "no-store"
+    tokens = set(re.findall(r"https?://[^\s\"<]+/p/([A-Za-z0-9_\-]{20,})", shown.text))
     assert len(tokens) == 1
     token = tokens.pop()
-    _, view = app.state.access.open_invitation(token)
+    assert "it waits until the window opens on" in shown.text
+    reload = c.get(r.headers["location"])  # the reload: no link shown, none created
+    assert token not in reload.text and "shown once" in reload.text
+    assert count(app, InvitationRow) == before + 1
+    opens = dt.datetime.combine(TODAY + dt.timedelta(days=24), dt.time(9))  # day 64: the 3-month window opens
+    _, view = app.state.access.open_invitation(token, now=opens)  # before that day the link waits
     assert (view.episode_id, view.patient_id, view.timepoint, view.instruments) == (
         eid, pid, "3m", ("odi", "nrs_leg"))
     again = c.get(f"/clinic/patients/{pid}")

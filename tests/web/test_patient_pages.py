@@ -140,14 +140,29 @@ def test_unknown_link_and_no_session_get_the_contact_your_clinic_page(app: Any, 
         assert r.status_code == 401
 
 
-def test_expired_link_is_refused_with_410(app: Any, world: World) -> None:
+def test_expired_link_opens_the_home_and_after_access_ends_offers_a_fresh_link(app: Any, world: World) -> None:
+    """An expired visit link opens the patient's home while home access lasts (90 days after the
+    last window or expiry, ``store/home.py``); afterwards the page says so and offers a new link."""
     actor = Actor("setup", "clinician", world.sites["A"])
-    past = dt.datetime.now(dt.UTC).replace(tzinfo=None) - dt.timedelta(days=5)
-    _, token = app.state.access.create_invitation(actor, world.episodes["A"], timepoint="3m",
-                                                  instrument_codes=["nrs_back"], valid_days=1, now=past)
+    store = app.state.store
+    today = clock.today()
+    surgery = today - dt.timedelta(days=100)
+    eid = store.add_episode(actor, world.patients["A"], {"diagnosis_code": "M51.16", "levels": "L5-S1",
+                                                         "enrolled_on": (surgery - dt.timedelta(days=9)).isoformat(),
+                                                         "treatment": "mis", "treatment_family": "discectomy"})
+    store.add_procedure(actor, eid, {"procedure_code": "discectomy_tubular", "performed_on": surgery.isoformat(),
+                                     "levels": "L5-S1"})
+    then = dt.datetime.combine(surgery + dt.timedelta(days=42), dt.time(9))  # the 6-week window was open
+    _, token = app.state.access.create_invitation(actor, eid, timepoint="6w", instrument_codes=["nrs_back"],
+                                                  valid_days=1, now=then)
     with TestClient(app) as c:
         r = c.get(f"/p/{token}")
-        assert r.status_code == 410 and "expired" in r.text and "contact your clinic" in r.text
+        assert r.status_code == 200 and "Your page" in r.text and "Open now" not in r.text
+        assert "6 weeks" in r.text and "closed" in r.text
+    app.state.access.patient_access_days = 30  # the setting: access ended 30 days after the link expired
+    with TestClient(app) as c:
+        r = c.get(f"/p/{token}")
+        assert r.status_code == 410 and "E-mail me a new link" in r.text and f'action="/p/h/{token}/new-link"' in r.text
 
 
 # --------------------------------------------------------------------------------- the visit
@@ -181,10 +196,11 @@ def test_patient_completes_the_visit_and_the_stored_scores_match_the_instruments
     with app.state.engine.connect() as conn:
         assert conn.execute(select(InvitationRow.completed_at).where(
             InvitationRow.episode_id == eid, InvitationRow.timepoint == "6w")).scalar_one() is not None
-    # The spent link is refused; the spent session can no longer write.
+    # The spent link now opens the patient's home (the visit shown done); the spent session can no longer write.
     with TestClient(app) as again:
         r = again.get(f"/p/{world.invitations['A']}")
-        assert r.status_code == 410 and "contact your clinic" in r.text
+        assert r.status_code == 200 and "Your page" in r.text and "st_home" in r.headers["set-cookie"]
+        assert "6 weeks" in r.text and 'class="badge done"' in r.text
     assert c.get("/p/q/odi").status_code == 401
     r = c.post("/p/q/nrs_back", data={"csrf_token": csrf_of(visit.text), "step": "1", "answer": "5"})
     assert r.status_code == 401 and len(stored(app, eid, "nrs_back")) == 1

@@ -153,6 +153,7 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
         _refuse_demo_content(engine)
     # The sign-in rate limit lives in the database (spinetrack.store.throttle), counted by Access.login.
     app.state.access = Access(app.state.store, env=settings.env)
+    app.state.access.patient_access_days = settings.patient_access_days
     templates = Jinja2Templates(directory=str(_HERE / "templates"))
     templates.env.globals.update(version=__version__)
     app.state.templates = templates
@@ -173,10 +174,20 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
     def healthz() -> dict[str, str]:
         return {"status": "ok"}
 
-    from spinetrack.web.routes import admin, admin_followup, api, auth, clinic, decision, followup, patient
+    from spinetrack.web.routes import (
+        admin,
+        admin_followup,
+        api,
+        auth,
+        clinic,
+        decision,
+        followup,
+        patient,
+        patient_home,
+    )
 
-    # /clinic/followup before the clinic pages
-    for module in (auth, api, patient, followup, clinic, admin, admin_followup, decision):
+    # /p/home before /p/{token}; /clinic/followup before the clinic pages
+    for module in (auth, api, patient_home, patient, followup, clinic, admin, admin_followup, decision):
         app.include_router(module.router, dependencies=[Depends(_bounded_ids), Depends(_form_text)])
     fastpath.install(app.router.routes)  # the PROM submission, answered ahead of its documented route
     return app

@@ -6,10 +6,14 @@ travel as JSON in ``<script type="application/json">`` blocks drawn by ``static/
 
 Routes
 ------
-``GET  /p/{token}``                 open the invitation: sets the ``st_patient`` cookie and
-                                    redirects (303) to ``/p/visit`` so the token leaves the
-                                    address bar; an unknown, expired or spent link gets a page
-                                    telling the patient to contact the clinic (401 / 410).
+``GET  /p/{token}``                 open the invitation: an open visit sets the ``st_patient``
+                                    cookie and redirects (303) to ``/p/visit`` so the token
+                                    leaves the address bar; a visit whose window has not opened
+                                    gets its dates (nothing starts); a completed or expired
+                                    visit opens the patient's home (``routes/patient_home.py``)
+                                    while home access lasts, else the page offering a fresh
+                                    link (410); an unknown link gets a page telling the patient
+                                    to contact the clinic (401).
 ``GET  /p/visit``                   greeting and the questionnaires of this visit (due / done).
 ``GET  /p/q/{instrument}?step=N``   one item per screen; without ``step`` it resumes where the
                                     draft stopped; step ``n + 1`` is the review page.
@@ -21,6 +25,10 @@ Routes
 ``GET  /p/results``                 the patient's own ODI and pain trajectory (plot, plain
                                     sentences with the minimal important change, table).
 ``POST /p/leave``                   forget the patient session on this device.
+
+With a live home session (cookie ``st_home``) a visit page that can no longer be shown sends the
+patient back to the home instead of refusing, and the last questionnaire's confirmation leads
+there.
 
 The texts are spinetrack's own neutral labels; a site's licensed wording pack
 (``SPINETRACK_WORDING_PACK``) replaces item and option texts when configured.
@@ -42,16 +50,19 @@ from spinetrack.instruments import thresholds
 from spinetrack.instruments.base import Instrument, Item, ItemType, Listing
 from spinetrack.instruments.wording import WordingPack, load_wording_pack
 from spinetrack.store.access import Access, InvitationView
+from spinetrack.store.home import HomeView, LinkOpening
 from spinetrack.store.reads import visit_closed
+from spinetrack.store.repositories import Actor, Store
 from spinetrack.web import plots
 from spinetrack.web.deps import AccessDep, PatientVisit, StoreDep
 from spinetrack.web.plots import fmt_score
 from spinetrack.web.security import PATIENT_COOKIE, check_csrf, clear_cookie, set_cookie
 
-__all__ = ["router"]
+__all__ = ["HOME_COOKIE", "answer_opening", "render_home", "results_context", "router"]
 
 router = APIRouter()
 
+HOME_COOKIE = "st_home"  # the patient home's session (routes/patient_home.py)
 NOT_OPEN = "this questionnaire link is no longer open; use the link from your clinic"
 ACTIONS = ("next", "back", "skip", "save")
 RESULT_INSTRUMENTS = instruments.listed(Listing.PATIENT_RESULTS)
@@ -82,6 +93,30 @@ def _redirect(url: str) -> RedirectResponse:
 
 def _refused(request: Request, message: str, status_code: int = 401) -> Response:
     return _render(request, "patient/link.html", {"message": message}, status_code)
+
+
+def _home(request: Request) -> HomeView | None:
+    """The browser's live home session, if any."""
+    return _access(request).resolve_home_session(request.cookies.get(HOME_COOKIE))
+
+
+def _closed(request: Request) -> Response:
+    """A visit page that cannot be shown: back to the home when the patient has one, else refused."""
+    if _home(request) is not None:
+        return _redirect("/p/home")
+    return _refused(request, NOT_OPEN)
+
+
+def render_home(request: Request, view: HomeView, *, status_code: int = 200) -> Response:
+    """The patient's home page (also answered at the link itself, so that the first page needs no
+    cookie: a ``SameSite=Strict`` cookie set by a link followed from a mail program is sent from
+    the next click on)."""
+    content = _access(request).home_content(view)
+    names = {v.timepoint: [_friendly(c) for c in v.instruments] for v in content.visits}
+    due = [v for v in content.visits if v.state in ("open", "upcoming")]
+    past = [v for v in content.visits if v.state not in ("open", "upcoming")]
+    return _render(request, "patient/home.html", {"home": view, "content": content, "due": due, "past": past,
+                                                  "names": names}, status_code)
 
 
 def _cookie(request: Request) -> str | None:
@@ -296,7 +331,7 @@ def _error_context(exc: ValidationError) -> dict[str, Any]:
 def visit_page(request: Request, access: AccessDep, saved: str | None = None) -> Response:
     view = _visit_page_view(request)
     if view is None:
-        return _refused(request, NOT_OPEN)
+        return _closed(request)
     pack = _wording(request)
     rows: list[dict[str, Any]] = []
     for code in view.instruments:
@@ -308,26 +343,34 @@ def visit_page(request: Request, access: AccessDep, saved: str | None = None) ->
     saved_name = _friendly(saved, pack) if saved is not None and saved in view.instruments else None
     left = sum(r["n_items"] for r in rows if not r["done"])
     return _render(request, "patient/visit.html", {"view": view, "rows": rows, "saved": saved_name,
-                                                   "minutes": max(2, left // 3)})
+                                                   "minutes": max(2, left // 3), "home": _home(request)})
 
 
 @router.get("/p/done", include_in_schema=False)
 def done_page(request: Request, instrument: str | None = None) -> Response:
     view = _visit_page_view(request)
     if view is None:
-        return _refused(request, NOT_OPEN)
+        return _closed(request)
     pack = _wording(request)
     name = _friendly(instrument, pack) if instrument is not None and instrument in view.completed else None
     following = [{"code": c, "name": _friendly(c, pack)} for c in view.due]
-    return _render(request, "patient/done.html", {"view": view, "name": name, "following": following})
+    return _render(request, "patient/done.html", {"view": view, "name": name, "following": following,
+                                                  "home": _home(request)})
 
 
 @router.get("/p/results", include_in_schema=False)
 def results_page(request: Request, store: StoreDep) -> Response:
     view = _visit_any(request)
     if view is None:
-        return _refused(request, NOT_OPEN)
-    rows = store.list_responses(view.actor, view.episode_id)
+        return _closed(request)
+    context = results_context(store, view.actor, view.episode_id)
+    return _render(request, "patient/results.html", {"view": view, **context, "back_url": "/p/visit",
+                                                     "back_text": "Back to your questionnaires"})
+
+
+def results_context(store: Store, actor: Actor, episode_id: int) -> dict[str, Any]:
+    """The results page's content for one episode (read through the store, audited)."""
+    rows = store.list_responses(actor, episode_id)
     schedule = store.timepoints()
     order = {tp.code: i for i, tp in enumerate(schedule)}
     labels = {tp.code: tp.label for tp in schedule}
@@ -343,9 +386,8 @@ def results_page(request: Request, store: StoreDep) -> Response:
              for tp in timepoints]
     figures = plots.patient_result_figures(series, labels, [labels.get(tp, tp) for tp in timepoints])
     sentences = [_sentence(code, pts, labels) for code, pts in series.items()]
-    return _render(request, "patient/results.html", {
-        "view": view, "sentences": sentences, "table": table, "figures": figures,
-        "figure_json": {key: plots.json_script(fig) for key, fig in figures.items()}})
+    return {"sentences": sentences, "table": table, "figures": figures,
+            "figure_json": {key: plots.json_script(fig) for key, fig in figures.items()}}
 
 
 @router.post("/p/leave", include_in_schema=False)
@@ -362,7 +404,7 @@ def question_page(request: Request, instrument: str, access: AccessDep,
                   step: Annotated[int | None, Query(ge=1, le=1000)] = None) -> Response:
     view = access.resolve_patient_session(_cookie(request))
     if view is None:
-        return _refused(request, NOT_OPEN)
+        return _closed(request)
     inst = _instrument(view, instrument)
     if instrument in view.completed:
         return _redirect(f"/p/done?instrument={instrument}")
@@ -471,15 +513,29 @@ def submit(request: Request, instrument: str, seen: AnyVisit, access: AccessDep,
 
 @router.get("/p/{token}", include_in_schema=False)
 def open_link(request: Request, token: str, access: AccessDep) -> Response:
-    try:
-        session, _ = access.open_invitation(token)
-    except AuthenticationError as exc:
-        message = str(exc)
-        gone = "used" in message or "expired" in message
-        return _refused(request, message, 410 if gone else 401)
-    response = _redirect("/p/visit")
-    set_cookie(request, response, PATIENT_COOKIE, session)
-    return response
+    opened = access.open_invitation_link(token, current=request.cookies.get(HOME_COOKIE))
+    return answer_opening(request, opened, token)
+
+
+def answer_opening(request: Request, opened: LinkOpening, token: str) -> Response:
+    """The page for an opened link (an invitation's or a home link): the visit, the home, the
+    dates of a window not yet open, the fresh-link offer, or the refusal."""
+    if opened.outcome == "visit":
+        assert opened.session_token is not None
+        response = _redirect("/p/visit")
+        set_cookie(request, response, PATIENT_COOKIE, opened.session_token)
+        return response
+    if opened.outcome == "home":
+        assert opened.home is not None and opened.session_token is not None
+        page = render_home(request, opened.home)
+        if request.cookies.get(HOME_COOKIE) != opened.session_token:
+            set_cookie(request, page, HOME_COOKIE, opened.session_token)
+        return page
+    if opened.outcome == "waiting":
+        return _render(request, "patient/waiting.html", {"message": opened.message})
+    if opened.outcome == "ended":
+        return _render(request, "patient/home_ended.html", {"message": opened.message, "token": token}, 410)
+    return _refused(request, opened.message, 401)
 
 
 # --------------------------------------------------------------------------------- results
