@@ -8,6 +8,7 @@ import datetime as dt
 import email
 import email.policy
 import json
+import re
 import socket
 import ssl
 import threading
@@ -22,10 +23,16 @@ from typing import Any
 import pytest
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult, LoginPassword
+from sqlalchemy import Engine, select
 
+from spinetrack import followup
 from spinetrack.errors import ConfigurationError
 from spinetrack.followup.channels import Channels, DeliveryError, SmsChannel, SmtpChannel, channels_from_settings
+from spinetrack.followup.links import hash_link_token
 from spinetrack.followup.messages import OutgoingMessage, compose, sms_length
+from spinetrack.store.repositories import Store
+from spinetrack.store.tables import OutboxRow, PatientLinkRow
+from tests.followup.cohort import add_episodes, add_site, rows
 from tests.followup.test_messages import CLINICAL_WORDS
 
 LINK = "http://127.0.0.1:8000/p/h/" + "x" * 43
@@ -459,3 +466,33 @@ def test_channels_batch_over_a_server_that_is_down_still_reports_per_message() -
         with pytest.raises(DeliveryError) as down:  # … and each message says why
             email_channel.send(_message())
     assert not down.value.permanent
+
+
+# -- through the scheduler ------------------------------------------------------------------------
+def test_the_scheduler_sends_through_the_real_channels(engine: Engine, smtp_server: tuple[Controller, Handler],
+                                                       gateway: Gateway) -> None:
+    """A window opens: two e-mail patients get their invitation in the local SMTP server, one SMS
+    patient through the local gateway; each link is one the store knows (by its hash)."""
+    controller, handler = smtp_server
+    site = add_site(engine)
+    now = dt.datetime(2026, 6, 1, 9, 0)
+    index = now.date() - dt.timedelta(days=100)  # the 3-month window (days 64–136) is open
+    add_episodes(engine, site, 2, index_date=index)
+    add_episodes(engine, site, 1, index_date=index, email=False, phone=True, start=2)
+    channels = Channels(email=SmtpChannel.from_url(f"smtp://127.0.0.1:{controller.port}", "followup@example.org"),
+                        sms=SmsChannel(gateway.url))
+    report = followup.run(Store(engine), now=now, channels=channels, link_base="https://clinic.example.org")
+    assert (report.invitations_created, report.messages_sent, report.messages_failed) == (3, 3, 0)
+    assert sorted(r.rcpt_tos[0] for r in handler.received) == ["p0@example.org", "p1@example.org"]
+    [sms] = gateway.requests
+    assert sms["body"]["to"] == "+447700900002"
+    hashes = {link.token_hash for link in rows(engine, select(PatientLinkRow))}
+    texts = [sms["body"]["text"]] + [r.message.get_body(("plain",)).get_content() for r in handler.received]
+    for received, text in zip([None, *handler.received], texts, strict=True):
+        [token] = re.findall(r"https://clinic\.example\.org/p/h/([A-Za-z0-9_-]{43})(?!/stop)\b", text)
+        assert hash_link_token(token) in hashes
+        assert f"https://clinic.example.org/p/h/{token}/stop" in text
+        assert "North Spine Clinic" in text
+        if received is not None:
+            assert received.message["List-Unsubscribe"].strip() == f"<https://clinic.example.org/p/h/{token}/stop>"
+    assert {r.status for r in rows(engine, select(OutboxRow.status))} == {"sent"}
