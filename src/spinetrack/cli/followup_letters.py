@@ -26,7 +26,7 @@ def followup_letters(
     as_json: JsonOpt = False,
 ) -> None:
     """Print the letters the scheduler queued (patients without e-mail or phone, or who prefer
-    paper) whose visit is still open, one A4 page each, to ``--out``, and mark them sent. A
+    paper) whose visit is still open, one A4 page each, to the --out file, and mark them sent. A
     letter that can no longer go (no consent, opted out, no postal address) is cancelled and
     counted. With nothing to print no file is written. Exit code 0, or 2 on an error."""
     from spinetrack import clock
