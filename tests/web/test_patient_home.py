@@ -175,3 +175,17 @@ def test_a_link_made_before_its_window_tells_the_dates(app: Any, world: World) -
         r = c.get(f"/p/{token}", follow_redirects=False)
         assert r.status_code == 200 and "not open yet" in r.text
         assert f"opens on {opens.day} {opens:%B %Y}" in r.text and "set-cookie" not in r.headers
+
+
+def test_the_api_follows_the_link_rules(app: Any, world: World, client_for: Any) -> None:
+    """World: operated 40 days ago. 12 months opens on day 274 (far ahead), baseline closed at the
+    operation, 3 months opens on day 64 (within 28 days: the link waits, valid 14 days from then)."""
+    c = client_for("clinician")
+    url = f"/api/v1/episodes/{world.episodes['A']}/invitations"
+    for timepoint, words in (("12m", "more than 28 days"), ("baseline", "closed on")):
+        r = c.post(url, json={"timepoint": timepoint, "instruments": ["odi"]})
+        assert r.status_code == 422 and "invitation.timepoint" in r.text and words in r.text, r.text
+    r = c.post(url, json={"timepoint": "3m", "instruments": ["odi"]})
+    assert r.status_code == 201, r.text
+    opens = clock.today() + dt.timedelta(days=24)
+    assert r.json()["expires_at"].startswith((opens + dt.timedelta(days=14)).isoformat())

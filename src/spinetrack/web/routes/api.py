@@ -255,7 +255,10 @@ def create_reoperation(episode_id: EpisodeId, body: ReoperationCreate, user: Cli
 def create_invitation(episode_id: EpisodeId, body: InvitationCreate, user: ClinicStaff, store: StoreDep,
                       access: AccessDep) -> InvitationCreatedPublic:
     """Create a patient's personal link for one visit. The token and the link path are in
-    this response only (only the token's hash is stored)."""
+    this response only (only the token's hash is stored). Only for a timepoint whose window is
+    open, or opens within 28 days (the link then waits for it; ``expires_at`` counts from the
+    opening day and never passes the window's last day); otherwise 422 naming
+    ``invitation.timepoint``, the window's dates and the timepoints that may be invited today."""
     d = body.data()
     iid, token = access.create_invitation(user.actor, episode_id, timepoint=d["timepoint"],
                                           instrument_codes=d["instruments"], valid_days=d["valid_days"])
