@@ -14,12 +14,15 @@ from typing import Annotated, Any
 import typer
 
 from spinetrack.cli.common import DbOpt, JsonOpt, database, fail, settings_for
+from spinetrack.cli.followup_letters import followup_letters
 from spinetrack.cli.render import console
 from spinetrack.errors import SpinetrackError
 
 __all__ = ["followup_app", "followup_run"]
 
 followup_app = typer.Typer(help="Follow-up: schedule visits, send invitations and reminders.", no_args_is_help=True)
+
+followup_app.command("letters")(followup_letters)
 
 _LABELS = {"schedule": "scheduling visits", "open": "opening visits", "messages": "queueing messages",
            "send": "sending messages"}
