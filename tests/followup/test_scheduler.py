@@ -446,3 +446,30 @@ def test_serve_lifespan_starts_and_stops_the_loop(engine: Engine, db_url: str) -
     off = create_app(Settings(database_url=db_url, followup_auto=False), engine=engine)
     with TestClient(off):
         assert off.state.followup_loop is None
+
+
+def test_cli_followup_run_json_and_dry_run(engine: Engine, db_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    import json
+
+    from typer.testing import CliRunner
+
+    from spinetrack.cli import app
+
+    site = add_site(engine)
+    add_episodes(engine, site, 2, index_date=TODAY - dt.timedelta(days=THREE_MONTHS.window_from_days))
+    monkeypatch.setenv("SPINETRACK_TODAY", TODAY.isoformat())
+    for var in ("SPINETRACK_SMTP_URL", "SPINETRACK_SMS_URL"):
+        monkeypatch.delenv(var, raising=False)
+    dry = CliRunner().invoke(app, ["followup", "run", "--dry-run", "--json", "--database-url", db_url])
+    assert dry.exit_code == 0, dry.output
+    out = json.loads(dry.stdout)
+    assert (out["dry_run"], out["invitations_created"], out["messages_held"], out["channels"]) == (True, 2, 2, [])
+    assert scalar(engine, select(func.count()).select_from(InvitationRow)) == 0
+    real = CliRunner().invoke(app, ["followup", "run", "--json", "--database-url", db_url])
+    out = json.loads(real.stdout)
+    assert (out["invitations_created"], out["messages_sent"], out["messages_failed"]) == (2, 0, 0)
+    assert scalar(engine, select(func.count()).select_from(InvitationRow)) == 2
+    monkeypatch.setenv("SPINETRACK_SMTP_URL", "smtp://127.0.0.1:25")  # no SPINETRACK_MAIL_FROM: refused
+    monkeypatch.delenv("SPINETRACK_MAIL_FROM", raising=False)
+    bad = CliRunner().invoke(app, ["followup", "run", "--json", "--database-url", db_url])
+    assert bad.exit_code == 2 and "SPINETRACK_MAIL_FROM" in bad.stdout
