@@ -183,3 +183,44 @@ def test_phone_answers_are_stored_or_nothing_is(app: Any, world: World, visits: 
 def _responses(app: Any) -> int:
     with app.state.engine.connect() as conn:
         return int(conn.execute(select(func.count()).select_from(PromResponseRow)).scalar_one())
+
+
+def test_patient_page_lists_visits_and_records_contact_preferences(app: Any, world: World, visits: dict[str, int],
+                                                                   client_for: Client) -> None:
+    c = client_for("coordinator")
+    pid = world.patients["A"]
+    page = c.get(f"/clinic/patients/{pid}")
+    assert page.text.count('<tr data-status="') == 3 and '<tr data-status="due">' in page.text
+    bad = post(c, f"/clinic/patients/{pid}/contact", {"channel": "sms", "contact_consent": "yes"})  # no phone
+    assert bad.status_code == 422 and "contact.channel" in bad.text
+    r = post(c, f"/clinic/patients/{pid}/contact", {"channel": "letter", "contact_consent": "yes",
+                                                    "postal_address": "1 Example Road", "opted_out": "yes"})
+    assert r.status_code == 303 and r.headers["location"].endswith("notice=contact-saved#contact")
+    with app.state.engine.connect() as conn:
+        row = conn.execute(select(PatientIdentityRow.channel, PatientIdentityRow.contact_consent,
+                                  PatientIdentityRow.postal_address, PatientIdentityRow.opted_out_at)
+                           .where(PatientIdentityRow.patient_id == pid)).one()
+    assert row[:3] == ("letter", True, "1 Example Road") and row[3] is not None
+    shown = c.get(r.headers["location"]).text
+    assert 'id="opted-out"' in shown and f"Opted out of follow-up messages on {row[3]:%Y-%m-%d}" in shown
+    assert '<tr data-status="stopped">' in shown  # the opt-out stops the open visits
+    assert post(client_for("other_clinician"), f"/clinic/patients/{pid}/contact",
+                {"channel": "none", "contact_consent": "no"}).status_code == 404
+
+
+def test_decision_aid_release_needs_a_screening_and_a_clinician(app: Any, world: World, client_for: Client) -> None:
+    pid, eid = world.patients["A"], world.episodes["A"]
+    url = f"/clinic/patients/{pid}/episodes/{eid}/decision-aid"
+    c = client_for("clinician")
+    assert "Record the red-flag screening first" in c.get(f"/clinic/patients/{pid}").text
+    refused = post(c, url)
+    assert refused.status_code == 422 and "screening" in refused.text
+    assert post(client_for("coordinator"), url).status_code == 403
+    answers = {"assessed_on": clock.today().isoformat()}
+    assert post(c, f"/clinic/patients/{pid}/episodes/{eid}/screening", answers).status_code == 303
+    r = post(c, url)
+    assert r.status_code == 303 and "notice=aid-released" in r.headers["location"]
+    with app.state.engine.connect() as conn:
+        released = conn.execute(select(EpisodeRow.decision_aid_released_at).where(EpisodeRow.id == eid)).scalar_one()
+    assert released is not None
+    assert f"Released to the patient's home on {released:%Y-%m-%d}" in c.get(r.headers["location"]).text

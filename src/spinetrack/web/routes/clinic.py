@@ -15,8 +15,12 @@ Routes
 ``POST /clinic/patients/{id}/episodes``                   add an episode
 ``POST /clinic/patients/{id}/episodes/{eid}/procedure``   record the procedure
 ``POST /clinic/patients/{id}/episodes/{eid}/complications`` record a complication
-``POST /clinic/patients/{id}/episodes/{eid}/invitations`` create a questionnaire link (shown once)
+``POST /clinic/patients/{id}/episodes/{eid}/invitations`` create a questionnaire link, then redirect to the
+                                                          patient page, which shows it once (POST/redirect/GET)
 ``POST /clinic/patients/{id}/episodes/{eid}/screening``  record red-flag screening (clinicians only)
+``POST /clinic/patients/{id}/episodes/{eid}/decision-aid`` release the decision aid to the patient's home
+                                                          (clinicians only, after a screening)
+``POST /clinic/patients/{id}/contact``                     contact preferences: channel, consent, opt-out, address
 ``GET  /clinic/overview``                                 completeness, outcomes, complications
 
 Red flags and candidacy (clinicians only; coordinators see a note): the page shows the shown
@@ -24,6 +28,15 @@ episode's current screening (:func:`spinetrack.store.screening.screen_episode`):
 banner when any red flag is present (then no candidacy questions), otherwise the guideline
 candidacy questions of the diagnosis group, and the form to record a new assessment (the
 history is kept; the newest is current).
+
+Questionnaire links: the form offers only the timepoints of the site's schedule whose window is
+open or opens within the look-ahead (:meth:`~spinetrack.store.access.Access.invitable_timepoints`;
+an upcoming link waits for its window). Creating one answers with a redirect; the token travels to
+the next page in a short-lived, HttpOnly cookie restricted to this patient's page, is shown there
+once and the cookie is cleared: a reload shows no link and creates none.
+
+The patient page also lists the episode's scheduled visits (:mod:`spinetrack.store.worklist`) and
+holds the patient's contact preferences (channel, consent, opt-out, postal address).
 
 The expected band on the patient page (until the analytics issue lands): the median and
 interquartile range of the whole registry's patients with the same treatment at each
@@ -91,6 +104,7 @@ from spinetrack.store.queries import (
     TimelinePoint,
 )
 from spinetrack.store.repositories import validate_identity
+from spinetrack.store.worklist import CHANNELS, FollowupDesk
 from spinetrack.web import plots
 from spinetrack.web.deps import AccessDep, ClinicStaff, StoreDep, require_roles
 
@@ -345,7 +359,13 @@ NOTICES = {
     "procedure-saved": ("ok", "Procedure recorded."),
     "complication-saved": ("ok", "Complication recorded."),
     "screening-saved": ("ok", "Red-flag screening recorded."),
+    "link-created": ("ok", "Questionnaire link created."),
+    "link-shown": ("ok", "The questionnaire link was created and shown once; if it was lost, create another."),
+    "contact-saved": ("ok", "Contact preferences saved."),
+    "aid-released": ("ok", "The decision aid is released: the patient sees it on their home page."),
 }
+NEW_LINK_COOKIE = "st_new_link"  # the link just created, carried once across the redirect
+NEW_LINK_SECONDS = 300
 
 SCREENING_FORM = {
     "red_flag_fields": RED_FLAG_FIELDS, "candidacy_fields": CANDIDACY_FIELDS, "screening_questions": QUESTIONS,
@@ -412,10 +432,15 @@ def _patient_page(request: Request, user: SessionUser, patient_id: int, *, episo
                             "mcid_line": plots.mcid_line(base, threshold,
                                                          instruments.get(code).definition.higher_is_better)})
         rows = _timeline_rows(points, band, treatment, labels)
-    suggested = "baseline"
-    if current is not None and current["index_date"] is not None:
-        days = (clock.today() - current["index_date"]).days
-        suggested = next((tp.code for tp in schedule if tp.window_from_days <= days <= tp.window_to_days), suggested)
+    invitable = access.invitable_timepoints(actor, current["id"]) if current is not None else []
+    suggested = next((t.code for t in invitable if t.state == "open"), invitable[0].code if invitable else None)
+    desk = FollowupDesk(request.app.state.store)
+    visits = desk.episode_visits(actor, current["id"]) if current is not None else []
+    contact = desk.contact(actor, patient_id)
+    if new_link is not None and current is not None:
+        window = next((t for t in invitable if t.code == new_link["timepoint"]), None)
+        new_link = {**new_link, "opens_on": window.opens_on if window else None,
+                    "closes_on": window.closes_on if window else None, "waits": bool(window and window.state != "open")}
     # red-flag screening of the shown episode: clinicians only (one audited read)
     screening = None
     if current is not None and user.role == "clinician":
@@ -424,16 +449,35 @@ def _patient_page(request: Request, user: SessionUser, patient_id: int, *, episo
     return _render(request, "clinic/patient.html", {
         "user": user, "patient": record, "identity": identity, "episodes": episodes, "current": current,
         "figures": figures, "rows": rows, "timepoints": schedule, "suggested_timepoint": suggested, "labels": labels,
+        "invitable": invitable, "visits": visits, "contact": contact, "channels": CHANNELS,
         "band_min_n": band.min_n, "score_format": plots.SCORE_FORMAT,
         "errors": errors or {}, "values": values or {}, "new_link": new_link, "notice": notice_pair,
         "today": clock.today().isoformat(), "diagnoses_by_code": DIAGNOSES, "screening": screening,
         **SCREENING_FORM, **_vocabularies()}, status=status)
 
 
+def _new_link_from_cookie(request: Request, patient_id: int, episode: int | None) -> dict[str, Any] | None:
+    """The link created just before the redirect (``invitation id|timepoint|codes|token``), when
+    it belongs to this patient's shown episode; None otherwise."""
+    raw = request.cookies.get(NEW_LINK_COOKIE) or ""
+    m = re.fullmatch(r"(\d{1,10})\|(\d{1,10})\|([\w-]{1,16})\|([\w,]{1,300})\|([A-Za-z0-9_\-]{20,100})", raw)
+    if m is None or int(m.group(1)) != patient_id or (episode is not None and int(m.group(2)) != episode):
+        return None
+    url = str(request.base_url).rstrip("/") + f"/p/{m.group(5)}"
+    return {"url": url, "timepoint": m.group(3), "instruments": m.group(4).split(",")}
+
+
 @router.get("/clinic/patients/{patient_id}")
 def patient_page(request: Request, patient_id: int, user: ClinicStaff,
                  episode: int | None = None, notice: Annotated[str | None, Query(max_length=40)] = None) -> Response:
-    return _patient_page(request, user, patient_id, episode_id=episode, notice=notice)
+    new_link = _new_link_from_cookie(request, patient_id, episode) if notice == "link-created" else None
+    if notice == "link-created" and new_link is None:
+        notice = "link-shown"  # a reload: the link was shown once and is not created again
+    response = _patient_page(request, user, patient_id, episode_id=episode, notice=notice, new_link=new_link)
+    if NEW_LINK_COOKIE in request.cookies:
+        response.delete_cookie(NEW_LINK_COOKIE, path=f"/clinic/patients/{patient_id}", httponly=True,
+                               samesite="strict", secure=request.url.scheme == "https")
+    return response
 
 
 def _check_episode(request: Request, user: SessionUser, patient_id: int, episode_id: int) -> dict[str, Any]:
@@ -483,19 +527,52 @@ def add_complication(request: Request, patient_id: int, episode_id: int, user: C
 @router.post("/clinic/patients/{patient_id}/episodes/{episode_id}/invitations")
 def add_invitation(request: Request, patient_id: int, episode_id: int, user: ClinicStaff, form: FormDep,
                    access: AccessDep) -> Response:
-    """Create a personal questionnaire link. The page answers directly (no redirect) so that the
-    token appears once, in this response only, and never in a URL or the history."""
+    """Create a personal questionnaire link and redirect (POST/redirect/GET): the token rides in
+    a short-lived HttpOnly cookie to the patient page, which shows it once and clears it; it is
+    never in a URL or the history, and a reload creates nothing."""
     _check_episode(request, user, patient_id, episode_id)
     timepoint = _text(form, "timepoint") or ""
     codes = _list(form, "instruments")
     try:
-        inv_id, token = access.create_invitation(user.actor, episode_id, timepoint=timepoint, instrument_codes=codes)
+        _, token = access.create_invitation(user.actor, episode_id, timepoint=timepoint, instrument_codes=codes)
     except (ValidationError, ConflictError) as exc:
         return _patient_page(request, user, patient_id, episode_id=episode_id, status=422,
                              errors={"invitation": _error(exc)}, values={"invitation": _values(form)})
-    url = str(request.base_url).rstrip("/") + f"/p/{token}"
-    return _patient_page(request, user, patient_id, episode_id=episode_id,
-                         new_link={"id": inv_id, "url": url, "timepoint": timepoint, "instruments": codes})
+    response = RedirectResponse(f"/clinic/patients/{patient_id}?episode={episode_id}&notice=link-created#new-link",
+                                status_code=303)
+    response.set_cookie(NEW_LINK_COOKIE, f"{patient_id}|{episode_id}|{timepoint}|{','.join(codes)}|{token}",
+                        max_age=NEW_LINK_SECONDS, path=f"/clinic/patients/{patient_id}", httponly=True,
+                        samesite="strict", secure=request.url.scheme == "https")
+    return response
+
+
+@router.post("/clinic/patients/{patient_id}/contact")
+def save_contact(request: Request, patient_id: int, user: ClinicStaff, form: FormDep) -> Response:
+    """Record the patient's contact preferences (channel, consent, opt-out, postal address)."""
+    opted = _text(form, "opted_out")
+    data = {"channel": _text(form, "channel"), "contact_consent": _yes_no(form, "contact_consent"),
+            "postal_address": _text(form, "postal_address"),
+            "opted_out": {"yes": True, "no": False}.get(opted or "")}
+    try:
+        FollowupDesk(request.app.state.store).set_contact(user.actor, patient_id, data)
+    except ValidationError as exc:
+        episode = _number(form, "episode")
+        return _patient_page(request, user, patient_id, episode_id=episode if isinstance(episode, int) else None,
+                             status=422, errors={"contact": _error(exc)}, values={"contact": _values(form)})
+    return RedirectResponse(f"/clinic/patients/{patient_id}?notice=contact-saved#contact", status_code=303)
+
+
+@router.post("/clinic/patients/{patient_id}/episodes/{episode_id}/decision-aid")
+def release_decision_aid(request: Request, patient_id: int, episode_id: int, user: Clinician) -> Response:
+    """Release the decision aid to the patient's home (clinicians, after a screening)."""
+    _check_episode(request, user, patient_id, episode_id)
+    try:
+        FollowupDesk(request.app.state.store).release_decision_aid(user.actor, episode_id)
+    except ValidationError as exc:
+        return _patient_page(request, user, patient_id, episode_id=episode_id, status=422,
+                             errors={"decision_aid": _error(exc)})
+    return RedirectResponse(
+        f"/clinic/patients/{patient_id}?episode={episode_id}&notice=aid-released#decision-aid", status_code=303)
 
 
 @router.post("/clinic/patients/{patient_id}/episodes/{episode_id}/screening")
