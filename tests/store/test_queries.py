@@ -238,7 +238,10 @@ def test_patient_record_holds_episodes_procedures_complications_and_no_secrets(
 
     ep = next(e for e in cohort.episodes if e.treatment == "open" and e.site == "A")
     clin_a = Actor("dr.a", "clinician", sites["A"])
-    _, token = Access(store).create_invitation(clin_a, ep.episode_id, timepoint="12m", instrument_codes=["odi"])
+    assert ep.index_date is not None
+    in_window = dt.datetime.combine(ep.index_date + dt.timedelta(days=300), dt.time(9))  # 12 months: day 274-547
+    _, token = Access(store).create_invitation(clin_a, ep.episode_id, timepoint="12m", instrument_codes=["odi"],
+                                               now=in_window)
     n_before = len(_audit(engine))
     record = Queries(store).patient_record(clin_a, ep.patient_id)
     [episode] = record["episodes"]
