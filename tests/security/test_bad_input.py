@@ -136,6 +136,12 @@ BASELINES: dict[tuple[str, str], Baseline] = {
     ("POST", "/p/q/{instrument}/submit"): Baseline("patient",
                                                   {"idempotency_key": "5f0c6c1e-2b1a-4f4e-9a57-3d2f8a0b9c11"}),
     ("POST", "/p/leave"): Baseline("patient", {}),
+    # the patient home (its id cases are refused before the session is looked at)
+    ("POST", "/p/h/{token}/new-link"): Baseline("anonymous", {}),
+    ("POST", "/p/h/{token}/stop"): Baseline("anonymous", {}),
+    ("POST", "/p/home/visit/{invitation_id}"): Baseline("patient", {}),
+    ("POST", "/p/home/stop"): Baseline("patient", {}),
+    ("POST", "/p/home/leave"): Baseline("patient", {}),
 }
 # Endpoints whose refusal of a bad body may be an authentication answer (no field named): sign-in
 # says only "wrong user name or password", by design; setting a password without its link says so.
