@@ -244,6 +244,15 @@ def test_no_server_is_a_temporary_error_and_a_bad_address_a_permanent_one() -> N
         assert invalid.value.permanent
 
 
+def test_starttls_asked_of_a_server_without_it_is_temporary(smtp_server: tuple[Controller, Handler]) -> None:
+    controller, handler = smtp_server
+    channel = SmtpChannel.from_url(f"smtp://127.0.0.1:{controller.port}?starttls=true", "followup@north.example.org")
+    with pytest.raises(DeliveryError) as no_tls:
+        channel.send(_message())
+    assert not no_tls.value.permanent and "STARTTLS" in no_tls.value.reason
+    assert handler.received == []  # nothing went unencrypted
+
+
 @pytest.fixture
 def auth_server(cert: tuple[Path, Path]) -> Iterator[tuple[Controller, Handler]]:
     """STARTTLS offered and required, AUTH required (only after STARTTLS)."""
@@ -323,7 +332,8 @@ def test_smtp_urls(url: str, security: str, port: int) -> None:
 
 
 @pytest.mark.parametrize("url", ["http://mail.example.org", "smtp://", "smtp://h?starttls=maybe", "smtp://h?tls=1",
-                                 "smtps://u:p@h?starttls=true", "smtp://h:port", "smtp://h?timeout=0"])
+                                 "smtps://u:p@h?starttls=true", "smtp://h:port", "smtp://h?timeout=0",
+                                 "smtps://h?cafile=/nonexistent/ca.pem"])
 def test_bad_smtp_urls_are_refused(url: str) -> None:
     with pytest.raises(ConfigurationError):
         SmtpChannel.from_url(url, "followup@north.example.org")

@@ -109,7 +109,10 @@ class SmtpChannel:
         if timeout <= 0:
             raise ConfigurationError("SPINETRACK_SMTP_URL: timeout must be above 0 seconds")
         if ssl_context is None and "cafile" in query:
-            ssl_context = ssl.create_default_context(cafile=query["cafile"][-1])
+            try:
+                ssl_context = ssl.create_default_context(cafile=query["cafile"][-1])
+            except (OSError, ssl.SSLError) as exc:
+                raise ConfigurationError(f"SPINETRACK_SMTP_URL: cannot read cafile ({exc})") from exc
         return cls(host=parts.hostname, port=port, mail_from=mail_from, security=security,
                    username=unquote(parts.username) if parts.username else None,
                    password=unquote(parts.password) if parts.password else None,
