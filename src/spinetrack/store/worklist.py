@@ -322,9 +322,10 @@ class FollowupDesk:
 
     def worklist(self, actor: Actor, *, site_id: int | None = None, timepoint: str | None = None,
                  status: str | None = None, limit: int = 50, offset: int = 0,
-                 today: dt.date | None = None) -> WorklistPage:
+                 today: dt.date | None = None, with_counts: bool = True) -> WorklistPage:
         """One page of visits (most urgent first: overdue, due, upcoming, missed, stopped,
-        completed; then by the window's close), filtered by site, timepoint and worklist status."""
+        completed; then by the window's close), filtered by site, timepoint and worklist status;
+        ``with_counts=False`` leaves the counts per timepoint and status out (a CSV reads every page)."""
         scope = self._scope(actor, site_id)
         today = today or self.today()
         if status is not None and status not in STATUSES:
@@ -364,7 +365,7 @@ class FollowupDesk:
                 reminders_sent=f.reminders_sent or 0, next_reminder_on=f.next_reminder_on,
                 full_name=row.full_name if names else None, messages=tuple(messages.get(f.id, ())))
                 for row in rows for f in (row[0],))
-            counts = status_counts(s, today=today, site_id=scope, timepoint=timepoint)
+            counts = status_counts(s, today=today, site_id=scope, timepoint=timepoint) if with_counts else {}
             filters = {k: v for k, v in {"site_id": scope, "timepoint": timepoint, "status": status}.items()
                        if v is not None}
             audit.append(s, actor=actor.name, actor_role=actor.role, action="read", entity="followup_list",

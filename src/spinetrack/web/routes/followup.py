@@ -92,13 +92,19 @@ def _back(form: FormData | None, notice: str) -> str:
 
 def completeness_svg(rows: Sequence[Mapping[str, Any]], labels: Mapping[str, str]) -> str | None:
     """Completeness over time: per timepoint, the share of visits answered by the month their
-    window closed (an SVG string; None when no window has closed yet)."""
+    window closed (by quarter over more than 24 months); an SVG string, None when no window has
+    closed yet."""
     from spinetrack.reports.svg import INK, _figure, _style_axes, _to_svg
 
     series = [r for r in rows if r["by_month"]]
     if not series:
         return None
     months = sorted({m["month"] for r in series for m in r["by_month"]})
+    period = "month"
+    if len(months) > 24:  # a long span: quarters, so that a month's handful of visits does not look like a trend
+        period = "quarter"
+        series = [{**r, "by_month": _quarters(r["by_month"])} for r in series]
+        months = sorted({m["month"] for r in series for m in r["by_month"]})
     index = {m: i for i, m in enumerate(months)}
     styles = ("-o", "--s", ":^", "-.D", "-v", "--o", ":s", "-.^")
     with _figure(7.5, 3.4, left=0.7, right=1.6, bottom=0.75) as fig:
@@ -112,13 +118,25 @@ def completeness_svg(rows: Sequence[Mapping[str, Any]], labels: Mapping[str, str
                       rotation=45, ha="right")
         ax.set_ylim(0, 105)
         ax.set_ylabel("answered (% of visits)")
-        ax.set_xlabel("month the window closed")
+        ax.set_xlabel(f"{period} the window closed")
         _style_axes(ax, grid_axis="y")
         ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0))
         desc = "; ".join(f"{labels.get(r['timepoint'], r['timepoint'])}: {r['responded']} of {r['eligible']} "
                          f"visits answered" for r in series)
         return _to_svg(fig, "plot-followup-completeness", "Follow-up completeness by month of the window's close",
                        desc)
+
+
+def _quarters(by_month: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """Monthly counts summed by calendar quarter (``2026-Q1``)."""
+    out: dict[str, list[int]] = {}
+    for m in by_month:
+        year, month = m["month"].split("-")
+        cell = out.setdefault(f"{year}-Q{(int(month) - 1) // 3 + 1}", [0, 0])
+        cell[0] += m["eligible"]
+        cell[1] += m["responded"]
+    return [{"month": q, "eligible": e, "responded": r, "completeness": r / e if e else None}
+            for q, (e, r) in sorted(out.items())]
 
 
 # ---------------------------------------------------------------------------------- worklist
@@ -165,7 +183,8 @@ def _csv_rows(desk: FollowupDesk, user: SessionUser, sites: Mapping[int, str], *
     names = user.role in ("clinician", "coordinator")
     offset = 0
     while True:
-        page = desk.worklist(user.actor, site_id=site, timepoint=timepoint, status=status, limit=500, offset=offset)
+        page = desk.worklist(user.actor, site_id=site, timepoint=timepoint, status=status, limit=500, offset=offset,
+                             with_counts=False)
         for v in page.items:
             sent = [m for m in v.messages if m.sent_at is not None]
             last = v.messages[-1] if v.messages else None
