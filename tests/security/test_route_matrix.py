@@ -33,6 +33,7 @@ from __future__ import annotations
 import datetime as dt
 import itertools
 import re
+import secrets
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -45,8 +46,9 @@ from sqlalchemy import select
 
 from spinetrack import clock
 from spinetrack.config import Settings
+from spinetrack.store.home import hash_link_token
 from spinetrack.store.repositories import SYSTEM, Actor
-from spinetrack.store.tables import PatientRow
+from spinetrack.store.tables import EpisodeRow, PatientLinkRow, PatientRow, ScreeningAssessmentRow
 from spinetrack.web.app import create_app
 from tests.web.conftest import World
 from tests.web.test_api import iter_routes, open_patient_session
@@ -74,6 +76,7 @@ POLICY: tuple[tuple[frozenset[str], str, str], ...] = (
     (frozenset({"GET", "POST"}), r"/login$", "public"),
     (frozenset({"POST"}), r"/api/v1/auth/login$", "public"),
     (frozenset({"GET"}), r"/p/\{token\}$", "public"),           # the invitation link itself
+    (frozenset({"GET", "POST"}), r"/p/h/\{token\}(/(new-link|stop))?$", "public"),  # a home link, its opt-out
     (frozenset({"GET", "POST"}), r"/set-password(/\{token\})?$", "public"),  # the owner's one-time link
     (frozenset({"GET", "POST"}), r"/(api/v1/auth/(me|logout)|api/v1/status|logout|account/notices)$", "staff"),
     (frozenset({"GET"}), r"/(clinic/overview|api/v1/aggregates/)", "aggregates"),
@@ -88,7 +91,8 @@ POLICY: tuple[tuple[frozenset[str], str, str], ...] = (
 ASSETS = re.compile(r"/(static|vendor)(/|$)")
 
 #: routes that end the caller's session: run last, staff on a session of their own
-ENDS_SESSION = frozenset({("POST", "/api/v1/auth/logout"), ("POST", "/logout"), ("POST", "/p/leave")})
+ENDS_SESSION = frozenset({("POST", "/api/v1/auth/logout"), ("POST", "/logout"), ("POST", "/p/leave"),
+                          ("POST", "/p/home/leave")})
 
 SECURITY_HEADERS = {"content-security-policy": "default-src 'self'", "x-content-type-options": "nosniff",
                     "x-frame-options": "DENY"}
@@ -120,7 +124,8 @@ def path_params(path: str) -> list[str]:
 #: path parameter → kind: ``site`` ids belong to a site (own, other, unknown), ``visit`` names an
 #: instrument inside or outside the patient's visit, ``user`` a staff account, ``token`` a fresh
 #: link of the kind the route opens (``LINKS``). A new parameter name fails until it is classified here.
-TARGETS = {"patient_id": "site", "episode_id": "site", "instrument": "visit", "user_id": "user", "token": "token"}
+TARGETS = {"patient_id": "site", "episode_id": "site", "instrument": "visit", "user_id": "user", "token": "token",
+           "invitation_id": "invitation"}
 
 
 @dataclass(frozen=True)
@@ -130,10 +135,12 @@ class Target:
 
 
 #: route prefix → the kind of one-time link its ``{token}`` is (a new link per request)
-LINKS = {"/p/": "invitation", "/set-password/": "password"}
+LINKS = {"/p/h/": "home", "/p/": "invitation", "/set-password/": "password"}
 
 
-def targets_for(path: str, world: World, spare_user: int, fresh_token: Callable[[str], str]) -> Iterator[Target]:
+def targets_for(path: str, world: World, spare_user: int, fresh_token: Callable[[str], str],
+                invitations: dict[str, int] | None = None) -> Iterator[Target]:
+    """``invitations``: site key → an open visit of that site's episode (``invitation_id``)."""
     names = path_params(path)
     kinds = {TARGETS[n] for n in names}
     fixed: dict[str, Any] = {}
@@ -149,6 +156,11 @@ def targets_for(path: str, world: World, spare_user: int, fresh_token: Callable[
         yield Target("unknown", {**fixed, "patient_id": UNKNOWN_ID, "episode_id": UNKNOWN_ID})
         if {"patient_id", "episode_id"} <= set(names):
             yield Target("mixed", {**fixed, "patient_id": world.patients["A"], "episode_id": world.episodes["B"]})
+    elif "invitation" in kinds:
+        assert invitations is not None
+        yield Target("own", {**fixed, "invitation_id": invitations["A"]})
+        yield Target("other", {**fixed, "invitation_id": invitations["B"]})
+        yield Target("unknown", {**fixed, "invitation_id": UNKNOWN_ID})
     elif "visit" in kinds:
         yield Target("own", {**fixed, "instrument": "odi"})           # in the world's 6-week visit
         yield Target("other", {**fixed, "instrument": "comi_back"})   # not in it
@@ -267,7 +279,22 @@ def test_every_route_against_every_actor(app: Any, world: World, client_for: Any
             n = next(accounts)
             return access.invite_user(SYSTEM, username=f"invited.{n}", display_name=f"Invited {n}",
                                       role="researcher")[1]
+        if link == "home":  # a link as the scheduler sends it
+            token = secrets.token_urlsafe(32)
+            with app.state.store.transaction() as s:
+                s.add(PatientLinkRow(token_hash=hash_link_token(token), episode_id=world.episodes["A"],
+                                     purpose="message", created_by="matrix", created_at=clock.utcnow(), revoked=False))
+            return token
         return access.create_invitation(site_a, world.episodes["A"], timepoint="3m", instrument_codes=["odi"])[1]
+
+    # the patient home: a second open visit per site to start from it (the world's own visit keeps
+    # the patient's session), the decision aid released after a screening, a home session
+    invitations = {key: access.create_invitation(Actor("setup", "clinician", world.sites[key]), world.episodes[key],
+                                                 timepoint="6w", instrument_codes=["nrs_back"])[0] for key in "AB"}
+    with app.state.store.transaction() as s:
+        s.get(EpisodeRow, world.episodes["A"]).decision_aid_released_at = clock.utcnow()  # type: ignore[union-attr]
+        s.add(ScreeningAssessmentRow(episode_id=world.episodes["A"], assessed_on=clock.today(), assessed_by="setup",
+                                     answers={}))
 
     with app.state.engine.connect() as c:
         pseudo = dict(c.execute(select(PatientRow.id, PatientRow.pseudo_id)).all())
@@ -277,6 +304,9 @@ def test_every_route_against_every_actor(app: Any, world: World, client_for: Any
 
     clients: dict[str, TestClient] = {key: client_for(key) for key in ("anonymous", *sorted(STAFF))}
     clients["patient"] = open_patient_session(app, world.invitations["A"])
+    home = TestClient(app, base_url="http://testserver")  # the patient's home, with its own CSRF token
+    page = home.get(f"/p/h/{fresh_token('home')}")
+    home.headers["X-CSRF-Token"] = re.findall(r'name="csrf_token" value="([^"]+)"', page.text)[0]
 
     failures: list[str] = []
     cells = 0
@@ -287,12 +317,12 @@ def test_every_route_against_every_actor(app: Any, world: World, client_for: Any
         for actor in ACTORS:
             allowed = actor in MEMBERS[group]
             not_found: dict[str, Any] = {}
-            for target in targets_for(path, world, spare_user, fresh_token):
+            for target in targets_for(path, world, spare_user, fresh_token, invitations):
                 cells += 1
                 url = path.format(**target.values)
                 expected = "forbidden" if not allowed else "allowed" if target.name in ("own", "none") else (
                     "outside_visit" if "instrument" in target.values else "not_found")
-                client = clients[actor]
+                client = home if actor == "patient" and path.startswith("/p/home") else clients[actor]
                 if (method, path) in ENDS_SESSION and actor in STAFF:
                     client = client_for(actor)  # a session of its own: the shared one must live on
                 elif "token" in target.values:  # opening a link must not change the caller's session
