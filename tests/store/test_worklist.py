@@ -336,3 +336,17 @@ def test_status_reports_visits_and_scheduled_completeness(engine: Engine, world:
                                           "stopped": 1}
     assert [(r["timepoint"], r["eligible"], r["responded"]) for r in s["followup_scheduled_completeness"]] == [
         ("2w", 1, 1), ("6w", 1, 0)]  # the 2-week visit counts as responded: it is marked completed
+
+
+def test_a_late_paper_form_answered_inside_the_window_completes_a_missed_visit(store: Store, desk: FollowupDesk,
+                                                                               world: World) -> None:
+    """A paper form filled in on the last day of the 6-week window (day 63) and returned after it
+    closed is accepted; one dated the day after the window is not."""
+    fid = world.f["missed"]
+    index = TODAY - dt.timedelta(days=100)
+    with pytest.raises(ValidationError, match=r"response\.collected_on"):
+        desk.enter_answers(world.coordinator, fid, source="paper", collected_on=index + dt.timedelta(days=64),
+                           responses=_answers())
+    desk.enter_answers(world.coordinator, fid, source="paper", collected_on=index + dt.timedelta(days=63),
+                       responses=_answers())
+    assert next(v.status for v in desk.worklist(world.coordinator, timepoint="6w").items) == "completed"
