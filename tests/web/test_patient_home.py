@@ -189,3 +189,36 @@ def test_the_api_follows_the_link_rules(app: Any, world: World, client_for: Any)
     assert r.status_code == 201, r.text
     opens = clock.today() + dt.timedelta(days=24)
     assert r.json()["expires_at"].startswith((opens + dt.timedelta(days=14)).isoformat())
+
+
+def test_the_results_show_the_registry_band_of_the_same_treatment(app: Any, world: World) -> None:
+    """Baseline ODI of six minimally invasive patients (all sections at 1, 2, 3, 3, 4, 5 → 20, 40,
+    60, 60, 80, 100 %; Fairbank & Pynsent 2000): the shaded band is their interquartile range,
+    numpy.percentile([20, 40, 60, 60, 80, 100], [25, 75]) (linear) = 45 and 75; the patient's
+    own line is their 60."""
+    import json
+
+    import numpy as np
+
+    from tests.web.conftest import ODI_ITEMS
+
+    store = app.state.store
+    actor = Actor("setup", "clinician", world.sites["A"])
+    scores = []
+    for value in (1, 2, 4, 5):
+        pid = store.add_patient(actor, world.sites["A"], {"birth_year": 1970, "sex": "male"})
+        eid = store.add_episode(actor, pid, {"diagnosis_code": "M51.16", "levels": "L4-L5", "enrolled_on": "2026-01-05",
+                                             "treatment": "mis", "treatment_family": "discectomy"})
+        store.submit_response(actor, eid, {"instrument": "odi", "timepoint": "baseline", "collected_on": "2026-01-06",
+                                           "answers": dict.fromkeys(ODI_ITEMS, value)})
+        scores.append(value * 20)
+    expected = np.percentile([*scores, 60, 60], [25, 75])
+    token = _link(app, world.episodes["A"])
+    with TestClient(app) as c:
+        c.get(f"/p/h/{token}")
+        page = c.get("/p/home/results")
+    assert page.status_code == 200 and "middle half of the registry" in page.text
+    fig = json.loads(re.search(r'<script type="application/json" id="fig-odi">(.*?)</script>', page.text, re.S)[1])
+    by_role = {t.get("meta", "patient"): t for t in fig["data"]}
+    assert by_role["cohort_q1"]["y"] == [expected[0]] and by_role["cohort_q3"]["y"] == [expected[1]] == [75.0]
+    assert by_role["patient"]["y"] == [60.0] and by_role["cohort_q1"]["x"] == ["Before treatment"]

@@ -59,7 +59,7 @@ from spinetrack.instruments import Listing, listed
 from spinetrack.instruments import get as get_instrument
 from spinetrack.store import audit
 from spinetrack.store.audit import ChainVerification
-from spinetrack.store.repositories import SITE_ROLES, Actor, Store, authorize_patient
+from spinetrack.store.repositories import SITE_ROLES, SYSTEM, Actor, Store, authorize_patient
 from spinetrack.store.session import read_only
 from spinetrack.store.tables import (
     AuditRow,
@@ -341,11 +341,15 @@ class Queries:
     def outcome_summary(self, actor: Actor, instruments: Iterable[str] = TIMELINE_INSTRUMENTS, *,
                         site_id: int | None = None, min_n: int = SMALL_CELL_MIN) -> OutcomeTable:
         """Median and quartiles of each instrument's valid scores by treatment arm and timepoint,
-        over one site or (``site_id=None``) the whole registry."""
+        over one site or (``site_id=None``) the whole registry. A patient sees the registry's
+        (cells under ``SMALL_CELL_MIN`` suppressed): the band behind their own results."""
         codes = list(dict.fromkeys(instruments))
         for code in codes:
             get_instrument(code, "instruments")
-        min_n = self._aggregate_scope(actor, site_id, min_n)
+        if actor.role == "patient" and site_id is None:
+            min_n = max(self._aggregate_scope(SYSTEM, None, min_n), SMALL_CELL_MIN)
+        else:
+            min_n = self._aggregate_scope(actor, site_id, min_n)
         with self.store.transaction() as s:
             targets = dict(s.execute(select(TimepointRow.code, TimepointRow.target_days)).all())
             position = dict(s.execute(select(TimepointRow.code, TimepointRow.position)).all())

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import plotly.graph_objects as go
@@ -279,21 +279,50 @@ def _patient_layout(title: str, y_max: float, categories: list[str]) -> dict[str
             "legend": {"orientation": "h", "y": -0.2}, "showlegend": True}
 
 
+_BAND_FILL = {"#0072B2": "rgba(0,114,178,0.14)", "#D55E00": "rgba(213,94,0,0.12)"}
+
+
+def _band(code: str, cells: Sequence[OutcomeCell], labels: dict[str, str], categories: list[str]
+          ) -> list[dict[str, Any]]:
+    """The registry's middle half (quartiles, shaded) of patients with the same treatment, at the
+    patient's own timepoints; suppressed cells are left out. Two traces: the third quartile
+    (its edge) and the first, filled up to it."""
+    shown = [c for c in sorted(cells, key=lambda c: c.target_days) if c.q1 is not None and c.q3 is not None
+             and labels.get(c.timepoint, c.timepoint) in categories]
+    if not shown:
+        return []
+    color = _PATIENT_STYLE[code]["color"]
+    x = [labels.get(c.timepoint, c.timepoint) for c in shown]
+    name = f"Middle half of patients with your treatment ({_TRACE_NAMES[code].lower()})"
+    edge = {"color": color, "width": 1, "dash": "dot"}
+    return [{"type": "scatter", "mode": "lines", "x": x, "y": [c.q3 for c in shown], "line": edge,
+             "showlegend": False, "hoverinfo": "skip", "meta": "cohort_q3", "name": name},
+            {"type": "scatter", "mode": "lines", "x": x, "y": [c.q1 for c in shown], "line": edge,
+             "fill": "tonexty", "fillcolor": _BAND_FILL.get(color, "rgba(0,0,0,0.1)"), "name": name,
+             "hoverinfo": "skip", "meta": "cohort_q1"}]
+
+
 def patient_result_figures(series: dict[str, list[tuple[str, float]]], labels: dict[str, str],
-                           categories: list[str]) -> dict[str, dict[str, Any]]:
+                           categories: list[str], band: Mapping[str, Sequence[OutcomeCell]] | None = None
+                           ) -> dict[str, dict[str, Any]]:
     """The patient's own results as Plotly figures (JSON-ready dicts, element id → figure):
     disability, and back/leg pain, timepoints in order.
 
     ``series`` maps an instrument code to its (timepoint code, score) points; ``labels`` a
-    timepoint code to its label; ``categories`` is the x axis, the labels in order.
+    timepoint code to its label; ``categories`` is the x axis, the labels in order. ``band``
+    (instrument code → cells of the patient's treatment arm) adds the registry's interquartile
+    range behind the patient's line.
     """
+    band = band or {}
     figures: dict[str, dict[str, Any]] = {}
     config = {"displayModeBar": False, "responsive": True}
     if "odi" in series:
-        fig = {"data": [_trace("odi", series["odi"], labels)], "layout": _patient_layout(
-            "Disability score (0 to 100)", 100, categories), "config": config}
+        fig = {"data": [*_band("odi", band.get("odi", ()), labels, categories), _trace("odi", series["odi"], labels)],
+               "layout": _patient_layout("Disability score (0 to 100)", 100, categories), "config": config}
         figures["fig-odi"] = fig
-    pain = [_trace(c, series[c], labels, values_shown=False) for c in ("nrs_back", "nrs_leg") if c in series]
+    pain = [trace for c in ("nrs_back", "nrs_leg") if c in series
+            for trace in _band(c, band.get(c, ()), labels, categories)]
+    pain += [_trace(c, series[c], labels, values_shown=False) for c in ("nrs_back", "nrs_leg") if c in series]
     if pain:
         figures["fig-pain"] = {"data": pain, "layout": _patient_layout("Pain scores (0 to 10)", 10, categories),
                                "config": config}

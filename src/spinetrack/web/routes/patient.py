@@ -51,6 +51,7 @@ from spinetrack.instruments.base import Instrument, Item, ItemType, Listing
 from spinetrack.instruments.wording import WordingPack, load_wording_pack
 from spinetrack.store.access import Access, InvitationView
 from spinetrack.store.home import HomeView, LinkOpening
+from spinetrack.store.queries import OutcomeCell, Queries
 from spinetrack.store.reads import visit_closed
 from spinetrack.store.repositories import Actor, Store
 from spinetrack.web import plots
@@ -384,9 +385,15 @@ def results_context(store: Store, actor: Actor, episode_id: int) -> dict[str, An
     table = [{"label": labels.get(tp, tp),
               "values": [fmt_score(dict(series.get(code, [])).get(tp)) for code in RESULT_INSTRUMENTS]}
              for tp in timepoints]
-    figures = plots.patient_result_figures(series, labels, [labels.get(tp, tp) for tp in timepoints])
+    treatment = store.get_episode(actor, episode_id).get("treatment")
+    band: dict[str, list[OutcomeCell]] = {}
+    if treatment and series:  # the registry's middle half of patients with the same treatment
+        summary = Queries(store).outcome_summary(actor, list(series))
+        band = {code: summary.for_instrument(code, treatment) for code in series}
+    figures = plots.patient_result_figures(series, labels, [labels.get(tp, tp) for tp in timepoints], band)
     sentences = [_sentence(code, pts, labels) for code, pts in series.items()]
     return {"sentences": sentences, "table": table, "figures": figures,
+            "band": any(trace.get("meta") == "cohort_q1" for fig in figures.values() for trace in fig["data"]),
             "figure_json": {key: plots.json_script(fig) for key, fig in figures.items()}}
 
 
