@@ -4,7 +4,7 @@ took it, so a process that dies in between sends it again later; nothing due is 
 
 A batch:
 
-1. **Claim** (one short transaction): up to ``batch`` messages move to ``sending`` with
+1. **Claim** (one short transaction): up to ``batch`` (50) messages move to ``sending`` with
    ``claimed_by`` (host, process id and a run token) and ``claimed_at``. Due are: ``queued``
    messages, ``failed`` ones with attempts left whose retry time has come, and ``sending`` ones
    whose claim is stale — older than the lease (10 minutes), or held by a process of this host
@@ -23,8 +23,9 @@ A batch:
    ``attempts`` × 15 minutes, up to :attr:`Sender.MAX_ATTEMPTS` attempts; a permanent refusal is
    not retried), each with an audit entry naming the patient (never the address).
 
-The duplicates a crash can cause are bounded by the batch: at most the messages of the batch
-in flight when the process died (``bench/bench_followup.py`` measures it with ``kill -9``).
+The duplicates a crash can cause are bounded: at most the messages in flight when the process
+died (the batch on the wire and the one being recorded, :meth:`Sender.send_due`);
+``bench/bench_followup.py`` measures it with ``kill -9``.
 """
 
 from __future__ import annotations
@@ -39,7 +40,7 @@ import socket
 import threading
 import time
 from collections.abc import Callable, Mapping
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import ExitStack
 from dataclasses import dataclass
 from typing import Any, cast
@@ -142,8 +143,8 @@ class Sender:
 
     MAX_ATTEMPTS = 5
     LEASE = dt.timedelta(minutes=10)
-    BATCH = 25
-    WORKERS = 4  # connections sending at once (each thread its own copy of a channel)
+    BATCH = 50
+    WORKERS = 8  # connections sending at once (each thread its own copy of a channel)
     RETRY_AFTER = dt.timedelta(minutes=15)
 
     def __init__(self, store: Store, senders: dict[str, Channel], *, link_base: str, sender_id: str | None = None,
@@ -301,27 +302,35 @@ class Sender:
     def send_due(self, now: dt.datetime, progress: Callable[[str, int, int | None], None] | None = None,
                  expected: int | None = None) -> SendCounts:
         """Claim, send and record batch after batch until nothing is due (``expected``: the count
-        for the progress callback)."""
+        for the progress callback). Pipelined: while one batch is on the wire, the next is claimed
+        and the one before is recorded, so at most two batches are ``sending`` at once."""
         counts = SendCounts()
         if not self.senders:
             return counts
         t0 = time.perf_counter()
-        done = 0
+
+        def clock() -> dt.datetime:  # the run's clock, moving on
+            return now + dt.timedelta(seconds=time.perf_counter() - t0)
+
+        def finish(batch: list[dict[str, Any]], futures: list[Future[tuple[str | None, bool]]]) -> None:
+            results = [(m, *f.result()) for m, f in zip(batch, futures, strict=True)]
+            self._record(clock(), results)
+            counts.sent += sum(1 for _, err, _ in results if err is None)
+            counts.failed += sum(1 for _, err, _ in results if err is not None)
+            if progress:
+                progress("send", counts.sent + counts.failed, expected)
+
         self._local, self._opened = threading.local(), []
         with ExitStack() as stack:
             pool = stack.enter_context(ThreadPoolExecutor(self.workers, thread_name_prefix="spinetrack-send"))
             stack.callback(self._close_all)
+            on_the_wire: tuple[list[dict[str, Any]], list[Future[tuple[str | None, bool]]]] | None = None
             while True:
-                at = now + dt.timedelta(seconds=time.perf_counter() - t0)  # the run's clock, moving on
-                batch, retried = self._claim(at)
+                batch, retried = self._claim(clock())
+                counts.retried += retried
+                futures = [pool.submit(self._send_one, m) for m in batch]
+                if on_the_wire is not None:
+                    finish(*on_the_wire)
                 if not batch:
                     return counts
-                counts.retried += retried
-                results = [(m, *outcome) for m, outcome in zip(batch, pool.map(self._send_one, batch), strict=True)]
-                self._record(now + dt.timedelta(seconds=time.perf_counter() - t0), results)
-                counts.sent += sum(1 for _, err, _ in results if err is None)
-                counts.failed += sum(1 for _, err, _ in results if err is not None)
-                done += len(batch)
-                if progress:
-                    progress("send", done, expected)
-        return counts
+                on_the_wire = (batch, futures)

@@ -67,7 +67,7 @@ from spinetrack.store.tables import (
 __all__ = ["ACTOR", "Progress", "RunReport", "choose_channel", "run"]
 
 ACTOR = "system:followup"
-BATCH = 500  # visits opened / messages queued per statement batch
+BATCH = 2_000  # visits opened / messages queued per statement batch
 Progress = Callable[[str, int, int | None], None]
 
 _F = cast(Table, FollowupRow.__table__)
