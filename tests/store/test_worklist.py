@@ -15,6 +15,7 @@ from spinetrack import instruments
 from spinetrack.domain.pathway import TIMEPOINTS
 from spinetrack.errors import NotFoundError, PermissionDeniedError, ValidationError
 from spinetrack.instruments.base import Listing
+from spinetrack.store.outreach import Outreach
 from spinetrack.store.repositories import SYSTEM, Actor, Store
 from spinetrack.store.tables import (
     AuditRow,
@@ -93,6 +94,11 @@ def world(store: Store) -> World:
 @pytest.fixture
 def desk(store: Store) -> FollowupDesk:
     return FollowupDesk(store, clock_today=lambda: TODAY, now=lambda: NOW)
+
+
+@pytest.fixture
+def outreach(store: Store) -> Outreach:
+    return Outreach(store, now=lambda: NOW)
 
 
 def test_worklist_status_of_each_visit_on_a_fixed_clock(desk: FollowupDesk, world: World) -> None:
@@ -268,16 +274,16 @@ def test_partial_paper_entry_keeps_the_visit_open(store: Store, desk: FollowupDe
     assert visit.status == "due" and codes == VISIT
 
 
-def test_contact_preferences_are_recorded_checked_and_audited(store: Store, desk: FollowupDesk,
+def test_contact_preferences_are_recorded_checked_and_audited(store: Store, desk: FollowupDesk, outreach: Outreach,
                                                               world: World) -> None:
     with store.transaction() as s:
         pid = s.get(EpisodeRow, world.ep1).patient_id  # type: ignore[union-attr]
     with pytest.raises(ValidationError, match=r"contact\.channel"):  # no phone on file
-        desk.set_contact(world.coordinator, pid, {"channel": "sms", "contact_consent": True})
-    prefs = desk.set_contact(world.coordinator, pid, {"channel": "letter", "contact_consent": True,
+        outreach.set_contact(world.coordinator, pid, {"channel": "sms", "contact_consent": True})
+    prefs = outreach.set_contact(world.coordinator, pid, {"channel": "letter", "contact_consent": True,
                                                       "postal_address": "1 Example Road\nExampletown"})
     assert (prefs.channel, prefs.contact_consent, prefs.opted_out_at) == ("letter", True, None)
-    prefs = desk.set_contact(world.coordinator, pid, {"channel": "letter", "contact_consent": True,
+    prefs = outreach.set_contact(world.coordinator, pid, {"channel": "letter", "contact_consent": True,
                                                       "postal_address": "1 Example Road", "opted_out": True})
     assert prefs.opted_out_at == NOW
     assert desk.worklist(world.coordinator, status="stopped").total == 4  # three of Ann's visits and Cat's
@@ -286,17 +292,17 @@ def test_contact_preferences_are_recorded_checked_and_audited(store: Store, desk
                            .order_by(AuditRow.id.desc())).scalars().first()
     assert detail is not None and "Example Road" not in str(detail)
     with pytest.raises(NotFoundError):
-        desk.contact(Actor("b", "clinician", world.b), pid)
+        outreach.contact(Actor("b", "clinician", world.b), pid)
 
 
-def test_decision_aid_is_released_only_after_a_screening(store: Store, desk: FollowupDesk, world: World) -> None:
+def test_decision_aid_is_released_only_after_a_screening(store: Store, outreach: Outreach, world: World) -> None:
     with pytest.raises(ValidationError, match="screening"):
-        desk.release_decision_aid(world.clinician, world.ep1)
+        outreach.release_decision_aid(world.clinician, world.ep1)
     with pytest.raises(PermissionDeniedError):
-        desk.release_decision_aid(world.coordinator, world.ep1)
+        outreach.release_decision_aid(world.coordinator, world.ep1)
     with store.transaction() as s:
         s.add(ScreeningAssessmentRow(episode_id=world.ep1, answers={}, assessed_on=TODAY, assessed_by="a.clin"))
-    assert desk.release_decision_aid(world.clinician, world.ep1) == NOW
+    assert outreach.release_decision_aid(world.clinician, world.ep1) == NOW
     with store.transaction() as s:
         assert s.get(EpisodeRow, world.ep1).decision_aid_released_at == NOW  # type: ignore[union-attr]
 

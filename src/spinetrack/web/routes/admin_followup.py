@@ -35,8 +35,9 @@ from spinetrack.domain.pathway import DEFAULT_SCHEDULE, TIMEPOINTS
 from spinetrack.errors import ConflictError, ValidationError
 from spinetrack.followup.schedule import default_schedule, set_site_schedule
 from spinetrack.store.access import SessionUser
+from spinetrack.store.outreach import CHANNELS, OUTBOX_STATUSES, Outreach
 from spinetrack.store.tables import SiteScheduleRow
-from spinetrack.store.worklist import CHANNELS, OUTBOX_STATUSES, FollowupDesk
+from spinetrack.store.worklist import FollowupDesk
 from spinetrack.web.deps import Admin
 
 __all__ = ["router"]
@@ -64,8 +65,8 @@ def _render(request: Request, name: str, context: dict[str, Any], status: int = 
     return response
 
 
-def _desk(request: Request) -> FollowupDesk:
-    return FollowupDesk(request.app.state.store)
+def _outreach(request: Request) -> Outreach:
+    return Outreach(request.app.state.store)
 
 
 # ---------------------------------------------------------------------------------- outbox
@@ -76,9 +77,8 @@ def outbox(request: Request, user: Admin, status: Annotated[str | None, Query(ma
            channel: Annotated[str | None, Query(max_length=16)] = None,
            site: Annotated[int | None, Query(ge=1, le=2_147_483_647)] = None,
            page: Annotated[int, Query(ge=1, le=100_000)] = 1) -> Response:
-    desk = _desk(request)
-    rows, total, counts = desk.outbox(user.actor, status=status or None, channel=channel or None, site_id=site,
-                                      limit=OUTBOX_PAGE, offset=(page - 1) * OUTBOX_PAGE)
+    rows, total, counts = _outreach(request).outbox(user.actor, status=status or None, channel=channel or None,
+                                                    site_id=site, limit=OUTBOX_PAGE, offset=(page - 1) * OUTBOX_PAGE)
     filters = {k: v for k, v in {"status": status, "channel": channel, "site": site}.items() if v}
     pages = max(1, math.ceil(total / OUTBOX_PAGE))
 
@@ -87,7 +87,8 @@ def outbox(request: Request, user: Admin, status: Annotated[str | None, Query(ma
 
     return _render(request, "admin/outbox.html", {
         "user": user, "rows": rows, "total": total, "counts": counts, "filters": filters, "page": page,
-        "pages": pages, "statuses": OUTBOX_STATUSES, "channels": CHANNELS[:3], "sites": desk.sites(),
+        "pages": pages, "statuses": OUTBOX_STATUSES, "channels": CHANNELS[:3],
+        "sites": FollowupDesk(request.app.state.store).sites(),
         "held_note": HELD_NOTE, "prev_url": link(page - 1) if page > 1 else None,
         "next_url": link(page + 1) if page < pages else None})
 
@@ -125,8 +126,7 @@ def _form_rows(request: Request, site_id: int) -> list[dict[str, Any]]:
 def _schedules_page(request: Request, user: SessionUser, site: int | None, *, status: int = 200,
                     error: dict[str, Any] | None = None, rows: list[dict[str, Any]] | None = None,
                     notice: str | None = None, contact_error: dict[str, Any] | None = None) -> Response:
-    desk = _desk(request)
-    sites = desk.site_contacts(user.actor)
+    sites = _outreach(request).site_contacts(user.actor)
     current = next((s for s in sites if s["id"] == site), sites[0] if sites else None)
     custom = False
     if current is not None:
@@ -194,7 +194,7 @@ def save_schedule(request: Request, site_id: SiteId, user: Admin, form: FormDep)
 @router.post("/admin/sites/{site_id}/contact")
 def save_contact(request: Request, site_id: SiteId, user: Admin, form: FormDep) -> Response:
     try:
-        _desk(request).set_site_contact(user.actor, site_id, phone=form.get("contact_phone"),
+        _outreach(request).set_site_contact(user.actor, site_id, phone=form.get("contact_phone"),
                                         email=form.get("contact_email"))
     except ValidationError as exc:
         return _schedules_page(request, user, site_id, status=422,

@@ -36,7 +36,8 @@ the next page in a short-lived, HttpOnly cookie restricted to this patient's pag
 once and the cookie is cleared: a reload shows no link and creates none.
 
 The patient page also lists the episode's scheduled visits (:mod:`spinetrack.store.worklist`) and
-holds the patient's contact preferences (channel, consent, opt-out, postal address).
+holds the patient's contact preferences (channel, consent, opt-out, postal address) and the
+release of the decision aid (:mod:`spinetrack.store.outreach`).
 
 The expected band on the patient page (until the analytics issue lands): the median and
 interquartile range of the whole registry's patients with the same treatment at each
@@ -95,6 +96,7 @@ from spinetrack.errors import ConflictError, NotFoundError, SpinetrackError, Val
 from spinetrack.instruments import thresholds
 from spinetrack.store import screening as screening_store
 from spinetrack.store.access import SessionUser
+from spinetrack.store.outreach import CHANNELS, Outreach
 from spinetrack.store.queries import (
     SMALL_CELL_MIN,
     TIMELINE_INSTRUMENTS,
@@ -104,7 +106,7 @@ from spinetrack.store.queries import (
     TimelinePoint,
 )
 from spinetrack.store.repositories import validate_identity
-from spinetrack.store.worklist import CHANNELS, FollowupDesk
+from spinetrack.store.worklist import FollowupDesk
 from spinetrack.web import plots
 from spinetrack.web.deps import AccessDep, ClinicStaff, StoreDep, require_roles
 
@@ -434,9 +436,8 @@ def _patient_page(request: Request, user: SessionUser, patient_id: int, *, episo
         rows = _timeline_rows(points, band, treatment, labels)
     invitable = access.invitable_timepoints(actor, current["id"]) if current is not None else []
     suggested = next((t.code for t in invitable if t.state == "open"), invitable[0].code if invitable else None)
-    desk = FollowupDesk(request.app.state.store)
-    visits = desk.episode_visits(actor, current["id"]) if current is not None else []
-    contact = desk.contact(actor, patient_id)
+    visits = FollowupDesk(request.app.state.store).episode_visits(actor, current["id"]) if current is not None else []
+    contact = Outreach(request.app.state.store).contact(actor, patient_id)
     if new_link is not None and current is not None:
         window = next((t for t in invitable if t.code == new_link["timepoint"]), None)
         new_link = {**new_link, "opens_on": window.opens_on if window else None,
@@ -554,7 +555,7 @@ def save_contact(request: Request, patient_id: int, user: ClinicStaff, form: For
             "postal_address": _text(form, "postal_address"),
             "opted_out": {"yes": True, "no": False}.get(opted or "")}
     try:
-        FollowupDesk(request.app.state.store).set_contact(user.actor, patient_id, data)
+        Outreach(request.app.state.store).set_contact(user.actor, patient_id, data)
     except ValidationError as exc:
         episode = _number(form, "episode")
         return _patient_page(request, user, patient_id, episode_id=episode if isinstance(episode, int) else None,
@@ -567,7 +568,7 @@ def release_decision_aid(request: Request, patient_id: int, episode_id: int, use
     """Release the decision aid to the patient's home (clinicians, after a screening)."""
     _check_episode(request, user, patient_id, episode_id)
     try:
-        FollowupDesk(request.app.state.store).release_decision_aid(user.actor, episode_id)
+        Outreach(request.app.state.store).release_decision_aid(user.actor, episode_id)
     except ValidationError as exc:
         return _patient_page(request, user, patient_id, episode_id=episode_id, status=422,
                              errors={"decision_aid": _error(exc)})
