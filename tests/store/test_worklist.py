@@ -331,7 +331,8 @@ def test_completeness_per_timepoint_and_month(store: Store, engine: Engine, worl
         assert int(conn.execute(select(func.count()).select_from(FollowupRow)).scalar_one()) == 8
 
 
-def test_status_reports_visits_and_scheduled_completeness(engine: Engine, world: World) -> None:
+def test_status_reports_visits_and_scheduled_completeness(engine: Engine, world: World,
+                                                          capsys: pytest.CaptureFixture[str]) -> None:
     """`spinetrack status --json` keeps its keys and adds the visits per worklist status and the
     scheduled visits' completeness (the same figures as the worklist's functions)."""
     from spinetrack.store.status import compute_status
@@ -342,6 +343,13 @@ def test_status_reports_visits_and_scheduled_completeness(engine: Engine, world:
                                           "stopped": 1}
     assert [(r["timepoint"], r["eligible"], r["responded"]) for r in s["followup_scheduled_completeness"]] == [
         ("2w", 1, 1), ("6w", 1, 0)]  # the 2-week visit counts as responded: it is marked completed
+
+    from spinetrack.cli.render import print_status
+
+    print_status(s)
+    text = capsys.readouterr().out
+    assert "scheduled visits today, by worklist status" in text and "completeness of scheduled visits" in text
+    assert "2026-04 0/1" in text  # the 6-week visit, closed in April, unanswered
 
 
 def test_a_late_paper_form_answered_inside_the_window_completes_a_missed_visit(store: Store, desk: FollowupDesk,

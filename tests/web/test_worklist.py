@@ -154,6 +154,19 @@ def test_worklist_csv_has_pseudonymous_ids_and_names_for_the_site_only(app: Any,
     assert len(admin) == 6 and "full_name" not in admin[0]
     assert {r["pseudo_id"] for r in admin} == {_pseudo(app, world, "A"), _pseudo(app, world, "B")}
     assert client_for("coordinator").get("/clinic/followup.csv?status=late").status_code == 422
+    with app.state.store.transaction() as s:  # a name a spreadsheet would run as a formula is defused
+        s.execute(update(PatientIdentityRow).where(PatientIdentityRow.patient_id == world.patients["A"])
+                  .values(full_name="=HYPERLINK(\"http://x\")"))
+    cell = next(csv.DictReader(io.StringIO(client_for("coordinator").get("/clinic/followup.csv?timepoint=6w").text)))
+    assert cell["full_name"] == "'=HYPERLINK(\"http://x\")"
+
+
+def test_status_api_reports_scheduled_visits(app: Any, world: World, visits: dict[str, int],
+                                             client_for: Client) -> None:
+    body = client_for("researcher").get("/api/v1/status").json()
+    assert body["followup_visits"]["6w"]["due"] == 2 and body["followup_visits"]["2w"]["missed"] == 2
+    assert [(r["timepoint"], r["eligible"], r["responded"]) for r in body["followup_scheduled_completeness"]] == [
+        ("2w", 2, 0)]
 
 
 def test_phone_answers_are_stored_or_nothing_is(app: Any, world: World, visits: dict[str, int],

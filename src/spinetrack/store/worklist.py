@@ -257,11 +257,6 @@ class Visit:
         """Whether the window is open and the visit unanswered (resend, enter answers)."""
         return self.status in ("due", "overdue")
 
-    def as_dict(self) -> dict[str, Any]:
-        out = {k: getattr(self, k) for k in self.__slots__ if k != "messages"}
-        out["messages"] = [{k: getattr(m, k) for k in m.__slots__} for m in self.messages]
-        return out
-
 
 @dataclass(frozen=True, slots=True)
 class WorklistPage:

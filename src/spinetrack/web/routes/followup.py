@@ -19,7 +19,8 @@ role dependency) and answers with a redirect (POST/redirect/GET), so a reload re
 The CSV has one row per visit: ``pseudo_id``, ``site``, ``timepoint``, ``opens_on``, ``due_on``,
 ``closes_on``, ``status``, ``stop_reason``, ``messages_sent``, ``last_message_status``,
 ``last_sent_on``; for site staff the patient's ``full_name`` follows ``pseudo_id`` (as the clinic
-pages show names to the patient's own site only).
+pages show names to the patient's own site only); a name that a spreadsheet would read as a
+formula is prefixed with ``'``.
 """
 
 from __future__ import annotations
@@ -178,6 +179,11 @@ def worklist(request: Request, user: WorklistUser, site: SiteQuery = None,
                    _page_context(request, user, result, number=page, filters=filters, notice=notice))
 
 
+def _cell(text: str) -> str:
+    """Typed text as a CSV cell a spreadsheet will not run as a formula (OWASP, CSV injection)."""
+    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
+
+
 def _csv_rows(desk: FollowupDesk, user: SessionUser, sites: Mapping[int, str], *, site: int | None,
               timepoint: str | None, status: str | None) -> Iterator[list[Any]]:
     names = user.role in ("clinician", "coordinator")
@@ -188,7 +194,8 @@ def _csv_rows(desk: FollowupDesk, user: SessionUser, sites: Mapping[int, str], *
         for v in page.items:
             sent = [m for m in v.messages if m.sent_at is not None]
             last = v.messages[-1] if v.messages else None
-            yield [v.pseudo_id, *([v.full_name or ""] if names else []), sites.get(v.site_id, v.site_id), v.timepoint,
+            yield [v.pseudo_id, *([_cell(v.full_name or "")] if names else []), sites.get(v.site_id, v.site_id),
+                   v.timepoint,
                    v.opens_on.isoformat(), v.due_on.isoformat(), v.closes_on.isoformat(), v.status,
                    v.stop_reason or "", len(sent), last.status if last else "",
                    sent[-1].sent_at.date().isoformat() if sent and sent[-1].sent_at else ""]
