@@ -222,3 +222,50 @@ def test_the_results_show_the_registry_band_of_the_same_treatment(app: Any, worl
     by_role = {t.get("meta", "patient"): t for t in fig["data"]}
     assert by_role["cohort_q1"]["y"] == [expected[0]] and by_role["cohort_q3"]["y"] == [expected[1]] == [75.0]
     assert by_role["patient"]["y"] == [60.0] and by_role["cohort_q1"]["x"] == ["Before treatment"]
+
+
+def test_a_fresh_link_asked_for_arrives_by_mail_and_opens_the_home_again(app: Any, world: World) -> None:
+    """An ended home → "E-mail me a new link" → the scheduler's sender delivers it to an aiosmtpd
+    server on 127.0.0.1 → the new link opens the home (a new link opens access for the period again)."""
+    import email
+    import email.policy
+    import socket
+
+    from aiosmtpd.controller import Controller
+
+    from spinetrack.followup import run
+    from spinetrack.followup.channels import Channels, SmtpChannel
+
+    class Inbox:
+        def __init__(self) -> None:
+            self.messages: list[Any] = []
+
+        async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+            self.messages.append((list(envelope.rcpt_tos),
+                                  email.message_from_bytes(envelope.content, policy=email.policy.default)))
+            return "250 Message accepted"
+
+    eid, pid = world.episodes["A"], world.patients["A"]
+    with app.state.store.transaction() as s:
+        s.get(PatientIdentityRow, pid).email = "patient.a@example.org"  # type: ignore[union-attr]
+    old = _link(app, eid, clock.utcnow() - dt.timedelta(days=200))
+    app.state.access.patient_access_days = 7  # the world's visit link expires in 14 days: access ends in 21
+    later = clock.utcnow() + dt.timedelta(days=30)
+    assert app.state.access.open_patient_link(old, now=later).outcome == "ended"
+    app.state.access.request_new_link(old, client="127.0.0.1", now=later)
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    inbox = Inbox()
+    controller = Controller(inbox, hostname="127.0.0.1", port=port)
+    controller.start()
+    try:
+        channels = Channels(email=SmtpChannel(host="127.0.0.1", port=port, mail_from="Site A <followup@a.example.org>"))
+        report = run(app.state.store, now=later, channels=channels, link_base="http://testserver")
+    finally:
+        controller.stop()
+    mails = [m for rcpt, m in inbox.messages if rcpt == ["patient.a@example.org"]]
+    assert report.messages_failed == 0 and len(mails) == 1
+    body = mails[0].get_body(preferencelist=("plain",)).get_content()
+    [token] = set(re.findall(r"http://testserver/p/h/([A-Za-z0-9_-]{20,})(?![A-Za-z0-9_/-])", body))
+    assert app.state.access.open_patient_link(token, now=later).outcome == "home"

@@ -393,8 +393,9 @@ class Home:
     def request_new_link(self, token: str, *, client: str, now: dt.datetime | None = None) -> None:
         """Queue a ``new_link`` e-mail for the episode of ``token`` (a home link or an invitation
         link) to the address on file. Answers the same (None) whether or not a link or an address
-        exists; nothing is queued for a patient without an e-mail address, without contact
-        consent, who opted out, or who was sent one within :data:`NEW_LINK_GAP`.
+        exists; nothing is queued for a patient without an e-mail address, for an episode that
+        has ended, or when one was queued within :data:`NEW_LINK_GAP`. Opting out of follow-up
+        messages does not stop this one: the patient asked for it.
 
         Raises
         ------
@@ -416,8 +417,9 @@ class Home:
             ep = s.get(EpisodeRow, episode_id)
             assert ep is not None
             identity = s.get(PatientIdentityRow, ep.patient_id)
-            reachable = (identity is not None and bool(identity.email) and identity.opted_out_at is None
-                         and identity.contact_consent is not False and ep.ended_on is None)
+            # the patient asks for this one message: sent whatever their follow-up preferences
+            # (as the sender does), but not for an episode that has ended
+            reachable = identity is not None and bool(identity.email) and ep.ended_on is None
             recent = s.execute(select(OutboxRow.id).where(
                 OutboxRow.episode_id == episode_id, OutboxRow.kind == "new_link",
                 OutboxRow.created_at > now - NEW_LINK_GAP).limit(1)).first() is not None
