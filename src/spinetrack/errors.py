@@ -18,6 +18,7 @@
     ├── ConfigurationError                    unsafe or inconsistent settings
     ├── EngineError                           engines.base: an analytics engine failed or is missing
     ├── ReportDependencyError                 reports.pdf: WeasyPrint or a library it loads is missing
+    ├── DeliveryError                         followup.channels: a message was not handed to its server
     └── ConvergenceWarning (UserWarning)      stats.glm: an iterative fit stopped before converging
 
 Where each is raised, and what the edges make of it. The web layer (``spinetrack.web.errors``)
@@ -63,7 +64,10 @@ prints ``error: <message>`` on stderr, or with ``--json`` the object ``{"error",
 - ``EngineError`` — ``engines`` (DuckDB or PySpark not installed, columns that do not fit).
   HTTP 400; CLI exit 2.
 - ``ReportDependencyError`` — ``reports.pdf.write_pdf`` (WeasyPrint or a system library it loads
-  is missing). HTTP 400; CLI exit 2.
+  is missing, or the page asks for an outside resource). HTTP 400; CLI exit 2.
+- ``DeliveryError`` — ``followup.channels`` (an SMTP server or SMS gateway refused a message or
+  could not be reached; ``permanent`` says whether trying again could help). Caught by the
+  follow-up sender, which records it on the message for the coordinator; never reaches a person.
 - ``ConvergenceWarning`` — issued with :func:`warnings.warn` by ``stats.glm`` and ``stats.aft``,
   not raised; ``stats.prediction`` and ``stats.aft`` turn it into an error where a fit must
   converge and catch it there.

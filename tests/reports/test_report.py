@@ -390,3 +390,18 @@ def test_report_renders_a_fresh_scorecard_document(live_doc):
             assert f"{r['status']}</span>" in row
     for svg in re.findall(r"<svg\b.*?</svg>", html, flags=re.DOTALL):
         ET.fromstring(svg)
+
+
+def test_pdf_refuses_an_outside_resource_and_prints_inline_ones(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """The PDF is self-contained: an image from the network is refused with a plain error (with
+    WeasyPrint 70 a plain-function fetcher crashed with an AttributeError instead), while an inline
+    ``data:`` image prints."""
+    from spinetrack.reports.pdf import ReportDependencyError, write_pdf
+
+    with pytest.raises(ReportDependencyError, match="outside resource"):
+        write_pdf("<html lang='en'><body><img src='http://198.51.100.7/x.png' alt=''></body></html>",
+                  tmp_path / "a.pdf")
+    svg = "PHN2ZyB4bWxucz0iaHR0cDovL3d3dy53My5vcmcvMjAwMC9zdmciIHdpZHRoPSIxMCIgaGVpZ2h0PSIxMCIvPg=="
+    write_pdf(f"<html lang='en'><body><img src='data:image/svg+xml;base64,{svg}' alt=''></body></html>",
+              tmp_path / "b.pdf")
+    assert (tmp_path / "b.pdf").read_bytes()[:5] == b"%PDF-"

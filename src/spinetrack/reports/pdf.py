@@ -23,8 +23,18 @@ class ReportDependencyError(SpinetrackError):
     """A report output needs a package or system library that is not installed."""
 
 
-def _refuse(url: str, *args: Any, **kwargs: Any) -> Any:
-    raise ValueError(f"the report is self-contained; refusing to fetch {url!r}")
+def _fetcher(weasyprint: Any) -> Any:
+    """A URL fetcher that fetches nothing but inline ``data:`` URLs (the report is self-contained:
+    a page that asks for anything else is refused). WeasyPrint 70 takes a ``URLFetcher`` object
+    (a plain function made it fail with an ``AttributeError``); older versions take a function."""
+    if hasattr(weasyprint, "URLFetcher"):
+        return weasyprint.URLFetcher(allowed_protocols=("data",), fail_on_errors=True)
+
+    def refuse(url: str, *args: Any, **kwargs: Any) -> Any:
+        if url.startswith("data:"):
+            return weasyprint.default_url_fetcher(url, *args, **kwargs)
+        raise ValueError(f"the report is self-contained; refusing to fetch {url!r}")
+    return refuse
 
 
 def write_pdf(html: str, path: Path) -> None:
@@ -57,5 +67,11 @@ def write_pdf(html: str, path: Path) -> None:
         raise ReportDependencyError(f"writing a PDF needs WeasyPrint; {_INSTALL_HINT}") from exc
     except OSError as exc:  # WeasyPrint is there, a system library it loads is not
         raise ReportDependencyError(f"WeasyPrint cannot load a system library ({exc}); {_INSTALL_HINT}") from exc
-    document = weasyprint.HTML(string=html, base_url=None, url_fetcher=_refuse)
-    document.write_pdf(target=str(Path(path)))
+    document = weasyprint.HTML(string=html, base_url=None, url_fetcher=_fetcher(weasyprint))
+    fatal = getattr(getattr(weasyprint, "urls", None), "FatalURLFetchingError", None)
+    try:
+        document.write_pdf(target=str(Path(path)))
+    except BaseException as exc:  # WeasyPrint 70 raises a BaseException for a refused fetch
+        if fatal is None or not isinstance(exc, fatal):
+            raise
+        raise ReportDependencyError(f"the PDF was not written: the page asks for an outside resource ({exc})") from exc
