@@ -16,8 +16,9 @@ it receives per recipient; the scheduler runs as the real command, ``spinetrack 
    whole day's run in seconds, and the command's peak resident memory (``ru_maxrss`` of the
    child). Targets: >= 200 messages/s and a day of 10,000 due messages in <= 60 s.
 2. **Against the usual way** (``--naive``, 2,000 due messages): the same scheduler with one
-   message per transaction (claim, then record: ``send_batch=1``) and a new SMTP connection per
-   message, which is how a job that loops over due rows usually sends; the batched way claims 50
+   message per transaction (claim, then record: ``send_batch=1``), one message at a time
+   (``send_workers=1``; the record of one still overlaps the sending of the next) and a new SMTP
+   connection per message, which is how a job that loops over due rows usually sends; the batched way claims 50
    per transaction, sends on 8 kept connections and overlaps the database work with the sending.
    Ratio of messages per second.
 3. **kill -9** (``--kills`` times, ``--crash-due`` due messages): ``spinetrack followup run`` is
@@ -35,6 +36,7 @@ Prints Rich tables and writes ``bench/results/followup.json``; exit code 1 when 
 from __future__ import annotations
 
 import argparse
+import copy
 import datetime as dt
 import json
 import os
@@ -226,6 +228,9 @@ class OneConnectionPerMessage:
     def __init__(self, channel: SmtpChannel) -> None:
         self.channel = channel
 
+    def clone(self) -> OneConnectionPerMessage:
+        return OneConnectionPerMessage(copy.copy(self.channel))  # its own (never opened) SMTP channel
+
     def send(self, msg: Any) -> None:
         self.channel.send(msg)
 
@@ -245,7 +250,7 @@ def naive(work: Path, smtp_url: str, sink: Sink, *, due: int, today: dt.date) ->
         channel: Any = smtp if way == "batched" else OneConnectionPerMessage(smtp)
         sink.reset()
         report = followup.run(store, now=now, channels={"email": channel}, link_base="https://north.example.org",
-                              send_batch=None if way == "batched" else 1)
+                              send_batch=None if way == "batched" else 1, send_workers=None if way == "batched" else 1)
         engine.dispose()
         send_s = report.timings["send"]
         out[way] = {"messages": sink.total, "send_seconds": send_s,

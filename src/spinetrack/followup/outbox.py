@@ -255,7 +255,9 @@ class Sender:
             chans = self._local.chans = {}
         ch = chans.get(name)
         if ch is None:
-            ch = chans[name] = copy.copy(self.senders[name])  # before it opens: nothing shared but settings
+            original = self.senders[name]
+            clone = getattr(original, "clone", None)  # a channel that keeps state may say how to copy it
+            ch = chans[name] = clone() if callable(clone) else copy.copy(original)  # unopened: settings only
             opener = getattr(ch, "open", None)
             if callable(opener):
                 with contextlib.suppress(DeliveryError):  # each send connects again, reports its own error
@@ -272,6 +274,8 @@ class Sender:
             return redact(exc.reason or type(exc).__name__), exc.permanent
         except SpinetrackError as exc:  # the message could not be composed: it never will be
             return redact(f"{type(exc).__name__}: {exc}"), True
+        except Exception as exc:  # a fault in a channel: this message fails (retried), the batch goes on
+            return redact(f"{type(exc).__name__}: {exc}"), False
         return None, False
 
     def _record(self, now: dt.datetime, results: list[tuple[dict[str, Any], str | None, bool]]) -> None:

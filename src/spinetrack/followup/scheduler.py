@@ -403,7 +403,7 @@ def _rehold(s: Session, configured: set[str] | None) -> int:
 
 def run(store: Store, *, now: dt.datetime, channels: ChannelSet | None, link_base: str, dry_run: bool = False,
         progress: Progress | None = None, sender_id: str | None = None, lease: dt.timedelta | None = None,
-        send_batch: int | None = None) -> RunReport:
+        send_batch: int | None = None, send_workers: int | None = None) -> RunReport:
     """One scheduler run at ``now`` (module docstring). ``channels``: the configured channels
     (:func:`spinetrack.followup.channels_from_settings`; ``None``: none, every e-mail and SMS is
     held). ``link_base``: the address patients reach the app at. ``progress(stage, done, total)``
@@ -433,7 +433,8 @@ def run(store: Store, *, now: dt.datetime, channels: ChannelSet | None, link_bas
         _message(s, groups, configured, today, now, commit, report, progress)
         report.messages_held = _rehold(s, configured)
         commit()
-        sender = Sender(store, senders, link_base=link_base, sender_id=sender_id, lease=lease, batch=send_batch)
+        sender = Sender(store, senders, link_base=link_base, sender_id=sender_id, lease=lease, batch=send_batch,
+                        workers=send_workers)
         report.messages_due = sender.count_due(s, now)
         lap = report.lap("queue", lap)
         if dry_run:
