@@ -269,3 +269,14 @@ def test_a_fresh_link_asked_for_arrives_by_mail_and_opens_the_home_again(app: An
     body = mails[0].get_body(preferencelist=("plain",)).get_content()
     [token] = set(re.findall(r"http://testserver/p/h/([A-Za-z0-9_-]{20,})(?![A-Za-z0-9_/-])", body))
     assert app.state.access.open_patient_link(token, now=later).outcome == "home"
+
+
+def test_home_link_tokens_and_letter_codes_are_redacted_from_logs() -> None:
+    """A letter's 12-character code is short enough to escape the long-segment rule: the home
+    link's own pattern redacts it; the home's pages keep their paths."""
+    from spinetrack.web.logredact import redact
+
+    assert redact("GET /p/h/ABCD-EFGH-JKMN HTTP/1.1") == "GET /p/h/[redacted] HTTP/1.1"
+    assert redact("POST /p/h/7Q2KX9MB4TZD/new-link") == "POST /p/h/[redacted]/new-link"
+    assert redact(f"GET /p/h/{secrets.token_urlsafe(32)}/stop") == "GET /p/h/[redacted]/stop"
+    assert redact("GET /p/home/visit/12") == "GET /p/home/visit/12"

@@ -28,8 +28,9 @@ from typing import Any
 __all__ = ["REDACTED", "RedactTokensFilter", "install_log_redaction", "redact", "uvicorn_log_config"]
 
 REDACTED = "[redacted]"
-_PATIENT_PAGES = ("visit", "q", "done", "results", "leave")
+_PATIENT_PAGES = ("visit", "q", "done", "results", "leave", "home", "h")
 _INVITATION = re.compile(r"(/p/)(?!(?:" + "|".join(_PATIENT_PAGES) + r")(?:[/?#\s\"']|$))([^/?#\s\"']+)")
+_HOME_LINK = re.compile(r"(/p/h/)([^/?#\s\"']+)")  # a home link's token, or a letter's 12-character code
 _SECRET_PARAM = re.compile(r"([?&;\s](?:[\w.-]*(?:token|secret|password|key)[\w.-]*)=)([^&#\s\"']+)", re.IGNORECASE)
 _LONG_SEGMENT = re.compile(r"(/)([A-Za-z0-9_-]{32,})(?=[/?#\s\"']|$)")
 LOGGERS = ("uvicorn", "uvicorn.error", "uvicorn.access", "spinetrack")
@@ -44,10 +45,13 @@ def redact(text: str) -> str:
     'GET /p/[redacted] HTTP/1.1'
     >>> redact("/p/visit?saved=odi"), redact("/set-password?token=abc&x=1")
     ('/p/visit?saved=odi', '/set-password?token=[redacted]&x=1')
+    >>> redact("POST /p/h/ABCD-EFGH-JKMN/new-link"), redact("GET /p/home/results")
+    ('POST /p/h/[redacted]/new-link', 'GET /p/home/results')
     """
     if "/" not in text and "=" not in text:
         return text
     text = _INVITATION.sub(r"\1" + REDACTED, text)
+    text = _HOME_LINK.sub(r"\1" + REDACTED, text)
     text = _SECRET_PARAM.sub(r"\1" + REDACTED, text)
     return _LONG_SEGMENT.sub(r"\1" + REDACTED, text)
 
