@@ -263,3 +263,16 @@ def test_a_fresh_link_is_queued_once_and_the_answer_never_reveals_an_address(eng
     with pytest.raises(RateLimitError):  # the sign-in throttle's back-off: 5 free attempts per link and address
         for i in range(10):
             access.request_new_link(token2, client="10.0.0.3", now=T0 + dt.timedelta(hours=2, seconds=i / 10))
+
+
+def test_opening_an_invitation_link_again_on_the_same_device_keeps_its_session(engine: Engine, setup) -> None:  # type: ignore[no-untyped-def]
+    _, access, site, _, eid = setup
+    clin = Actor("dr.a", "clinician", site)
+    _, token = access.create_invitation(clin, eid, timepoint="6w", instrument_codes=["nrs_back"], now=T0)
+    first = access.open_invitation_link(token, now=T0)
+    assert first.outcome == "visit" and first.session_token is not None
+    again = access.open_invitation_link(token, current_visit=first.session_token, now=T0)
+    assert again.session_token == first.session_token
+    assert access.resolve_patient_session(first.session_token, now=T0) is not None
+    other = access.open_invitation_link(token, current_visit="someone-elses-session", now=T0)
+    assert other.session_token != first.session_token  # another device takes the visit over, as before

@@ -202,12 +202,14 @@ class Home:
             return self._open_home(s, link.episode_id, link_id=link.id, current=current, now=now,
                                    entity="patient_link", entity_id=link.id)
 
-    def open_invitation_link(self, token: str, *, current: str | None = None, now: dt.datetime | None = None
-                             ) -> LinkOpening:
+    def open_invitation_link(self, token: str, *, current: str | None = None, current_visit: str | None = None,
+                             now: dt.datetime | None = None) -> LinkOpening:
         """Open an invitation link (``/p/{token}``): an open visit starts its patient session
-        as :meth:`~spinetrack.store.visits.Visits.open_invitation` does (``visit``); a visit
-        whose window has not opened says when it does (``waiting``); a completed or expired
-        visit opens the home while access lasts (``home``, else ``ended``)."""
+        as :meth:`~spinetrack.store.visits.Visits.open_invitation` does (``visit``), or keeps
+        ``current_visit`` when that is already this visit's session (opening the link again on
+        the same device signs nothing out); a visit whose window has not opened says when it does
+        (``waiting``); a completed or expired visit opens the home while access lasts (``home``,
+        with ``current`` kept as in :meth:`open_patient_link`; else ``ended``)."""
         now = now or self.clock()
         with self.store.transaction() as s:
             inv = s.execute(select(InvitationRow).where(InvitationRow.token_hash == hash_token(token or ""))).scalar()
@@ -217,6 +219,8 @@ class Home:
                 window = Visits.invitation_window(s, inv)
                 if window is not None and window.state(now.date()) == "upcoming":
                     return LinkOpening("waiting", message=waiting_message(window))
+                if current_visit and inv.patient_session_hash == hash_token(current_visit):
+                    return LinkOpening("visit", current_visit)
                 session = self._bind_visit(s, inv, now, f"patient:invitation/{inv.id}")
                 return LinkOpening("visit", session)
             return self._open_home(s, inv.episode_id, link_id=None, current=current, now=now,

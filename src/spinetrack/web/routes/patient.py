@@ -520,7 +520,8 @@ def submit(request: Request, instrument: str, seen: AnyVisit, access: AccessDep,
 
 @router.get("/p/{token}", include_in_schema=False)
 def open_link(request: Request, token: str, access: AccessDep) -> Response:
-    opened = access.open_invitation_link(token, current=request.cookies.get(HOME_COOKIE))
+    opened = access.open_invitation_link(token, current=request.cookies.get(HOME_COOKIE),
+                                         current_visit=request.cookies.get(PATIENT_COOKIE))
     return answer_opening(request, opened, token)
 
 
