@@ -57,7 +57,8 @@ from spinetrack.store.tables import (
     SiteRow,
     TimepointRow,
 )
-from spinetrack.store.visits import LINK_CLOSED, InvitationView, Visits, VisitWindow, hash_token, waiting_message
+from spinetrack.store.visits import LINK_CLOSED, InvitationView, Visits, hash_token
+from spinetrack.store.windows import VisitWindow, waiting_message
 
 __all__ = ["HOME_SESSION_DAYS", "NEW_LINK_GAP", "PATIENT_ACCESS_DAYS", "Home", "HomeContent", "HomeView",
            "HomeVisit", "LinkOpening", "hash_link_token"]

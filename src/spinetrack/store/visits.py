@@ -6,7 +6,7 @@ of a visit's questionnaires — the patient-facing half of :class:`~spinetrack.s
   expiry and spent once every questionnaire of the visit is submitted. Opening it starts a
   patient session bound to that invitation (its own token and CSRF token).
 * Link rules (:meth:`Visits.create_invitation`): a link is created only for a timepoint whose
-  window (:func:`visit_window`: the scheduled visit's dates when the scheduler has made one,
+  window (:func:`~spinetrack.store.windows.visit_window`: the scheduled visit's dates when the scheduler has made one,
   otherwise the episode's index date plus the site's window, or the installation's window for a
   timepoint the site does not schedule) is open today or opens within
   :data:`LINK_LOOKAHEAD_DAYS` days; a baseline only up to the index date. A link made before its
@@ -34,7 +34,6 @@ from sqlalchemy.orm import Session
 
 from spinetrack import clock, instruments
 from spinetrack.domain import check_text_tree
-from spinetrack.domain.pathway import DEFAULT_SCHEDULE
 from spinetrack.errors import (
     AuthenticationError,
     ConflictError,
@@ -48,13 +47,20 @@ from spinetrack.store import audit
 from spinetrack.store.repositories import SITE_ROLES, Actor, Store
 from spinetrack.store.tables import (
     EpisodeRow,
-    FollowupRow,
     InvitationRow,
     PatientRow,
     PromResponseRow,
     ResponseDraftRow,
-    SiteScheduleRow,
     TimepointRow,
+)
+from spinetrack.store.windows import (
+    LINK_LOOKAHEAD_DAYS,
+    InvitableTimepoint,
+    VisitWindow,
+    invitable,
+    long_date,
+    visit_window,
+    waiting_message,
 )
 
 __all__ = ["INVITATION_DAYS", "LINK_CLOSED", "LINK_LOOKAHEAD_DAYS", "InvitableTimepoint", "InvitationView",
@@ -62,134 +68,11 @@ __all__ = ["INVITATION_DAYS", "LINK_CLOSED", "LINK_LOOKAHEAD_DAYS", "InvitableTi
 
 INVITATION_DAYS = 14
 LINK_CLOSED = "this questionnaire link is no longer open; use the link from your clinic"
-# How far ahead of its window a link may be made (it then waits for the window to open). Four
-# weeks: a link handed over at one clinic visit for the next window (the 6-week review gives the
-# 3-month link, whose window opens on day 64) — a product rule, not a clinical number.
-LINK_LOOKAHEAD_DAYS = 28
 _T = TypeVar("_T")
-
-
 
 
 def hash_token(token: str) -> str:
     return hashlib.sha256(token.encode("utf-8", "surrogatepass")).hexdigest()
-
-
-def _long_date(day: dt.date) -> str:
-    return f"{day.day} {day:%B %Y}"
-
-
-@dataclass(frozen=True, slots=True)
-class VisitWindow:
-    """The dates between which a visit's questionnaires are answered (both days included).
-    ``opens_on`` and ``closes_on`` are None for a baseline of an episode whose index date is not
-    known yet: open now, until treatment starts."""
-
-    code: str
-    label: str
-    opens_on: dt.date | None
-    closes_on: dt.date | None
-
-    def state(self, today: dt.date) -> str:
-        """``upcoming``, ``open`` or ``closed`` on ``today``."""
-        if self.opens_on is not None and today < self.opens_on:
-            return "upcoming"
-        if self.closes_on is not None and today > self.closes_on:
-            return "closed"
-        return "open"
-
-    @property
-    def dates(self) -> str:
-        """The window in words, e.g. ``from 10 March 2027 to 5 June 2027``."""
-        if self.opens_on is None or self.closes_on is None:
-            return "now, until your treatment starts"
-        return f"from {_long_date(self.opens_on)} to {_long_date(self.closes_on)}"
-
-    def ends_at(self) -> dt.datetime | None:
-        """The first moment after the window (midnight UTC after its last day)."""
-        return None if self.closes_on is None else dt.datetime.combine(self.closes_on + dt.timedelta(days=1),
-                                                                       dt.time())
-
-
-@dataclass(frozen=True, slots=True)
-class InvitableTimepoint:
-    """A timepoint a clinician may invite for today (:meth:`Visits.invitable_timepoints`)."""
-
-    code: str
-    label: str
-    opens_on: dt.date | None
-    closes_on: dt.date | None
-    state: str  # "open" or "upcoming"
-
-
-def _site_windows(s: Session, site_id: int) -> dict[str, tuple[int, int]]:
-    """The site's scheduled timepoints and their windows (days from the index date): its
-    ``site_schedules`` rows that are enabled, or the default schedule at the installation's
-    windows when the site has none (the rule of ``followup.schedule.site_schedule``, read here
-    because the store sits below the scheduler)."""
-    rows = s.execute(select(SiteScheduleRow.timepoint, SiteScheduleRow.enabled, SiteScheduleRow.window_from_days,
-                            SiteScheduleRow.window_to_days).where(SiteScheduleRow.site_id == site_id)).all()
-    if rows:
-        return {r.timepoint: (r.window_from_days, r.window_to_days) for r in rows if r.enabled}
-    tps = s.execute(select(TimepointRow).where(TimepointRow.code.in_(DEFAULT_SCHEDULE))).scalars()
-    return {tp.code: (tp.window_from_days, tp.window_to_days) for tp in tps}
-
-
-def waiting_message(window: VisitWindow) -> str:
-    """What a patient is told who opens a link before its window: the dates."""
-    assert window.opens_on is not None and window.closes_on is not None
-    return (f"your questionnaire opens on {_long_date(window.opens_on)} and closes on "
-            f"{_long_date(window.closes_on)}; please open this link again from {_long_date(window.opens_on)}")
-
-
-def _invitable(s: Session, ep: EpisodeRow, today: dt.date) -> list[InvitableTimepoint]:
-    site_id = ep.patient.site_id
-    order = s.execute(select(TimepointRow.code).order_by(TimepointRow.position)).scalars().all()
-    scheduled = _site_windows(s, site_id)
-    out: list[InvitableTimepoint] = []
-    for code in order:
-        if code not in scheduled:
-            continue
-        try:
-            window = visit_window(s, ep, site_id, code)
-        except ValidationError:  # no index date yet: the follow-ups cannot be placed
-            continue
-        state = window.state(today)
-        if state == "closed" or (window.opens_on is not None
-                                 and window.opens_on > today + dt.timedelta(days=LINK_LOOKAHEAD_DAYS)):
-            continue
-        out.append(InvitableTimepoint(code, window.label, window.opens_on, window.closes_on, state))
-    return out
-
-
-def visit_window(s: Session, episode: EpisodeRow, site_id: int, timepoint: str,
-                 field: str = "invitation.timepoint") -> VisitWindow:
-    """The window of ``timepoint`` for ``episode``: the scheduled visit's dates when the scheduler
-    has made one (``followups``), otherwise the index date plus the site's window (the
-    installation's window for a timepoint the site does not schedule).
-
-    Raises
-    ------
-    ValidationError
-        Unknown timepoint, or a follow-up timepoint of an episode without an index date.
-    """
-    tp = s.get(TimepointRow, timepoint)
-    if tp is None:
-        allowed = s.execute(select(TimepointRow.code).order_by(TimepointRow.position)).scalars().all()
-        raise ValidationError(field=field, value=timepoint, allowed=list(allowed))
-    scheduled = s.execute(select(FollowupRow.opens_on, FollowupRow.closes_on).where(
-        FollowupRow.episode_id == episode.id, FollowupRow.timepoint == timepoint)).first()
-    if scheduled is not None:
-        return VisitWindow(tp.code, tp.label, scheduled.opens_on, scheduled.closes_on)
-    low, high = _site_windows(s, site_id).get(timepoint, (tp.window_from_days, tp.window_to_days))
-    baseline = tp.target_days == 0 and tp.window_to_days == 0
-    if episode.index_date is None:
-        if baseline:
-            return VisitWindow(tp.code, tp.label, None, None)
-        raise ValidationError(field=field, value=timepoint, allowed=["baseline"],
-                              reason="the episode has no procedure or treatment start date yet")
-    return VisitWindow(tp.code, tp.label, episode.index_date + dt.timedelta(days=low),
-                       episode.index_date + dt.timedelta(days=high))
 
 
 class _GroupCommit:
@@ -347,7 +230,7 @@ class Visits:
         :data:`LINK_LOOKAHEAD_DAYS` days (``upcoming``: the link waits)."""
         today = today or clock.today()
         with self.store.transaction() as s:
-            return _invitable(s, Store._episode(s, episode_id, actor), today)
+            return invitable(s, Store._episode(s, episode_id, actor), today)
 
     @staticmethod
     def _check_window(window: VisitWindow, today: dt.date, allowed: list[str] | str) -> None:
@@ -355,15 +238,15 @@ class Visits:
         state = window.state(today)
         if state == "closed":
             assert window.closes_on is not None
-            reason = (f"the {window.label.lower()} window ({window.dates}) closed on {_long_date(window.closes_on)}"
+            reason = (f"the {window.label.lower()} window ({window.dates}) closed on {long_date(window.closes_on)}"
                       + ("; a baseline is answered before the treatment starts" if window.code == "baseline" else ""))
             raise ValidationError(field="invitation.timepoint", value=window.code, allowed=allowed, reason=reason)
         if window.opens_on is not None and window.opens_on > today + dt.timedelta(days=LINK_LOOKAHEAD_DAYS):
             raise ValidationError(
                 field="invitation.timepoint", value=window.code, allowed=allowed,
-                reason=f"the {window.label.lower()} window opens on {_long_date(window.opens_on)}, more than "
+                reason=f"the {window.label.lower()} window opens on {long_date(window.opens_on)}, more than "
                        f"{LINK_LOOKAHEAD_DAYS} days from today; make the link from "
-                       f"{_long_date(window.opens_on - dt.timedelta(days=LINK_LOOKAHEAD_DAYS))}")
+                       f"{long_date(window.opens_on - dt.timedelta(days=LINK_LOOKAHEAD_DAYS))}")
 
     def create_invitation(self, actor: Actor, episode_id: int, *, timepoint: str, instrument_codes: Sequence[str],
                           valid_days: int = INVITATION_DAYS, now: dt.datetime | None = None) -> tuple[int, str]:
@@ -399,7 +282,7 @@ class Visits:
                 self._check_window(window, now.date(), [])
             except ValidationError:  # refused: again, naming the timepoints that may be invited today
                 self._check_window(window, now.date(),
-                                   [t.code for t in _invitable(s, ep, now.date())] or "no timepoint today")
+                                   [t.code for t in invitable(s, ep, now.date())] or "no timepoint today")
             start = now
             if window.opens_on is not None:
                 start = max(now, dt.datetime.combine(window.opens_on, dt.time()))
