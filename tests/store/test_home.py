@@ -252,14 +252,19 @@ def test_a_fresh_link_is_queued_once_and_the_answer_never_reveals_an_address(eng
         rows = s.execute(select(OutboxRow)).scalars().all()
         assert [(r.kind, r.channel, r.status, r.followup_id, r.episode_id) for r in rows] == [
             ("new_link", "email", "queued", None, eid)]
-    clin = Actor("dr.a", "clinician", site)  # a patient without an e-mail address: nothing queued, same answer
+    clin = Actor("dr.a", "clinician", site)
+    _, invitation = access.create_invitation(clin, eid, timepoint="6w", instrument_codes=["odi"], now=T0)
+    access.request_new_link(invitation, client="10.0.0.1", now=T0 + dt.timedelta(hours=2))  # an old visit link
+    with store.transaction() as s:
+        assert len(s.execute(select(OutboxRow).where(OutboxRow.kind == "new_link")).scalars().all()) == 2
+    # a patient without an e-mail address: nothing queued, same answer
     pid2 = store.add_patient(clin, site, {"birth_year": 1980, "sex": "female"},
                              identity={"full_name": "No Mail", "mrn": "M2"})
     eid2 = store.add_episode(clin, pid2, {"diagnosis_code": "M51.16", "levels": "L4-L5", "enrolled_on": "2026-02-01"})
     token2 = _link(store, eid2, T0)
     assert access.request_new_link(token2, client="10.0.0.2", now=T0) is None
     with store.transaction() as s:
-        assert len(s.execute(select(OutboxRow)).scalars().all()) == 1
+        assert len(s.execute(select(OutboxRow)).scalars().all()) == 2
     with pytest.raises(RateLimitError):  # the sign-in throttle's back-off: 5 free attempts per link and address
         for i in range(10):
             access.request_new_link(token2, client="10.0.0.3", now=T0 + dt.timedelta(hours=2, seconds=i / 10))
