@@ -41,6 +41,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import func, inspect, select, table
 
 from spinetrack import clock
+from tests.security.world_followup import add_followup
 from tests.web.conftest import ACCOUNTS, World, login
 from tests.web.test_api import iter_routes
 
@@ -142,6 +143,26 @@ BASELINES: dict[tuple[str, str], Baseline] = {
     ("POST", "/p/home/visit/{invitation_id}"): Baseline("patient", {}),
     ("POST", "/p/home/stop"): Baseline("patient", {}),
     ("POST", "/p/home/leave"): Baseline("patient", {}),
+    # patient page: contact preferences (the hidden "episode" field the page sends), the decision aid
+    ("POST", "/clinic/patients/{patient_id}/contact"): Baseline("clinician", {
+        "channel": "letter", "contact_consent": "yes", "postal_address": "2 Example Road, Exampletown",
+        "opted_out": "no", "episode": "{episode_id}"}),
+    ("POST", "/clinic/patients/{patient_id}/episodes/{episode_id}/decision-aid"): Baseline("clinician", {}),
+    # the coordinator's worklist (on the world's open 6-week visit, tests/security/conftest.add_followup); the
+    # back_* fields are the worklist's filters, which the page's action forms carry back
+    ("POST", "/clinic/followup/{followup_id}/resend"): Baseline("clinician", {
+        "back_site": "{site_id}", "back_timepoint": "6w", "back_status": "due"}),
+    ("POST", "/clinic/followup/{followup_id}/unreachable"): Baseline("clinician", {
+        "back_site": "{site_id}", "back_timepoint": "6w", "back_status": "due"}),
+    ("POST", "/clinic/followup/{followup_id}/answers"): Baseline("clinician", {
+        "source": "phone", "collected_on": _day(0), "nrs_back.pain": "4"}),
+    # admin: a site's schedule (the rows switched on; see test_bad_input_on_every_write_endpoint) and contact
+    ("POST", "/admin/schedules/{site_id}"): Baseline("admin", {
+        "6w.enabled": "on", "6w.window_from_days": "29", "6w.window_to_days": "63", "6w.reminder_offsets": "0, 7",
+        "6w.instruments": "nrs_back", "12m.enabled": "on", "12m.window_from_days": "274",
+        "12m.window_to_days": "547", "12m.reminder_offsets": "0, 7, 14", "12m.instruments": "odi"}),
+    ("POST", "/admin/sites/{site_id}/contact"): Baseline("admin", {
+        "contact_phone": "+44 20 7946 0000", "contact_email": "clinic@example.org"}),
 }
 # Endpoints whose refusal of a bad body may be an authentication answer (no field named): sign-in
 # says only "wrong user name or password", by design; setting a password without its link says so.
@@ -240,7 +261,8 @@ def api_cases(openapi: dict[str, Any], method: str, path: str) -> Iterator[Case]
     yield Case(method, path, "api", "wrong content type", None, None, content_type="text/plain")
 
 
-DATE_FIELDS = ("enrolled_on", "index_date", "performed_on", "occurred_on", "assessed_on", "admitted_on")
+DATE_FIELDS = ("enrolled_on", "index_date", "performed_on", "occurred_on", "assessed_on", "admitted_on",
+               "collected_on")
 
 
 def form_cases(method: str, path: str, body: dict[str, Any]) -> Iterator[Case]:
@@ -275,9 +297,10 @@ def _set(body: dict[str, Any], dotted: str, value: Any) -> dict[str, Any]:
     return out
 
 
-def _path(template: str, world: World, override: dict[str, Any] | None) -> str:
+def _path(template: str, world: World, override: dict[str, Any] | None, followups: dict[str, int]) -> str:
     values = {"patient_id": world.patients["A"], "episode_id": world.episodes["A"],
-              "user_id": world.users["coordinator"], "instrument": "odi", **(override or {})}
+              "user_id": world.users["coordinator"], "instrument": "odi", "followup_id": followups["A"],
+              "site_id": world.sites["A"], **(override or {})}
     return template.format(**values)
 
 
@@ -297,13 +320,18 @@ def _message(response: Any) -> str:
     return " ".join(alerts)
 
 
-def _send(client: TestClient, case: Case, world: World, base: Baseline) -> Any:
-    url = _path(case.path, world, case.path_override)
+def _send(client: TestClient, case: Case, world: World, base: Baseline, followups: dict[str, int]) -> Any:
+    url = _path(case.path, world, case.path_override, followups)
     body = dict(base.body or {})
     if "site_id" in body:
         body["site_id"] = str(world.sites["A"])
+    own = {"{site_id}": str(world.sites["A"]), "{episode_id}": str(world.episodes["A"])}
+    body = {k: own.get(v, v) if isinstance(v, str) else v for k, v in body.items()}
     if case.field is not None and case.path_override is None:
-        body = _set(body, case.field, case.value)
+        if case.kind == "api":
+            body = _set(body, case.field, case.value)
+        else:  # a form's field names are flat, dots and all ("6w.enabled", "nrs_back.pain")
+            body[case.field] = case.value
     headers = {}
     if case.kind == "api":
         if case.content_type:
@@ -342,6 +370,7 @@ def _clients(app: Any, world: World) -> dict[str, TestClient]:
 def test_bad_input_on_every_write_endpoint(app: Any, world: World) -> None:
     """Every bad-input class on every field of every write endpoint: 4xx naming the field, never
     5xx, nothing stored (oracles in the module docstring)."""
+    followups = add_followup(app, world)
     clients = _clients(app, world)
     openapi = app.openapi()
     engine = app.state.engine
@@ -359,7 +388,7 @@ def test_bad_input_on_every_write_endpoint(app: Any, world: World) -> None:
         for case in cases:
             n += 1
             client = clients[base.actor]
-            r = _send(client, case, world, base)
+            r = _send(client, case, world, base, followups)
             what = f"{method} {path} [{case.label}] {case.field or ''}"
             if r.status_code >= 500 or not 400 <= r.status_code < 500:
                 failures.append(f"{what}: {r.status_code}")
@@ -379,3 +408,32 @@ def test_bad_input_on_every_write_endpoint(app: Any, world: World) -> None:
         c.close()
     assert failures == [], f"{len(failures)} of {n} bad requests mishandled:\n" + "\n".join(failures[:80])
     assert n > 400  # every class reached the endpoints (429 requests in December 2026)
+
+
+FOLLOWUP_BASELINES = [k for k in BASELINES if "/followup/" in k[1] or k[1].endswith(("/contact", "/decision-aid"))
+                      or k[1].startswith("/admin/schedules/")]
+
+
+def test_the_follow_up_baselines_are_accepted_as_they_are(app: Any, world: World) -> None:
+    """The follow-up baselines are valid requests (each answers with its redirect, 303), so that a
+    refusal in the test above is about the one field it changed. The decision aid is released
+    after a screening, as the patient page allows it."""
+    followups = add_followup(app, world)
+    clients = _clients(app, world)
+    clients["clinician"].post(f"/clinic/patients/{world.patients['A']}/episodes/{world.episodes['A']}/screening",
+                              data={**NO_FLAGS, "assessed_on": _day(0),
+                                    "csrf_token": clients["clinician"].headers["X-CSRF-Token"]})
+    assert len(FOLLOWUP_BASELINES) == 7
+    # the answers complete the visit, and a complete visit is not marked unreachable: the answers last
+    order = sorted(FOLLOWUP_BASELINES, key=lambda k: k[1].endswith("/answers"))
+    for method, path in order:
+        base = BASELINES[(method, path)]
+        client = clients[base.actor]
+        url = _path(path, world, None, followups)
+        form = {k: {"{site_id}": str(world.sites["A"]), "{episode_id}": str(world.episodes["A"])}.get(v, v)
+                for k, v in (base.body or {}).items()}
+        r = client.request(method, url, data={**form, "csrf_token": client.headers["X-CSRF-Token"]},
+                           follow_redirects=False)
+        assert r.status_code == 303, f"{method} {path}: {r.status_code} {_message(r)[:300]}"
+    for c in clients.values():
+        c.close()

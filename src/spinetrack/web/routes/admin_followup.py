@@ -151,12 +151,17 @@ def _number(text: str) -> Any:
     return int(text) if re.fullmatch(r"-?\d{1,9}", text) else text
 
 
-def _entries(form: FormData) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-    """The enabled timepoints as :func:`set_site_schedule` entries, and every row as typed (for
-    showing the form again)."""
+def _entries(form: FormData) -> tuple[list[dict[str, Any]], list[dict[str, Any]], ValidationError | None]:
+    """The enabled timepoints as :func:`set_site_schedule` entries, every row as typed (for
+    showing the form again), and the refusal of a switch that is neither on nor absent (a
+    timepoint is never dropped from the schedule because its switch held something else)."""
     entries, rows = [], []
+    refused: ValidationError | None = None
     for tp in TIMEPOINTS:
-        enabled = form.get(f"{tp.code}.enabled") == "on"
+        switch = form.get(f"{tp.code}.enabled")
+        enabled = switch == "on"
+        if switch not in (None, "", "on") and refused is None:
+            refused = ValidationError(field=f"schedule.{tp.code}.enabled", value=str(switch)[:40], allowed=["on"])
         lo, hi = str(form.get(f"{tp.code}.window_from_days") or ""), str(form.get(f"{tp.code}.window_to_days") or "")
         offsets = str(form.get(f"{tp.code}.reminder_offsets") or "")
         codes = [c for c in form.getlist(f"{tp.code}.instruments") if isinstance(c, str)]
@@ -168,7 +173,7 @@ def _entries(form: FormData) -> tuple[list[dict[str, Any]], list[dict[str, Any]]
                             "window_to_days": _number(hi),
                             "reminder_offsets": [_number(p) for p in re.split(r"[,\s;]+", offsets) if p.strip()],
                             "instruments": codes})
-    return entries, rows
+    return entries, rows, refused
 
 
 @router.post("/admin/schedules/{site_id}")
@@ -176,8 +181,10 @@ def save_schedule(request: Request, site_id: SiteId, user: Admin, form: FormDep)
     if form.get("reset") == "1":
         set_site_schedule(request.app.state.store, user.actor, site_id, [])
         return RedirectResponse(f"/admin/schedules?site={site_id}&notice=schedule-reset", status_code=303)
-    entries, rows = _entries(form)
+    entries, rows, refused = _entries(form)
     try:
+        if refused is not None:
+            raise refused
         if not entries:
             raise ValidationError(field="schedule", value=[], allowed="at least one timepoint switched on",
                                   reason="to follow the default schedule, use 'Use the default schedule'")

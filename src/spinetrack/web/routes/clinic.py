@@ -549,16 +549,19 @@ def add_invitation(request: Request, patient_id: int, episode_id: int, user: Cli
 
 @router.post("/clinic/patients/{patient_id}/contact")
 def save_contact(request: Request, patient_id: int, user: ClinicStaff, form: FormDep) -> Response:
-    """Record the patient's contact preferences (channel, consent, opt-out, postal address)."""
-    opted = _text(form, "opted_out")
+    """Record the patient's contact preferences (channel, consent, opt-out, postal address).
+    ``episode`` (hidden) is the episode the page showed, shown again when the form is refused."""
     data = {"channel": _text(form, "channel"), "contact_consent": _yes_no(form, "contact_consent"),
             "postal_address": _text(form, "postal_address"),
-            "opted_out": {"yes": True, "no": False}.get(opted or "")}
+            "opted_out": _yes_no(form, "opted_out")}  # yes, no or absent; anything else refused naming it
+    episode = _number(form, "episode")
+    shown = episode if isinstance(episode, int) and 1 <= episode <= 2_147_483_647 else None
     try:
+        if episode is not None and shown is None:
+            raise ValidationError(field="contact.episode", value=str(episode)[:40], allowed="an episode id")
         Outreach(request.app.state.store).set_contact(user.actor, patient_id, data)
     except ValidationError as exc:
-        episode = _number(form, "episode")
-        return _patient_page(request, user, patient_id, episode_id=episode if isinstance(episode, int) else None,
+        return _patient_page(request, user, patient_id, episode_id=shown,
                              status=422, errors={"contact": _error(exc)}, values={"contact": _values(form)})
     return RedirectResponse(f"/clinic/patients/{patient_id}?notice=contact-saved#contact", status_code=303)
 

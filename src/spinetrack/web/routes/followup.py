@@ -28,6 +28,7 @@ from __future__ import annotations
 import csv
 import io
 import math
+import re
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Annotated, Any
 from urllib.parse import urlencode
@@ -77,15 +78,28 @@ def _filters(site: int | None, timepoint: str | None, status: str | None) -> dic
     return {k: v for k, v in {"site": site, "timepoint": timepoint, "status": status}.items() if v not in (None, "")}
 
 
-def _back(form: FormData | None, notice: str) -> str:
-    """The worklist with the filters the action was taken from (hidden ``back_*`` fields)."""
-    keep: dict[str, Any] = {}
-    if form is not None:
-        for key in ("site", "timepoint", "status", "page"):
-            value = form.get(f"back_{key}")
-            if isinstance(value, str) and value.strip() and len(value) <= 20:
-                keep[key] = value.strip()
-    return "/clinic/followup?" + urlencode({**keep, "notice": notice})
+_BACK_FIELDS = {"site": (r"\d{1,10}", "a site id"), "timepoint": (r"[\w-]{1,16}", "a timepoint code"),
+                "status": (r"[a-z]{1,16}", "a worklist status"), "page": (r"\d{1,6}", "a page number")}
+
+
+def _back_filters(form: FormData) -> dict[str, str]:
+    """The worklist filters the action was taken from (hidden ``back_*`` fields), checked before
+    the action is taken: a value that is no filter is refused naming its field."""
+    keep: dict[str, str] = {}
+    for key, (pattern, allowed) in _BACK_FIELDS.items():
+        value = form.get(f"back_{key}")
+        if value is None or (isinstance(value, str) and not value.strip()):
+            continue
+        if not isinstance(value, str) or re.fullmatch(pattern, value.strip()) is None:
+            shown = value[:40] if isinstance(value, str) else value
+            raise ValidationError(field=f"back_{key}", value=shown, allowed=allowed)
+        keep[key] = value.strip()
+    return keep
+
+
+def _back(filters: Mapping[str, str], notice: str) -> str:
+    """The worklist with the filters the action was taken from."""
+    return "/clinic/followup?" + urlencode({**filters, "notice": notice})
 
 
 # ---------------------------------------------------------------------------------- the plot
@@ -230,19 +244,21 @@ def worklist_csv(request: Request, user: WorklistUser, site: SiteQuery = None,
 @router.post("/clinic/followup/{followup_id}/resend")
 def resend(request: Request, followup_id: FollowupId, user: ClinicStaff, form: FormDep) -> Response:
     try:
+        back = _back_filters(form)
         _desk(request).resend(user.actor, followup_id)
     except (ValidationError, ConflictError) as exc:
         return _action_refused(request, user, form, exc)
-    return RedirectResponse(_back(form, "resent"), status_code=303)
+    return RedirectResponse(_back(back, "resent"), status_code=303)
 
 
 @router.post("/clinic/followup/{followup_id}/unreachable")
 def unreachable(request: Request, followup_id: FollowupId, user: ClinicStaff, form: FormDep) -> Response:
     try:
+        back = _back_filters(form)
         _desk(request).mark_unreachable(user.actor, followup_id)
     except (ValidationError, ConflictError) as exc:
         return _action_refused(request, user, form, exc)
-    return RedirectResponse(_back(form, "unreachable"), status_code=303)
+    return RedirectResponse(_back(back, "unreachable"), status_code=303)
 
 
 def _action_refused(request: Request, user: SessionUser, form: FormData, exc: SpinetrackError) -> Response:
