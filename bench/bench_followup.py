@@ -18,8 +18,8 @@ it receives per recipient; the scheduler runs as the real command, ``spinetrack 
 2. **Against the usual way** (``--naive``, 2,000 due messages): the same scheduler with one
    message per transaction (claim, then record: ``send_batch=1``), one message at a time
    (``send_workers=1``; the record of one still overlaps the sending of the next) and a new SMTP
-   connection per message, which is how a job that loops over due rows usually sends; the batched way claims 50
-   per transaction, sends on 8 kept connections and overlaps the database work with the sending.
+   connection per message, which is how a job that loops over due rows usually sends; the batched way claims 25
+   per transaction, sends on 6 kept connections and overlaps the database work with the sending.
    Ratio of messages per second.
 3. **kill -9** (``--kills`` times, ``--crash-due`` due messages): ``spinetrack followup run`` is
    killed with SIGKILL once the server has received a random (seeded) 40-200 more messages;

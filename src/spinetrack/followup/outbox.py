@@ -4,7 +4,7 @@ took it, so a process that dies in between sends it again later; nothing due is 
 
 A batch:
 
-1. **Claim** (one short transaction): up to ``batch`` (50) messages move to ``sending`` with
+1. **Claim** (one short transaction): up to ``batch`` (25) messages move to ``sending`` with
    ``claimed_by`` (host, process id and a run token) and ``claimed_at``. Due are: ``queued``
    messages, ``failed`` ones with attempts left whose retry time has come, and ``sending`` ones
    whose claim is stale — older than the lease (10 minutes), or held by a process of this host
@@ -143,8 +143,8 @@ class Sender:
 
     MAX_ATTEMPTS = 5
     LEASE = dt.timedelta(minutes=10)
-    BATCH = 50
-    WORKERS = 8  # connections sending at once (each thread its own copy of a channel)
+    BATCH = 25
+    WORKERS = 6  # connections sending at once (each thread its own copy of a channel)
     RETRY_AFTER = dt.timedelta(minutes=15)
 
     def __init__(self, store: Store, senders: dict[str, Channel], *, link_base: str, sender_id: str | None = None,
