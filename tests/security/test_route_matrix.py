@@ -50,6 +50,7 @@ from spinetrack.store.home import hash_link_token
 from spinetrack.store.repositories import SYSTEM, Actor
 from spinetrack.store.tables import EpisodeRow, PatientLinkRow, PatientRow, ScreeningAssessmentRow
 from spinetrack.web.app import create_app
+from tests.security.world_followup import add_followup
 from tests.web.conftest import World
 from tests.web.test_api import iter_routes, open_patient_session
 from tests.web.test_role_matrix import MATRIX as API_ROWS
@@ -81,6 +82,8 @@ POLICY: tuple[tuple[frozenset[str], str, str], ...] = (
     (frozenset({"GET", "POST"}), r"/(api/v1/auth/(me|logout)|api/v1/status|logout|account/notices)$", "staff"),
     (frozenset({"GET"}), r"/(clinic/overview|api/v1/aggregates/)", "aggregates"),
     (frozenset({"GET", "POST"}), r"/(clinic|api/v1)/patients/\{patient_id\}/decision-", "clinician"),
+    (frozenset({"POST"}), r"/clinic/patients/\{patient_id\}/episodes/\{episode_id\}/decision-aid$",
+     "clinician"),                                              # releasing the decision aid to the patient
     (frozenset({"GET", "POST"}), r"/(clinic|api/v1)/.*/screening$", "clinician"),
     (frozenset({"GET", "POST", "PUT"}), r"/(api/v1/visit|p)(/|$)", "patient"),
     (frozenset({"GET", "POST"}), r"/admin(/|$)", "admin"),
@@ -125,7 +128,7 @@ def path_params(path: str) -> list[str]:
 #: instrument inside or outside the patient's visit, ``user`` a staff account, ``token`` a fresh
 #: link of the kind the route opens (``LINKS``). A new parameter name fails until it is classified here.
 TARGETS = {"patient_id": "site", "episode_id": "site", "instrument": "visit", "user_id": "user", "token": "token",
-           "invitation_id": "invitation"}
+           "invitation_id": "invitation", "followup_id": "followup", "site_id": "site_record"}
 
 
 @dataclass(frozen=True)
@@ -139,8 +142,10 @@ LINKS = {"/p/h/": "home", "/p/": "invitation", "/set-password/": "password"}
 
 
 def targets_for(path: str, world: World, spare_user: int, fresh_token: Callable[[str], str],
-                invitations: dict[str, int] | None = None) -> Iterator[Target]:
-    """``invitations``: site key → an open visit of that site's episode (``invitation_id``)."""
+                invitations: dict[str, int] | None = None,
+                followups: dict[str, int] | None = None) -> Iterator[Target]:
+    """``invitations``: site key → an open visit of that site's episode (``invitation_id``);
+    ``followups``: site key → that episode's open scheduled visit (``followup_id``)."""
     names = path_params(path)
     kinds = {TARGETS[n] for n in names}
     fixed: dict[str, Any] = {}
@@ -161,6 +166,15 @@ def targets_for(path: str, world: World, spare_user: int, fresh_token: Callable[
         yield Target("own", {**fixed, "invitation_id": invitations["A"]})
         yield Target("other", {**fixed, "invitation_id": invitations["B"]})
         yield Target("unknown", {**fixed, "invitation_id": UNKNOWN_ID})
+    elif "followup" in kinds:
+        assert followups is not None
+        yield Target("own", {**fixed, "followup_id": followups["A"]})
+        yield Target("other", {**fixed, "followup_id": followups["B"]})
+        yield Target("unknown", {**fixed, "followup_id": UNKNOWN_ID})
+    elif "site_record" in kinds:  # a site as the admin manages it: every site is theirs
+        for key in ("A", "B"):
+            yield Target("any", {**fixed, "site_id": world.sites[key]})
+        yield Target("unknown", {**fixed, "site_id": UNKNOWN_ID})
     elif "visit" in kinds:
         yield Target("own", {**fixed, "instrument": "odi"})           # in the world's 6-week visit
         yield Target("other", {**fixed, "instrument": "comi_back"})   # not in it
@@ -196,6 +210,16 @@ FORMS: dict[tuple[str, str], Callable[[str], dict[str, Any]]] = {
         "password": "matrix-password-123"},
     ("POST", "/admin/sites"): lambda actor: {"code": f"SITE-{actor[:3].upper()}", "name": "Matrix site",
                                              "country": "GB"},
+    ("POST", "/clinic/patients/{patient_id}/contact"): lambda actor: {
+        "channel": "letter", "contact_consent": "yes", "postal_address": f"3 {actor} Lane, Exampletown"},
+    ("POST", "/clinic/followup/{followup_id}/answers"): lambda actor: {
+        "source": "paper", "collected_on": TODAY.isoformat(), "nrs_back.pain": "5"},
+    ("POST", "/admin/schedules/{site_id}"): lambda actor: {
+        "6w.enabled": "on", "6w.window_from_days": "29", "6w.window_to_days": "63", "6w.reminder_offsets": "0, 7",
+        "6w.instruments": "nrs_back", "12m.enabled": "on", "12m.window_from_days": "274", "12m.window_to_days": "547",
+        "12m.reminder_offsets": "0", "12m.instruments": "odi"},
+    ("POST", "/admin/sites/{site_id}/contact"): lambda actor: {"contact_phone": "+44 20 7946 0001",
+                                                              "contact_email": "clinic@example.org"},
     ("POST", "/p/q/{instrument}"): lambda actor: {"step": "1", "answer": "1", "action": "save"},
     ("POST", "/p/q/{instrument}/submit"): lambda actor: {"idempotency_key": str(uuid.uuid4())},
 }
@@ -296,6 +320,9 @@ def test_every_route_against_every_actor(app: Any, world: World, client_for: Any
         s.add(ScreeningAssessmentRow(episode_id=world.episodes["A"], assessed_on=clock.today(), assessed_by="setup",
                                      answers={}))
 
+    # the follow-up: an open 6-week visit per site with a letter queued (tests/security/world_followup.py)
+    followups = add_followup(app, world)
+
     with app.state.engine.connect() as c:
         pseudo = dict(c.execute(select(PatientRow.id, PatientRow.pseudo_id)).all())
     secrets_of = {site: (f"Patient {site} Example", f"MRN-{site}-1", pseudo[world.patients[site]])
@@ -317,10 +344,10 @@ def test_every_route_against_every_actor(app: Any, world: World, client_for: Any
         for actor in ACTORS:
             allowed = actor in MEMBERS[group]
             not_found: dict[str, Any] = {}
-            for target in targets_for(path, world, spare_user, fresh_token, invitations):
+            for target in targets_for(path, world, spare_user, fresh_token, invitations, followups):
                 cells += 1
                 url = path.format(**target.values)
-                expected = "forbidden" if not allowed else "allowed" if target.name in ("own", "none") else (
+                expected = "forbidden" if not allowed else "allowed" if target.name in ("own", "none", "any") else (
                     "outside_visit" if "instrument" in target.values else "not_found")
                 client = home if actor == "patient" and path.startswith("/p/home") else clients[actor]
                 if (method, path) in ENDS_SESSION and actor in STAFF:

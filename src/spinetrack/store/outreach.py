@@ -4,7 +4,8 @@ home, the outbox as an admin sees it, and each clinic's contact for patients.
 
 Contact preferences and the decision aid belong to the patient's own site's staff (the decision
 aid to clinicians, after a red-flag screening); the outbox and the clinics' contact to admins,
-who see pseudonymous ids only (the outbox holds no address and no message text). Every read of
+who see no patient data: an outbox row names its site, visit and message, not the patient (no
+pseudonymous id; the outbox holds no address and no message text). Every read of
 patient data and every change is audited; an address is never written to the audit log.
 """
 
@@ -146,8 +147,8 @@ class Outreach:
                                                                                      dict[str, int]]:
         """Every message of the outbox, newest first (admins; no address or content: the outbox
         holds none), filtered by status, channel and site: ``(rows, total, counts per status)``.
-        Each row: the message's fields with the visit's timepoint, the patient's pseudonymous id
-        and the site's code. Audited (one row per read)."""
+        Each row: the message's fields with the visit's timepoint and the site's code (no
+        pseudonymous id: admins see no patient data). Audited (one row per read)."""
         if actor.role not in ("admin", "system"):
             raise PermissionDeniedError("only an admin sees the outbox", role=actor.role)
         if status is not None and status not in OUTBOX_STATUSES:
@@ -157,7 +158,7 @@ class Outreach:
         if not 1 <= limit <= MAX_PAGE_SIZE or offset < 0:
             raise ValidationError(field="limit", value=limit, allowed=f"1 to {MAX_PAGE_SIZE}")
         o = OutboxRow
-        base = (select(o, FollowupRow.timepoint, PatientRow.pseudo_id, SiteRow.code.label("site"))
+        base = (select(o, FollowupRow.timepoint, SiteRow.code.label("site"))
                 .join(EpisodeRow, EpisodeRow.id == o.episode_id)
                 .join(PatientRow, PatientRow.id == EpisodeRow.patient_id)
                 .join(SiteRow, SiteRow.id == PatientRow.site_id)
@@ -178,7 +179,7 @@ class Outreach:
             out = [{**{k: getattr(m, k) for k in ("id", "followup_id", "episode_id", "kind", "sequence", "channel",
                                                    "status", "attempts", "created_at", "due_at", "claimed_at",
                                                    "sent_at", "last_error")},
-                    "timepoint": tp, "pseudo_id": pseudo, "site": site} for m, tp, pseudo, site in rows]
+                    "timepoint": tp, "site": site} for m, tp, site in rows]
             audit.append(s, actor=actor.name, actor_role=actor.role, action="read", entity="outbox",
                          detail={"status": status, "channel": channel, "site_id": site_id, "n": len(out)})
             return out, total, counts

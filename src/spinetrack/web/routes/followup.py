@@ -12,9 +12,10 @@ Routes
 ``POST /clinic/followup/{id}/answers``          store them (all or nothing)
 
 Roles: clinicians and coordinators see and act on their own site's visits, with names; admins
-see every site's visits by pseudonymous id and take no action (no names in the page or the
-CSV); researchers are refused. Every POST carries the session's CSRF token (checked by the
-role dependency) and answers with a redirect (POST/redirect/GET), so a reload repeats nothing.
+and researchers are refused (the README's security model: admins see no patient data, not even
+pseudonymous ids; they have the outbox and the schedules, :mod:`.admin_followup`). Every POST
+carries the session's CSRF token (checked by the role dependency) and answers with a redirect
+(POST/redirect/GET), so a reload repeats nothing.
 
 The CSV has one row per visit: ``pseudo_id``, ``site``, ``timepoint``, ``opens_on``, ``due_on``,
 ``closes_on``, ``status``, ``stop_reason``, ``messages_sent``, ``last_message_status``,
@@ -54,7 +55,7 @@ NOTICES = {"resent": "The message is queued; it goes out with the scheduler's ne
            "unreachable": "The visit is marked unreachable: no more messages go out for it.",
            "answers-saved": "The answers are stored."}
 FollowupId = Annotated[int, Path(ge=1, le=2_147_483_647)]
-WorklistUser = Annotated[SessionUser, Depends(require_roles("clinician", "coordinator", "admin"))]
+WorklistUser = Annotated[SessionUser, Depends(require_roles("clinician", "coordinator"))]
 SiteQuery = Annotated[int | None, Query(ge=1, le=2_147_483_647)]
 
 
