@@ -437,3 +437,40 @@ def test_the_follow_up_baselines_are_accepted_as_they_are(app: Any, world: World
         assert r.status_code == 303, f"{method} {path}: {r.status_code} {_message(r)[:300]}"
     for c in clients.values():
         c.close()
+
+
+def test_every_write_endpoint_refuses_a_request_without_its_csrf_token(app: Any, world: World) -> None:
+    """OWASP ASVS V4.2.2 / V3.5.3 (README: a per-session CSRF token on every form and in the API's
+    header): each signed-in actor's valid request, sent without the token, is refused (401, 403,
+    or a page's redirect to sign in) and stores nothing. Sign-in and the links a patient opens
+    (anonymous actors) carry no session yet and are left out."""
+    followups = add_followup(app, world)
+    clients = _clients(app, world)
+    engine = app.state.engine
+    failures: list[str] = []
+    checked = 0
+    for method, path, _route in write_endpoints(app):
+        base = BASELINES[(method, path)]
+        if base.actor == "anonymous" or (method, path) in SIGN_IN:
+            continue
+        if path.startswith("/p/home"):  # a home session of its own (the route matrix covers it), not the visit's
+            continue
+        checked += 1
+        client = clients[base.actor]
+        token = client.headers.pop("X-CSRF-Token")
+        try:
+            before = _counts(engine)
+            case = Case(method, path, "api" if path.startswith("/api/") else "form", "no CSRF token", None, None)
+            r = _send(client, case, world, base, followups)
+            after = _counts(engine)
+        finally:
+            client.headers["X-CSRF-Token"] = token
+        refused = r.status_code in (401, 403) or (r.status_code == 200 and str(r.url.path) == "/login")
+        if not refused:
+            failures.append(f"{method} {path}: {r.status_code} {str(r.url)[:80]}")
+        if after != before:
+            failures.append(f"{method} {path}: stored {[t for t in after if after[t] != before.get(t)]}")
+    for c in clients.values():
+        c.close()
+    assert failures == [], "\n".join(failures)
+    assert checked >= 30
