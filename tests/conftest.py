@@ -243,7 +243,7 @@ _SLOW_MODULES = frozenset({
     "cli/test_serve.py", "predict/test_decision.py", "predict/test_models.py", "predict/test_profile.py",
     "predict/test_validation.py", "reports/test_report.py", "reports/test_report_literature.py",
     "security/test_bad_input.py", "security/test_route_matrix.py", "synth/test_cohort.py",
-    "synth/test_relative_dates.py",
+    "synth/test_relative_dates.py", "followup/test_crash.py",
 })
 
 

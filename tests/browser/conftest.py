@@ -144,8 +144,10 @@ def start_server(database_url: str, backend: str, workdir: Path, models: Path | 
     for _attempt in range(3):  # a free port can be taken between the probe and the bind: retry
         port = _free_port()
         log_path = workdir / f"serve-{backend}-{port}.log"
+        # the in-process follow-up job stays off: a test that wants the scheduler runs it itself,
+        # so that no visit opens in the middle of another test
         env = {**os.environ, "SPINETRACK_DATABASE_URL": database_url, "SPINETRACK_ENV": "development",
-               "PYTHONUNBUFFERED": "1"}
+               "PYTHONUNBUFFERED": "1", "SPINETRACK_FOLLOWUP_AUTO": "false"}
         if models is not None:
             env["SPINETRACK_MODELS_DIR"] = str(models)
         with log_path.open("wb") as log:

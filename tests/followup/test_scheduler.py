@@ -267,6 +267,13 @@ def test_letters_wait_for_the_print_batch(engine: Engine, store: Store) -> None:
     _run(store, NOW, channel)
     assert [(b.channel, b.status) for b in _outbox(engine, eid)] == [("letter", "queued")]
     assert channel.sent == []
+    # printed (the print batch marks it sent): no reminder letters at +7 or +14 days
+    with engine.begin() as c:
+        c.execute(update(OutboxRow).where(OutboxRow.episode_id == eid).values(status="sent", sent_at=NOW))
+    for day in (7, 14, 21):
+        _run(store, NOW + dt.timedelta(days=day), channel)
+    assert [(b.kind, b.channel) for b in _outbox(engine, eid)] == [("invitation", "letter")]
+    assert _followup(engine, eid, "3m").next_reminder_on is None
 
 
 def test_failed_delivery_is_retried_then_stops(engine: Engine, store: Store) -> None:

@@ -361,7 +361,9 @@ def _message(s: Session, groups: list[Any], configured: set[str] | None, today: 
             waiting = prev is not None and prev[1] in ("queued", "held", "sending", "failed") and not (
                 prev[1] == "failed" and prev[2] >= Sender.MAX_ATTEMPTS)
             channel, held = choose_channel(dict(r._mapping) if r.contact_consent is not None else None, configured)
-            if tp is None or seq >= len(tp.reminder_offsets):
+            if tp is None or seq >= len(tp.reminder_offsets) or (seq > 0 and channel == "letter"):
+                # no reminder by post: a letter patient gets the invitation letter, and the
+                # coordinator's worklist shows the visit as overdue for a phone call
                 next_on, reminders = None, max(seq - 1, 0)
             elif waiting or channel is None:  # look again tomorrow (module docstring)
                 next_on, reminders = (tomorrow if tomorrow <= r.closes_on else None), max(seq - 1, 0)
