@@ -10,7 +10,6 @@ episode may live at once (one per message); opening one never spends it.
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import secrets
 from typing import cast
 
@@ -18,30 +17,16 @@ from sqlalchemy import Table, insert
 from sqlalchemy.orm import Session
 
 from spinetrack.errors import ValidationError
+from spinetrack.store.home import hash_link_token
 from spinetrack.store.tables import PatientLinkRow
 
 __all__ = ["CROCKFORD", "LINK_PURPOSES", "SHORT_CODE_LENGTH", "hash_link_token", "new_patient_link",
-           "normalise_short_code", "opt_out_url", "patient_link_url"]
+           "opt_out_url", "patient_link_url"]
 
 LINK_PURPOSES = ("message", "letter", "manual", "new_link")
 CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"  # Crockford's base 32: no I, L, O, U
 SHORT_CODE_LENGTH = 12
 _LINKS = cast(Table, PatientLinkRow.__table__)
-
-
-def hash_link_token(token: str) -> str:
-    """The stored form of a token (SHA-256, hex). A short code is hashed in its normal form
-    (:func:`normalise_short_code`), so ``abcd-efgh-jkmn`` typed by hand finds ``ABCDEFGHJKMN``."""
-    if len(token) <= SHORT_CODE_LENGTH + 4:  # a short code, perhaps typed with hyphens or spaces
-        token = normalise_short_code(token)
-    return hashlib.sha256(token.encode("utf-8", "surrogatepass")).hexdigest()
-
-
-def normalise_short_code(code: str) -> str:
-    """A typed short code in its stored form: upper case, hyphens and spaces dropped, and the
-    letters Crockford reads as digits (I and L as 1, O as 0) mapped."""
-    out = code.upper().replace("-", "").replace(" ", "")
-    return out.translate(str.maketrans("ILO", "110"))
 
 
 def _short_code() -> str:

@@ -132,8 +132,7 @@ class LinkOpening:
 def hash_link_token(token: str) -> str:
     """The stored form of a home link's token: its SHA-256, a typed short code (letters) first in
     its normal form — upper case, hyphens and spaces dropped, I and L read as 1, O as 0 (Crockford
-    base 32). The same rule as ``followup.links.hash_link_token``, which makes the links (the
-    store cannot import the scheduler, which sits above it)."""
+    base 32). ``followup.links``, which makes the links, hashes them with this function."""
     if len(token) <= 16:
         token = token.upper().replace("-", "").replace(" ", "").translate(str.maketrans("ILO", "110"))
     return hash_token(token)
