@@ -35,6 +35,9 @@ BACKENDS = ("sqlite", "postgresql")
 # the test's dates (taken at import) and the app's dates (taken per request) a day apart. Servers
 # started by the tests inherit it.
 os.environ.setdefault("SPINETRACK_TODAY", dt.date.today().isoformat())
+# No in-process follow-up job in the apps the tests build (each TestClient runs the app's lifespan,
+# and forty clients at once started forty scheduler threads); the tests of the job ask for it.
+os.environ.setdefault("SPINETRACK_FOLLOWUP_AUTO", "false")
 
 
 def _free_port() -> int:

@@ -444,7 +444,7 @@ def test_serve_lifespan_starts_and_stops_the_loop(engine: Engine, db_url: str) -
     from spinetrack.config import Settings
     from spinetrack.web.app import create_app
 
-    app = create_app(Settings(database_url=db_url), engine=engine)
+    app = create_app(Settings(database_url=db_url, followup_auto=True), engine=engine)
     with TestClient(app):
         loop = app.state.followup_loop
         assert loop is not None and loop.interval == dt.timedelta(minutes=5)
