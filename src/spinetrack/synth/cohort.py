@@ -18,11 +18,8 @@ import numpy as np
 from spinetrack.domain.comparisons import FAMILIES
 from spinetrack.domain.diagnosis import DIAGNOSES, Level
 from spinetrack.domain.pathway import TIMEPOINTS
-from spinetrack.instruments.eq5d5l import DEFAULT_VALUE_SET, health_state, index
 from spinetrack.synth import effects as E
 from spinetrack.synth.records import (
-    EQ5D_DIMENSIONS,
-    ODI_ITEM_CODES,
     complication_rows,
     eq5d_from,
     eq5d_noise,
@@ -31,6 +28,7 @@ from spinetrack.synth.records import (
     odi_noise,
     odi_scores,
     procedure_codes,
+    response_row,
 )
 
 __all__ = ["CHUNK_SIZE", "FOLLOWUP", "FOLLOWUP_V3", "Chunk", "ChunkDraws", "Dating", "Draws", "Outcomes",
@@ -474,10 +472,10 @@ def generate_chunk(seed: int, chunk_index: int, first_id: int, n: int, site_ids:
         chunk.findings.extend(imaging_findings(rng, pid, g, [LEVELS[j] for j in lvl_idx]))
         # baseline responses (collected at enrolment)
         base_days: int | None = int(d.enrol_day[i] - index_day[i]) if treated[i] else None
-        _add_response(chunk, pid, "baseline", "odi", enrol_dates[i], base_days, d.odi0_items[i], created_at)
-        _add_response(chunk, pid, "baseline", "nrs_back", enrol_dates[i], base_days, back0[i], created_at)
-        _add_response(chunk, pid, "baseline", "nrs_leg", enrol_dates[i], base_days, leg0[i], created_at)
-        _add_response(chunk, pid, "baseline", "eq5d5l", enrol_dates[i], base_days, d.eq0[i], created_at)
+        base = (enrol_dates[i], base_days)
+        for inst, given in (("odi", d.odi0_items[i]), ("nrs_back", back0[i]), ("nrs_leg", leg0[i]),
+                            ("eq5d5l", d.eq0[i])):
+            chunk.responses.append(response_row(pid, "baseline", inst, *base, given, created_at))
 
     fu = _draw_followup(rng, n)
     fu.update(_draw_followup_v3(seed, chunk_index, n))
@@ -522,7 +520,7 @@ def generate_chunk(seed: int, chunk_index: int, first_id: int, n: int, site_ids:
                         ans = ("date", (index_dates[i] + dt.timedelta(days=r)).isoformat())
                     else:
                         ans = ("neither", None)
-                _add_response(chunk, pid, tp, inst, coll[i], dd, ans, created_at)
+                chunk.responses.append(response_row(pid, tp, inst, coll[i], dd, ans, created_at))
     for tp, _target, _half, insts in FOLLOWUP_V3:  # after the others: their rows keep their order
         z = fu[tp]
         o = real.followup[tp]
@@ -535,7 +533,8 @@ def generate_chunk(seed: int, chunk_index: int, first_id: int, n: int, site_ids:
             answers = {"odi": o["odi_items"][i], "nrs_back": o["back"][i], "nrs_leg": o["leg"][i], "eq5d5l": o["eq"][i],
                        "global_outcome": int(o["glob"][i])}
             for inst in insts:
-                _add_response(chunk, idl[i], tp, inst, coll[i], int(days[i]), answers[inst], created_at)
+                chunk.responses.append(response_row(idl[i], tp, inst, coll[i], int(days[i]), answers[inst],
+                                                    created_at))
     return chunk
 
 
@@ -582,63 +581,3 @@ def _surgical_rows(chunk: Chunk, d: Draws, o: Outcomes, extra: dict[str, np.ndar
         if o.malposition[i] and dating.happened(revised_on):
             chunk.reoperations.append({"episode_id": pid, "performed_on": revised_on, "reason": "implant_malposition",
                                        "levels": levels, "created_at": created_at})
-
-
-def _add_response(chunk: Chunk, episode_id: int, tp: str, inst: str, collected_on: dt.date, days: int | None,
-                  ans: Any,
-                  created_at: dt.datetime) -> None:
-    """Append one response: the answers as given, and the total and detail that the instrument's
-    ``score(answers)`` gives them (``Score.total`` and ``Score.detail()``; tests/synth checks that
-    they agree)."""
-    detail: dict[str, Any] | None = None
-    valid = True
-    if inst == "odi":
-        answers = {code: (None if v < 0 else v) for code, v in zip(ODI_ITEM_CODES, ans, strict=True)}
-        vals = [v for v in ans if v >= 0]
-        n_ans = len(vals)
-        valid = 10 - n_ans <= 2
-        total = sum(vals) / (5 * n_ans) * 100 if valid else None
-        detail = {"n_answered": n_ans} if n_ans < 10 else {}
-        if total is not None:
-            detail["band"] = ("minimal disability" if total <= 20 else "moderate disability" if total <= 40 else
-                              "severe disability" if total <= 60 else "crippled" if total <= 80 else "bed-bound")
-        else:
-            detail["reason"] = f"{10 - n_ans} sections unanswered; at most 2 allowed"
-        version = "2.1a"
-    elif inst in ("nrs_back", "nrs_leg"):
-        answers = {"pain": int(ans)}
-        total = float(ans)
-        version = "1"
-    elif inst == "eq5d5l":
-        dims, vas = ans
-        answers = dict(zip(EQ5D_DIMENSIONS, dims, strict=True))
-        answers["vas"] = vas
-        # EQ5D5L.score(answers): total = index in the default value set (England); same lookup table.
-        total = float(index(np.array([dims]), DEFAULT_VALUE_SET)[0])
-        detail = {"n_answered": 5} if vas is None else {}
-        detail.update({"health_state": health_state(dims), "vas": vas, "value_set": DEFAULT_VALUE_SET})
-        version = "5L"
-    elif inst == "global_outcome":
-        answers = {"outcome": ans}
-        total = float(ans)
-        detail = {"n_answered": 1, "band": "good" if ans <= 2 else "poor"}  # satisfaction not generated
-        version = "1"
-    else:  # return_to_activity: ans = None for "not yet", else ("days", n), ("date", iso) or ("neither", None)
-        if ans is None:
-            answers, total, detail = {"returned": 0}, None, {"n_answered": 1, "band": "not yet", "returned": False}
-        elif ans[0] == "days":
-            answers, total = {"returned": 1, "days": ans[1]}, float(ans[1])
-            detail = {"n_answered": 2, "band": "returned", "returned": True}
-        elif ans[0] == "date":
-            answers, total = {"returned": 1, "date": ans[1]}, None
-            detail = {"n_answered": 2, "band": "returned", "returned": True, "date": ans[1]}
-        else:
-            answers, total = {"returned": 1}, None
-            detail = {"n_answered": 1, "band": "returned", "returned": True}
-        version = "1"
-    chunk.responses.append({
-        "episode_id": episode_id, "timepoint": tp, "instrument": inst, "instrument_version": version,
-        "collected_on": collected_on, "days_from_index": days, "answers": answers, "score": total,
-        "score_detail": detail or None, "valid": valid, "source": "synthetic", "idempotency_key": None,
-        "created_at": created_at,
-    })

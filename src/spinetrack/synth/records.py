@@ -7,10 +7,12 @@ random generator passed in); :mod:`spinetrack.synth.cohort` turns them into rows
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
 import numpy as np
 
+from spinetrack.instruments.eq5d5l import DEFAULT_VALUE_SET, health_state, index
 from spinetrack.instruments.eq5d5l import DIMENSIONS as EQ5D_DIMENSIONS
 from spinetrack.instruments.odi import ITEM_CODES as ODI_ITEM_CODES
 
@@ -26,6 +28,7 @@ __all__ = [
     "odi_noise",
     "odi_scores",
     "procedure_codes",
+    "response_row",
 ]
 
 ODI_ITEM_OFFSET = np.array([0.3, -0.6, 0.6, 0.1, 0.2, 0.3, -0.2, -0.1, 0.0, -0.6])  # synthetic item difficulty
@@ -133,3 +136,62 @@ def imaging_findings(rng: np.random.Generator, pid: int, group: str, levels: lis
     elif u[0] < 0.5:
         out.append(row(main, "disc_degeneration", pfirrmann="II" if u[1] < 0.5 else "III"))
     return out
+
+
+def response_row(episode_id: int, tp: str, inst: str, collected_on: dt.date, days: int | None, ans: Any,
+                 created_at: dt.datetime) -> dict[str, Any]:
+    """One response row: the answers as given, and the total and detail that the instrument's
+    ``score(answers)`` gives them (``Score.total`` and ``Score.detail()``; tests/synth checks that
+    they agree)."""
+    detail: dict[str, Any] | None = None
+    valid = True
+    if inst == "odi":
+        answers = {code: (None if v < 0 else v) for code, v in zip(ODI_ITEM_CODES, ans, strict=True)}
+        vals = [v for v in ans if v >= 0]
+        n_ans = len(vals)
+        valid = 10 - n_ans <= 2
+        total = sum(vals) / (5 * n_ans) * 100 if valid else None
+        detail = {"n_answered": n_ans} if n_ans < 10 else {}
+        if total is not None:
+            detail["band"] = ("minimal disability" if total <= 20 else "moderate disability" if total <= 40 else
+                              "severe disability" if total <= 60 else "crippled" if total <= 80 else "bed-bound")
+        else:
+            detail["reason"] = f"{10 - n_ans} sections unanswered; at most 2 allowed"
+        version = "2.1a"
+    elif inst in ("nrs_back", "nrs_leg"):
+        answers = {"pain": int(ans)}
+        total = float(ans)
+        version = "1"
+    elif inst == "eq5d5l":
+        dims, vas = ans
+        answers = dict(zip(EQ5D_DIMENSIONS, dims, strict=True))
+        answers["vas"] = vas
+        # EQ5D5L.score(answers): total = index in the default value set (England); same lookup table.
+        total = float(index(np.array([dims]), DEFAULT_VALUE_SET)[0])
+        detail = {"n_answered": 5} if vas is None else {}
+        detail.update({"health_state": health_state(dims), "vas": vas, "value_set": DEFAULT_VALUE_SET})
+        version = "5L"
+    elif inst == "global_outcome":
+        answers = {"outcome": ans}
+        total = float(ans)
+        detail = {"n_answered": 1, "band": "good" if ans <= 2 else "poor"}  # satisfaction not generated
+        version = "1"
+    else:  # return_to_activity: ans = None for "not yet", else ("days", n), ("date", iso) or ("neither", None)
+        if ans is None:
+            answers, total, detail = {"returned": 0}, None, {"n_answered": 1, "band": "not yet", "returned": False}
+        elif ans[0] == "days":
+            answers, total = {"returned": 1, "days": ans[1]}, float(ans[1])
+            detail = {"n_answered": 2, "band": "returned", "returned": True}
+        elif ans[0] == "date":
+            answers, total = {"returned": 1, "date": ans[1]}, None
+            detail = {"n_answered": 2, "band": "returned", "returned": True, "date": ans[1]}
+        else:
+            answers, total = {"returned": 1}, None
+            detail = {"n_answered": 1, "band": "returned", "returned": True}
+        version = "1"
+    return {
+        "episode_id": episode_id, "timepoint": tp, "instrument": inst, "instrument_version": version,
+        "collected_on": collected_on, "days_from_index": days, "answers": answers, "score": total,
+        "score_detail": detail or None, "valid": valid, "source": "synthetic", "idempotency_key": None,
+        "created_at": created_at,
+    }
