@@ -43,6 +43,8 @@ __all__ = [
     "TIMEPOINTS",
     "AsaGrade",
     "ComplicationRecord",
+    "EpisodeEnd",
+    "EpisodeEndReason",
     "EpisodeRecord",
     "PatientRecord",
     "ProcedureRecord",
@@ -54,6 +56,7 @@ __all__ = [
     "Timepoint",
     "TreatmentArm",
     "WorkStatus",
+    "check_episode_end",
     "check_response_timing",
     "get_timepoint",
 ]
@@ -102,6 +105,52 @@ class TreatmentArm(enum.Enum):
     @property
     def is_surgical(self) -> bool:
         return self is not TreatmentArm.CONSERVATIVE
+
+
+class EpisodeEndReason(enum.Enum):
+    """Why an episode's follow-up ended. spinetrack's own short list for stopping the follow-up
+    scheduler, not a clinical or registry standard; ``other`` covers the rest (no free text)."""
+
+    DIED = "died"
+    WITHDREW = "withdrew"
+    MOVED_AWAY = "moved_away"
+    CARE_TRANSFERRED = "care_transferred"
+    OTHER = "other"
+
+    @property
+    def label(self) -> str:
+        return _END_LABELS[self]
+
+
+_END_LABELS = {
+    EpisodeEndReason.DIED: "the patient died",
+    EpisodeEndReason.WITHDREW: "the patient withdrew from follow-up",
+    EpisodeEndReason.MOVED_AWAY: "the patient moved away",
+    EpisodeEndReason.CARE_TRANSFERRED: "care transferred elsewhere",
+    EpisodeEndReason.OTHER: "other reason",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class EpisodeEnd:
+    """The end of an episode's follow-up: the date and why (:func:`check_episode_end`)."""
+
+    ended_on: dt.date
+    reason: EpisodeEndReason
+
+
+def check_episode_end(ended_on: Any, reason: Any, *, enrolled_on: dt.date) -> EpisodeEnd:
+    """Validate the end of an episode's follow-up: ``episode.ended_on`` a date from the
+    enrolment date to today; ``episode.end_reason`` one of :class:`EpisodeEndReason`."""
+    why = coerce_enum(EpisodeEndReason, reason, "episode.end_reason")
+    if ended_on is None or ended_on == "":
+        raise ValidationError(field="episode.ended_on", value=None, allowed="a date, from the enrolment date to today")
+    day = _date(ended_on, "episode.ended_on")
+    assert day is not None
+    if day < enrolled_on:
+        raise ValidationError(field="episode.ended_on", value=day.isoformat(),
+                              allowed=f"on or after the enrolment date {enrolled_on.isoformat()}, up to today")
+    return EpisodeEnd(day, why)
 
 
 @dataclass(frozen=True, slots=True)

@@ -15,7 +15,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, cast
 
-from sqlalchemy import Engine, Row, Table, bindparam, func, insert, select
+from sqlalchemy import Engine, Row, Table, bindparam, func, insert, select, update
 from sqlalchemy.exc import DataError, IntegrityError
 from sqlalchemy.orm import Session
 
@@ -25,6 +25,7 @@ from spinetrack.domain import check_text
 from spinetrack.domain.diagnosis import format_levels, get_diagnosis, parse_levels
 from spinetrack.domain.pathway import (
     ComplicationRecord,
+    EpisodeEnd,
     EpisodeRecord,
     PatientRecord,
     ProcedureRecord,
@@ -33,6 +34,7 @@ from spinetrack.domain.pathway import (
     ReoperationRecord,
     Timepoint,
     TreatmentArm,
+    check_episode_end,
 )
 from spinetrack.domain.procedure import ProcedureFamily
 from spinetrack.errors import ConflictError, InputError, NotFoundError, PermissionDeniedError, ValidationError
@@ -42,7 +44,9 @@ from spinetrack.store.session import make_session_factory
 from spinetrack.store.tables import (
     ComplicationRow,
     EpisodeRow,
+    FollowupRow,
     ImagingFindingRow,
+    OutboxRow,
     PatientIdentityRow,
     PatientRow,
     ProcedureRow,
@@ -132,6 +136,11 @@ def validate_identity(identity: Mapping[str, Any]) -> dict[str, Any]:
     return out
 
 
+
+
+def _rowcount(result: Any) -> int:
+    """Rows an UPDATE matched (``CursorResult.rowcount``; never negative)."""
+    return max(int(getattr(result, "rowcount", 0) or 0), 0)
 
 
 def _row_dict(row: Any, exclude: tuple[str, ...] = ()) -> dict[str, Any]:
@@ -271,6 +280,60 @@ class Store:
             audit.append(s, actor=actor.name, actor_role=actor.role, action="create", entity="episode",
                          entity_id=row.id, patient_id=patient_id)
             return row.id
+
+    def end_episode(self, actor: Actor, episode_id: int, *, ended_on: Any, reason: Any,
+                    undo: bool = False) -> EpisodeEnd | None:
+        """Record that an episode's follow-up ended (clinic staff of the patient's site, or
+        ``system``): ``episodes.ended_on`` / ``end_reason`` (:func:`check_episode_end`: a date from
+        enrolment to today, a reason of :class:`~spinetrack.domain.pathway.EpisodeEndReason`).
+        In the same transaction its pending and open visits become ``stopped`` (``episode_ended``)
+        and their unsent messages (queued, held, failed) ``cancelled``, so nothing more goes out
+        even before the scheduler's next run. An episode already ended is a conflict.
+
+        ``undo=True`` takes back an end recorded by mistake (``ended_on`` and ``reason`` are then
+        ignored): the visits it stopped are ``open`` again (``pending`` if they never opened) and
+        the scheduler's next run carries on (it misses those whose window has closed meanwhile);
+        cancelled messages stay cancelled. Audited either way (``update`` ``episode``)."""
+        if actor.role not in (*SITE_ROLES, "system"):
+            raise PermissionDeniedError(f"role {actor.role!r} may not end an episode's follow-up", role=actor.role)
+        now = utcnow()
+        with self.transaction() as s:
+            ep = self._episode(s, episode_id, actor)
+            if undo:
+                if ep.ended_on is None:
+                    raise ConflictError("this episode's follow-up has not ended", field="episode.ended_on")
+                detail: dict[str, Any] = {"undo": "end", "was_ended_on": ep.ended_on.isoformat(),
+                                          "was_reason": ep.end_reason}
+                ep.ended_on, ep.end_reason = None, None
+                stopped = (FollowupRow.episode_id == ep.id, FollowupRow.status == "stopped",
+                           FollowupRow.stop_reason == "episode_ended")
+                reopened = s.execute(update(FollowupRow).where(*stopped, FollowupRow.invitation_id.is_not(None))
+                                     .values(status="open", stop_reason=None, next_reminder_on=now.date(),
+                                             updated_at=now))
+                pending = s.execute(update(FollowupRow).where(*stopped, FollowupRow.invitation_id.is_(None))
+                                    .values(status="pending", stop_reason=None, updated_at=now))
+                detail["followups_restored"] = _rowcount(reopened) + _rowcount(pending)
+                audit.append(s, actor=actor.name, actor_role=actor.role, action="update", entity="episode",
+                             entity_id=ep.id, patient_id=ep.patient_id, detail=detail)
+                return None
+            end = check_episode_end(ended_on, reason, enrolled_on=ep.enrolled_on)
+            if ep.ended_on is not None:
+                raise ConflictError(f"this episode's follow-up already ended on {ep.ended_on.isoformat()} "
+                                    f"({ep.end_reason}); undo that first to record another end",
+                                    field="episode.ended_on")
+            ep.ended_on, ep.end_reason = end.ended_on, end.reason.value
+            ids = list(s.execute(update(FollowupRow).where(
+                FollowupRow.episode_id == ep.id, FollowupRow.status.in_(("pending", "open")))
+                .values(status="stopped", stop_reason="episode_ended", next_reminder_on=None, updated_at=now)
+                .returning(FollowupRow.id)).scalars())
+            cancelled = _rowcount(s.execute(update(OutboxRow).where(
+                OutboxRow.followup_id.in_(ids), OutboxRow.status.in_(("queued", "held", "failed")))
+                .values(status="cancelled"))) if ids else 0
+            audit.append(s, actor=actor.name, actor_role=actor.role, action="update", entity="episode",
+                         entity_id=ep.id, patient_id=ep.patient_id,
+                         detail={"ended_on": end.ended_on.isoformat(), "end_reason": end.reason.value,
+                                 "followups_stopped": len(ids), "messages_cancelled": cancelled})
+            return end
 
     @staticmethod
     def _patient(s: Session, patient_id: int, actor: Actor) -> PatientRow:
