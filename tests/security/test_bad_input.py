@@ -106,6 +106,7 @@ BASELINES: dict[tuple[str, str], Baseline] = {
         "instrument": "nrs_back", "timepoint": "6w", "collected_on": _day(0), "answers": {"nrs_back": 3}}),
     ("POST", "/api/v1/episodes/{episode_id}/screening"): Baseline("clinician", {
         **NO_FLAGS, "assessed_on": _day(0), "imaging_concordant": "yes"}),
+    ("POST", "/api/v1/episodes/{episode_id}/end"): Baseline("clinician", {"ended_on": _day(0), "reason": "withdrew"}),
     ("PUT", "/api/v1/visit/drafts/{instrument}"): Baseline("patient", {"answers": {"pain_intensity": 1}}),
     ("POST", "/api/v1/visit/responses"): Baseline("patient", {"instrument": "odi", "answers": ODI}),
     # forms
@@ -123,6 +124,8 @@ BASELINES: dict[tuple[str, str], Baseline] = {
         "timepoint": "3m", "instruments": "odi"}),
     ("POST", "/clinic/patients/{patient_id}/episodes/{episode_id}/screening"): Baseline("clinician", {
         **NO_FLAGS, "assessed_on": _day(0)}),
+    ("POST", "/clinic/patients/{patient_id}/episodes/{episode_id}/end"): Baseline("clinician", {
+        "ended_on": _day(0), "end_reason": "moved_away"}),
     ("POST", "/admin/users"): Baseline("admin", {
         "username": "new.user", "display_name": "New User", "role": "clinician", "site_id": "{site_id}"}),
     ("POST", "/admin/users/{user_id}/deactivate"): Baseline("admin", {}),
@@ -262,7 +265,7 @@ def api_cases(openapi: dict[str, Any], method: str, path: str) -> Iterator[Case]
 
 
 DATE_FIELDS = ("enrolled_on", "index_date", "performed_on", "occurred_on", "assessed_on", "admitted_on",
-               "collected_on")
+               "collected_on", "ended_on")
 
 
 def form_cases(method: str, path: str, body: dict[str, Any]) -> Iterator[Case]:

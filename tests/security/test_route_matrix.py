@@ -220,14 +220,26 @@ FORMS: dict[tuple[str, str], Callable[[str], dict[str, Any]]] = {
         "12m.reminder_offsets": "0", "12m.instruments": "odi"},
     ("POST", "/admin/sites/{site_id}/contact"): lambda actor: {"contact_phone": "+44 20 7946 0001",
                                                               "contact_email": "clinic@example.org"},
+    # ending an episode's follow-up: a reason the store refuses (422) after its access check, so that the
+    # world's episode goes on for the routes after it (tests/store/test_end_episode.py ends one)
+    ("POST", "/clinic/patients/{patient_id}/episodes/{episode_id}/end"): lambda actor: {
+        "ended_on": TODAY.isoformat(), "end_reason": "not_a_reason"},
     ("POST", "/p/q/{instrument}"): lambda actor: {"step": "1", "answer": "1", "action": "save"},
     ("POST", "/p/q/{instrument}/submit"): lambda actor: {"idempotency_key": str(uuid.uuid4())},
+}
+
+
+#: API bodies that differ from tests/web/test_role_matrix.py's (which ends the episode for real)
+JSON_BODIES: dict[tuple[str, str], dict[str, Any]] = {
+    ("POST", "/api/v1/episodes/{episode_id}/end"): {"ended_on": TODAY.isoformat(), "reason": "not_a_reason"},
 }
 
 
 def request_kwargs(method: str, path: str, actor: str) -> dict[str, Any]:
     if (method, path) in FORMS:
         return {"data": FORMS[(method, path)](actor)}
+    if (method, path) in JSON_BODIES:
+        return {"json": JSON_BODIES[(method, path)]}
     row = API_ROWS.get((method, path))
     if row is None:
         return {}

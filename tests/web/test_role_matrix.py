@@ -109,6 +109,9 @@ MATRIX: dict[tuple[str, str], Row] = {
     ("POST", f"{V1}/visit/responses"): Row(VISIT_WRITE, lambda role: {"instrument": "nrs_back", "answers": {"pain": 5}},
                                            headers={"Idempotency-Key": "matrix-visit"}),
     ("GET", f"{V1}/visit/trajectory"): Row(VISIT_READ),
+    # ending the episode's follow-up runs last but one: the clinician ends it, the coordinator then finds it ended
+    ("POST", f"{V1}/episodes/{{episode_id}}/end"): Row((401, 200, 409, 404, 403, 403, 401, 401), lambda role: {
+        "ended_on": TODAY.isoformat(), "reason": "withdrew"}),
     ("POST", f"{V1}/auth/logout"): Row(LOGOUT, patient_data=False),
 }
 

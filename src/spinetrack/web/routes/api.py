@@ -86,6 +86,7 @@ from spinetrack.web.schemas import (
     VisitResponseCreate,
     VisitSubmissionPublic,
 )
+from spinetrack.web.schemas.records import EpisodeEndCreate
 from spinetrack.web.security import PATIENT_COOKIE, check_csrf
 
 __all__ = ["router"]
@@ -195,6 +196,17 @@ def create_episode(patient_id: PatientId, body: EpisodeCreate, user: ClinicStaff
 
 @router.get(f"{V1}/episodes/{{episode_id}}", response_model=EpisodePublic, tags=["episodes"], responses=_ERRORS)
 def get_episode(episode_id: EpisodeId, user: ClinicStaff, store: StoreDep) -> EpisodePublic:
+    return EpisodePublic.model_validate(store.get_episode(user.actor, episode_id))
+
+
+@router.post(f"{V1}/episodes/{{episode_id}}/end", response_model=EpisodePublic, tags=["episodes"],
+             responses={**_ERRORS, 409: {"model": ProblemPublic, "description": "The episode has ended already"}})
+def end_episode(episode_id: EpisodeId, body: EpisodeEndCreate, user: ClinicStaff, store: StoreDep) -> EpisodePublic:
+    """End the episode's follow-up (the patient died, withdrew, moved away, care moved elsewhere,
+    other): no more invitations or reminders; its open and pending visits are stopped and their
+    unsent messages cancelled at once. Answers the episode with ``ended_on`` and ``end_reason``."""
+    d = body.data()
+    store.end_episode(user.actor, episode_id, ended_on=d.get("ended_on"), reason=d.get("reason"))
     return EpisodePublic.model_validate(store.get_episode(user.actor, episode_id))
 
 

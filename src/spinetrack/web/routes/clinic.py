@@ -83,7 +83,7 @@ from spinetrack.domain import (
     WorkStatus,
 )
 from spinetrack.domain.comparisons import APPROACHES
-from spinetrack.domain.pathway import EpisodeRecord, PatientRecord
+from spinetrack.domain.pathway import EpisodeEndReason, EpisodeRecord, PatientRecord
 from spinetrack.domain.screening import (
     ANSWER_FIELDS,
     CANDIDACY_FIELDS,
@@ -365,7 +365,9 @@ NOTICES = {
     "link-shown": ("ok", "The questionnaire link was created and shown once; if it was lost, create another."),
     "contact-saved": ("ok", "Contact preferences saved."),
     "aid-released": ("ok", "The decision aid is released: the patient sees it on their home page."),
+    "episode-ended": ("ok", "Follow-up ended for this episode: no more invitations or reminders are sent."),
 }
+END_REASONS = [(r.value, r.label) for r in EpisodeEndReason]
 NEW_LINK_COOKIE = "st_new_link"  # the link just created, carried once across the redirect
 NEW_LINK_SECONDS = 300
 
@@ -454,6 +456,7 @@ def _patient_page(request: Request, user: SessionUser, patient_id: int, *, episo
         "band_min_n": band.min_n, "score_format": plots.SCORE_FORMAT,
         "errors": errors or {}, "values": values or {}, "new_link": new_link, "notice": notice_pair,
         "today": clock.today().isoformat(), "diagnoses_by_code": DIAGNOSES, "screening": screening,
+        "end_reasons": END_REASONS, "end_labels": dict(END_REASONS),
         **SCREENING_FORM, **_vocabularies()}, status=status)
 
 
@@ -564,6 +567,22 @@ def save_contact(request: Request, patient_id: int, user: ClinicStaff, form: For
         return _patient_page(request, user, patient_id, episode_id=shown,
                              status=422, errors={"contact": _error(exc)}, values={"contact": _values(form)})
     return RedirectResponse(f"/clinic/patients/{patient_id}?notice=contact-saved#contact", status_code=303)
+
+
+@router.post("/clinic/patients/{patient_id}/episodes/{episode_id}/end")
+def end_episode(request: Request, patient_id: int, episode_id: int, user: ClinicStaff, form: FormDep,
+                store: StoreDep) -> Response:
+    """End the episode's follow-up (date and reason), then show the page again (POST/redirect/GET):
+    its visits stop and their unsent messages are cancelled (:meth:`Store.end_episode`)."""
+    _check_episode(request, user, patient_id, episode_id)
+    try:
+        store.end_episode(user.actor, episode_id, ended_on=_text(form, "ended_on"), reason=_text(form, "end_reason"))
+    except (ValidationError, ConflictError) as exc:
+        return _patient_page(request, user, patient_id, episode_id=episode_id,
+                             status=409 if isinstance(exc, ConflictError) else 422,
+                             errors={"end": _error(exc)}, values={"end": _values(form)})
+    return RedirectResponse(
+        f"/clinic/patients/{patient_id}?episode={episode_id}&notice=episode-ended#followup", status_code=303)
 
 
 @router.post("/clinic/patients/{patient_id}/episodes/{episode_id}/decision-aid")

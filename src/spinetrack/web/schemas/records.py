@@ -17,7 +17,7 @@ from spinetrack.domain.diagnosis import (
     MeyerdingGrade,
     PfirrmannGrade,
 )
-from spinetrack.domain.pathway import AsaGrade, Sex, SmokingStatus, TreatmentArm, WorkStatus
+from spinetrack.domain.pathway import AsaGrade, EpisodeEndReason, Sex, SmokingStatus, TreatmentArm, WorkStatus
 from spinetrack.domain.procedure import CATALOGUE, ConservativeOption, ProcedureFamily
 from spinetrack.web.schemas._base import (
     LEVELS,
@@ -39,6 +39,7 @@ __all__ = [
     "ComplicationPublic",
     "ComplicationsPublic",
     "EpisodeCreate",
+    "EpisodeEndCreate",
     "EpisodePublic",
     "EpisodesPublic",
     "IdentityCreate",
@@ -209,8 +210,23 @@ class EpisodePublic(_Public):
     treatment_family: str | None
     enrolled_on: dt.date
     index_date: dt.date | None
+    ended_on: dt.date | None = Field(None, description="The day the episode's follow-up ended (none: it goes on).")
+    end_reason: str | None = Field(None, json_schema_extra={"enum": [*_values(EpisodeEndReason), None]},
+                                   description="Why it ended (spinetrack's own list, not a clinical standard).")
     created_at: dt.datetime | None
     imaging_findings: list[ImagingFindingPublic] = Field([])  # pydantic copies the default per instance
+
+
+class EpisodeEndCreate(_Create):
+    """The end of an episode's follow-up: the scheduler invites and reminds no more for it, its
+    open and pending visits stop and their unsent messages are cancelled."""
+
+    model_config = _requires("ended_on", "reason")
+    _prefix = "episode"
+
+    ended_on: Date = Field(None, description="The day follow-up ended (required): from enrolment to today.")
+    reason: Annotated[Any, _enum(EpisodeEndReason)] = Field(
+        None, description="Why (required): spinetrack's own short list, not a clinical standard.")
 
 
 class EpisodesPublic(_Public):
