@@ -126,6 +126,7 @@ BASELINES: dict[tuple[str, str], Baseline] = {
         **NO_FLAGS, "assessed_on": _day(0)}),
     ("POST", "/clinic/patients/{patient_id}/episodes/{episode_id}/end"): Baseline("clinician", {
         "ended_on": _day(0), "end_reason": "moved_away"}),
+    ("POST", "/clinic/patients/{patient_id}/episodes/{episode_id}/end/undo"): Baseline("clinician", {}),
     ("POST", "/admin/users"): Baseline("admin", {
         "username": "new.user", "display_name": "New User", "role": "clinician", "site_id": "{site_id}"}),
     ("POST", "/admin/users/{user_id}/deactivate"): Baseline("admin", {}),

@@ -15,7 +15,7 @@ from spinetrack.domain.pathway import EpisodeEndReason
 from spinetrack.errors import ConflictError, NotFoundError, PermissionDeniedError, ValidationError
 from spinetrack.followup import run
 from spinetrack.store.repositories import SYSTEM, Actor, Store
-from spinetrack.store.tables import AuditRow, EpisodeRow, FollowupRow, OutboxRow
+from spinetrack.store.tables import AuditRow, EpisodeRow, FollowupRow, OutboxRow, PatientIdentityRow
 
 TODAY = clock.today()  # the domain's "not in the future" is the app's today (SPINETRACK_TODAY in tests)
 NOW = dt.datetime.combine(TODAY, dt.time(9, 0))
@@ -34,7 +34,6 @@ class World:
                                 identity={"full_name": "Eve Example", "mrn": None, "email": "eve@example.org",
                                           "phone": None})
         with store.transaction() as s:  # contact consent: the scheduler queues (holds) her messages
-            from spinetrack.store.tables import PatientIdentityRow
             ident = s.get(PatientIdentityRow, pid)
             assert ident is not None
             ident.contact_consent, ident.channel = True, "email"

@@ -55,6 +55,14 @@ def test_the_patient_page_ends_an_episodes_follow_up(app: Any, world: World, cli
     assert again.status_code == 409 and "already ended" in again.text
     assert _ended(app, eid) == (TODAY, "care_transferred")
 
+    # undo (recorded by mistake): the form is offered again; a second undo is a conflict
+    undo = f"{url}/undo"
+    assert f'action="{undo}"' in shown
+    r = c.post(undo, data={"csrf_token": c.headers["X-CSRF-Token"]}, follow_redirects=False)
+    assert r.status_code == 303 and _ended(app, eid) == (None, None)
+    assert "End follow-up for this episode" in c.get(r.headers["location"]).text
+    assert c.post(undo, data={"csrf_token": c.headers["X-CSRF-Token"]}, follow_redirects=False).status_code == 409
+
     other = client_for("other_clinician")  # site B's clinician: site A's episode is not found
     assert other.post(url, data={**form, "csrf_token": other.headers["X-CSRF-Token"]},
                       follow_redirects=False).status_code == 404

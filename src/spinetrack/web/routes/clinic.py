@@ -366,6 +366,7 @@ NOTICES = {
     "contact-saved": ("ok", "Contact preferences saved."),
     "aid-released": ("ok", "The decision aid is released: the patient sees it on their home page."),
     "episode-ended": ("ok", "Follow-up ended for this episode: no more invitations or reminders are sent."),
+    "episode-end-undone": ("ok", "The end of follow-up was taken back: the scheduler carries on with the visits."),
 }
 END_REASONS = [(r.value, r.label) for r in EpisodeEndReason]
 NEW_LINK_COOKIE = "st_new_link"  # the link just created, carried once across the redirect
@@ -583,6 +584,19 @@ def end_episode(request: Request, patient_id: int, episode_id: int, user: Clinic
                              errors={"end": _error(exc)}, values={"end": _values(form)})
     return RedirectResponse(
         f"/clinic/patients/{patient_id}?episode={episode_id}&notice=episode-ended#followup", status_code=303)
+
+
+@router.post("/clinic/patients/{patient_id}/episodes/{episode_id}/end/undo")
+def undo_episode_end(request: Request, patient_id: int, episode_id: int, user: ClinicStaff, store: StoreDep
+                     ) -> Response:
+    """Take back an end of follow-up recorded by mistake: the visits it stopped go on."""
+    _check_episode(request, user, patient_id, episode_id)
+    try:
+        store.end_episode(user.actor, episode_id, ended_on=None, reason=None, undo=True)
+    except ConflictError as exc:
+        return _patient_page(request, user, patient_id, episode_id=episode_id, status=409, errors={"end": _error(exc)})
+    return RedirectResponse(
+        f"/clinic/patients/{patient_id}?episode={episode_id}&notice=episode-end-undone#followup", status_code=303)
 
 
 @router.post("/clinic/patients/{patient_id}/episodes/{episode_id}/decision-aid")
