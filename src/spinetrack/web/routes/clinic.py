@@ -48,7 +48,6 @@ each timepoint's target day. The MCID line is the patient's baseline − the ins
 
 from __future__ import annotations
 
-import datetime as dt
 import logging
 import math
 import re
@@ -57,35 +56,14 @@ from urllib.parse import urlencode
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import RedirectResponse, Response
-from starlette.datastructures import FormData
 
 from spinetrack import clock, instruments
 from spinetrack.domain import (
-    CATALOGUE,
     DIAGNOSES,
-    ICD10CM_EDITION,
-    AsaGrade,
-    CentralStenosisGrade,
-    ClavienDindo,
-    ComplicationCategory,
-    ConservativeOption,
     DiagnosisGroup,
-    FindingKind,
-    HerniationMorphology,
-    HerniationZone,
-    Level,
-    MeyerdingGrade,
-    PfirrmannGrade,
-    ProcedureFamily,
-    Sex,
-    SmokingStatus,
-    TreatmentArm,
-    WorkStatus,
 )
-from spinetrack.domain.comparisons import APPROACHES
 from spinetrack.domain.pathway import EpisodeEndReason, EpisodeRecord, PatientRecord
 from spinetrack.domain.screening import (
-    ANSWER_FIELDS,
     CANDIDACY_FIELDS,
     LABELS,
     QUESTIONS,
@@ -102,13 +80,30 @@ from spinetrack.store.queries import (
     TIMELINE_INSTRUMENTS,
     TREATMENTS,
     OutcomeTable,
-    Queries,
     TimelinePoint,
 )
 from spinetrack.store.repositories import validate_identity
 from spinetrack.store.worklist import FollowupDesk
 from spinetrack.web import plots
 from spinetrack.web.deps import AccessDep, ClinicStaff, StoreDep, require_roles
+from spinetrack.web.routes.clinic_forms import (
+    FormDep,
+    _complication_data,
+    _episode_data,
+    _error,
+    _identity_data,
+    _list,
+    _number,
+    _patient_data,
+    _procedure_data,
+    _queries,
+    _render,
+    _screening_data,
+    _text,
+    _values,
+    _vocabularies,
+    _yes_no,
+)
 
 __all__ = ["router"]
 
@@ -116,180 +111,9 @@ router = APIRouter(include_in_schema=False)
 log = logging.getLogger("spinetrack.web.clinic")
 
 PAGE_SIZE = 25
-N_FINDINGS = 3  # imaging-finding rows on the forms (a row is used when its kind is chosen)
-GRADE_FIELDS = ("morphology", "zone", "pfirrmann", "stenosis_grade", "meyerding")
 
 OverviewUser = Annotated[SessionUser, Depends(require_roles("clinician", "coordinator", "researcher"))]
 Clinician = Annotated[SessionUser, Depends(require_roles("clinician"))]
-
-
-async def _form(request: Request) -> FormData:
-    return await request.form()
-
-
-FormDep = Annotated[FormData, Depends(_form)]
-
-
-def _queries(request: Request) -> Queries:
-    return Queries(request.app.state.store)
-
-
-def _render(request: Request, name: str, context: dict[str, Any], status: int = 200) -> Response:
-    templates = request.app.state.templates
-    response: Response = templates.TemplateResponse(request, name, context, status_code=status)
-    return response
-
-
-# ---------------------------------------------------------------------------------- form parsing
-
-
-def _text(form: FormData, name: str) -> str | None:
-    value = form.get(name)
-    if not isinstance(value, str):
-        return None
-    return value.strip() or None
-
-
-def _number(form: FormData, name: str) -> Any:
-    """A number from a form field: int or float; empty → None; anything else is passed on as
-    text so that the domain refuses it naming the field ("not a number")."""
-    value = _text(form, name)
-    if value is None:
-        return None
-    if re.fullmatch(r"[+-]?\d{1,15}", value):
-        return int(value)
-    try:
-        number = float(value.replace(",", ".")) if re.fullmatch(r"[+-]?\d*[.,]?\d+(e[+-]?\d+)?", value, re.I) else None
-    except ValueError:  # pragma: no cover - the pattern admits only parseable text
-        number = None
-    return number if number is not None and math.isfinite(number) else value
-
-
-def _yes_no(form: FormData, name: str) -> Any:
-    value = _text(form, name)
-    return {None: None, "yes": True, "no": False}.get(value, value)
-
-
-def _list(form: FormData, name: str) -> list[str]:
-    return [v.strip() for v in form.getlist(name) if isinstance(v, str) and v.strip()]
-
-
-def _values(form: FormData) -> dict[str, Any]:
-    """The submitted form for re-display: single values as text, repeated fields as lists."""
-    out: dict[str, Any] = {}
-    for key in form:
-        if key == "csrf_token":
-            continue
-        items = [v for v in form.getlist(key) if isinstance(v, str)]
-        out[key] = items if len(items) > 1 or key in ("levels", "conservative_care", "instruments") else (
-            items[0] if items else "")
-    return out
-
-
-def _identity_data(form: FormData) -> dict[str, Any]:
-    return {name: _text(form, name) for name in ("full_name", "mrn", "email", "phone")}
-
-
-def _patient_data(form: FormData) -> dict[str, Any]:
-    return {
-        "birth_year": _number(form, "birth_year"), "sex": _text(form, "sex"), "bmi": _number(form, "bmi"),
-        "smoking": _text(form, "smoking"), "diabetes": _yes_no(form, "diabetes"),
-        "asa_grade": _number(form, "asa_grade"), "work_status": _text(form, "work_status"),
-        "symptom_duration_weeks": _number(form, "symptom_duration_weeks"),
-        "prior_spine_surgery": _yes_no(form, "prior_spine_surgery"),
-    }
-
-
-def _episode_data(form: FormData, today: dt.date) -> dict[str, Any]:
-    findings = []
-    for i in range(N_FINDINGS):
-        kind = _text(form, f"finding{i}_kind")
-        if kind is None:
-            continue
-        finding: dict[str, Any] = {"level": _text(form, f"finding{i}_level"), "kind": kind}
-        for name in GRADE_FIELDS:
-            value = _text(form, f"finding{i}_{name}")
-            if value is not None:
-                finding[name] = value
-        findings.append(finding)
-    return {
-        "diagnosis_code": _text(form, "diagnosis_code"), "levels": _list(form, "levels"),
-        "imaging_findings": findings, "conservative_care": _list(form, "conservative_care"),
-        "conservative_care_weeks": _number(form, "conservative_care_weeks"),
-        "treatment": _text(form, "treatment"), "treatment_family": _text(form, "treatment_family"),
-        "enrolled_on": _text(form, "enrolled_on") or today.isoformat(), "index_date": _text(form, "index_date"),
-    }
-
-
-def _procedure_data(form: FormData) -> dict[str, Any]:
-    return {
-        "procedure_code": _text(form, "procedure_code"), "performed_on": _text(form, "performed_on"),
-        "levels": _list(form, "levels"), "incision_mm": _number(form, "incision_mm"),
-        "ebl_ml": _number(form, "ebl_ml"), "op_time_min": _number(form, "op_time_min"),
-        "fluoro_s": _number(form, "fluoro_s"), "fluoro_dose_mgy": _number(form, "fluoro_dose_mgy"),
-        "los_days": _number(form, "los_days"), "transfusion": _yes_no(form, "transfusion"),
-    }
-
-
-def _complication_data(form: FormData) -> dict[str, Any]:
-    return {"category": _text(form, "category"), "clavien_dindo": _text(form, "clavien_dindo"),
-            "occurred_on": _text(form, "occurred_on"), "detail": _text(form, "detail")}
-
-
-def _screening_data(form: FormData) -> dict[str, Any]:
-    """The screening form: one radio group per question (yes / no / unknown; none chosen →
-    unknown) and the assessment date (empty → today, set by the store)."""
-    return {**{name: _text(form, name) for name in ANSWER_FIELDS}, "assessed_on": _text(form, "assessed_on")}
-
-
-def input_name(field: str | None) -> str | None:
-    """The form input a store field name points at: ``patient.bmi`` → ``bmi``,
-    ``episode.imaging_findings[1].zone`` → ``finding1_zone``, ``invitation.instruments`` →
-    ``instruments``."""
-    if not field:
-        return None
-    m = re.fullmatch(r"episode\.imaging_findings\[(\d+)\]\.(\w+)", field)
-    if m:
-        return f"finding{m.group(1)}_{m.group(2)}"
-    if field.startswith("episode.imaging_findings"):
-        return "finding0_level"
-    return field.rsplit(".", 1)[-1]
-
-
-def _error(exc: SpinetrackError) -> dict[str, Any]:
-    field = getattr(exc, "field", None)
-    message = str(exc)
-    if field and not message.startswith(field):
-        message = f"{field}: {message}"
-    return {"message": message, "field": field, "input": input_name(field)}
-
-
-def _vocabularies() -> dict[str, Any]:
-    """Choices of the clinical forms, from the domain vocabularies."""
-    vocab = {
-        "diagnoses": sorted(DIAGNOSES.values(), key=lambda d: d.code), "icd_edition": ICD10CM_EDITION,
-        "diagnosis_groups": [g.value for g in DiagnosisGroup], "levels": [lvl.value for lvl in Level],
-        "sexes": [s.value for s in Sex], "smoking": [s.value for s in SmokingStatus],
-        "asa_grades": [int(a) for a in AsaGrade], "work_statuses": [w.value for w in WorkStatus],
-        "treatments": [t.value for t in TreatmentArm], "families": [f.value for f in ProcedureFamily],
-        "conservative_options": [o.value for o in ConservativeOption],
-        "finding_kinds": [k.value for k in FindingKind], "n_findings": N_FINDINGS,
-        "grades": {"morphology": [m.value for m in HerniationMorphology], "zone": [z.value for z in HerniationZone],
-                   "pfirrmann": [p.value for p in PfirrmannGrade],
-                   "stenosis_grade": [g.value for g in CentralStenosisGrade],
-                   "meyerding": [g.value for g in MeyerdingGrade]},
-        "catalogue": list(CATALOGUE.values()),
-        "complication_categories": [c.value for c in ComplicationCategory],
-        "clavien_dindo": [g.value for g in ClavienDindo],
-        "instruments": [(i.definition.code, i.definition.title) for i in instruments.all()],
-        "default_instruments": list(instruments.listed(instruments.Listing.VISIT_DEFAULT)),
-        "approaches": list(APPROACHES),
-        "arm_labels": plots.ARM_LABELS,
-    }
-    return {**vocab, "vocab": vocab}
-
-
-# ---------------------------------------------------------------------------------- patient list
 
 
 @router.get("/clinic")
