@@ -14,7 +14,7 @@ PIP    := $(BIN)/python -m pip --disable-pip-version-check --quiet
 DEMO_PATIENTS ?= 2000
 DEMO_SEED     ?= 7
 
-.PHONY: run test test-fast lint bench lock clean
+.PHONY: run test test-fast lint bench lock clean i18n-extract i18n-update i18n-compile
 
 # Two workers (pytest-xdist), each test file whole on one worker (loadfile): a module's fixtures (100
 # synthetic cohorts in test_coverage, a snapshot, a loaded store) are built once, not once per worker.
@@ -63,6 +63,31 @@ bench: $(VENV)/.test-installed
 	$(BIN)/python bench/bench_web_load.py
 	$(BIN)/python bench/bench_analyze.py --spark-sizes --no-sensitivity
 	$(BIN)/python bench/truth.py
+
+# Translations (gettext catalogs with Babel; spinetrack/i18n.py and CONTRIBUTING.md): extract each
+# domain's strings to its .pot, merge them into each language's .po, compile the .po to .mo (optional:
+# the app reads a .po directly when no newer .mo exists). I18N_DOMAINS=patient limits to one domain.
+LOCALE       := src/spinetrack/locale
+I18N_DOMAINS ?= patient questionnaires decision staff
+I18N_LANGS   ?= es
+
+i18n-extract: $(VENV)/.run-installed
+	@for d in $(I18N_DOMAINS); do \
+	  $(BIN)/pybabel -q extract -F $(LOCALE)/$$d.cfg -k lazy_gettext --no-location --sort-output \
+	    --project spinetrack --copyright-holder "the spinetrack authors" -o $(LOCALE)/$$d.pot src/spinetrack || exit 1; \
+	done
+
+i18n-update: i18n-extract
+	@for d in $(I18N_DOMAINS); do for l in $(I18N_LANGS); do \
+	  if [ -f $(LOCALE)/$$l/LC_MESSAGES/$$d.po ]; then \
+	    $(BIN)/pybabel -q update -D $$d -i $(LOCALE)/$$d.pot -d $(LOCALE) -l $$l --no-fuzzy-matching --omit-header || exit 1; \
+	  else $(BIN)/pybabel -q init -D $$d -i $(LOCALE)/$$d.pot -d $(LOCALE) -l $$l || exit 1; fi; \
+	done; done
+
+i18n-compile: $(VENV)/.run-installed
+	@for d in $(I18N_DOMAINS); do for l in $(I18N_LANGS); do \
+	  $(BIN)/pybabel -q compile -D $$d -d $(LOCALE) -l $$l --use-fuzzy || exit 1; \
+	done; done
 
 # Regenerate the constraints file from a fresh resolution of pyproject's lower bounds.
 lock:

@@ -27,6 +27,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     String,
     Text,
@@ -42,6 +43,8 @@ __all__ = [
     "AuditRow",
     "Base",
     "ComplicationRow",
+    "CorrectionRow",
+    "DecisionPreferenceRow",
     "EpisodeRow",
     "FollowupRow",
     "ImagingFindingRow",
@@ -58,12 +61,14 @@ __all__ = [
     "ReadmissionRow",
     "ReoperationRow",
     "ResponseDraftRow",
+    "RolePolicyRow",
     "ScreeningAssessmentRow",
     "SiteRow",
     "SiteScheduleRow",
     "TimepointRow",
     "UserRow",
     "WebSessionRow",
+    "WordingPackRow",
 ]
 
 NAMING = {
@@ -99,6 +104,9 @@ class SiteRow(Base):
     # how patients reach the clinic (shown on the patient home and in every message)
     contact_phone: Mapped[str | None] = mapped_column(String(40))
     contact_email: Mapped[str | None] = mapped_column(String(200))
+    # the clinic's logo on the patient pages and messages (PNG or SVG, at most 20 kB; issue 19)
+    logo: Mapped[bytes | None] = mapped_column(LargeBinary)
+    logo_type: Mapped[str | None] = mapped_column(String(32))  # image/png, image/svg+xml
 
 
 class UserRow(Base):
@@ -115,6 +123,23 @@ class UserRow(Base):
     created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
     demo: Mapped[bool] = mapped_column(Boolean, default=False)  # a demo login (refused in production)
     last_login_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
+    # two-factor sign-in (TOTP, RFC 6238): the shared secret (base32), when it was confirmed, and
+    # the last time step accepted (a code is never accepted twice)
+    totp_secret: Mapped[str | None] = mapped_column(String(64))
+    totp_enabled_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
+    totp_last_step: Mapped[int | None] = mapped_column(Integer)
+
+
+class RolePolicyRow(Base):
+    """What an admin requires of a role's sign-in (no row: the defaults, no two-factor)."""
+
+    __tablename__ = "role_policies"
+    __table_args__ = (CheckConstraint("role IN ('clinician','coordinator','researcher','admin')", name="role"),)
+
+    role: Mapped[str] = mapped_column(String(16), primary_key=True)
+    require_two_factor: Mapped[bool] = mapped_column(Boolean, default=False)
+    updated_by: Mapped[str] = mapped_column(String(64))
+    updated_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
 
 
 class PatientRow(Base):
@@ -206,6 +231,8 @@ class ProcedureRow(Base):
         CheckConstraint("fluoro_s IS NULL OR fluoro_s >= 0", name="fluoro_s"),
         CheckConstraint("fluoro_dose_mgy IS NULL OR fluoro_dose_mgy >= 0", name="fluoro_dose"),
         CheckConstraint("los_days IS NULL OR los_days >= 0", name="los"),
+        CheckConstraint(f"converted_to_open IS NULL OR converted_to_open = false OR approach = '{Approach.MIS.value}'",
+                        name="conversion"),
         Index("ix_procedures_episode", "episode_id"),
     )
 
@@ -226,6 +253,8 @@ class ProcedureRow(Base):
     los_days: Mapped[float | None] = mapped_column(Float)
     transfusion: Mapped[bool | None] = mapped_column(Boolean)
     created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+    # an MIS procedure converted to open during the operation (analysed as MIS: intention to treat)
+    converted_to_open: Mapped[bool | None] = mapped_column(Boolean)
 
 
 class ComplicationRow(Base):
@@ -353,7 +382,8 @@ class PatientIdentityRow(Base):
     """Identifying details, kept apart from clinical data (read only by the patient's own site)."""
 
     __tablename__ = "patient_identities"
-    __table_args__ = (UniqueConstraint("site_id", "mrn", name="uq_patient_identities_site_mrn"),)
+    __table_args__ = (UniqueConstraint("site_id", "mrn", name="uq_patient_identities_site_mrn"),
+                      CheckConstraint("language IS NULL OR language IN ('en','es')", name="language"))
 
     patient_id: Mapped[int] = mapped_column(ForeignKey("patients.id", ondelete="CASCADE"), primary_key=True)
     site_id: Mapped[int] = mapped_column(ForeignKey("sites.id"))
@@ -368,6 +398,8 @@ class PatientIdentityRow(Base):
     channel: Mapped[str | None] = mapped_column(String(8))  # email, sms, letter, none
     contact_consent: Mapped[bool | None] = mapped_column(Boolean)
     opted_out_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
+    # the patient's language for pages and messages (spinetrack.i18n.LANGUAGES); None: the browser's
+    language: Mapped[str | None] = mapped_column(String(8))
 
 
 class WebSessionRow(Base):
@@ -572,3 +604,58 @@ class PatientHomeSessionRow(Base):
     last_seen_at: Mapped[dt.datetime] = mapped_column(DateTime)
     expires_at: Mapped[dt.datetime] = mapped_column(DateTime)
     revoked: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+class WordingPackRow(Base):
+    """A site's licensed instrument wording, uploaded by an admin (:mod:`spinetrack.instruments.wording`
+    validates ``content``). Several packs may be installed (one per instrument and language, say);
+    for an instrument and a language the newest active pack that words it is used. Never exported."""
+
+    __tablename__ = "wording_packs"
+    __table_args__ = (UniqueConstraint("sha256", name="uq_wording_packs_sha256"),
+                      Index("ix_wording_packs_language", "language", "active"))
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    language: Mapped[str] = mapped_column(String(16))  # as in the pack: "es", "en-GB"
+    licence: Mapped[str] = mapped_column(Text)
+    content: Mapped[dict[str, Any]] = mapped_column(JSON)  # the validated pack, as uploaded
+    sha256: Mapped[str] = mapped_column(String(64))
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    uploaded_by: Mapped[str] = mapped_column(String(64))
+    uploaded_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+
+
+class CorrectionRow(Base):
+    """A correction of a stored value, with its reason: the old value is kept here (and in the
+    audit entry), the record holds the new one. Append-only."""
+
+    __tablename__ = "corrections"
+    __table_args__ = (Index("ix_corrections_entity", "entity", "entity_id"),
+                      Index("ix_corrections_patient", "patient_id"))
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    entity: Mapped[str] = mapped_column(String(32))  # procedure, complication, readmission, reoperation, ...
+    entity_id: Mapped[int] = mapped_column(Integer)
+    patient_id: Mapped[int] = mapped_column(ForeignKey("patients.id", ondelete="CASCADE"))
+    field: Mapped[str] = mapped_column(String(64))
+    old_value: Mapped[Any] = mapped_column(JSON, nullable=True)
+    new_value: Mapped[Any] = mapped_column(JSON, nullable=True)
+    reason: Mapped[str] = mapped_column(Text)
+    corrected_by: Mapped[str] = mapped_column(String(64))
+    corrected_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+
+
+class DecisionPreferenceRow(Base):
+    """What matters most to the patient, weighed in the decision aid (IPDAS values clarification):
+    ``weights`` maps each factor of :data:`spinetrack.predict.preferences.FACTORS` to 0-4. Append-only:
+    the newest per episode is the current one."""
+
+    __tablename__ = "decision_preferences"
+    __table_args__ = (Index("ix_decision_preferences_episode", "episode_id", "recorded_at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    episode_id: Mapped[int] = mapped_column(ForeignKey("episodes.id", ondelete="CASCADE"))
+    weights: Mapped[dict[str, Any]] = mapped_column(JSON)
+    recorded_by: Mapped[str] = mapped_column(String(64))  # "patient", or the clinician's user name
+    recorded_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)

@@ -27,7 +27,7 @@ from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 from sqlalchemy import Engine
 
-from spinetrack import __version__
+from spinetrack import __version__, i18n
 from spinetrack.config import Settings
 from spinetrack.domain import check_text_tree
 from spinetrack.errors import ConfigurationError, ValidationError
@@ -37,6 +37,7 @@ from spinetrack.store.session import make_engine
 from spinetrack.web import fastpath
 from spinetrack.web.errors import install_error_handlers
 from spinetrack.web.headers import CSP, SecurityHeadersMiddleware
+from spinetrack.web.locale import LocaleMiddleware
 from spinetrack.web.logredact import install_log_redaction, uvicorn_log_config
 
 __all__ = ["CSP", "MAX_ID", "create_app", "uvicorn_options"]
@@ -156,10 +157,12 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
     app.state.access.patient_access_days = settings.patient_access_days
     templates = Jinja2Templates(directory=str(_HERE / "templates"))
     templates.env.globals.update(version=__version__)
+    i18n.install_jinja(templates.env)
     app.state.templates = templates
     install_error_handlers(app)
 
     install_log_redaction()
+    app.add_middleware(LocaleMiddleware)
     app.add_middleware(SecurityHeadersMiddleware)
 
     app.mount("/static", StaticFiles(directory=str(_HERE / "static")), name="static")
@@ -174,6 +177,7 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
     def healthz() -> dict[str, str]:
         return {"status": "ok"}
 
+    from spinetrack.web import locale
     from spinetrack.web.routes import (
         admin,
         admin_followup,
@@ -187,7 +191,7 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
     )
 
     # /p/home before /p/{token}; /clinic/followup before the clinic pages
-    for module in (auth, api, patient_home, patient, followup, clinic, admin, admin_followup, decision):
+    for module in (auth, api, patient_home, patient, followup, clinic, admin, admin_followup, decision, locale):
         app.include_router(module.router, dependencies=[Depends(_bounded_ids), Depends(_form_text)])
     fastpath.install(app.router.routes)  # the PROM submission, answered ahead of its documented route
     return app
