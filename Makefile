@@ -68,7 +68,7 @@ bench: $(VENV)/.test-installed
 # domain's strings to its .pot, merge them into each language's .po, compile the .po to .mo (optional:
 # the app reads a .po directly when no newer .mo exists). I18N_DOMAINS=patient limits to one domain.
 LOCALE       := src/spinetrack/locale
-I18N_DOMAINS ?= patient questionnaires decision staff
+I18N_DOMAINS ?= patient messages questionnaires decision staff
 I18N_LANGS   ?= es
 
 i18n-extract: $(VENV)/.run-installed

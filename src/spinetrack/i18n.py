@@ -4,7 +4,8 @@ spinetrack speaks English (the source language of every message) and Spanish. Th
 live in ``spinetrack/locale/<lang>/LC_MESSAGES/<domain>.po``, one per *domain* (the part of the
 application whose strings it holds):
 
-``patient``         the patient pages, the messages and letters, the error pages
+``patient``         the patient pages, the error pages
+``messages``        the e-mail and SMS messages and the printed letters a patient receives
 ``questionnaires``  the wording of spinetrack's own questionnaires, the neutral labels of the
                     licensed ones, the names of the visits
 ``decision``        the decision aid (page and PDF)
@@ -69,8 +70,8 @@ LANGUAGES: tuple[str, ...] = ("en", "es")
 DEFAULT_LANGUAGE = "en"
 LANGUAGE_NAMES: dict[str, str] = {"en": "English", "es": "Español"}
 """Each language in its own words (the language switch shows these, never translated)."""
-DOMAINS: tuple[str, ...] = ("patient", "questionnaires", "decision", "staff")
-PATIENT_DOMAINS: tuple[str, ...] = ("patient", "questionnaires", "decision")
+DOMAINS: tuple[str, ...] = ("patient", "messages", "questionnaires", "decision", "staff")
+PATIENT_DOMAINS: tuple[str, ...] = ("patient", "messages", "questionnaires", "decision")
 """The domains whose every string must be translated (checked by the catalog test)."""
 
 _current: contextvars.ContextVar[str] = contextvars.ContextVar("spinetrack_locale", default=DEFAULT_LANGUAGE)
