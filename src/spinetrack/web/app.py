@@ -185,13 +185,14 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
         auth,
         clinic,
         decision,
+        enrol,
         followup,
         patient,
         patient_home,
     )
 
     # /p/home before /p/{token}; /clinic/followup before the clinic pages
-    for module in (auth, api, patient_home, patient, followup, clinic, admin, admin_followup, decision, locale):
+    for module in (auth, api, patient_home, patient, followup, enrol, clinic, admin, admin_followup, decision, locale):
         app.include_router(module.router, dependencies=[Depends(_bounded_ids), Depends(_form_text)])
     fastpath.install(app.router.routes)  # the PROM submission, answered ahead of its documented route
     return app

@@ -1,4 +1,4 @@
-"""Clinician pages: the patient list, enrolment, one patient's page (record, procedure,
+"""Clinician pages: the patient list, one patient's page (record, procedure,
 complications, invitations, PROM timeline against the cohort) and the clinic overview.
 
 Thin by design: each handler parses the form, calls the store (:class:`Store`,
@@ -10,7 +10,6 @@ allowed: 0 to 20000 mL``), and the input is marked ``aria-invalid``.
 Routes
 ------
 ``GET  /clinic``                                         patient list (search, filters, pages)
-``GET  /clinic/enrol``, ``POST /clinic/enrol``            enrol a patient with a first episode
 ``GET  /clinic/patients/{id}``                            the patient page (``?episode=`` picks the timeline)
 ``POST /clinic/patients/{id}/episodes``                   add an episode
 ``POST /clinic/patients/{id}/episodes/{eid}/procedure``   record the procedure
@@ -62,7 +61,7 @@ from spinetrack.domain import (
     DIAGNOSES,
     DiagnosisGroup,
 )
-from spinetrack.domain.pathway import EpisodeEndReason, EpisodeRecord, PatientRecord
+from spinetrack.domain.pathway import EpisodeEndReason
 from spinetrack.domain.screening import (
     CANDIDACY_FIELDS,
     LABELS,
@@ -70,7 +69,7 @@ from spinetrack.domain.screening import (
     RED_FLAG_FIELDS,
     Answer,
 )
-from spinetrack.errors import ConflictError, NotFoundError, SpinetrackError, ValidationError
+from spinetrack.errors import ConflictError, NotFoundError, ValidationError
 from spinetrack.instruments import thresholds
 from spinetrack.store import screening as screening_store
 from spinetrack.store.access import SessionUser
@@ -82,7 +81,6 @@ from spinetrack.store.queries import (
     OutcomeTable,
     TimelinePoint,
 )
-from spinetrack.store.repositories import validate_identity
 from spinetrack.store.worklist import FollowupDesk
 from spinetrack.web import plots
 from spinetrack.web.deps import AccessDep, ClinicStaff, StoreDep, require_roles
@@ -91,10 +89,8 @@ from spinetrack.web.routes.clinic_forms import (
     _complication_data,
     _episode_data,
     _error,
-    _identity_data,
     _list,
     _number,
-    _patient_data,
     _procedure_data,
     _queries,
     _render,
@@ -140,39 +136,6 @@ def patient_list(request: Request, user: ClinicStaff, access: AccessDep,
         "user": user, "items": result["items"], "total": result["total"], "page": page, "pages": pages,
         "prev_url": link(page - 1) if page > 1 else None, "next_url": link(page + 1) if page < pages else None,
         "filters": filters, **_vocabularies()})
-
-
-# ---------------------------------------------------------------------------------- enrolment
-
-
-@router.get("/clinic/enrol")
-def enrol_form(request: Request, user: ClinicStaff) -> Response:
-    return _render(request, "clinic/enrol.html", {
-        "user": user, "values": {"enrolled_on": clock.today().isoformat()}, "error": None, **_vocabularies()})
-
-
-@router.post("/clinic/enrol")
-def enrol_submit(request: Request, user: ClinicStaff, form: FormDep, store: StoreDep) -> Response:
-    """Enrol a patient with identity and a first episode. Everything is validated before
-    anything is stored (identity, patient, then episode); the patient and identity are stored in
-    one transaction, the episode in the next. Should the episode still fail (a database
-    refusal), the patient page says so and offers the episode form."""
-    identity, patient = _identity_data(form), _patient_data(form)
-    episode = _episode_data(form, clock.today())
-    try:
-        validate_identity(identity)
-        PatientRecord.create({**patient, "pseudo_id": "ST-CHECK"})
-        EpisodeRecord.create(episode)
-        pid = store.add_patient(user.actor, user.site_id or 0, patient, identity=identity)
-    except (ValidationError, ConflictError) as exc:
-        return _render(request, "clinic/enrol.html", {
-            "user": user, "values": _values(form), "error": _error(exc), **_vocabularies()}, status=422)
-    try:
-        eid = store.add_episode(user.actor, pid, episode)
-    except SpinetrackError:
-        log.exception("episode of new patient %s not stored", pid)
-        return RedirectResponse(f"/clinic/patients/{pid}?notice=episode-not-saved", status_code=303)
-    return RedirectResponse(f"/clinic/patients/{pid}?episode={eid}&notice=enrolled", status_code=303)
 
 
 # ---------------------------------------------------------------------------------- patient page
