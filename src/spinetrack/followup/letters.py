@@ -5,7 +5,10 @@ A page has the clinic's name and contact, the patient's name and postal address 
 envelope shows it (DIN 5008 form B: 20 mm from the left, 45 mm from the top, 85 × 45 mm), the
 visit's window, and the link to the patient's home as a QR code and as a short address to type
 (a 12-character code, :func:`~spinetrack.followup.links.new_patient_link` with ``short=True``).
-Like every message it names no diagnosis, procedure, score or questionnaire.
+Like every message it names no diagnosis, procedure, score or questionnaire, and it is in the
+patient's language (``patient_identities.language``, else English; the ``messages`` catalog). The
+clinic's logo is printed above its name when the site has a PNG logo (``sites.logo``; an SVG logo
+is shown on the web pages only, the letter then carries the name alone).
 
 :func:`print_letters` is ``spinetrack followup letters --out FILE.pdf``: it takes the letters the
 scheduler queued (``outbox.channel = 'letter'``) whose visit is still open, gives each a short
@@ -20,6 +23,7 @@ read nothing but the ``data:`` URLs of the QR images; the QR codes are made by `
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
 import html
 import os
@@ -32,9 +36,11 @@ from typing import Any, cast
 
 from sqlalchemy import Table, and_, exists, or_, select, update
 
+from spinetrack import i18n
 from spinetrack.domain.pathway import get_timepoint
 from spinetrack.followup.links import new_patient_link, opt_out_url, patient_link_url
 from spinetrack.followup.messages import format_date
+from spinetrack.i18n import gettext as _
 from spinetrack.reports.pdf import ReportDependencyError
 from spinetrack.store import audit
 from spinetrack.store.repositories import Store
@@ -79,6 +85,8 @@ class LetterItem:
     closes_on: dt.date | None
     link: str
     opt_out_link: str
+    language: str | None = None  # the patient's (None: English)
+    clinic_logo_png: bytes | None = None  # the site's logo when it is a PNG
 
 
 @dataclass
@@ -118,6 +126,7 @@ body { margin: 0; font-family: "DejaVu Sans", sans-serif; font-size: 10.5pt; lin
 .letter:last-child { page-break-after: auto; }
 .clinic { position: absolute; top: 15mm; right: 20mm; width: 75mm; text-align: right; font-size: 9.5pt; }
 .clinic strong { font-size: 11pt; display: block; }
+.clinic img { display: block; margin: 0 0 2mm auto; max-width: 60mm; max-height: 14mm; }
 .address { position: absolute; top: 45mm; left: 20mm; width: 85mm; height: 45mm; font-size: 11pt;
            white-space: pre-line; overflow: hidden; }
 .printed { position: absolute; top: 98mm; right: 20mm; font-size: 9.5pt; }
@@ -132,25 +141,54 @@ p { margin: 0 0 3mm 0; }
 
 
 def _page(item: LetterItem, printed_on: dt.date) -> str:
+    with i18n.use_locale(item.language):
+        return _page_in_locale(item, printed_on)
+
+
+def _html(template: str, **values: str) -> str:
+    """A translated sentence as HTML: the sentence and each value escaped, then put together."""
+    return html.escape(template) % {k: html.escape(v) for k, v in values.items()}
+
+
+def _page_in_locale(item: LetterItem, printed_on: dt.date) -> str:
     e = html.escape
-    visit = f" ({e(item.timepoint_label)})" if item.timepoint_label else ""
     if item.kind == "new_link":
-        heading, lead = "Your new link", "Here is the new link to your page that you asked for."
+        heading, lead = _("Your new link"), e(_("Here is the new link to your page that you asked for."))
     else:
-        heading = "A short questionnaire about your back"
-        when = (f"between {format_date(item.opens_on)} and {format_date(item.closes_on)}"
-                if item.opens_on and item.closes_on else f"by {format_date(item.closes_on)}" if item.closes_on else "")
-        lead = (f"{e(item.clinic_name)} would like to know how you are getting on. A short questionnaire about "
-                f"your back is ready for you{visit}. Please answer it {when}.")
-        if item.kind == "reminder":
-            heading = "Reminder: a short questionnaire about your back"
-    contact = [f"telephone {e(item.clinic_phone)}" if item.clinic_phone else "",
-               f"e-mail {e(item.clinic_email)}" if item.clinic_email else ""]
+        heading = (_("Reminder: a short questionnaire about your back") if item.kind == "reminder"
+                   else _("A short questionnaire about your back"))
+        label = _(item.timepoint_label) if item.timepoint_label else None
+        ready = (_html(_("A short questionnaire about your back is ready for you (%(visit)s)."), visit=label) if label
+                 else e(_("A short questionnaire about your back is ready for you.")))
+        if item.opens_on and item.closes_on:
+            when = " " + _html(_("Please answer it between %(opens)s and %(closes)s."),
+                               opens=format_date(item.opens_on), closes=format_date(item.closes_on))
+        elif item.closes_on:
+            when = " " + _html(_("Please answer it by %(closes)s."), closes=format_date(item.closes_on))
+        else:
+            when = ""
+        lead = (_html(_("%(clinic)s would like to know how you are getting on."), clinic=item.clinic_name)
+                + " " + ready + when)
+    contact = [_("telephone %(phone)s", phone=item.clinic_phone) if item.clinic_phone else "",
+               _("e-mail %(email)s", email=item.clinic_email) if item.clinic_email else ""]
     contact_line = ", ".join(c for c in contact if c)
-    reach = f" ({contact_line})" if contact_line else ""
+    rather = (_html(_("If you would rather answer by telephone or on paper, or if you have questions, please "
+                      "contact %(clinic)s (%(contact)s)."), clinic=item.clinic_name, contact=contact_line)
+              if contact_line else
+              _html(_("If you would rather answer by telephone or on paper, or if you have questions, please "
+                      "contact %(clinic)s."), clinic=item.clinic_name))
+    scan = _("Scan the code with your phone's camera, or type the address below into a web browser:")
+    qr_alt = _("QR code of your link")
+    private = _("The address opens your own page, where you can also see your earlier answers. It is yours alone: "
+                "please keep this letter private.")
+    dear = _html(_("Dear %(name)s,"), name=item.patient_name)
+    stop = _html(_("If you do not want any more letters like this, tell us, or open %(link)s"),
+                 link=item.opt_out_link)
+    logo = (f"<img src=\"data:image/png;base64,{base64.b64encode(item.clinic_logo_png).decode('ascii')}\" alt=\"\">"
+            if item.clinic_logo_png else "")
     return (
-        "<section class=\"letter\">"
-        f"<div class=\"clinic\"><strong>{e(item.clinic_name)}</strong>"
+        f"<section class=\"letter\" lang=\"{e(i18n.get_locale())}\">"
+        f"<div class=\"clinic\">{logo}<strong>{e(item.clinic_name)}</strong>"
         + (f"{e(item.clinic_phone)}<br>" if item.clinic_phone else "")
         + (f"{e(item.clinic_email)}" if item.clinic_email else "")
         + "</div>"
@@ -158,17 +196,14 @@ def _page(item: LetterItem, printed_on: dt.date) -> str:
         f"<div class=\"printed\">{format_date(printed_on)}</div>"
         "<div class=\"body\">"
         f"<h1>{e(heading)}</h1>"
-        f"<p>Dear {e(item.patient_name)},</p>"
+        f"<p>{dear}</p>"
         f"<p>{lead}</p>"
-        "<p>Scan the code with your phone's camera, or type the address below into a web browser:</p>"
-        f"<div class=\"access\"><img src=\"{_qr_data_uri(item.link)}\" alt=\"QR code of your link\">"
+        f"<p>{e(scan)}</p>"
+        f"<div class=\"access\"><img src=\"{_qr_data_uri(item.link)}\" alt=\"{e(qr_alt)}\">"
         f"<div class=\"url\">{e(item.link)}</div></div>"
-        "<p>The address opens your own page, where you can also see your earlier answers. It is yours "
-        "alone: please keep this letter private.</p>"
-        f"<p>If you would rather answer by telephone or on paper, or if you have questions, please contact "
-        f"{e(item.clinic_name)}{reach}.</p>"
-        f"<p class=\"small\">If you do not want any more letters like this, tell us, or open "
-        f"{e(item.opt_out_link)}</p>"
+        f"<p>{e(private)}</p>"
+        f"<p>{rather}</p>"
+        f"<p class=\"small\">{stop}</p>"
         "</div></section>"
     )
 
@@ -192,7 +227,9 @@ def letters_pdf(items: Sequence[LetterItem], path: Path | str, *, printed_on: dt
     if not items:
         raise ValueError("no letters to print")
     day = printed_on or dt.date.today()
-    document_html = ("<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>Letters</title>"
+    languages = {i18n.normalise(i.language) or i18n.DEFAULT_LANGUAGE for i in items}
+    lang = languages.pop() if len(languages) == 1 else i18n.DEFAULT_LANGUAGE  # each page says its own
+    document_html = (f"<!DOCTYPE html><html lang=\"{lang}\"><head><meta charset=\"utf-8\"><title>Letters</title>"
                      f"<style>{_CSS}</style></head><body>" + "".join(_page(i, day) for i in items) + "</body></html>")
     fetcher = weasyprint.URLFetcher(allowed_protocols=("data",), fail_on_errors=True)
     document = weasyprint.HTML(string=document_html, base_url=None, url_fetcher=fetcher).render()
@@ -203,8 +240,9 @@ def letters_pdf(items: Sequence[LetterItem], path: Path | str, *, printed_on: dt
 # -- the print batch ------------------------------------------------------------------------------
 _PICK = (select(_O.c.id, _O.c.episode_id, _O.c.kind, _O.c.sequence, _O.c.status, _F.c.timepoint, _F.c.opens_on,
                 _F.c.closes_on, _E.c.patient_id, _ID.c.full_name, _ID.c.postal_address, _ID.c.contact_consent,
-                _ID.c.opted_out_at, _S.c.name.label("clinic_name"), _S.c.contact_phone.label("clinic_phone"),
-                _S.c.contact_email.label("clinic_email"))
+                _ID.c.opted_out_at, _ID.c.language, _S.c.name.label("clinic_name"),
+                _S.c.contact_phone.label("clinic_phone"), _S.c.contact_email.label("clinic_email"),
+                _S.c.logo.label("clinic_logo"), _S.c.logo_type.label("clinic_logo_type"))
          .select_from(_O.join(_E, _E.c.id == _O.c.episode_id).join(_P, _P.c.id == _E.c.patient_id)
                       .join(_S, _S.c.id == _P.c.site_id).outerjoin(_F, _F.c.id == _O.c.followup_id)
                       .outerjoin(_ID, _ID.c.patient_id == _P.c.id)))
@@ -255,7 +293,9 @@ def print_letters(store: Store, *, now: dt.datetime, link_base: str, out: Path |
             item = LetterItem(patient_name=r.full_name, postal_address=r.postal_address, clinic_name=r.clinic_name,
                               clinic_phone=r.clinic_phone, clinic_email=r.clinic_email, kind=r.kind,
                               timepoint_label=label, opens_on=r.opens_on, closes_on=r.closes_on,
-                              link=patient_link_url(link_base, token), opt_out_link=opt_out_url(link_base, token))
+                              link=patient_link_url(link_base, token), opt_out_link=opt_out_url(link_base, token),
+                              language=r.language,
+                              clinic_logo_png=r.clinic_logo if r.clinic_logo_type == "image/png" else None)
             detail = {"channel": "letter", "kind": r.kind, "sequence": r.sequence, "timepoint": r.timepoint}
             items.append((r.id, r.patient_id, item, detail))
     if items:

@@ -7,6 +7,12 @@ procedure, score or questionnaire name. The questionnaire is "a short questionna
 back" and the visit is named by its timepoint label only ("3 months"). The patient's name is not
 in the message either (a message may be read by whoever shares the phone or the mailbox).
 
+A message is in the patient's language (``patient_identities.language``, else English): its
+sentences are in the ``messages`` catalog (``spinetrack/locale/es/LC_MESSAGES/messages.po``), its
+dates are written with the month in words in that language (:func:`format_date`), and the
+visit's name is translated too. The clinic's name and contact are the site's own
+(``sites.name``, ``contact_phone``, ``contact_email``), never "spinetrack".
+
 SMS length (3GPP TS 23.038 for the GSM 7-bit default alphabet and its extension table, TS 23.040
 for concatenation): a text in the GSM 7-bit alphabet fits 160 septets in one message, or 153 per
 part when it is split (the 6-octet concatenation header takes the rest); a character of the
@@ -25,7 +31,9 @@ import html
 import unicodedata
 from dataclasses import dataclass
 
+from spinetrack import i18n
 from spinetrack.errors import ValidationError
+from spinetrack.i18n import gettext as _
 
 __all__ = [
     "CHANNELS",
@@ -54,8 +62,9 @@ _TYPOGRAPHIC = str.maketrans({"‘": "'", "’": "'", "“": '"', "”": '"', "�
                               # letters with no decomposition to a base letter
                               "Ł": "L", "ł": "l", "Đ": "D", "đ": "d", "ı": "i", "Œ": "OE", "œ": "oe", "Þ": "Th",
                               "þ": "th", "ð": "d", "Ħ": "H", "ħ": "h"})
-_MONTHS = ("January", "February", "March", "April", "May", "June", "July", "August", "September",
-           "October", "November", "December")
+# Babel date patterns per language (long, short): the month in words, so 7/12 and 12/7 cannot be
+# confused; a language not listed takes its locale's long and medium forms.
+_DATE_PATTERNS = {"en": ("d MMMM y", "d MMM y"), "es": ("d 'de' MMMM 'de' y", "d MMM y")}
 _SHORTEST_CLINIC_NAME = 12
 
 
@@ -115,9 +124,11 @@ def sms_length(text: str) -> SmsLength:
 
 
 def format_date(day: dt.date, *, short: bool = False) -> str:
-    """A date as patients read it, the same in every locale: ``7 December 2026`` (``7 Dec 2026``)."""
-    month = _MONTHS[day.month - 1]
-    return f"{day.day} {month[:3] if short else month} {day.year}"
+    """A date as patients read it, in the current language (:func:`spinetrack.i18n.use_locale`),
+    with the month in words so that it cannot be misread: ``7 December 2026`` / ``7 de diciembre
+    de 2026`` (``short``: ``7 Dec 2026`` / ``7 dic 2026``, for an SMS)."""
+    long_form, short_form = _DATE_PATTERNS.get(i18n.get_locale(), ("long", "medium"))
+    return i18n.format_date(day, short_form if short else long_form)
 
 
 def _gsm_friendly(text: str) -> str:
@@ -146,31 +157,43 @@ def _check(kind: str, channel: str, opens_on: dt.date | None, closes_on: dt.date
 
 
 def _contact_sentence(clinic_name: str, phone: str | None, email: str | None) -> str:
-    ways = [f"by telephone on {phone}" if phone else "", f"by e-mail at {email}" if email else ""]
-    ways = [w for w in ways if w]
-    if not ways:
-        return f"If you have questions, please contact {clinic_name}."
-    return f"If you have questions, please contact {clinic_name} {' or '.join(ways)}."
+    if phone and email:
+        return _("If you have questions, please contact %(clinic)s by telephone on %(phone)s or by e-mail at "
+                 "%(email)s.", clinic=clinic_name, phone=phone, email=email)
+    if phone:
+        return _("If you have questions, please contact %(clinic)s by telephone on %(phone)s.", clinic=clinic_name,
+                 phone=phone)
+    if email:
+        return _("If you have questions, please contact %(clinic)s by e-mail at %(email)s.", clinic=clinic_name,
+                 email=email)
+    return _("If you have questions, please contact %(clinic)s.", clinic=clinic_name)
 
 
 def _sms_text(kind: str, clinic: str, label: str | None, opens_on: dt.date | None, closes_on: dt.date | None,
               link: str, opt_out_link: str) -> str:
-    stop = f" To get no more messages: {opt_out_link}"
+    stop = _gsm_friendly(_("To get no more messages: %(link)s", link=opt_out_link))
     if kind == "invitation":
         assert opens_on is not None and closes_on is not None
-        visit = f" ({label})" if label else ""
-        return (f"{clinic}: a short questionnaire about your back is ready for you{visit}, open "
-                f"{format_date(opens_on, short=True)} to {format_date(closes_on, short=True)}: {link}{stop}")
-    if kind == "reminder":
+        dates = {"opens": format_date(opens_on, short=True), "closes": format_date(closes_on, short=True)}
+        if label:
+            text = _("%(clinic)s: a short questionnaire about your back is ready for you (%(visit)s), open %(opens)s "
+                     "to %(closes)s: %(link)s", clinic=clinic, visit=label, link=link, **dates)
+        else:
+            text = _("%(clinic)s: a short questionnaire about your back is ready for you, open %(opens)s to "
+                     "%(closes)s: %(link)s", clinic=clinic, link=link, **dates)
+    elif kind == "reminder":
         assert closes_on is not None
-        return (f"{clinic}: a reminder - your short questionnaire about your back is open until "
-                f"{format_date(closes_on, short=True)}: {link}{stop}")
-    return f"{clinic}: here is your new link to your page: {link}{stop}"
+        text = _("%(clinic)s: a reminder - your short questionnaire about your back is open until %(closes)s: "
+                 "%(link)s", clinic=clinic, closes=format_date(closes_on, short=True), link=link)
+    else:
+        text = _("%(clinic)s: here is your new link to your page: %(link)s", clinic=clinic, link=link)
+    return f"{_gsm_friendly(text)} {stop}"
 
 
 def compose(kind: str, *, channel: str, clinic_name: str, clinic_phone: str | None, clinic_email: str | None,
             timepoint_label: str | None, opens_on: dt.date | None, closes_on: dt.date | None, link: str,
-            opt_out_link: str, sms_max_segments: int = DEFAULT_SMS_MAX_SEGMENTS) -> tuple[str, str, str | None]:
+            opt_out_link: str, sms_max_segments: int = DEFAULT_SMS_MAX_SEGMENTS,
+            language: str | None = None) -> tuple[str, str, str | None]:
     """The subject, plain text and HTML (``None`` for an SMS or a letter) of one message.
 
     ``kind`` is ``invitation`` (the window has opened), ``reminder`` or ``new_link`` (the patient
@@ -179,23 +202,29 @@ def compose(kind: str, *, channel: str, clinic_name: str, clinic_phone: str | No
     ``sms_max_segments`` parts where shortening the clinic's name can do it (module docstring).
     Every value is escaped in the HTML.
 
+    The message is in ``language`` (the patient's, ``patient_identities.language``; ``None``: the
+    current language, English unless inside :func:`spinetrack.i18n.use_locale`): its sentences,
+    its dates and the visit's name (``timepoint_label`` is the English label, translated here).
+
     Raises
     ------
     ValidationError
         An unknown kind or channel, an invitation without its window, or a reminder without its end.
     """
     _check(kind, channel, opens_on, closes_on)
-    if channel == "sms":
-        clinic = _gsm_friendly(clinic_name.strip())
-        label = _gsm_friendly(timepoint_label) if timepoint_label else None
-        text = _sms_text(kind, clinic, label, opens_on, closes_on, link, opt_out_link)
-        while sms_length(text).segments > sms_max_segments and len(clinic) > _SHORTEST_CLINIC_NAME:
-            clinic = clinic[: max(_SHORTEST_CLINIC_NAME, len(clinic) - 8) - 3].rstrip() + "..."
+    with i18n.use_locale(language or i18n.get_locale()):
+        label = _(timepoint_label) if timepoint_label else None
+        if channel == "sms":
+            clinic = _gsm_friendly(clinic_name.strip())
+            label = _gsm_friendly(label) if label else None
             text = _sms_text(kind, clinic, label, opens_on, closes_on, link, opt_out_link)
-        return "", text, None
-    return _email(kind, clinic_name=clinic_name.strip(), clinic_phone=clinic_phone, clinic_email=clinic_email,
-                  timepoint_label=timepoint_label, opens_on=opens_on, closes_on=closes_on, link=link,
-                  opt_out_link=opt_out_link, with_html=channel == "email")
+            while sms_length(text).segments > sms_max_segments and len(clinic) > _SHORTEST_CLINIC_NAME:
+                clinic = clinic[: max(_SHORTEST_CLINIC_NAME, len(clinic) - 8) - 3].rstrip() + "..."
+                text = _sms_text(kind, clinic, label, opens_on, closes_on, link, opt_out_link)
+            return "", text, None
+        return _email(kind, clinic_name=clinic_name.strip(), clinic_phone=clinic_phone, clinic_email=clinic_email,
+                      timepoint_label=label, opens_on=opens_on, closes_on=closes_on, link=link,
+                      opt_out_link=opt_out_link, with_html=channel == "email")
 
 
 def _email(kind: str, *, clinic_name: str, clinic_phone: str | None, clinic_email: str | None,
@@ -203,38 +232,45 @@ def _email(kind: str, *, clinic_name: str, clinic_phone: str | None, clinic_emai
            opt_out_link: str, with_html: bool) -> tuple[str, str, str | None]:
     opens = format_date(opens_on) if opens_on else None
     closes = format_date(closes_on) if closes_on else None
-    visit = f" ({timepoint_label})" if timepoint_label else ""
     if kind == "invitation":
-        subject = f"{clinic_name}: a short questionnaire about your back"
-        lead = [f"{clinic_name} would like to know how you are getting on.",
-                f"A short questionnaire about your back is ready for you{visit}. "
-                f"Please answer it between {opens} and {closes}, using this link:"]
+        subject = _("%(clinic)s: a short questionnaire about your back", clinic=clinic_name)
+        ready = (_("A short questionnaire about your back is ready for you (%(visit)s).", visit=timepoint_label)
+                 if timepoint_label else _("A short questionnaire about your back is ready for you."))
+        lead = [_("%(clinic)s would like to know how you are getting on.", clinic=clinic_name),
+                ready + " " + _("Please answer it between %(opens)s and %(closes)s, using this link:", opens=opens,
+                                closes=closes)]
     elif kind == "reminder":
-        subject = f"Reminder from {clinic_name}: a short questionnaire about your back"
-        lead = [f"This is a reminder from {clinic_name}.",
-                f"Your short questionnaire about your back{visit} is open until {closes}. "
-                f"If you have not answered it yet, please use this link:"]
+        subject = _("Reminder from %(clinic)s: a short questionnaire about your back", clinic=clinic_name)
+        still = (_("Your short questionnaire about your back (%(visit)s) is open until %(closes)s.",
+                   visit=timepoint_label, closes=closes) if timepoint_label else
+                 _("Your short questionnaire about your back is open until %(closes)s.", closes=closes))
+        lead = [_("This is a reminder from %(clinic)s.", clinic=clinic_name),
+                still + " " + _("If you have not answered it yet, please use this link:")]
     else:
-        subject = f"{clinic_name}: your new link"
-        lead = ["You asked for a new link to your page.", "Here it is:"]
-    after = ["The link opens your own page, where you can also see your earlier answers. "
-             "It is yours alone: please do not pass it on. Opening it more than once is fine.",
+        subject = _("%(clinic)s: your new link", clinic=clinic_name)
+        lead = [_("You asked for a new link to your page."), _("Here it is:")]
+    after = [_("The link opens your own page, where you can also see your earlier answers. "
+               "It is yours alone: please do not pass it on. Opening it more than once is fine."),
              _contact_sentence(clinic_name, clinic_phone, clinic_email)]
-    stop = "If you do not want any more of these messages, open this link:"
-    footer = "This message was sent automatically. Replies to it may not be read: please use the contact details above."
-    text = "\n\n".join(["Hello,", *lead[:-1], f"{lead[-1]}\n{link}", *after, f"{stop}\n{opt_out_link}", footer]) + "\n"
+    hello = _("Hello,")
+    stop = _("If you do not want any more of these messages, open this link:")
+    footer = _("This message was sent automatically. Replies to it may not be read: please use the contact "
+               "details above.")
+    text = "\n\n".join([hello, *lead[:-1], f"{lead[-1]}\n{link}", *after, f"{stop}\n{opt_out_link}", footer]) + "\n"
     if not with_html:
         return subject, text, None
     e = html.escape
-    paragraphs = "".join(f"<p>{e(p)}</p>" for p in ["Hello,", *lead])
+    button, fallback = _("Open my page"), _("If the button does not work, copy this address into your browser:")
+    paragraphs = "".join(f"<p>{e(p)}</p>" for p in [hello, *lead])
     body = (
-        f"<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>{e(subject)}</title></head>"
+        f"<!DOCTYPE html><html lang=\"{e(i18n.get_locale())}\"><head><meta charset=\"utf-8\">"
+        f"<title>{e(subject)}</title></head>"
         "<body style=\"font-family:sans-serif;font-size:16px;line-height:1.5;color:#1a1a1a;max-width:36em\">"
         f"{paragraphs}"
         f"<p><a href=\"{e(link)}\" style=\"display:inline-block;padding:0.6em 1.2em;background:#1d4f91;"
-        f"color:#fff;text-decoration:none;border-radius:4px\">Open my page</a></p>"
-        f"<p style=\"font-size:14px\">If the button does not work, copy this address into your browser:<br>"
-        f"<span style=\"word-break:break-all\">{e(link)}</span></p>"
+        f"color:#fff;text-decoration:none;border-radius:4px\">{e(button)}</a></p>"
+        f"<p style=\"font-size:14px\">{e(fallback)}"
+        f"<br><span style=\"word-break:break-all\">{e(link)}</span></p>"
         + "".join(f"<p>{e(p)}</p>" for p in after)
         + f"<p style=\"font-size:14px\">{e(stop)} <a href=\"{e(opt_out_link)}\">{e(opt_out_link)}</a></p>"
         f"<p style=\"font-size:14px;color:#555\">{e(footer)}</p></body></html>"

@@ -18,7 +18,8 @@ A batch:
 2. **Send**, outside any transaction, on :attr:`Sender.WORKERS` threads at once, each with its
    own copy of the channel and so its own SMTP connection (sending waits on the server's replies,
    four round trips a message, which threads overlap). The address is read from
-   ``patient_identities`` at this moment and never stored in the outbox.
+   ``patient_identities`` at this moment and never stored in the outbox; so is the patient's
+   language, the message's (:func:`~spinetrack.followup.messages.compose`).
 3. **Record** (one transaction): ``sent`` or ``failed`` (``last_error``, retried after
    ``attempts`` × 15 minutes, up to :attr:`Sender.MAX_ATTEMPTS` attempts; a permanent refusal is
    not retried), each with an audit entry naming the patient (never the address).
@@ -124,7 +125,7 @@ def _alive(pid: int) -> bool:
 
 _DETAILS = (select(_O.c.id, _O.c.episode_id, _O.c.followup_id, _O.c.kind, _O.c.sequence, _O.c.channel, _O.c.attempts,
                    _F.c.timepoint, _F.c.opens_on, _F.c.closes_on, _E.c.patient_id, _ID.c.email, _ID.c.phone,
-                   _ID.c.contact_consent, _ID.c.opted_out_at, _S.c.name.label("clinic_name"),
+                   _ID.c.language, _ID.c.contact_consent, _ID.c.opted_out_at, _S.c.name.label("clinic_name"),
                    _S.c.contact_phone.label("clinic_phone"), _S.c.contact_email.label("clinic_email"))
             .select_from(_O.join(_E, _E.c.id == _O.c.episode_id).join(_P, _P.c.id == _E.c.patient_id)
                          .join(_S, _S.c.id == _P.c.site_id).outerjoin(_F, _F.c.id == _O.c.followup_id)
@@ -243,7 +244,7 @@ class Sender:
         subject, body, html = compose(m["kind"], channel=m["channel"], clinic_name=m["clinic_name"],
                                       clinic_phone=m["clinic_phone"], clinic_email=m["clinic_email"],
                                       timepoint_label=label, opens_on=m["opens_on"], closes_on=m["closes_on"],
-                                      link=link, opt_out_link=stop)
+                                      link=link, opt_out_link=stop, language=m["language"])
         to = m["email"] if m["channel"] == "email" else m["phone"]
         return OutgoingMessage(channel=m["channel"], to=to, subject=subject, text=body, html=html,
                                opt_out_link=stop, ref=str(m["id"]))
