@@ -178,7 +178,7 @@ def test_a_patient_answers_both_on_the_questionnaire_pages(engine: Engine) -> No
         assert c.get(f"/p/{token}").status_code == 200
         page = c.get("/p/q/work_status?step=1")
         assert page.status_code == 200 and page.text.count('type="radio"') == len(WorkStatus)
-        assert "off work on sick leave" in page.text and "Which best describes what you mainly do now?" in page.text
+        assert "Off work on sick leave" in page.text and "Which best describes what you mainly do now?" in page.text
         for code, answers in want.items():
             r = _answer_all(c, code, answers)
             assert r.status_code == 303 and r.headers["location"] == f"/p/done?instrument={code}", r.text

@@ -33,30 +33,31 @@ from typing import Any
 import numpy as np
 
 from spinetrack.errors import ValidationError
+from spinetrack.i18n import N_
 from spinetrack.instruments.base import AnswerOption, Definition, Display, Instrument, Item, Listing, Score, ScoreArray
 
 __all__ = ["ANALGESICS", "AnalgesicsInstrument"]
 
 FREQUENCY: tuple[AnswerOption, ...] = (
-    AnswerOption("none", 0, "not at all"),
-    AnswerOption("some_days", 1, "on some days"),
-    AnswerOption("daily", 2, "every day"),
+    AnswerOption("none", 0, N_("Not at all")),
+    AnswerOption("some_days", 1, N_("On some days")),
+    AnswerOption("daily", 2, N_("Every day")),
 )
 YES_NO_UNSURE: tuple[AnswerOption, ...] = (
-    AnswerOption("no", 0, "no"), AnswerOption("yes", 1, "yes"), AnswerOption("unsure", 2, "not sure"))
+    AnswerOption("no", 0, N_("No")), AnswerOption("yes", 1, N_("Yes")), AnswerOption("unsure", 2, N_("Not sure")))
 _FREQ_CODE = {o.value: o.code for o in FREQUENCY}
 _CLASSES = ("opioid", "nerve_pain")
 
 
 class AnalgesicsInstrument(Instrument):
     definition = Definition(
-        code="analgesics", title="Pain medicine use", version="1",
+        code="analgesics", title=N_("Pain medicine use"), version="1",
         items=(
-            Item("frequency", "In the last week, how often did you take medicine for your back or leg pain?",
+            Item("frequency", N_("In the last week, how often did you take medicine for your back or leg pain?"),
                  FREQUENCY),
-            Item("opioid", "Was any of it an opioid painkiller? The medicine's leaflet or your pharmacist can "
-                           "tell you.", YES_NO_UNSURE, required=False),
-            Item("nerve_pain", "Was any of it a medicine your doctor gave you for nerve pain?", YES_NO_UNSURE,
+            Item("opioid", N_("Was any of it an opioid painkiller? The medicine's leaflet or your pharmacist can "
+                              "tell you."), YES_NO_UNSURE, required=False),
+            Item("nerve_pain", N_("Was any of it a medicine your doctor gave you for nerve pain?"), YES_NO_UNSURE,
                  required=False),
         ),
         score_low=0, score_high=2, score_unit="category", higher_is_better=False,
@@ -65,9 +66,10 @@ class AnalgesicsInstrument(Instrument):
                    "Categorical: no total score."),
         licence="spinetrack's own wording.",
         labels_note="spinetrack's own wording, not the validated wording of ICHOM's question (not available to us).",
-        display=Display(plain_name="Pain medicine", choice_hint="Choose one answer.",
-                        skip_hint="You can skip this question if you are not sure what you took."),
+        display=Display(plain_name=N_("Pain medicine"), choice_hint=N_("Choose one answer."),
+                        skip_hint=N_("You can skip this question if you are not sure what you took.")),
         lists=frozenset({Listing.VISIT_DEFAULT}),
+        own_wording=True,
     )
 
     def _score(self, answers: dict[str, Any]) -> Score:

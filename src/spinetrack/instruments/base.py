@@ -186,8 +186,13 @@ class Definition:
     """The structure of an instrument: everything but the licensed wording.
 
     Besides the structure: ``display`` (its names on spinetrack's pages), ``lists`` (the
-    :class:`Listing` it belongs to) and ``value_set`` (scored with the installation's national
-    value set, the ``value_set`` option of ``score``, when the store scores a response).
+    :class:`Listing` it belongs to), ``value_set`` (scored with the installation's national
+    value set, the ``value_set`` option of ``score``, when the store scores a response) and
+    ``own_wording`` (spinetrack's own instrument, worded in full by us: its labels are what the
+    patient reads; otherwise they are numbered demonstration labels, :mod:`spinetrack.instruments.wording`).
+
+    The texts (title, item and option labels, the display names) are English, marked with
+    ``N_`` for the ``questionnaires`` catalog and translated where they are shown.
     """
 
     code: str
@@ -205,6 +210,7 @@ class Definition:
     display: Display = Display()
     lists: frozenset[Listing] = frozenset()
     value_set: bool = False
+    own_wording: bool = False         # worded in full by spinetrack (no licence needed): the patient reads it as is
 
     def item(self, code: str) -> Item:
         for it in self.items:

@@ -35,6 +35,7 @@ from typing import Any
 
 import numpy as np
 
+from spinetrack.i18n import N_
 from spinetrack.instruments.base import (
     DEMO_LABEL_NOTE,
     AnswerOption,
@@ -53,7 +54,7 @@ DISABILITY_ANCHORS_NOTE = (
     "4 weeks) are spinetrack's placeholders: the published category boundaries were not confirmed from a "
     "primary source. Scoring uses only the answer's rank.")
 
-_NRS = tuple(AnswerOption(str(v), v, "none" if v == 0 else "worst imaginable" if v == 10 else str(v))
+_NRS = tuple(AnswerOption(str(v), v, N_("none") if v == 0 else N_("worst imaginable") if v == 10 else str(v))
              for v in range(11))
 
 
@@ -61,20 +62,23 @@ def _five(*labels: str) -> tuple[AnswerOption, ...]:
     return tuple(AnswerOption(str(i), i, lab) for i, lab in enumerate(labels, start=1))
 
 
-_INTERFERENCE = _five("not at all", "a little", "moderately", "a lot", "extremely")
-_FEELING = _five("very satisfied", "somewhat satisfied", "neither", "somewhat dissatisfied", "very dissatisfied")
-_QUALITY = _five("very good", "good", "moderate", "poor", "very poor")
-_DAYS = _five("no days", "a few days", "about a week", "about two weeks", "more than two weeks")
+_INTERFERENCE = _five(N_("not at all"), N_("a little"), N_("moderately"), N_("a lot"), N_("extremely"))
+_FEELING = _five(N_("very satisfied"), N_("somewhat satisfied"), N_("neither"), N_("somewhat dissatisfied"),
+                 N_("very dissatisfied"))
+_QUALITY = _five(N_("very good"), N_("good"), N_("moderate"), N_("poor"), N_("very poor"))
+_DAYS = _five(N_("no days"), N_("a few days"), N_("about a week"), N_("about two weeks"), N_("more than two weeks"))
 
 ITEMS = (
-    Item("back_pain", "Back pain in the last week, 0 none to 10 worst imaginable", _NRS, required=False),
-    Item("leg_pain", "Leg or buttock pain in the last week, 0 none to 10 worst imaginable", _NRS, required=False),
-    Item("function", "How much did your back problem get in the way of daily work and housework?", _INTERFERENCE),
-    Item("wellbeing", "How would you feel living with your present symptoms from now on?", _FEELING),
-    Item("quality_of_life", "How was your quality of life in the last week?", _QUALITY),
-    Item("social_disability", "Days in the last 4 weeks the back problem kept you from social activities",
+    Item("back_pain", N_("Back pain in the last week, 0 none to 10 worst imaginable"), _NRS, required=False),
+    Item("leg_pain", N_("Leg or buttock pain in the last week, 0 none to 10 worst imaginable"), _NRS,
+         required=False),
+    Item("function", N_("How much did your back problem get in the way of daily work and housework?"),
+         _INTERFERENCE),
+    Item("wellbeing", N_("How would you feel living with your present symptoms from now on?"), _FEELING),
+    Item("quality_of_life", N_("How was your quality of life in the last week?"), _QUALITY),
+    Item("social_disability", N_("Days in the last 4 weeks the back problem kept you from social activities"),
          _DAYS, required=False),
-    Item("work_disability", "Days in the last 4 weeks the back problem kept you from work or housework",
+    Item("work_disability", N_("Days in the last 4 weeks the back problem kept you from work or housework"),
          _DAYS, required=False),
 )
 DOMAINS = ("pain", "function", "wellbeing", "quality_of_life", "disability")
@@ -86,13 +90,13 @@ def _rescale(x: Any) -> Any:
 
 class ComiBack(Instrument):
     definition = Definition(
-        code="comi_back", title="Core Outcome Measures Index, back", version="1",
+        code="comi_back", title=N_("Core Outcome Measures Index, back"), version="1",
         items=ITEMS, score_low=0, score_high=10, higher_is_better=False,
         reference=("Mannion AF et al. Eur Spine J 2009 (PMC2899314); combining rule chosen by spinetrack: pain = "
                    "the worse of back and leg, each domain rescaled to 0-10, index = mean of the domains"),
         licence="Published in the scientific literature; spinetrack ships neutral labels only.",
         labels_note=f"{DEMO_LABEL_NOTE} {DISABILITY_ANCHORS_NOTE}",
-        display=Display(plain_name="Your back problem overall"),
+        display=Display(plain_name=N_("Your back problem overall")),
     )
 
     def _score(self, answers: dict[str, Any]) -> Score:

@@ -56,6 +56,7 @@ from typing import Any
 import numpy as np
 
 from spinetrack.errors import ValidationError
+from spinetrack.i18n import N_
 from spinetrack.instruments.base import (
     AnswerOption,
     Definition,
@@ -382,27 +383,28 @@ def _unregister_value_set(name: str) -> None:
 # The instrument
 # ---------------------------------------------------------------------------------------------
 
-_LEVEL_OPTIONS = tuple(AnswerOption(str(v), v, f"Level {v} of 5" + (" (no problem)" if v == 1 else
-                                                                     " (most severe)" if v == 5 else ""))
-                       for v in LEVELS)
-_DIM_LABELS = ("Mobility", "Self-care", "Usual activities", "Pain / discomfort", "Anxiety / depression")
+_LEVELS_TEXT = (N_("Level 1 of 5 (no problem)"), N_("Level 2 of 5"), N_("Level 3 of 5"), N_("Level 4 of 5"),
+                N_("Level 5 of 5 (most severe)"))
+_LEVEL_OPTIONS = tuple(AnswerOption(str(v), v, label) for v, label in zip(LEVELS, _LEVELS_TEXT, strict=True))
+_DIM_LABELS = (N_("Mobility"), N_("Self-care"), N_("Usual activities"), N_("Pain / discomfort"),
+               N_("Anxiety / depression"))
 # Lowest index any shipped additive set gives (its 55555); a registered set may go lower.
 _MIN_INDEX = min(vs.value((5, 5, 5, 5, 5)) for vs in _BUILTIN.values())
 
 DEFINITION = Definition(
-    code="eq5d5l", title="EQ-5D-5L", version="5L",
+    code="eq5d5l", title=N_("EQ-5D-5L"), version="5L",
     items=(*(Item(d, label, _LEVEL_OPTIONS) for d, label in zip(DIMENSIONS, _DIM_LABELS, strict=True)),
-           Item("vas", "Self-rated health today, 0 to 100 (higher is better)", type=ItemType.INTEGER, low=0, high=100,
-                required=False)),
+           Item("vas", N_("Self-rated health today, 0 to 100 (higher is better)"), type=ItemType.INTEGER, low=0,
+                high=100, required=False)),
     score_low=_MIN_INDEX, score_high=1, score_unit="index", higher_is_better=True,
     reference="EuroQol Research Foundation (EQ-5D-5L); index from national value sets, each cited in "
               "spinetrack/instruments/value_sets/eq5d5l_value_set_references.csv",
     licence="Copyrighted; registration with the EuroQol Research Foundation. spinetrack ships structure and "
             "scoring only. Value-set coefficients from the R package eq5d (MIT); cite the original papers.",
     display=Display(
-        plain_name="Your health today",
-        choice_hint="Choose the level that describes your health today: level 1 means no problem, level 5 the most "
-                    "severe.",
+        plain_name=N_("Your health today"),
+        choice_hint=N_("Choose the level that describes your health today: level 1 means no problem, level 5 the "
+                       "most severe."),
         short="EQ-5D-5L index", axis="EQ-5D-5L index (1 = full health)", axis_range=(None, 1),
         report_short="EQ-5D-5L index", decimals=3),
     lists=frozenset({Listing.ANALYSED, Listing.TIMELINE, Listing.VISIT_DEFAULT}),

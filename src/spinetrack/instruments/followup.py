@@ -4,7 +4,8 @@
 ``global_outcome`` is the 5-point global treatment outcome item the spine registries collect
 (Spine Tango, SweSpine, NORspine, the American Spine Registry / QOD): 1 helped a lot … 5 made
 things worse, with an optional 5-point satisfaction item (1 very satisfied … 5 very
-dissatisfied). The labels are spinetrack's own. A "good" outcome is 1 or 2, the dichotomy the registries report.
+dissatisfied). The questions and answers are worded by spinetrack (``own_wording``; English, and
+Spanish through the ``questionnaires`` catalog). A "good" outcome is 1 or 2, the dichotomy the registries report.
 
 ``return_to_activity`` records whether the patient is back to their usual activity or work:
 ``returned`` 1 yes / 0 not yet, and when — ``date`` (ISO date) and/or ``days`` after the index
@@ -23,6 +24,7 @@ from typing import Any
 import numpy as np
 
 from spinetrack.errors import ValidationError
+from spinetrack.i18n import N_
 from spinetrack.instruments.base import (
     AnswerOption,
     Definition,
@@ -37,21 +39,24 @@ from spinetrack.instruments.base import (
 __all__ = ["GLOBAL_OUTCOME", "RETURN_TO_ACTIVITY", "GlobalOutcome", "ReturnToActivity"]
 
 _OUTCOME = tuple(AnswerOption(str(v), v, lab) for v, lab in enumerate(
-    ("helped a lot", "helped", "helped only a little", "did not help", "made things worse"), start=1))
+    (N_("It helped a lot"), N_("It helped"), N_("It helped only a little"), N_("It did not help"),
+     N_("It made things worse")), start=1))
 _SATISFACTION = tuple(AnswerOption(str(v), v, lab) for v, lab in enumerate(
-    ("very satisfied", "somewhat satisfied", "neither", "somewhat dissatisfied", "very dissatisfied"), start=1))
+    (N_("Very satisfied"), N_("Somewhat satisfied"), N_("Neither satisfied nor dissatisfied"),
+     N_("Somewhat dissatisfied"), N_("Very dissatisfied")), start=1))
+_OWN_NOTE = "spinetrack's own wording, not the validated wording of another questionnaire."
 
 
 class GlobalOutcome(Instrument):
     definition = Definition(
-        code="global_outcome", title="Global treatment outcome", version="1",
-        items=(Item("outcome", "Overall, how much did the treatment help?", _OUTCOME),
-               Item("satisfaction", "How satisfied are you with the care for your back?", _SATISFACTION,
+        code="global_outcome", title=N_("Global treatment outcome"), version="1",
+        items=(Item("outcome", N_("Overall, how much did the treatment help your back or leg problem?"), _OUTCOME),
+               Item("satisfaction", N_("How satisfied are you with the care you had for your back?"), _SATISFACTION,
                     required=False)),
         score_low=1, score_high=5, higher_is_better=False,
         reference="Global treatment outcome item as collected by spine registries (Spine Tango, SweSpine, NORspine)",
-        licence="spinetrack's own wording.",
-        display=Display(plain_name="How the treatment helped"),
+        licence="spinetrack's own wording.", labels_note=_OWN_NOTE, own_wording=True,
+        display=Display(plain_name=N_("How the treatment helped"), choice_hint=N_("Choose the answer that fits best.")),
     )
 
     def _score(self, answers: dict[str, Any]) -> Score:
@@ -71,17 +76,20 @@ class GlobalOutcome(Instrument):
 
 class ReturnToActivity(Instrument):
     definition = Definition(
-        code="return_to_activity", title="Return to usual activity or work", version="1",
-        items=(Item("returned", "Are you back to your usual activity or work?",
-                    (AnswerOption("0", 0, "not yet"), AnswerOption("1", 1, "yes"))),
-               Item("date", "Date you went back", required=False, type=ItemType.DATE),
-               Item("days", "Days after treatment", required=False, type=ItemType.INTEGER, low=0, high=3650,
+        code="return_to_activity", title=N_("Return to usual activity or work"), version="1",
+        items=(Item("returned", N_("Are you back to your usual activities or work?"),
+                    (AnswerOption("0", 0, N_("Not yet")), AnswerOption("1", 1, N_("Yes")))),
+               Item("date", N_("If you are back: on what date did you go back?"), required=False, type=ItemType.DATE),
+               Item("days", N_("If you are back but do not know the date: about how many days after your treatment "
+                               "did you go back?"), required=False, type=ItemType.INTEGER, low=0, high=3650,
                     unit="d")),
         score_low=0, score_high=3650, score_unit="days", higher_is_better=False,
         reference=("Work status / return to activity as collected by spine registries (ICHOM Low Back Pain "
                    "Standard Set, Clement et al., Acta Orthop 2015;86(5):523-533)"),
-        licence="spinetrack's own wording.",
-        display=Display(plain_name="Back to usual activity or work"),
+        licence="spinetrack's own wording.", labels_note=_OWN_NOTE, own_wording=True,
+        display=Display(plain_name=N_("Back to your usual activities or work"),
+                        choice_hint=N_("Choose the answer that fits best."),
+                        skip_hint=N_("You may skip this question if you are not back yet or do not remember.")),
     )
 
     def _score(self, answers: dict[str, Any]) -> Score:

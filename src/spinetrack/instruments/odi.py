@@ -21,6 +21,7 @@ from typing import Any
 
 import numpy as np
 
+from spinetrack.i18n import N_
 from spinetrack.instruments.base import (
     AnswerOption,
     Definition,
@@ -40,30 +41,35 @@ ITEM_CODES = (
     "sex_life", "social_life", "travelling",
 )
 _LABELS = {
-    "pain_intensity": "Pain intensity", "personal_care": "Personal care", "lifting": "Lifting",
-    "walking": "Walking", "sitting": "Sitting", "standing": "Standing", "sleeping": "Sleeping",
-    "sex_life": "Sex life (if applicable)", "social_life": "Social life", "travelling": "Travelling",
+    "pain_intensity": N_("Pain intensity"), "personal_care": N_("Personal care"), "lifting": N_("Lifting"),
+    "walking": N_("Walking"), "sitting": N_("Sitting"), "standing": N_("Standing"), "sleeping": N_("Sleeping"),
+    "sex_life": N_("Sex life (if applicable)"), "social_life": N_("Social life"), "travelling": N_("Travelling"),
 }
-_OPTIONS = tuple(AnswerOption(str(v), v, f"Statement {v + 1} of 6 "
-                              f"({'least' if v == 0 else 'most' if v == 5 else 'more'} limitation)") for v in range(6))
+# spinetrack's numbered neutral labels, statement 1 (score 0) to statement 6 (score 5).
+_STATEMENTS = (N_("Statement 1 of 6 (least limitation)"), N_("Statement 2 of 6 (more limitation)"),
+               N_("Statement 3 of 6 (more limitation)"), N_("Statement 4 of 6 (more limitation)"),
+               N_("Statement 5 of 6 (more limitation)"), N_("Statement 6 of 6 (most limitation)"))
+_OPTIONS = tuple(AnswerOption(str(v), v, label) for v, label in enumerate(_STATEMENTS))
 # Upper bound (inclusive, in %) and name of each band, Fairbank & Pynsent 2000.
 BANDS = ((20, "minimal disability"), (40, "moderate disability"), (60, "severe disability"), (80, "crippled"),
          (100, "bed-bound"))
 
+assert MAX_MISSING == 2, "the skip hint below says 2"
 DEFINITION = Definition(
-    code="odi", title="Oswestry Disability Index", version="2.1a",
+    code="odi", title=N_("Oswestry Disability Index"), version="2.1a",
     items=tuple(Item(c, _LABELS[c], _OPTIONS, required=False) for c in ITEM_CODES),
     score_low=0, score_high=100, score_unit="%", higher_is_better=False,
     reference="Fairbank JC, Pynsent PB. Spine 2000;25(22):2940-52",
     licence="Copyrighted; wording licensed through the copyright holder (Mapi Research Trust). "
             "spinetrack ships structure and scoring only.",
     display=Display(
-        plain_name="Everyday activities and your back",
-        choice_hint="Choose the one statement that fits you best today: statement 1 means the least limitation, "
-                    "statement 6 the most.",
-        skip_hint=f"You may skip this question if it does not apply to you (at most {MAX_MISSING} of the 10 may be "
-                  "skipped).",
-        result_name="back-related disability score", result_scale="0 to 100", result_trace="Disability (0-100)",
+        plain_name=N_("How your back affects daily life"),
+        choice_hint=N_("Choose the one statement that fits you best today: statement 1 means the least limitation, "
+                       "statement 6 the most."),
+        skip_hint=N_("You may skip this question if it does not apply to you (at most 2 of the 10 may be "
+                     "skipped)."),
+        result_name=N_("back-related disability score"), result_scale=N_("0 to 100"),
+        result_trace=N_("Disability (0-100)"),
         short="ODI", axis="ODI % (0–100, lower = better)", axis_range=(0, 100), report_short="ODI"),
     lists=frozenset({Listing.ANALYSED, Listing.TIMELINE, Listing.PATIENT_RESULTS, Listing.VISIT_DEFAULT}),
 )

@@ -41,6 +41,7 @@ from typing import Any
 import numpy as np
 
 from spinetrack.errors import ValidationError
+from spinetrack.i18n import N_
 from spinetrack.instruments.base import AnswerOption, Definition, Display, Instrument, Item, Score, ScoreArray
 
 __all__ = ["ITEM_CODES", "MISSING_POLICY", "NOT_TICKED", "RMDQ", "TICKED"]
@@ -49,21 +50,48 @@ ITEM_CODES = tuple(f"s{i:02d}" for i in range(1, 25))
 TICKED = 1
 NOT_TICKED = 0
 MISSING_POLICY = "tick-only: a statement without an answer counts as not ticked (no); every response has a total"
-_TICK = (AnswerOption("no", NOT_TICKED, "not ticked"), AnswerOption("yes", TICKED, "ticked"))
+_TICK = (AnswerOption("no", NOT_TICKED, N_("not ticked")), AnswerOption("yes", TICKED, N_("ticked")))
+# spinetrack's numbered neutral labels (written out so that the catalog holds each).
+_STATEMENTS = (
+    N_("Statement 1 applies to me today"),
+    N_("Statement 2 applies to me today"),
+    N_("Statement 3 applies to me today"),
+    N_("Statement 4 applies to me today"),
+    N_("Statement 5 applies to me today"),
+    N_("Statement 6 applies to me today"),
+    N_("Statement 7 applies to me today"),
+    N_("Statement 8 applies to me today"),
+    N_("Statement 9 applies to me today"),
+    N_("Statement 10 applies to me today"),
+    N_("Statement 11 applies to me today"),
+    N_("Statement 12 applies to me today"),
+    N_("Statement 13 applies to me today"),
+    N_("Statement 14 applies to me today"),
+    N_("Statement 15 applies to me today"),
+    N_("Statement 16 applies to me today"),
+    N_("Statement 17 applies to me today"),
+    N_("Statement 18 applies to me today"),
+    N_("Statement 19 applies to me today"),
+    N_("Statement 20 applies to me today"),
+    N_("Statement 21 applies to me today"),
+    N_("Statement 22 applies to me today"),
+    N_("Statement 23 applies to me today"),
+    N_("Statement 24 applies to me today"),
+)
 _TICK_RULE = "tick-only: 1 = ticked (applies today); 0 or no answer = not ticked"
 
 
 class Rmdq(Instrument):
     definition = Definition(
-        code="rmdq", title="Roland-Morris Disability Questionnaire", version="24",
-        items=tuple(Item(c, f"Statement {i} applies to me today", _TICK, required=False)
-                    for i, c in enumerate(ITEM_CODES, start=1)),
+        code="rmdq", title=N_("Roland-Morris Disability Questionnaire"), version="24",
+        items=tuple(Item(c, label, _TICK, required=False) for c, label in zip(ITEM_CODES, _STATEMENTS, strict=True)),
         score_low=0, score_high=24, higher_is_better=False,
         reference="Roland M, Morris R. Spine 1983;8(2):141-4; Roland M, Fairbank J. Spine 2000;25(24):3115-24. "
                   "Score = number of statements ticked; an unticked statement counts as no",
         licence="The 1998 Spine special-issue version may be used without permission in its published form; "
                 "spinetrack ships neutral labels only.",
-        display=Display(plain_name="Everyday activities"),
+        display=Display(plain_name=N_("Your back today: statements that may apply to you"),
+                        choice_hint=N_("Tick the statement if it applies to you today.")),
     )
 
     def check(self, answers: Mapping[str, Any]) -> dict[str, Any]:

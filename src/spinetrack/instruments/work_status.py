@@ -23,19 +23,20 @@ from typing import Any
 import numpy as np
 
 from spinetrack.domain.pathway import WorkStatus
+from spinetrack.i18n import N_
 from spinetrack.instruments.base import AnswerOption, Definition, Display, Instrument, Item, Listing, Score, ScoreArray
 
 __all__ = ["WORK_STATUS", "WorkStatusInstrument"]
 
 # spinetrack's own plain labels for the categories of domain.pathway.WorkStatus, in its order.
 _LABELS: dict[WorkStatus, str] = {
-    WorkStatus.EMPLOYED: "working (employed or self-employed), full or part time",
-    WorkStatus.SICK_LEAVE: "off work on sick leave",
-    WorkStatus.UNEMPLOYED: "out of work and looking for work",
-    WorkStatus.RETIRED: "retired",
-    WorkStatus.STUDENT: "studying",
-    WorkStatus.HOMEMAKER: "looking after the home or family",
-    WorkStatus.DISABILITY_PENSION: "not working because of long-term illness or disability (disability pension)",
+    WorkStatus.EMPLOYED: N_("Working (employed or self-employed), full or part time"),
+    WorkStatus.SICK_LEAVE: N_("Off work on sick leave"),
+    WorkStatus.UNEMPLOYED: N_("Out of work and looking for work"),
+    WorkStatus.RETIRED: N_("Retired"),
+    WorkStatus.STUDENT: N_("Studying"),
+    WorkStatus.HOMEMAKER: N_("Looking after the home or family"),
+    WorkStatus.DISABILITY_PENSION: N_("Not working because of long-term illness or disability (disability pension)"),
 }
 OPTIONS: tuple[AnswerOption, ...] = tuple(
     AnswerOption(ws.value, v, _LABELS[ws]) for v, ws in enumerate(WorkStatus, start=1))
@@ -47,16 +48,17 @@ class WorkStatusInstrument(Instrument):
     """One required choice item, ``status``; no total, the category as the band."""
 
     definition = Definition(
-        code="work_status", title="Work status", version="1",
-        items=(Item("status", "Which best describes what you mainly do now?", OPTIONS),),
+        code="work_status", title=N_("Work status"), version="1",
+        items=(Item("status", N_("Which best describes what you mainly do now?"), OPTIONS),),
         score_low=1, score_high=len(OPTIONS), score_unit="category", higher_is_better=False,
         reference=("Work status, a patient-reported item of the ICHOM Low Back Pain Standard Set (Clement RC et al., "
                    "Acta Orthop 2015;86(5):523-533); categories: spinetrack's WorkStatus (domain.pathway). "
                    "Categorical: no total score."),
         licence="spinetrack's own wording.",
         labels_note="spinetrack's own wording, not the validated wording of ICHOM's question (not available to us).",
-        display=Display(plain_name="Your work", choice_hint="Choose the one that fits best."),
+        display=Display(plain_name=N_("Your work"), choice_hint=N_("Choose the one that fits best.")),
         lists=frozenset({Listing.VISIT_DEFAULT}),
+        own_wording=True,
     )
 
     def _score(self, answers: dict[str, Any]) -> Score:

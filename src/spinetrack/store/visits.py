@@ -48,6 +48,7 @@ from spinetrack.store.repositories import SITE_ROLES, Actor, Store
 from spinetrack.store.tables import (
     EpisodeRow,
     InvitationRow,
+    PatientIdentityRow,
     PatientRow,
     PromResponseRow,
     ResponseDraftRow,
@@ -62,6 +63,7 @@ from spinetrack.store.windows import (
     visit_window,
     waiting_message,
 )
+from spinetrack.store.wording import refusal_reason
 
 __all__ = ["INVITATION_DAYS", "LINK_CLOSED", "LINK_LOOKAHEAD_DAYS", "InvitableTimepoint", "InvitationView",
            "VisitSubmission", "VisitWindow", "Visits", "hash_token", "visit_window", "waiting_message"]
@@ -277,6 +279,14 @@ class Visits:
         now = now or clock.utcnow()
         with self.store.transaction() as s:
             ep = Store._episode(s, episode_id, actor)
+            if getattr(self, "env", None) == "production":  # no numbered statements for a patient in production
+                language = s.execute(select(PatientIdentityRow.language)
+                                     .where(PatientIdentityRow.patient_id == ep.patient_id)).scalar()
+                refused = refusal_reason(self.store, codes, language, session=s)
+                if refused:
+                    raise ValidationError(field="invitation.instruments", value=codes,
+                                          allowed="questionnaires with wording in the patient's language",
+                                          reason=refused)
             window = visit_window(s, ep, ep.patient.site_id, timepoint)
             try:
                 self._check_window(window, now.date(), [])
