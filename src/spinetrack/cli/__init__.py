@@ -20,6 +20,7 @@ from spinetrack.cli.followup import followup_app
 from spinetrack.cli.ichom import ichom
 from spinetrack.cli.models import models_app, predict
 from spinetrack.cli.serve import serve
+from spinetrack.cli.wording import wording_app
 
 __all__ = ["app", "main"]
 
@@ -39,6 +40,7 @@ app.add_typer(models_app, name="models")
 app.add_typer(audit_app, name="audit")
 app.add_typer(users_app, name="users")
 app.add_typer(followup_app, name="followup")
+app.add_typer(wording_app, name="wording")
 
 
 def main() -> None:
