@@ -75,7 +75,8 @@ def test_redcap_missing_items_and_numbers_with_choices() -> None:
             ["sc", "eq", "", "radio", "Test wording item 2", "1, L1 | 2, L2 | 3, L3 | 4, L4 | 5, L5", ""]]
     res = import_wording(redcap(rows), "redcap", instrument="eq5d5l", name="n", language="en", licence="l")
     assert [a for a, _ in res.matched] == ["MO", "SC"]
-    assert "missing: no question for eq5d5l.UA" in res.problems and "missing: no question for eq5d5l.vas" in res.problems
+    assert "missing: no question for eq5d5l.UA" in res.problems
+    assert "missing: no question for eq5d5l.vas" in res.problems
     rows6 = [*rows, *[[f"x{i}", "eq", "", "radio", f"T{i}", "1, a | 2, b | 3, c | 4, d | 5, e", ""]
                       for i in range(3)], ["vas", "eq", "", "radio", "Test VAS", "0, low | 100, high", ""]]
     res6 = import_wording(redcap(rows6), "redcap", instrument="eq5d5l", name="n", language="en", licence="l")
