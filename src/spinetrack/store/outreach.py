@@ -185,12 +185,14 @@ class Outreach:
             return out, total, counts
 
     def site_contacts(self, actor: Actor) -> list[dict[str, Any]]:
-        """Every site with its contact phone and e-mail (admins)."""
+        """Every site with its contact phone and e-mail, and its logo's type and size (``None``
+        without a logo; :mod:`spinetrack.store.logos`) (admins)."""
         if actor.role not in ("admin", "system"):
             raise PermissionDeniedError("only an admin manages the sites", role=actor.role)
         with self.store.transaction() as s:
             return [{"id": r.id, "code": r.code, "name": r.name, "contact_phone": r.contact_phone,
-                     "contact_email": r.contact_email}
+                     "contact_email": r.contact_email, "logo_type": r.logo_type if r.logo is not None else None,
+                     "logo_bytes": len(r.logo) if r.logo is not None else None}
                     for r in s.execute(select(SiteRow).order_by(SiteRow.code)).scalars()]
 
     def set_site_contact(self, actor: Actor, site_id: int, *, phone: Any, email: Any) -> None:

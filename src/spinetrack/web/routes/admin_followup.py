@@ -12,14 +12,20 @@ Routes
                                             :func:`spinetrack.followup.schedule.set_site_schedule` (refusals
                                             shown at the field they name); ``reset=1`` returns it to the default
 ``POST /admin/sites/{site_id}/contact``     the clinic's phone and e-mail for patients
+``POST /admin/sites/{site_id}/logo``        upload the clinic's logo (field ``logo``, multipart: a PNG or SVG of
+                                            at most 20 kB, checked by :func:`spinetrack.store.logos.check_logo`;
+                                            a refusal comes back on the form, nothing stored)
+``POST /admin/sites/{site_id}/logo/remove`` remove it (the patient pages and letters then show the name alone)
 
 Admins only (the role dependency also checks the CSRF token of every POST); every POST answers
 with a redirect (POST/redirect/GET) unless refused, when the form comes back with the error.
-The outbox holds no address and no message text, so the page shows none.
+The outbox holds no address and no message text, so the page shows none. The notices are
+translatable (the ``staff`` catalog), marked with ``N_`` and translated when shown.
 """
 
 from __future__ import annotations
 
+import base64
 import math
 import re
 from typing import Annotated, Any
@@ -28,13 +34,18 @@ from urllib.parse import urlencode
 from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.responses import RedirectResponse, Response
 from sqlalchemy import select
-from starlette.datastructures import FormData
+from starlette.datastructures import FormData, UploadFile
 
 from spinetrack import instruments
 from spinetrack.domain.pathway import DEFAULT_SCHEDULE, TIMEPOINTS
 from spinetrack.errors import ConflictError, ValidationError
 from spinetrack.followup.schedule import default_schedule, set_site_schedule
+from spinetrack.i18n import N_
+from spinetrack.i18n import gettext as _
 from spinetrack.store.access import SessionUser
+from spinetrack.store.logos import ALLOWED as LOGO_ALLOWED
+from spinetrack.store.logos import FIELD as LOGO_FIELD
+from spinetrack.store.logos import MAX_LOGO_BYTES, remove_site_logo, set_site_logo, site_logo
 from spinetrack.store.outreach import CHANNELS, OUTBOX_STATUSES, Outreach
 from spinetrack.store.tables import SiteScheduleRow
 from spinetrack.store.worklist import FollowupDesk
@@ -46,11 +57,13 @@ router = APIRouter(include_in_schema=False)
 
 OUTBOX_PAGE = 100
 SiteId = Annotated[int, Path(ge=1, le=2_147_483_647)]
-HELD_NOTE = ("Held: no channel was configured when the scheduler ran (set SPINETRACK_SMTP_URL for e-mail, "
-             "SPINETRACK_SMS_URL for SMS); held messages go out on the first run after one is set.")
-NOTICES = {"schedule-saved": "Schedule saved. Visits already scheduled keep their dates; new ones follow it.",
-           "schedule-reset": "The site follows the default schedule again.",
-           "contact-saved": "Clinic contact saved."}
+HELD_NOTE = N_("Held: no channel was configured when the scheduler ran (set SPINETRACK_SMTP_URL for e-mail, "
+               "SPINETRACK_SMS_URL for SMS); held messages go out on the first run after one is set.")
+NOTICES = {"schedule-saved": N_("Schedule saved. Visits already scheduled keep their dates; new ones follow it."),
+           "schedule-reset": N_("The site follows the default schedule again."),
+           "contact-saved": N_("Clinic contact saved."),
+           "logo-saved": N_("Logo saved. Patients see it on their pages; a PNG logo is also printed on letters."),
+           "logo-removed": N_("Logo removed. Patient pages and letters show the clinic's name alone.")}
 
 
 async def _form(request: Request) -> FormData:
@@ -89,7 +102,7 @@ def outbox(request: Request, user: Admin, status: Annotated[str | None, Query(ma
         "user": user, "rows": rows, "total": total, "counts": counts, "filters": filters, "page": page,
         "pages": pages, "statuses": OUTBOX_STATUSES, "channels": CHANNELS[:3],
         "sites": FollowupDesk(request.app.state.store).sites(),
-        "held_note": HELD_NOTE, "prev_url": link(page - 1) if page > 1 else None,
+        "held_note": _(HELD_NOTE), "prev_url": link(page - 1) if page > 1 else None,
         "next_url": link(page + 1) if page < pages else None})
 
 
@@ -125,11 +138,15 @@ def _form_rows(request: Request, site_id: int) -> list[dict[str, Any]]:
 
 def _schedules_page(request: Request, user: SessionUser, site: int | None, *, status: int = 200,
                     error: dict[str, Any] | None = None, rows: list[dict[str, Any]] | None = None,
-                    notice: str | None = None, contact_error: dict[str, Any] | None = None) -> Response:
+                    notice: str | None = None, contact_error: dict[str, Any] | None = None,
+                    logo_error: dict[str, Any] | None = None) -> Response:
     sites = _outreach(request).site_contacts(user.actor)
     current = next((s for s in sites if s["id"] == site), sites[0] if sites else None)
-    custom = False
+    custom, logo_src = False, None
     if current is not None:
+        logo = site_logo(request.app.state.store, current["id"])
+        if logo is not None:  # shown inline (the page's CSP allows data: images; an <img> runs no script)
+            logo_src = f"data:{logo.media_type};base64,{base64.b64encode(logo.data).decode('ascii')}"
         with request.app.state.store.transaction() as s:
             custom = s.execute(select(SiteScheduleRow.id).where(SiteScheduleRow.site_id == current["id"])
                                .limit(1)).first() is not None
@@ -137,7 +154,9 @@ def _schedules_page(request: Request, user: SessionUser, site: int | None, *, st
         "user": user, "sites": sites, "site": current, "custom": custom,
         "rows": rows if rows is not None else (_form_rows(request, current["id"]) if current else []),
         "instruments": [(i.definition.code, i.definition.title) for i in instruments.all()],
-        "error": error, "contact_error": contact_error, "notice": NOTICES.get(notice or "")}, status=status)
+        "error": error, "contact_error": contact_error, "logo_error": logo_error, "logo_src": logo_src,
+        "logo_max_kb": MAX_LOGO_BYTES // 1024,
+        "notice": _(NOTICES[notice]) if notice in NOTICES else None}, status=status)
 
 
 @router.get("/admin/schedules")
@@ -186,8 +205,8 @@ def save_schedule(request: Request, site_id: SiteId, user: Admin, form: FormDep)
         if refused is not None:
             raise refused
         if not entries:
-            raise ValidationError(field="schedule", value=[], allowed="at least one timepoint switched on",
-                                  reason="to follow the default schedule, use 'Use the default schedule'")
+            raise ValidationError(field="schedule", value=[], allowed=_("at least one timepoint switched on"),
+                                  reason=_("to follow the default schedule, use 'Use the default schedule'"))
         set_site_schedule(request.app.state.store, user.actor, site_id, entries)
     except (ValidationError, ConflictError) as exc:
         field = getattr(exc, "field", None) or ""
@@ -207,3 +226,25 @@ def save_contact(request: Request, site_id: SiteId, user: Admin, form: FormDep) 
         return _schedules_page(request, user, site_id, status=422,
                                contact_error={"message": str(exc), "input": (exc.field or "").rsplit(".", 1)[-1]})
     return RedirectResponse(f"/admin/schedules?site={site_id}&notice=contact-saved#contact", status_code=303)
+
+
+@router.post("/admin/sites/{site_id}/logo")
+def save_logo(request: Request, site_id: SiteId, user: Admin, form: FormDep) -> Response:
+    upload = form.get("logo")
+    try:
+        if not isinstance(upload, UploadFile) or not upload.filename:
+            raise ValidationError(field=LOGO_FIELD, value=None, allowed=LOGO_ALLOWED, reason=_("no file was chosen"))
+        try:
+            data = upload.file.read(MAX_LOGO_BYTES + 1)  # one byte more is enough to know it is too large
+        finally:
+            upload.file.close()
+        set_site_logo(request.app.state.store, user.actor, site_id, data, name=upload.filename[:200])
+    except ValidationError as exc:
+        return _schedules_page(request, user, site_id, status=422, logo_error={"message": str(exc)})
+    return RedirectResponse(f"/admin/schedules?site={site_id}&notice=logo-saved#logo", status_code=303)
+
+
+@router.post("/admin/sites/{site_id}/logo/remove")
+def remove_logo(request: Request, site_id: SiteId, user: Admin) -> Response:
+    remove_site_logo(request.app.state.store, user.actor, site_id)
+    return RedirectResponse(f"/admin/schedules?site={site_id}&notice=logo-removed#logo", status_code=303)
