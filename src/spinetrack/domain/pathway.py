@@ -411,7 +411,7 @@ class EpisodeRecord:
 
 _PROCEDURE_FIELDS = (
     "procedure_code", "performed_on", "levels", "incision_mm", "ebl_ml", "op_time_min", "fluoro_s",
-    "fluoro_dose_mgy", "los_days", "transfusion",
+    "fluoro_dose_mgy", "los_days", "transfusion", "converted_to_open",
 )
 
 
@@ -429,6 +429,8 @@ class ProcedureRecord:
     fluoro_dose_mgy: float | None = None
     los_days: float | None = None
     transfusion: bool | None = None
+    # an MIS procedure converted to open during the operation; analysed as MIS (intention to treat)
+    converted_to_open: bool | None = None
 
     @classmethod
     def create(cls, data: Mapping[str, Any]) -> ProcedureRecord:
@@ -452,6 +454,7 @@ class ProcedureRecord:
             fluoro_dose_mgy=num("fluoro_dose_mgy", 100000, "mGy"),
             los_days=num("los_days", 365, "days"),
             transfusion=_bool(data.get("transfusion"), f"{p}.transfusion", optional=True),
+            converted_to_open=_conversion(entry, data.get("converted_to_open"), f"{p}.converted_to_open"),
         )
 
     def check_against_episode(self, episode: EpisodeRecord) -> None:
@@ -474,6 +477,15 @@ class ProcedureRecord:
         if extra:
             raise ValidationError(field=f"{p}.levels", value=extra[0], allowed=[lvl.value for lvl in episode.levels],
                                   reason="operated levels must be among the episode's levels")
+
+
+def _conversion(entry: ProcedureEntry, value: Any, name: str) -> bool | None:
+    """Conversion to open is recorded for a minimally invasive procedure only."""
+    converted = _bool(value, name, optional=True)
+    if converted and entry.approach is not Approach.MIS:
+        raise ValidationError(field=name, value=value, allowed="no (only a minimally invasive procedure "
+                              "can be converted to open)")
+    return converted
 
 
 _COMPLICATION_FIELDS = ("category", "clavien_dindo", "occurred_on", "detail")

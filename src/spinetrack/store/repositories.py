@@ -391,6 +391,7 @@ class Store:
                 performed_on=rec.performed_on, levels=format_levels(rec.levels), n_levels=len(rec.levels),
                 incision_mm=rec.incision_mm, ebl_ml=rec.ebl_ml, op_time_min=rec.op_time_min, fluoro_s=rec.fluoro_s,
                 fluoro_dose_mgy=rec.fluoro_dose_mgy, los_days=rec.los_days, transfusion=rec.transfusion,
+                converted_to_open=rec.converted_to_open,
             )
             s.add(row)
             s.flush()

@@ -184,6 +184,7 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
         api,
         auth,
         clinic,
+        clinic_events,
         decision,
         enrol,
         followup,
@@ -192,7 +193,8 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
     )
 
     # /p/home before /p/{token}; /clinic/followup before the clinic pages
-    for module in (auth, api, patient_home, patient, followup, enrol, clinic, admin, admin_followup, decision, locale):
+    for module in (auth, api, patient_home, patient, followup, enrol, clinic, clinic_events, admin, admin_followup,
+                   decision, locale):
         app.include_router(module.router, dependencies=[Depends(_bounded_ids), Depends(_form_text)])
     fastpath.install(app.router.routes)  # the PROM submission, answered ahead of its documented route
     return app

@@ -19,8 +19,14 @@ Routes
 ``POST /clinic/patients/{id}/episodes/{eid}/screening``  record red-flag screening (clinicians only)
 ``POST /clinic/patients/{id}/episodes/{eid}/decision-aid`` release the decision aid to the patient's home
                                                           (clinicians only, after a screening)
-``POST /clinic/patients/{id}/contact``                     contact preferences: channel, consent, opt-out, address
+``POST /clinic/patients/{id}/contact``                     contact preferences: channel, consent, opt-out, address,
+                                                          the patient's language
 ``GET  /clinic/overview``                                 completeness, outcomes, complications
+
+Readmissions, reoperations and corrections of a record with a reason: :mod:`.clinic_events`.
+The page opens with a summary (:mod:`spinetrack.web.patient_summary`: diagnosis, procedure, the
+latest scores against the MCID, open follow-up, red flags, reoperations) and an in-page table
+of contents; the sections below it fold.
 
 Red flags and candidacy (clinicians only; coordinators see a note): the page shows the shown
 episode's current screening (:func:`spinetrack.store.screening.screen_episode`): an urgent
@@ -38,11 +44,11 @@ The patient page also lists the episode's scheduled visits (:mod:`spinetrack.sto
 holds the patient's contact preferences (channel, consent, opt-out, postal address) and the
 release of the decision aid (:mod:`spinetrack.store.outreach`).
 
-The expected band on the patient page (until the analytics issue lands): the median and
-interquartile range of the whole registry's patients with the same treatment at each
-timepoint (pseudonymised aggregates only; cells of fewer than 5 episodes suppressed), placed at
-each timepoint's target day. The MCID line is the patient's baseline − the instrument's MCID
-(ODI 10 points, NRS 2 points; Ostelo 2008); EQ-5D-5L has no shipped MCID, so no line.
+The expected band on the patient page: the median and interquartile range of the whole
+registry's patients with the same treatment at each timepoint (pseudonymised aggregates only;
+cells of fewer than 5 episodes suppressed), placed at each timepoint's target day. The MCID
+line is the patient's baseline − the instrument's MCID (:mod:`spinetrack.instruments.thresholds`:
+ODI 10 points, NRS 2 points; Ostelo 2008); EQ-5D-5L has no shipped MCID, so no line and no verdict.
 """
 
 from __future__ import annotations
@@ -70,7 +76,9 @@ from spinetrack.domain.screening import (
     Answer,
 )
 from spinetrack.errors import ConflictError, NotFoundError, ValidationError
+from spinetrack.i18n import LANGUAGES, N_
 from spinetrack.instruments import thresholds
+from spinetrack.store import corrections
 from spinetrack.store import screening as screening_store
 from spinetrack.store.access import SessionUser
 from spinetrack.store.outreach import CHANNELS, Outreach
@@ -82,7 +90,7 @@ from spinetrack.store.queries import (
     TimelinePoint,
 )
 from spinetrack.store.worklist import FollowupDesk
-from spinetrack.web import plots
+from spinetrack.web import patient_summary, plots
 from spinetrack.web.deps import AccessDep, ClinicStaff, StoreDep, require_roles
 from spinetrack.web.routes.clinic_forms import (
     FormDep,
@@ -147,6 +155,9 @@ NOTICES = {
     "episode-added": ("ok", "Episode added."),
     "procedure-saved": ("ok", "Procedure recorded."),
     "complication-saved": ("ok", "Complication recorded."),
+    "readmission-saved": ("ok", "Readmission recorded."),
+    "reoperation-saved": ("ok", "Reoperation recorded."),
+    "corrected": ("ok", "Correction recorded; the old value is kept in the record's history."),
     "screening-saved": ("ok", "Red-flag screening recorded."),
     "link-created": ("ok", "Questionnaire link created."),
     "link-shown": ("ok", "The questionnaire link was created and shown once; if it was lost, create another."),
@@ -156,6 +167,9 @@ NOTICES = {
     "episode-end-undone": ("ok", "The end of follow-up was taken back: the scheduler carries on with the visits."),
 }
 END_REASONS = [(r.value, r.label) for r in EpisodeEndReason]
+CHANNEL_LABELS = {"email": N_("e-mail"), "sms": N_("SMS"), "letter": N_("letter"), "none": N_("no messages")}
+VISIT_STATUS_LABELS = {"upcoming": N_("not open yet"), "due": N_("due"), "overdue": N_("overdue"),
+                       "completed": N_("completed"), "missed": N_("missed"), "stopped": N_("stopped")}
 NEW_LINK_COOKIE = "st_new_link"  # the link just created, carried once across the redirect
 NEW_LINK_SECONDS = 300
 
@@ -237,6 +251,8 @@ def _patient_page(request: Request, user: SessionUser, patient_id: int, *, episo
     if current is not None and user.role == "clinician":
         screening = screening_store.screen_episode(request.app.state.store, actor, current["id"])
     notice_pair = NOTICES.get(notice or "")
+    fixes = corrections.corrections_of_patient(request.app.state.store, actor, patient_id)
+    summary = patient_summary.summarise(current, timeline, labels, visits, screening, fixes)
     return _render(request, "clinic/patient.html", {
         "user": user, "patient": record, "identity": identity, "episodes": episodes, "current": current,
         "figures": figures, "rows": rows, "timepoints": schedule, "suggested_timepoint": suggested, "labels": labels,
@@ -245,6 +261,16 @@ def _patient_page(request: Request, user: SessionUser, patient_id: int, *, episo
         "errors": errors or {}, "values": values or {}, "new_link": new_link, "notice": notice_pair,
         "today": clock.today().isoformat(), "diagnoses_by_code": DIAGNOSES, "screening": screening,
         "end_reasons": END_REASONS, "end_labels": dict(END_REASONS),
+        "summary": summary, "corrections": patient_summary.corrections_by_record(fixes),
+        "patient_language": corrections.patient_language(request.app.state.store, actor, patient_id),
+        "correctable": corrections.CORRECTABLE, "label": patient_summary.code_label,
+        "procedure_label": patient_summary.procedure_label, "diagnosis_label": patient_summary.diagnosis_label,
+        "reoperation_reasons": list(patient_summary.REOPERATION_LABELS.items()),
+        "complication_labels": list(patient_summary.COMPLICATION_LABELS.items()),
+        "language_choices": [("en", "English"), ("es", "Spanish (español)")],
+        "display_value": patient_summary.display_value,
+        "channel_labels": CHANNEL_LABELS, "visit_status_labels": VISIT_STATUS_LABELS,
+        "instrument_titles": {i.definition.code: i.definition.title for i in instruments.all()},
         **SCREENING_FORM, **_vocabularies()}, status=status)
 
 
@@ -295,7 +321,8 @@ def add_procedure(request: Request, patient_id: int, episode_id: int, user: Clin
                   store: StoreDep) -> Response:
     _check_episode(request, user, patient_id, episode_id)
     try:
-        store.add_procedure(user.actor, episode_id, _procedure_data(form))
+        store.add_procedure(user.actor, episode_id,
+                            {**_procedure_data(form), "converted_to_open": _yes_no(form, "converted_to_open")})
     except (ValidationError, ConflictError) as exc:
         return _patient_page(request, user, patient_id, episode_id=episode_id, status=422,
                              errors={"procedure": _error(exc)}, values={"procedure": _values(form)})
@@ -347,10 +374,14 @@ def save_contact(request: Request, patient_id: int, user: ClinicStaff, form: For
             "opted_out": _yes_no(form, "opted_out")}  # yes, no or absent; anything else refused naming it
     episode = _number(form, "episode")
     shown = episode if isinstance(episode, int) and 1 <= episode <= 2_147_483_647 else None
+    language = _text(form, "language")
     try:
         if episode is not None and shown is None:
             raise ValidationError(field="contact.episode", value=str(episode)[:40], allowed="an episode id")
+        if language is not None and language not in LANGUAGES:
+            raise ValidationError(field="contact.language", value=language[:40], allowed=list(LANGUAGES))
         Outreach(request.app.state.store).set_contact(user.actor, patient_id, data)
+        corrections.set_language(request.app.state.store, user.actor, patient_id, language)
     except ValidationError as exc:
         return _patient_page(request, user, patient_id, episode_id=shown,
                              status=422, errors={"contact": _error(exc)}, values={"contact": _values(form)})

@@ -255,6 +255,9 @@ class ProcedureCreate(_Create):
     fluoro_dose_mgy: Number = Field(None, description="Fluoroscopy dose, mGy (0 to 100000).")
     los_days: Number = Field(None, description="Length of stay, days (0 to 365).")
     transfusion: Boolean = Field(None, description="Blood transfusion given.")
+    converted_to_open: Boolean = Field(
+        None, description="A minimally invasive procedure converted to open during the operation (MIS only; "
+                          "analysed as MIS: intention to treat).")
 
 
 class ProcedurePublic(_Public):
@@ -274,6 +277,7 @@ class ProcedurePublic(_Public):
     fluoro_dose_mgy: float | None
     los_days: float | None
     transfusion: bool | None
+    converted_to_open: bool | None = None
     created_at: dt.datetime | None
 
 
