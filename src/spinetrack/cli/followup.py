@@ -41,6 +41,7 @@ def followup_run(
     message is sent again only if a run died while sending it (at-least-once). Exit code 0, or 2
     on bad settings."""
     from spinetrack import clock, followup
+    from spinetrack.store import wording
     from spinetrack.store.repositories import Store
 
     settings = settings_for(database_url)
@@ -51,6 +52,7 @@ def followup_run(
     engine = database(settings)
     try:
         store = Store(engine, eq5d_value_set=settings.eq5d_value_set)
+        wording.configure(store, production=settings.env == "production", file_pack=settings.wording_pack)
         now = dt.datetime.combine(clock.today(), clock.utcnow().time())  # SPINETRACK_TODAY: that day, now
         if not as_json and sys.stderr.isatty():
             from spinetrack.cli.render import progress_bar

@@ -20,6 +20,11 @@ A run, at ``now`` (its date is "today"):
    (its questionnaires from the schedule; a random token nobody sees — the patient reaches the
    visit through their home; it expires at the end of the window's last day). The claim
    ``UPDATE … WHERE status = 'pending' RETURNING`` is what keeps two runs from both opening it.
+   In production (:func:`spinetrack.store.wording.configure`) a visit with a questionnaire that has
+   no wording in the patient's language is not opened (the patient would read numbered
+   statements): it stays ``pending`` with ``stop_reason = 'no_wording'``, counted in the run
+   report's ``visits_held_no_wording``, and is tried again on every run until the wording is
+   installed (Admin → Questionnaire wording, or ``spinetrack wording install``).
 4. **Messages.** An open visit gets a message on each of its schedule's reminder offsets
    (days after the window opens; the first is the invitation's, ``sequence`` 0, then reminders
    1, 2, …), inserted with ``ON CONFLICT DO NOTHING`` on (followup, sequence). The next one is
@@ -47,7 +52,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any, cast
 
-from sqlalchemy import Date, DateTime, Table, bindparam, func, insert, select, text, update
+from sqlalchemy import Date, DateTime, Table, bindparam, func, insert, or_, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -63,8 +68,9 @@ from spinetrack.store.tables import (
     PatientIdentityRow,
     PatientRow,
 )
+from spinetrack.store.wording import missing_wording, policy
 
-__all__ = ["ACTOR", "Progress", "RunReport", "choose_channel", "run"]
+__all__ = ["ACTOR", "HELD_NO_WORDING", "Progress", "RunReport", "choose_channel", "run"]
 
 ACTOR = "system:followup"
 BATCH = 2_000  # visits opened / messages queued per statement batch
@@ -77,6 +83,7 @@ _E = cast(Table, EpisodeRow.__table__)
 _P = cast(Table, PatientRow.__table__)
 _ID = cast(Table, PatientIdentityRow.__table__)
 _UNSENT = ("queued", "held", "sending", "failed")
+HELD_NO_WORDING = "no_wording"  # a pending visit's mark: not opened (production, no wording in the patient's language)
 
 
 @dataclass
@@ -93,6 +100,7 @@ class RunReport:
     invitations_queued: int = 0   # first messages of a visit (sequence 0)
     reminders_queued: int = 0
     messages_held: int = 0        # held now (no channel configured for them)
+    visits_held_no_wording: int = 0  # production: not opened, a questionnaire has no wording in the patient's language
     messages_cancelled: int = 0
     messages_due: int = 0         # claimable when the sending started
     messages_sent: int = 0
@@ -274,22 +282,51 @@ def _first_message_on(tp: ScheduledTimepoint | None, opens_on: dt.date) -> dt.da
     return opens_on + dt.timedelta(days=tp.reminder_offsets[0])
 
 
-_TO_OPEN = (select(_F.c.id, _F.c.episode_id, _F.c.timepoint, _F.c.opens_on, _F.c.closes_on, _P.c.site_id)
-            .select_from(_F.join(_E, _E.c.id == _F.c.episode_id).join(_P, _P.c.id == _E.c.patient_id))
+_TO_OPEN = (select(_F.c.id, _F.c.episode_id, _F.c.timepoint, _F.c.opens_on, _F.c.closes_on, _P.c.site_id,
+                   _ID.c.language)
+            .select_from(_F.join(_E, _E.c.id == _F.c.episode_id).join(_P, _P.c.id == _E.c.patient_id)
+                         .outerjoin(_ID, _ID.c.patient_id == _P.c.id))
             .where(_F.c.status == "pending", _F.c.opens_on <= bindparam("today", type_=Date),
-                   _F.c.closes_on >= bindparam("today", type_=Date))
+                   _F.c.closes_on >= bindparam("today", type_=Date),
+                   or_(_F.c.stop_reason.is_(None), _F.c.stop_reason != HELD_NO_WORDING))
             .order_by(_F.c.id).limit(BATCH))
+_HOLD = update(_F).where(_F.c.id == bindparam("fid")).values(stop_reason=HELD_NO_WORDING)
 _SET_INVITATION = (update(_F).where(_F.c.id == bindparam("fid"))
                    .values(invitation_id=bindparam("iid"), next_reminder_on=bindparam("next_on")))
 
 
+def _instruments(groups: list[Any], r: Any) -> list[str]:
+    tp = _schedule_of(groups, r.site_id).get(r.timepoint)
+    return list(tp.instruments) if tp else list(default_schedule()[0].instruments)
+
+
+def _hold_without_wording(s: Session, store: Store, groups: list[Any], rows: list[Any], report: RunReport) -> list[Any]:
+    """In production, a visit whose questionnaires lack wording in the patient's language is not
+    opened: it stays pending, marked ``stop_reason = 'no_wording'`` (counted in the run report),
+    and is tried again on the next run (the marks are cleared at the start of each run)."""
+    if not policy(store).production:
+        return rows
+    held = [r for r in rows if missing_wording(store, _instruments(groups, r), r.language, session=s)]
+    if held:
+        s.execute(_HOLD, [{"fid": r.id} for r in held])
+        report.visits_held_no_wording += len(held)
+    return [r for r in rows if r not in held]
+
+
 def _open(s: Session, groups: list[Any], today: dt.date, now: dt.datetime, commit: Callable[[], None],
-          progress: Progress | None) -> int:
+          progress: Progress | None, store: Store | None = None, report: RunReport | None = None) -> int:
     opened = 0
+    if store is not None and policy(store).production:
+        s.execute(update(_F).where(_F.c.status == "pending", _F.c.stop_reason == HELD_NO_WORDING)
+                  .values(stop_reason=None))
     while True:
         rows = s.execute(_TO_OPEN, {"today": today}).all()
         if not rows:
             return opened
+        if store is not None and report is not None:
+            rows = _hold_without_wording(s, store, groups, rows, report)
+            if not rows:
+                continue
         claim = (update(_F).where(_F.c.id.in_([r.id for r in rows]), _F.c.status == "pending")
                  .values(status="open", updated_at=now).returning(_F.c.id))
         won = set(s.execute(claim).scalars())
@@ -430,7 +467,7 @@ def run(store: Store, *, now: dt.datetime, channels: ChannelSet | None, link_bas
         report.messages_cancelled = _cancel(s)
         commit()
         lap = report.lap("close", lap)
-        report.invitations_created = _open(s, groups, today, now, commit, progress)
+        report.invitations_created = _open(s, groups, today, now, commit, progress, store, report)
         lap = report.lap("open", lap)
         _message(s, groups, configured, today, now, commit, report, progress)
         report.messages_held = _rehold(s, configured)
