@@ -21,7 +21,8 @@ The CSV has one row per visit: ``pseudo_id``, ``site``, ``timepoint``, ``opens_o
 ``closes_on``, ``status``, ``stop_reason``, ``messages_sent``, ``last_message_status``,
 ``last_sent_on``; for site staff the patient's ``full_name`` follows ``pseudo_id`` (as the clinic
 pages show names to the patient's own site only); a name that a spreadsheet would read as a
-formula is prefixed with ``'``.
+formula is prefixed with ``'``. The CSV's column names and codes are not translated (a file for
+other programs); the pages' words are (the ``staff`` catalog).
 """
 
 from __future__ import annotations
@@ -40,6 +41,8 @@ from starlette.datastructures import FormData
 
 from spinetrack import clock, instruments
 from spinetrack.errors import ConflictError, SpinetrackError, ValidationError
+from spinetrack.i18n import N_
+from spinetrack.i18n import gettext as _
 from spinetrack.store.access import SessionUser
 from spinetrack.store.worklist import ENTRY_SOURCES, STATUSES, FollowupDesk, WorklistPage
 from spinetrack.web.deps import ClinicStaff, require_roles
@@ -49,11 +52,12 @@ __all__ = ["completeness_svg", "router"]
 router = APIRouter(include_in_schema=False)
 
 PAGE_SIZE = 50
-STATUS_LABELS = {"due": "due", "overdue": "overdue", "missed": "missed", "completed": "completed",
-                 "upcoming": "not open yet", "stopped": "stopped"}
-NOTICES = {"resent": "The message is queued; it goes out with the scheduler's next run.",
-           "unreachable": "The visit is marked unreachable: no more messages go out for it.",
-           "answers-saved": "The answers are stored."}
+# English, marked for the staff catalog; translated when shown (_status_labels, _notice)
+STATUS_LABELS = {"due": N_("due"), "overdue": N_("overdue"), "missed": N_("missed"), "completed": N_("completed"),
+                 "upcoming": N_("not open yet"), "stopped": N_("stopped")}
+NOTICES = {"resent": N_("The message is queued; it goes out with the scheduler's next run."),
+           "unreachable": N_("The visit is marked unreachable: no more messages go out for it."),
+           "answers-saved": N_("The answers are stored.")}
 FollowupId = Annotated[int, Path(ge=1, le=2_147_483_647)]
 WorklistUser = Annotated[SessionUser, Depends(require_roles("clinician", "coordinator"))]
 SiteQuery = Annotated[int | None, Query(ge=1, le=2_147_483_647)]
@@ -73,6 +77,10 @@ def _desk(request: Request) -> FollowupDesk:
 def _render(request: Request, name: str, context: dict[str, Any], status: int = 200) -> Response:
     response: Response = request.app.state.templates.TemplateResponse(request, name, context, status_code=status)
     return response
+
+
+def _status_labels() -> dict[str, str]:
+    return {k: _(v) for k, v in STATUS_LABELS.items()}
 
 
 def _filters(site: int | None, timepoint: str | None, status: str | None) -> dict[str, Any]:
@@ -133,13 +141,14 @@ def completeness_svg(rows: Sequence[Mapping[str, Any]], labels: Mapping[str, str
         ax.set_xticks(range(0, len(months), step), [months[k] for k in range(0, len(months), step)],
                       rotation=45, ha="right")
         ax.set_ylim(0, 105)
-        ax.set_ylabel("answered (% of visits)")
-        ax.set_xlabel(f"{period} the window closed")
+        ax.set_ylabel(_("answered (% of visits)"))
+        ax.set_xlabel(_("quarter the window closed") if period == "quarter" else _("month the window closed"))
         _style_axes(ax, grid_axis="y")
         ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0))
-        desc = "; ".join(f"{labels.get(r['timepoint'], r['timepoint'])}: {r['responded']} of {r['eligible']} "
-                         f"visits answered" for r in series)
-        return _to_svg(fig, "plot-followup-completeness", "Follow-up completeness by month of the window's close",
+        desc = "; ".join(_("%(visit)s: %(answered)s of %(eligible)s visits answered",
+                           visit=labels.get(r["timepoint"], r["timepoint"]), answered=r["responded"],
+                           eligible=r["eligible"]) for r in series)
+        return _to_svg(fig, "plot-followup-completeness", _("Follow-up completeness by month of the window's close"),
                        desc)
 
 
@@ -162,7 +171,7 @@ def _page_context(request: Request, user: SessionUser, page: WorklistPage, *, nu
                   filters: dict[str, Any], notice: str | None) -> dict[str, Any]:
     desk = _desk(request)
     schedule = request.app.state.store.timepoints()
-    labels = {tp.code: tp.label for tp in schedule}
+    labels = {tp.code: _(tp.label) for tp in schedule}  # the visit names (questionnaires catalog)
     rows = desk.completeness(user.actor, site_id=filters.get("site"))
     pages = max(1, math.ceil(page.total / PAGE_SIZE))
 
@@ -171,9 +180,11 @@ def _page_context(request: Request, user: SessionUser, page: WorklistPage, *, nu
 
     return {
         "user": user, "page": page, "number": number, "pages": pages, "filters": filters, "labels": labels,
-        "timepoints": [(tp.code, tp.label) for tp in schedule], "statuses": STATUSES, "status_labels": STATUS_LABELS,
+        "timepoints": [(tp.code, labels[tp.code]) for tp in schedule], "statuses": STATUSES,
+        "status_labels": _status_labels(),
         "sites": desk.sites() if user.role == "admin" else {}, "completeness": rows,
-        "plot": completeness_svg(rows, labels), "link": link, "notice": NOTICES.get(notice or ""),
+        "plot": completeness_svg(rows, labels), "link": link,
+        "notice": _(NOTICES[notice]) if notice in NOTICES else None,
         "can_act": user.role in ("clinician", "coordinator"), "names": user.role in ("clinician", "coordinator"),
         "prev_url": link(page=number - 1) if number > 1 else None,
         "next_url": link(page=number + 1) if number < pages else None,
@@ -312,7 +323,7 @@ def _answers_page(request: Request, user: SessionUser, followup_id: int, *, valu
     return _render(request, "clinic/followup_answers.html", {
         "user": user, "visit": visit, "questionnaires": _questionnaires(codes), "sources": ENTRY_SOURCES,
         "values": values or {"collected_on": min(clock.today(), visit.closes_on).isoformat()}, "error": error,
-        "status_labels": STATUS_LABELS}, status=status)
+        "status_labels": _status_labels()}, status=status)
 
 
 @router.get("/clinic/followup/{followup_id}/answers")
