@@ -44,8 +44,9 @@ from spinetrack.store.queries import (
     Queries,
 )
 from spinetrack.web import plots
+from spinetrack.web.forms import FormErrors, input_name
 
-__all__ = ["FormDep", "input_name"]
+__all__ = ["FormDep", "check_unused_rows", "finding_rows", "input_name"]
 
 N_FINDINGS = 3  # imaging-finding rows on the forms (a row is used when its kind is chosen)
 GRADE_FIELDS = ("morphology", "zone", "pfirrmann", "stenosis_grade", "meyerding")
@@ -115,7 +116,7 @@ def _values(form: FormData) -> dict[str, Any]:
 
 
 def _identity_data(form: FormData) -> dict[str, Any]:
-    return {name: _text(form, name) for name in ("full_name", "mrn", "email", "phone")}
+    return {name: _text(form, name) for name in ("full_name", "mrn", "email", "phone", "language")}
 
 
 def _patient_data(form: FormData) -> dict[str, Any]:
@@ -170,26 +171,29 @@ def _screening_data(form: FormData) -> dict[str, Any]:
     return {**{name: _text(form, name) for name in ANSWER_FIELDS}, "assessed_on": _text(form, "assessed_on")}
 
 
-def input_name(field: str | None) -> str | None:
-    """The form input a store field name points at: ``patient.bmi`` → ``bmi``,
-    ``episode.imaging_findings[1].zone`` → ``finding1_zone``, ``invitation.instruments`` →
-    ``instruments``."""
-    if not field:
-        return None
-    m = re.fullmatch(r"episode\.imaging_findings\[(\d+)\]\.(\w+)", field)
-    if m:
-        return f"finding{m.group(1)}_{m.group(2)}"
-    if field.startswith("episode.imaging_findings"):
-        return "finding0_level"
-    return field.rsplit(".", 1)[-1]
-
-
 def _error(exc: SpinetrackError) -> dict[str, Any]:
+    """One refusal with the store's own wording (the forms not yet moved to
+    :class:`~spinetrack.web.forms.FormErrors`, which words every problem plainly:
+    ``forms.from_exception(exc, prefix)`` for one refusal)."""
     field = getattr(exc, "field", None)
     message = str(exc)
     if field and not message.startswith(field):
         message = f"{field}: {message}"
     return {"message": message, "field": field, "input": input_name(field)}
+
+
+def finding_rows(form: FormData) -> list[int]:
+    """The rows of the imaging-finding table that :func:`_episode_data` reads (kind chosen)."""
+    return [i for i in range(N_FINDINGS) if _text(form, f"finding{i}_kind") is not None]
+
+
+def check_unused_rows(form: FormData, errors: FormErrors) -> None:
+    """A finding row with a level or grade but no kind would be dropped silently: say so."""
+    for i in range(N_FINDINGS):
+        if _text(form, f"finding{i}_kind") is None and any(
+                _text(form, f"finding{i}_{name}") for name in ("level", *GRADE_FIELDS)):
+            errors.add(f"finding{i}_kind", f"Finding {i + 1}: kind: choose what the finding describes "
+                                           "(or clear the row).")
 
 
 def _vocabularies() -> dict[str, Any]:
@@ -212,6 +216,7 @@ def _vocabularies() -> dict[str, Any]:
         "instruments": [(i.definition.code, i.definition.title) for i in instruments.all()],
         "default_instruments": list(instruments.listed(instruments.Listing.VISIT_DEFAULT)),
         "approaches": list(APPROACHES),
+        "patient_languages": [("en", "English"), ("es", "Español")],
         "arm_labels": plots.ARM_LABELS,
     }
     return {**vocab, "vocab": vocab}

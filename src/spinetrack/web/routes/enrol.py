@@ -4,7 +4,8 @@ Routes
 ------
 ``GET  /clinic/enrol``, ``POST /clinic/enrol``            enrol a patient with a first episode
 
-Everything is validated before anything is stored (identity, patient, then episode); the
+Every field is checked before anything is stored and all problems are shown at once, each in
+plain words beside its field, the form keeping what was typed (:mod:`spinetrack.web.forms`). The
 patient and identity are stored in one transaction, the episode in the next. Should the episode
 still fail (a database refusal), the patient page says so and offers the episode form.
 """
@@ -17,19 +18,19 @@ from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
 
 from spinetrack import clock
-from spinetrack.domain.pathway import EpisodeRecord, PatientRecord
-from spinetrack.errors import ConflictError, SpinetrackError, ValidationError
-from spinetrack.store.repositories import validate_identity
+from spinetrack.errors import SpinetrackError
 from spinetrack.web.deps import ClinicStaff, StoreDep
+from spinetrack.web.forms import FormErrors, check_enrolment
 from spinetrack.web.routes.clinic_forms import (
     FormDep,
     _episode_data,
-    _error,
     _identity_data,
     _patient_data,
     _render,
     _values,
     _vocabularies,
+    check_unused_rows,
+    finding_rows,
 )
 
 __all__ = ["router"]
@@ -41,25 +42,27 @@ log = logging.getLogger("spinetrack.web.enrol")
 @router.get("/clinic/enrol")
 def enrol_form(request: Request, user: ClinicStaff) -> Response:
     return _render(request, "clinic/enrol.html", {
-        "user": user, "values": {"enrolled_on": clock.today().isoformat()}, "error": None, **_vocabularies()})
+        "user": user, "values": {"enrolled_on": clock.today().isoformat()}, "error": FormErrors(), **_vocabularies()})
 
 
 @router.post("/clinic/enrol")
 def enrol_submit(request: Request, user: ClinicStaff, form: FormDep, store: StoreDep) -> Response:
-    """Enrol a patient with identity and a first episode. Everything is validated before
-    anything is stored (identity, patient, then episode); the patient and identity are stored in
-    one transaction, the episode in the next. Should the episode still fail (a database
-    refusal), the patient page says so and offers the episode form."""
+    """Enrol a patient with identity and a first episode. Every field is checked before
+    anything is stored and every problem is shown at once, beside its field, with what was typed
+    (:func:`spinetrack.web.forms.check_enrolment`). The patient and identity are stored in one
+    transaction, the episode in the next. Should the episode still fail (a database refusal),
+    the patient page says so and offers the episode form."""
     identity, patient = _identity_data(form), _patient_data(form)
-    episode = _episode_data(form, clock.today())
-    try:
-        validate_identity(identity)
-        PatientRecord.create({**patient, "pseudo_id": "ST-CHECK"})
-        EpisodeRecord.create(episode)
-        pid = store.add_patient(user.actor, user.site_id or 0, patient, identity=identity)
-    except (ValidationError, ConflictError) as exc:
+    today = clock.today()
+    episode = _episode_data(form, today)
+    errors = check_enrolment(identity, patient, episode, today, rows=finding_rows(form))
+    check_unused_rows(form, errors)
+    pid = None
+    if not errors:
+        pid = errors.check(store.add_patient, user.actor, user.site_id or 0, patient, identity=identity)
+    if errors or pid is None:
         return _render(request, "clinic/enrol.html", {
-            "user": user, "values": _values(form), "error": _error(exc), **_vocabularies()}, status=422)
+            "user": user, "values": _values(form), "error": errors, **_vocabularies()}, status=422)
     try:
         eid = store.add_episode(user.actor, pid, episode)
     except SpinetrackError:
