@@ -38,6 +38,7 @@ from spinetrack.domain.pathway import (
 )
 from spinetrack.domain.procedure import ProcedureFamily
 from spinetrack.errors import ConflictError, InputError, NotFoundError, PermissionDeniedError, ValidationError
+from spinetrack.i18n import LANGUAGES
 from spinetrack.instruments.eq5d5l import value_sets
 from spinetrack.store import audit
 from spinetrack.store.session import make_session_factory
@@ -116,13 +117,15 @@ def new_pseudo_id() -> str:
 
 
 def validate_identity(identity: Mapping[str, Any]) -> dict[str, Any]:
-    """Check identifying details: ``full_name`` required; ``mrn``, ``email``, ``phone`` optional."""
+    """Check identifying details: ``full_name`` required; ``mrn``, ``email``, ``phone`` and
+    ``language`` (the patient's language, :data:`spinetrack.i18n.LANGUAGES`) optional."""
     if not isinstance(identity, Mapping):
-        raise ValidationError(field="identity", value=identity, allowed="an object with full_name, mrn, email, phone")
-    extra = set(identity) - {"full_name", "mrn", "email", "phone"}
+        raise ValidationError(field="identity", value=identity,
+                              allowed="an object with full_name, mrn, email, phone, language")
+    extra = set(identity) - {"full_name", "mrn", "email", "phone", "language"}
     if extra:
         raise ValidationError(field=f"identity.{sorted(extra)[0]}", value=None,
-                              allowed=["full_name", "mrn", "email", "phone"], reason="unknown field")
+                              allowed=["full_name", "mrn", "email", "phone", "language"], reason="unknown field")
     out: dict[str, Any] = {}
     for name, limit in (("full_name", 200), ("mrn", 64), ("email", 200), ("phone", 40)):
         value = identity.get(name)
@@ -133,6 +136,11 @@ def validate_identity(identity: Mapping[str, Any]) -> dict[str, Any]:
         raise ValidationError(field="identity.full_name", value=identity.get("full_name"), allowed="the patient's name")
     if out["email"] and ("@" not in out["email"] or " " in out["email"]):
         raise ValidationError(field="identity.email", value=out["email"], allowed="an e-mail address")
+    if "language" in identity:
+        language = identity["language"] or None
+        if language is not None and language not in LANGUAGES:
+            raise ValidationError(field="identity.language", value=language, allowed=list(LANGUAGES))
+        out["language"] = language
     return out
 
 

@@ -89,6 +89,9 @@ class IdentityCreate(_Create):
     mrn: Text = Field(None, description="Hospital number, unique within the site (up to 64 characters).")
     email: Text = Field(None, description="E-mail address (optional).")
     phone: Text = Field(None, description="Telephone number (optional, up to 40 characters).")
+    language: Annotated[Any, _doc({"type": ["string", "null"], "enum": ["en", "es", None]})] = Field(
+        None, description="The patient's language for pages and messages (optional): en (English) or "
+                          "es (Español); when absent, the browser's language is used.")
 
 
 class IdentityPublic(_Public):
