@@ -25,6 +25,7 @@ from spinetrack.config import Settings
 from spinetrack.store.repositories import Actor
 from spinetrack.store.tables import InvitationRow, PromResponseRow, ResponseDraftRow
 from spinetrack.web.app import create_app
+from tests.web.chart_svg import charts, markers, values
 from tests.web.conftest import ODI_ITEMS, World, build_world
 
 EQ5D_ANSWERS = {"MO": 2, "SC": 1, "UA": 2, "PD": 3, "AD": 1, "vas": 70}
@@ -104,11 +105,6 @@ def n_drafts(app: Any) -> int:
         return int(conn.execute(select(func.count()).select_from(ResponseDraftRow)).scalar_one())
 
 
-def figure(html: str, element_id: str) -> dict[str, Any]:
-    m = re.search(rf'<script type="application/json" id="{element_id}">(.*?)</script>', html, re.S)
-    assert m, f"no figure JSON {element_id}"
-    fig: dict[str, Any] = json.loads(m.group(1))
-    return fig
 
 
 # --------------------------------------------------------------------------------- the link
@@ -235,6 +231,39 @@ def test_back_and_a_missing_required_answer(app: Any, world: World, patient: Any
     r = post_answer(c, "nrs_back", 1)  # Next without an answer on a required question
     assert r.status_code == 422 and 'role="alert"' in r.text and "Please choose an answer" in r.text
     assert "Allowed: 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10" in r.text
+
+
+def test_next_without_an_answer_asks_once_before_skipping(app: Any, world: World, patient: Any) -> None:
+    """Issue 19: "Next" with no answer on an optional question asks "Skip this question?" (the
+    question again, nothing stored, a plain prompt with "answer it" and "skip it"); a second
+    "Next" with no answer skips it; "Yes, skip it" skips at once. Works without JavaScript."""
+    c = patient(world.invitations["A"])
+    assert post_answer(c, "odi", 1, 2).status_code == 303
+    first = post_answer(c, "odi", 2)  # Next, nothing chosen
+    assert first.status_code == 200 and "Skip this question?" in first.text
+    assert 'name="asked" value="1"' in first.text and 'id="skip-confirm"' in first.text
+    assert "Question 2 of 10" in first.text and first.text.count('type="radio"') == 6  # the question again
+    assert 'href="#question"' in first.text and ">Yes, skip it</button>" in first.text
+    view = app.state.access.resolve_patient_session(c.cookies["st_patient"])
+    assert app.state.access.get_draft(view, "odi") == {"pain_intensity": 2}  # nothing changed yet
+    again = c.post("/p/q/odi", data={"csrf_token": csrf_of(first.text), "step": "2", "action": "next", "asked": "1"},
+                   follow_redirects=False)  # the second Next with no answer skips
+    assert again.status_code == 303 and again.headers["location"] == "/p/q/odi?step=3"
+    assert app.state.access.get_draft(view, "odi") == {"pain_intensity": 2}
+    asked = post_answer(c, "odi", 3)
+    assert "Skip this question?" in asked.text
+    r = c.post("/p/q/odi", data={"csrf_token": csrf_of(asked.text), "step": "3", "action": "skip", "asked": "1"},
+               follow_redirects=False)  # "Yes, skip it"
+    assert r.status_code == 303 and r.headers["location"] == "/p/q/odi?step=4"
+    answered = c.post("/p/q/odi", data={"csrf_token": csrf_of(asked.text), "step": "4", "action": "next",
+                                        "asked": "1", "answer": "1"}, follow_redirects=False)  # answered after all
+    assert answered.status_code == 303 and app.state.access.get_draft(view, "odi") == {
+        "pain_intensity": 2, "walking": 1}
+    required = post_answer(c, "nrs_back", 1)  # a required question still refuses, asked or not
+    assert required.status_code == 422 and "Skip this question?" not in required.text
+    r = c.post("/p/q/nrs_back", data={"csrf_token": csrf_of(required.text), "step": "1", "action": "next",
+                                      "asked": "1"}, follow_redirects=False)
+    assert r.status_code == 422 and "Please choose an answer to go on." in r.text
 
 
 def test_pause_and_resume_keeps_the_answers(app: Any, world: World, patient: Any) -> None:
@@ -379,8 +408,8 @@ def test_each_session_sees_only_its_own_visit(app: Any, world: World, patient: A
     a_visit = a.get("/p/visit")
     assert a_visit.text.count('class="badge due"') == 3 and 'class="badge done"' not in a_visit.text
     assert 'href="/p/q/nrs_back">Continue' in a_visit.text
-    assert figure(a.get("/p/results").text, "fig-odi")["data"][0]["y"] == [60.0]  # A's baseline only, not B's 80
-    assert figure(b.get("/p/results").text, "fig-odi")["data"][0]["y"] == [60.0, 80.0]
+    assert values(a.get("/p/results").text, "odi") == [60.0]  # A's baseline only, not B's 80
+    assert values(b.get("/p/results").text, "odi") == [60.0, 80.0]
     assert re.search(r'value="7" checked', a.get("/p/q/nrs_back?step=1").text)
     # A's session cannot post with B's CSRF token (and so not into B's visit).
     b_token = csrf_of(b.get("/p/q/nrs_back?step=1").text)
@@ -405,13 +434,17 @@ def test_results_show_the_trajectory_and_plain_sentences(app: Any, world: World,
     fill_in(c, "eq5d5l", EQ5D_ANSWERS)
     page = c.get("/p/results")  # after completion the link is spent, the results stay readable
     assert page.status_code == 200
-    odi = figure(page.text, "fig-odi")
-    assert odi["data"][0]["x"] == ["Before treatment", "6 weeks"] and odi["data"][0]["y"] == [60.0, 40.0]
-    pain = {t["name"]: t for t in figure(page.text, "fig-pain")["data"]}
-    assert pain["Back pain (0-10)"]["y"] == [6.0, 3.0] and pain["Leg pain (0-10)"]["y"] == [2.0, 5.0]
-    back, leg = pain["Back pain (0-10)"], pain["Leg pain (0-10)"]
-    assert back["line"]["dash"] != leg["line"]["dash"] and back["marker"]["symbol"] != leg["marker"]["symbol"]
-    assert 'data-plot="fig-odi"' in page.text and 'src="/vendor/plotly.min.js"' in page.text
+    svgs = charts(page.text)
+    assert set(svgs) == {"chart-odi", "chart-pain"}
+    odi = markers(svgs["chart-odi"])
+    assert [(m.timepoint, m.value) for m in odi] == [("baseline", 60.0), ("6w", 40.0)]
+    assert [round(m.plotted, 6) for m in odi] == [60.0, 40.0]  # drawn where the grid says 60 and 40
+    pain = markers(svgs["chart-pain"])
+    back = [m for m in pain if m.series == "nrs_back"]
+    leg = [m for m in pain if m.series == "nrs_leg"]
+    assert [round(m.plotted, 6) for m in back] == [6.0, 3.0] and [round(m.plotted, 6) for m in leg] == [2.0, 5.0]
+    assert {m.shape for m in back} == {"circle"} and {m.shape for m in leg} == {"rect"}  # not colour alone
+    assert "plotly" not in page.text.lower() and "<script" not in page.text  # no script on the page at all
     text = " ".join(page.text.split())
     assert ("Your back-related disability score went from 60 to 40 (lower is better): an improvement larger than "
             "the minimal important change of 10 points.") in text
@@ -430,8 +463,8 @@ def test_results_before_any_follow_up_say_so(app: Any, world: World, patient: An
     c = patient(world.invitations["A"])
     text = " ".join(c.get("/p/results").text.split())
     assert "Your back-related disability score was 60 (before treatment; 0 to 100, lower is better)." in text
-    assert figure(text, "fig-odi")["data"][0]["y"] == [60.0]
-    assert "fig-pain" not in text
+    assert values(text, "odi") == [60.0]
+    assert "chart-pain" not in text
 
 
 def test_leave_forgets_the_session_on_this_device(app: Any, world: World, patient: Any) -> None:

@@ -41,6 +41,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from spinetrack.errors import AuthenticationError, NotFoundError
+from spinetrack.i18n import N_
 from spinetrack.store import audit, throttle
 from spinetrack.store.repositories import Actor, Store
 from spinetrack.store.tables import (
@@ -66,8 +67,8 @@ __all__ = ["HOME_SESSION_DAYS", "NEW_LINK_GAP", "PATIENT_ACCESS_DAYS", "Home", "
 PATIENT_ACCESS_DAYS = 90
 HOME_SESSION_DAYS = 30
 NEW_LINK_GAP = dt.timedelta(hours=1)
-HOME_ENDED = "your personal page has closed: it stays open for a while after your last questionnaire"
-LINK_INVALID = "this link is not valid"
+HOME_ENDED = N_("Your personal page has closed: it stays open for a while after your last questionnaire.")
+LINK_INVALID = N_("This link is not valid.")
 
 
 @dataclass(frozen=True, slots=True)
@@ -119,14 +120,17 @@ class HomeContent:
 class LinkOpening:
     """What opening a link led to. ``outcome``: ``home`` (``session_token`` is a home session),
     ``visit`` (an invitation link of an open visit: ``session_token`` is its patient session),
-    ``waiting`` (the visit's window has not opened: ``message`` gives the dates), ``ended``
-    (home access over: a fresh link may be asked for) or ``invalid``."""
+    ``waiting`` (the visit's window has not opened: ``window`` and ``message`` give the dates),
+    ``ended`` (home access over: a fresh link may be asked for) or ``invalid``. ``site_id``: the
+    clinic of a waiting or ended link (its name heads the page)."""
 
     outcome: str
     session_token: str | None = None
     home: HomeView | None = None
     visit: InvitationView | None = None
     message: str = ""
+    site_id: int | None = None
+    window: VisitWindow | None = None
 
 
 def hash_link_token(token: str) -> str:
@@ -170,7 +174,7 @@ class Home:
         if until is None or now.date() > until:
             audit.append(s, actor=actor, actor_role="patient", action="refuse", entity=entity, entity_id=entity_id,
                          patient_id=ep.patient_id, detail={"reason": "access ended"})
-            return LinkOpening("ended", message=HOME_ENDED)
+            return LinkOpening("ended", message=HOME_ENDED, site_id=ep.patient.site_id)
         site_id = ep.patient.site_id
         if current:  # the browser's own session of this episode: kept (nobody is signed out, nothing new)
             row = s.get(PatientHomeSessionRow, hash_token(current))
@@ -218,7 +222,10 @@ class Home:
             if inv.completed_at is None and now <= inv.expires_at:
                 window = Visits.invitation_window(s, inv)
                 if window is not None and window.state(now.date()) == "upcoming":
-                    return LinkOpening("waiting", message=waiting_message(window))
+                    site_id = s.execute(select(PatientRow.site_id).join(
+                        EpisodeRow, EpisodeRow.patient_id == PatientRow.id).where(
+                        EpisodeRow.id == inv.episode_id)).scalar()
+                    return LinkOpening("waiting", message=waiting_message(window), site_id=site_id, window=window)
                 if current_visit and inv.patient_session_hash == hash_token(current_visit):
                     return LinkOpening("visit", current_visit)
                 session = self._bind_visit(s, inv, now, f"patient:invitation/{inv.id}")

@@ -12,7 +12,14 @@ outermost layer, outside any middleware the app adds. A header the route already
 * ``X-Content-Type-Options: nosniff``, ``Referrer-Policy: no-referrer`` (a patient's page never
   tells another site where it came from), ``X-Frame-Options: DENY``, a ``Permissions-Policy``
   denying camera, microphone and location.
-* ``Cache-Control: no-store`` on everything but ``/static/`` (pages and API carry patient data).
+* ``Cache-Control: no-store`` on everything but ``/static/`` (pages and API carry patient data);
+  ``/static/`` files are kept a day (``public, max-age=86400``; the pages ask for them with the
+  version in the address, so an upgrade is fetched at once).
+
+The same middleware gzips the assets under ``/static/`` and ``/vendor/``
+(:class:`spinetrack.web.compression.AssetGZipMiddleware`, inside the headers), so that one
+``add_middleware`` in ``web/app.py`` gives every response its headers and every asset its
+compression.
 """
 
 from __future__ import annotations
@@ -22,11 +29,15 @@ from collections.abc import MutableMapping
 from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-__all__ = ["CSP", "SecurityHeadersMiddleware", "apply_security_headers", "security_headers"]
+from spinetrack.web.compression import AssetGZipMiddleware
+
+__all__ = ["CSP", "STATIC_CACHE", "SecurityHeadersMiddleware", "apply_security_headers", "security_headers"]
 
 CSP = ("default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; "
        "font-src 'self'; connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; "
        "frame-ancestors 'none'")
+
+STATIC_CACHE = "public, max-age=86400"
 
 _ALWAYS = (
     ("Content-Security-Policy", CSP),
@@ -40,8 +51,7 @@ _ALWAYS = (
 def security_headers(path: str) -> list[tuple[str, str]]:
     """The headers a response to ``path`` must carry."""
     headers = list(_ALWAYS)
-    if not path.startswith("/static/"):
-        headers.append(("Cache-Control", "no-store"))
+    headers.append(("Cache-Control", STATIC_CACHE if path.startswith("/static/") else "no-store"))
     return headers
 
 
@@ -53,10 +63,11 @@ def apply_security_headers(headers: MutableMapping[str, str] | MutableHeaders, p
 
 
 class SecurityHeadersMiddleware:
-    """Pure ASGI middleware: adds :func:`security_headers` to every HTTP response start."""
+    """Pure ASGI middleware: adds :func:`security_headers` to every HTTP response start (and
+    gzips the assets, :class:`~spinetrack.web.compression.AssetGZipMiddleware`)."""
 
     def __init__(self, app: ASGIApp) -> None:
-        self.app = app
+        self.app = AssetGZipMiddleware(app)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":

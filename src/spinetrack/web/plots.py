@@ -1,11 +1,11 @@
-"""Plotly figures of the clinic and patient pages, built on the server and drawn in the browser.
+"""Plotly figures of the clinic pages, built on the server and drawn in the browser.
 
-Each clinic function returns a :class:`plotly.graph_objects.Figure`; :func:`figure_json` turns it
-into the JSON that a page embeds in ``<script type="application/json" id="…">`` for
-``static/app.js`` (the Content-Security-Policy forbids inline script). The patient's own results
-(:func:`patient_result_figures`) are plain JSON-ready dicts, embedded with :func:`json_script`.
-Plotly's JavaScript is served locally from the installed ``plotly`` package
-(``/vendor/plotly.min.js``).
+Each function returns a :class:`plotly.graph_objects.Figure`; :func:`figure_json` turns it into
+the JSON that a page embeds in ``<script type="application/json" id="…">`` for ``static/app.js``
+(the Content-Security-Policy forbids inline script). Plotly's JavaScript is served locally from
+the installed ``plotly`` package (``/vendor/plotly.min.js``). The patient's own results are not
+drawn here: they are inline SVG made on the server (:mod:`spinetrack.web.patient_charts`), so that
+a patient's phone never loads Plotly.
 
 Readable without colour: every series differs by marker symbol *and* line dash as well as
 colour (MIS circle / solid, open square / dashed, conservative diamond / dotted; the patient a
@@ -21,11 +21,10 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 import plotly.graph_objects as go
-from markupsafe import Markup
 
 from spinetrack.domain.comparisons import TREATMENTS
 from spinetrack.instruments import display_field
@@ -42,11 +41,8 @@ __all__ = [
     "as_dict",
     "completeness_figure",
     "figure_json",
-    "fmt_score",
-    "json_script",
     "mcid_line",
     "outcomes_figure",
-    "patient_result_figures",
     "timeline_figure",
 ]
 
@@ -231,102 +227,8 @@ def figure_json(fig: go.Figure) -> str:
     return _script_safe(fig.to_json())
 
 
-def json_script(obj: Any) -> Markup:
-    """Any JSON-ready object as JSON safe inside ``<script type="application/json">`` (no
-    ``</script>`` break-out), compact."""
-    return Markup(_script_safe(json.dumps(obj, separators=(",", ":"), allow_nan=False)))
-
-
 def _script_safe(text: str) -> str:
     return text.replace("&", "\\u0026").replace("<", "\\u003c").replace(">", "\\u003e")
-
-
-# ------------------------------------------------------------------------- the patient's own results
-
-_PATIENT_STYLE = {  # colour-blind-safe colours, and line dash + marker shape so colour is never the only cue
-    "odi": {"color": "#0072B2", "dash": "solid", "symbol": "circle", "textposition": "top center"},
-    "nrs_back": {"color": "#0072B2", "dash": "solid", "symbol": "circle", "textposition": "top center"},
-    "nrs_leg": {"color": "#D55E00", "dash": "dash", "symbol": "square", "textposition": "bottom center"},
-}
-_TRACE_NAMES: dict[str, str] = display_field("result_trace")
-
-
-def fmt_score(value: float | None) -> str:
-    """A score as the patient pages print it: whole when it is within 0.05 of a whole number,
-    else one decimal; ``""`` for none."""
-    if value is None:
-        return ""
-    return f"{value:.0f}" if abs(value - round(value)) < 0.05 else f"{value:.1f}"
-
-
-def _trace(code: str, points: list[tuple[str, float]], labels: dict[str, str], *, values_shown: bool = True
-           ) -> dict[str, Any]:
-    style = _PATIENT_STYLE[code]
-    return {"type": "scatter", "mode": "lines+markers+text" if values_shown else "lines+markers",
-            "name": _TRACE_NAMES[code],
-            "x": [labels.get(tp, tp) for tp, _ in points], "y": [round(v, 1) for _, v in points],
-            "text": [fmt_score(v) for _, v in points], "textposition": style["textposition"],
-            "line": {"color": style["color"], "dash": style["dash"], "width": 3},
-            "marker": {"color": style["color"], "symbol": style["symbol"], "size": 11},
-            "hovertemplate": "%{x}: %{y}<extra>" + _TRACE_NAMES[code] + "</extra>"}
-
-
-def _patient_layout(title: str, y_max: float, categories: list[str]) -> dict[str, Any]:
-    return {"title": {"text": title, "font": {"size": 15}}, "height": 320, "dragmode": False,
-            "margin": {"l": 44, "r": 12, "t": 44, "b": 40}, "font": {"size": 13},
-            "xaxis": {"type": "category", "categoryorder": "array", "categoryarray": categories, "fixedrange": True},
-            "yaxis": {"range": [-y_max * 0.1, y_max * 1.1], "fixedrange": True, "title": {"text": "lower is better"}},
-            "legend": {"orientation": "h", "y": -0.2}, "showlegend": True}
-
-
-_BAND_FILL = {"#0072B2": "rgba(0,114,178,0.14)", "#D55E00": "rgba(213,94,0,0.12)"}
-
-
-def _band(code: str, cells: Sequence[OutcomeCell], labels: dict[str, str], categories: list[str]
-          ) -> list[dict[str, Any]]:
-    """The registry's middle half (quartiles, shaded) of patients with the same treatment, at the
-    patient's own timepoints; suppressed cells are left out. Two traces: the third quartile
-    (its edge) and the first, filled up to it."""
-    shown = [c for c in sorted(cells, key=lambda c: c.target_days) if c.q1 is not None and c.q3 is not None
-             and labels.get(c.timepoint, c.timepoint) in categories]
-    if not shown:
-        return []
-    color = _PATIENT_STYLE[code]["color"]
-    x = [labels.get(c.timepoint, c.timepoint) for c in shown]
-    name = f"Middle half of patients with your treatment ({_TRACE_NAMES[code].lower()})"
-    edge = {"color": color, "width": 1, "dash": "dot"}
-    return [{"type": "scatter", "mode": "lines", "x": x, "y": [c.q3 for c in shown], "line": edge,
-             "showlegend": False, "hoverinfo": "skip", "meta": "cohort_q3", "name": name},
-            {"type": "scatter", "mode": "lines", "x": x, "y": [c.q1 for c in shown], "line": edge,
-             "fill": "tonexty", "fillcolor": _BAND_FILL.get(color, "rgba(0,0,0,0.1)"), "name": name,
-             "hoverinfo": "skip", "meta": "cohort_q1"}]
-
-
-def patient_result_figures(series: dict[str, list[tuple[str, float]]], labels: dict[str, str],
-                           categories: list[str], band: Mapping[str, Sequence[OutcomeCell]] | None = None
-                           ) -> dict[str, dict[str, Any]]:
-    """The patient's own results as Plotly figures (JSON-ready dicts, element id → figure):
-    disability, and back/leg pain, timepoints in order.
-
-    ``series`` maps an instrument code to its (timepoint code, score) points; ``labels`` a
-    timepoint code to its label; ``categories`` is the x axis, the labels in order. ``band``
-    (instrument code → cells of the patient's treatment arm) adds the registry's interquartile
-    range behind the patient's line.
-    """
-    band = band or {}
-    figures: dict[str, dict[str, Any]] = {}
-    config = {"displayModeBar": False, "responsive": True}
-    if "odi" in series:
-        fig = {"data": [*_band("odi", band.get("odi", ()), labels, categories), _trace("odi", series["odi"], labels)],
-               "layout": _patient_layout("Disability score (0 to 100)", 100, categories), "config": config}
-        figures["fig-odi"] = fig
-    pain = [trace for c in ("nrs_back", "nrs_leg") if c in series
-            for trace in _band(c, band.get(c, ()), labels, categories)]
-    pain += [_trace(c, series[c], labels, values_shown=False) for c in ("nrs_back", "nrs_leg") if c in series]
-    if pain:
-        figures["fig-pain"] = {"data": pain, "layout": _patient_layout("Pain scores (0 to 10)", 10, categories),
-                               "config": config}
-    return figures
 
 
 def _short_source(source: str) -> str:

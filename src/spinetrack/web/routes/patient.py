@@ -1,8 +1,9 @@
 """Patient pages: the personal invitation link, the visit, one question per screen, review and
 submit, confirmation, and the patient's own results.
 
-Server-rendered, usable without JavaScript on a phone (390 × 844), no inline script (the plots
-travel as JSON in ``<script type="application/json">`` blocks drawn by ``static/app.js``).
+Server-rendered, usable without JavaScript on a phone (390 × 844), no script at all: the result
+charts are inline SVG drawn on the server (:mod:`spinetrack.web.patient_charts`), so every
+patient page stays under 150 kB on first load (docs/patient_pages.md).
 
 Routes
 ------
@@ -17,21 +18,28 @@ Routes
 ``GET  /p/visit``                   greeting and the questionnaires of this visit (due / done).
 ``GET  /p/q/{instrument}?step=N``   one item per screen; without ``step`` it resumes where the
                                     draft stopped; step ``n + 1`` is the review page.
-``POST /p/q/{instrument}``          ``step``, ``answer``, ``action`` (next, back, skip, save):
-                                    checks the answer, saves the draft, moves on.
+``POST /p/q/{instrument}``          ``step``, ``answer``, ``action`` (next, back, skip, save),
+                                    ``asked``: checks the answer, saves the draft, moves on.
+                                    "Next" without an answer on an optional question asks once
+                                    ("Skip this question?", the page again with ``asked=1``); a
+                                    second "Next" without an answer skips it. A required
+                                    question is refused (422).
 ``POST /p/q/{instrument}/submit``   ``idempotency_key`` (a UUID made when the review page was
                                     rendered): validates, scores and stores the draft once.
 ``GET  /p/done?instrument=…``       confirmation and what comes next.
-``GET  /p/results``                 the patient's own ODI and pain trajectory (plot, plain
-                                    sentences with the minimal important change, table).
+``GET  /p/results``                 the patient's own scores over time (charts, plain sentences
+                                    with the minimal important change, tables).
 ``POST /p/leave``                   forget the patient session on this device.
 
 With a live home session (cookie ``st_home``) a visit page that can no longer be shown sends the
 patient back to the home instead of refusing, and the last questionnaire's confirmation leads
 there.
 
-The texts are spinetrack's own neutral labels; a site's licensed wording pack
-(``SPINETRACK_WORDING_PACK``) replaces item and option texts when configured.
+Every page is in the patient's language (``patient_identities.language``, else the browser's,
+unless the language switch chose another: :mod:`spinetrack.web.locale`) and carries the clinic's
+name and logo (:mod:`spinetrack.store.patient_frame`). What a question says comes from
+:func:`spinetrack.store.wording.wording_for`: spinetrack's own wording, a site's licensed pack,
+or numbered demonstration labels (then the page says why in one sentence).
 """
 
 from __future__ import annotations
@@ -44,47 +52,81 @@ from fastapi import APIRouter, Depends, Form, Query, Request
 from fastapi.responses import RedirectResponse, Response
 from starlette.concurrency import run_in_threadpool
 
-from spinetrack import instruments
+from spinetrack import i18n, instruments
 from spinetrack.errors import AuthenticationError, ConflictError, NotFoundError, ValidationError
+from spinetrack.i18n import gettext as _
 from spinetrack.instruments import thresholds
 from spinetrack.instruments.base import Instrument, Item, ItemType, Listing
-from spinetrack.instruments.wording import WordingPack, load_wording_pack
+from spinetrack.instruments.wording import Wording
 from spinetrack.store.access import Access, InvitationView
 from spinetrack.store.home import HomeView, LinkOpening
+from spinetrack.store.patient_frame import NO_FRAME, PatientFrame, patient_frame, site_frame
 from spinetrack.store.queries import OutcomeCell, Queries
 from spinetrack.store.reads import visit_closed
 from spinetrack.store.repositories import Actor, Store
-from spinetrack.web import plots
+from spinetrack.store.wording import wording_for
 from spinetrack.web.deps import AccessDep, PatientVisit, StoreDep
-from spinetrack.web.plots import fmt_score
+from spinetrack.web.locale import apply_patient_language
+from spinetrack.web.patient_charts import result_charts
 from spinetrack.web.security import PATIENT_COOKIE, check_csrf, clear_cookie, set_cookie
 
-__all__ = ["HOME_COOKIE", "answer_opening", "render_home", "results_context", "router"]
+__all__ = ["HOME_COOKIE", "answer_opening", "render_home", "render_patient", "results_context", "router",
+           "speak_to"]
 
 router = APIRouter()
 
 HOME_COOKIE = "st_home"  # the patient home's session (routes/patient_home.py)
-NOT_OPEN = "this questionnaire link is no longer open; use the link from your clinic"
+NOT_OPEN = i18n.N_("This questionnaire link is no longer open. Please use the link from your clinic.")
 ACTIONS = ("next", "back", "skip", "save")
 RESULT_INSTRUMENTS = instruments.listed(Listing.PATIENT_RESULTS)
+EQ5D = "eq5d5l"
 
-# The patient pages' words for each instrument, from its definition (spinetrack's own words, never
-# licensed wording): plain-language names, how to answer a choice item, what is said on an optional
-# question, and what a result score is called in a sentence with its scale.
-FRIENDLY: dict[str, str] = instruments.display_field("plain_name")
-CHOICE_HINT: dict[str, str] = instruments.display_field("choice_hint")
-SKIP_HINT: dict[str, str] = instruments.display_field("skip_hint")
-DEFAULT_SKIP_HINT = "You may skip this question if it does not apply to you."
+# spinetrack's own words about each instrument (English, marked for the questionnaires catalog;
+# translated where they are shown): what a result score is called in a sentence, its scale in
+# words, and its series name on the charts.
 RESULT_NAMES: dict[str, tuple[str, str]] = {
     code: (name, instruments.get(code).definition.display.result_scale or "")
     for code, name in instruments.display_field("result_name").items()}
+TRACE_NAMES: dict[str, str] = instruments.display_field("result_trace")
 
 
-# --------------------------------------------------------------------------------- helpers
+# --------------------------------------------------------------------------------- the page's frame
 
-def _render(request: Request, name: str, context: dict[str, Any], status_code: int = 200) -> Response:
+def speak_to(request: Request, who: InvitationView | HomeView | None) -> PatientFrame:
+    """Read the page's frame (the clinic, the patient's recorded language; audited) and speak the
+    patient's language from here on in this request. Call it before building any text."""
+    store: Store = request.app.state.store
+    frame = patient_frame(store, who.actor) if who is not None else NO_FRAME
+    apply_patient_language(request, frame.language)
+    request.state.patient_frame = frame
+    request.state.patient_csrf = who.csrf_token if who is not None else None
+    return frame
+
+
+def _speak_site(request: Request, site_id: int | None) -> PatientFrame:
+    """The frame of a page without a patient session (the clinic only; the browser's language)."""
+    frame = site_frame(request.app.state.store, site_id)
+    request.state.patient_frame = frame
+    request.state.patient_csrf = None
+    return frame
+
+
+def render_patient(request: Request, name: str, context: dict[str, Any], status_code: int = 200, *,
+                   next_path: str | None = None) -> Response:
+    """A patient page with its frame: the clinic's name and logo, and the language switch (posting
+    to ``/p/language`` with the session's CSRF token when a patient is signed in, which records
+    the choice; else to ``/language``). The switch comes back to this page (a GET), or to
+    ``next_path`` (a page answered to a POST; without one, a POST's page has no switch)."""
+    frame = getattr(request.state, "patient_frame", NO_FRAME)
+    csrf = getattr(request.state, "patient_csrf", None)
+    if next_path is None and request.method == "GET":
+        next_path = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+    switch = None if next_path is None else {
+        "action": "/p/language" if csrf else "/language", "csrf": csrf, "next": next_path,
+        "others": [lang for lang in i18n.LANGUAGES if lang != i18n.get_locale()]}
     templates = request.app.state.templates
-    response: Response = templates.TemplateResponse(request, name, context, status_code=status_code)
+    response: Response = templates.TemplateResponse(
+        request, name, {"frame": frame, "switch": switch, **context}, status_code=status_code)
     return response
 
 
@@ -93,7 +135,7 @@ def _redirect(url: str) -> RedirectResponse:
 
 
 def _refused(request: Request, message: str, status_code: int = 401) -> Response:
-    return _render(request, "patient/link.html", {"message": message}, status_code)
+    return render_patient(request, "patient/link.html", {"message": message}, status_code)
 
 
 def _home(request: Request) -> HomeView | None:
@@ -105,19 +147,22 @@ def _closed(request: Request) -> Response:
     """A visit page that cannot be shown: back to the home when the patient has one, else refused."""
     if _home(request) is not None:
         return _redirect("/p/home")
-    return _refused(request, NOT_OPEN)
+    _speak_site(request, None)
+    return _refused(request, _(NOT_OPEN))
 
 
 def render_home(request: Request, view: HomeView, *, status_code: int = 200) -> Response:
     """The patient's home page (also answered at the link itself, so that the first page needs no
     cookie: a ``SameSite=Strict`` cookie set by a link followed from a mail program is sent from
     the next click on)."""
+    speak_to(request, view)
     content = _access(request).home_content(view)
-    names = {v.timepoint: [_friendly(c) for c in v.instruments] for v in content.visits}
+    wording = _wording(request)
+    names = {v.timepoint: [wording.title(c) for c in v.instruments] for v in content.visits}
     due = [v for v in content.visits if v.state in ("open", "upcoming")]
     past = [v for v in content.visits if v.state not in ("open", "upcoming")]
-    return _render(request, "patient/home.html", {"home": view, "content": content, "due": due, "past": past,
-                                                  "names": names}, status_code)
+    return render_patient(request, "patient/home.html", {"home": view, "content": content, "due": due, "past": past,
+                                                         "names": names}, status_code)
 
 
 def _cookie(request: Request) -> str | None:
@@ -150,7 +195,7 @@ async def _visit_or_completed(request: Request) -> InvitationView:
     """A dependency: the patient session, also when the visit is complete, CSRF checked."""
     view = await run_in_threadpool(_visit_any, request)  # a database call: off the event loop
     if view is None:
-        raise AuthenticationError(NOT_OPEN)
+        raise AuthenticationError(_(NOT_OPEN))
     await check_csrf(request, view.csrf_token)
     return view
 
@@ -158,17 +203,9 @@ async def _visit_or_completed(request: Request) -> InvitationView:
 AnyVisit = Annotated[InvitationView, Depends(_visit_or_completed)]
 
 
-def _wording(request: Request) -> WordingPack | None:
-    """The site's licensed wording pack, loaded once per path, or None (neutral labels)."""
-    path = getattr(request.app.state.settings, "wording_pack", None)
-    if not path:
-        return None
-    cached = getattr(request.app.state, "patient_wording", None)
-    if cached is None or cached[0] != path:
-        cached = (path, load_wording_pack(path))
-        request.app.state.patient_wording = cached
-    pack: WordingPack = cached[1]
-    return pack
+def _wording(request: Request) -> Wording:
+    """What the patient reads, in the page's language (cached by the store until a pack changes)."""
+    return wording_for(request.app.state.store, i18n.get_locale())
 
 
 def _instrument(view: InvitationView, code: str) -> Instrument:
@@ -177,12 +214,9 @@ def _instrument(view: InvitationView, code: str) -> Instrument:
     return instruments.get(code)
 
 
-def _friendly(code: str, pack: WordingPack | None = None) -> str:
-    if pack is not None:
-        block = pack.for_instrument(code)
-        if block and block.get("_title"):
-            return str(block["_title"])
-    return FRIENDLY.get(code, instruments.get(code).definition.title)
+def _tp(label: str) -> str:
+    """A visit's name in the page's language (the visit names are in the questionnaires catalog)."""
+    return _(label) if label else label
 
 
 @dataclass(frozen=True, slots=True)
@@ -214,39 +248,54 @@ def _is_scale(item: Item) -> bool:
     return item.type is ItemType.CHOICE and item.values == tuple(range(11))
 
 
-def _question(inst: Instrument, item: Item, current: Any, pack: WordingPack | None, posted: str | None = None
-              ) -> Question:
+def _question(inst: Instrument, item: Item, current: Any, wording: Wording, posted: str | None = None) -> Question:
     code = inst.definition.code
-    wording = (pack.for_instrument(code) or {}).get(item.code, {}) if pack is not None else {}
-    label = str(wording.get("text") or item.label)
-    skip = "" if item.required else SKIP_HINT.get(code, DEFAULT_SKIP_HINT)
+    label = wording.text(code, item.code)
+    skip = "" if item.required else (wording.skip_hint(code)
+                                     or _("You may skip this question if it does not apply to you."))
     shown = posted if posted is not None else ("" if current is None else str(current))
+    hint = wording.hint(code)
     if item.type is ItemType.CHOICE:
-        option_text: dict[str, str] = dict(wording.get("options") or {})
-        choices = tuple(Choice(o.value, str(o.value), option_text.get(o.code, o.label), shown == str(o.value))
+        choices = tuple(Choice(o.value, str(o.value), wording.option(code, item.code, o.code), shown == str(o.value))
                         for o in item.options)
         if _is_scale(item):
-            hint = (CHOICE_HINT.get(code) if pack is None else None) or \
-                f"0 means {choices[0].text}, 10 means {choices[-1].text}."
+            hint = hint or _("0 means %(low)s, 10 means %(high)s.", low=choices[0].text, high=choices[-1].text)
             return Question(item.code, label, hint, skip, "scale", item.required, choices, "", None, None, "1")
-        hint = (CHOICE_HINT.get(code) if pack is None else None) or "Choose one answer."
-        return Question(item.code, label, hint, skip, "choices", item.required, choices, "", None, None, "1")
-    if item.type is ItemType.DATE:
-        return Question(item.code, label, "Enter the date (year, month, day).", skip, "date", item.required, (), shown,
+        return Question(item.code, label, hint or _("Choose one answer."), skip, "choices", item.required, choices, "",
                         None, None, "1")
+    if item.type is ItemType.DATE:
+        return Question(item.code, label, _("Enter the date (year, month, day)."), skip, "date", item.required, (),
+                        shown, None, None, "1")
     whole = item.type is ItemType.INTEGER
-    unit = " (days)" if item.unit == "d" else ""
-    hint = f"Type a {'whole ' if whole else ''}number from {item.low:g} to {item.high:g}{unit}."
-    return Question(item.code, label, hint, skip, "number", item.required, (), shown, item.low, item.high,
+    low, high = f"{item.low:g}", f"{item.high:g}"
+    if item.unit == "d":
+        text = _("Type a whole number of days from %(low)s to %(high)s.", low=low, high=high) if whole else \
+            _("Type a number of days from %(low)s to %(high)s.", low=low, high=high)
+    else:
+        text = _("Type a whole number from %(low)s to %(high)s.", low=low, high=high) if whole else \
+            _("Type a number from %(low)s to %(high)s.", low=low, high=high)
+    return Question(item.code, label, text, skip, "number", item.required, (), shown, item.low, item.high,
                     "1" if whole else "any")
 
 
-def _answer_text(inst: Instrument, item: Item, value: Any, pack: WordingPack | None) -> str:
+def _allowed(item: Item) -> str:
+    """What an item accepts, in the page's language."""
+    if item.type is ItemType.CHOICE:
+        return ", ".join(str(v) for v in item.values)
+    if item.type is ItemType.DATE:
+        return _("a date (year, month, day)")
+    low, high = f"{item.low:g}", f"{item.high:g}"
+    if item.type is ItemType.INTEGER:
+        return _("%(low)s to %(high)s (whole numbers)", low=low, high=high)
+    return _("%(low)s to %(high)s", low=low, high=high)
+
+
+def _answer_text(inst: Instrument, item: Item, value: Any, wording: Wording) -> str:
     """How a given answer reads on the review page."""
     if value is None:
-        return "Skipped"
+        return _("Skipped")
     if item.type is ItemType.CHOICE:
-        for c in _question(inst, item, value, pack).choices:
+        for c in _question(inst, item, value, wording).choices:
             if c.value == value:
                 if not _is_scale(item):
                     return c.text
@@ -271,7 +320,7 @@ def _parse_answer(instrument: str, item: Item, raw: str | None) -> Any:
         try:
             number = float(text)
         except ValueError:
-            raise ValidationError(field=field, value=text, allowed=item.allowed(), reason="not a number") from None
+            raise ValidationError(field=field, value=text, allowed=item.allowed(), reason=_("not a number")) from None
     return item.check(instrument, number)
 
 
@@ -300,30 +349,30 @@ class Problem:
     items: tuple[tuple[int, str], ...]  # (step, label) to go back to
 
 
-def _problem(inst: Instrument, answers: dict[str, Any], pack: WordingPack | None) -> Problem | None:
+def _problem(inst: Instrument, answers: dict[str, Any], wording: Wording) -> Problem | None:
     """Why these answers cannot be sent yet (a required question unanswered, too many skipped)."""
     items = inst.definition.items
+    code = inst.definition.code
 
     def label(it: Item) -> str:
-        return _question(inst, it, None, pack).label
+        return wording.text(code, it.code)
 
     missing = tuple((i + 1, label(it)) for i, it in enumerate(items) if it.required and answers.get(it.code) is None)
     if missing:
-        return Problem("Some questions still need an answer.", missing)
+        return Problem(_("Some questions still need an answer."), missing)
     try:
         score = inst.score(answers)
     except ValidationError as exc:
         bad = tuple((i + 1, label(it)) for i, it in enumerate(items) if exc.field.endswith(f".{it.code}"))
-        return Problem(f"One answer does not fit: {exc}.", bad)
+        return Problem(_("One answer does not fit: %(problem)s.", problem=str(exc)), bad)
     if not score.valid:
         skipped = tuple((i + 1, label(it)) for i, it in enumerate(items) if answers.get(it.code) is None)
-        return Problem(f"Too many questions were skipped to work out a score ({score.reason}). "
-                       "Please answer more of them.", skipped)
+        return Problem(_("Too many questions were skipped to work out a score. Please answer more of them."), skipped)
     return None
 
 
-def _error_context(exc: ValidationError) -> dict[str, Any]:
-    return {"value": exc.value, "allowed": exc.allowed, "reason": exc.reason}
+def _error_context(item: Item, exc: ValidationError) -> dict[str, Any]:
+    return {"value": exc.value, "allowed": _allowed(item), "reason": _(exc.reason) if exc.reason else None}
 
 
 # --------------------------------------------------------------------------------- visit, confirmation, results
@@ -333,18 +382,20 @@ def visit_page(request: Request, access: AccessDep, saved: str | None = None) ->
     view = _visit_page_view(request)
     if view is None:
         return _closed(request)
-    pack = _wording(request)
+    speak_to(request, view)
+    wording = _wording(request)
     rows: list[dict[str, Any]] = []
     for code in view.instruments:
         inst = instruments.get(code)
         done = code in view.completed
         started = not done and bool(access.get_draft(view, code))
-        rows.append({"code": code, "name": _friendly(code, pack), "n_items": len(inst.definition.items),
+        rows.append({"code": code, "name": wording.title(code), "n_items": len(inst.definition.items),
                      "done": done, "started": started})
-    saved_name = _friendly(saved, pack) if saved is not None and saved in view.instruments else None
+    saved_name = wording.title(saved) if saved is not None and saved in view.instruments else None
     left = sum(r["n_items"] for r in rows if not r["done"])
-    return _render(request, "patient/visit.html", {"view": view, "rows": rows, "saved": saved_name,
-                                                   "minutes": max(2, left // 3), "home": _home(request)})
+    return render_patient(request, "patient/visit.html", {
+        "view": view, "rows": rows, "saved": saved_name, "minutes": max(2, left // 3), "home": _home(request),
+        "visit_name": _tp(view.timepoint_label)})
 
 
 @router.get("/p/done", include_in_schema=False)
@@ -352,11 +403,12 @@ def done_page(request: Request, instrument: str | None = None) -> Response:
     view = _visit_page_view(request)
     if view is None:
         return _closed(request)
-    pack = _wording(request)
-    name = _friendly(instrument, pack) if instrument is not None and instrument in view.completed else None
-    following = [{"code": c, "name": _friendly(c, pack)} for c in view.due]
-    return _render(request, "patient/done.html", {"view": view, "name": name, "following": following,
-                                                  "home": _home(request)})
+    speak_to(request, view)
+    wording = _wording(request)
+    name = wording.title(instrument) if instrument is not None and instrument in view.completed else None
+    following = [{"code": c, "name": wording.title(c)} for c in view.due]
+    return render_patient(request, "patient/done.html", {"view": view, "name": name, "following": following,
+                                                         "home": _home(request)})
 
 
 @router.get("/p/results", include_in_schema=False)
@@ -364,42 +416,79 @@ def results_page(request: Request, store: StoreDep) -> Response:
     view = _visit_any(request)
     if view is None:
         return _closed(request)
+    speak_to(request, view)
     context = results_context(store, view.actor, view.episode_id)
-    return _render(request, "patient/results.html", {"view": view, **context, "back_url": "/p/visit",
-                                                     "back_text": "Back to your questionnaires"})
+    return render_patient(request, "patient/results.html", {"view": view, **context, "back_url": "/p/visit",
+                                                            "back_text": _("Back to your questionnaires")})
+
+
+def _decimals(code: str, values: list[float]) -> int:
+    """The decimals of one instrument's scores on this page: whole numbers when every score is
+    whole (the pain scales, a complete disability score), else the instrument's own
+    (``Display.decimals``: 1, and 3 for the EQ-5D-5L index), the same for every score shown."""
+    if code != EQ5D and all(abs(v - round(v)) < 1e-9 for v in values):
+        return 0
+    return instruments.get(code).definition.display.decimals
 
 
 def results_context(store: Store, actor: Actor, episode_id: int) -> dict[str, Any]:
-    """The results page's content for one episode (read through the store, audited)."""
+    """The results page's content for one episode (read through the store, audited), in the
+    current language."""
     rows = store.list_responses(actor, episode_id)
     schedule = store.timepoints()
     order = {tp.code: i for i, tp in enumerate(schedule)}
-    labels = {tp.code: tp.label for tp in schedule}
+    labels = {tp.code: _tp(tp.label) for tp in schedule}
     series: dict[str, list[tuple[str, float]]] = {}
     for code in RESULT_INSTRUMENTS:
         points = sorted(((order.get(r["timepoint"], len(order)), r["timepoint"], float(r["score"])) for r in rows
                          if r["instrument"] == code and r["valid"] and r["score"] is not None), key=lambda p: p[0])
         if points:
             series[code] = [(tp, score) for _, tp, score in points]
+    decimals = {code: _decimals(code, [v for _, v in pts]) for code, pts in series.items()}
+
+    def fmt(code: str, value: float) -> str:
+        return i18n.format_decimal(value, decimals.get(code, 0))
+
     timepoints = sorted({tp for pts in series.values() for tp, _ in pts}, key=lambda c: order.get(c, len(order)))
     table = [{"label": labels.get(tp, tp),
-              "values": [fmt_score(dict(series.get(code, [])).get(tp)) for code in RESULT_INSTRUMENTS]}
+              "values": [fmt(code, v) if (v := dict(series.get(code, [])).get(tp)) is not None else ""
+                         for code in RESULT_INSTRUMENTS]}
              for tp in timepoints]
     treatment = store.get_episode(actor, episode_id).get("treatment")
     band: dict[str, list[OutcomeCell]] = {}
     if treatment and series:  # the registry's middle half of patients with the same treatment
         summary = Queries(store).outcome_summary(actor, list(series))
         band = {code: summary.for_instrument(code, treatment) for code in series}
-    figures = plots.patient_result_figures(series, labels, [labels.get(tp, tp) for tp in timepoints], band)
-    sentences = [_sentence(code, pts, labels) for code, pts in series.items()]
-    return {"sentences": sentences, "table": table, "figures": figures,
-            "band": any(trace.get("meta") == "cohort_q1" for fig in figures.values() for trace in fig["data"]),
-            "figure_json": {key: plots.json_script(fig) for key, fig in figures.items()}}
+    names = {code: _(TRACE_NAMES[code]) for code in series}
+    charts = result_charts(series, [(tp, labels.get(tp, tp)) for tp in timepoints], names, fmt, band)
+    sentences = [_sentence(code, pts, labels, fmt) for code, pts in series.items()]
+    return {"sentences": sentences, "table": table, "charts": charts,
+            "columns": [(code, _(TRACE_NAMES[code])) for code in RESULT_INSTRUMENTS],
+            "band": any(entry.marker == "band" for chart in charts for entry in chart.legend),
+            "health": _health_table(rows, order, labels)}
+
+
+def _health_table(rows: list[dict[str, Any]], order: dict[str, int], labels: dict[str, str]
+                  ) -> list[dict[str, str]]:
+    """The EQ-5D-5L rows of the results page: the health index (the instrument's decimals, 3, on
+    every row) and the patient's own 0–100 rating, per visit."""
+    decimals = instruments.get(EQ5D).definition.display.decimals
+    found = sorted((r for r in rows if r["instrument"] == EQ5D and r["valid"] and r["score"] is not None),
+                   key=lambda r: order.get(r["timepoint"], len(order)))
+    out = []
+    for r in found:
+        vas = (r.get("answers") or {}).get("vas")
+        out.append({"label": labels.get(r["timepoint"], r["timepoint"]),
+                    "index": i18n.format_decimal(float(r["score"]), decimals),
+                    "vas": i18n.format_decimal(float(vas), 0) if vas is not None else ""})
+    return out
 
 
 @router.post("/p/leave", include_in_schema=False)
 def leave(request: Request, view: AnyVisit) -> Response:
-    response = _render(request, "patient/left.html", {})
+    speak_to(request, view)
+    request.state.patient_csrf = None  # signed out: the switch no longer records
+    response = render_patient(request, "patient/left.html", {})
     clear_cookie(request, response, PATIENT_COOKIE)
     return response
 
@@ -415,6 +504,7 @@ def question_page(request: Request, instrument: str, access: AccessDep,
     inst = _instrument(view, instrument)
     if instrument in view.completed:
         return _redirect(f"/p/done?instrument={instrument}")
+    speak_to(request, view)
     items = inst.definition.items
     draft = access.get_draft(view, instrument)
     if step is None:
@@ -426,41 +516,47 @@ def question_page(request: Request, instrument: str, access: AccessDep,
 
 
 def _question_response(request: Request, view: InvitationView, inst: Instrument, step: int, draft: dict[str, Any],
-                       *, error: ValidationError | None = None, posted: str | None = None,
+                       *, error: ValidationError | None = None, posted: str | None = None, ask_skip: bool = False,
                        status_code: int = 200) -> Response:
-    pack = _wording(request)
+    wording = _wording(request)
     items = inst.definition.items
     item = items[step - 1]
-    question = _question(inst, item, draft.get(item.code), pack, posted)
-    return _render(request, "patient/question.html", {
-        "view": view, "code": inst.definition.code, "title": _friendly(inst.definition.code, pack),
-        "step": step, "n_items": len(items), "q": question,
-        "error": _error_context(error) if error is not None else None}, status_code)
+    code = inst.definition.code
+    question = _question(inst, item, draft.get(item.code), wording, posted)
+    return render_patient(request, "patient/question.html", {
+        "view": view, "code": code, "title": wording.title(code), "step": step, "n_items": len(items),
+        "q": question, "error": _error_context(item, error) if error is not None else None, "ask_skip": ask_skip,
+        "neutral_note": wording.neutral_note() if wording.source(code) == "neutral" else None}, status_code,
+        next_path=f"/p/q/{code}?step={step}")
 
 
 def _review(request: Request, view: InvitationView, inst: Instrument, draft: dict[str, Any], *,
             status_code: int = 200) -> Response:
-    pack = _wording(request)
+    wording = _wording(request)
     items = inst.definition.items
-    answers = [{"step": i + 1, "label": _question(inst, it, None, pack).label,
-                "answer": _answer_text(inst, it, draft.get(it.code), pack)} for i, it in enumerate(items)]
-    problem = _problem(inst, draft, pack)
-    return _render(request, "patient/review.html", {
-        "view": view, "code": inst.definition.code, "title": _friendly(inst.definition.code, pack),
-        "answers": answers, "problem": problem, "n_items": len(items),
-        "idempotency_key": str(uuid.uuid4())}, status_code)
+    code = inst.definition.code
+    answers = [{"step": i + 1, "label": wording.text(code, it.code),
+                "answer": _answer_text(inst, it, draft.get(it.code), wording)} for i, it in enumerate(items)]
+    problem = _problem(inst, draft, wording)
+    return render_patient(request, "patient/review.html", {
+        "view": view, "code": code, "title": wording.title(code), "answers": answers, "problem": problem,
+        "n_items": len(items), "idempotency_key": str(uuid.uuid4()),
+        "neutral_note": wording.neutral_note() if wording.source(code) == "neutral" else None}, status_code,
+        next_path=f"/p/q/{code}?step={len(items) + 1}")
 
 
 @router.post("/p/q/{instrument}", include_in_schema=False)
 def question_post(request: Request, instrument: str, view: PatientVisit, access: AccessDep,
                   step: Annotated[str, Form(max_length=8)],
                   answer: Annotated[str | None, Form(max_length=200)] = None,
-                  action: Annotated[str, Form(max_length=16)] = "next") -> Response:
+                  action: Annotated[str, Form(max_length=16)] = "next",
+                  asked: Annotated[str | None, Form(max_length=4)] = None) -> Response:
     inst = _instrument(view, instrument)
     if instrument in view.completed:
         return _redirect(f"/p/done?instrument={instrument}")
     if action not in ACTIONS:
         raise ValidationError(field="action", value=action, allowed=ACTIONS)
+    speak_to(request, view)
     items = inst.definition.items
     n = _step_number(step, len(items))
     item = items[n - 1]
@@ -469,9 +565,11 @@ def question_post(request: Request, instrument: str, view: PatientVisit, access:
         value = _parse_answer(instrument, item, answer)
         if value is None and item.required and action in ("next", "skip"):
             raise ValidationError(field=f"{instrument}.{item.code}", value=None, allowed=item.allowed(),
-                                  reason="this question needs an answer")
+                                  reason=_("this question needs an answer"))
     except ValidationError as exc:
         return _question_response(request, view, inst, n, draft, error=exc, posted=answer or "", status_code=422)
+    if value is None and action == "next" and asked != "1":  # ask once before skipping
+        return _question_response(request, view, inst, n, draft, posted="", ask_skip=True)
     new = dict(draft)
     if action == "skip" or (value is None and action == "next"):
         new.pop(item.code, None)
@@ -500,9 +598,10 @@ def submit(request: Request, instrument: str, seen: AnyVisit, access: AccessDep,
     except ValueError:
         raise ValidationError(field="idempotency_key", value=idempotency_key, allowed="a UUID") from None
     if visit_closed(seen):  # complete or expired: nothing new is stored (the store checks it again)
-        raise AuthenticationError(NOT_OPEN)
+        raise AuthenticationError(_(NOT_OPEN))
     inst = instruments.get(instrument)
     answers = access.get_draft(seen, instrument)
+    speak_to(request, seen)
     if _problem(inst, answers, _wording(request)) is not None:
         return _review(request, seen, inst, answers, status_code=422)
     try:  # one transaction: the session again, the answers, the draft removed, the visit spent if last
@@ -539,11 +638,12 @@ def answer_opening(request: Request, opened: LinkOpening, token: str) -> Respons
         if request.cookies.get(HOME_COOKIE) != opened.session_token:
             set_cookie(request, page, HOME_COOKIE, opened.session_token)
         return page
+    _speak_site(request, opened.site_id)
     if opened.outcome == "waiting":
-        return _render(request, "patient/waiting.html", {"message": opened.message})
+        return render_patient(request, "patient/waiting.html", {"window": opened.window, "message": opened.message})
     if opened.outcome == "ended":
-        return _render(request, "patient/home_ended.html", {"message": opened.message, "token": token}, 410)
-    return _refused(request, opened.message, 401)
+        return render_patient(request, "patient/home_ended.html", {"token": token}, 410)
+    return _refused(request, _(opened.message), 401)
 
 
 # --------------------------------------------------------------------------------- results
@@ -559,31 +659,39 @@ def _threshold(code: str, threshold_set: str, direction: str) -> float:
     return t.absolute
 
 
-def _sentence(code: str, points: list[tuple[str, float]], labels: dict[str, str]) -> dict[str, str]:
+def _sentence(code: str, points: list[tuple[str, float]], labels: dict[str, str],
+              fmt: Any) -> dict[str, str]:
     """One plain-language sentence about the change from the first (baseline) score to the latest."""
-    name, scale = RESULT_NAMES[code]
+    name, scale = (_(text) for text in RESULT_NAMES[code])
     first_tp, first = points[0]
     if len(points) == 1:
-        when = labels.get(first_tp, first_tp).lower()
-        return {"code": code, "source": "",
-                "text": f"Your {name} was {fmt_score(first)} ({when}; {scale}, lower is better). Your progress will "
-                        "show here after your next questionnaire."}
-    _, last = points[-1]
+        return {"code": code, "source": "", "text": _(
+            "Your %(name)s was %(score)s (%(when)s; %(scale)s, lower is better). Your progress will show here after "
+            "your next questionnaire.", name=name, score=fmt(code, first), when=labels.get(first_tp, first_tp).lower(),
+            scale=scale)}
+    _last_tp, last = points[-1]
     change = thresholds.classify_change(code, first, last)
-    start = f"Your {name} went from {fmt_score(first)} to {fmt_score(last)} (lower is better)"
+    start = _("Your %(name)s went from %(first)s to %(last)s (lower is better)", name=name, first=fmt(code, first),
+              last=fmt(code, last))
     size = abs(change.improvement)
     if change.category is thresholds.ChangeClass.IMPROVED:
         limit = _threshold(code, change.threshold_set, "improvement")
-        word = "larger than" if size > limit + 1e-9 else "as large as"
-        tail = f"an improvement {word} the minimal important change of {fmt_score(limit)} points."
+        shown = i18n.format_decimal(limit, 0 if limit == round(limit) else 1)
+        tail = (_("an improvement larger than the minimal important change of %(limit)s points.", limit=shown)
+                if size > limit + 1e-9 else
+                _("an improvement as large as the minimal important change of %(limit)s points.", limit=shown))
     elif change.category is thresholds.ChangeClass.WORSENED:
         limit = _threshold(code, change.threshold_set, "deterioration")
-        word = "larger than" if size > limit + 1e-9 else "as large as"
-        tail = (f"a worsening {word} the minimal important change of {fmt_score(limit)} points. "
-                "Please talk to your clinic about it.")
+        shown = i18n.format_decimal(limit, 0 if limit == round(limit) else 1)
+        tail = (_("a worsening larger than the minimal important change of %(limit)s points.", limit=shown)
+                if size > limit + 1e-9 else
+                _("a worsening as large as the minimal important change of %(limit)s points.", limit=shown))
+        tail += " " + _("Please talk to your clinic about it.")
     elif size == 0:
-        tail = "no change."
+        tail = _("no change.")
     else:
         limit = _threshold(code, change.threshold_set, "improvement")
-        tail = f"a change smaller than the minimal important change of {fmt_score(limit)} points, so about the same."
+        shown = i18n.format_decimal(limit, 0 if limit == round(limit) else 1)
+        tail = _("a change smaller than the minimal important change of %(limit)s points, so about the same.",
+                 limit=shown)
     return {"code": code, "text": f"{start}: {tail}", "source": change.source}

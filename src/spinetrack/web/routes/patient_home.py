@@ -19,34 +19,51 @@ Routes
                                    released it and a red-flag screening is recorded.
 ``GET  /p/home/stop`` · ``POST``   the opt-out, from the home.
 ``POST /p/home/leave``             sign this device out of the home (the link still works).
+``POST /p/language``               the language switch of a signed-in patient: remembered in the
+                                   browser and recorded on the patient (audited).
 """
 
 from __future__ import annotations
 
+import secrets
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Path, Request
 from fastapi.responses import RedirectResponse, Response
 from starlette.concurrency import run_in_threadpool
 
-from spinetrack.errors import AuthenticationError, NotFoundError
-from spinetrack.store.home import HomeView
+from spinetrack import i18n
+from spinetrack.errors import AuthenticationError, NotFoundError, ValidationError
+from spinetrack.i18n import N_
+from spinetrack.i18n import gettext as _
+from spinetrack.store.home import LINK_INVALID, HomeView
+from spinetrack.store.patient_frame import record_language, site_logo
 from spinetrack.web.deps import AccessDep, StoreDep
-from spinetrack.web.routes.patient import HOME_COOKIE, answer_opening, render_home, results_context
+from spinetrack.web.locale import LANG_COOKIE, safe_next
+from spinetrack.web.routes.patient import (
+    HOME_COOKIE,
+    answer_opening,
+    render_home,
+    render_patient,
+    results_context,
+    speak_to,
+)
 from spinetrack.web.security import PATIENT_COOKIE, check_csrf, clear_cookie, set_cookie
 
 __all__ = ["router"]
 
 router = APIRouter()
 
-HOME_CLOSED = "your personal page is not open on this device; please open the link from your clinic again"
+HOME_CLOSED = N_("Your personal page is not open on this device. Please open the link from your clinic again.")
 Token = Annotated[str, Path(min_length=8, max_length=64)]
 
 
 def _render(request: Request, name: str, context: dict[str, Any], status_code: int = 200) -> Response:
-    response: Response = request.app.state.templates.TemplateResponse(request, name, context,
-                                                                       status_code=status_code)
-    return response
+    """A patient page with its frame; a route that has not read it yet (the decision aid) gets the
+    home session's (the clinic, the patient's language)."""
+    if not hasattr(request.state, "patient_frame"):
+        speak_to(request, request.app.state.access.resolve_home_session(request.cookies.get(HOME_COOKIE)))
+    return render_patient(request, name, context, status_code)
 
 
 def _redirect(url: str) -> RedirectResponse:
@@ -58,7 +75,7 @@ async def _home_session(request: Request) -> HomeView:
     access = request.app.state.access
     view: HomeView | None = await run_in_threadpool(access.resolve_home_session, request.cookies.get(HOME_COOKIE))
     if view is None:
-        raise AuthenticationError(HOME_CLOSED)
+        raise AuthenticationError(_(HOME_CLOSED))
     await check_csrf(request, view.csrf_token)
     return view
 
@@ -67,7 +84,8 @@ HomeSession = Annotated[HomeView, Depends(_home_session)]
 
 
 def _closed(request: Request) -> Response:
-    return _render(request, "patient/link.html", {"message": HOME_CLOSED}, 401)
+    speak_to(request, None)
+    return render_patient(request, "patient/link.html", {"message": _(HOME_CLOSED)}, 401)
 
 
 # --------------------------------------------------------------------------------- the link
@@ -82,24 +100,27 @@ def open_home_link(request: Request, token: Token, access: AccessDep) -> Respons
 def new_link(request: Request, token: Token, access: AccessDep) -> Response:
     client = request.client.host if request.client is not None else ""
     access.request_new_link(token, client=client)
-    return _render(request, "patient/new_link_sent.html", {})
+    speak_to(request, None)
+    return render_patient(request, "patient/new_link_sent.html", {}, next_path=f"/p/h/{token}")
 
 
 @router.get("/p/h/{token}/stop", include_in_schema=False)
 def stop_page(request: Request, token: Token, access: AccessDep) -> Response:
+    speak_to(request, None)
     if access.link_episode(token) is None:
-        return _render(request, "patient/link.html", {"message": "this link is not valid"}, 401)
-    return _render(request, "patient/stop.html", {"action": f"/p/h/{token}/stop", "csrf_token": None,
-                                                      "back_url": f"/p/h/{token}"})
+        return render_patient(request, "patient/link.html", {"message": _(LINK_INVALID)}, 401)
+    return render_patient(request, "patient/stop.html", {"action": f"/p/h/{token}/stop", "csrf_token": None,
+                                                         "back_url": f"/p/h/{token}"})
 
 
 @router.post("/p/h/{token}/stop", include_in_schema=False)
 def stop(request: Request, token: Token, access: AccessDep) -> Response:
+    speak_to(request, None)
     episode_id = access.link_episode(token)
     if episode_id is None:
-        return _render(request, "patient/link.html", {"message": "this link is not valid"}, 401)
+        return render_patient(request, "patient/link.html", {"message": _(LINK_INVALID)}, 401)
     access.opt_out(episode_id, via="link")
-    return _render(request, "patient/stopped.html", {})
+    return render_patient(request, "patient/stopped.html", {}, next_path=f"/p/h/{token}")
 
 
 # --------------------------------------------------------------------------------- the home
@@ -125,27 +146,25 @@ def home_results(request: Request, store: StoreDep, access: AccessDep) -> Respon
     view = access.resolve_home_session(request.cookies.get(HOME_COOKIE))
     if view is None:
         return _closed(request)
+    speak_to(request, view)
     context = results_context(store, view.actor, view.episode_id)
-    return _render(request, "patient/results.html", {"view": view, **context, "back_url": "/p/home",
-                                                     "back_text": "Back to your page"})
+    return render_patient(request, "patient/results.html", {"view": view, **context, "back_url": "/p/home",
+                                                            "back_text": _("Back to your page")})
 
 
 @router.get("/p/home/decision-aid", include_in_schema=False)
 def home_decision_aid(request: Request, access: AccessDep) -> Response:
-    """The patient's own decision aid (their episode only), once released by the clinician."""
+    """The patient's own decision aid (their episode only), once released by the clinician: the
+    page, the "what matters most to you" step and the take-home PDF live in
+    :mod:`spinetrack.web.routes.decision` (:func:`~spinetrack.web.routes.decision.home_aid_page`)."""
     view = access.resolve_home_session(request.cookies.get(HOME_COOKIE))
     if view is None:
         return _closed(request)
     if not access.home_content(view).decision_aid:
         raise NotFoundError(entity="decision aid", key=view.episode_id)
-    from spinetrack.predict.decision import build_decision_support
-    from spinetrack.reports import decision_aid
+    from spinetrack.web.routes.decision import home_aid_page
 
-    settings = request.app.state.settings
-    doc = build_decision_support(request.app.state.store, view.actor, view.patient_id,
-                                 models_dir=getattr(settings, "models_dir", None), episode_id=view.episode_id)
-    aid = decision_aid.build_patient_aid(doc)
-    return _render(request, "patient/home_aid.html", {"aid": aid, "body": decision_aid.render_patient_body(aid)})
+    return home_aid_page(request, view)
 
 
 @router.get("/p/home/stop", include_in_schema=False)
@@ -153,20 +172,74 @@ def home_stop_page(request: Request, access: AccessDep) -> Response:
     view = access.resolve_home_session(request.cookies.get(HOME_COOKIE))
     if view is None:
         return _closed(request)
-    return _render(request, "patient/stop.html", {"action": "/p/home/stop", "csrf_token": view.csrf_token,
-                                                      "back_url": "/p/home"})
+    speak_to(request, view)
+    return render_patient(request, "patient/stop.html", {"action": "/p/home/stop", "csrf_token": view.csrf_token,
+                                                         "back_url": "/p/home"})
 
 
 @router.post("/p/home/stop", include_in_schema=False)
 def home_stop(request: Request, home: HomeSession, access: AccessDep) -> Response:
+    speak_to(request, home)
     access.opt_out(home.episode_id, via="home")
-    return _render(request, "patient/stopped.html", {"home": True})
+    return render_patient(request, "patient/stopped.html", {"home": True}, next_path="/p/home")
 
 
 @router.post("/p/home/leave", include_in_schema=False)
 def home_leave(request: Request, home: HomeSession, access: AccessDep) -> Response:
+    speak_to(request, home)
+    request.state.patient_csrf = None  # signed out: the switch no longer records
     access.end_home_session(request.cookies.get(HOME_COOKIE))
-    response = _render(request, "patient/left.html", {})
+    response = render_patient(request, "patient/left.html", {})
     clear_cookie(request, response, HOME_COOKIE)
     clear_cookie(request, response, PATIENT_COOKIE)
     return response
+
+
+# --------------------------------------------------------------------------------- the language switch
+
+@router.post("/p/language", include_in_schema=False)
+async def choose_patient_language(request: Request) -> Response:
+    """The language switch of a signed-in patient (fields ``language``, ``next``, ``csrf_token``):
+    the choice is remembered in the browser as ``POST /language`` does, and recorded on the
+    patient (``patient_identities.language``, audited) when the CSRF token is the home's or the
+    visit's session's; without a live session only the browser remembers it."""
+    form = await request.form()
+    raw_lang, raw_next, csrf = (str(form.get(k) or "") for k in ("language", "next", "csrf_token"))
+    lang = i18n.normalise(raw_lang)
+    if lang is None:
+        raise ValidationError(field="language", value=raw_lang[:16], allowed=list(i18n.LANGUAGES))
+    access = request.app.state.access
+    sessions = await run_in_threadpool(lambda: (
+        access.resolve_home_session(request.cookies.get(HOME_COOKIE)),
+        access.resolve_patient_session(request.cookies.get(PATIENT_COOKIE), allow_completed=True)))
+    for who in sessions:
+        if who is not None and csrf and who.csrf_token is not None and secrets.compare_digest(csrf, who.csrf_token):
+            await run_in_threadpool(record_language, request.app.state.store, who.actor, lang)
+            break
+    response = RedirectResponse(safe_next(raw_next[:500]), status_code=303)
+    response.set_cookie(LANG_COOKIE, lang, max_age=365 * 24 * 3600, httponly=True, samesite="lax", path="/")
+    return response
+
+
+# --------------------------------------------------------------------------------- the clinic's logo
+
+LOGO_CSP = "default-src 'none'; style-src 'unsafe-inline'; img-src data:; sandbox"
+"""The policy a logo is served with: an SVG opened on its own (not through ``<img>``, where no
+script ever runs) can run no script, load nothing and submit nothing."""
+
+
+@router.get("/site-logo/{site_id}", include_in_schema=False)
+def site_logo_image(request: Request, site_id: int, v: str | None = None) -> Response:
+    """The clinic's logo (PNG or SVG) for the patient pages' header. Its address carries the
+    logo's fingerprint (``?v=``): with the current one the browser keeps it for a year (a new
+    logo has a new address); otherwise for five minutes. The logo of a clinic is not patient
+    data: no session needed, nothing audited."""
+    logo = site_logo(request.app.state.store, site_id)
+    cache = "public, max-age=31536000, immutable" if v == logo.version else "public, max-age=300"
+    suffix = "svg" if logo.media_type == "image/svg+xml" else "png"
+    headers = {"Cache-Control": cache, "ETag": f'"{logo.version}"', "Content-Security-Policy": LOGO_CSP,
+               "Cross-Origin-Resource-Policy": "same-origin",
+               "Content-Disposition": f'inline; filename="logo.{suffix}"'}
+    if request.headers.get("if-none-match") == f'"{logo.version}"':
+        return Response(status_code=304, headers=headers)
+    return Response(logo.content, media_type=logo.media_type, headers=headers)
