@@ -307,7 +307,9 @@ def test_scores_and_days_show_how_much_people_differ_not_the_interval_of_the_mea
     assert "between 2 and 3." not in text and "between 16 and 21" not in text             # the old CI sentences
     assert "Nine in ten people like you had a result in that range." in text              # what a range means
     rows = dict(build_patient_aid(fixture("normal")).grid())
-    assert rows["How bad is leg pain after one year?"][1] == ("about 2 out of 10", "from this clinic")
+    # the table's cell: the score with its scale and direction, and its source (never a bare number)
+    assert rows["How bad is leg pain after one year?"][1] == ("2 on a 0 to 10 scale (lower is better)",
+                                                             "from this clinic's patients")
 
 
 def test_missing_baseline_scores_are_said_plainly_to_the_patient() -> None:
@@ -364,7 +366,7 @@ def test_source_none_says_there_is_no_estimate_and_unavailable_option_is_named()
     assert rows["How many people need another back operation within two years?"] == [
         ("does not apply", None), ("no estimate", None)]
     assert rows["How many people feel clearly better in daily life after one year?"] == [
-        ("about 41 in 100", "from this clinic"), ("about 62 in 100", "from this clinic")]
+        ("41 in 100 people", "from this clinic's patients"), ("62 in 100 people", "from this clinic's patients")]
     lit = dict(build_patient_aid(fixture("literature")).grid())
     assert lit["How long do people stay in hospital?"] == [
         ("does not apply", None), ("about 1 day", "from published studies"), ("about 3 days", "from published studies")]
@@ -473,8 +475,10 @@ def test_side_by_side_table_has_options_as_columns_and_questions_as_rows() -> No
     assert heads == ["Question", "Care without surgery", "Keyhole surgery", "Open surgery"]
     rows = re.findall(r'<th scope="row">([^<]+)</th>', table.group(0))
     assert len(rows) == 8 and rows[0] == "How many people feel clearly better in daily life after one year?"
-    assert "<td>does not apply</td>" in table.group(0)
-    assert '<td>about 3 weeks<span class="aid-src">from this clinic</span></td>' in table.group(0)
+    # every cell leads with its option's name (shown when the table stacks on a phone)
+    assert ('<td data-option="Care without surgery"><span class="aid-opt">Care without surgery</span>'
+            'does not apply</td>') in table.group(0)
+    assert 'about 3 weeks<span class="aid-src">from this clinic&#x27;s patients</span></td>' in table.group(0)
 
 
 # ---------------------------------------------------------------------------------- the clinician view

@@ -29,7 +29,7 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
-from spinetrack.store.tables import AuditRow
+from spinetrack.store.tables import AuditRow, EpisodeRow
 from tests.reports.test_decision_aid import fixture
 from tests.web.conftest import World
 from tests.web.test_api import open_patient_session
@@ -58,6 +58,11 @@ class StandIn:
         self.models_dirs.append(models_dir)
         doc = copy.deepcopy(self.document)
         doc["patient"]["id"] = patient_id
+        if doc.get("episode"):  # the patient's real episode, as the builder gives (the pages read its preferences)
+            with store.transaction() as s:  # test plumbing: not a read the pages make, so not audited
+                newest = s.execute(select(EpisodeRow.id).where(EpisodeRow.patient_id == patient_id)
+                                   .order_by(EpisodeRow.id.desc()).limit(1)).scalar()
+            doc["episode"]["id"] = episode_id or newest or doc["episode"]["id"]
         return doc
 
 
@@ -232,6 +237,7 @@ def test_api_returns_the_document(app: Any, client_for: Client, world: World, se
     assert r.status_code == 200, r.text
     expected = fixture("normal")
     expected["patient"]["id"] = pid
+    expected["episode"]["id"] = world.episodes["A"]
     assert r.json() == expected
     schema = app.openapi()
     op = schema["paths"]["/api/v1/patients/{patient_id}/decision-support"]["get"]
@@ -305,10 +311,12 @@ def test_each_view_is_an_audited_read_by_the_clinician(app: Any, client_for: Cli
     for path in (*PAGES, API):
         assert c.get(path.format(pid=pid)).status_code == 200
     with app.state.engine.connect() as conn:
-        rows = conn.execute(select(AuditRow.actor, AuditRow.action, AuditRow.patient_id)
+        rows = conn.execute(select(AuditRow.actor, AuditRow.action, AuditRow.patient_id, AuditRow.entity)
                             .where(AuditRow.id > before)).all()
-    reads = [r for r in rows if r.action == "read" and r.patient_id == pid and r.actor == "a.clinician"]
-    assert len(reads) == 4
+    reads = [r.entity for r in rows if r.action == "read" and r.patient_id == pid and r.actor == "a.clinician"]
+    # the document once per view; the patient's "what matters most" on the three pages; the
+    # patient's language for the PDF
+    assert sorted(reads) == sorted(["patient"] * 4 + ["decision_preferences"] * 3 + ["patient_language"])
 
 
 def test_episode_is_passed_on_and_kept_in_the_links(client_for: Client, world: World, serve: Any) -> None:

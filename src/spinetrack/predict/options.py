@@ -25,6 +25,19 @@ and MIS and open surgery within the family that treats the diagnosis), one
   the range of 9 in 10 of that study's patients (normal approximation).
 * ``source = "none"`` — no number, and the reason.
 
+The ODI improvement (``odi_mcid_12m``: baseline − 12-month ODI ≥ the MCID) is the 12-month ODI
+cut at a threshold that depends on the patient's own baseline ODI. When its own logistic model
+is not available — in most clinics, because the outcome is so common (or so rare) that the rarer
+kind falls short of the events rule (``predict.spec`` rule 2) — and the clinic's 12-month ODI
+model for the option is, the chance is read from that model's predictive distribution:
+``P(Y ≤ ODI₀ − MCID) = F_t((ODI₀ − MCID − ŷ) / √(s² + x'Σx))`` (Student's t with the model's
+residual degrees of freedom; the same distribution as its prediction interval), its 95% interval
+from the ends of the mean's confidence interval put through the same function. Dichotomising a
+continuous outcome discards information (Altman DG, Royston P. The cost of dichotomising
+continuous variables. BMJ 2006;332:1080), so the continuous model needs far fewer patients for
+the same precision; the cell is labelled as coming from the clinic's ODI model (``note``,
+``model_id``).
+
 Missing baseline scores (ODI, NRS back and leg): the ODI improvement (MCID) is not predicted
 without the baseline ODI (it is measured from it); other outcomes use the model's term for a
 missing score and say plainly that the estimate does not use the patient's own scores
@@ -49,6 +62,7 @@ from spinetrack.predict.model import ModelSet, PredictionModel
 from spinetrack.predict.profile import ASSUMED_WHEN_MISSING, BASELINE_SCORES, PatientProfile, encode_profile
 from spinetrack.predict.spec import APPROACH_COLUMN, OUTCOMES, PREDICTION_INTERVAL_LEVEL, OutcomeDef, care_group_of
 from spinetrack.stats._common import normal_quantile
+from spinetrack.stats.meta._distributions import t_sf
 from spinetrack.stats.prediction import (
     aft_quantile,
     predict_aft_quantile,
@@ -211,6 +225,42 @@ def _clinic(model: PredictionModel, o: OutcomeDef, x: dict[str, float], option: 
     return _Numbers(float(pr.estimate[0]), float(pr.ci_low[0]), float(pr.ci_high[0]), low, high, pi_level, beyond)
 
 
+MCID_OUTCOME = "odi_mcid_12m"
+MCID_SOURCE_OUTCOME = "odi_12m"
+
+
+def _odi_mcid_threshold() -> float:
+    from spinetrack.instruments import thresholds
+
+    absolute = thresholds.get("odi").absolute
+    if absolute is None:  # pragma: no cover - the shipped threshold table has it
+        raise RuntimeError("the ODI threshold table has no absolute MCID")
+    return float(absolute)
+
+
+def _mcid_from_odi_model(model: PredictionModel, x: dict[str, float], option: str, odi0: float,
+                         ci_level: float) -> _Numbers | None:
+    """The chance of an ODI improvement of at least the MCID, from the 12-month ODI model's
+    predictive t distribution (module docstring); ``None`` when the model has no residual SD."""
+    if model.residual_sd is None or not model.df_resid:
+        return None
+    threshold = odi0 - _odi_mcid_threshold()
+    if threshold < 0.0:  # the score cannot fall below 0: this improvement is out of reach
+        return _Numbers(0.0, 0.0, 0.0)
+    row = _row(model, x, option)
+    beta, cov = model.coefficient_array, model.covariance_array
+    pr = predict_mean(row, beta, cov, ci_level)
+    var_mean = float(row @ cov @ row)
+    spread = math.sqrt(model.residual_sd ** 2 + max(var_mean, 0.0))
+    df = float(model.df_resid)
+
+    def below(mean: float) -> float:
+        return 1.0 - t_sf((threshold - mean) / spread, df)
+
+    est = below(float(pr.estimate[0]))
+    return _Numbers(est, below(float(pr.ci_high[0])), below(float(pr.ci_low[0])))
+
+
 def _literature_range(fig: LiteratureFigure, o: OutcomeDef, pi_level: float) -> tuple[float | None, float | None]:
     """The range of ``pi_level`` of one study arm's patients, from its mean and SD (normal
     approximation, plus the uncertainty of the mean: ``√(1 + 1/n)``)."""
@@ -218,6 +268,30 @@ def _literature_range(fig: LiteratureFigure, o: OutcomeDef, pi_level: float) -> 
         return None, None
     half = normal_quantile(pi_level) * fig.sd * math.sqrt(1.0 + 1.0 / fig.n_patients)
     return _cut(fig.estimate - half, o.scale), _cut(fig.estimate + half, o.scale)
+
+
+def _derived_mcid(models: ModelSet, care_group: str, option: str, x: dict[str, float], odi0: float,
+                  missing: tuple[str, ...], ci_level: float, why: str) -> OptionPrediction | None:
+    """The ODI-improvement cell from the clinic's 12-month ODI model, when that option × outcome
+    meets the minimum-data rule (module docstring); ``None`` otherwise."""
+    entry = models.entry(care_group, MCID_SOURCE_OUTCOME, option)
+    if entry is None or entry.source != "clinic" or entry.model_id is None or entry.model_id not in models.models:
+        return None
+    model = models.models[entry.model_id]
+    if any(f"{_MISSING_COLUMN[f]}_missing" not in model.columns for f in BASELINE_SCORES if f in missing):
+        return None
+    num = _mcid_from_odi_model(model, x, option, odi0, ci_level)
+    if num is None:
+        return None
+    o = next(d for d in OUTCOMES if d.key == MCID_OUTCOME)
+    note = "; ".join([
+        f"from the clinic's 12-month ODI model of {entry.n_patients} {option} patients ({model.population}): the "
+        f"chance that the 12-month ODI is at least {_odi_mcid_threshold():g} points below the baseline, from the "
+        "model's predictive t distribution (its own logistic model is not used: " + why + ")",
+        *_input_notes(model, missing, x)])
+    return OptionPrediction(option, o.key, num.estimate, num.ci_low, num.ci_high, o.unit, o.prediction, "clinic",
+                            entry.n_patients, model.model_id, None, note, None, None, None, None,
+                            not [f for f in BASELINE_SCORES if f in missing])
 
 
 def predict_options(profile: PatientProfile, models: ModelSet, *, ci_level: float = 0.95,
@@ -276,6 +350,11 @@ def predict_options(profile: PatientProfile, models: ModelSet, *, ci_level: floa
                                               not missing_scores))
                 continue
             why = entry.reason if entry is not None else "no model was trained for this option and outcome"
+            if o.key == MCID_OUTCOME and profile.odi_pct is not None:
+                derived = _derived_mcid(models, group.key, option, x, float(profile.odi_pct), missing, ci_level, why)
+                if derived is not None:
+                    preds.append(derived)
+                    continue
             fig = literature_figure(group.family, option, o.key)
             if isinstance(fig, LiteratureFigure):
                 lo, hi = _literature_range(fig, o, pi_level)

@@ -27,6 +27,25 @@ Two readers:
   every cell and a warning on rows that mix sources, model performance, the red-flag screening
   and the guideline criteria, for the web page.
 
+Units that cannot be confused (IPDAS; Trevena LJ, et al. Presenting quantitative information
+about decision outcomes: a risk communication primer for patient decision aid developers. BMC
+Med Inform Decis Mak 2013;13(Suppl 2):S7): a score always with its scale and direction ("18 on a
+0 to 100 scale (lower is better)"), a chance always as a natural frequency ("6 in 100 people";
+:func:`natural_frequency`, rounding rule there) with a 100-icon array, a time with its unit;
+every number with where it comes from ("from this clinic's patients" / "from published
+studies"). Never a bare number.
+
+Layout: summary first (the options and the side-by-side table of the key figures, which stacks
+into one card per option on a narrow screen: ``static/decision.css``), the details of each
+question, of each option and the studies folded in ``<details>`` (opened in the PDF).
+
+Languages: every text goes through :func:`spinetrack.i18n.gettext` in the current language
+(the ``decision`` catalog); :func:`render_decision_aid_pdf` renders inside
+``i18n.use_locale(language)``.
+
+The patient's "what matters most to you" weights (:mod:`spinetrack.predict.preferences`) are
+shown as given, with the sentence that they never change the numbers (:func:`render_preferences`).
+
 Safety rules, applied to both: when the screening is urgent (a red flag present) only the urgent
 message is shown — no options, no numbers. (The clinician sees the document's message; the
 patient sees :data:`URGENT_PATIENT_TEXT`, in plain words, because the document's message is
@@ -59,6 +78,8 @@ from pathlib import Path
 from typing import Any
 
 from spinetrack.domain.comparisons import APPROACHES
+from spinetrack.i18n import N_, format_date, get_locale, gettext, ngettext, use_locale
+from spinetrack.predict.preferences import FACTORS, LEVELS
 from spinetrack.reports._format import esc
 from spinetrack.reports.decision_aid_words import (
     CONDITION_NAMES,
@@ -82,17 +103,23 @@ from spinetrack.reports.decision_aid_words import (
 from spinetrack.reports.pdf import write_pdf
 from spinetrack.reports.readability import number_words
 
+_ = gettext
+
 __all__ = [  # the wording's OPTION_NAMES and URGENT_FALLBACK are re-exported for their readers
     "OPTION_NAMES",
     "URGENT_FALLBACK",
+    "WEIGHTS_DO_NOT_CHANGE",
     "IconArray",
     "PatientAid",
     "build_patient_aid",
     "icon_array",
+    "natural_frequency",
     "patient_text",
     "render_decision_aid_html",
     "render_decision_aid_pdf",
     "render_patient_body",
+    "render_preferences",
+    "score_on_scale",
 ]
 
 Payload = Mapping[str, Any]
@@ -106,11 +133,13 @@ class IconArray:
 
     count: int
     label: str   # the <title>: the sentence, with the number as digits
-    words: str   # the <desc>: the numbers in words
+    words: str   # the <desc>: the numbers in words (digits in a language other than English)
     svg: str
 
 
 def _words(n: int) -> str:
+    if get_locale() != "en":
+        return str(n)
     return number_words(str(n)).replace("one hundred", "a hundred")
 
 
@@ -132,21 +161,66 @@ def icon_array(count: int, *, label: str, id_prefix: str, size_px: int = 160) ->
     """
     count = max(0, min(100, int(count)))
     pid = re.sub(r"[^A-Za-z0-9_-]+", "-", id_prefix)
-    words = (f"{_words(count).capitalize()} filled circle{'s' if count != 1 else ''} and {_words(100 - count)} "
-             f"empty circle{'s' if 100 - count != 1 else ''}, out of a hundred.")
-    cells = []
-    for i in range(100):
-        row, col = divmod(i, 10)
-        cls = "on" if i < count else "off"
-        cells.append(f'<circle class="{cls}" cx="{col * 20 + 10}" cy="{row * 20 + 10}" r="7"/>')
+    filled = ngettext("%(w)s filled circle", "%(w)s filled circles", count, w=_words(count))
+    empty = ngettext("%(w)s empty circle", "%(w)s empty circles", 100 - count, w=_words(100 - count))
+    words = _("%(filled)s and %(empty)s, out of a hundred.", filled=filled, empty=empty)
+    words = words[:1].upper() + words[1:]
+    on = "".join(f'<circle class="on" cx="{(i % 10) * 20 + 10}" cy="{(i // 10) * 20 + 10}" r="7"/>'
+                 for i in range(count))
+    off = "".join(f'<circle class="off" cx="{(i % 10) * 20 + 10}" cy="{(i // 10) * 20 + 10}" r="7"/>'
+                  for i in range(count, 100))
     svg = (f'<svg class="icon-array" xmlns="http://www.w3.org/2000/svg" viewBox="0 0 200 200" width="{size_px}" '
            f'height="{size_px}" role="img" aria-labelledby="{pid}-t {pid}-d">'
            f'<title id="{pid}-t">{esc(label)}</title><desc id="{pid}-d">{esc(words)}</desc>'
-           '<g fill="#0b5cad" stroke="#0b5cad" stroke-width="2">' + "".join(c for c in cells if 'class="on"' in c)
-           + '</g><g fill="#ffffff" stroke="#4a4a4a" stroke-width="2">'
-           + "".join(c for c in cells if 'class="off"' in c)
-           + "</g></svg>")
+           f'<g fill="#0b5cad" stroke="#0b5cad" stroke-width="2">{on}</g>'
+           f'<g fill="#ffffff" stroke="#4a4a4a" stroke-width="2">{off}</g></svg>')
     return IconArray(count=count, label=label, words=words, svg=svg)
+
+
+# ---------------------------------------------------------------------------------- units
+
+
+def _whole(x: float) -> int:
+    """Round half up (2.5 → 3), as people expect; Python's round() rounds half to even."""
+    return math.floor(x + 0.5)
+
+
+def _pct(p: float) -> str:
+    """A probability as a whole number of people out of 100: ``100 p`` rounded half up; a chance
+    above 0 that rounds to 0 is "fewer than 1", one below 1 that rounds to 100 "more than 99"."""
+    n = _whole(100 * p)
+    if n == 0 and p > 0:
+        return _("fewer than 1")
+    if n == 100 and p < 1:
+        return _("more than 99")
+    return str(n)
+
+
+def natural_frequency(p: float) -> str:
+    """A chance as a natural frequency out of 100 people (Gigerenzer; IPDAS): ``100 p`` rounded
+    half up to a whole person, never 0 or 100 for a chance strictly between 0 and 1.
+
+    Examples
+    --------
+    >>> natural_frequency(0.0612)
+    '6 in 100 people'
+    >>> natural_frequency(0.065), natural_frequency(0.001), natural_frequency(0.9996)
+    ('7 in 100 people', 'fewer than 1 in 100 people', 'more than 99 in 100 people')
+    """
+    return _("%(n)s in 100 people", n=_pct(p))
+
+
+def score_on_scale(value: float, top: int, better: str) -> str:
+    """A score with its scale and direction, rounded half up to a whole point.
+
+    Examples
+    --------
+    >>> score_on_scale(27.4, 100, "lower")
+    '27 on a 0 to 100 scale (lower is better)'
+    """
+    direction = {"lower": _("lower is better"), "higher": _("higher is better")}.get(better)
+    text = _("%(n)s on a 0 to %(top)s scale", n=_whole(value), top=top)
+    return _("%(score)s (%(direction)s)", score=text, direction=direction) if direction else text
 
 
 # ---------------------------------------------------------------------------------- the patient version
@@ -160,9 +234,9 @@ class PatientStatement:
     option_name: str
     source: str                  # clinic | literature | none | not_applicable
     sentences: tuple[str, ...]   # running text
-    cell: str                    # the side-by-side table's cell ("about 62 in 100")
+    cell: str                    # the side-by-side table's cell ("62 in 100 people")
     icons: IconArray | None = None
-    tag: str | None = None       # where the cell's number comes from ("from this clinic")
+    tag: str | None = None       # where the cell's number comes from ("from this clinic's patients")
     ranged: bool = False         # the sentences give how much people differ (a prediction interval)
 
 
@@ -173,6 +247,7 @@ class PatientOutcome:
     scale: str | None
     statements: tuple[PatientStatement, ...]
     mixed: bool = False  # the row's numbers come from different places (clinic and published studies)
+    short: str = ""      # the summary's short name of the question
 
 
 @dataclass(frozen=True)
@@ -199,6 +274,7 @@ class PatientAid:
     made_on: str | None = None
     sources: tuple[str, ...] = ()
     columns: tuple[PatientOption, ...] = ()
+    language: str = "en"
 
     def grid(self) -> list[tuple[str, list[tuple[str, str | None]]]]:
         """Rows of the side-by-side table: (question, one (cell, source tag) per available option)."""
@@ -210,7 +286,8 @@ class PatientAid:
 
 
 def _option_name(option: Mapping[str, Any]) -> str:
-    return OPTION_NAMES.get(option["key"], str(option.get("label") or option["key"]))
+    known = OPTION_NAMES.get(option["key"])
+    return _(known) if known else str(option.get("label") or option["key"])
 
 
 def _sentences_of(text: str | None) -> tuple[str, ...]:
@@ -228,68 +305,56 @@ def _long_date(iso: str | None) -> str | None:
         d = date.fromisoformat(iso)
     except ValueError:
         return iso
-    return f"{d.day} {d.strftime('%B')} {d.year}"
+    return format_date(d, "long")
 
 
-def _whole(x: float) -> int:
-    """Round half up (2.5 → 3), as people expect; Python's round() rounds half to even."""
-    return math.floor(x + 0.5)
-
-
-def _pct(p: float) -> str:
-    """A probability as a whole number of people out of 100, in words where it rounds away."""
-    n = _whole(100 * p)
-    if n == 0 and p > 0:
-        return "fewer than 1"
-    if n == 100 and p < 1:
-        return "more than 99"
-    return str(n)
-
-
-def _between(low: float | None, high: float | None, fmt: Any, unit: str = "") -> str | None:
-    """The interval in words: "We are fairly sure it is between 55 and 69." (``unit`` plural;
-    singular after "close to 1")."""
+def _between(low: float | None, high: float | None, fmt: Any) -> str | None:
+    """The interval of a chance in words: "We are fairly sure it is between 55 and 69."."""
     if low is None or high is None or not (math.isfinite(low) and math.isfinite(high)):
         return None
     a, b = fmt(low), fmt(high)
     if a == b:
-        tail = f" {unit[:-1] if a == '1' and unit.endswith('s') else unit}" if unit else ""
-        return f"We are fairly sure it is close to {a}{tail}."
-    tail = f" {unit}" if unit else ""
-    return f"We are fairly sure it is between {a} and {b}{tail}."
+        return _("We are fairly sure it is close to %(a)s.", a=a)
+    return _("We are fairly sure it is between %(a)s and %(b)s.", a=a, b=b)
 
 
-def _days_phrase(days: float) -> tuple[str, str]:
+def _days_phrase(days: float) -> str:
     """A number of days in the unit a person would use: days up to 2 weeks, then weeks."""
     if days >= 14:
         n = _whole(days / 7)
-        return str(n), "week" if n == 1 else "weeks"
+        return ngettext("%(num)d week", "%(num)d weeks", n)
     n = max(_whole(days), 0)
-    return str(n), "day" if n == 1 else "days"
+    return ngettext("%(num)d day", "%(num)d days", n)
 
 
-def _in_ten(level: float | None) -> str:
-    """A prediction level as "9 in 10"."""
-    return f"{_whole(10 * (level or 0.9))} in 10"
+def _in_ten(level: float | None) -> int:
+    """A prediction level as the "9" of "9 in 10"."""
+    return _whole(10 * (level or 0.9))
 
 
-def _spread(words: OutcomeWords | None, cell: Mapping[str, Any], who: str, fmt: Any, unit: str = "") -> str | None:
+def _spread(words: OutcomeWords | None, cell: Mapping[str, Any], clinic: bool, fmt: Any, unit: str = "") -> str | None:
     """How much people differ, from the document's prediction interval: "9 in 10 people like
     you had a score between 5 and 38." (``None`` when the document gives no range). A range
     whose top lies beyond the follow-up of the data reads "… 1 to more than 58 weeks"."""
     low, high, beyond = cell.get("pi_low"), cell.get("pi_high"), cell.get("pi_beyond_days")
     if low is None or not math.isfinite(low) or not (words and words.spread):
         return None
-    tail = f" {unit}" if unit else ""
     if high is None:
         if beyond is None:
             return None
-        b = f"more than {fmt(beyond)}"
+        b = _("more than %(n)s", n=fmt(beyond))
     else:
         b = fmt(high)
         if fmt(low) == b:
             return None
-    return f"{_in_ten(cell.get('pi_level'))} {who} {words.spread.format(a=fmt(low), b=b)}{tail}."
+    what = _(words.spread, a=fmt(low), b=b)
+    if unit == "weeks":
+        what = _("%(range)s weeks", range=what)
+    elif unit == "days":
+        what = _("%(range)s days", range=what)
+    if clinic:
+        return _("%(n)s in 10 people like you %(what)s.", n=_in_ten(cell.get("pi_level")), what=what)
+    return _("%(n)s in 10 people in published studies %(what)s.", n=_in_ten(cell.get("pi_level")), what=what)
 
 
 def _statement(outcome: Mapping[str, Any], option: Mapping[str, Any]) -> PatientStatement:
@@ -297,60 +362,81 @@ def _statement(outcome: Mapping[str, Any], option: Mapping[str, Any]) -> Patient
     cell_data = (outcome.get("by_option") or {}).get(key)
     words = outcome_words(outcome["key"])
     if cell_data is None:
-        return PatientStatement(key, name, "not_applicable", (f"This does not apply to {name.lower()}.",),
-                                "does not apply")
+        return PatientStatement(key, name, "not_applicable", (_("This does not apply to %(option)s.",
+                                                                  option=name.lower()),), _("does not apply"))
     source = cell_data.get("source") or "none"
     est = cell_data.get("estimate")
     if source == "none" or est is None:
-        return PatientStatement(key, name, "none", (SOURCE_SENTENCES["none"],), "no estimate")
+        return PatientStatement(key, name, "none", (_(SOURCE_SENTENCES["none"]),), _("no estimate"))
     low, high = cell_data.get("ci_low"), cell_data.get("ci_high")
-    who = "people like you" if source == "clinic" else "people in published studies"
+    clinic = source == "clinic"
     icons = None
     score = False
     kind = outcome.get("kind")
+    label = str(outcome.get("label", "")).lower()
     if kind == "probability":
         n = _pct(est)
-        event = words.event if words else f"have this: {str(outcome.get('label', '')).lower()}"
-        lead = f"Out of 100 {who}, about {n} {event}."
+        event = _(words.event) if words else label
+        lead = (_("Out of 100 people like you, about %(n)s %(event)s.", n=n, event=event) if clinic
+                else _("Out of 100 people in published studies, about %(n)s %(event)s.", n=n, event=event))
         icons = icon_array(_whole(100 * est), label=lead, id_prefix=f"ia-{outcome['key']}-{key}")
         # the uncertainty of a chance (a probability needs no range of people: it is one person's chance)
         spread = _between(low, high, _pct)
-        cell = f"about {n} in 100"
+        cell = natural_frequency(est)
     elif kind == "median_days" or outcome.get("unit") == "days":
-        value, unit = _days_phrase(est)
-        doing = words.days if words else f"reach this: {str(outcome.get('label', '')).lower()}"
-        lead = (f"Half of the {who} {doing} within about {value} {unit}." if kind == "median_days"
-                else f"On average, {who} {doing} after about {value} {unit}.")
+        value = _days_phrase(est)
+        doing = _(words.days) if words else label
+        if kind == "median_days":
+            lead = (_("Half of the people like you %(doing)s within about %(time)s.", doing=doing, time=value)
+                    if clinic else _("Half of the people in published studies %(doing)s within about %(time)s.",
+                                     doing=doing, time=value))
+        else:
+            lead = (_("On average, people like you %(doing)s after about %(time)s.", doing=doing, time=value)
+                    if clinic else _("On average, people in published studies %(doing)s after about %(time)s.",
+                                     doing=doing, time=value))
         pi_high = cell_data.get("pi_high") if cell_data.get("pi_high") is not None else cell_data.get("pi_beyond_days")
         in_weeks = (pi_high if pi_high is not None else est) >= 14
-        spread = _spread(words, cell_data, who, lambda x: str(max(_whole(x / 7 if in_weeks else x), 0)),
+        spread = _spread(words, cell_data, clinic, lambda x: str(max(_whole(x / 7 if in_weeks else x), 0)),
                          "weeks" if in_weeks else "days")
-        cell = f"about {value} {unit}"
+        cell = _("about %(time)s", time=value)
     else:  # a mean on a score
         score = True
         top = words.out_of if words and words.out_of else None
-        subject = words.subject if words else str(outcome.get("label", "the result")).lower()
-        shown = str(_whole(est))
-        scale = f" out of {top}" if top else f" {outcome.get('unit', '')}".rstrip()
-        lead = f"After one year, {subject} is about {shown}{scale} for {who}." if outcome["key"].endswith("_12m") \
-            else f"On average, {subject} is about {shown}{scale} for {who}."
-        spread = _spread(words, cell_data, who, lambda x: str(_whole(x)))
-        cell = f"about {shown}{scale}"
-    better = {"higher": "Higher is better.", "lower": "Lower is better."}.get(outcome.get("better", ""), "")
+        subject = _(words.subject) if words else label
+        shown = _whole(est)
+        if top:
+            if outcome["key"].endswith("_12m"):
+                lead = (_("After one year, %(subject)s is about %(n)s out of %(top)s for people like you.",
+                          subject=subject, n=shown, top=top) if clinic
+                        else _("After one year, %(subject)s is about %(n)s out of %(top)s for people in published "
+                               "studies.", subject=subject, n=shown, top=top))
+            else:
+                lead = (_("On average, %(subject)s is about %(n)s out of %(top)s for people like you.",
+                          subject=subject, n=shown, top=top) if clinic
+                        else _("On average, %(subject)s is about %(n)s out of %(top)s for people in published "
+                               "studies.", subject=subject, n=shown, top=top))
+            cell = score_on_scale(est, top, str(outcome.get("better", "")))
+        else:
+            lead = _("On average, %(subject)s is about %(n)s %(unit)s.", subject=subject, n=shown,
+                     unit=str(outcome.get("unit", "")))
+            cell = _("about %(n)s %(unit)s", n=shown, unit=str(outcome.get("unit", "")))
+        spread = _spread(words, cell_data, clinic, lambda x: str(_whole(x)))
+    better = {"higher": _("Higher is better."), "lower": _("Lower is better.")}.get(outcome.get("better", ""), "")
     sentences = [lead]
     if spread:
         sentences.append(spread)
     ranged = bool(spread) and kind != "probability"
     if score and better:
         sentences.append(better)
-    sentences.append(SOURCE_SENTENCES.get(source, SOURCE_SENTENCES["none"]))
-    if source == "clinic" and cell_data.get("uses_baseline_scores") is False:
-        sentences += _sentences_of(NO_BASELINE_SENTENCE)
-    return PatientStatement(key, name, source, tuple(sentences), cell, icons, SOURCE_TAGS.get(source), ranged)
+    sentences.append(_(SOURCE_SENTENCES.get(source, SOURCE_SENTENCES["none"])))
+    if clinic and cell_data.get("uses_baseline_scores") is False:
+        sentences += _sentences_of(_(NO_BASELINE_SENTENCE))
+    tag = SOURCE_TAGS.get(source)
+    return PatientStatement(key, name, source, tuple(sentences), cell, icons, _(tag) if tag else None, ranged)
 
 
 def build_patient_aid(payload: Payload) -> PatientAid:
-    """The patient version of the decision-support document.
+    """The patient version of the decision-support document, in the current language.
 
     Parameters
     ----------
@@ -364,51 +450,60 @@ def build_patient_aid(payload: Payload) -> PatientAid:
         safety questions come first; ``ready``: intro, options, one section per outcome, the
         side-by-side table's rows (:meth:`PatientAid.grid`), closing words and sources.
     """
+    lang = get_locale()
     screening = payload.get("screening") or {}
     if screening.get("urgent"):
-        return PatientAid("urgent", "Important: please read this now", message=_sentences_of(URGENT_PATIENT_TEXT))
+        return PatientAid("urgent", _("Important: please read this now"),
+                          message=_sentences_of(_(URGENT_PATIENT_TEXT)), language=lang)
     if not _is_screened(screening):
-        return PatientAid("unscreened", "Safety questions first", message=_sentences_of(UNSCREENED_TEXT))
+        return PatientAid("unscreened", _("Safety questions first"), message=_sentences_of(_(UNSCREENED_TEXT)),
+                          language=lang)
     episode = payload.get("episode") or {}
-    condition = CONDITION_NAMES.get(episode.get("diagnosis_group") or "", "your back problem")
+    known = CONDITION_NAMES.get(episode.get("diagnosis_group") or "")
+    condition = _(known) if known else _("your back problem")
     family = episode.get("family")
     options: list[PatientOption] = []
     for option in payload.get("options") or []:
         name = _option_name(option)
-        about = list(_sentences_of(OPTION_ABOUT.get(option["key"])))
+        about_text = OPTION_ABOUT.get(option["key"])
+        about = list(_sentences_of(_(about_text) if about_text else None))
         if option["key"] in APPROACHES and family in FAMILY_ABOUT:
-            about.append(FAMILY_ABOUT[family])
+            about.append(_(FAMILY_ABOUT[family]))
         if not option.get("available", True):
-            about = [f"{name} is not a choice for you right now.", "Your care team can tell you why."]
+            about = [_("%(option)s is not a choice for you right now.", option=name),
+                     _("Your care team can tell you why.")]
         options.append(PatientOption(option["key"], name, bool(option.get("available", True)), tuple(about)))
     columns = tuple(o for o in options if o.available)
     available = [o for o in payload.get("options") or [] if o.get("available", True)]
     outcomes = []
     for outcome in payload.get("outcomes") or []:
         words = outcome_words(outcome["key"])
-        question = words.question if words else str(outcome.get("label") or outcome["key"])
+        question = _(words.question) if words else str(outcome.get("label") or outcome["key"])
         statements = tuple(_statement(outcome, o) for o in available)
         shown = {st.source for st in statements if st.source in ("clinic", "literature")}
         mixed = bool(outcome.get("mixed_sources")) or len(shown) > 1
-        outcomes.append(PatientOutcome(outcome["key"], question, words.scale if words and words.scale else None,
-                                       statements, mixed))
+        outcomes.append(PatientOutcome(outcome["key"], question, _(words.scale) if words and words.scale else None,
+                                       statements, mixed, _(words.short) if words and words.short else question))
     intro: tuple[str, ...] = (
-        f"This page can help you and your care team talk about your choices for {condition}.",
-        "There is no single right choice. The best choice for you depends on what matters most to you.",
-        "No one can say for sure what will happen to you. The numbers show what happened to other people.",
-        ("Some numbers are out of 100 people. A filled circle stands for one person who has that result. "
-         "An empty circle stands for one person who does not."),
+        _("This page can help you and your care team talk about your choices for %(condition)s.",
+          condition=condition),
+        _("There is no single right choice. The best choice for you depends on what matters most to you."),
+        _("No one can say for sure what will happen to you. The numbers show what happened to other people."),
+        _("Some numbers are out of 100 people. A filled circle stands for one person who has that result. "
+          "An empty circle stands for one person who does not."),
     )
     if any(st.ranged for o in outcomes for st in o.statements):
-        intro += (RANGE_TEXT,)
+        intro += (_(RANGE_TEXT),)
     if payload.get("baseline_scores_missing"):
-        intro += (NO_BASELINE_TEXT,)
-    closing = ("Take your time. You can ask your care team any question.",
-               "You can also talk it over with your family or friends before you choose.")
+        intro += (_(NO_BASELINE_TEXT),)
+    closing = (_("Take your time. You can ask your care team any question."),
+               _("You can also talk it over with your family or friends before you choose."))
     return PatientAid(
-        "ready", f"Your choices for {condition}", intro=intro, options=tuple(options), outcomes=tuple(outcomes),
-        closing=closing, synthetic=SYNTHETIC_TEXT if payload.get("synthetic_data") else None,
-        made_on=_long_date(payload.get("generated_on")), sources=tuple(payload.get("sources") or ()), columns=columns)
+        "ready", _("Your choices for %(condition)s", condition=condition), intro=intro, options=tuple(options),
+        outcomes=tuple(outcomes), closing=closing,
+        synthetic=_(SYNTHETIC_TEXT) if payload.get("synthetic_data") else None,
+        made_on=_long_date(payload.get("generated_on")), sources=tuple(payload.get("sources") or ()), columns=columns,
+        language=lang)
 
 
 def patient_text(payload: Payload | PatientAid) -> str:
@@ -431,7 +526,7 @@ def patient_text(payload: Payload | PatientAid) -> str:
         if outcome.scale:
             lines.append(outcome.scale)
         if outcome.mixed:
-            lines += _sentences_of(MIXED_TEXT)
+            lines += _sentences_of(_(MIXED_TEXT))
         for statement in outcome.statements:
             lines += statement.sentences
     lines += aid.closing
@@ -443,9 +538,54 @@ def _p(sentences: Sequence[str], cls: str = "") -> str:
     return f"<p{attr}>{esc(' '.join(sentences))}</p>" if sentences else ""
 
 
-def render_patient_body(payload: Payload | PatientAid, *, heading_level: int = 1) -> str:
+# Headings and short labels of the patient version (f-strings hide a call from the extractor).
+_H = {
+    "prefs": N_("What matters most to you"),
+    "chosen": N_("Chosen on %(date)s"),
+    "made": N_("Made on %(date)s"),
+    "choices": N_("Your choices"),
+    "means": N_("What each choice means"),
+    "read": N_("How to read the numbers"),
+    "next": N_("What next"),
+    "studies": N_("Studies used"),
+    "question": N_("Question"),
+}
+
+
+WEIGHTS_DO_NOT_CHANGE = N_("What you choose here does not change any of the numbers. "
+                           "It helps you and your care team talk about what matters to you.")
+
+
+def render_preferences(weights: Mapping[str, int] | None, *, heading_level: int = 2,
+                       recorded_on: str | None = None) -> str:
+    """What matters most to the patient, as given (each factor and its level in words), or a
+    line saying nothing was chosen yet; always with :data:`WEIGHTS_DO_NOT_CHANGE`."""
+    h = f"h{heading_level}"
+    parts = [f'<section class="aid-prefs" aria-labelledby="aid-prefs-h"><{h} id="aid-prefs-h">'
+             f'{esc(_(_H["prefs"]))}</{h}>']
+    if weights:
+        levels = dict(LEVELS)
+        parts.append('<dl class="aid-prefs-list">')
+        for f in FACTORS:
+            if f.key in weights:
+                parts.append(f"<dt>{esc(_(f.label))}</dt><dd>{esc(_(levels[int(weights[f.key])]))}</dd>")
+        parts.append("</dl>")
+        if recorded_on:
+            parts.append(f'<p class="aid-date">{esc(_(_H["chosen"], date=recorded_on))}</p>')
+    else:
+        parts.append(_p([_("Nothing has been chosen yet.")]))
+    parts.append(_p([_(WEIGHTS_DO_NOT_CHANGE)], "aid-note"))
+    parts.append("</section>")
+    return "".join(parts)
+
+
+def render_patient_body(payload: Payload | PatientAid, *, heading_level: int = 1, open_details: bool = False,
+                        preferences: str = "") -> str:
     """The patient version as an HTML fragment (sections, no ``<html>``): the same markup on the
-    web page and in the PDF. Every text is escaped; the SVGs are built here.
+    web page and in the PDF. Summary first (the options and the table of key figures), then
+    ``preferences`` (the page's "what matters most" step, already rendered), then the details
+    folded in ``<details>`` (``open_details``: open, for print). Every text is escaped; the
+    SVGs are built here.
     """
     aid = payload if isinstance(payload, PatientAid) else build_patient_aid(payload)
     h1, h2, h3 = (f"h{heading_level + i}" for i in range(3))
@@ -454,52 +594,73 @@ def render_patient_body(payload: Payload | PatientAid, *, heading_level: int = 1
         return (f'<section class="aid-message aid-{aid.state}"{role} aria-labelledby="aid-title">'
                 f'<{h1} id="aid-title">{esc(aid.title)}</{h1}>'
                 + "".join(f"<p>{esc(s)}</p>" for s in aid.message) + "</section>")
+    op = " open" if open_details else ""
     parts = [f'<{h1} id="aid-title">{esc(aid.title)}</{h1}>']
     if aid.made_on:
-        parts.append(f'<p class="aid-date">Made on {esc(aid.made_on)}</p>')
+        parts.append(f'<p class="aid-date">{esc(_(_H["made"], date=aid.made_on))}</p>')
     if aid.synthetic:
         parts.append(f'<p class="aid-demo"><strong>{esc(aid.synthetic)}</strong></p>')
-    parts.append('<div class="aid-intro">' + "".join(_p([s]) for s in aid.intro) + "</div>")
-    parts.append(f'<section aria-labelledby="aid-options"><{h2} id="aid-options">Your choices</{h2}>')
+    parts.append('<div class="aid-intro">' + "".join(_p([s]) for s in aid.intro[:2]) + "</div>")
+    parts.append(f'<section aria-labelledby="aid-options"><{h2} id="aid-options">{esc(_(_H["choices"]))}</{h2}>'
+                 '<ul class="aid-option-names">'
+                 + "".join(f"<li{'' if o.available else _UNAVAILABLE}>{esc(o.name)}</li>"
+                           for o in aid.options) + "</ul>")
+    parts.append(f'<details class="aid-more"{op}><summary>{esc(_(_H["means"]))}</summary>')
     for o in aid.options:
         parts.append(f'<div class="aid-option{"" if o.available else " aid-unavailable"}">'
                      f"<{h3}>{esc(o.name)}</{h3}>{_p(o.sentences)}</div>")
-    parts.append("</section>")
+    parts.append("</details></section>")
     if aid.columns:
         parts.append(_grid_html(aid, h2))
+    parts.append(preferences)
+    if aid.columns:
+        more = esc(_("More about each question"))
+        parts.append(f'<section aria-labelledby="aid-details"><{h2} id="aid-details">{more}</{h2}>')
+        if len(aid.intro) > 2:
+            parts.append(f'<details class="aid-more"{op}><summary>{esc(_(_H["read"]))}</summary>'
+                         + "".join(_p([s]) for s in aid.intro[2:]) + "</details>")
         for i, outcome in enumerate(aid.outcomes):
-            parts.append(f'<section class="aid-outcome" aria-labelledby="aid-q{i}">'
-                         f'<{h2} id="aid-q{i}">{esc(outcome.question)}</{h2}>')
+            parts.append(f'<details class="aid-outcome"{op}><summary id="aid-q{i}">{esc(outcome.question)}</summary>')
             if outcome.scale:
                 parts.append(_p([outcome.scale], "aid-scale"))
             if outcome.mixed:
-                parts.append(f'<p class="aid-mixed" role="note"><strong>{esc(MIXED_TEXT)}</strong></p>')
+                parts.append(f'<p class="aid-mixed" role="note"><strong>{esc(_(MIXED_TEXT))}</strong></p>')
             parts.append('<div class="aid-cards">')
             for s in outcome.statements:
                 parts.append(f'<div class="aid-card aid-source-{esc(s.source)}"><{h3}>{esc(s.option_name)}</{h3}>'
                              + (f'<div class="aid-icons">{s.icons.svg}</div>' if s.icons else "")
                              + _p(s.sentences) + "</div>")
-            parts.append("</div></section>")
-    parts.append('<section aria-labelledby="aid-next"><' + h2 + ' id="aid-next">What next</' + h2 + ">"
+            parts.append("</div></details>")
+        parts.append("</section>")
+    parts.append(f'<section aria-labelledby="aid-next"><{h2} id="aid-next">{esc(_(_H["next"]))}</{h2}>'
                  + "".join(_p([s]) for s in aid.closing) + "</section>")
     if aid.sources:
-        parts.append(f'<section class="aid-sources" aria-labelledby="aid-studies"><{h2} id="aid-studies">'
-                     f"Studies used</{h2}><ul>" + "".join(f"<li>{esc(s)}</li>" for s in aid.sources)
-                     + "</ul></section>")
+        parts.append(f'<details class="aid-sources"{op}><summary id="aid-studies">{esc(_(_H["studies"]))}</summary>'
+                     "<ul>" + "".join(f"<li>{esc(s)}</li>" for s in aid.sources) + "</ul></details>")
     return "".join(parts)
 
 
+_UNAVAILABLE = ' class="aid-unavailable"'
+
+
 def _grid_html(aid: PatientAid, h2: str) -> str:
+    """The side-by-side table: options as columns, questions as rows, every cell with its unit
+    and source. On a narrow screen ``decision.css`` stacks it into one block per row, each cell
+    led by its option's name (``data-option``), so no column is ever cut off."""
     head = "".join(f'<th scope="col">{esc(c.name)}</th>' for c in aid.columns)
+    names = [c.name for c in aid.columns]
     rows = "".join(
         f'<tr><th scope="row">{esc(q)}'
-        + (f'<span class="aid-mixed-tag">{esc(MIXED_TAG)}</span>' if mixed else "") + "</th>" + "".join(
-            f"<td>{esc(c)}" + (f'<span class="aid-src">{esc(t)}</span>' if t else "") + "</td>" for c, t in cells)
+        + (f'<span class="aid-mixed-tag">{esc(_(MIXED_TAG))}</span>' if mixed else "") + "</th>" + "".join(
+            f'<td data-option="{esc(name)}"><span class="aid-opt">{esc(name)}</span>{esc(c)}'
+            + (f'<span class="aid-src">{esc(t)}</span>' if t else "") + "</td>"
+            for name, (c, t) in zip(names, cells, strict=True))
         + "</tr>"
         for (q, cells), mixed in zip(aid.grid(), aid.mixed_rows(), strict=True))
-    return (f'<section aria-labelledby="aid-grid"><{h2} id="aid-grid">Your choices side by side</{h2}>'
-            '<div class="aid-table-wrap" tabindex="0" role="region" aria-label="Table: your choices side by side">'
-            f'<table class="aid-grid"><thead><tr><th scope="col">Question</th>{head}</tr></thead>'
+    title = _("Your choices side by side")
+    return (f'<section aria-labelledby="aid-grid"><{h2} id="aid-grid">{esc(title)}</{h2}>'
+            f'<div class="aid-table-wrap">'
+            f'<table class="aid-grid"><thead><tr><th scope="col">{esc(_(_H["question"]))}</th>{head}</tr></thead>'
             f"<tbody>{rows}</tbody></table></div></section>")
 
 
@@ -512,6 +673,8 @@ html { font-family: "DejaVu Sans", system-ui, sans-serif; font-size: 12.5pt; lin
 h1 { font-size: 20pt; margin: 0 0 6pt; } h2 { font-size: 15pt; margin: 16pt 0 6pt; break-after: avoid; }
 h3 { font-size: 13pt; margin: 6pt 0 3pt; break-after: avoid; }
 p { margin: 4pt 0; }
+details, summary { display: block; }
+summary { font-size: 13.5pt; font-weight: bold; margin: 10pt 0 4pt; break-after: avoid; }
 .aid-date { color: #4a4a4a; }
 .aid-demo { border: 2px solid #8a5a00; padding: 4pt 6pt; }
 .aid-message { border: 3px solid #a4161a; padding: 8pt 10pt; }
@@ -519,6 +682,7 @@ p { margin: 4pt 0; }
 table.aid-grid { border-collapse: collapse; width: 100%; font-size: 11pt; }
 table.aid-grid th, table.aid-grid td { border: 1px solid #8a8f94; padding: 4pt; text-align: left; vertical-align: top; }
 table.aid-grid thead th { background: #eef2f6; }
+table.aid-grid .aid-opt { display: none; }
 table.aid-grid .aid-src { display: block; font-size: 9pt; color: #4a4a4a; }
 table.aid-grid .aid-mixed-tag { display: block; font-size: 9pt; font-weight: normal; color: #8a5a00; }
 .aid-mixed { border-left: 4px solid #8a5a00; padding-left: 6pt; }
@@ -527,30 +691,41 @@ table.aid-grid .aid-mixed-tag { display: block; font-size: 9pt; font-weight: nor
 .aid-card { border: 1px solid #c4cad0; padding: 6pt; width: 31.5%; break-inside: avoid; margin: 0 0 6pt;
   font-size: 11pt; }
 svg.icon-array { width: 110pt; height: 110pt; }
+.aid-prefs dl { display: grid; grid-template-columns: 1fr auto; gap: 2pt 10pt; }
+.aid-prefs dd { margin: 0; font-weight: bold; }
 .aid-sources { font-size: 9.5pt; color: #333333; }
 .aid-sources li { overflow-wrap: anywhere; }
 """
 
 
-def render_decision_aid_html(payload: Payload) -> str:
+def render_decision_aid_html(payload: Payload, *, language: str | None = None,
+                             preferences: Mapping[str, int] | None = None, preferences_on: str | None = None) -> str:
     """The patient version as one self-contained HTML document (inline CSS and SVG, no scripts,
-    no external resources), laid out for A4: what :func:`render_decision_aid_pdf` prints."""
-    aid = build_patient_aid(payload)
-    return ('<!doctype html><html lang="en"><head><meta charset="utf-8">'
-            f"<title>{esc(aid.title)}</title><style>{_PDF_CSS}</style></head>"
-            f'<body class="decision-aid"><main>{render_patient_body(aid)}</main></body></html>')
+    no external resources), laid out for A4, every detail open: what
+    :func:`render_decision_aid_pdf` prints. ``language``: rendered inside
+    ``i18n.use_locale(language)`` (default: the current language); ``preferences``: the
+    patient's current weights, shown as given."""
+    with use_locale(language or get_locale()):
+        aid = build_patient_aid(payload)
+        prefs = render_preferences(preferences, recorded_on=preferences_on) if aid.state == "ready" else ""
+        return (f'<!doctype html><html lang="{esc(aid.language)}"><head><meta charset="utf-8">'
+                f"<title>{esc(aid.title)}</title><style>{_PDF_CSS}</style></head>"
+                f'<body class="decision-aid"><main>{render_patient_body(aid, open_details=True, preferences=prefs)}'
+                "</main></body></html>")
 
 
-def render_decision_aid_pdf(payload: Payload) -> bytes:
-    """The patient version as a PDF (A4), printed by WeasyPrint through
-    :func:`spinetrack.reports.pdf.write_pdf`.
+def render_decision_aid_pdf(payload: Payload, *, language: str | None = None,
+                            preferences: Mapping[str, int] | None = None, preferences_on: str | None = None) -> bytes:
+    """The patient version as a PDF (A4) in ``language`` (the patient's; default the current
+    one), printed by WeasyPrint through :func:`spinetrack.reports.pdf.write_pdf`.
 
     Raises
     ------
     spinetrack.reports.pdf.ReportDependencyError
         WeasyPrint or a system library it needs is missing.
     """
-    html = render_decision_aid_html(payload)
+    html = render_decision_aid_html(payload, language=language, preferences=preferences,
+                                    preferences_on=preferences_on)
     with tempfile.TemporaryDirectory(prefix="spinetrack-aid-") as tmp:
         path = Path(tmp) / "decision-aid.pdf"
         write_pdf(html, path)

@@ -1,9 +1,12 @@
 """Decision support pages and API: the patient decision aid and the clinician's view of the
 same numbers, for one patient.
 
-Clinicians only (coordinators, researchers and admins are refused with 403; no session: the
-sign-in page, or 401 on the API). Patients never open these pages themselves: the clinician
-opens the patient version with the patient, on a screen, on paper or as a PDF.
+Clinic pages: clinicians only (coordinators, researchers and admins are refused with 403; no
+session: the sign-in page, or 401 on the API); the clinician opens the patient version with the
+patient, on a screen, on paper or as a PDF. The patient opens their own aid from their home
+(``/p/home/decision-aid``, once the clinician released it: :func:`home_aid_page`), weighs what
+matters most to them there (IPDAS values clarification, ``store.preferences``) and takes a PDF
+home in their language. The clinician sees the patient's newest weights on both clinic pages.
 
 Every page calls one function, ``spinetrack.predict.decision.build_decision_support`` (imported
 when a page is asked for), which checks that the patient belongs to the clinician's site (another
@@ -20,6 +23,8 @@ Routes
 ``GET /clinic/patients/{id}/decision-support``   the clinician version: numbers with intervals and
                                                   sources, model performance, red flags and criteria
 ``GET /api/v1/patients/{id}/decision-support``   the document as JSON (:class:`DecisionSupportPublic`)
+``POST /p/home/decision-aid/preferences``        the patient's "what matters most" (home session, CSRF)
+``GET /p/home/decision-aid.pdf``                 the patient's take-home PDF, in their language
 
 Safety: with a red flag present both versions show the urgent message only; without a complete
 red-flag screening the patient version shows only that the screening comes first, and the
@@ -33,12 +38,19 @@ import re
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Path, Query, Request
-from fastapi.responses import Response
+from fastapi.responses import RedirectResponse, Response
 from pydantic import BaseModel, ConfigDict, Field
 
+from spinetrack import i18n
+from spinetrack.errors import NotFoundError
+from spinetrack.predict.preferences import FACTORS, LEVELS, MAX_WEIGHT
 from spinetrack.reports import decision_aid
 from spinetrack.reports import decision_support as clinician_view
 from spinetrack.store.access import SessionUser
+from spinetrack.store.home import HomeView
+from spinetrack.store.patient_frame import patient_frame
+from spinetrack.store.preferences import Preferences, current_preferences, save_preferences
+from spinetrack.store.repositories import Actor
 from spinetrack.web.deps import require_roles
 from spinetrack.web.schemas import ProblemPublic
 
@@ -205,6 +217,33 @@ def _document(request: Request, user: SessionUser, patient_id: int, episode: int
     return doc
 
 
+LangQuery = Annotated[str | None, Query(max_length=8, description="Language of the PDF (en or es); default: the "
+                                                                  "patient's recorded language.")]
+
+
+def _clinic_preferences(request: Request, user: SessionUser, doc: dict[str, Any]) -> Preferences | None:
+    """The patient's newest "what matters most" weights for the document's episode (audited
+    read; none when the aid shows no options)."""
+    episode = doc.get("episode") or {}
+    if not episode.get("id") or not doc.get("options"):
+        return None
+    return current_preferences(request.app.state.store, user.actor, int(episode["id"]))
+
+
+def _date(prefs: Preferences | None, language: str) -> str | None:
+    if prefs is None:
+        return None
+    with i18n.use_locale(language):
+        return i18n.format_date(prefs.recorded_at, "long")
+
+
+def _prefs_html(aid: decision_aid.PatientAid, prefs: Preferences | None) -> str:
+    if aid.state != "ready":
+        return ""
+    return decision_aid.render_preferences(prefs.weights if prefs else None,
+                                           recorded_on=_date(prefs, i18n.get_locale()))
+
+
 def _render(request: Request, name: str, context: dict[str, Any]) -> Response:
     response: Response = request.app.state.templates.TemplateResponse(request, name, context)
     return response
@@ -216,17 +255,27 @@ def patient_version(request: Request, patient_id: PatientId, user: Clinician, ep
     """The patient version, to go through with the patient."""
     doc = _document(request, user, patient_id, episode)
     aid = decision_aid.build_patient_aid(doc)
+    prefs = _clinic_preferences(request, user, doc)
     return _render(request, "decision/aid.html", {
-        "user": user, "patient_id": patient_id, "aid": aid, "body": decision_aid.render_patient_body(aid),
+        "user": user, "patient_id": patient_id, "aid": aid,
+        "body": decision_aid.render_patient_body(aid, preferences=_prefs_html(aid, prefs)),
         "query": f"?episode={episode}" if episode else ""})
 
 
 @router.get("/clinic/patients/{patient_id}/decision-aid.pdf", include_in_schema=False)
-def patient_version_pdf(request: Request, patient_id: PatientId, user: Clinician, episode: EpisodeQuery = None
-                        ) -> Response:
+def patient_version_pdf(request: Request, patient_id: PatientId, user: Clinician, episode: EpisodeQuery = None,
+                        lang: LangQuery = None) -> Response:
     """The patient version as a PDF (A4) to take home."""
     doc = _document(request, user, patient_id, episode)
-    pdf = decision_aid.render_decision_aid_pdf(doc)
+    prefs = _clinic_preferences(request, user, doc)
+    # in the patient's recorded language unless the clinician asked for another (?lang=)
+    language = i18n.normalise(lang) if lang else None
+    if language is None:
+        frame = patient_frame(request.app.state.store, Actor(user.actor.name, user.actor.role, user.actor.site_id,
+                                                             patient_id))
+        language = frame.language or i18n.get_locale()
+    pdf = decision_aid.render_decision_aid_pdf(doc, language=language, preferences=prefs.weights if prefs else None,
+                                               preferences_on=_date(prefs, language))
     pseudo = re.sub(r"[^A-Za-z0-9_-]+", "-", str((doc.get("patient") or {}).get("pseudo_id") or patient_id))
     return Response(pdf, media_type="application/pdf",
                     headers={"Content-Disposition": f'attachment; filename="decision-aid-{pseudo}.pdf"'})
@@ -238,8 +287,11 @@ def clinician_version(request: Request, patient_id: PatientId, user: Clinician, 
     """The clinician version: every number with its interval and source, the models, the
     red flags and the guideline criteria."""
     doc = _document(request, user, patient_id, episode)
+    prefs = _clinic_preferences(request, user, doc)
     return _render(request, "decision/support.html", {
         "user": user, "patient_id": patient_id, "doc": doc, "view": clinician_view.build_clinician_view(doc),
+        "preferences": prefs, "factors": FACTORS, "levels": dict(LEVELS),
+        "preferences_on": _date(prefs, i18n.get_locale()),
         "query": f"?episode={episode}" if episode else ""})
 
 
@@ -251,3 +303,105 @@ def decision_support(request: Request, patient_id: PatientId, user: Clinician, e
     expected outcomes per option with 95% intervals and sources, model performance. With a red
     flag present, options, outcomes and models are empty."""
     return DecisionSupportPublic.model_validate(_document(request, user, patient_id, episode))
+
+
+# ---------------------------------------------------------------------------------- the patient's own aid
+
+
+def _home_document(request: Request, view: HomeView) -> dict[str, Any]:
+    from spinetrack.predict.decision import build_decision_support
+
+    settings = request.app.state.settings
+    doc: dict[str, Any] = build_decision_support(request.app.state.store, view.actor, view.patient_id,
+                                                 models_dir=getattr(settings, "models_dir", None),
+                                                 episode_id=view.episode_id)
+    return doc
+
+
+def _released(request: Request, view: HomeView) -> None:
+    if not request.app.state.access.home_content(view).decision_aid:
+        raise NotFoundError(entity="decision aid", key=view.episode_id)
+
+
+def home_aid_page(request: Request, view: HomeView, *, typed: dict[str, str] | None = None,
+                  error: str | None = None, status_code: int = 200) -> Response:
+    """The patient's own decision aid (the caller checked it is released): the summary, the
+    "what matters most to you" form (nothing pre-selected but what the patient chose before;
+    ``typed``/``error``: a refused form shown again with what was chosen and why), the details,
+    and the take-home PDF, all in the patient's language."""
+    from spinetrack.web.routes.patient import render_patient, speak_to
+
+    speak_to(request, view)
+    doc = _home_document(request, view)
+    aid = decision_aid.build_patient_aid(doc)
+    prefs = current_preferences(request.app.state.store, view.actor, view.episode_id) if aid.state == "ready" \
+        else None
+    chosen = typed if typed is not None else {k: str(v) for k, v in (prefs.weights if prefs else {}).items()}
+    form = {"factors": [(f.key, i18n.gettext(f.label), i18n.gettext(f.hint)) for f in FACTORS],
+            "levels": [(str(v), i18n.gettext(label)) for v, label in LEVELS], "chosen": chosen,
+            "error": error, "csrf": view.csrf_token, "saved": request.query_params.get("saved") == "1",
+            "recorded_on": _date(prefs, i18n.get_locale())}
+    form["do_not_change"] = i18n.gettext(decision_aid.WEIGHTS_DO_NOT_CHANGE)
+    step = request.app.state.templates.get_template("decision/_aid_prefs_form.html").render(form=form) \
+        if aid.state == "ready" else ""
+    return render_patient(request, "patient/home_aid.html", {
+        "aid": aid, "body": decision_aid.render_patient_body(aid, preferences=step)}, status_code)
+
+
+@router.post("/p/home/decision-aid/preferences", include_in_schema=False)
+async def home_save_preferences(request: Request) -> Response:
+    """Save what matters most to the patient (their home session; CSRF checked), then show the
+    aid again. A refused form is shown again with the patient's choices and the reason."""
+    from starlette.concurrency import run_in_threadpool
+
+    from spinetrack.errors import ValidationError
+    from spinetrack.web.routes.patient_home import _home_session
+
+    view = await _home_session(request)
+    form = await request.form()
+    weights = {f.key: str(form.get(f.key)) for f in FACTORS if form.get(f.key) not in (None, "")}
+    await run_in_threadpool(_released, request, view)
+    try:
+        await run_in_threadpool(save_preferences, request.app.state.store, view.actor, view.episode_id, weights)
+    except ValidationError as exc:
+        factor_names = {f.key: f.label for f in FACTORS}
+        key = exc.field.removeprefix("preferences.")
+
+        def again() -> Response:
+            from spinetrack.web.routes.patient import speak_to
+
+            speak_to(request, view)
+            if key in factor_names:
+                message = i18n.gettext("Please choose one of the answers from 0 to %(top)s for: %(factor)s.",
+                                       top=MAX_WEIGHT, factor=i18n.gettext(factor_names[key]))
+            else:
+                message = i18n.gettext("Please choose an answer for at least one of the questions.")
+            return home_aid_page(request, view, typed=weights, error=message, status_code=400)
+
+        return await run_in_threadpool(again)
+    return RedirectResponse("/p/home/decision-aid?saved=1#aid-prefs", status_code=303)
+
+
+@router.get("/p/home/decision-aid.pdf", include_in_schema=False)
+def home_aid_pdf(request: Request) -> Response:
+    """The patient's take-home copy: the aid as a PDF in the patient's language, with what
+    matters most to them as they chose it."""
+    from spinetrack.web.routes.patient import speak_to
+    from spinetrack.web.routes.patient_home import HOME_COOKIE
+
+    view = request.app.state.access.resolve_home_session(request.cookies.get(HOME_COOKIE))
+    if view is None:
+        from spinetrack.errors import AuthenticationError
+        from spinetrack.web.routes.patient_home import HOME_CLOSED
+
+        raise AuthenticationError(HOME_CLOSED)
+    _released(request, view)
+    speak_to(request, view)
+    doc = _home_document(request, view)
+    prefs = current_preferences(request.app.state.store, view.actor, view.episode_id)
+    language = i18n.get_locale()
+    pdf = decision_aid.render_decision_aid_pdf(doc, language=language, preferences=prefs.weights if prefs else None,
+                                               preferences_on=_date(prefs, language))
+    name = re.sub(r"[^A-Za-z0-9_-]+", "-", i18n.gettext("decision-aid"))
+    return Response(pdf, media_type="application/pdf",
+                    headers={"Content-Disposition": f'attachment; filename="{name}.pdf"'})
