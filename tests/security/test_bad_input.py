@@ -132,6 +132,10 @@ BASELINES: dict[tuple[str, str], Baseline] = {
     ("POST", "/admin/users/{user_id}/deactivate"): Baseline("admin", {}),
     ("POST", "/admin/users/{user_id}/reset-password"): Baseline("admin", {}),
     ("POST", "/admin/users/{user_id}/link"): Baseline("admin", {}),
+    ("POST", "/admin/users/{user_id}/reset-two-factor"): Baseline("admin", {}),
+    ("POST", "/admin/roles/two-factor"): Baseline("admin", {"role": "researcher", "require": "yes"}),
+    ("POST", "/login/two-factor"): Baseline("anonymous", {"code": "123456", "next": ""}),
+    ("POST", "/account/two-factor"): Baseline("clinician", {"code": "123456", "next": ""}),
     ("POST", "/admin/users/{user_id}/role"): Baseline("admin", {"role": "clinician", "site_id": "{site_id}"}),
     ("POST", "/set-password"): Baseline("anonymous", {"password": "a-long-password-123",
                                                       "password_again": "a-long-password-123"}),
@@ -170,7 +174,8 @@ BASELINES: dict[tuple[str, str], Baseline] = {
 }
 # Endpoints whose refusal of a bad body may be an authentication answer (no field named): sign-in
 # says only "wrong user name or password", by design; setting a password without its link says so.
-SIGN_IN = {("POST", "/api/v1/auth/login"), ("POST", "/login"), ("POST", "/set-password")}
+SIGN_IN = {("POST", "/api/v1/auth/login"), ("POST", "/login"), ("POST", "/set-password"), ("POST", "/login/two-factor"),
+           ("POST", "/account/two-factor")}
 # Form fields whose bad value the page re-renders with the message (a patient page speaks of
 # "your answer", one question per page, not of a field name).
 PATIENT_FORMS = ("/p/",)

@@ -74,12 +74,13 @@ MEMBERS: dict[str, frozenset[str]] = {
 #: (methods, path pattern, audience): the first rule whose method and ``re.match`` fit wins.
 POLICY: tuple[tuple[frozenset[str], str, str], ...] = (
     (frozenset({"GET"}), r"/(healthz|openapi\.json|docs|docs/oauth2-redirect|redoc)?$", "public"),
-    (frozenset({"GET", "POST"}), r"/login$", "public"),
+    (frozenset({"GET", "POST"}), r"/login(/two-factor)?$", "public"),  # the code step needs the pending sign-in
     (frozenset({"POST"}), r"/api/v1/auth/login$", "public"),
     (frozenset({"GET"}), r"/p/\{token\}$", "public"),           # the invitation link itself
     (frozenset({"GET", "POST"}), r"/p/h/\{token\}(/(new-link|stop))?$", "public"),  # a home link, its opt-out
     (frozenset({"GET", "POST"}), r"/set-password(/\{token\})?$", "public"),  # the owner's one-time link
-    (frozenset({"GET", "POST"}), r"/(api/v1/auth/(me|logout)|api/v1/status|logout|account/notices)$", "staff"),
+    (frozenset({"GET", "POST"}), r"/(api/v1/auth/(me|logout)|api/v1/status|logout|account/(notices|two-factor))$",
+     "staff"),
     (frozenset({"GET"}), r"/(clinic/overview|api/v1/aggregates/)", "aggregates"),
     (frozenset({"GET", "POST"}), r"/(clinic|api/v1)/patients/\{patient_id\}/decision-", "clinician"),
     (frozenset({"POST"}), r"/clinic/patients/\{patient_id\}/episodes/\{episode_id\}/decision-aid$",

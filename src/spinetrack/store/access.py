@@ -20,6 +20,8 @@ Security choices (for the hospital security officer):
   token, an idle timeout (30 min) and an absolute lifetime (12 h). Logout revokes server side.
 * Invitations, patient sessions and submissions: :mod:`spinetrack.store.visits` (``Access``
   inherits its :class:`~spinetrack.store.visits.Visits`).
+* Two-factor sign-in (TOTP, RFC 6238), optional per account and required per role by an admin:
+  :mod:`spinetrack.store.totp`. The password step alone opens no session.
 * Every sign-in, failed sign-in, session start/end and invitation use is in the audit log.
 """
 
@@ -46,7 +48,7 @@ from spinetrack.errors import (
     PermissionDeniedError,
     ValidationError,
 )
-from spinetrack.store import audit, throttle
+from spinetrack.store import audit, throttle, totp
 from spinetrack.store.home import Home
 from spinetrack.store.repositories import SITE_ROLES, Actor, Store, authorize_patient
 from spinetrack.store.session import read_only
@@ -57,6 +59,7 @@ from spinetrack.store.tables import (
     PatientIdentityRow,
     PatientRow,
     PromResponseRow,
+    RolePolicyRow,
     SiteRow,
     TimepointRow,
     UserRow,
@@ -80,6 +83,7 @@ __all__ = [
     "STAFF_ROLES",
     "Access",
     "InvitationView",
+    "SecondFactorNeeded",
     "SessionUser",
     "VisitSubmission",
     "hash_token",
@@ -108,7 +112,21 @@ _NOTICE_TEXT = {
     "site_id": "Your site was changed from {old} to {new}.",
     "password_reset": "Your password was reset by an administrator; you set a new one with a one-time link.",
     "active": "Your account was deactivated and activated again.",
+    "two_factor_reset": "Your two-factor sign-in was reset by an administrator; set up your authenticator app again.",
 }
+
+
+class SecondFactorNeeded(AuthenticationError):
+    """The password was right, but the sign-in waits for the second factor: ``pending`` (valid
+    5 minutes) goes with the code to :meth:`Access.login_second_factor`; ``setup``: the role
+    requires two-factor and the account has none yet, so it is set up first
+    (:meth:`Access.confirm_two_factor` with ``pending``)."""
+
+    def __init__(self, pending: str, *, setup: bool) -> None:
+        self.pending = pending
+        self.setup = setup
+        super().__init__("your role requires two-factor sign-in: set up an authenticator app in the web app first"
+                         if setup else "enter the 6-digit code from your authenticator app")
 
 
 @dataclass(frozen=True, slots=True)
@@ -209,7 +227,8 @@ class Access(Home, Visits):
                          detail={"n": len(rows)})
             return [{"id": r.id, "username": r.username, "display_name": r.display_name, "role": r.role,
                      "site_id": r.site_id, "active": r.active, "demo": r.demo, "last_login_at": r.last_login_at,
-                     "has_password": r.password_hash is not None, "link_pending": r.id in pending} for r in rows]
+                     "has_password": r.password_hash is not None, "link_pending": r.id in pending,
+                     "two_factor_since": r.totp_enabled_at} for r in rows]
 
     def _admin_target(self, s: Session, actor: Actor, user_id: int) -> UserRow:
         if actor.role not in ("admin", "system"):
@@ -377,9 +396,14 @@ class Access(Home, Visits):
                          entity_id=user.user_id, detail={"n": len(out)})
             return out
 
-    def login(self, username: str, password: str, *, client: str = "", now: dt.datetime | None = None
-              ) -> tuple[str, SessionUser]:
+    def login(self, username: str, password: str, *, client: str = "", now: dt.datetime | None = None,
+              code: str | None = None) -> tuple[str, SessionUser]:
         """Verify the password and open a session: returns ``(session_token, user)``.
+
+        Two-factor: when the account has an authenticator, or its role requires one, a correct
+        password opens no session but raises :class:`SecondFactorNeeded` (the pending sign-in);
+        except that an account with an authenticator may send its ``code`` with the password
+        (the API), checked here: a wrong one fails the sign-in like a wrong password.
 
         The attempt is first counted by the database throttle (:mod:`spinetrack.store.throttle`)
         in a transaction of its own; while the user name and address pair, or the address,
@@ -418,17 +442,210 @@ class Access(Home, Visits):
                                                           else {})})
                 s.commit()
                 raise AuthenticationError("unknown user name or wrong password")
-            throttle.release(s, reservation)
             if _HASHER.check_needs_rehash(row.password_hash or ""):
                 row.password_hash = _HASHER.hash(password)
-            since = row.last_login_at or row.created_at
-            row.last_login_at = now
-            token, csrf = secrets.token_urlsafe(32), secrets.token_urlsafe(32)
-            s.add(WebSessionRow(token_hash=hash_token(token), user_id=row.id, csrf_token=csrf, created_at=now,
-                                last_seen_at=now, expires_at=now + SESSION_MAX, revoked=False, notices_since=since))
-            audit.append(s, actor=row.username, actor_role=row.role, action="login", entity="user", entity_id=row.id,
-                         detail={"client": client})
-            return token, SessionUser(row.id, row.username, row.display_name, row.role, row.site_id, csrf, since)
+            enabled = row.totp_enabled_at is not None and row.totp_secret is not None
+            if enabled and code is not None:  # password and code in one request (the API)
+                step = totp.matching_step(row.totp_secret or "", code, now, row.totp_last_step)
+                if step is None:
+                    audit.append(s, actor=row.username, actor_role="anonymous", action="login_failed",
+                                 entity="user", entity_id=row.id,
+                                 detail={"client": client, "reason": "two-factor code"})
+                    s.commit()
+                    raise AuthenticationError("wrong or already used two-factor code")
+                row.totp_last_step = step
+                throttle.release(s, reservation)
+                return self._open_session(s, row, now, client, two_factor=True)
+            throttle.release(s, reservation)
+            if enabled or self._role_requires_two_factor(s, row.role):
+                audit.append(s, actor=row.username, actor_role=row.role, action="login_password_ok", entity="user",
+                             entity_id=row.id, detail={"client": client, "next": "code" if enabled else "setup"})
+                pending = totp.pending_token(row.id, row.password_hash, now)
+                s.commit()
+                raise SecondFactorNeeded(pending, setup=not enabled)
+            return self._open_session(s, row, now, client)
+
+    def _open_session(self, s: Session, row: UserRow, now: dt.datetime, client: str, *,
+                      two_factor: bool = False) -> tuple[str, SessionUser]:
+        since = row.last_login_at or row.created_at
+        row.last_login_at = now
+        token, csrf = secrets.token_urlsafe(32), secrets.token_urlsafe(32)
+        s.add(WebSessionRow(token_hash=hash_token(token), user_id=row.id, csrf_token=csrf, created_at=now,
+                            last_seen_at=now, expires_at=now + SESSION_MAX, revoked=False, notices_since=since))
+        audit.append(s, actor=row.username, actor_role=row.role, action="login", entity="user", entity_id=row.id,
+                     detail={"client": client, **({"two_factor": True} if two_factor else {})})
+        return token, SessionUser(row.id, row.username, row.display_name, row.role, row.site_id, csrf, since)
+
+    # ------------------------------------------------------------------ two-factor sign-in
+
+    @staticmethod
+    def _role_requires_two_factor(s: Session, role: str) -> bool:
+        policy = s.get(RolePolicyRow, role)
+        return bool(policy is not None and policy.require_two_factor)
+
+    def _pending_row(self, s: Session, pending: str | None, now: dt.datetime) -> UserRow:
+        """The account of a live pending sign-in (password checked less than 5 minutes ago)."""
+        parsed = totp.read_pending(pending)
+        row = s.get(UserRow, parsed[0]) if parsed else None
+        if (row is None or not row.active or (row.demo and self.env == "production")
+                or not totp.check_pending(pending or "", row.password_hash, now)):
+            raise AuthenticationError("the sign-in has expired: sign in again with your password")
+        return row
+
+    def pending_account(self, pending: str | None, *, now: dt.datetime | None = None) -> dict[str, Any]:
+        """Who a pending sign-in is for: ``{"user_id", "username", "setup"}`` (``setup``: no
+        authenticator yet). Raises :class:`AuthenticationError` when it is not live."""
+        now = now or self.clock()
+        with self.store.transaction() as s:
+            row = self._pending_row(s, pending, now)
+            return {"user_id": row.id, "username": row.username, "setup": row.totp_enabled_at is None}
+
+    def _check_code(self, username: str, client: str, now: dt.datetime,
+                    verify: Callable[[Session], tuple[str, SessionUser] | None]) -> tuple[str, SessionUser] | None:
+        """A two-factor code attempt, throttled like a password (its own key per user name)."""
+        with self.store.transaction() as s:
+            reservation = throttle.reserve(s, f"two-factor\x1f{username}", client, now)
+            if reservation.locked:
+                audit.append(s, actor=username[:64], actor_role="anonymous", action="login_locked", entity="user",
+                             entity_id=None, detail={"client": client, "scope": list(reservation.locked),
+                                                     "step": "two-factor"})
+        with self.store.transaction() as s:
+            result = verify(s)
+            throttle.release(s, reservation)
+            return result
+
+    def login_second_factor(self, pending: str | None, code: str, *, client: str = "",
+                            now: dt.datetime | None = None) -> tuple[str, SessionUser]:
+        """The second step of a sign-in: the code of the account's authenticator (current 30-s
+        step ± 1, each code once). Opens the session."""
+        now = now or self.clock()
+        account = self.pending_account(pending, now=now)
+        if account["setup"]:
+            raise AuthenticationError("set up two-factor sign-in first")
+
+        def verify(s: Session) -> tuple[str, SessionUser]:
+            row = self._pending_row(s, pending, now)
+            row = s.execute(select(UserRow).where(UserRow.id == row.id).with_for_update()).scalar_one()
+            step = totp.matching_step(row.totp_secret or "", code, now, row.totp_last_step)
+            if step is None:
+                audit.append(s, actor=row.username, actor_role="anonymous", action="login_failed", entity="user",
+                             entity_id=row.id, detail={"client": client, "reason": "two-factor code"})
+                s.commit()
+                raise AuthenticationError("wrong or already used code: enter the code your app shows now")
+            row.totp_last_step = step
+            return self._open_session(s, row, now, client, two_factor=True)
+
+        result = self._check_code(account["username"], client, now, verify)
+        assert result is not None
+        return result
+
+    def two_factor_secret(self, user_id: int) -> str:
+        """The authenticator secret being set up for ``user_id`` (drawn at the first call and
+        kept until confirmed, so that reloading the page shows the same one). Refused when
+        two-factor is already on: an admin resets it first."""
+        with self.store.transaction() as s:
+            row = s.get(UserRow, user_id)
+            if row is None:
+                raise NotFoundError(entity="user", key=user_id)
+            if row.totp_enabled_at is not None:
+                raise ConflictError("two-factor sign-in is already on; to change the authenticator, ask an admin "
+                                    "to reset it", field="user.totp")
+            if row.totp_secret is None:
+                row.totp_secret = totp.new_secret()
+                audit.append(s, actor=row.username, actor_role=row.role, action="two_factor_setup", entity="user",
+                             entity_id=row.id, detail={"step": "secret drawn"})
+            return row.totp_secret
+
+    def two_factor_status(self, user_id: int) -> dict[str, Any]:
+        with self.store.transaction() as s:
+            row = s.get(UserRow, user_id)
+            if row is None:
+                raise NotFoundError(entity="user", key=user_id)
+            return {"enabled_at": row.totp_enabled_at, "required": self._role_requires_two_factor(s, row.role)}
+
+    def confirm_two_factor(self, user_id: int | None, code: str, *, pending: str | None = None, client: str = "",
+                           now: dt.datetime | None = None) -> tuple[str, SessionUser] | None:
+        """Turn two-factor on with a code from the newly set-up authenticator. For a signed-in
+        user pass ``user_id``; for a sign-in held back until set-up (an enforced role) pass
+        ``pending`` instead, and the session is opened: ``(token, user)``."""
+        now = now or self.clock()
+        if pending is not None:
+            account = self.pending_account(pending, now=now)
+            user_id = account["user_id"]
+        with self.store.transaction() as s:
+            target = s.get(UserRow, user_id) if user_id is not None else None
+            if target is None:
+                raise NotFoundError(entity="user", key=user_id)
+            username = target.username
+
+        def verify(s: Session) -> tuple[str, SessionUser] | None:
+            row = s.execute(select(UserRow).where(UserRow.id == user_id).with_for_update()).scalar_one()
+            if pending is not None:
+                self._pending_row(s, pending, now)
+            if row.totp_enabled_at is not None or row.totp_secret is None:
+                raise ConflictError("two-factor sign-in is already on, or was not being set up; reload the page",
+                                    field="user.totp")
+            step = totp.matching_step(row.totp_secret, code, now, row.totp_last_step)
+            if step is None:
+                audit.append(s, actor=row.username, actor_role=row.role, action="two_factor_setup", entity="user",
+                             entity_id=row.id, detail={"step": "wrong code"})
+                s.commit()
+                raise ValidationError(field="code", value="(hidden)", allowed="the 6-digit code your app shows now",
+                                      reason="wrong code")
+            row.totp_enabled_at, row.totp_last_step = now, step
+            audit.append(s, actor=row.username, actor_role=row.role, action="update", entity="user",
+                         entity_id=row.id, detail={"change": "two_factor", "old": False, "new": True})
+            return self._open_session(s, row, now, client, two_factor=True) if pending is not None else None
+
+        return self._check_code(username, client, now, verify)
+
+    def reset_two_factor(self, actor: Actor, user_id: int) -> None:
+        """An admin turns an account's two-factor off (a lost phone): the secret is deleted, the
+        account's sessions end, and its owner sets up an authenticator again (at the next
+        sign-in when their role requires it). Audited; shown to the owner at the next sign-in."""
+        with self.store.transaction() as s:
+            row = self._admin_target(s, actor, user_id)
+            had = row.totp_enabled_at is not None
+            row.totp_secret = row.totp_enabled_at = row.totp_last_step = None
+            ended = self._end_sessions(s, user_id)
+            audit.append(s, actor=actor.name, actor_role=actor.role, action="update", entity="user", entity_id=user_id,
+                         detail={"change": "two_factor_reset", "old": had, "new": False, "sessions_ended": ended})
+
+    def role_policies(self) -> dict[str, bool]:
+        """Whether each staff role must sign in with two-factor."""
+        with self.store.transaction() as s:
+            return {role: self._role_requires_two_factor(s, role) for role in STAFF_ROLES}
+
+    def set_role_policy(self, actor: Actor, role: str, *, require_two_factor: bool,
+                        now: dt.datetime | None = None) -> bool:
+        """An admin requires (or stops requiring) two-factor sign-in for a role. When required,
+        the sessions of that role's accounts without an authenticator end: at their next sign-in
+        they set one up before anything else. Audited with the old and new value. Returns whether
+        anything changed."""
+        if actor.role not in ("admin", "system"):
+            raise PermissionDeniedError("only an admin may change sign-in policies", role=actor.role)
+        if role not in STAFF_ROLES:
+            raise ValidationError(field="role_policy.role", value=role, allowed=STAFF_ROLES)
+        now = now or self.clock()
+        with self.store.transaction() as s:
+            policy = s.get(RolePolicyRow, role)
+            old = bool(policy is not None and policy.require_two_factor)
+            if old == require_two_factor:
+                return False
+            if policy is None:
+                policy = RolePolicyRow(role=role, require_two_factor=require_two_factor, updated_by=actor.name,
+                                       updated_at=now)
+                s.add(policy)
+            policy.require_two_factor, policy.updated_by, policy.updated_at = require_two_factor, actor.name, now
+            ended = 0
+            if require_two_factor:
+                for user in s.execute(select(UserRow).where(UserRow.role == role,
+                                                            UserRow.totp_enabled_at.is_(None))).scalars():
+                    ended += self._end_sessions(s, user.id)
+            audit.append(s, actor=actor.name, actor_role=actor.role, action="update", entity="role_policy",
+                         entity_id=None, detail={"role": role, "change": "require_two_factor", "old": old,
+                                                 "new": require_two_factor, "sessions_ended": ended})
+            return True
 
     def resolve_session(self, token: str | None, *, now: dt.datetime | None = None) -> SessionUser | None:
         """The user of a live session, or None (unknown, revoked, idle too long, or too old; a

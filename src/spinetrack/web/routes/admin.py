@@ -9,6 +9,11 @@
 ``POST /admin/users/{id}/link``          a new link for an account that has no password yet
 ``POST /admin/users/{id}/role``          change role and site (sessions end)
 ``POST /admin/users/{id}/deactivate``    deactivate (sessions revoked) / ``…/activate``
+``POST /admin/users/{id}/reset-two-factor`` turn the account's two-factor sign-in off (a lost
+                                         phone): sessions end, the owner sets it up again
+``POST /admin/roles/two-factor``         require (``require=yes``) or stop requiring two-factor
+                                         sign-in for ``role`` (audited; sessions of the role's
+                                         accounts without an authenticator end)
 ``POST /admin/sites``                    create a site
 ``GET /admin/audit``                     the audit log, newest first, with filters, pages and the
                                          hash-chain verification status
@@ -44,7 +49,10 @@ NOTICES = {"user-created": "Account created.", "site-created": "Site created.",
            "user-activated": "Account activated.",
            "user-updated": "Role and site changed; the account's sessions are signed out and its owner is told at "
                            "their next sign-in.",
-           "user-unchanged": "Nothing to change: the account already has that role and site."}
+           "user-unchanged": "Nothing to change: the account already has that role and site.",
+           "two-factor-reset": "Two-factor sign-in reset: the account's sessions are signed out; its owner sets up "
+                               "an authenticator app again (at the next sign-in if the role requires it).",
+           "policy-updated": "Sign-in policy changed.", "policy-unchanged": "Nothing to change."}
 UserId = Annotated[int, Path(ge=1, le=2_147_483_647)]
 
 
@@ -86,6 +94,7 @@ def _admin_page(request: Request, user: SessionUser, *, status: int = 200, error
     return _render(request, "admin/index.html", {
         "user": user, "users": users, "sites": sites, "site_codes": codes, "roles": STAFF_ROLES,
         "errors": errors or {}, "values": values or {}, "notice": NOTICES.get(notice or ""), "link": link,
+        "policies": request.app.state.access.role_policies(),
         "link_hours": int(PASSWORD_LINK_VALID.total_seconds() // 3600)}, status)
 
 
@@ -186,6 +195,31 @@ def deactivate_user(request: Request, user_id: UserId, user: Admin) -> Response:
 @router.post("/admin/users/{user_id}/activate")
 def activate_user(request: Request, user_id: UserId, user: Admin) -> Response:
     return _set_active(request, user, user_id, True)
+
+
+@router.post("/admin/users/{user_id}/reset-two-factor")
+def reset_two_factor(request: Request, user_id: UserId, user: Admin, access: AccessDep) -> Response:
+    """Recovery when an authenticator is lost: the secret is deleted and the sessions end."""
+    if user_id == user.user_id:
+        exc = ValidationError(field="user.totp", value="(hidden)", allowed="another account",
+                              reason="you cannot reset your own two-factor sign-in; ask another admin")
+        return _admin_page(request, user, status=422, errors={"users": _error(exc)})
+    access.reset_two_factor(user.actor, user_id)
+    return RedirectResponse(f"/admin?notice=two-factor-reset#user-{user_id}", status_code=303)
+
+
+@router.post("/admin/roles/two-factor")
+def set_role_two_factor(request: Request, user: Admin, form: FormDep, access: AccessDep) -> Response:
+    """Require two-factor sign-in for a role, or stop requiring it."""
+    role, require = _text(form, "role") or "", _text(form, "require")
+    try:
+        if require not in ("yes", "no"):
+            raise ValidationError(field="role_policy.require", value=require, allowed=["yes", "no"])
+        changed = access.set_role_policy(user.actor, role, require_two_factor=require == "yes")
+    except ValidationError as exc:
+        return _admin_page(request, user, status=422, errors={"policy": _error(exc)})
+    return RedirectResponse(f"/admin?notice=policy-{'updated' if changed else 'unchanged'}#sign-in-policy",
+                            status_code=303)
 
 
 @router.post("/admin/sites")
