@@ -128,9 +128,29 @@ def models_card(
     typer.echo("\n---\n\n".join(c.markdown() for c in cards))
 
 
+def _patient_row(store: Any, ref: str) -> int:
+    """The record number of ``--patient``: digits are the record number; anything else the
+    pseudonymous id (``ST-…``, case-insensitive), looked up."""
+    from sqlalchemy import select
+
+    from spinetrack.errors import NotFoundError
+    from spinetrack.store.tables import PatientRow
+    from spinetrack.web.ids import parse_patient_ref
+
+    parsed = parse_patient_ref(ref)
+    if isinstance(parsed, int):
+        return parsed
+    with store.engine.connect() as conn:
+        found = conn.execute(select(PatientRow.id).where(PatientRow.pseudo_id == parsed)).scalar()
+    if found is None:
+        raise NotFoundError(entity="patient", key=parsed)
+    return int(found)
+
+
 def predict(
-    patient: Annotated[int, typer.Option("--patient", help="The patient's record number (the id in the clinic's "
-                                                           "URLs and the API).")],
+    patient: Annotated[str, typer.Option("--patient", help="The patient: their pseudonymous id as the pages show "
+                                                           "it (ST-…), or their record number (the id in the "
+                                                           "clinic's URLs and the API).")],
     episode: Annotated[int | None, typer.Option("--episode", help="Episode id (default: the latest).")] = None,
     models_dir: ModelsDirOpt = None,
     database_url: DbOpt = None,
@@ -147,8 +167,8 @@ def predict(
     try:
         store = Store(engine, eq5d_value_set=settings.eq5d_value_set)
         actor = Actor(f"cli:{getpass.getuser()}", "system")  # audited under the operating-system user
-        doc = build_decision_support(store, actor, patient, models_dir=models_dir or settings.models_dir,
-                                     episode_id=episode)
+        doc = build_decision_support(store, actor, _patient_row(store, patient),
+                                     models_dir=models_dir or settings.models_dir, episode_id=episode)
     except SpinetrackError as exc:
         fail(exc, as_json)
     finally:
