@@ -36,6 +36,7 @@ from spinetrack.domain.procedure import (
     get_procedure,
 )
 from spinetrack.errors import ValidationError
+from spinetrack.i18n import N_
 
 __all__ = [
     "DEFAULT_REMINDER_OFFSETS",
@@ -181,14 +182,14 @@ class Timepoint:
 
 
 TIMEPOINTS: tuple[Timepoint, ...] = (
-    Timepoint("baseline", "Before treatment", 0, -180, 0),
-    Timepoint("2w", "2 weeks", 14, 1, 28),
-    Timepoint("6w", "6 weeks", 42, 29, 63),
-    Timepoint("3m", "3 months", 91, 64, 136),
-    Timepoint("6m", "6 months", 182, 137, 273),
-    Timepoint("12m", "12 months", 365, 274, 547),
-    Timepoint("24m", "24 months", 730, 548, 912),
-    Timepoint("5y", "5 years", 1826, 1461, 2191),
+    Timepoint("baseline", N_("Before treatment"), 0, -180, 0),
+    Timepoint("2w", N_("2 weeks"), 14, 1, 28),
+    Timepoint("6w", N_("6 weeks"), 42, 29, 63),
+    Timepoint("3m", N_("3 months"), 91, 64, 136),
+    Timepoint("6m", N_("6 months"), 182, 137, 273),
+    Timepoint("12m", N_("12 months"), 365, 274, 547),
+    Timepoint("24m", N_("24 months"), 730, 548, 912),
+    Timepoint("5y", N_("5 years"), 1826, 1461, 2191),
 )
 
 # The schedule a site follows until an admin chooses its own: the ICHOM Low Back Pain Standard

@@ -33,6 +33,7 @@ from spinetrack.domain import check_text_tree
 from spinetrack.errors import ConfigurationError, ValidationError
 from spinetrack.store.access import Access
 from spinetrack.store.repositories import Store
+from spinetrack.store import wording
 from spinetrack.store.session import make_engine
 from spinetrack.web import fastpath
 from spinetrack.web.errors import install_error_handlers
@@ -154,6 +155,7 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
         _refuse_demo_content(engine)
     # The sign-in rate limit lives in the database (spinetrack.store.throttle), counted by Access.login.
     app.state.access = Access(app.state.store, env=settings.env)
+    wording.configure(app.state.store, production=settings.env == "production", file_pack=settings.wording_pack)
     app.state.access.patient_access_days = settings.patient_access_days
     templates = Jinja2Templates(directory=str(_HERE / "templates"))
     templates.env.globals.update(version=__version__)
@@ -181,6 +183,7 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
     from spinetrack.web.routes import (
         admin,
         admin_followup,
+        admin_wording,
         api,
         auth,
         clinic,
@@ -194,7 +197,7 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
 
     # /p/home before /p/{token}; /clinic/followup before the clinic pages
     for module in (auth, api, patient_home, patient, followup, enrol, clinic, clinic_events, admin, admin_followup,
-                   decision, locale):
+                   admin_wording, decision, locale):
         app.include_router(module.router, dependencies=[Depends(_bounded_ids), Depends(_form_text)])
     fastpath.install(app.router.routes)  # the PROM submission, answered ahead of its documented route
     return app
