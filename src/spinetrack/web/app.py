@@ -31,9 +31,9 @@ from spinetrack import __version__, i18n
 from spinetrack.config import Settings
 from spinetrack.domain import check_text_tree
 from spinetrack.errors import ConfigurationError, ValidationError
+from spinetrack.store import wording
 from spinetrack.store.access import Access
 from spinetrack.store.repositories import Store
-from spinetrack.store import wording
 from spinetrack.store.session import make_engine
 from spinetrack.web import fastpath
 from spinetrack.web.errors import install_error_handlers
