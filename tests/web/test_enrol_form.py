@@ -178,3 +178,26 @@ def test_check_enrolment_gathers_problems_the_domain_reports_one_at_a_time() -> 
     assert list(errors) == ["diagnosis_code", "enrolled_on", "levels", "finding0_stenosis_grade",
                             "conservative_care_weeks"]  # in the form's order
     assert errors.get("levels") == "Levels: tick one or more of L1-L2, L2-L3, L3-L4, L4-L5 and L5-S1."
+
+
+def test_the_episode_form_on_the_patient_page_shows_every_problem_at_once(
+        app: Any, world: World, client_for: Client) -> None:
+    c = client_for("clinician")
+    pid = world.patients["A"]
+    before = count(app, EpisodeRow)
+    r = post(c, f"/clinic/patients/{pid}/episodes", {
+        "diagnosis_code": "", "levels": [], "enrolled_on": "2025-13-01", "finding0_kind": "spondylolisthesis",
+        "finding0_level": "L4-L5", "treatment": "open", "treatment_family": ""})
+    assert r.status_code == 422
+    text = _text(r)
+    summary = re.search(r'<div class="error error-summary" role="alert"[^>]*>(.*?)</div>', text, re.S)
+    assert summary
+    links = re.findall(r'<li><a href="#([\w-]+)">(.*?)</a></li>', summary.group(1))
+    assert [name for name, _ in links] == ["new-diagnosis_code", "new-enrolled_on", "new-levels",
+                                          "new-finding0_meyerding", "new-treatment_family"], links
+    assert dict(links)["new-finding0_meyerding"] == (
+        "Finding 1: meyerding grade: choose I, II, III, IV or V (Meyerding).")
+    for name, _ in links:
+        assert re.search(rf'\bid="{name}"', text), name  # the summary's links land on the inputs
+    assert re.search(r'<option value="spondylolisthesis" selected>', text)
+    assert count(app, EpisodeRow) == before

@@ -92,10 +92,10 @@ from spinetrack.store.queries import (
 from spinetrack.store.worklist import FollowupDesk
 from spinetrack.web import patient_summary, plots
 from spinetrack.web.deps import AccessDep, ClinicStaff, StoreDep, require_roles
+from spinetrack.web.forms import from_exception
 from spinetrack.web.routes.clinic_forms import (
     FormDep,
     _complication_data,
-    _episode_data,
     _error,
     _list,
     _number,
@@ -107,6 +107,7 @@ from spinetrack.web.routes.clinic_forms import (
     _values,
     _vocabularies,
     _yes_no,
+    episode_form,
 )
 
 __all__ = ["router"]
@@ -307,10 +308,15 @@ def _check_episode(request: Request, user: SessionUser, patient_id: int, episode
 
 @router.post("/clinic/patients/{patient_id}/episodes")
 def add_episode(request: Request, patient_id: int, user: ClinicStaff, form: FormDep, store: StoreDep) -> Response:
-    try:
-        eid = store.add_episode(user.actor, patient_id, _episode_data(form, clock.today()))
-    except (ValidationError, ConflictError) as exc:
-        return _patient_page(request, user, patient_id, status=422, errors={"episode": _error(exc)},
+    episode, problems = episode_form(form, clock.today())  # every problem at once (web/forms.py)
+    eid = None
+    if not problems:
+        try:
+            eid = store.add_episode(user.actor, patient_id, episode)
+        except (ValidationError, ConflictError) as exc:
+            problems = from_exception(exc, "new-")
+    if problems or eid is None:
+        return _patient_page(request, user, patient_id, status=422, errors={"episode": problems},
                              values={"episode": _values(form)})
     return RedirectResponse(f"/clinic/patients/{patient_id}?episode={eid}&notice=episode-added#episode-{eid}",
                             status_code=303)

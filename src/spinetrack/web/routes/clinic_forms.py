@@ -44,9 +44,9 @@ from spinetrack.store.queries import (
     Queries,
 )
 from spinetrack.web import plots
-from spinetrack.web.forms import FormErrors, input_name
+from spinetrack.web.forms import FormErrors, check_episode, episode_order, input_name
 
-__all__ = ["FormDep", "check_unused_rows", "finding_rows", "input_name"]
+__all__ = ["FormDep", "check_unused_rows", "episode_form", "finding_rows", "input_name"]
 
 N_FINDINGS = 3  # imaging-finding rows on the forms (a row is used when its kind is chosen)
 GRADE_FIELDS = ("morphology", "zone", "pfirrmann", "stenosis_grade", "meyerding")
@@ -180,6 +180,17 @@ def _error(exc: SpinetrackError) -> dict[str, Any]:
     if field and not message.startswith(field):
         message = f"{field}: {message}"
     return {"message": message, "field": field, "input": input_name(field)}
+
+
+def episode_form(form: FormData, today: dt.date, prefix: str = "new-") -> tuple[dict[str, Any], FormErrors]:
+    """The episode form read and checked whole: ``(episode, errors)``, every problem at once in
+    the form's order (:func:`spinetrack.web.forms.check_episode`); ``prefix``: the prefix of the
+    form's input ids on the page (the patient page's episode form uses ``new-``)."""
+    episode = _episode_data(form, today)
+    errors = FormErrors(prefix=prefix)
+    check_episode(episode, errors, today, rows=finding_rows(form))
+    check_unused_rows(form, errors)
+    return episode, errors.sort(episode_order(N_FINDINGS))
 
 
 def finding_rows(form: FormData) -> list[int]:
