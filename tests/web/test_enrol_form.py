@@ -35,7 +35,7 @@ EXPECTED = {  # input → its message, word for word
     "bmi": "BMI: “200” is not allowed; enter a number from 10 to 90 kg/m2.",
     "birth_year": "Year of birth: “nineteen” is not a number;",
     "email": "E-mail: “ada.example.org” is not allowed; enter an e-mail address.",
-    "finding0_stenosis_grade": "Finding 1: stenosis grade: choose A, B, C or D (Schizas).",
+    "finding0_stenosis_grade": "Stenosis grade (finding 1): choose A, B, C or D (Schizas).",
 }
 
 
@@ -121,7 +121,7 @@ def test_a_finding_row_without_a_kind_is_not_dropped_silently(app: Any, world: W
     c = client_for("clinician")
     r = post(c, "/clinic/enrol", {**ENROL, "finding2_level": "L4-L5", "finding2_meyerding": "II"})
     assert r.status_code == 422
-    assert _described(_text(r), "finding2_kind").startswith("Finding 3: kind: choose what the finding describes")
+    assert _described(_text(r), "finding2_kind").startswith("Kind (finding 3): choose what the finding describes")
 
 
 def test_a_finding_at_a_level_not_ticked_points_at_the_finding(app: Any, world: World, client_for: Client) -> None:
@@ -129,7 +129,7 @@ def test_a_finding_at_a_level_not_ticked_points_at_the_finding(app: Any, world: 
     r = post(c, "/clinic/enrol", {**ENROL, "levels": ["L4-L5"]})  # finding 2 is at L3-L4
     assert r.status_code == 422
     assert _described(_text(r), "finding1_level") == (
-        "Finding 2: level: L3-L4 is not one of the episode's levels; choose L4-L5 or tick the level above.")
+        "Level (finding 2): L3-L4 is not one of the episode's levels; choose L4-L5 or tick the level above.")
 
 
 def test_the_api_records_the_language_and_refuses_others(app: Any, world: World, client_for: Client) -> None:
@@ -156,7 +156,7 @@ def test_the_api_records_the_language_and_refuses_others(app: Any, world: World,
 def test_plain_message_names_the_label_and_the_allowed_values() -> None:
     exc = ValidationError(field="episode.imaging_findings[0].stenosis_grade", value=None,
                           allowed=["A", "B", "C", "D"])
-    assert plain_message(exc) == "Finding 1: stenosis grade: choose A, B, C or D (Schizas)."
+    assert plain_message(exc) == "Stenosis grade (finding 1): choose A, B, C or D (Schizas)."
     exc = ValidationError(field="patient.asa_grade", value=7, allowed="1 to 5 (whole numbers)")
     assert plain_message(exc) == "ASA physical status: “7” is not allowed; enter a whole number from 1 to 5."
     exc = ValidationError(field="episode.enrolled_on", value="01/03/2025",
@@ -196,7 +196,7 @@ def test_the_episode_form_on_the_patient_page_shows_every_problem_at_once(
     assert [name for name, _ in links] == ["new-diagnosis_code", "new-enrolled_on", "new-levels",
                                           "new-finding0_meyerding", "new-treatment_family"], links
     assert dict(links)["new-finding0_meyerding"] == (
-        "Finding 1: meyerding grade: choose I, II, III, IV or V (Meyerding).")
+        "Meyerding grade (finding 1): choose I, II, III, IV or V (Meyerding).")
     for name, _ in links:
         assert re.search(rf'\bid="{name}"', text), name  # the summary's links land on the inputs
     assert re.search(r'<option value="spondylolisthesis" selected>', text)

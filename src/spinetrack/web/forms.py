@@ -98,11 +98,11 @@ def input_name(field: str | None) -> str | None:
 
 
 def label_of(name: str) -> str:
-    """The label of a form input: ``finding0_stenosis_grade`` → "Finding 1: stenosis grade"."""
+    """The label of a form input: ``finding0_stenosis_grade`` → "Stenosis grade (finding 1)"."""
     m = _FINDING.fullmatch(name)
     if m:
-        inner = FIELD_LABELS.get(m.group(2), m.group(2).replace("_", " "))
-        return f"Finding {int(m.group(1)) + 1}: {inner[0].lower()}{inner[1:]}"
+        inner = FIELD_LABELS.get(m.group(2), m.group(2).replace("_", " ").capitalize())
+        return f"{inner} (finding {int(m.group(1)) + 1})"
     return FIELD_LABELS.get(name, name.replace("_", " ").capitalize())
 
 

@@ -203,7 +203,7 @@ def check_unused_rows(form: FormData, errors: FormErrors) -> None:
     for i in range(N_FINDINGS):
         if _text(form, f"finding{i}_kind") is None and any(
                 _text(form, f"finding{i}_{name}") for name in ("level", *GRADE_FIELDS)):
-            errors.add(f"finding{i}_kind", f"Finding {i + 1}: kind: choose what the finding describes "
+            errors.add(f"finding{i}_kind", f"Kind (finding {i + 1}): choose what the finding describes "
                                            "(or clear the row).")
 
 
