@@ -300,7 +300,8 @@ def _instruments(groups: list[Any], r: Any) -> list[str]:
     return list(tp.instruments) if tp else list(default_schedule()[0].instruments)
 
 
-def _hold_without_wording(s: Session, store: Store, groups: list[Any], rows: list[Any], report: RunReport) -> list[Any]:
+def _hold_without_wording(s: Session, store: Store, groups: list[Any], rows: Sequence[Any], report: RunReport
+                          ) -> Sequence[Any]:
     """In production, a visit whose questionnaires lack wording in the patient's language is not
     opened: it stays pending, marked ``stop_reason = 'no_wording'`` (counted in the run report),
     and is tried again on the next run (the marks are cleared at the start of each run)."""

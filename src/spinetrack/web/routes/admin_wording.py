@@ -75,12 +75,13 @@ def _page(request: Request, user: Any, *, status: int = 200, problems: list[str]
                        for lang, (src, pack) in by_lang.items()]}
             for code, by_lang in grid.items()]
     production = store_wording.policy(store).production or request.app.state.settings.env == "production"
+    file_pack = store_wording.policy(store).file_pack
     return _render(request, "admin/wording.html", {
         "user": user, "rows": rows, "languages": i18n.LANGUAGES, "language_names": i18n.LANGUAGE_NAMES,
         "packs": store_wording.list_packs(store), "problems": problems or [], "error": error,
         "notice": _(NOTICES[notice]) if notice in NOTICES else None, "production": production,
         "max_kb": MAX_PACK_BYTES // 1000,
-        "file_pack": (store_wording.policy(store).file_pack.name if store_wording.policy(store).file_pack else None)},
+        "file_pack": file_pack.name if file_pack is not None else None},
         status)
 
 
