@@ -21,6 +21,8 @@ Environment variables
 ``SPINETRACK_MODELS_DIR``    where ``spinetrack models train`` writes the prediction models and
                              their cards, and where they are read from; default ``spinetrack-models``
                              in the working directory (like the default database file).
+``SPINETRACK_ANALYSES_DIR``  where ``spinetrack analyze --save`` keeps the scorecard documents; the
+                             research page shows the newest (default ``spinetrack-analyses``).
 
 The analytics engines read no environment: :meth:`Settings.engine_options` turns the engine
 settings into the keyword arguments of :func:`spinetrack.engines.get_engine`, at the edge.
@@ -53,6 +55,7 @@ class Settings(BaseSettings):
     wording_pack: str | None = None
     eq5d_value_set: str = "England"
     models_dir: str = "spinetrack-models"
+    analyses_dir: str = "spinetrack-analyses"
     forwarded_allow_ips: str | None = None
     # follow-up: the address patients' links point to (default http://HOST:PORT), the channels
     # (none configured: messages stay in the outbox, held), the in-process job of `serve`, and how

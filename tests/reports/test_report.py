@@ -1,4 +1,4 @@
-"""The scorecard report: HTML structure, numbers as in the document, offline, accessible; PDF.
+"""The scorecard report: summary first, HTML structure, numbers as in the document, offline, accessible; PDF.
 
 Most tests render ``scorecard_example.json``: a real ``scorecard_as_dict`` document (20,000
 synthetic patients, sensitivity analyses on) trimmed by ``make_fixture.py`` to three
@@ -23,7 +23,7 @@ from typing import Any
 import pytest
 
 from spinetrack.reports import ReportDependencyError, figures, render_html, write_pdf
-from spinetrack.reports._format import format_difference, format_interval
+from spinetrack.reports._format import format_interval, format_value
 
 FIXTURE = Path(__file__).with_name("scorecard_example.json")
 VOID = {"area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "source", "track", "wbr"}
@@ -104,7 +104,7 @@ def _check(html: str) -> _Checker:
     return c
 
 
-SECTIONS = ("scorecard", "claims", "cohort", "balance", "methods", "limitations")
+SECTIONS = ("summary", "about", "claims", "cohort", "balance", "methods", "limitations")
 
 
 def _section(html: str, section_id: str) -> str:
@@ -114,12 +114,18 @@ def _section(html: str, section_id: str) -> str:
     return html[start:min(later, default=len(html))]
 
 
-def _scorecard_row(html: str, claim: str, comparison: str) -> str:
-    table = _section(html, "scorecard")
-    href = f'href="#claim-{claim}--{comparison}"'
-    rows = [row for row in table.split("<tr") if href in row]
-    assert len(rows) == 1, (claim, comparison)
+def _summary_row(html: str, claim: str) -> str:
+    """The summary's row of one claim (its header links to the claim's section)."""
+    rows = [row for row in _section(html, "summary").split("<tr") if f'href="#claim-{claim}">' in row]
+    assert len(rows) == 1, claim
     return rows[0]
+
+
+def _scorecard_row(html: str, claim: str, comparison: str) -> str:
+    """The summary's cell of one claim in one comparison."""
+    cells = [c for c in _summary_row(html, claim).split("<td")[1:] if f'data-comparison="{comparison}"' in c]
+    assert len(cells) == 1, (claim, comparison)
+    return cells[0]
 
 
 def _pdf_objects(data: bytes) -> bytes:
@@ -138,46 +144,55 @@ def _pdf_objects(data: bytes) -> bytes:
 # ------------------------------------------------------------------------------ scorecard
 
 
-def test_report_every_claim_and_comparison_in_the_scorecard_with_verdict_and_estimate(doc, page):
+def test_report_every_claim_and_comparison_in_the_summary_with_verdict_and_estimate(doc, page):
     assert len(doc["results"]) == 69
     for r in doc["results"]:
-        row = _scorecard_row(page, r["claim"], r["comparison"])
+        cell = _scorecard_row(page, r["claim"], r["comparison"])
         if r["status"] == "estimated":
-            assert f"{r['verdict']}</span>" in row
-            assert format_difference(r) in row and format_interval(r) in row
+            assert f"{r['verdict'].replace('_', ' ')}</span>" in cell
+            assert format_value(r, r["estimate"], with_unit=False) in cell and format_interval(r) in cell
+            assert f'href="#claim-{r["claim"]}--{r["comparison"]}"' in cell  # its row in the claim's table
         else:
             assert r["status"] == "not applicable"
-            assert "not applicable</span>" in row and 'class="row-na"' in row
-            assert 'class="est"' not in row
+            assert "not applicable</span>" in cell and cell.startswith(' class="v-na"')
+            assert 'class="est"' not in cell
 
 
-@pytest.mark.parametrize(("claim", "comparison", "estimate", "interval", "verdict"), [
-    ("any_complication", "discectomy", "−4.0 pp", "−5.8 to −2.2", "supported"),
-    ("incision", "discectomy", "−15.06 mm", "−15.33 to −14.78", "supported"),
-    ("transfusion", "discectomy", "−0.25 pp", "−0.57 to +0.08", "inconclusive"),
-    ("back_pain_2w", "discectomy", "+0.24 NRS points", "+0.14 to +0.34", "contradicted"),
-    ("eq5d_12m", "discectomy", "−0.007 index", "−0.015 to +0.001", "inconclusive"),
-    ("reoperation_free", "discectomy", "−8.8 pp", "−11.5 to −6.0", "contradicted"),
-    ("return_to_activity", "discectomy", "−0.3 days", "−2.2 to +1.7", "inconclusive"),
+@pytest.mark.parametrize(("claim", "comparison", "estimate", "unit", "interval", "verdict"), [
+    ("any_complication", "discectomy", "−4.0", "risk difference, pp", "−5.8 to −2.2", "supported"),
+    ("incision", "discectomy", "−15.06", "difference in mm", "−15.33 to −14.78", "supported"),
+    ("transfusion", "discectomy", "−0.25", "risk difference, pp", "−0.57 to +0.08", "inconclusive"),
+    ("back_pain_2w", "discectomy", "+0.24", "difference in NRS points", "+0.14 to +0.34", "contradicted"),
+    ("eq5d_12m", "discectomy", "−0.007", "difference in index", "−0.015 to +0.001", "inconclusive"),
+    ("reoperation_free", "discectomy", "−8.8", "difference in probability at 730 days, pp", "−11.5 to −6.0",
+     "contradicted"),
+    ("return_to_activity", "discectomy", "−0.3", "difference in days", "−2.2 to +1.7", "inconclusive"),
 ])
-def test_report_estimates_formatted_from_the_document(page, claim, comparison, estimate, interval, verdict):
-    """Expected strings are the fixture's numbers rounded by hand (risks ×100 as pp)."""
-    row = _scorecard_row(page, claim, comparison)
-    assert f'<span class="est">{estimate}</span>' in row
-    assert f"95% CI {interval}" in row
-    assert f"{verdict}</span>" in row
+def test_report_estimates_formatted_from_the_document(page, claim, comparison, estimate, unit, interval, verdict):
+    """Expected strings are the fixture's numbers rounded by hand (risks ×100 as pp); the unit is
+    stated once, in the claim's row, and every cell of the row is in it."""
+    cell = _scorecard_row(page, claim, comparison)
+    assert f'<span class="est">{estimate}</span>' in cell
+    assert f'<span class="ci">{interval}</span>' in cell
+    assert f"{verdict}</span>" in cell
+    assert f'<span class="unit">{unit}</span>' in _summary_row(page, claim)
 
 
-def test_report_mcid_column_and_literature_placeholder(page):
-    assert "below MCID 10" in _scorecard_row(page, "odi_12m", "discectomy")
-    assert "no MCID set" in _scorecard_row(page, "eq5d_12m", "discectomy")
-    row = _scorecard_row(page, "incision", "discectomy")
-    assert "filled by the evidence engine" in row
-    assert "filled by the evidence engine (reserved)" in _section(page, "scorecard")
+def _claim_block(html: str, claim: str) -> str:
+    start = html.index(f'<section id="claim-{claim}"')
+    return html[start:html.index("</section>", start)]
+
+
+def test_report_mcid_reading_in_the_claim_and_no_literature_without_entries(page):
+    odi = _claim_block(page, "odi_12m")
+    row = odi[odi.index("Arms, confounding"):].split("<tr>")[2]  # the first comparison: discectomy
+    assert "MIS vs open discectomy" in row and "below MCID 10" in row
+    assert "MCID reading" not in _claim_block(page, "eq5d_12m")  # no EQ-5D MCID in our sources
+    assert "lit." not in _section(page, "summary") and 'class="lit-block"' not in page  # no literature here
 
 
 def test_report_lists_what_cannot_be_measured(doc, page):
-    scorecard = _section(page, "scorecard")
+    scorecard = _section(page, "about")
     assert "Claims we cannot measure yet" in scorecard
     for item in doc["not_measured"]:
         assert item["what"] in scorecard
@@ -186,9 +201,11 @@ def test_report_lists_what_cannot_be_measured(doc, page):
 def test_report_withheld_rows_show_the_failed_diagnostic_not_the_estimate(withheld_doc):
     html = render_html(withheld_doc)
     for r in withheld_doc["results"]:
-        row = _scorecard_row(html, r["claim"], r["comparison"])
-        assert "withheld: balance failed" in row and "withheld</span>" in row
-        assert 'class="est"' not in row and format_interval(r) not in row
+        cell = _scorecard_row(html, r["claim"], r["comparison"])
+        assert ">withheld</a>" in cell and cell.startswith(' class="v-wh"')
+        assert 'class="est"' not in cell and format_interval(r) not in cell
+    assert "Withheld: a diagnostic of the comparison failed" in _section(html, "summary")
+    assert "withheld: balance failed" in _section(html, "claims")
     claims = _section(html, "claims")
     assert 'class="est"' not in claims
     assert not any(format_interval(r) in claims for r in withheld_doc["results"])
@@ -245,9 +262,12 @@ def test_report_accessibility_basics(page):
 
 def test_report_every_svg_parses_as_xml(page):
     svgs = re.findall(r"<svg\b.*?</svg>", page, flags=re.DOTALL)
-    # forest per claim, KM and trajectory panels per claim, and per comparison follow-up,
-    # love plot and propensity-score overlap
-    assert len(svgs) == 23 + 2 + 9 + 3 * 3
+    # Kaplan–Meier panels of the 2 time-to-event claims of this (schema 1) document, trajectories
+    # once per questionnaire (ODI, NRS back, NRS leg, EQ-5D-5L), one love plot per comparison;
+    # the adjusted intervals are drawn in CSS
+    assert len(svgs) == 2 + 4 + 3
+    assert page.count('class="fp-ci"') == sum(1 for r in json.loads(FIXTURE.read_text())["results"]
+                                               if r["status"] == "estimated")
     for svg in svgs:
         root = ET.fromstring(svg)
         assert root.tag == "{http://www.w3.org/2000/svg}svg"
@@ -256,8 +276,9 @@ def test_report_every_svg_parses_as_xml(page):
 
 def test_report_header_methods_and_limitations_come_from_the_document(doc, page):
     head = page[: page.index('<main id="main">')]
-    assert "2026-11-25 20:53 UTC" in head and "20,000 patients" in head and "duckdb" in head
-    assert "ATO — overlap weights" in head and "95% CI" in head
+    assert "2026-11-25 20:53 UTC" in head and "20,000 patients" in head and "ATO (overlap weights)" in head
+    about = _section(page, "about")
+    assert "duckdb" in about and "ATO — overlap weights" in about and "95% CI" in about
     methods = _section(page, "methods")
     for text in ("procedure family discectomy", "Newton-Raphson/IRLS", "Lunceford &amp; Davidian 2004",
                  "VanderWeele", "Ostelo RW et al. Spine 2008;33(1):90-94", "Xie J, Liu C.", "AIPW", "IPCW",
@@ -275,7 +296,7 @@ def test_report_synthetic_warning_when_the_manifest_says_so(doc):
     d["snapshot"]["synthetic"] = {"generator_version": "1", "seed": 7}
     d["comparisons"], d["results"] = d["comparisons"][:1], d["results"][:1]
     html = render_html(d)
-    assert html.count("Synthetic data.") == 2  # header banner and limitations
+    assert html.count("Synthetic data.") == 2  # page 1's banner and limitations
     assert "generator_version 1, seed 7" in html
 
 
@@ -334,7 +355,7 @@ def test_write_pdf_writes_an_a4_document(doc, tmp_path):
     assert data.startswith(b"%PDF-")
     objects = _pdf_objects(data)
     pages = re.findall(rb"/Type\s*/Page(?![s\w])", objects)
-    assert len(pages) >= 10
+    assert len(pages) >= 3  # the summary, then the details
     media = re.findall(rb"/MediaBox\s*\[\s*0 0 (\d+(?:\.\d+)?) (\d+(?:\.\d+)?)", objects)
     assert media and all(abs(float(w) - 595.28) < 0.5 and abs(float(h) - 841.89) < 0.5 for w, h in media)  # A4
 
@@ -381,13 +402,14 @@ def test_report_renders_a_fresh_scorecard_document(live_doc):
     assert not _check(html).errors
     assert len(live_doc["results"]) == 12
     for r in live_doc["results"]:
-        row = _scorecard_row(html, r["claim"], r["comparison"])
+        cell = _scorecard_row(html, r["claim"], r["comparison"])
         if r["status"] == "estimated":
-            assert f"{r['verdict'].replace('_', ' ')}</span>" in row and format_difference(r) in row
+            assert f"{r['verdict'].replace('_', ' ')}</span>" in cell
+            assert format_value(r, r["estimate"], with_unit=False) in cell
         elif r["status"] == "withheld":
-            assert "withheld: " in row
+            assert ">withheld</a>" in cell
         else:
-            assert f"{r['status']}</span>" in row
+            assert r["status"] in cell
     for svg in re.findall(r"<svg\b.*?</svg>", html, flags=re.DOTALL):
         ET.fromstring(svg)
 

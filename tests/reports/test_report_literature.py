@@ -71,53 +71,56 @@ def _ref_numbers(fragment: str) -> list[str]:
 # ------------------------------------------------------------------------------ the column
 
 
-def test_literature_cell_shows_figure_size_quality_verdict_and_reference(page: str) -> None:
+def test_literature_cell_shows_figure_verdict_and_reference(page: str) -> None:
     """Park 2018 (literature.md §3 row 12, doi:10.3349/ymj.2018.59.4.524): 269.5 mL less
-    (246.2 to 292.9), 9 studies, meta-analysis including observational studies."""
-    row = _scorecard_row(page, "blood_loss", "fusion")
-    assert '<span class="lit-est">−269.5 mL</span>' in row
-    assert "95% CI −292.9 to −246.2" in row
-    assert "meta-analysis including observational studies, 9 studies" in row
-    assert 'class="badge badge-supported lit-badge"><span aria-hidden="true">✓ </span>literature: supported' in row
-    (n,) = _ref_numbers(row)
+    (246.2 to 292.9), 9 studies, meta-analysis including observational studies. The summary
+    cell shows the figure and its verdict; the claim's block its interval, size and quality."""
+    cell = _scorecard_row(page, "blood_loss", "fusion")
+    assert '<span class="lit">lit. <span aria-hidden="true">✓ </span>' in cell and "−269.5 mL" in cell
+    (n,) = _ref_numbers(cell)
     ref = _ref_item(page, n)
     assert "Park Y, Seok SO, Lee SB, Ha JW" in ref and "doi:10.3349/ymj.2018.59.4.524" in ref
     assert '<a href="https://doi.org/10.3349/ymj.2018.59.4.524">DOI</a>' in ref
     assert '<a href="https://pubmed.ncbi.nlm.nih.gov/29749136/">PubMed</a>' in ref
+    block = _block(page, "blood_loss")
+    assert "<strong>−269.5 mL</strong> (95% CI −292.9 to −246.2)" in block
+    assert "meta-analysis including observational studies, 9 studies" in block
+    assert 'class="badge badge-supported lit-badge"><span aria-hidden="true">✓ </span>literature: supported' in block
 
 
 def test_literature_cell_for_a_contradicting_figure(page: str) -> None:
     """Park 2018 (§3 row 15): radiation exposure time 25.4 s longer (22.0 to 28.8) with MIS fusion."""
-    row = _scorecard_row(page, "fluoro_time", "fusion")
-    assert '<span class="lit-est">+25.4 s</span>' in row and "95% CI +22 to +28.8" in row
-    assert "literature: contradicted</span>" in row
+    cell = _scorecard_row(page, "fluoro_time", "fusion")
+    assert "+25.4 s" in cell and '<span aria-hidden="true">✗ </span><span class="sr-only">published figure, ' in cell
+    assert "<strong>+25.4 s</strong> (95% CI +22 to +28.8)" in _block(page, "fluoro_time")
 
 
-def test_cells_without_a_figure_say_why(page: str) -> None:
-    assert "by procedure family" in _scorecard_row(page, "blood_loss", "pooled")
-    assert "no published figure on this scale in any procedure family" in _scorecard_row(page, "wrong_level", "pooled")
-    assert "not studied: the literature compares MIS with open only" in _scorecard_row(
-        page, "blood_loss", "surgery_vs_conservative")
-    disc = _scorecard_row(page, "blood_loss", "discectomy")
-    assert "no published figure on this scale" in disc and 'href="#literature-blood_loss"' in disc
-    assert "filled by the evidence engine" not in _section(page, "scorecard")
-    assert "the superscript number is its reference" in _section(page, "scorecard")
+def test_no_literature_line_without_a_published_figure(page: str) -> None:
+    """Only pairs with a figure on the claim's own scale get a literature line; the methods name
+    once the claims that have none in any comparison."""
+    assert "lit." not in _scorecard_row(page, "blood_loss", "pooled")
+    assert "lit." not in _scorecard_row(page, "blood_loss", "surgery_vs_conservative")
+    assert "lit." not in _scorecard_row(page, "wrong_level", "pooled")
+    details = page[page.index('<section id="about"'):]
+    assert details.count("no published figure") == 1
+    methods = _section(page, "methods")
+    assert "Claims with no published figure on their own scale in any comparison" in methods
+    assert "wrong-level surgery" in methods.split("Claims with no published figure")[1]
+    assert "by procedure family (no figure" not in page and "not studied: the literature" not in page
 
 
 # ---------------------------------------------------------------------- the claim blocks
 
 
-def test_block_lists_the_figures_and_the_context_with_full_citations(page: str) -> None:
+def test_block_lists_the_figures_and_only_the_findings_against_the_claim(page: str) -> None:
     block = _block(page, "blood_loss")
     assert "What the published studies found" in block
     assert "<strong>−269.5 mL</strong> (95% CI −292.9 to −246.2)" in block
-    # Sun 2013 (§3 row 6, -232.91 mL, 12 studies / 830): listed with its citation, below Park
-    assert "MD -232.91 (-322.48 to -143.33) mL" in block
-    assert "Sun ZJ, Li WJ, Zhao Y, Qiu GX. Chin Med J 2013;126(20):3962." in block
-    # Li 2018 (§3 row 1): flagged, shown as context only
-    assert "Flagged: not yet checked against the full text; unit not stated." in block
-    # the pooled comparison: by procedure family, with the decompression figure (§2 row 13: -55.2 mL)
-    assert "Family figures: decompression: <strong>−55.2 mL</strong>" in block
+    # Sun 2013 (§3 row 6, -232.91 mL) and Li 2018 (§3 row 1, flagged) support the claim or are
+    # context: not listed (spinetrack evidence --claim blood_loss lists them)
+    assert "MD -232.91" not in block and "Sun ZJ" not in block and "Flagged:" not in block
+    # the pooled comparison gets no line: its families' figures stand with their own comparisons
+    assert "Family figures" not in block and "MIS vs open, all procedure families" not in block
 
 
 def test_block_says_plainly_where_the_literature_contradicts_the_claim(page: str) -> None:
@@ -127,7 +130,7 @@ def test_block_says_plainly_where_the_literature_contradicts_the_claim(page: str
     assert "this clinic&#x27;s estimate is inconclusive while the published figure is contradicted" in block
     reop = _block(page, "reoperation_free")
     # Int Orthop 2014 (§1 row 1): recurrence RR 1.95 (1.19-3.19), AGAINST
-    assert "recurrence" in reop and "RR 1.95 (1.19 to 3.19)" in reop
+    assert "recurrent disc herniation" in reop and "RR 1.95 (1.19 to 3.19)" in reop
     assert '<span class="against-tag">Against the claim. </span>' in reop
     assert "go against the claim" in reop
 
@@ -182,12 +185,12 @@ def test_methods_and_limitations_say_how_figures_were_chosen_and_where_they_come
                  "our own pool of at least two independent primary studies", "never re-pooled",
                  "REML estimate of tau²", "Hartung–Knapp–Sidik–Jonkman",
                  "have not yet been checked against the full papers", "by procedure family",
-                 "no published figure comes from our own pool",
+                 "none of the published figures comes from our own pool",
                  "Levels of the figures shown in this document", "Hartung J, Knapp G."):
         assert text in methods, text
     limitations = _section(page, "limitations")
     assert "not yet been checked against the full papers" in limitations
-    assert "claim × comparison pairs have no published figure on the claim's own scale" in limitations
+    assert "claim × comparison pairs have nothing published on the claim's own scale" in limitations
 
 
 def test_literature_strings_are_escaped(doc: dict[str, Any]) -> None:

@@ -35,6 +35,8 @@ SensOpt = Annotated[bool, typer.Option("--sensitivity/--no-sensitivity",
                                        help="Also run AIPW and inverse-probability-of-censoring sensitivity analyses.")]
 OnlyOpt = Annotated[list[str] | None, typer.Option("--comparison", help="Only this comparison (repeatable).")]
 ClaimOpt = Annotated[list[str] | None, typer.Option("--claim", help="Only this claim (repeatable).")]
+SaveOpt = Annotated[bool, typer.Option("--save", help="Keep the document in the analyses directory "
+                                                      "(SPINETRACK_ANALYSES_DIR): the research page shows the newest.")]
 
 
 def _run_scorecard(settings: Settings, snapshot_dir: str | None, engine_name: str | None, estimand: str,
@@ -70,6 +72,7 @@ def analyze(
     comparison: OnlyOpt = None,
     claim: ClaimOpt = None,
     out: Annotated[str | None, typer.Option("--out", help="Also write the JSON document to this file.")] = None,
+    save: SaveOpt = False,
     database_url: DbOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
@@ -80,6 +83,12 @@ def analyze(
     try:
         doc = _run_scorecard(settings, snapshot_dir, engine_name, estimand, trim, sensitivity, comparison, claim,
                              show=sys.stderr.isatty())
+        if save:
+            from spinetrack.reports.archive import save_analysis
+
+            stored = save_analysis(doc, settings.analyses_dir)
+            if not as_json:
+                console.print(f"saved as analysis {stored.id} in {settings.analyses_dir}", highlight=False)
     except SpinetrackError as exc:
         fail(exc, as_json)
     text = json.dumps(doc, allow_nan=False)
@@ -97,6 +106,10 @@ def report(
     pdf: Annotated[str | None, typer.Option("--pdf", help="Also write a PDF (WeasyPrint).")] = None,
     results: Annotated[str | None, typer.Option(
         "--results", help="Render this JSON document (spinetrack analyze --out) instead of analysing now.")] = None,
+    latest: Annotated[bool, typer.Option(
+        "--latest", help="Render the newest saved analysis (spinetrack analyze --save) instead of analysing now.")
+    ] = False,
+    save: SaveOpt = False,
     snapshot_dir: SnapOpt = None,
     engine_name: EngineOpt = None,
     estimand: EstimandOpt = "ATO",
@@ -105,10 +118,21 @@ def report(
     database_url: DbOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """Write the scorecard report: scorecard, one section per claim with its plots, cohort flow, balance, methods."""
+    """Write the scorecard report: a one-page summary, then each claim, cohort flow, balance, methods."""
     settings = settings_for(database_url)
     try:
-        if results:
+        if latest:
+            from spinetrack.reports.archive import latest_analysis
+
+            stored = latest_analysis(settings.analyses_dir)
+            if stored is None:
+                from spinetrack.errors import ValidationError
+
+                raise ValidationError(field="latest", value=settings.analyses_dir, allowed="a directory holding an "
+                                      "analysis saved by spinetrack analyze --save",
+                                      reason="no analysis has been saved there yet")
+            doc = stored.doc
+        elif results:
             try:
                 doc = json.loads(Path(results).read_text(encoding="utf-8"))
             except (OSError, ValueError) as exc:
@@ -119,6 +143,10 @@ def report(
         else:
             doc = _run_scorecard(settings, snapshot_dir, engine_name, estimand, trim, sensitivity, None, None,
                                  show=not as_json and sys.stderr.isatty())
+            if save:
+                from spinetrack.reports.archive import save_analysis
+
+                save_analysis(doc, settings.analyses_dir)
         from spinetrack.reports import render_html, write_pdf
 
         html = render_html(doc)

@@ -205,13 +205,12 @@ def lit_size(lit: Doc) -> str:
 
 
 def lit_citations(lit: Any, *, context: bool) -> list[Doc]:
-    """The citations of a literature entry: its figure's (and, with ``context``, its family
-    figures' and context rows')."""
+    """The citations the report shows for a literature entry: its figure's, when it has a figure
+    on the claim's own scale, and, with ``context``, those of its related findings against the
+    claim (the report lists no other related finding)."""
     if not isinstance(lit, Mapping):
         return []
-    out = list(lit.get("citations") or [])
+    out = list(lit.get("citations") or []) if lit.get("estimate") is not None else []
     if context:
-        for fam in lit.get("by_family") or []:
-            out += list(fam.get("citations") or [])
-        out += [c["citation"] for c in lit.get("context") or [] if c.get("citation")]
+        out += [c["citation"] for c in lit.get("context") or [] if c.get("citation") and c.get("against")]
     return out

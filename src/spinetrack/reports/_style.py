@@ -69,6 +69,30 @@ details { margin: 0.3rem 0; font-size: 0.88rem; }
 summary { cursor: pointer; color: #0b4f94; }
 .pair { display: grid; grid-template-columns: repeat(auto-fit, minmax(22rem, 1fr)); gap: 1rem; align-items: start; }
 code { font-size: 0.9em; }
+table.summary { font-size: 0.85rem; min-width: 44rem; }
+table.summary th, table.summary td { padding: 0.2rem 0.35rem; }
+table.summary thead th { vertical-align: bottom; }
+table.summary .cmp, table.summary .contrast { display: block; }
+table.summary .contrast { font-weight: 400; color: #4d4d4d; }
+table.summary tr.group th { background: #eef0f3; font-weight: 700; padding: 0.1rem 0.35rem; }
+table.summary th[scope="row"] { font-weight: 600; }
+table.summary th[scope="row"] .unit { display: block; font-weight: 400; color: #4d4d4d; }
+table.summary td { white-space: nowrap; font-variant-numeric: tabular-nums; }
+table.summary td a { color: #1a1a1a; text-decoration: none; }
+table.summary td .est { font-weight: 700; }
+table.summary td .ci { font-size: inherit; }
+td.v-sup { background: #dcefdf; }
+td.v-con { background: #f9dede; }
+td.v-nid { background: #e3eef9; }
+td.v-na { background: #ececec; color: #4d4d4d; }
+td.v-wh { background: #f3ecf8; }
+table.summary .lit { display: block; font-style: italic; }
+.summary-lede, .summary-foot { font-size: 0.85rem; margin: 0.3rem 0; max-width: none; }
+.fp { position: relative; display: block; width: 8rem; height: 0.9rem; }
+.fp-claim { position: absolute; top: 0; bottom: 0; background: #e2f0e5; }
+.fp-zero { position: absolute; top: 0; bottom: 0; border-left: 1px dashed #595959; }
+.fp-ci { position: absolute; top: 0.4rem; height: 2px; background: #1a1a1a; }
+.fp-pt { position: absolute; top: 0.2rem; width: 0.5rem; height: 0.5rem; margin-left: -0.25rem; background: #0b5cad; }
 footer { margin-top: 3rem; border-top: 1px solid #d5dae0; padding-top: 0.6rem; font-size: 0.85rem; color: #4d4d4d; }
 @media (max-width: 40rem) {
   body { padding: 0 0.6rem 2rem; }
@@ -76,6 +100,7 @@ footer { margin-top: 3rem; border-top: 1px solid #d5dae0; padding-top: 0.6rem; f
   dl.facts { grid-template-columns: 1fr; }
   dl.facts dd { margin-bottom: 0.4rem; }
 }
+@page :first { margin: 8mm 9mm 10mm; }
 @page {
   size: A4;
   margin: 15mm 13mm 17mm;
@@ -87,7 +112,22 @@ footer { margin-top: 3rem; border-top: 1px solid #d5dae0; padding-top: 0.6rem; f
   body { max-width: none; padding: 0; }
   h1 { string-set: doctitle content(); }
   h2 { break-before: page; border-top: none; margin-top: 0; }
-  #scorecard-h { break-before: auto; margin-top: 1.5rem; }
+  /* page 1: the header and the summary, 8 pt, nothing else */
+  header h1 { font-size: 13pt; margin: 0 0 1pt; }
+  header .lede { font-size: 8pt; margin: 0 0 2pt; }
+  header .banner { font-size: 8pt; margin: 2pt 0; padding: 1pt 4pt; border-width: 1px; max-width: none; }
+  #summary-h { break-before: auto; font-size: 10pt; margin: 2pt 0 1pt; padding: 0; }
+  #summary { break-after: page; }
+  #summary p, #summary table { font-size: 8pt; line-height: 1.08; }
+  table.summary { width: 100%; min-width: 0; }
+  table.summary th, table.summary td { padding: 0 2pt; border-bottom-width: 0.5pt; }
+  table.summary td .ci { display: block; }
+  table.summary sup.ref { font-size: 6pt; }
+  .summary-lede, .summary-foot { margin: 2pt 0; }
+  #claims table, #cohort table, #balance table { width: 100%; }
+  #claims h3 { margin-top: 10pt; }
+  #claims .keep { break-inside: auto; }
+  table.summary tr.group, .screen-only { display: none; }
   h2, h3, h4 { break-after: avoid; }
   .skip-link, summary { display: none; }
   a { color: #1a1a1a; text-decoration: none; }

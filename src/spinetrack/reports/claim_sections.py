@@ -1,7 +1,10 @@
-"""The claims one by one: for each claim the forest plot of every comparison's adjusted and naive
-difference with the sensitivity analyses, the table of the same numbers, one panel per comparison
-(E-value, MCID, arm values) and, where they apply, the weighted Kaplan–Meier curves and the
-questionnaire trajectories, then what the published studies found.
+"""The claims one by one: for each claim the table of every comparison's adjusted and naive
+difference with the sensitivity analyses (the adjusted interval drawn beside it on one axis, in
+HTML and CSS: no figure to render), a second table per
+comparison (weighted values per arm, E-value, MCID reading) and, where they apply, the weighted
+Kaplan–Meier curves and the questionnaire trajectories (drawn once per questionnaire: the claims
+on the same questionnaire at other timepoints point to it), then what the published studies found
+where they have a figure on the claim's own scale or a finding against it.
 
 A ``withheld`` result never shows its estimate, its verdict or its outcome curves.
 """
@@ -20,7 +23,6 @@ from spinetrack.reports._format import (
     fmt_count,
     fmt_number,
     fmt_share,
-    format_difference,
     format_interval,
     format_value,
     instrument_short,
@@ -40,6 +42,7 @@ from spinetrack.reports._page_doc import (
     withheld_text,
 )
 from spinetrack.reports.evidence_sections import literature_block
+from spinetrack.reports.scorecard_section import mcid_text
 
 __all__ = ["claims_section", "evalue_text"]
 
@@ -58,49 +61,27 @@ def claims_section(page: Page) -> str:
            ("<p>For each claim: the adjusted estimate of every comparison beside the naive (unadjusted) difference "
            "and the sensitivity analyses, then one panel per comparison with the E-value and, where they apply, "
            "the weighted Kaplan–Meier curves or questionnaire trajectories.</p>")]
+    drawn: dict[str, str] = {}  # instrument → the claim whose section shows its trajectories
     for claim_key, rs in page.claims.items():
-        out.append(_claim_section(page, claim_key, rs))
+        out.append(_claim_section(page, claim_key, rs, drawn))
     out.append("</section>")
     return "\n".join(out)
 
 
-def _claim_section(page: Page, claim_key: str, rs: Sequence[Doc]) -> str:
+def _claim_section(page: Page, claim_key: str, rs: Sequence[Doc], drawn: dict[str, str]) -> str:
     first = rs[0]
     better = str(first.get("better", "lower"))
-    unit = unit_label(first.get("unit"))
     sec_id = anchor("claim", claim_key)
-    rows = []
-    for r in rs:
-        label = page.label(r["comparison"])
-        if r.get("status") == "withheld":
-            rows.append(figures.ForestRow(label, message=withheld_text(r)))
-        elif r.get("status") != "estimated":
-            rows.append(figures.ForestRow(label, message=str(r.get("status"))))
-        else:
-            naive = r.get("naive_difference")
-            rows.append(figures.ForestRow(
-                label, adjusted=_triple(r, r), naive=None if naive is None else naive * unit_scale(r.get("unit")),
-                aipw=_triple(r, r.get("aipw")), ipcw=_triple(r, r.get("ipcw"))))
     direction = "below" if better == "lower" else "above"
     metric = str(first.get("metric", claim_key))
-    axis = f"difference in {metric} ({unit})" if unit else f"difference in {metric}"
-    svg = figures.forest_plot(
-        rows, better=better, axis_label=axis, fig_id=anchor("fig-forest", claim_key),
-        title=f"{first.get('promise')}: {metric}, adjusted and naive differences by comparison",
-        desc=(f"Forest plot. Differences treated minus control in {unit or 'the metric'} with "
-              f"{ci_label(page.ci_level)}; values {direction} 0 support the claim (shaded). The table below "
-              "gives the same numbers."))
     return "\n".join([
         f'<section id="{sec_id}" aria-labelledby="{sec_id}-h">',
         f'<h3 id="{sec_id}-h">{esc(str(first.get("promise", "")).capitalize())}: {esc(metric)}</h3>',
         (f'<p class="intro">The claim is supported by a difference {direction} 0 '
         f"({'lower' if better == 'lower' else 'higher'} with the treated arm); {esc(unit_text(first))}.</p>"),
-        (f'<figure><div>{svg}</div><figcaption>Adjusted estimate (square) with its interval, naive difference '
-        "(open circle) and, where run, the doubly robust and IPCW sensitivity estimates; shaded: the claimed direction."
-        "</figcaption></figure>"),
         _claim_table(page, rs),
-        _panels_figure(page, rs),
-        '<div class="cards">', *(_card(page, r) for r in rs), "</div>",
+        _detail_table(page, rs),
+        _panels_figure(page, rs, drawn),
         literature_block(page, claim_key, rs),
         "</section>"])
 
@@ -114,40 +95,91 @@ def _claim_table(page: Page, rs: Sequence[Doc]) -> str:
     head = ['<th scope="col">Comparison</th>', '<th scope="col" class="num">n treated / control</th>',
             f'<th scope="col">Adjusted, {unit} ({lvl})</th>', f'<th scope="col">Naive, {unit}</th>']
     aow = any("augmented overlap" in str((r.get("aipw") or {}).get("method")) for r in rs)
-    dr = "augmented overlap weighting, ATO" if aow else "AIPW, ATE"
+    dr = "Augmented overlap weighting" if aow else "AIPW, ATE"
     head += [f'<th scope="col">{dr} ({lvl})</th>'] if has_aipw else []
     head += [f'<th scope="col">IPCW ({lvl})</th>'] if has_ipcw else []
     head += [f'<th scope="col">Risk ratio ({lvl})</th>'] if has_rr else []
-    head += ['<th scope="col">Verdict</th>']
+    head += ['<th scope="col">Verdict</th>',
+             '<th scope="col">Adjusted, drawn <span class="unit">dashed: 0; green: the claimed side</span></th>']
+    axis = _axis(rs)
     body = []
     for r in rs:
-        label = f'<th scope="row"><a href="#{anchor("claim", r["claim"], r["comparison"])}">' \
-                f"{esc(page.label(r['comparison']))}</a></th>"
+        label = f'<th scope="row">{esc(page.label(r["comparison"]))}</th>'
+        row_id = f' id="{anchor("claim", r["claim"], r["comparison"])}"'
         att = (r.get("attrition") or [{}])[-1]
         n = f"{fmt_count(att.get('n_treated'))} / {fmt_count(att.get('n_control'))}" if att else "—"
         if r.get("status") != "estimated":
             text = withheld_text(r) if r.get("status") == "withheld" else "—"
             span = 2 + has_aipw + has_ipcw + has_rr
-            body.append(f"<tr>{label}<td class=\"num\">{n}</td><td colspan=\"{span}\">{esc(text)}</td>"
-                        f"<td>{badge(r)}</td></tr>")
+            body.append(f"<tr{row_id}>{label}<td class=\"num\">{n}</td><td colspan=\"{span}\">{esc(text)}</td>"
+                        f"<td>{badge(r)}</td><td></td></tr>")
             continue
-        cells = [f"{esc(format_value(r, r.get('estimate'), with_unit=False))} ({esc(format_interval(r))})",
+        cells = [f"{esc(format_value(r, r.get('estimate'), with_unit=False))} "
+                 f'<span class="ci">({esc(format_interval(r))})</span>',
                  esc(format_value(r, r.get("naive_difference"), with_unit=False))]
         for flag, key in ((has_aipw, "aipw"), (has_ipcw, "ipcw")):
             if flag:
                 e = r.get(key)
                 cells.append(f"{esc(format_value(r, e['estimate'], with_unit=False))} "
-                             f"({esc(format_interval(r, e['ci_low'], e['ci_high']))})" if e else "—")
+                             f'<span class="ci">({esc(format_interval(r, e["ci_low"], e["ci_high"]))})</span>'
+                             if e else "—")
         if has_rr:
             rr = r.get("risk_ratio")
-            cells.append(f"{fmt_number(rr['estimate'], 2)} ({fmt_number(rr['ci_low'], 2)} to "
-                         f"{fmt_number(rr['ci_high'], 2)})" if rr else "—")
-        body.append(f"<tr>{label}<td class=\"num\">{n}</td>" + "".join(f"<td>{c}</td>" for c in cells)
-                    + f"<td>{badge(r)}</td></tr>")
+            cells.append(f'{fmt_number(rr["estimate"], 2)} <span class="ci">({fmt_number(rr["ci_low"], 2)} to '
+                         f"{fmt_number(rr['ci_high'], 2)})</span>" if rr else "—")
+        body.append(f"<tr{row_id}>{label}<td class=\"num\">{n}</td>" + "".join(f"<td>{c}</td>" for c in cells)
+                    + f"<td>{badge(r)}</td><td>{_drawn(r, axis)}</td></tr>")
     cap = anchor("claim-table", rs[0]["claim"])
     return (f'<div class="table-scroll keep" role="region" aria-labelledby="{cap}" tabindex="0"><table>'
-            f'<caption id="{cap}">Estimates by comparison (the data of the figure above)</caption>'
+            f'<caption id="{cap}">Estimates by comparison (treated − control)</caption>'
             f"<thead><tr>{''.join(head)}</tr></thead><tbody>{''.join(body)}</tbody></table></div>")
+
+
+def _axis(rs: Sequence[Doc]) -> tuple[float, float, str] | None:
+    """The common axis of a claim's drawn intervals: its lowest and highest value (0 included) on
+    the displayed scale, and the claimed side (``lower`` or ``higher``)."""
+    values = [0.0]
+    for r in rs:
+        if r.get("status") == "estimated":
+            t = _triple(r, r)
+            if t is not None:
+                values += list(t)
+    lo, hi = min(values), max(values)
+    if not hi > lo:
+        return None
+    pad = (hi - lo) * 0.04
+    return lo - pad, hi + pad, str(rs[0].get("better", "lower"))
+
+
+def _drawn(r: Doc, axis: tuple[float, float, str] | None) -> str:
+    """The adjusted interval drawn in HTML and CSS (no figure to render: the table gives the numbers,
+    so the drawing is hidden from screen readers)."""
+    t = _triple(r, r)
+    if axis is None or t is None:
+        return ""
+    lo, hi, better = axis
+
+    def at(x: float) -> float:
+        return round(100.0 * (x - lo) / (hi - lo), 2)
+
+    zero = at(0.0)
+    claim = (f'<span class="fp-claim" style="left:0;width:{zero}%"></span>' if better == "lower" else
+             f'<span class="fp-claim" style="left:{zero}%;right:0"></span>')
+    return (f'<span class="fp" aria-hidden="true">{claim}<span class="fp-zero" style="left:{zero}%"></span>'
+            f'<span class="fp-ci" style="left:{at(t[1])}%;width:{max(at(t[2]) - at(t[1]), 0.5)}%"></span>'
+            f'<span class="fp-pt" style="left:{at(t[0])}%"></span></span>')
+
+
+def evalue_short(r: Doc) -> str:
+    """The E-value of a result and that of its interval, as a table cell (``3.29; interval 1``)."""
+    ev = r.get("e_value")
+    if not ev or ev.get("e_value") is None:
+        return "not computed"
+    e, eci = float(ev["e_value"]), ev.get("e_value_ci")
+    text = _ev(e)
+    if eci is not None:
+        text += f"; interval {_ev(float(eci))}" + (" (includes no difference)" if float(eci) <= 1.0 else "")
+    return text
 
 
 def evalue_text(r: Doc) -> str:
@@ -175,7 +207,7 @@ def _mcid_sentence(r: Doc) -> str:
     m = r.get("mcid")
     if not m or r.get("status") != "estimated":
         return ""
-    value, src = f"{m['mcid']:g}", esc(m.get("source", ""))
+    value = f"{m['mcid']:g}"
     if m.get("interval_beyond"):
         reading = "the whole interval lies beyond the MCID in the claimed direction"
     elif m.get("estimate_reaches"):
@@ -184,7 +216,7 @@ def _mcid_sentence(r: Doc) -> str:
         reading = "the whole interval lies within ± the MCID: no clinically important difference"
     else:
         reading = "the interval does not rule out a difference as large as the MCID"
-    return f"<p>MCID {value} points ({src}): {reading}.</p>"
+    return f"MCID {value} points: {reading}."
 
 
 def _arm_values(page: Page, r: Doc) -> str:
@@ -196,41 +228,39 @@ def _arm_values(page: Page, r: Doc) -> str:
         return ""
     if r.get("kind") == "time_to_event":
         if is_percent_unit(r.get("unit")):
-            return (f"<p>Weighted Kaplan–Meier at {esc(r.get('horizon_days'))} days: {esc(t)} {fmt_share(mt)}, "
-                    f"{esc(c)} {fmt_share(mc)}.</p>")
-        return (f"<p>Weighted restricted mean to {esc(r.get('horizon_days'))} days: {esc(t)} "
-                f"{fmt_number(mt, 1)}, {esc(c)} {fmt_number(mc, 1)} {esc(r.get('unit'))}.</p>")
+            return (f"Kaplan–Meier at {esc(r.get('horizon_days'))} days: {esc(t)} {fmt_share(mt)}, "
+                    f"{esc(c)} {fmt_share(mc)}")
+        return (f"restricted mean to {esc(r.get('horizon_days'))} days: {esc(t)} "
+                f"{fmt_number(mt, 1)}, {esc(c)} {fmt_number(mc, 1)} {esc(r.get('unit'))}")
     if is_percent_unit(r.get("unit")):
-        return f"<p>Weighted {esc(r.get('unit'))}: {esc(t)} {fmt_share(mt)}, {esc(c)} {fmt_share(mc)}.</p>"
+        return f"{esc(r.get('unit'))}: {esc(t)} {fmt_share(mt)}, {esc(c)} {fmt_share(mc)}"
     d = 3 if r.get("unit") == "index" else 1
-    return (f"<p>Weighted means: {esc(t)} {fmt_number(mt, d)}, {esc(c)} {fmt_number(mc, d)} "
-            f"{esc(r.get('unit'))}.</p>")
+    return f"means: {esc(t)} {fmt_number(mt, d)}, {esc(c)} {fmt_number(mc, d)} {esc(r.get('unit'))}"
 
 
-def _card(page: Page, r: Doc) -> str:
-    key = r["comparison"]
-    cid = anchor("claim", r["claim"], key)
-    head = f'<h4 id="{cid}-h">{esc(page.label(key))}</h4>'
-    status = r.get("status")
-    if status not in ("estimated", "withheld"):
-        notes = "".join(f"<p>{esc(n)}</p>" for n in r.get("notes") or [])
-        return f'<div class="card na" id="{cid}" role="group" aria-labelledby="{cid}-h">{head}{badge(r)}{notes}</div>'
-    if status == "withheld":
-        return (f'<div class="card" id="{cid}" role="group" aria-labelledby="{cid}-h">{head}{badge(r)}'
-                f'<p class="withheld-text">Estimate {esc(withheld_text(r))}: see '
-                f'<a href="#{anchor("balance", key)}">balance and overlap</a>. The estimate, its verdict and the '
-                "outcome curves of this comparison are not shown.</p></div>")
-    e = r.get("effect") or {}
-    n = (f"<p class=\"note\">Analysed: {fmt_count(e.get('n_treated'))} treated, {fmt_count(e.get('n_control'))} "
-         f"control (effective sizes {fmt_count(e.get('ess_treated'))} and {fmt_count(e.get('ess_control'))}).</p>"
-         if e.get("n_treated") is not None else "")
-    parts = [head, badge(r),
-             (f'<p><span class="est">{esc(format_difference(r))}</span> ({esc(ci_label(page.ci_level))} '
-             f"{esc(format_interval(r))}); naive {esc(format_value(r, r.get('naive_difference')))}.</p>"),
-             _arm_values(page, r), n, f"<p>{esc(evalue_text(r))}</p>", _mcid_sentence(r)]
-    parts += [f'<p class="note">Note: {esc(x)}</p>' for x in r.get("notes") or []]
-    parts += [f'<p class="note">Warning: {esc(x)}</p>' for x in (e.get("warnings") or [])]
-    return f'<div class="card" id="{cid}" role="group" aria-labelledby="{cid}-h">{"".join(parts)}</div>'
+def _detail_table(page: Page, rs: Sequence[Doc]) -> str:
+    """Per comparison: the weighted value of each arm, the E-value and, for a questionnaire score,
+    the MCID reading (estimated rows only; withheld rows show nothing of their estimate)."""
+    shown = [r for r in rs if r.get("status") == "estimated"]
+    if not shown:
+        return ""
+    has_mcid = any(r.get("mcid") for r in shown)
+    head = ('<th scope="col">Comparison</th><th scope="col">Weighted value per arm</th>'
+            '<th scope="col">E-value <span class="unit">the risk ratio an unmeasured confounder would need with both '
+            "treatment and outcome to explain the estimate away (for its interval: to reach no difference)</span></th>"
+            + ('<th scope="col">MCID reading</th>' if has_mcid else ""))
+    body = []
+    for r in shown:
+        cells = [_arm_values(page, r) or "—", esc(evalue_short(r))]
+        if has_mcid:
+            why = f'<span class="unit">{_mcid_sentence(r)}</span>' if r.get("mcid") else ""
+            cells.append(esc(mcid_text(r)) + why)
+        body.append(f'<tr><th scope="row">{esc(page.label(r["comparison"]))}</th>'
+                    + "".join(f"<td>{c}</td>" for c in cells) + "</tr>")
+    cap = anchor("claim-detail", rs[0]["claim"])
+    return (f'<div class="table-scroll keep" role="region" aria-labelledby="{cap}" tabindex="0"><table class="detail">'
+            f'<caption id="{cap}">Arms, confounding and clinical importance by comparison</caption>'
+            f"<thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table></div>")
 
 
 def _panel_message(r: Doc) -> str | None:
@@ -241,13 +271,23 @@ def _panel_message(r: Doc) -> str | None:
     return None
 
 
-def _panels_figure(page: Page, rs: Sequence[Doc]) -> str:
-    """Kaplan–Meier panels for a time-to-event claim, trajectory panels for a PROM claim."""
+def _panels_figure(page: Page, rs: Sequence[Doc], drawn: dict[str, str]) -> str:
+    """Kaplan–Meier panels for a time-to-event claim; trajectory panels for the first claim on a
+    questionnaire, and a pointer to them for the others (the same curves, not drawn twice)."""
     first = rs[0]
     if first.get("kind") == "time_to_event" and any(r.get("curves") for r in rs):
         return _km_figure(page, rs)
-    if first.get("instrument") in PROM_INSTRUMENTS:
-        return _trajectory_figure(page, rs)
+    inst = first.get("instrument")
+    if inst in PROM_INSTRUMENTS:
+        if inst in drawn:
+            other = drawn[inst]
+            metric = next((str(x[0].get("metric")) for k, x in page.claims.items() if k == other), other)
+            return (f'<p class="note">The weighted {esc(instrument_title(str(inst)))} of each arm over time is drawn '
+                    f'with <a href="#{anchor("fig-traj", other)}">{esc(metric)}</a>.</p>')
+        figure = _trajectory_figure(page, rs)
+        if figure:
+            drawn[str(inst)] = str(first["claim"])
+        return figure
     return ""
 
 
@@ -288,18 +328,22 @@ def _trajectory_figure(page: Page, rs: Sequence[Doc]) -> str:
         higher = first.get("better") == "higher"
     mcid = page.mcid_for(inst)
     title_i = instrument_title(inst)
+    claimed = [timepoint_label(str(x[0]["timepoint"])) for x in page.claims.values()
+               if x[0].get("instrument") == inst and x[0].get("timepoint")]
     panels = [figures.TrajectoryPanel(page.label(r["comparison"]), page.arms(r["comparison"]),
                                       points=points[r["comparison"]] if _panel_message(r) is None else (),
                                       message=_panel_message(r)) for r in rs]
     lvl = ci_label(page.ci_level)
     svg = figures.trajectory_plot(
         panels, timepoints=tps, y_label=f"{instrument_short(inst)} ({'higher' if higher else 'lower'} = better)",
-        ci_level=page.ci_level, mcid=mcid, higher_is_better=higher, highlight=first.get("timepoint"),
+        ci_level=page.ci_level, mcid=mcid, higher_is_better=higher,
+        highlight=first.get("timepoint") if len(claimed) == 1 else None,
         fig_id=anchor("fig-traj", first["claim"]),
         title=f"Weighted {title_i} by arm over time, one panel per comparison",
         desc=(f"Weighted mean {title_i} of the treated and control arms at "
               f"{', '.join(timepoint_label(c) for c in codes)}"
-              f" (0 = baseline), with {lvl} bars; the claim's timepoint is shaded"
+              f" (0 = baseline), with {lvl} bars"
+              + ("; the claim's timepoint is shaded" if len(claimed) == 1 else "")
               + (f"; a bracket and a dashed line mark one MCID ({mcid:g} points) from the control arm's baseline mean"
                  if mcid else "") + ". The figure data table follows."))
     d = _DECIMALS.get(inst, 1)
@@ -319,7 +363,7 @@ def _trajectory_figure(page: Page, rs: Sequence[Doc]) -> str:
     table = ('<details><summary>Figure data</summary><div class="table-scroll"><table><caption>Weighted mean ± '
              f'standard error of {esc(title_i)}</caption><thead><tr><th scope="col">Comparison: arm</th>{head}'
              f"</tr></thead><tbody>{''.join(rows)}</tbody></table></div></details>")
-    hl = f"shaded: {esc(timepoint_label(str(first.get('timepoint'))))}, the claim's timepoint; " \
-        if first.get("timepoint") else ""
+    hl = (f"shaded: {esc(timepoint_label(str(first.get('timepoint'))))}, the claim's timepoint; "
+          if len(claimed) == 1 else f"the claims on this questionnaire: {esc(', '.join(claimed))}; ")
     return (f"<figure><div>{svg}</div><figcaption>{hl}bars: {esc(lvl)} of the weighted mean; timepoints "
             f"0 (baseline) to {esc(codes[-1])}.</figcaption>{table}</figure>")

@@ -1,6 +1,8 @@
-"""The cohort flow (the episodes left after each filter of every comparison) and the covariate
+"""The cohort flow (the episodes left after each filter of every comparison, and the questionnaires
+returned per timepoint as a table: the counts say it without a chart) and the covariate
 balance (standardised mean differences before and after weighting, with the diagnostics that
-decide whether a comparison's estimates are shown) of the report."""
+decide whether a comparison's estimates are shown; overlap is reported as the share of each arm
+in empirical equipoise) of the report."""
 
 from __future__ import annotations
 
@@ -54,13 +56,6 @@ def cohort_section(page: Page) -> str:
                 f'<tr><th scope="col">Timepoint</th><th scope="col" class="num">{t}: returned</th>'
                 f'<th scope="col" class="num">{t}: lost</th><th scope="col" class="num">{c}: returned</th>'
                 f'<th scope="col" class="num">{c}: lost</th></tr></thead><tbody>{rows}</tbody></table></div></div>')
-            svg = figures.followup_plot(
-                fu, timepoint_labels={f["timepoint"]: timepoint_label(f["timepoint"]) for f in fu}, arms=arms,
-                fig_id=anchor("fig-followup", key), title=f"Share followed up per timepoint, {page.label(key)}",
-                desc=(f"Grouped bars: percentage of {arms['treated'].label} (filled) and {arms['control'].label} "
-                      "(hatched) with a returned questionnaire at each timepoint; the table gives the counts."))
-            out.append(f'<figure><div>{svg}</div><figcaption>Share with a returned questionnaire (any of ODI, NRS '
-                       "back and leg, EQ-5D-5L).</figcaption></figure>")
         else:
             out.append("</div>")
     out.append("</section>")
@@ -131,15 +126,6 @@ def balance_section(page: Page) -> str:
                        f"<tbody>{trs}</tbody></table></details></figure>")
         else:
             out.append('<div class="pair">')
-        hist = comp.get("ps_histogram")
-        if hist and hist.get("edges"):
-            svg = figures.ps_overlap_plot(
-                hist, arms=arms, fig_id=anchor("fig-ps", key),
-                title=f"Propensity-score overlap, {page.label(key)}",
-                desc=(f"Mirrored histograms of the propensity score in {len(hist['edges']) - 1} bins: "
-                      f"{arms['treated'].label} above the axis, {arms['control'].label} below (hatched)."))
-            out.append(f"<figure><div>{svg}</div><figcaption>Propensity score by arm: where the bars face each other "
-                       "the arms overlap.</figcaption></figure>")
         out.append("</div>")
     out.append("</section>")
     return "\n".join(out)

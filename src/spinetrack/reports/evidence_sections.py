@@ -112,8 +112,11 @@ def _context_item(page: Page, c: Doc) -> str:
 
 
 def literature_block(page: Page, claim_key: str, rs: Sequence[Doc]) -> str:
-    """“What the published studies found”: the figure per comparison, what contradicts the claim,
-    where the clinic and the literature differ, and every related finding with its citation."""
+    """“What the published studies found”, where they found something for this claim: the figure
+    on the claim's own scale per comparison that has one, what contradicts the claim, where the
+    clinic and the literature differ, and every published finding against the claim with its
+    citation. Comparisons without a published figure get no line (the methods name those claims
+    once); the other related findings are listed by ``spinetrack evidence --claim``."""
     entries = [(r, r["literature"]) for r in rs if isinstance(r.get("literature"), Mapping)]
     if not entries:
         return ""
@@ -121,33 +124,36 @@ def literature_block(page: Page, claim_key: str, rs: Sequence[Doc]) -> str:
     lines, sentences, differ = [], [], []
     for r, lit in entries:
         line, against_here, differ_here = _headline_item(page, r, lit)
-        lines.append(f"<li><strong>{esc(page.label(r['comparison']))}</strong>: {line}</li>")
+        if lit.get("estimate") is not None:
+            lines.append(f"<li><strong>{esc(page.label(r['comparison']))}</strong>: {line}</li>")
         sentences += against_here
         differ += differ_here
     context: dict[str, Doc] = {}
     for _r, lit in entries:
         for c in lit.get("context") or []:
-            context.setdefault(str(c.get("id")), c)
-    against = [c for c in context.values() if c.get("against")]
+            if c.get("against"):
+                context.setdefault(str(c.get("id")), c)
+    against = list(context.values())
     if against:
         what = "; ".join(f"{c.get('outcome_label')} ({(c.get('citation') or {}).get('short')}, "
                          f"{_FINDING_TEXT.get(str(c.get('finding')), c.get('finding'))})" for c in against)
         sentences.append(f"{len(against)} related published finding{'s go' if len(against) > 1 else ' goes'} "
                          f"against the claim: {what}.")
+    if not lines and not sentences:
+        return ""
     alert = ('<div class="lit-against" role="note"><p><strong>Evidence against the claim.</strong> '
              + " ".join(esc(x) for x in sentences) + "</p></div>") if sentences else ""
     if differ:
         alert += ('<p class="lit-differ" role="note"><strong>The clinic and the literature differ.</strong> '
                   + " ".join(esc(x) for x in differ) + "</p>")
-    ctx = ("<p><strong>Related published findings</strong> (other units or measures, proxies, narratives, "
-           "flagged or lower-ranked figures; never pooled with the figure above):</p>"
-           f'<ul class="lit-context">{"".join(_context_item(page, c) for c in context.values())}</ul>'
-           if context else "<p>No related published finding.</p>")
+    figures = ("<p>The published figure on the claim's own scale (MIS − open, or MIS / open), chosen by the "
+               "hierarchy under Methods, with the literature's verdict by the clinic's rule:</p>"
+               f"<ul>{''.join(lines)}</ul>") if lines else ""
+    ctx = ("<p><strong>Published findings against the claim</strong> (other units or measures, proxies, "
+           "narratives; never pooled with a figure above):</p>"
+           f'<ul class="lit-context">{"".join(_context_item(page, c) for c in against)}</ul>' if against else "")
     return (f'<div class="lit-block" id="{bid}" role="group" aria-labelledby="{bid}-h">'
-            f'<h4 id="{bid}-h">What the published studies found</h4>{alert}'
-            "<p>The figure on the claim's own scale for each comparison (MIS − open, or MIS / open), chosen by the "
-            "hierarchy under Methods, with the literature's verdict by the clinic's rule:</p>"
-            f"<ul>{''.join(lines)}</ul>{ctx}</div>")
+            f'<h4 id="{bid}-h">What the published studies found</h4>{alert}{figures}{ctx}</div>')
 
 
 def references_section(page: Page) -> str:

@@ -323,9 +323,9 @@ def _literature_methods(results: list[Doc]) -> str:
          "observational study. Within a level, a source with a DOI or PMID (it can be checked) comes before one known "
          "only from a web page, then more studies, more patients, the more recent."),
         ("The comparison of all procedure families together gets no single published figure: the studies compare MIS "
-         "with open surgery within one family, and one family's figure would misrepresent the others. Its row says "
-         "“by procedure family” and the claim's section lists each family's figure. Surgery versus conservative care "
-         "has no published figure in the evidence base (it compares MIS with open surgery only)."),
+         "with open surgery within one family, and one family's figure would misrepresent the others (by procedure "
+         "family: each family's figure stands with that family's comparison). Surgery versus conservative care has "
+         "none in the evidence base (it compares MIS with open surgery only)."),
         ("Pooling. Published meta-analyses are shown as published and never re-pooled, neither with each other (they "
          "share trials) nor with their own trials. Our own pools combine at least two independent primary studies "
          "(not meta-analyses or reviews) of one comparison, outcome, timepoint and effect family: arm means and SDs "
@@ -335,8 +335,8 @@ def _literature_methods(results: list[Doc]) -> str:
          "k − 1 degrees of freedom; very wide with two studies) and a prediction interval, reporting tau², I² and "
          "Cochran's Q. Rows with a verification flag, medians, narrative findings and rows without usable arm data "
          "are listed with the reason and never pooled."
-         + (" In this document no published figure comes from our own pool: no group had two independent primary "
-            "studies with a usable effect." if not pooled_here else "")),
+         + (" In this document none of the published figures comes from our own pool: no group had two independent "
+            "primary studies with a usable effect." if not pooled_here else "")),
         ("Verdict. The literature's verdict uses the clinic's rule on the published interval: supported when it lies "
          "wholly on the claimed side of no difference (0 for a difference, 1 for a ratio), contradicted when wholly "
          "on the other side, inconclusive otherwise. Evidence against a claim (more radiation, more recurrence, "
@@ -350,6 +350,13 @@ def _literature_methods(results: list[Doc]) -> str:
     ]
     used = f"<p>Levels of the figures shown in this document: {esc('; '.join(levels))}.</p>" if levels else (
         "<p>No claim × comparison in this document has a published figure on its own scale.</p>")
+    covered = {str(r.get("claim")) for r in results
+               if isinstance(r.get("literature"), Mapping) and r["literature"].get("estimate") is not None}
+    metrics = _unique(str(r.get("metric") or r.get("claim")) for r in results
+                      if isinstance(r.get("literature"), Mapping) and str(r.get("claim")) not in covered)
+    if metrics:
+        used += (f"<p>Claims with no published figure on their own scale in any comparison ({len(metrics)}; the "
+                 "report shows no literature line for them): " + "; ".join(esc(m) for m in metrics) + ".</p>")
     return ('<h3 id="methods-literature">Published evidence</h3>' + _ul(esc(i) for i in items) + used
             + "<p>Methods cited: " + " ".join(esc(r) for r in _LITERATURE_REFERENCES) + "</p>")
 
@@ -428,8 +435,9 @@ def limitations_section(doc: Doc) -> str:
         items.append("Published figures come from abstracts, tables and excerpts that have not yet been checked "
                      f"against the full papers; {len(flagged)} related rows carry a verification flag and are shown "
                      "as context only, never pooled or set beside the clinic's estimate.")
-        items.append(f"{missing} claim × comparison pairs have no published figure on the claim's own scale; their "
-                     "related findings (other units, proxies, narratives) are listed, not compared.")
+        items.append(f"{missing} claim × comparison pairs have nothing published on the claim's own scale (see "
+                     "Methods, Published evidence); the related findings against a claim are listed with it, not "
+                     "compared.")
         items.append("A published figure describes other patients, surgeons, techniques and timepoints: a difference "
                      "between the literature's verdict and the clinic's is a reason to look closer, not a test of "
                      "either.")

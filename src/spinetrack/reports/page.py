@@ -1,13 +1,14 @@
-"""The scorecard page: header, scorecard tables, one section per claim, cohort flow, balance,
-methods and limitations, assembled from the document of
-:func:`spinetrack.analysis.scorecard.scorecard_as_dict`.
+"""The scorecard page, summary first: a one-page summary (every claim × every comparison with
+its verdict, estimate and interval, and the published figures where the literature has one on
+the claim's own scale; :mod:`spinetrack.reports.summary`), then the details: what was analysed,
+one section per claim, cohort flow, balance, methods and limitations, assembled from the
+document of :func:`spinetrack.analysis.scorecard.scorecard_as_dict`.
 
-Where the document carries literature entries (``spinetrack.evidence.literature``), the
-scorecard's Literature column shows the published figure with its size, quality label, the
-literature's verdict and a reference number; each claim section ends with “What the published
-studies found” (the figure per comparison, plain sentences where the literature contradicts the
-claim or differs from the clinic, and every related finding with its citation); and the page
-ends with the numbered list of the studies cited, linked only to their DOI or PubMed record.
+Printed (A4), the summary is page 1 and every detail section starts on a new page. Where the
+document carries literature entries (``spinetrack.evidence.literature``), each claim section
+says what the published studies found where they have a figure on the claim's own scale or a
+finding against the claim; the methods name once the claims without any published figure; the
+page ends with the numbered list of the studies cited, linked only to their DOI or PubMed record.
 
 Every string taken from the document is HTML-escaped; every number is formatted, none is
 estimated here. A ``withheld`` result (a diagnostic failed) shows which diagnostic failed and
@@ -30,7 +31,8 @@ from spinetrack.reports.claim_sections import claims_section
 from spinetrack.reports.cohort_sections import balance_section, cohort_section
 from spinetrack.reports.evidence_sections import LIT_CSS, references_section
 from spinetrack.reports.methods import limitations_section, methods_section, synthetic_note
-from spinetrack.reports.scorecard_section import scorecard_section
+from spinetrack.reports.scorecard_section import not_measured_block
+from spinetrack.reports.summary import summary_section
 
 __all__ = ["render_html"]
 
@@ -69,7 +71,8 @@ def render_html(doc: Doc, *, title: str = "spinetrack claims scorecard",
     body = [
         _header(page, title),
         '<main id="main">',
-        scorecard_section(page),
+        summary_section(page),
+        _about(page),
         claims_section(page),
         cohort_section(page),
         balance_section(page),
@@ -84,14 +87,14 @@ def render_html(doc: Doc, *, title: str = "spinetrack claims scorecard",
     return ("<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
             "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n"
             f"<title>{esc(title)}</title>\n<style>{CSS}{LIT_CSS}</style>\n</head>\n<body>\n"
-            '<a class="skip-link" href="#main">Skip to the scorecard</a>\n'
+            '<a class="skip-link" href="#main">Skip to the summary</a>\n'
             + "\n".join(body) + "\n</body>\n</html>\n")
 
 
 # ------------------------------------------------------------------------------------ header
 
 
-def _header(page: Page, title: str) -> str:
+def _facts(page: Page) -> list[tuple[str, str]]:
     doc = page.doc
     snap = doc.get("snapshot") or {}
     counts = snap.get("row_counts") or {}
@@ -109,7 +112,7 @@ def _header(page: Page, title: str) -> str:
     dr = "augmented overlap weighting" if aow else "AIPW"
     sens = f"{dr} (doubly robust) and IPCW (loss to follow-up): run" if doc.get("sensitivity") else "not run"
     seconds = doc.get("seconds")
-    facts = [
+    return [
         ("Snapshot", "created " + _when(snap.get("created_at"))),
         ("Rows", rows),
         ("Engine", esc(doc.get("engine", ""))),
@@ -120,21 +123,40 @@ def _header(page: Page, title: str) -> str:
                      f"{esc(doc.get('schema_version', ''))}"
                      + (f"; analysis took {seconds:.1f} s" if isinstance(seconds, (int, float)) else "")),
     ]
-    dl = "".join(f"<dt>{k}</dt><dd>{v}</dd>" for k, v in facts)
+
+
+def _header(page: Page, title: str) -> str:
+    """Page 1's header: the title, one line of what was analysed, the synthetic-data warning."""
+    doc = page.doc
+    snap = doc.get("snapshot") or {}
+    patients = (snap.get("row_counts") or {}).get("patients")
+    bits = [f"data of {_when(snap.get('created_at'))}"]
+    if patients is not None:
+        bits.append(f"{fmt_count(patients)} patients")
+    bits += [esc(str(doc.get("estimand", ""))) + (" (overlap weights)" if doc.get("estimand") == "ATO" else ""),
+             esc(ci_label(page.ci_level))]
     warn = synthetic_note(snap)
-    banner = f'<p class="banner" role="note"><strong>Synthetic data.</strong> {esc(warn)}</p>' if warn else ""
-    toc = [("scorecard", "Scorecard"), ("claims", "The claims one by one"), ("cohort", "Cohort flow"),
+    banner = ('<p class="banner" role="note"><strong>Synthetic data.</strong> Simulated patients: the effects are '
+              "those planted by the generator, not evidence about any treatment.</p>") if warn else ""
+    return (f"<header>\n<h1>{esc(title)}</h1>\n"
+            '<p class="lede">The claims for minimally invasive surgery, measured on this clinic\'s patients · '
+            f"{' · '.join(bits)}.</p>\n{banner}\n</header>")
+
+
+def _about(page: Page) -> str:
+    """The first detail section: what was analysed, the contents, and what cannot be measured yet."""
+    dl = "".join(f"<dt>{k}</dt><dd>{v}</dd>" for k, v in _facts(page))
+    warn = synthetic_note(page.doc.get("snapshot") or {})
+    banner = f'<p class="note"><strong>About the data.</strong> {esc(warn)}</p>' if warn else ""
+    toc = [("summary", "Summary"), ("claims", "The claims one by one"), ("cohort", "Cohort flow"),
            ("balance", "Balance and overlap"), ("methods", "Methods"), ("limitations", "Limitations")]
     if page.ref_list:
         toc.append(("references", "Published studies cited"))
     nav = "".join(f'<li><a href="#{a}">{t}</a></li>' for a, t in toc)
-    return (f"<header>\n<h1>{esc(title)}</h1>\n"
-            '<p class="lede">Each claim made for minimally invasive spine surgery, measured on this clinic\'s own '
-            "patients: the risk-adjusted difference between the arms, its interval, and what it says about the "
-            "claim.</p>\n"
-            f'<dl class="facts">{dl}</dl>\n{banner}\n'
-            f'<nav class="toc" aria-label="Contents"><h2 class="sr-only">Contents</h2><ol>{nav}</ol></nav>\n'
-            "</header>")
+    return ('<section id="about" aria-labelledby="about-h"><h2 id="about-h">About this report</h2>'
+            f'<dl class="facts">{dl}</dl>{banner}'
+            f'<nav class="toc" aria-label="Contents"><h3>Contents</h3><ol>{nav}</ol></nav>'
+            f"{not_measured_block(page)}</section>")
 
 
 def _when(value: Any) -> str:

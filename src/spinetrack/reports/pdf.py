@@ -13,7 +13,7 @@ from typing import Any
 
 from spinetrack.errors import SpinetrackError
 
-__all__ = ["ReportDependencyError", "write_pdf"]
+__all__ = ["ReportDependencyError", "pdf_bytes", "write_pdf"]
 
 _INSTALL_HINT = ("install it with: pip install 'weasyprint>=62' (on Debian also: apt-get install libpango-1.0-0 "
                  "libpangoft2-1.0-0 libharfbuzz-subset0 fonts-dejavu-core)")
@@ -61,6 +61,11 @@ def write_pdf(html: str, path: Path) -> None:
     >>> out.read_bytes()[:5]
     b'%PDF-'
     """
+    Path(path).write_bytes(pdf_bytes(html))
+
+
+def pdf_bytes(html: str) -> bytes:
+    """The PDF of a self-contained HTML page, as bytes (see :func:`write_pdf`)."""
     try:
         import weasyprint
     except ImportError as exc:
@@ -70,8 +75,9 @@ def write_pdf(html: str, path: Path) -> None:
     document = weasyprint.HTML(string=html, base_url=None, url_fetcher=_fetcher(weasyprint))
     fatal = getattr(getattr(weasyprint, "urls", None), "FatalURLFetchingError", None)
     try:
-        document.write_pdf(target=str(Path(path)))
+        data: bytes = document.write_pdf()
     except BaseException as exc:  # WeasyPrint 70 raises a BaseException for a refused fetch
         if fatal is None or not isinstance(exc, fatal):
             raise
         raise ReportDependencyError(f"the PDF was not written: the page asks for an outside resource ({exc})") from exc
+    return data
