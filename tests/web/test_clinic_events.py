@@ -172,7 +172,8 @@ def test_reoperation_form_records_it_and_the_summary_says_reoperated(
         row = conn.execute(select(ReoperationRow)).one()
         audit = conn.execute(select(AuditRow).where(AuditRow.entity == "reoperation")).one()
     assert (row.episode_id, row.performed_on, row.reason, row.levels) == (eid, when, "recurrent_herniation", "L4-L5")
-    assert (audit.action, audit.entity_id, audit.patient_id, audit.actor) == ("create", str(row.id), pid, "a.coordinator")
+    assert (audit.action, audit.entity_id, audit.patient_id, audit.actor) == (
+        "create", str(row.id), pid, "a.coordinator")
     page = c.get(r.headers["location"])
     assert "Reoperation recorded." in page.text
     summary = section(page, "summary-reoperations")
@@ -388,7 +389,8 @@ def test_the_contact_form_records_the_patients_language(app: Any, world: World, 
     url = f"/clinic/patients/{pid}/contact"
     base = {"channel": "letter", "contact_consent": "yes", "postal_address": "1 High Street"}
     bad = post(c, url, {**base, "language": "fr"})
-    assert bad.status_code == 422 and "contact.language: 'fr' is not allowed; allowed: en, es" in html.unescape(bad.text)
+    assert bad.status_code == 422
+    assert "contact.language: 'fr' is not allowed; allowed: en, es" in html.unescape(bad.text)
     with app.state.engine.connect() as conn:
         assert conn.execute(select(PatientIdentityRow.language).where(
             PatientIdentityRow.patient_id == pid)).scalar_one() is None
