@@ -77,6 +77,8 @@ POLICY: tuple[tuple[frozenset[str], str, str], ...] = (
     (frozenset({"GET", "POST"}), r"/login(/two-factor)?$", "public"),  # the code step needs the pending sign-in
     (frozenset({"POST"}), r"/api/v1/auth/login$", "public"),
     (frozenset({"GET"}), r"/p/\{token\}$", "public"),           # the invitation link itself
+    (frozenset({"POST"}), r"/(p/)?language$", "public"),       # the language switch (records only with a session)
+    (frozenset({"GET"}), r"/site-logo/\{site_id\}$", "public"),  # a clinic's logo on the patient pages
     (frozenset({"GET", "POST"}), r"/p/h/\{token\}(/(new-link|stop))?$", "public"),  # a home link, its opt-out
     (frozenset({"GET", "POST"}), r"/set-password(/\{token\})?$", "public"),  # the owner's one-time link
     (frozenset({"GET", "POST"}), r"/(api/v1/auth/(me|logout)|api/v1/status|logout|account/(notices|two-factor))$",

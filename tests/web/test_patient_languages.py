@@ -217,3 +217,16 @@ def test_no_patient_page_loads_plotly_or_any_script(app: Any, world: World) -> N
         assert r.status_code == 200, path
         assert "plotly" not in r.text.lower() and "<script" not in r.text and "app.js" not in r.text, path
     assert 'class="result-chart"' in pages["/p/results"].text
+
+
+def test_the_switch_refuses_bad_input_naming_the_field(app: Any, world: World) -> None:
+    """OWASP ASVS V5.1.3 (as tests/security/test_bad_input.py): a NUL byte or a 100 kB value in any
+    field is refused (422) and nothing is recorded or set."""
+    with _open(app, world.invitations["A"]) as c:
+        token = csrf_of(c.get("/p/visit").text)
+        good = {"language": "es", "next": "/p/visit", "csrf_token": token}
+        for field in good:
+            for bad in ("x\x00y", "x" * 100_000):
+                r = c.post("/p/language", data={**good, field: bad}, follow_redirects=False)
+                assert r.status_code == 422 and "set-cookie" not in r.headers, (field, r.status_code)
+    assert _recorded(app, world.patients["A"]) is None

@@ -28,7 +28,7 @@ from __future__ import annotations
 import secrets
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Path, Request
+from fastapi import APIRouter, Depends, Form, Path, Request
 from fastapi.responses import RedirectResponse, Response
 from starlette.concurrency import run_in_threadpool
 
@@ -198,25 +198,25 @@ def home_leave(request: Request, home: HomeSession, access: AccessDep) -> Respon
 # --------------------------------------------------------------------------------- the language switch
 
 @router.post("/p/language", include_in_schema=False)
-async def choose_patient_language(request: Request) -> Response:
+def choose_patient_language(request: Request, language: Annotated[str, Form(max_length=16)],
+                            next: Annotated[str, Form(max_length=2000)] = "/",
+                            csrf_token: Annotated[str, Form(max_length=200)] = "") -> Response:
     """The language switch of a signed-in patient (fields ``language``, ``next``, ``csrf_token``):
     the choice is remembered in the browser as ``POST /language`` does, and recorded on the
     patient (``patient_identities.language``, audited) when the CSRF token is the home's or the
     visit's session's; without a live session only the browser remembers it."""
-    form = await request.form()
-    raw_lang, raw_next, csrf = (str(form.get(k) or "") for k in ("language", "next", "csrf_token"))
-    lang = i18n.normalise(raw_lang)
+    lang = i18n.normalise(language)
     if lang is None:
-        raise ValidationError(field="language", value=raw_lang[:16], allowed=list(i18n.LANGUAGES))
+        raise ValidationError(field="language", value=language[:16], allowed=list(i18n.LANGUAGES))
     access = request.app.state.access
-    sessions = await run_in_threadpool(lambda: (
-        access.resolve_home_session(request.cookies.get(HOME_COOKIE)),
-        access.resolve_patient_session(request.cookies.get(PATIENT_COOKIE), allow_completed=True)))
+    sessions = (access.resolve_home_session(request.cookies.get(HOME_COOKIE)),
+                access.resolve_patient_session(request.cookies.get(PATIENT_COOKIE), allow_completed=True))
     for who in sessions:
-        if who is not None and csrf and who.csrf_token is not None and secrets.compare_digest(csrf, who.csrf_token):
-            await run_in_threadpool(record_language, request.app.state.store, who.actor, lang)
+        if who is not None and csrf_token and who.csrf_token is not None and secrets.compare_digest(
+                csrf_token, who.csrf_token):
+            record_language(request.app.state.store, who.actor, lang)
             break
-    response = RedirectResponse(safe_next(raw_next[:500]), status_code=303)
+    response = RedirectResponse(safe_next(next), status_code=303)
     response.set_cookie(LANG_COOKIE, lang, max_age=365 * 24 * 3600, httponly=True, samesite="lax", path="/")
     return response
 
