@@ -128,6 +128,7 @@ def test_a_long_clinic_name_is_shortened_to_keep_the_sms_within_its_parts() -> N
     assert LINK in text and STOP in text
 
 
-def test_format_date_is_the_same_in_every_locale() -> None:
+def test_format_date_in_english_has_the_month_in_words() -> None:
+    """Outside any locale (English); the Spanish form is in test_messages_language.py."""
     assert format_date(dt.date(2027, 1, 5)) == "5 January 2027"
     assert format_date(dt.date(2027, 9, 30), short=True) == "30 Sep 2027"

@@ -149,6 +149,23 @@ def test_the_sender_writes_to_each_patient_in_their_language(engine: Engine) -> 
     assert spanish.html is not None and '<html lang="es">' in spanish.html
 
 
+def test_the_language_is_read_when_the_message_is_sent_not_when_it_was_queued(engine: Engine) -> None:
+    """A message held (no channel yet) while the patient was English goes out in Spanish once
+    the patient's language is Spanish: the sender reads it with the address, at send time."""
+    store = Store(engine)
+    site = add_site(engine, name=CLINIC)
+    now = dt.datetime(2026, 6, 1, 9, 0)
+    add_episodes(engine, site, 1, index_date=now.date() - dt.timedelta(days=64))
+    followup.run(store, now=now, channels=None, link_base="https://clinic.example.org")  # held
+    with engine.begin() as c:
+        c.execute(update(PatientIdentityRow).values(language="es"))
+    channel = RecordingChannel()
+    followup.run(store, now=now + dt.timedelta(hours=1), channels={"email": channel},
+                 link_base="https://clinic.example.org")
+    (msg,) = channel.sent
+    assert msg.subject == f"{CLINIC}: un cuestionario corto sobre su espalda"
+
+
 def _pdf_text(path: Path) -> str:
     return " ".join(pypdf.PdfReader(path).pages[0].extract_text().split())
 
