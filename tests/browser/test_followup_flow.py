@@ -206,7 +206,7 @@ def test_a_due_window_sends_a_mail_whose_link_opens_the_home_where_the_visit_is_
             check_axe(page)
             save_shot(page, "followup-home-done-phone")
             _click_and_wait(page, page.get_by_role("link", name="See your scores over time"))
-            page.wait_for_selector(".js-plotly-plot .main-svg", timeout=15_000)
+            page.wait_for_selector("svg.result-chart .pt", timeout=15_000)  # drawn by the server (issue 19)
             assert "Back pain" in page.locator("main").inner_text()
             check_axe(page)
             page.goto(f"/p/h/{links[0]}/stop")  # the opt-out page asks first (not confirmed here)
