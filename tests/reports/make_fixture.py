@@ -1,6 +1,7 @@
 """Regenerate ``scorecard_example.json`` from a full ``spinetrack analyze --json`` document.
 
     .venv/bin/python tests/reports/make_fixture.py /path/to/scorecard.json
+    .venv/bin/python tests/reports/make_fixture.py --demo /path/to/demo-scorecard.json   # scorecard_demo.json
 
 Keeps three comparisons (one procedure family, the pooled one with its failed equipoise, and
 surgery vs conservative care with its not-applicable claims), thins the Kaplan–Meier curves to
@@ -19,6 +20,7 @@ from typing import Any
 KEEP = ("discectomy", "pooled", "surgery_vs_conservative")
 MAX_POINTS = 40
 TARGET = Path(__file__).with_name("scorecard_example.json")
+DEMO_TARGET = Path(__file__).with_name("scorecard_demo.json")
 
 
 def _round(x: Any) -> Any:
@@ -41,17 +43,18 @@ def _thin(curve: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def trim(doc: dict[str, Any]) -> dict[str, Any]:
+def trim(doc: dict[str, Any], keep: tuple[str, ...] | None = KEEP) -> dict[str, Any]:
     doc = json.loads(json.dumps(doc))
     doc.get("snapshot", {}).pop("tables", None)
-    doc["comparisons"] = [c for c in doc["comparisons"] if c["key"] in KEEP]
+    doc["comparisons"] = [c for c in doc["comparisons"] if keep is None or c["key"] in keep]
+    keep = tuple(c["key"] for c in doc["comparisons"])
     for c in doc["comparisons"]:
         for k in ("covariance", "standard_errors", "coefficients"):
             c["propensity"].pop(k, None)
         for m in (c.get("ipcw_models") or {}).values():
             m.pop("coefficients", None)
             m.pop("names", None)
-    doc["results"] = [r for r in doc["results"] if r["comparison"] in KEEP]
+    doc["results"] = [r for r in doc["results"] if r["comparison"] in keep]
     for r in doc["results"]:
         for key in ("curves", "naive_curves"):
             if r.get(key):
@@ -62,8 +65,36 @@ def trim(doc: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+def trim_demo(doc: dict[str, Any]) -> dict[str, Any]:
+    """Every comparison (the README's demo: 2,000 patients, seed 7), literature kept as the report
+    shows it: the figures and the findings against a claim (other related findings dropped)."""
+    out = trim(doc, keep=None)
+    for r in out["results"]:
+        r["attrition"] = r.get("attrition", [])[-1:]  # the claim tables read the last step only
+        for key in ("effect", "aipw", "ipcw"):
+            if isinstance(r.get(key), dict):
+                r[key].pop("influence", None)
+                if not r[key].get("warnings"):
+                    r[key].pop("warnings", None)
+    seen: set[str] = set()  # the report lists a claim's related findings once, whichever comparison carries them
+    for r in out["results"]:
+        lit = r.get("literature")
+        if isinstance(lit, dict):
+            context = [c for c in lit.get("context") or [] if c.get("against") and str(c.get("id")) not in seen]
+            seen |= {str(c.get("id")) for c in context}
+            lit["context"] = context
+            lit["by_family"] = []
+            for key in ("summary", "published_figure", "notes", "source_ids"):
+                lit.pop(key, None)
+    out["_fixture"] = ("trimmed by tests/reports/make_fixture.py --demo from the scorecard_as_dict() document of "
+                       "the README's demo (spinetrack demo --patients 2000 --seed 7; duckdb, ATO, sensitivity on)")
+    return out
+
+
 if __name__ == "__main__":
-    source = json.loads(Path(sys.argv[1]).read_text(encoding="utf-8"))
-    text = json.dumps(trim(source), ensure_ascii=False, separators=(",", ":"))
-    TARGET.write_text(text + "\n", encoding="utf-8")
-    print(f"{TARGET}: {len(text):,} characters")
+    demo = sys.argv[1] == "--demo"
+    source = json.loads(Path(sys.argv[-1]).read_text(encoding="utf-8"))
+    target = DEMO_TARGET if demo else TARGET
+    text = json.dumps(trim_demo(source) if demo else trim(source), ensure_ascii=False, separators=(",", ":"))
+    target.write_text(text + "\n", encoding="utf-8")
+    print(f"{target}: {len(text):,} characters")

@@ -76,7 +76,7 @@ def test_literature_cell_shows_figure_verdict_and_reference(page: str) -> None:
     (246.2 to 292.9), 9 studies, meta-analysis including observational studies. The summary
     cell shows the figure and its verdict; the claim's block its interval, size and quality."""
     cell = _scorecard_row(page, "blood_loss", "fusion")
-    assert '<span class="lit">lit. <span aria-hidden="true">✓ </span>' in cell and "−269.5 mL" in cell
+    assert '<span class="lit">lit. <span aria-hidden="true">✓ </span>' in cell and "−269.5<sup" in cell
     (n,) = _ref_numbers(cell)
     ref = _ref_item(page, n)
     assert "Park Y, Seok SO, Lee SB, Ha JW" in ref and "doi:10.3349/ymj.2018.59.4.524" in ref
@@ -91,7 +91,7 @@ def test_literature_cell_shows_figure_verdict_and_reference(page: str) -> None:
 def test_literature_cell_for_a_contradicting_figure(page: str) -> None:
     """Park 2018 (§3 row 15): radiation exposure time 25.4 s longer (22.0 to 28.8) with MIS fusion."""
     cell = _scorecard_row(page, "fluoro_time", "fusion")
-    assert "+25.4 s" in cell and '<span aria-hidden="true">✗ </span><span class="sr-only">published figure, ' in cell
+    assert "+25.4<sup" in cell and '<span aria-hidden="true">✗ </span><span class="sr-only">published figure, ' in cell
     assert "<strong>+25.4 s</strong> (95% CI +22 to +28.8)" in _block(page, "fluoro_time")
 
 

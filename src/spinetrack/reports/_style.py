@@ -100,7 +100,7 @@ footer { margin-top: 3rem; border-top: 1px solid #d5dae0; padding-top: 0.6rem; f
   dl.facts { grid-template-columns: 1fr; }
   dl.facts dd { margin-bottom: 0.4rem; }
 }
-@page :first { margin: 8mm 9mm 10mm; }
+@page :first { margin: 7mm 9mm 9mm; }
 @page {
   size: A4;
   margin: 15mm 13mm 17mm;
@@ -122,7 +122,9 @@ footer { margin-top: 3rem; border-top: 1px solid #d5dae0; padding-top: 0.6rem; f
   table.summary { width: 100%; min-width: 0; }
   table.summary th, table.summary td { padding: 0 2pt; border-bottom-width: 0.5pt; }
   table.summary td .ci { display: block; }
-  table.summary sup.ref { font-size: 6pt; }
+  table.summary sup.ref { font-size: 8pt; vertical-align: baseline; margin-left: 1pt; }
+  table.summary sup.ref::before { content: "["; }
+  table.summary sup.ref::after { content: "]"; }
   .summary-lede, .summary-foot { margin: 2pt 0; }
   #claims table, #cohort table, #balance table { width: 100%; }
   #claims h3 { margin-top: 10pt; }

@@ -87,6 +87,7 @@ class SummaryLiterature:
     comparison: str
     comparison_label: str
     value: str                  # "−269.5 mL" or "RR 1.1"
+    in_row_unit: str            # as the summary cell prints it: "−269.5" (the row's unit) or "RR 1.1"
     interval: str               # "−292.9 to −246.2"
     verdict: str
     verdict_text: str
@@ -167,8 +168,10 @@ def build_summary(doc: Doc, page: Page | None = None) -> Summary:
                 value, interval = lit_value(entry)
                 verdict = str(entry.get("verdict") or "inconclusive")
                 cites = tuple(entry.get("citations") or ())
+                short = value if entry.get("scale") == "ratio" else value.split(" ")[0]
                 lit.append(SummaryLiterature(
-                    claim_key, str(first.get("metric", claim_key)), key, page.label(key), value, interval, verdict,
+                    claim_key, str(first.get("metric", claim_key)), key, page.label(key), value, short, interval,
+                    verdict,
                     verdict_text({"verdict": verdict, "role": first.get("role")}), VERDICT_SYMBOL.get(verdict, ""),
                     cell.verdict_text, ", ".join(str(c.get("short") or c.get("study") or "") for c in cites), cites))
         if not any(x.claim == claim_key for x in lit):
@@ -224,7 +227,7 @@ def summary_section(page: Page) -> str:
             if lit is not None:
                 inner += (f'<span class="lit">lit. <span aria-hidden="true">{esc(lit.symbol)} </span>'
                           f'<span class="sr-only">published figure, {esc(lit.verdict_text)}: </span>'
-                          f"{esc(lit.value)}{''.join(page.ref(x) for x in lit.citations)}</span>")
+                          f"{esc(lit.in_row_unit)}{''.join(page.ref(x) for x in lit.citations)}</span>")
             cells.append(f'<td class="{c.css}" data-comparison="{esc(c.comparison)}">{inner}</td>')
         body.append(f'<tr><th scope="row"><a href="#{anchor("claim", row.claim)}">{esc(_cap(row.metric))}</a>'
                     f'<span class="unit">{esc(row.unit)}</span></th>{"".join(cells)}</tr>')
@@ -238,10 +241,9 @@ def summary_section(page: Page) -> str:
                                                                         else ()))
     withheld = (" Withheld: a diagnostic of the comparison failed (see Balance)."
                 if any(c.status == "withheld" for r in s.rows for c in r.cells) else "")
-    lit_note = (" lit.: the published figure on the claim's own scale (MIS − open; a ratio: MIS / open) and the "
-           "literature's verdict by the same rule; superscript: its reference; its interval is in the claim's "
-           "section." if s.literature else "")
-    foot = (f'<p class="summary-foot">Cell: verdict, adjusted difference (treated − control, in the row\'s unit), '
+    lit_note = (" lit.: the published figure on the claim's own scale (a ratio: MIS / open), its verdict by the same "
+                "rule and [its reference]; its interval is in the claim's section." if s.literature else "")
+    foot = (f'<p class="summary-foot">Cell: verdict, adjusted difference treated − control in the row\'s unit, '
             f"{esc(lvl)} below. ✓ supported · ✗ contradicted · ≈ no important difference (interval within ± the MCID) "
             "· ? inconclusive; supported or contradicted needs a Benjamini–Hochberg adjusted p below 0.05. Radiation "
             f"is a harm: ✓ less, ✗ more with MIS.{withheld}{lit_note} Abbreviations: {esc(abbreviations)}.</p>")

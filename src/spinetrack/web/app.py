@@ -193,11 +193,12 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
         followup,
         patient,
         patient_home,
+        research,
     )
 
     # /p/home before /p/{token}; /clinic/followup before the clinic pages
     for module in (auth, api, patient_home, patient, followup, enrol, clinic, clinic_events, admin, admin_followup,
-                   admin_wording, decision, locale):
+                   admin_wording, decision, research, locale):
         app.include_router(module.router, dependencies=[Depends(_bounded_ids), Depends(_form_text)])
     fastpath.install(app.router.routes)  # the PROM submission, answered ahead of its documented route
     return app
