@@ -19,8 +19,9 @@ the browser claims. Anything else is refused with a :class:`~spinetrack.errors.V
 naming the field ``site.logo`` and the allowed types.
 
 :func:`set_site_logo` and :func:`remove_site_logo` (admins; audited, with the type and size,
-never the bytes) change ``sites.logo`` / ``sites.logo_type``; :func:`site_logo` reads it for the
-patient pages (a logo is public: it is on every page the clinic's patients open).
+never the bytes) change ``sites.logo`` / ``sites.logo_type``; the pages read it with
+:func:`spinetrack.store.patient_frame.site_logo` (a logo is public: it is on every page the
+clinic's patients open).
 """
 
 from __future__ import annotations
@@ -34,13 +35,13 @@ from typing import Any
 
 from spinetrack.errors import NotFoundError, PermissionDeniedError, ValidationError
 from spinetrack.store import audit
+from spinetrack.store.patient_frame import LOGO_TYPES
 from spinetrack.store.repositories import Actor, Store
 from spinetrack.store.tables import SiteRow
 
-__all__ = ["LOGO_TYPES", "MAX_LOGO_BYTES", "Logo", "check_logo", "remove_site_logo", "set_site_logo", "site_logo"]
+__all__ = ["LOGO_TYPES", "MAX_LOGO_BYTES", "Logo", "check_logo", "remove_site_logo", "set_site_logo"]
 
 MAX_LOGO_BYTES = 20 * 1024
-LOGO_TYPES = ("image/png", "image/svg+xml")
 FIELD = "site.logo"
 ALLOWED = "a PNG or SVG image of at most 20 kB"
 
@@ -55,7 +56,7 @@ _URL = re.compile(r"url\(\s*['\"]?\s*([^'\")\s]*)", re.IGNORECASE)
 
 @dataclass(frozen=True, slots=True)
 class Logo:
-    """A checked logo: its bytes and its type (one of :data:`LOGO_TYPES`)."""
+    """A checked logo: its bytes and its type (one of :data:`LOGO_TYPES`, the types the pages show)."""
 
     data: bytes
     media_type: str
@@ -207,15 +208,6 @@ def remove_site_logo(store: Store, actor: Actor, site_id: int) -> bool:
         audit.append(s, actor=actor.name, actor_role=actor.role, action="update", entity="site", entity_id=site_id,
                      detail={"changes": {"logo": [old, None]}})
     return True
-
-
-def site_logo(store: Store, site_id: int) -> Logo | None:
-    """The site's logo, or None (no such site, or no logo). Not audited: a logo is public."""
-    with store.transaction() as s:
-        row = s.get(SiteRow, site_id)
-        if row is None or row.logo is None or row.logo_type not in LOGO_TYPES:
-            return None
-        return Logo(bytes(row.logo), row.logo_type)
 
 
 def _describe(data: bytes | None, media_type: str | None) -> dict[str, Any] | None:

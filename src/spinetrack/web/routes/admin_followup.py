@@ -38,15 +38,16 @@ from starlette.datastructures import FormData, UploadFile
 
 from spinetrack import instruments
 from spinetrack.domain.pathway import DEFAULT_SCHEDULE, TIMEPOINTS
-from spinetrack.errors import ConflictError, ValidationError
+from spinetrack.errors import ConflictError, NotFoundError, ValidationError
 from spinetrack.followup.schedule import default_schedule, set_site_schedule
 from spinetrack.i18n import N_
 from spinetrack.i18n import gettext as _
 from spinetrack.store.access import SessionUser
 from spinetrack.store.logos import ALLOWED as LOGO_ALLOWED
 from spinetrack.store.logos import FIELD as LOGO_FIELD
-from spinetrack.store.logos import MAX_LOGO_BYTES, remove_site_logo, set_site_logo, site_logo
+from spinetrack.store.logos import MAX_LOGO_BYTES, remove_site_logo, set_site_logo
 from spinetrack.store.outreach import CHANNELS, OUTBOX_STATUSES, Outreach
+from spinetrack.store.patient_frame import site_logo
 from spinetrack.store.tables import SiteScheduleRow
 from spinetrack.store.worklist import FollowupDesk
 from spinetrack.web.deps import Admin
@@ -144,9 +145,11 @@ def _schedules_page(request: Request, user: SessionUser, site: int | None, *, st
     current = next((s for s in sites if s["id"] == site), sites[0] if sites else None)
     custom, logo_src = False, None
     if current is not None:
-        logo = site_logo(request.app.state.store, current["id"])
-        if logo is not None:  # shown inline (the page's CSP allows data: images; an <img> runs no script)
-            logo_src = f"data:{logo.media_type};base64,{base64.b64encode(logo.data).decode('ascii')}"
+        try:  # shown inline (the page's CSP allows data: images; an <img> runs no script)
+            logo = site_logo(request.app.state.store, current["id"])
+            logo_src = f"data:{logo.media_type};base64,{base64.b64encode(logo.content).decode('ascii')}"
+        except NotFoundError:
+            pass
         with request.app.state.store.transaction() as s:
             custom = s.execute(select(SiteScheduleRow.id).where(SiteScheduleRow.site_id == current["id"])
                                .limit(1)).first() is not None
