@@ -151,6 +151,7 @@ def test_setup_then_sign_in_needs_the_code_and_the_password_alone_opens_no_sessi
         assert ok.status_code == 303 and ok.headers["location"] == "/clinic" and "st_session" in c.cookies
         assert c.get("/clinic").status_code == 200
     assert audits(app, "login")[-1]["detail"] == {"client": "testclient", "two_factor": True}
+    assert [(a["actor"], a["detail"]["next"]) for a in audits(app, "login_pending")] == [("a.clinician", "code")]
     assert [a["detail"]["reason"] for a in audits(app, "login_failed")] == ["two-factor code"]
     # the same code again (same step) is refused: each code works once
     with TestClient(app) as c:

@@ -458,7 +458,7 @@ class Access(Home, Visits):
                 return self._open_session(s, row, now, client, two_factor=True)
             throttle.release(s, reservation)
             if enabled or self._role_requires_two_factor(s, row.role):
-                audit.append(s, actor=row.username, actor_role=row.role, action="login_password_ok", entity="user",
+                audit.append(s, actor=row.username, actor_role=row.role, action="login_pending", entity="user",
                              entity_id=row.id, detail={"client": client, "next": "code" if enabled else "setup"})
                 pending = totp.pending_token(row.id, row.password_hash, now)
                 s.commit()
