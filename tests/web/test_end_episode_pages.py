@@ -11,6 +11,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select
 
 from spinetrack import clock
+from spinetrack.i18n import format_date
 from spinetrack.store.tables import AuditRow, EpisodeRow
 from tests.web.conftest import World
 
@@ -47,7 +48,7 @@ def test_the_patient_page_ends_an_episodes_follow_up(app: Any, world: World, cli
     assert r.status_code == 303 and r.headers["location"].startswith(f"/clinic/patients/{pid}?episode={eid}")
     assert _ended(app, eid) == (TODAY, "care_transferred")
     shown = c.get(r.headers["location"]).text
-    assert f"Follow-up ended on {TODAY.isoformat()} (care transferred elsewhere)." in shown
+    assert f"Follow-up ended on {format_date(TODAY)} (care transferred elsewhere)." in shown
     assert "End follow-up for this episode" not in shown
     # a second end (another tab) is a conflict, shown on the page; nothing changes
     again = c.post(url, data={**form, "end_reason": "other", "csrf_token": c.headers["X-CSRF-Token"]},

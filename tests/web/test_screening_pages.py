@@ -16,6 +16,7 @@ from sqlalchemy import func, select
 
 from spinetrack import clock
 from spinetrack.domain.screening import ANSWER_FIELDS, QUESTIONS, RED_FLAG_FIELDS
+from spinetrack.i18n import format_date
 from spinetrack.store.tables import AuditRow, ScreeningAssessmentRow
 from tests.web.conftest import World
 
@@ -104,7 +105,7 @@ def test_clinician_records_screening_and_sees_the_result(app: Any, world: World,
     html = c.get(r.headers["location"]).text
     assert "Red-flag screening recorded." in html
     s = section(html)
-    assert f"No red flag (assessed on {TODAY.isoformat()})." in s and "screening-urgent" not in s
+    assert f"No red flag (assessed on {format_date(TODAY)})." in s and "screening-urgent" not in s
     criteria = re.search(r'id="screening-criteria">(.*?)</table>', s, re.DOTALL)
     assert criteria and "<td>met</td>" in criteria.group(1) and "<td>not met</td>" in criteria.group(1)
     assert checked(parse(html)) == {**dict.fromkeys(ANSWER_FIELDS, "unknown"), **NO_FLAGS,

@@ -67,7 +67,7 @@ from spinetrack.domain import (
     DIAGNOSES,
     DiagnosisGroup,
 )
-from spinetrack.domain.pathway import EpisodeEndReason
+from spinetrack.domain.pathway import ComplicationRecord, EpisodeEndReason, ProcedureRecord
 from spinetrack.domain.screening import (
     CANDIDACY_FIELDS,
     LABELS,
@@ -92,7 +92,7 @@ from spinetrack.store.queries import (
 from spinetrack.store.worklist import FollowupDesk
 from spinetrack.web import patient_summary, plots
 from spinetrack.web.deps import AccessDep, ClinicStaff, StoreDep, require_roles
-from spinetrack.web.forms import from_exception
+from spinetrack.web.forms import FormErrors, from_exception
 from spinetrack.web.routes.clinic_forms import (
     FormDep,
     _complication_data,
@@ -325,13 +325,21 @@ def add_episode(request: Request, patient_id: int, user: ClinicStaff, form: Form
 @router.post("/clinic/patients/{patient_id}/episodes/{episode_id}/procedure")
 def add_procedure(request: Request, patient_id: int, episode_id: int, user: ClinicStaff, form: FormDep,
                   store: StoreDep) -> Response:
+    """Record the procedure: every problem at once beside its field (each field checked on its own
+    by the domain, then the whole record against the episode by the store)."""
     _check_episode(request, user, patient_id, episode_id)
-    try:
-        store.add_procedure(user.actor, episode_id,
-                            {**_procedure_data(form), "converted_to_open": _yes_no(form, "converted_to_open")})
-    except (ValidationError, ConflictError) as exc:
+    data = {**_procedure_data(form), "converted_to_open": _yes_no(form, "converted_to_open")}
+    problems = FormErrors()
+    problems.check_fields(ProcedureRecord.create, {"procedure_code": "discectomy_tubular", "levels": ["L4-L5"],
+                                                   "performed_on": clock.today().isoformat()}, data)
+    if not problems:
+        try:
+            store.add_procedure(user.actor, episode_id, data)
+        except (ValidationError, ConflictError) as exc:
+            problems = from_exception(exc)
+    if problems:
         return _patient_page(request, user, patient_id, episode_id=episode_id, status=422,
-                             errors={"procedure": _error(exc)}, values={"procedure": _values(form)})
+                             errors={"procedure": problems}, values={"procedure": _values(form)})
     return RedirectResponse(f"/clinic/patients/{patient_id}?episode={episode_id}&notice=procedure-saved#procedure",
                             status_code=303)
 
@@ -339,12 +347,21 @@ def add_procedure(request: Request, patient_id: int, episode_id: int, user: Clin
 @router.post("/clinic/patients/{patient_id}/episodes/{episode_id}/complications")
 def add_complication(request: Request, patient_id: int, episode_id: int, user: ClinicStaff, form: FormDep,
                      store: StoreDep) -> Response:
-    _check_episode(request, user, patient_id, episode_id)
-    try:
-        store.add_complication(user.actor, episode_id, _complication_data(form))
-    except (ValidationError, ConflictError) as exc:
+    episode = _check_episode(request, user, patient_id, episode_id)
+    data = _complication_data(form)
+    index = episode.get("index_date")
+    problems = FormErrors()
+    problems.check_fields(lambda d: ComplicationRecord.create(d, performed_on=index),
+                          {"category": "other", "clavien_dindo": "I",
+                           "occurred_on": (index or clock.today()).isoformat()}, data)
+    if not problems:
+        try:
+            store.add_complication(user.actor, episode_id, data)
+        except (ValidationError, ConflictError) as exc:
+            problems = from_exception(exc)
+    if problems:
         return _patient_page(request, user, patient_id, episode_id=episode_id, status=422,
-                             errors={"complication": _error(exc)}, values={"complication": _values(form)})
+                             errors={"complication": problems}, values={"complication": _values(form)})
     return RedirectResponse(
         f"/clinic/patients/{patient_id}?episode={episode_id}&notice=complication-saved#complications", status_code=303)
 
