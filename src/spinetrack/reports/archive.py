@@ -2,7 +2,7 @@
 
 ``spinetrack analyze --save`` keeps each scorecard document (``scorecard_as_dict``) as one JSON
 file in the analyses directory (``SPINETRACK_ANALYSES_DIR``, default ``spinetrack-analyses``),
-named ``scorecard-<UTC time>-<settings hash>.json``; the file's name without ``.json`` is the
+named ``scorecard-<UTC time to the microsecond>-<settings hash>.json``; the file's name without ``.json`` is the
 analysis id. The research page shows the newest one (:func:`latest_analysis`) and offers its
 report; :func:`rendered_report` renders the report of one analysis once and keeps the last few
 (HTML and PDF) in memory, so that a second download costs nothing.
@@ -28,7 +28,7 @@ from spinetrack.errors import NotFoundError, ValidationError
 
 __all__ = ["StoredAnalysis", "latest_analysis", "rendered_report", "save_analysis"]
 
-_NAME = re.compile(r"^scorecard-\d{8}T\d{6}Z-[0-9a-z]{1,16}$")
+_NAME = re.compile(r"^scorecard-\d{8}T\d{12}Z-[0-9a-z]{1,16}$")
 
 
 @dataclass(frozen=True)
@@ -48,7 +48,7 @@ def save_analysis(doc: dict[str, Any], directory: str | Path, *, now: dt.datetim
     d.mkdir(parents=True, exist_ok=True)
     when = (now or dt.datetime.now(dt.UTC)).astimezone(dt.UTC)
     tag = re.sub(r"[^0-9a-z]", "", str(doc.get("settings_hash") or "adhoc").lower())[:16] or "adhoc"
-    stem = f"scorecard-{when:%Y%m%dT%H%M%S}Z-{tag}"
+    stem = f"scorecard-{when:%Y%m%dT%H%M%S%f}Z-{tag}"
     fd, tmp = tempfile.mkstemp(dir=d, prefix=".scorecard-", suffix=".tmp")
     with os.fdopen(fd, "w", encoding="utf-8") as fh:
         json.dump(doc, fh, allow_nan=False)
@@ -81,7 +81,7 @@ def latest_analysis(directory: str | Path) -> StoredAnalysis | None:
     except (OSError, ValueError) as exc:
         raise ValidationError(field="analysis", value=path.name, allowed="a JSON file written by spinetrack analyze",
                               reason=str(exc)) from exc
-    when = dt.datetime.strptime(path.stem.split("-")[1], "%Y%m%dT%H%M%SZ").replace(tzinfo=dt.UTC)
+    when = dt.datetime.strptime(path.stem.split("-")[1], "%Y%m%dT%H%M%S%fZ").replace(tzinfo=dt.UTC)
     stored = StoredAnalysis(path.stem, path, doc, when)
     with _LOCK:
         _DOCS.clear()  # only the newest is ever asked for

@@ -1,0 +1,119 @@
+"""Benchmark of ``spinetrack report``: the summary-first report against the report as it was.
+
+    .venv/bin/python bench/bench_report.py                       # the README's demo, made here
+    .venv/bin/python bench/bench_report.py --results scorecard.json
+    .venv/bin/python bench/bench_report.py --baseline 3ac64d0    # the commit to compare with
+
+The scorecard document is the README's demo (``spinetrack demo --patients 2000 --seed 7``, then
+``spinetrack analyze``), made once in a temporary directory unless ``--results`` names one; the
+analysis time is reported apart. The same document is then rendered to HTML and PDF (A4) by the
+current code and by the report code of ``--baseline`` (extracted with ``git archive`` into a
+temporary directory and imported from there, in its own process), each in a fresh process, one
+after the other, in the same run, so that both meet the same machine. Prints a table; writes
+``bench/results/report.json`` (seconds for the HTML and for the PDF, pages, PDF bytes) with the
+ratios old / new.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+OUT = ROOT / "bench" / "results" / "report.json"
+BASELINE = "3ac64d0"  # the commit before the summary-first report (issue 19)
+
+_RENDER = """
+import json, sys, time
+from pathlib import Path
+t0 = time.perf_counter()
+from spinetrack.reports import render_html, write_pdf
+doc = json.loads(Path(sys.argv[1]).read_text(encoding="utf-8"))
+t1 = time.perf_counter()
+html = render_html(doc)
+t2 = time.perf_counter()
+write_pdf(html, Path(sys.argv[2]))
+t3 = time.perf_counter()
+print(json.dumps({"import_s": t1 - t0, "html_s": t2 - t1, "pdf_s": t3 - t2, "html_bytes": len(html.encode())}))
+"""
+
+
+def _spinetrack(*args: str) -> None:
+    subprocess.run([sys.executable, "-m", "spinetrack", *args], check=True, cwd=ROOT, stdout=subprocess.DEVNULL)
+
+
+def make_results(work: Path) -> tuple[Path, float]:
+    url = f"sqlite:///{work / 'demo.db'}"
+    _spinetrack("demo", "--patients", "2000", "--seed", "7", "--database-url", url, "--json")
+    out = work / "scorecard.json"
+    t = time.perf_counter()
+    _spinetrack("analyze", "--database-url", url, "--json", "--out", str(out))
+    return out, time.perf_counter() - t
+
+
+def render(results: Path, pdf: Path, src: Path | None) -> dict[str, Any]:
+    env = dict(os.environ)
+    if src is not None:  # the baseline's package first on the path
+        env["PYTHONPATH"] = str(src) + os.pathsep + env.get("PYTHONPATH", "")
+    t = time.perf_counter()
+    done = subprocess.run([sys.executable, "-c", _RENDER, str(results), str(pdf)], check=True, env=env,
+                          capture_output=True, text=True, cwd=tempfile.gettempdir())
+    wall = time.perf_counter() - t
+    row: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
+    from pypdf import PdfReader
+
+    row.update(wall_s=wall, report_s=row["html_s"] + row["pdf_s"], pages=len(PdfReader(pdf).pages),
+               pdf_bytes=pdf.stat().st_size)
+    return row
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--results", type=Path, help="a scorecard document (spinetrack analyze --out)")
+    ap.add_argument("--baseline", default=BASELINE, help="the commit whose report code to compare with")
+    ap.add_argument("--no-baseline", action="store_true", help="time the current report only")
+    args = ap.parse_args()
+    with tempfile.TemporaryDirectory(prefix="bench-report-") as tmp:
+        work = Path(tmp)
+        analysis_s = None
+        results = args.results
+        if results is None:
+            results, analysis_s = make_results(work)
+        rows: dict[str, dict[str, Any]] = {}
+        if not args.no_baseline:
+            archive = subprocess.run(["git", "archive", args.baseline, "src"], check=True, cwd=ROOT,
+                                     capture_output=True).stdout
+            subprocess.run(["tar", "-x", "-C", str(work)], input=archive, check=True)
+            rows[f"before ({args.baseline})"] = render(results, work / "before.pdf", work / "src")
+        rows["summary first (now)"] = render(results, work / "now.pdf", None)
+    print(f"{'report':<22} {'HTML s':>7} {'PDF s':>7} {'total s':>8} {'pages':>6} {'PDF kB':>8}")
+    for name, r in rows.items():
+        print(f"{name:<22} {r['html_s']:>7.1f} {r['pdf_s']:>7.1f} {r['report_s']:>8.1f} {r['pages']:>6} "
+              f"{r['pdf_bytes'] / 1000:>8.0f}")
+    doc: dict[str, Any] = {"results_document": str(args.results or "README demo: 2,000 patients, seed 7"),
+                           "analysis_s": analysis_s, "rows": rows, "machine": platform.platform(),
+                           "cpus": os.cpu_count(), "load_average": os.getloadavg(),
+                           "when": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
+    if len(rows) == 2:
+        before, now = rows.values()
+        doc["ratio_before_over_now"] = {k: before[k] / now[k] for k in ("report_s", "html_s", "pdf_s", "pages",
+                                                                          "pdf_bytes")}
+        print("ratio before / now: " + ", ".join(f"{k} {v:.2f}" for k, v in doc["ratio_before_over_now"].items()))
+    if analysis_s is not None:
+        print(f"analysis (spinetrack analyze, not part of the report when rendered from a saved analysis): "
+              f"{analysis_s:.1f} s")
+    print(f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs")
+    OUT.parent.mkdir(parents=True, exist_ok=True)
+    OUT.write_text(json.dumps(doc, indent=2) + "\n", encoding="utf-8")
+
+
+if __name__ == "__main__":
+    main()
