@@ -43,7 +43,7 @@ Languages: every text goes through :func:`spinetrack.i18n.gettext` in the curren
 (the ``decision`` catalog); :func:`render_decision_aid_pdf` renders inside
 ``i18n.use_locale(language)``.
 
-The patient's "what matters most to you" weights (:mod:`spinetrack.predict.preferences`) are
+The patient's "what matters most to you" weights (:mod:`spinetrack.domain.preferences`) are
 shown as given, with the sentence that they never change the numbers (:func:`render_preferences`).
 
 Safety rules, applied to both: when the screening is urgent (a red flag present) only the urgent
@@ -78,8 +78,8 @@ from pathlib import Path
 from typing import Any
 
 from spinetrack.domain.comparisons import APPROACHES
+from spinetrack.domain.preferences import FACTORS, LEVELS
 from spinetrack.i18n import N_, format_date, get_locale, gettext, ngettext, use_locale
-from spinetrack.predict.preferences import FACTORS, LEVELS
 from spinetrack.reports._format import esc
 from spinetrack.reports.decision_aid_words import (
     CONDITION_NAMES,

@@ -1,5 +1,5 @@
 """What matters most to the patient (``decision_preferences``): the weights of the decision
-aid's values-clarification step (:mod:`spinetrack.predict.preferences`), append-only, the newest
+aid's values-clarification step (:mod:`spinetrack.domain.preferences`), append-only, the newest
 per episode being the current one.
 
 * **Record** (:func:`save_preferences`): the patient for their own episode (their home session's
@@ -20,8 +20,8 @@ from typing import Any
 
 from sqlalchemy import select
 
+from spinetrack.domain.preferences import validate_weights
 from spinetrack.errors import PermissionDeniedError
-from spinetrack.predict.preferences import validate_weights
 from spinetrack.store import audit
 from spinetrack.store.repositories import Actor, Store
 from spinetrack.store.tables import DecisionPreferenceRow

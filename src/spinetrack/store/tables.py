@@ -648,7 +648,7 @@ class CorrectionRow(Base):
 
 class DecisionPreferenceRow(Base):
     """What matters most to the patient, weighed in the decision aid (IPDAS values clarification):
-    ``weights`` maps each factor of :data:`spinetrack.predict.preferences.FACTORS` to 0-4. Append-only:
+    ``weights`` maps each factor of :data:`spinetrack.domain.preferences.FACTORS` to 0-4. Append-only:
     the newest per episode is the current one."""
 
     __tablename__ = "decision_preferences"

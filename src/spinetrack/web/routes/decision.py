@@ -42,8 +42,8 @@ from fastapi.responses import RedirectResponse, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from spinetrack import i18n
+from spinetrack.domain.preferences import FACTORS, LEVELS, MAX_WEIGHT
 from spinetrack.errors import NotFoundError
-from spinetrack.predict.preferences import FACTORS, LEVELS, MAX_WEIGHT
 from spinetrack.reports import decision_aid
 from spinetrack.reports import decision_support as clinician_view
 from spinetrack.store.access import SessionUser
