@@ -209,3 +209,28 @@ def test_every_endpoint_against_every_role(app: Any, client_for: Any, world: Wor
     assert clients["clinician"].get(f"{V1}/patients/{world.patients['A']}").status_code == 401  # logged out
     for role in ("patient_a", "patient_b"):
         clients[role].close()
+
+
+# The researcher's pages (outside /api/v1): researchers only; a clinic role or an admin is refused
+# before anything is read; without a staff session (a patient's included) the sign-in page. No
+# analysis is saved in this world, so the researcher's download answers 404
+# (tests/web/test_research_pages.py has the rest).
+#                    anon  clin  coord other research admin pat_a pat_b
+RESEARCH_PAGES = {"/research": (303, 403, 403, 403, 200, 403, 303, 303),
+                  "/research/report.html": (303, 403, 403, 403, 404, 403, 303, 303)}
+
+
+def test_research_pages_against_every_role(app: Any, client_for: Any, world: World, tmp_path: Path,
+                                           monkeypatch: Any) -> None:
+    monkeypatch.setattr(app.state.settings, "analyses_dir", str(tmp_path / "none"))
+    clients: dict[str, TestClient] = {role: client_for(role) for role in ROLES[:6]}
+    clients["patient_a"] = open_patient_session(app, world.invitations["A"])
+    clients["patient_b"] = open_patient_session(app, world.invitations["B"])
+    got = {url: tuple(clients[role].get(url, follow_redirects=False).status_code for role in ROLES)
+           for url in RESEARCH_PAGES}
+    assert got == RESEARCH_PAGES
+    with app.state.engine.connect() as c:
+        readers = {a.actor for a in c.execute(select(AuditRow.actor).where(AuditRow.entity == "scorecard"))}
+    assert readers == {ACCOUNTS["researcher"][0]}  # the refused roles read nothing
+    for role in ("patient_a", "patient_b"):
+        clients[role].close()
