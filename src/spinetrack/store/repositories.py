@@ -58,7 +58,8 @@ from spinetrack.store.tables import (
     TimepointRow,
 )
 
-__all__ = ["SITE_ROLES", "SYSTEM", "Actor", "Store", "authorize_patient", "new_pseudo_id", "validate_identity"]
+__all__ = ["PSEUDO_ID_ALPHABET", "SITE_ROLES", "SYSTEM", "Actor", "Store", "authorize_patient", "new_pseudo_id",
+           "validate_identity"]
 
 RESPONSE_SOURCES = ("patient", "clinician", "import", "synthetic", "phone", "paper")  # phone, paper: store.worklist
 
@@ -110,10 +111,13 @@ def authorize_patient(actor: Actor, patient_id: int, site_id: int) -> None:
     raise PermissionDeniedError(f"role {actor.role!r} has no access to patient-level data", role=actor.role)
 
 
+PSEUDO_ID_ALPHABET = "ABCDEFGHJKMNPQRSTVWXYZ23456789"
+"""The letters and digits of a pseudonymous id: no look-alikes (no I, L, O, U, 0 or 1)."""
+
+
 def new_pseudo_id() -> str:
     """A random pseudonymous patient id, e.g. ``ST-7K2M9QX4TB`` (50 bits, no look-alike letters)."""
-    alphabet = "ABCDEFGHJKMNPQRSTVWXYZ23456789"
-    return "ST-" + "".join(secrets.choice(alphabet) for _ in range(10))
+    return "ST-" + "".join(secrets.choice(PSEUDO_ID_ALPHABET) for _ in range(10))
 
 
 def validate_identity(identity: Mapping[str, Any]) -> dict[str, Any]:

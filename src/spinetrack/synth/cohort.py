@@ -18,6 +18,7 @@ import numpy as np
 from spinetrack.domain.comparisons import FAMILIES
 from spinetrack.domain.diagnosis import DIAGNOSES, Level
 from spinetrack.domain.pathway import TIMEPOINTS
+from spinetrack.store.repositories import PSEUDO_ID_ALPHABET
 from spinetrack.synth import effects as E
 from spinetrack.synth.records import (
     complication_rows,
@@ -67,8 +68,15 @@ for _d in DIAGNOSES.values():
 
 
 def pseudo_id(seed: int, index: int) -> str:
-    """A stable pseudonymous id that reveals neither order nor seed."""
-    return "P" + hashlib.blake2b(f"{seed}:{index}".encode(), digest_size=8).hexdigest()
+    """A stable pseudonymous id that reveals neither order nor seed, in the form the store gives a
+    patient enrolled by hand (``ST-`` and 10 letters and digits without look-alikes), so that a
+    demo patient is shown and looked up by the same kind of identifier as any other."""
+    value = int.from_bytes(hashlib.blake2b(f"{seed}:{index}".encode(), digest_size=8).digest(), "big")
+    chars = []
+    for _ in range(10):
+        value, k = divmod(value, len(PSEUDO_ID_ALPHABET))
+        chars.append(PSEUDO_ID_ALPHABET[k])
+    return "ST-" + "".join(chars)
 
 
 @dataclass
