@@ -348,6 +348,20 @@ def home_aid_page(request: Request, view: HomeView, *, typed: dict[str, str] | N
         "aid": aid, "body": decision_aid.render_patient_body(aid, preferences=step)}, status_code)
 
 
+@router.get("/p/home/decision-aid", include_in_schema=False)
+def home_decision_aid(request: Request) -> Response:
+    """The patient's own decision aid (their episode only), once released by the clinician. Here
+    rather than in :mod:`~spinetrack.web.routes.patient_home`, which must not import this module
+    (no import cycles between the route modules)."""
+    from spinetrack.web.routes.patient_home import HOME_COOKIE, _closed
+
+    view = request.app.state.access.resolve_home_session(request.cookies.get(HOME_COOKIE))
+    if view is None:
+        return _closed(request)
+    _released(request, view)
+    return home_aid_page(request, view)
+
+
 @router.post("/p/home/decision-aid/preferences", include_in_schema=False)
 async def home_save_preferences(request: Request) -> Response:
     """Save what matters most to the patient (their home session; CSRF checked), then show the

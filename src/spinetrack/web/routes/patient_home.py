@@ -15,7 +15,7 @@ Routes
                                    the clinic's contact.
 ``POST /p/home/visit/{invitation_id}``  start an open visit: its questionnaire pages (``/p/visit``).
 ``GET  /p/home/results``           the patient's own results over time (the results page's data).
-``GET  /p/home/decision-aid``      the decision aid of this episode, once the clinician has
+``GET  /p/home/decision-aid``      (in routes/decision.py) the decision aid of this episode, once the clinician has
                                    released it and a red-flag screening is recorded.
 ``GET  /p/home/stop`` · ``POST``   the opt-out, from the home.
 ``POST /p/home/leave``             sign this device out of the home (the link still works).
@@ -33,7 +33,7 @@ from fastapi.responses import RedirectResponse, Response
 from starlette.concurrency import run_in_threadpool
 
 from spinetrack import i18n
-from spinetrack.errors import AuthenticationError, NotFoundError, ValidationError
+from spinetrack.errors import AuthenticationError, ValidationError
 from spinetrack.i18n import N_
 from spinetrack.i18n import gettext as _
 from spinetrack.store.home import LINK_INVALID, HomeView
@@ -150,21 +150,6 @@ def home_results(request: Request, store: StoreDep, access: AccessDep) -> Respon
     context = results_context(store, view.actor, view.episode_id)
     return render_patient(request, "patient/results.html", {"view": view, **context, "back_url": "/p/home",
                                                             "back_text": _("Back to your page")})
-
-
-@router.get("/p/home/decision-aid", include_in_schema=False)
-def home_decision_aid(request: Request, access: AccessDep) -> Response:
-    """The patient's own decision aid (their episode only), once released by the clinician: the
-    page, the "what matters most to you" step and the take-home PDF live in
-    :mod:`spinetrack.web.routes.decision` (:func:`~spinetrack.web.routes.decision.home_aid_page`)."""
-    view = access.resolve_home_session(request.cookies.get(HOME_COOKIE))
-    if view is None:
-        return _closed(request)
-    if not access.home_content(view).decision_aid:
-        raise NotFoundError(entity="decision aid", key=view.episode_id)
-    from spinetrack.web.routes.decision import home_aid_page
-
-    return home_aid_page(request, view)
 
 
 @router.get("/p/home/stop", include_in_schema=False)
