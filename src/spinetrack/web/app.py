@@ -67,23 +67,31 @@ async def _bounded_ids(request: Request) -> None:
 _FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
 
 
-async def _form_text(request: Request) -> None:
+async def _form_text(request: Request) -> AsyncIterator[None]:
     """Refuse a form field holding a NUL character or a lone surrogate (422 naming it), with the
     same check the API bodies and the domain records go through
     (:func:`spinetrack.domain.check_text_tree`): one rule for forms and API. A page's POST whose
     body is not a form (JSON, say) is refused with 415 rather than read as an empty form."""
     if request.method not in ("POST", "PUT", "PATCH"):
+        yield
         return
     content_type = request.headers.get("content-type", "")
     if request.url.path.startswith(("/api/", "/fhir")):
-        return  # JSON bodies: checked by their schemas (spinetrack.web.schemas)
+        yield  # JSON bodies: checked by their schemas (spinetrack.web.schemas)
+        return
     if content_type and not content_type.startswith(_FORM_TYPES):
         raise HTTPException(415, detail=f"this page takes a form ({_FORM_TYPES[0]}), not {content_type[:60]}")
-    if content_type:
-        form = await request.form()
+    if not content_type:
+        yield
+        return
+    form = await request.form()  # parsed once: the route's request.form() returns the same
+    try:
         for name, value in form.multi_items():
             check_text_tree(name, "form field name")
             check_text_tree(value if isinstance(value, str) else "", name)
+        yield
+    finally:
+        await form.close()  # an upload's temporary files are closed whether the route took it or refused it
 
 
 def uvicorn_options(settings: Settings) -> dict[str, Any]:
