@@ -146,6 +146,7 @@ BASELINES: dict[tuple[str, str], Baseline] = {
                                                   {"idempotency_key": "5f0c6c1e-2b1a-4f4e-9a57-3d2f8a0b9c11"}),
     ("POST", "/p/leave"): Baseline("patient", {}),
     ("POST", "/p/language"): Baseline("anonymous", {"language": "es", "next": "/p/visit"}),
+    ("POST", "/language"): Baseline("anonymous", {"language": "es", "next": "/clinic"}),
     # the patient home (its id cases are refused before the session is looked at)
     ("POST", "/p/h/{token}/new-link"): Baseline("anonymous", {}),
     ("POST", "/p/h/{token}/stop"): Baseline("anonymous", {}),

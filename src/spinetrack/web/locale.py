@@ -13,6 +13,7 @@ about anyone; a patient page that records it for the patient does so itself.
 from __future__ import annotations
 
 from http.cookies import SimpleCookie
+from typing import Annotated
 
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import RedirectResponse
