@@ -117,9 +117,9 @@ def test_enrol_refuses_bad_input_naming_the_field_and_stores_nothing(
         r = post(c, "/clinic/enrol", {**ENROL, **change})
         assert r.status_code == 422, field
         text = r.text.replace("&#39;", "'")
-        assert f"Please check: {field}" in text, field
         name = field.rsplit(".", 1)[-1].replace("imaging_findings[0].", "")
         name = "finding0_morphology" if "imaging_findings" in field else name
+        assert f'<li><a href="#{name}">' in text, field  # in the summary of problems (tests/web/test_enrol_form.py)
         assert re.search(rf'name="{re.escape(name)}"[^>]*aria-invalid="true"', text) or \
             re.search(r'aria-invalid="true"[^>]*>\s*<legend>', text), field
         if field != "identity.full_name":
@@ -157,14 +157,20 @@ def test_procedure_and_complication_forms_store_real_values_and_refuse_bad_ones(
     good = {"procedure_code": "discectomy_endoscopic_tf", "performed_on": surgery.isoformat(), "levels": ["L5-S1"],
             "incision_mm": "8", "ebl_ml": "12.5", "op_time_min": "95", "fluoro_s": "41", "fluoro_dose_mgy": "3.2",
             "los_days": "0", "transfusion": "no"}
-    for change, field in [({"ebl_ml": "-5"}, "procedure.ebl_ml"), ({"op_time_min": "abc"}, "procedure.op_time_min"),
-                          ({"incision_mm": "5000"}, "procedure.incision_mm"),
-                          ({"procedure_code": "discectomy_open"}, "procedure.procedure_code"),
-                          ({"levels": ["L2-L3"]}, "procedure.levels")]:
+    for change, field in [({"ebl_ml": "-5"}, "ebl_ml"), ({"op_time_min": "abc"}, "op_time_min"),
+                          ({"incision_mm": "5000"}, "incision_mm"),
+                          ({"procedure_code": "discectomy_open"}, "procedure_code"),
+                          ({"levels": ["L2-L3"]}, "levels")]:
         r = post(c, url, {**good, **change})
         assert r.status_code == 422, change
-        assert field in r.text.replace("&#39;", "'"), field
+        assert f'id="{field}-error"' in r.text, field  # the message beside the field
         assert count(app, ProcedureRow) == 2  # only the world's two
+    # every problem at once, each beside its field, what was typed kept
+    r = post(c, url, {**good, "ebl_ml": "-5", "op_time_min": "abc", "incision_mm": "5000"})
+    assert r.status_code == 422
+    for field in ("ebl_ml", "op_time_min", "incision_mm"):
+        assert f'id="{field}-error"' in r.text and re.search(rf'name="{field}"[^>]*aria-invalid="true"', r.text), field
+    assert 'value="abc"' in r.text and 'value="5000"' in r.text
     r = post(c, url, good)
     assert r.status_code == 303 and r.headers["location"].startswith(f"/clinic/patients/{pid}?episode={eid}")
     with app.state.engine.connect() as conn:
@@ -176,11 +182,13 @@ def test_procedure_and_complication_forms_store_real_values_and_refuse_bad_ones(
     curl = f"/clinic/patients/{pid}/episodes/{eid}/complications"
     day_after = (surgery + dt.timedelta(days=1)).isoformat()
     ok = {"category": "dural_tear", "clavien_dindo": "IIIa", "occurred_on": day_after, "detail": "repaired"}
-    for change, field in [({"clavien_dindo": "VI"}, "complication.clavien_dindo"),
-                          ({"category": "headache"}, "complication.category"),
-                          ({"occurred_on": (surgery - dt.timedelta(days=1)).isoformat()}, "complication.occurred_on")]:
+    for change, field in [({"clavien_dindo": "VI"}, "clavien_dindo"),
+                          ({"category": "headache"}, "category"),
+                          ({"occurred_on": (surgery - dt.timedelta(days=1)).isoformat()}, "occurred_on")]:
         r = post(c, curl, {**ok, **change})
-        assert r.status_code == 422 and field in r.text.replace("&#39;", "'"), field
+        assert r.status_code == 422 and f'id="{field}-error"' in r.text, field
+    both = post(c, curl, {**ok, "clavien_dindo": "VI", "category": "headache"})
+    assert 'id="clavien_dindo-error"' in both.text and 'id="category-error"' in both.text
     assert count(app, ComplicationRow) == 0
     assert post(c, curl, ok).status_code == 303
     with app.state.engine.connect() as conn:
