@@ -41,10 +41,18 @@ def html(doc: dict[str, Any]) -> str:
 
 
 @pytest.fixture(scope="module")
-def pdf(html: str, tmp_path_factory: pytest.TempPathFactory) -> PdfReader:
+def pdf(doc: dict[str, Any], tmp_path_factory: pytest.TempPathFactory) -> PdfReader:
+    """The PDF as ``spinetrack report --pdf`` prints it (figures as PNG images)."""
     path = tmp_path_factory.mktemp("summary") / "report.pdf"
-    path.write_bytes(pdf_bytes(html))
+    path.write_bytes(pdf_bytes(render_html(doc, for_print=True)))
     return PdfReader(path)
+
+
+def test_print_rendering_draws_the_same_figures_as_images(doc: dict[str, Any], html: str) -> None:
+    printed = render_html(doc, for_print=True)
+    svg_ids = re.findall(r'<svg id="([^"]+)"', html)
+    img_ids = re.findall(r'<img id="([^"]+)" class="figure-img" src="data:image/png;base64,', printed)
+    assert svg_ids and img_ids == svg_ids and "<svg" not in printed
 
 
 def _text(page: Any) -> str:

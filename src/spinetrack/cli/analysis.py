@@ -149,7 +149,9 @@ def report(
                 save_analysis(doc, settings.analyses_dir)
         from spinetrack.reports import render_html, write_pdf
 
-        html = render_html(doc)
+        # one render: with a PDF to print, the figures are PNG images in both files (WeasyPrint
+        # draws inline SVG element by element: most of the PDF's time on the demo)
+        html = render_html(doc, for_print=bool(pdf))
         Path(out).write_text(html, encoding="utf-8")
         if pdf:
             write_pdf(html, Path(pdf))

@@ -57,7 +57,7 @@ tr.row-withheld td, tr.row-withheld th { background: #f7f2fb; }
 .fail { color: #a4161a; font-weight: 700; }
 figure { margin: 0.8rem 0; max-width: 46rem; }
 figure.small { max-width: 30rem; }
-svg.figure-svg { display: block; width: 100%; height: auto; }
+svg.figure-svg, img.figure-img { display: block; width: 100%; height: auto; }
 svg.figure-svg * { stroke-linejoin: round; stroke-linecap: butt; }
 figcaption { font-size: 0.85rem; margin-top: 0.2rem; }
 .cards { display: grid; grid-template-columns: repeat(auto-fill, minmax(19rem, 1fr)); gap: 0.9rem; margin: 0.8rem 0; }

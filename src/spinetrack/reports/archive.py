@@ -111,13 +111,12 @@ def rendered_report(stored: StoredAnalysis, fmt: str) -> bytes:
                 return _RENDERED[key]
         from spinetrack.reports.page import render_html
 
-        html = rendered_report(stored, "html").decode("utf-8") if fmt == "pdf" else render_html(stored.doc)
         if fmt == "html":
-            data = html.encode("utf-8")
+            data = render_html(stored.doc).encode("utf-8")
         else:
             from spinetrack.reports.pdf import pdf_bytes
 
-            data = pdf_bytes(html)
+            data = pdf_bytes(render_html(stored.doc, for_print=True))
         with _LOCK:
             _RENDERED[key] = data
             while len(_RENDERED) > _KEEP:

@@ -38,7 +38,7 @@ __all__ = ["render_html"]
 
 
 def render_html(doc: Doc, *, title: str = "spinetrack claims scorecard",
-                mcid: dict[str, float] | None = None) -> str:
+                mcid: dict[str, float] | None = None, for_print: bool = False) -> str:
     """Render a scorecard document as one static, self-contained HTML page.
 
     The page has no scripts and no external resources (inline CSS, inline SVG figures), so it
@@ -56,6 +56,11 @@ def render_html(doc: Doc, *, title: str = "spinetrack claims scorecard",
         absolute MCID of the instrument's default threshold set
         (:func:`spinetrack.instruments.thresholds.get`); instruments without one get no line.
 
+    for_print : bool, optional
+        Draw the figures as PNG images (120 dpi, with their title and description as alternative
+        text) instead of inline SVG: the page to print as PDF, where WeasyPrint would spend most
+        of its time drawing the SVG (:func:`spinetrack.reports.svg.raster_figures`).
+
     Returns
     -------
     str
@@ -67,6 +72,11 @@ def render_html(doc: Doc, *, title: str = "spinetrack claims scorecard",
     >>> page.startswith("<!DOCTYPE html>") and "<h1>demo</h1>" in page
     True
     """
+    if for_print:
+        from spinetrack.reports.svg import raster_figures
+
+        with raster_figures():
+            return render_html(doc, title=title, mcid=mcid)
     page = Page(doc, mcid)
     body = [
         _header(page, title),
