@@ -173,6 +173,20 @@ BASELINES: dict[tuple[str, str], Baseline] = {
         "12m.window_to_days": "547", "12m.reminder_offsets": "0, 7, 14", "12m.instruments": "odi"}),
     ("POST", "/admin/sites/{site_id}/contact"): Baseline("admin", {
         "contact_phone": "+44 20 7946 0000", "contact_email": "clinic@example.org"}),
+    # issue 19: events and corrections on the patient page, the clinic's logo, licensed wording (the
+    # uploads' file fields are left out: each bad value goes in a text field), what matters most
+    ("POST", "/clinic/patients/{patient_id}/episodes/{episode_id}/readmissions"): Baseline("clinician", {
+        "admitted_on": _day(-20), "reason": "wound check"}),
+    ("POST", "/clinic/patients/{patient_id}/episodes/{episode_id}/reoperations"): Baseline("clinician", {
+        "performed_on": _day(-10), "reason": "recurrent_herniation", "levels": "L4-L5"}),
+    ("POST", "/clinic/patients/{patient_id}/corrections"): Baseline("clinician", {
+        "entity": "episode", "entity_id": "{episode_id}", "field": "levels", "new_value": "L4-L5",
+        "reason": "typing error", "episode": "{episode_id}"}),
+    ("POST", "/admin/sites/{site_id}/logo"): Baseline("admin", {}),
+    ("POST", "/admin/sites/{site_id}/logo/remove"): Baseline("admin", {}),
+    ("POST", "/admin/wording"): Baseline("admin", {}),
+    ("POST", "/admin/wording/{pack_id}/deactivate"): Baseline("admin", {}),
+    ("POST", "/p/home/decision-aid/preferences"): Baseline("patient", {"pain_relief": "4", "avoid_surgery": "1"}),
 }
 # Endpoints whose refusal of a bad body may be an authentication answer (no field named): sign-in
 # says only "wrong user name or password", by design; setting a password without its link says so.
@@ -311,7 +325,7 @@ def _set(body: dict[str, Any], dotted: str, value: Any) -> dict[str, Any]:
 def _path(template: str, world: World, override: dict[str, Any] | None, followups: dict[str, int]) -> str:
     values = {"patient_id": world.patients["A"], "episode_id": world.episodes["A"],
               "user_id": world.users["coordinator"], "instrument": "odi", "followup_id": followups["A"],
-              "site_id": world.sites["A"], **(override or {})}
+              "site_id": world.sites["A"], "pack_id": 1, **(override or {})}
     return template.format(**values)
 
 
@@ -327,8 +341,10 @@ def _message(response: Any) -> str:
     if response.headers.get("content-type", "").startswith("application/json"):
         body = response.json()
         return f"{body.get('field', '')} {body.get('message', '')} {json.dumps(body.get('details', ''))}"
-    alerts = re.findall(r'role="alert"[^>]*>(.*?)</(?:p|div)>', response.text, re.S)
-    return " ".join(alerts)
+    # the whole alert element: a form's summary (web/forms.FormErrors) lists each problem with a link
+    # to its field (href="#<field>") after its heading paragraph
+    alerts = re.findall(r'<(div|p|section)\b[^>]*role="alert"[^>]*>(.*?)</\1>', response.text, re.S)
+    return " ".join(body for _tag, body in alerts)
 
 
 def _send(client: TestClient, case: Case, world: World, base: Baseline, followups: dict[str, int]) -> Any:

@@ -33,13 +33,17 @@ import xml.etree.ElementTree as ET
 from dataclasses import dataclass
 from typing import Any
 
+from sqlalchemy import select
+
 from spinetrack.errors import NotFoundError, PermissionDeniedError, ValidationError
 from spinetrack.store import audit
 from spinetrack.store.patient_frame import LOGO_TYPES
 from spinetrack.store.repositories import Actor, Store
+from spinetrack.store.session import read_only
 from spinetrack.store.tables import SiteRow
 
-__all__ = ["LOGO_TYPES", "MAX_LOGO_BYTES", "Logo", "check_logo", "remove_site_logo", "set_site_logo"]
+__all__ = ["LOGO_TYPES", "MAX_LOGO_BYTES", "Logo", "check_logo", "remove_site_logo", "require_site",
+           "set_site_logo"]
 
 MAX_LOGO_BYTES = 20 * 1024
 FIELD = "site.logo"
@@ -192,6 +196,14 @@ def set_site_logo(store: Store, actor: Actor, site_id: int, data: bytes, *, name
         audit.append(s, actor=actor.name, actor_role=actor.role, action="update", entity="site", entity_id=site_id,
                      detail={"changes": {"logo": [old, _describe(logo.data, logo.media_type)]}})
     return logo
+
+
+def require_site(store: Store, site_id: int) -> None:
+    """Raise :class:`NotFoundError` unless the site exists (a form about an unknown site answers
+    404 before anything it carries is judged)."""
+    with read_only(store.engine).connect() as conn:
+        if conn.execute(select(SiteRow.id).where(SiteRow.id == site_id)).first() is None:
+            raise NotFoundError(entity="site", key=site_id)
 
 
 def remove_site_logo(store: Store, actor: Actor, site_id: int) -> bool:

@@ -45,7 +45,7 @@ from spinetrack.i18n import gettext as _
 from spinetrack.store.access import SessionUser
 from spinetrack.store.logos import ALLOWED as LOGO_ALLOWED
 from spinetrack.store.logos import FIELD as LOGO_FIELD
-from spinetrack.store.logos import MAX_LOGO_BYTES, remove_site_logo, set_site_logo
+from spinetrack.store.logos import MAX_LOGO_BYTES, remove_site_logo, require_site, set_site_logo
 from spinetrack.store.outreach import CHANNELS, OUTBOX_STATUSES, Outreach
 from spinetrack.store.patient_frame import site_logo
 from spinetrack.store.tables import SiteScheduleRow
@@ -233,6 +233,7 @@ def save_contact(request: Request, site_id: SiteId, user: Admin, form: FormDep) 
 
 @router.post("/admin/sites/{site_id}/logo")
 def save_logo(request: Request, site_id: SiteId, user: Admin, form: FormDep) -> Response:
+    require_site(request.app.state.store, site_id)
     upload = form.get("logo")
     try:
         if not isinstance(upload, UploadFile) or not upload.filename:

@@ -229,9 +229,11 @@ def two_factor_setup_page(request: Request, user: OptionalUser, access: AccessDe
 
 @router.post("/account/two-factor", include_in_schema=False)
 def two_factor_setup_submit(request: Request, user: OptionalUser, access: AccessDep,
-                            code: Annotated[str, Form(max_length=32)], csrf_token: Annotated[str, Form(max_length=128)],
+                            code: Annotated[str, Form(max_length=32)] = "",
+                            csrf_token: Annotated[str, Form(max_length=128)] = "",
                             next: Annotated[str, Form(max_length=2000)] = "") -> Response:
-    """Confirm the new authenticator with a code. Signed in: two-factor is on from now. Held
+    """Confirm the new authenticator with a code (fields optional here so that a caller without a
+    session is refused as such, not for a missing field). Signed in: two-factor is on from now. Held
     back after the password (enforced role): two-factor is on and the session opens."""
     account = None
     if user is None:
@@ -242,7 +244,7 @@ def two_factor_setup_submit(request: Request, user: OptionalUser, access: Access
             account = access.pending_account(request.cookies.get(PENDING_COOKIE))
         except AuthenticationError:
             return _expired()
-    elif csrf_token != user.csrf_token:
+    elif (csrf_token or request.headers.get("x-csrf-token")) != user.csrf_token:
         raise AuthenticationError("the form expired; reload the page and try again")
     try:
         if account is not None:

@@ -145,6 +145,7 @@ def correct_record(request: Request, patient_id: int, user: ClinicStaff, form: F
                    ) -> Response:
     """Correct one field of a record (entity, entity_id, field, new_value, reason): the record
     takes the new value, the old one is kept in ``corrections`` and the audit log."""
+    store.get_patient(user.actor, patient_id)  # another site's or an unknown patient: 404 before the form is judged
     entity, field = _text(form, "entity"), _text(form, "field")
     entity_id = _number(form, "entity_id")
     episode = _number(form, "episode")
@@ -158,6 +159,11 @@ def correct_record(request: Request, patient_id: int, user: ClinicStaff, form: F
         errors["entity"] = f"Records that can be corrected: {', '.join(corrections.CORRECTABLE)}."
     elif field not in corrections.CORRECTABLE[entity]:
         errors["field"] = f"Choose what to correct: {', '.join(corrections.CORRECTABLE[entity])}."
+    for key in ("entity", "entity_id"):  # no record's form to show the problem on: the error page says it
+        if key in errors:
+            raise ValidationError(field=f"correction.{key}", value=str(form.get(key) or "")[:40],
+                                  allowed=(", ".join(corrections.CORRECTABLE) if key == "entity"
+                                           else "the number of a record on this page"), reason=errors[key])
     if not errors:
         assert entity is not None and field is not None and isinstance(entity_id, int)
         try:
