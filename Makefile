@@ -1,6 +1,6 @@
 # spinetrack — the two commands (see README.md):
 #   make run   install, create the embedded SQLite database, load the demo cohort, train the prediction
-#              models on it, serve the app
+#              models on it, save its claims scorecard (the research page), serve the app
 #   make test  install with test extras, install the real services the tests need, run the gate
 #              (make lint), then every test on two worker processes
 # and for the developer's loop (CONTRIBUTING.md):
@@ -11,7 +11,7 @@ PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV   := .venv
 BIN    := $(VENV)/bin
 PIP    := $(BIN)/python -m pip --disable-pip-version-check --quiet
-DEMO_PATIENTS ?= 2000
+DEMO_PATIENTS ?= 4000
 DEMO_SEED     ?= 7
 
 .PHONY: run test test-fast lint bench lock clean i18n-extract i18n-update i18n-compile
@@ -37,6 +37,11 @@ run: $(VENV)/.run-installed
 	$(BIN)/spinetrack init
 	$(BIN)/spinetrack demo --patients $(DEMO_PATIENTS) --seed $(DEMO_SEED) --if-empty
 	$(BIN)/spinetrack models train --if-missing
+	$(BIN)/spinetrack analyze --save --json > /dev/null
+	@echo "Questionnaire wording: in this demo ODI, EQ-5D-5L, RMDQ and COMI show numbered statements (their"
+	@echo "  wording is licensed and does not ship with spinetrack). A clinic installs its licensed wording at"
+	@echo "  Admin -> Questionnaire wording, or with: spinetrack wording install pack.json (build a pack from"
+	@echo "  REDCap or FHIR: spinetrack wording import --help; see docs/wording.md)."
 	@echo "Follow-up on the demo (dated relative to today): the worklist at http://127.0.0.1:8000/clinic/followup"
 	@echo "  (sign in as north.coordinator), the outbox at http://127.0.0.1:8000/admin/outbox (as admin);"
 	@echo "  messages are held until SPINETRACK_SMTP_URL or the SMS settings are set. See docs/demo.md."

@@ -78,7 +78,8 @@ def safe_next(target: str | None, default: str = "/") -> str:
 
 
 @router.post("/language", include_in_schema=False)
-def choose_language(language: str = Form(...), next: str = Form("/")) -> RedirectResponse:
+def choose_language(language: Annotated[str, Form(max_length=16)],
+                    next: Annotated[str, Form(max_length=2000)] = "/") -> RedirectResponse:
     """The language switch: remember the choice in a cookie and go back."""
     lang = i18n.normalise(language)
     if lang is None:
