@@ -126,7 +126,8 @@ body { margin: 0; font-family: "DejaVu Sans", sans-serif; font-size: 10.5pt; lin
 .letter:last-child { page-break-after: auto; }
 .clinic { position: absolute; top: 15mm; right: 20mm; width: 75mm; text-align: right; font-size: 9.5pt; }
 .clinic strong { font-size: 11pt; display: block; }
-.clinic img { display: block; margin: 0 0 2mm auto; max-width: 60mm; max-height: 10mm; }  /* the block ends above 45 mm */
+/* the logo: the clinic block still ends above the address window (45 mm) */
+.clinic img { display: block; margin: 0 0 2mm auto; max-width: 60mm; max-height: 10mm; }
 .address { position: absolute; top: 45mm; left: 20mm; width: 85mm; height: 45mm; font-size: 11pt;
            white-space: pre-line; overflow: hidden; }
 .printed { position: absolute; top: 98mm; right: 20mm; font-size: 9.5pt; }
