@@ -5,14 +5,16 @@
     SpinetrackError
     ├── InputError (ValueError)               bad input from a person or a file
     │   ├── ValidationError                   one field: carries field, value and allowed values
-    │   │   └── EvidenceDataError             evidence.records: a literature data file off its schema
+    │   │   ├── EvidenceDataError             evidence.records: a literature data file off its schema
+    │   │   └── WordingPackError              instruments.wording: a wording pack with problems
     │   ├── StudyFileError                    interop.study_csv: a study file with bad rows or header
     │   ├── SeparationError                   stats.glm: the logistic fit diverges (separation)
     │   └── NotEstimableError                 analysis.run: the data cannot support a claim's estimate
     ├── NotFoundError (LookupError)           a record that does not exist (or is not yours)
     ├── ConflictError                         a uniqueness rule would be broken
     ├── AuthenticationError                   not signed in, bad credentials, expired link
-    │   └── RateLimitError                    too many attempts; carries retry_after_s
+    │   ├── RateLimitError                    too many attempts; carries retry_after_s
+    │   └── SecondFactorNeeded                store.access: the password was right, the code is next
     ├── PermissionDeniedError                 signed in, but this role may not do this
     ├── AuditError                            the audit trail refused an operation or is broken
     ├── ConfigurationError                    unsafe or inconsistent settings
@@ -37,6 +39,9 @@ prints ``error: <message>`` on stderr, or with ``--json`` the object ``{"error",
 - ``EvidenceDataError`` — reading the literature data files (``evidence.reader``,
   ``evidence.studies``); ``problems`` lists every one, ``field`` names the first as
   ``file:line:column``. HTTP 422; CLI exit 2.
+- ``WordingPackError`` — ``instruments.wording.parse_wording_pack`` (``store.wording``, the admin's
+  upload, ``spinetrack wording``); ``problems`` lists every one, ``field`` names the first.
+  HTTP 422; CLI exit 2.
 - ``StudyFileError`` — ``interop.study_csv.pool_study_file``; ``spinetrack pool`` lists every
   problem (``--json``: the error's ``as_dict()``) and exits with status 2. HTTP 422.
 - ``SeparationError`` — ``stats.glm.fit_logistic_irls``; the propensity model
@@ -51,6 +56,9 @@ prints ``error: <message>`` on stderr, or with ``--json`` the object ``{"error",
 - ``AuthenticationError`` — sign-in, sessions and CSRF (``store.access``, ``store.visits``,
   ``store.reads``, ``web.security``, ``web.deps``), closed questionnaire links. HTTP 401 (a
   staff page redirects to the sign-in page; a ``/p/`` page says the link is closed); CLI exit 2.
+- ``SecondFactorNeeded`` — ``store.access.Access.login`` when two-factor sign-in is on or the
+  role requires it; the sign-in page and the API's login catch it and ask for the code (the API
+  answers 401 naming ``totp``, or 403 when the authenticator must be set up first).
 - ``RateLimitError`` — ``store.throttle`` (repeated sign-in failures). HTTP 429 with
   ``Retry-After``.
 - ``PermissionDeniedError`` — the store's role checks and ``web.deps.require_roles``. HTTP 403;

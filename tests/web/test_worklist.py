@@ -14,7 +14,7 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select, update
 
-from spinetrack import clock
+from spinetrack import clock, i18n
 from spinetrack.domain.pathway import TIMEPOINTS
 from spinetrack.store.tables import (
     EpisodeRow,
@@ -212,7 +212,8 @@ def test_patient_page_lists_visits_and_records_contact_preferences(app: Any, wor
                            .where(PatientIdentityRow.patient_id == pid)).one()
     assert row[:3] == ("letter", True, "1 Example Road") and row[3] is not None
     shown = c.get(r.headers["location"]).text
-    assert 'id="opted-out"' in shown and f"Opted out of follow-up messages on {row[3]:%Y-%m-%d}" in shown
+    # dates on the staff pages in the page's language (spinetrack.i18n.format_date, English by default)
+    assert 'id="opted-out"' in shown and f"Opted out of follow-up messages on {i18n.format_date(row[3])}" in shown
     assert '<tr data-status="stopped">' in shown  # the opt-out stops the open visits
     assert post(client_for("other_clinician"), f"/clinic/patients/{pid}/contact",
                 {"channel": "none", "contact_consent": "no"}).status_code == 404
@@ -233,4 +234,4 @@ def test_decision_aid_release_needs_a_screening_and_a_clinician(app: Any, world:
     with app.state.engine.connect() as conn:
         released = conn.execute(select(EpisodeRow.decision_aid_released_at).where(EpisodeRow.id == eid)).scalar_one()
     assert released is not None
-    assert f"Released to the patient's home on {released:%Y-%m-%d}" in c.get(r.headers["location"]).text
+    assert f"Released to the patient's home on {i18n.format_date(released)}" in c.get(r.headers["location"]).text
