@@ -67,11 +67,29 @@ for _d in DIAGNOSES.values():
     _CODES_BY_GROUP.setdefault(_d.group.value, {}).setdefault(_d.region, []).append(_d.code)
 
 
+_ID_SPACE = len(PSEUDO_ID_ALPHABET) ** 10  # 30^10: the ids of the form ST-XXXXXXXXXX
+
+
+def _id_step() -> int:
+    """A step coprime to the id space (not divisible by 2, 3 or 5), so that ``index * step`` taken
+    modulo the space is a bijection: no two patients of one seed ever share an id."""
+    step = 0x9E3779B97F4A7C15 % _ID_SPACE
+    while step % 2 == 0 or step % 3 == 0 or step % 5 == 0:
+        step += 1
+    return step
+
+
+_ID_STEP = _id_step()
+
+
 def pseudo_id(seed: int, index: int) -> str:
-    """A stable pseudonymous id that reveals neither order nor seed, in the form the store gives a
-    patient enrolled by hand (``ST-`` and 10 letters and digits without look-alikes), so that a
-    demo patient is shown and looked up by the same kind of identifier as any other."""
-    value = int.from_bytes(hashlib.blake2b(f"{seed}:{index}".encode(), digest_size=8).digest(), "big")
+    """A stable pseudonymous id that reveals neither order nor seed at a glance, in the form the
+    store gives a patient enrolled by hand (``ST-`` and 10 letters and digits without look-alikes),
+    so that a demo patient is shown and looked up by the same kind of identifier as any other.
+    Distinct for every index of a seed (a bijection of the index, offset by the seed's hash), so a
+    cohort of up to ``MAX_PATIENTS`` never meets the unique constraint."""
+    offset = int.from_bytes(hashlib.blake2b(f"{seed}".encode(), digest_size=8).digest(), "big")
+    value = (offset + index * _ID_STEP) % _ID_SPACE
     chars = []
     for _ in range(10):
         value, k = divmod(value, len(PSEUDO_ID_ALPHABET))
