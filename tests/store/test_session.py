@@ -95,11 +95,11 @@ def test_sign_in_checks_the_password_without_holding_the_write_lock(sqlite_engin
     """argon2 takes a fifth of a second; a sign-in attempt (anyone can make one) must not keep
     every other writer waiting meanwhile."""
     from spinetrack.errors import AuthenticationError
-    from spinetrack.store import access as access_module
+    from spinetrack.store import signin as signin_module
     from spinetrack.store.access import Access
     from spinetrack.store.repositories import Store
 
-    real = access_module._HASHER
+    real = signin_module._HASHER
     locked_during_check: list[bool] = []
 
     class Probe:
@@ -110,7 +110,7 @@ def test_sign_in_checks_the_password_without_holding_the_write_lock(sqlite_engin
         def __getattr__(self, name: str) -> object:
             return getattr(real, name)
 
-    monkeypatch.setattr(access_module, "_HASHER", Probe())
+    monkeypatch.setattr(signin_module, "_HASHER", Probe())
     with pytest.raises(AuthenticationError):
         Access(Store(sqlite_engine)).login("nobody", "not-the-password", client="198.51.100.7")
     assert locked_during_check == [False]

@@ -81,11 +81,11 @@ def _fast_password_hashing(monkeypatch: pytest.MonkeyPatch) -> None:
     tests/store/test_access.py); keeps account creation from dominating the run time."""
     from argon2 import PasswordHasher
 
-    from spinetrack.store import access
+    from spinetrack.store import signin
 
     fast = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
-    monkeypatch.setattr(access, "_HASHER", fast)
-    monkeypatch.setattr(access, "_DUMMY_HASH", fast.hash("spinetrack-dummy-password"))
+    monkeypatch.setattr(signin, "_HASHER", fast)
+    monkeypatch.setattr(signin, "_DUMMY_HASH", fast.hash("spinetrack-dummy-password"))
 
 
 @pytest.fixture

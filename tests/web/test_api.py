@@ -35,7 +35,7 @@ def fast_password_hashing(monkeypatch: pytest.MonkeyPatch) -> None:
     """argon2 at its lowest cost while the world's accounts are made and signed in: these tests
     are about the API, not the KDF (tests/store/test_access.py checks the real parameters).
     Autouse, so it is in place before the ``world`` fixture creates the accounts."""
-    monkeypatch.setattr("spinetrack.store.access._HASHER", PasswordHasher(time_cost=1, memory_cost=8, parallelism=1))
+    monkeypatch.setattr("spinetrack.store.signin._HASHER", PasswordHasher(time_cost=1, memory_cost=8, parallelism=1))
 
 
 def _odi(*values: int) -> dict[str, int]:
