@@ -79,9 +79,12 @@ __all__ = [
     "Message",
     "Visit",
     "WorklistPage",
+    "complete_if_answered",
     "completeness",
+    "enterable",
     "status_counts",
     "status_expression",
+    "visit_instruments",
     "worklist_status",
 ]
 
@@ -377,7 +380,7 @@ class FollowupDesk:
         with self.store.transaction() as s:
             f, ep = self._followup(s, actor, followup_id)
             visit = self._visit(s, f, ep, today, names=True)
-            codes = _visit_instruments(s, f, ep.patient.site_id)
+            codes = visit_instruments(s, f, ep.patient.site_id)
             audit.append(s, actor=actor.name, actor_role=actor.role, action="read", entity="followup",
                          entity_id=f.id, patient_id=ep.patient_id)
             return visit, codes
@@ -487,8 +490,8 @@ class FollowupDesk:
                                   reason="nothing was entered")
         with self.store.transaction() as s:
             f, ep = self._followup(s, actor, followup_id, lock=True)
-            codes = _visit_instruments(s, f, ep.patient.site_id)
-            if f.status in ("completed", "stopped") and f.stop_reason != "unreachable":
+            codes = visit_instruments(s, f, ep.patient.site_id)
+            if not enterable(f):
                 raise ValidationError(field="followup.status", value=f.status, allowed=["pending", "open", "missed"],
                                       reason="the visit is " + (f.stop_reason or f.status).replace("_", " "))
             if not f.opens_on <= collected_on <= min(f.closes_on, today):
@@ -506,20 +509,7 @@ class FollowupDesk:
                                "answers": answers}, episode_id=ep.id, patient_id=ep.patient_id,
                     index_date=ep.index_date, source=source, idempotency_key=None, answered=code in done))
                 done.add(code)
-            complete = all(c in done for c in codes)
-            if complete:
-                old = f.status
-                f.status, f.stop_reason, f.unreachable, f.next_reminder_on, f.updated_at = (
-                    "completed", None, False, None, now)
-                if f.invitation_id is not None:
-                    s.execute(update(InvitationRow).where(InvitationRow.id == f.invitation_id,
-                                                          InvitationRow.completed_at.is_(None))
-                              .values(completed_at=now))
-                cancelled = _cancel_messages(s, f.id)
-                audit.append(s, actor=actor.name, actor_role=actor.role, action="update", entity="followup",
-                             entity_id=f.id, patient_id=ep.patient_id,
-                             detail={"change": "completed", "old": old, "new": "completed", "source": source,
-                                     "messages_cancelled": cancelled})
+            complete_if_answered(s, actor, f, ep.patient_id, codes, done, source=source, now=now)
             return ids
 
     def completeness(self, actor: Actor, *, site_id: int | None = None,
@@ -533,6 +523,32 @@ class FollowupDesk:
         """Site id → code (names of the filters; no patient data)."""
         with self.store.transaction() as s:
             return {int(i): str(c) for i, c in s.execute(select(SiteRow.id, SiteRow.code).order_by(SiteRow.code))}
+
+
+def enterable(f: FollowupRow) -> bool:
+    """Whether answers taken by phone or on paper may be entered on this visit: not completed,
+    and not stopped for any reason but "unreachable" (an answer from an unreachable patient
+    completes the visit)."""
+    return not (f.status in ("completed", "stopped") and f.stop_reason != "unreachable")
+
+
+def complete_if_answered(s: Session, actor: Actor, f: FollowupRow, patient_id: int, codes: tuple[str, ...],
+                         done: set[str], *, source: str, now: dt.datetime) -> bool:
+    """In the caller's transaction: complete the visit when every one of its questionnaires
+    (``codes``) is answered (``done``): its invitation spent, its pending messages cancelled, an
+    audit row. Returns whether it was completed."""
+    if not all(c in done for c in codes):
+        return False
+    old = f.status
+    f.status, f.stop_reason, f.unreachable, f.next_reminder_on, f.updated_at = ("completed", None, False, None, now)
+    if f.invitation_id is not None:
+        s.execute(update(InvitationRow).where(InvitationRow.id == f.invitation_id,
+                                              InvitationRow.completed_at.is_(None)).values(completed_at=now))
+    cancelled = _cancel_messages(s, f.id)
+    audit.append(s, actor=actor.name, actor_role=actor.role, action="update", entity="followup", entity_id=f.id,
+                 patient_id=patient_id, detail={"change": "completed", "old": old, "new": "completed",
+                                                "source": source, "messages_cancelled": cancelled})
+    return True
 
 
 def _message(m: OutboxRow) -> Message:
@@ -566,7 +582,7 @@ def _cancel_messages(s: Session, followup_id: int) -> int:
     return int(getattr(result, "rowcount", 0) or 0)
 
 
-def _visit_instruments(s: Session, f: FollowupRow, site_id: int) -> tuple[str, ...]:
+def visit_instruments(s: Session, f: FollowupRow, site_id: int) -> tuple[str, ...]:
     """The questionnaires of a visit: its invitation's, else the site schedule's for the
     timepoint, else the instruments listed for a visit by default."""
     if f.invitation_id is not None:
