@@ -578,9 +578,10 @@ def test_pdf_html_is_self_contained() -> None:
 def test_docstring_examples_run() -> None:
     import doctest
 
-    from spinetrack.reports import decision_aid, decision_support
+    from spinetrack.reports import decision_aid, decision_aid_units, decision_support
 
-    results = [doctest.testmod(m, optionflags=doctest.ELLIPSIS) for m in (decision_aid, decision_support)]
+    results = [doctest.testmod(m, optionflags=doctest.ELLIPSIS)
+               for m in (decision_aid, decision_aid_units, decision_support)]
     assert sum(r.attempted for r in results) >= 5 and sum(r.failed for r in results) == 0
 
 
