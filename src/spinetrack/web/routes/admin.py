@@ -139,13 +139,22 @@ def _username(request: Request, user: SessionUser, user_id: int) -> str:
     raise NotFoundError(entity="user", key=user_id)
 
 
+def _refuse_own(request: Request, user: SessionUser, user_id: int, field: str, value: Any,
+                what: str) -> Response | None:
+    """The page again with a plain refusal when an admin tries ``what`` on their own account
+    (another admin must do it); None for anyone else's account."""
+    if user_id != user.user_id:
+        return None
+    exc = ValidationError(field=field, value=value, allowed="another account", reason=what)
+    return _admin_page(request, user, status=422, errors={"users": _error(exc)})
+
+
 @router.post("/admin/users/{user_id}/reset-password")
 def reset_password(request: Request, user_id: UserId, user: Admin, access: AccessDep) -> Response:
     """The old password stops working and the sessions end; the page shows a new one-time link."""
-    if user_id == user.user_id:
-        exc = ValidationError(field="user.password", value="(hidden)", allowed="another account",
-                              reason="you cannot reset your own password here; ask another admin")
-        return _admin_page(request, user, status=422, errors={"users": _error(exc)})
+    if refused := _refuse_own(request, user, user_id, "user.password", "(hidden)",
+                              "you cannot reset your own password here; ask another admin"):
+        return refused
     username = _username(request, user, user_id)
     token = access.reset_password(user.actor, user_id)
     return _admin_page(request, user, link=_link(request, username, token, "password reset; sessions signed out"))
@@ -179,10 +188,9 @@ def change_role(request: Request, user_id: UserId, user: Admin, form: FormDep, a
 
 
 def _set_active(request: Request, user: SessionUser, user_id: int, active: bool) -> Response:
-    if user_id == user.user_id and not active:
-        exc = ValidationError(field="user.active", value=False, allowed="another account",
-                              reason="you cannot deactivate your own account")
-        return _admin_page(request, user, status=422, errors={"users": _error(exc)})
+    if not active and (refused := _refuse_own(request, user, user_id, "user.active", False,
+                                              "you cannot deactivate your own account")):
+        return refused
     request.app.state.access.set_active(user.actor, user_id, active)
     return RedirectResponse(f"/admin?notice=user-{'activated' if active else 'deactivated'}#users", status_code=303)
 
@@ -200,10 +208,9 @@ def activate_user(request: Request, user_id: UserId, user: Admin) -> Response:
 @router.post("/admin/users/{user_id}/reset-two-factor")
 def reset_two_factor(request: Request, user_id: UserId, user: Admin, access: AccessDep) -> Response:
     """Recovery when an authenticator is lost: the secret is deleted and the sessions end."""
-    if user_id == user.user_id:
-        exc = ValidationError(field="user.totp", value="(hidden)", allowed="another account",
-                              reason="you cannot reset your own two-factor sign-in; ask another admin")
-        return _admin_page(request, user, status=422, errors={"users": _error(exc)})
+    if refused := _refuse_own(request, user, user_id, "user.totp", "(hidden)",
+                              "you cannot reset your own two-factor sign-in; ask another admin"):
+        return refused
     access.reset_two_factor(user.actor, user_id)
     return RedirectResponse(f"/admin?notice=two-factor-reset#user-{user_id}", status_code=303)
 

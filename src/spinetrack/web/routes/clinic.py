@@ -56,11 +56,13 @@ from __future__ import annotations
 import logging
 import math
 import re
+from collections.abc import Callable, Mapping
 from typing import Annotated, Any
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import RedirectResponse, Response
+from starlette.datastructures import FormData
 
 from spinetrack import clock, instruments
 from spinetrack.domain import (
@@ -89,6 +91,7 @@ from spinetrack.store.queries import (
     OutcomeTable,
     TimelinePoint,
 )
+from spinetrack.store.repositories import Actor
 from spinetrack.store.worklist import FollowupDesk
 from spinetrack.web import patient_summary, plots
 from spinetrack.web.deps import AccessDep, ClinicStaff, StoreDep, require_roles
@@ -322,48 +325,50 @@ def add_episode(request: Request, patient_id: int, user: ClinicStaff, form: Form
                             status_code=303)
 
 
+def _record_event(request: Request, user: SessionUser, patient_id: int, episode_id: int, form: FormData, *,
+                  section: str, anchor: str, data: dict[str, Any], check: Callable[[Mapping[str, Any]], Any],
+                  sample: dict[str, Any], save: Callable[[Actor, int, dict[str, Any]], Any]) -> Response:
+    """Check a record of the episode (each field on its own by the domain's ``check``, with the
+    other fields taken from ``sample``), then the whole record by the store's ``save``; every
+    problem at once beside its field on the page again, else back to the page at ``anchor``."""
+    problems = FormErrors()
+    problems.check_fields(check, sample, data)
+    if not problems:
+        try:
+            save(user.actor, episode_id, data)
+        except (ValidationError, ConflictError) as exc:
+            problems = from_exception(exc)
+    if problems:
+        return _patient_page(request, user, patient_id, episode_id=episode_id, status=422,
+                             errors={section: problems}, values={section: _values(form)})
+    return RedirectResponse(
+        f"/clinic/patients/{patient_id}?episode={episode_id}&notice={section}-saved#{anchor}", status_code=303)
+
+
 @router.post("/clinic/patients/{patient_id}/episodes/{episode_id}/procedure")
 def add_procedure(request: Request, patient_id: int, episode_id: int, user: ClinicStaff, form: FormDep,
                   store: StoreDep) -> Response:
     """Record the procedure: every problem at once beside its field (each field checked on its own
     by the domain, then the whole record against the episode by the store)."""
     _check_episode(request, user, patient_id, episode_id)
-    data = {**_procedure_data(form), "converted_to_open": _yes_no(form, "converted_to_open")}
-    problems = FormErrors()
-    problems.check_fields(ProcedureRecord.create, {"procedure_code": "discectomy_tubular", "levels": ["L4-L5"],
-                                                   "performed_on": clock.today().isoformat()}, data)
-    if not problems:
-        try:
-            store.add_procedure(user.actor, episode_id, data)
-        except (ValidationError, ConflictError) as exc:
-            problems = from_exception(exc)
-    if problems:
-        return _patient_page(request, user, patient_id, episode_id=episode_id, status=422,
-                             errors={"procedure": problems}, values={"procedure": _values(form)})
-    return RedirectResponse(f"/clinic/patients/{patient_id}?episode={episode_id}&notice=procedure-saved#procedure",
-                            status_code=303)
+    return _record_event(request, user, patient_id, episode_id, form, section="procedure", anchor="procedure",
+                         data={**_procedure_data(form), "converted_to_open": _yes_no(form, "converted_to_open")},
+                         check=ProcedureRecord.create,
+                         sample={"procedure_code": "discectomy_tubular", "levels": ["L4-L5"],
+                                 "performed_on": clock.today().isoformat()},
+                         save=store.add_procedure)
 
 
 @router.post("/clinic/patients/{patient_id}/episodes/{episode_id}/complications")
 def add_complication(request: Request, patient_id: int, episode_id: int, user: ClinicStaff, form: FormDep,
                      store: StoreDep) -> Response:
-    episode = _check_episode(request, user, patient_id, episode_id)
-    data = _complication_data(form)
-    index = episode.get("index_date")
-    problems = FormErrors()
-    problems.check_fields(lambda d: ComplicationRecord.create(d, performed_on=index),
-                          {"category": "other", "clavien_dindo": "I",
-                           "occurred_on": (index or clock.today()).isoformat()}, data)
-    if not problems:
-        try:
-            store.add_complication(user.actor, episode_id, data)
-        except (ValidationError, ConflictError) as exc:
-            problems = from_exception(exc)
-    if problems:
-        return _patient_page(request, user, patient_id, episode_id=episode_id, status=422,
-                             errors={"complication": problems}, values={"complication": _values(form)})
-    return RedirectResponse(
-        f"/clinic/patients/{patient_id}?episode={episode_id}&notice=complication-saved#complications", status_code=303)
+    index = _check_episode(request, user, patient_id, episode_id).get("index_date")
+    return _record_event(request, user, patient_id, episode_id, form, section="complication",
+                         anchor="complications", data=_complication_data(form),
+                         check=lambda d: ComplicationRecord.create(d, performed_on=index),
+                         sample={"category": "other", "clavien_dindo": "I",
+                                 "occurred_on": (index or clock.today()).isoformat()},
+                         save=store.add_complication)
 
 
 @router.post("/clinic/patients/{patient_id}/episodes/{episode_id}/invitations")
