@@ -263,9 +263,10 @@ def test_report_accessibility_basics(page):
 def test_report_every_svg_parses_as_xml(page):
     svgs = re.findall(r"<svg\b.*?</svg>", page, flags=re.DOTALL)
     # Kaplan–Meier panels of the 2 time-to-event claims of this (schema 1) document, trajectories
-    # once per questionnaire (ODI, NRS back, NRS leg, EQ-5D-5L), one love plot per comparison;
-    # the adjusted intervals are drawn in CSS
-    assert len(svgs) == 2 + 4 + 3
+    # once per questionnaire (ODI, NRS back, NRS leg, EQ-5D-5L), one love plot for every comparison
+    # (the covariates named once); the adjusted intervals are drawn in CSS
+    assert len(svgs) == 2 + 4 + 1
+    assert len(re.findall(r'<svg id="fig-love"', page)) == 1
     assert page.count('class="fp-ci"') == sum(1 for r in json.loads(FIXTURE.read_text())["results"]
                                                if r["status"] == "estimated")
     for svg in svgs:

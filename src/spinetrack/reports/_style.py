@@ -57,6 +57,7 @@ tr.row-withheld td, tr.row-withheld th { background: #f7f2fb; }
 .fail { color: #a4161a; font-weight: 700; }
 figure { margin: 0.8rem 0; max-width: 46rem; }
 figure.small { max-width: 30rem; }
+figure.wide { max-width: 60rem; }
 svg.figure-svg, img.figure-img { display: block; width: 100%; height: auto; }
 svg.figure-svg * { stroke-linejoin: round; stroke-linecap: butt; }
 figcaption { font-size: 0.85rem; margin-top: 0.2rem; }
@@ -127,6 +128,13 @@ footer { margin-top: 3rem; border-top: 1px solid #d5dae0; padding-top: 0.6rem; f
   table.summary sup.ref::after { content: "]"; }
   .summary-lede, .summary-foot { margin: 2pt 0; }
   #claims table, #cohort table, #balance table { width: 100%; }
+  /* fixed column widths: no measuring of every cell's text before the table is laid out */
+  #claims table, #cohort table, #balance table { table-layout: fixed; }
+  #claims table th:first-child { width: 16%; }
+  #claims table.claim th:nth-child(2) { width: 10%; white-space: normal; }
+  #claims table.detail th:nth-child(2), #claims table.detail th:nth-child(3) { width: 22%; }
+  #claims .fp { width: 100%; }
+  #claims .badge { white-space: normal; }
   #claims h3 { margin-top: 10pt; }
   #claims .keep { break-inside: auto; }
   table.summary tr.group, .screen-only { display: none; }

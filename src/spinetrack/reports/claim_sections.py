@@ -59,8 +59,13 @@ def _triple(r: Doc, e: Doc | None) -> tuple[float, float, float] | None:
 def claims_section(page: Page) -> str:
     out = ['<section id="claims" aria-labelledby="claims-h">', '<h2 id="claims-h">The claims one by one</h2>',
            ("<p>For each claim: the adjusted estimate of every comparison beside the naive (unadjusted) difference "
-           "and the sensitivity analyses, then one panel per comparison with the E-value and, where they apply, "
-           "the weighted Kaplan–Meier curves or questionnaire trajectories.</p>")]
+           "and the sensitivity analyses, then per comparison the weighted value of each arm, the E-value and, for "
+           "a questionnaire score, the MCID reading, and where they apply the weighted Kaplan–Meier curves or "
+           "questionnaire trajectories. The comparisons a claim does not apply to are named under its table "
+           "(n/a in the summary).</p>"),
+           ('<p class="note">E-value: the risk ratio an unmeasured confounder would need with both treatment and '
+            "outcome to explain the estimate away; for its interval, to move the interval to include no "
+            "difference.</p>")]
     drawn: dict[str, str] = {}  # instrument → the claim whose section shows its trajectories
     for claim_key, rs in page.claims.items():
         out.append(_claim_section(page, claim_key, rs, drawn))
@@ -103,7 +108,10 @@ def _claim_table(page: Page, rs: Sequence[Doc]) -> str:
              '<th scope="col">Adjusted, drawn <span class="unit">dashed: 0; green: the claimed side</span></th>']
     axis = _axis(rs)
     body = []
+    not_applicable = [r for r in rs if r.get("status") == "not applicable"]
     for r in rs:
+        if r.get("status") == "not applicable":  # named once under the table
+            continue
         label = f'<th scope="row">{esc(page.label(r["comparison"]))}</th>'
         row_id = f' id="{anchor("claim", r["claim"], r["comparison"])}"'
         att = (r.get("attrition") or [{}])[-1]
@@ -130,9 +138,13 @@ def _claim_table(page: Page, rs: Sequence[Doc]) -> str:
         body.append(f"<tr{row_id}>{label}<td class=\"num\">{n}</td>" + "".join(f"<td>{c}</td>" for c in cells)
                     + f"<td>{badge(r)}</td><td>{_drawn(r, axis)}</td></tr>")
     cap = anchor("claim-table", rs[0]["claim"])
-    return (f'<div class="table-scroll keep" role="region" aria-labelledby="{cap}" tabindex="0"><table>'
+    na = ("" if not not_applicable else
+          '<p class="table-note">Not applicable to ' + ", ".join(
+              f'<span id="{anchor("claim", r["claim"], r["comparison"])}">{esc(page.label(r["comparison"]))}</span>'
+              for r in not_applicable) + ".</p>")
+    return (f'<div class="table-scroll keep" role="region" aria-labelledby="{cap}" tabindex="0"><table class="claim">'
             f'<caption id="{cap}">Estimates by comparison (treated − control)</caption>'
-            f"<thead><tr>{''.join(head)}</tr></thead><tbody>{''.join(body)}</tbody></table></div>")
+            f"<thead><tr>{''.join(head)}</tr></thead><tbody>{''.join(body)}</tbody></table></div>{na}")
 
 
 def _axis(rs: Sequence[Doc]) -> tuple[float, float, str] | None:
@@ -246,8 +258,7 @@ def _detail_table(page: Page, rs: Sequence[Doc]) -> str:
         return ""
     has_mcid = any(r.get("mcid") for r in shown)
     head = ('<th scope="col">Comparison</th><th scope="col">Weighted value per arm</th>'
-            '<th scope="col">E-value <span class="unit">the risk ratio an unmeasured confounder would need with both '
-            "treatment and outcome to explain the estimate away (for its interval: to reach no difference)</span></th>"
+            '<th scope="col">E-value; of the interval</th>'
             + ('<th scope="col">MCID reading</th>' if has_mcid else ""))
     body = []
     for r in shown:
@@ -261,6 +272,12 @@ def _detail_table(page: Page, rs: Sequence[Doc]) -> str:
     return (f'<div class="table-scroll keep" role="region" aria-labelledby="{cap}" tabindex="0"><table class="detail">'
             f'<caption id="{cap}">Arms, confounding and clinical importance by comparison</caption>'
             f"<thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table></div>")
+
+
+def _applicable(rs: Sequence[Doc]) -> list[Doc]:
+    """The comparisons a claim applies to: no empty panel for the others (named under the claim's
+    table)."""
+    return [r for r in rs if r.get("status") != "not applicable"]
 
 
 def _panel_message(r: Doc) -> str | None:
@@ -299,7 +316,7 @@ def _km_figure(page: Page, rs: Sequence[Doc]) -> str:
         y_label = "event-free (" + str(first.get("metric", "")).split(" survival")[0] + ")"
     panels = [figures.SurvivalPanel(page.label(r["comparison"]), page.arms(r["comparison"]),
                                     curves=r.get("curves") if _panel_message(r) is None else None,
-                                    message=_panel_message(r)) for r in rs]
+                                    message=_panel_message(r)) for r in _applicable(rs)]
     horizon = first.get("horizon_days")
     lvl = ci_label(page.ci_level)
     svg = figures.survival_plot(
@@ -332,7 +349,7 @@ def _trajectory_figure(page: Page, rs: Sequence[Doc]) -> str:
                if x[0].get("instrument") == inst and x[0].get("timepoint")]
     panels = [figures.TrajectoryPanel(page.label(r["comparison"]), page.arms(r["comparison"]),
                                       points=points[r["comparison"]] if _panel_message(r) is None else (),
-                                      message=_panel_message(r)) for r in rs]
+                                      message=_panel_message(r)) for r in _applicable(rs)]
     lvl = ci_label(page.ci_level)
     svg = figures.trajectory_plot(
         panels, timepoints=tps, y_label=f"{instrument_short(inst)} ({'higher' if higher else 'lower'} = better)",

@@ -76,6 +76,7 @@ def balance_section(page: Page) -> str:
            ("<p>Weighting should make the arms alike in every covariate (absolute standardised mean difference "
            "below the threshold), and the propensity scores of the arms should overlap. A failed diagnostic "
            "that gates results withholds the comparison's estimates from the scorecard.</p>")]
+    panels: list[figures.BalancePanel] = []
     for key in page.order:
         comp = page.comparisons.get(key)
         if not comp:
@@ -106,26 +107,35 @@ def balance_section(page: Page) -> str:
         out.append(f'<div class="table-scroll keep"><table><caption>Diagnostics</caption><thead><tr><th scope="col">'
                    'Diagnostic</th><th scope="col">Value</th><th scope="col">Result</th></tr></thead>'
                    f"<tbody>{table}</tbody></table></div>")
-        brows = before.get("rows") or []
-        if brows:
-            labels = {r["name"]: covariate_label(r["name"]) for r in brows}
-            svg = figures.love_plot(
-                brows, after.get("rows") or [], labels=labels, threshold=threshold, fig_id=anchor("fig-love", key),
-                title=f"Covariate balance before and after weighting, {page.label(key)}",
-                desc=(f"Love plot: absolute standardised mean difference of {len(brows)} covariates before (open "
-                      f"circles) and after (filled squares) weighting; dashed line at {threshold:g}. The covariate "
-                      "table follows."))
-            after_by = {r["name"]: r for r in after.get("rows") or []}
-            trs = "".join(
-                f'<tr><th scope="row">{esc(labels[r["name"]])}</th><td class="num">{fmt_number(r["smd"], 3)}</td>'
-                f'<td class="num">{fmt_number(after_by.get(r["name"], {}).get("smd"), 3)}</td></tr>' for r in brows)
-            out.append(f'<div class="pair"><figure><div>{svg}</div><figcaption>|SMD| per covariate; dashed: the '
-                       f"threshold {threshold:g}.</figcaption><details><summary>Covariate table</summary><table>"
-                       "<caption>Standardised mean differences</caption><thead><tr><th scope=\"col\">Covariate</th>"
-                       '<th scope="col" class="num">before</th><th scope="col" class="num">after</th></tr></thead>'
-                       f"<tbody>{trs}</tbody></table></details></figure>")
-        else:
-            out.append('<div class="pair">')
-        out.append("</div>")
+        if before.get("rows"):
+            panels.append(figures.BalancePanel(page.label(key), before["rows"], after.get("rows") or [], threshold))
+    if panels:
+        out.append(_love_figure(panels))
     out.append("</section>")
     return "\n".join(out)
+
+
+def _love_figure(panels: list[figures.BalancePanel]) -> str:
+    """One love plot for every comparison (the covariates named once), and its data as a table."""
+    names = list(dict.fromkeys(r["name"] for p in panels for r in p.before))
+    labels = {k: covariate_label(k) for k in names}
+    thresholds = ", ".join(f"{t:g}" for t in sorted({p.threshold for p in panels}))
+    svg = figures.love_plot(
+        panels, labels=labels, fig_id="fig-love",
+        title="Covariate balance before and after weighting, one panel per comparison",
+        desc=(f"Love plot: absolute standardised mean difference of {len(names)} covariates before (open circles) "
+              f"and after (filled squares) weighting, one panel per comparison "
+              f"({', '.join(p.label for p in panels)}); dashed line at the balance threshold ({thresholds}). "
+              "The covariate table follows."))
+    smd = [({r["name"]: r["smd"] for r in p.before}, {r["name"]: r["smd"] for r in p.after}) for p in panels]
+    head = "".join(f'<th scope="col" class="num">{esc(p.label)}: before</th><th scope="col" class="num">after</th>'
+                   for p in panels)
+    trs = "".join(f'<tr><th scope="row">{esc(labels[k])}</th>'
+                  + "".join(f'<td class="num">{fmt_number(b.get(k), 3)}</td><td class="num">{fmt_number(a.get(k), 3)}'
+                            "</td>" for b, a in smd) + "</tr>" for k in names)
+    return ('<h3 id="balance-covariates">Covariate balance, every comparison</h3>'
+            f'<figure class="wide"><div>{svg}</div><figcaption>|SMD| per covariate and comparison; dashed: the '
+            f"threshold ({esc(thresholds)}).</figcaption><details><summary>Covariate table</summary>"
+            '<div class="table-scroll"><table><caption>Standardised mean differences before and after weighting'
+            f'</caption><thead><tr><th scope="col">Covariate</th>{head}</tr></thead><tbody>{trs}</tbody></table>'
+            "</div></details></figure>")

@@ -33,6 +33,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "Arm",
+    "BalancePanel",
     "ForestRow",
     "SurvivalPanel",
     "TrajectoryPanel",
@@ -188,6 +189,12 @@ def _figure_legend(fig: Figure, panels: Sequence[TrajectoryPanel | SurvivalPanel
         fig.legend(handles=handles, loc="upper center", ncol=len(handles), bbox_to_anchor=(0.5, 1.0))
 
 
+def _panel_title(ax: Axes, label: str, width: int = 30, fontsize: float = 8.5) -> None:
+    """The panel's name above its top left corner (placed as text: matplotlib's axes titles are
+    moved clear of the tick labels by measuring every panel, a quarter of a figure's drawing time)."""
+    ax.text(0.0, 1.04, _wrap(label, width), transform=ax.transAxes, ha="left", va="bottom", fontsize=fontsize)
+
+
 def _message(ax: Axes, text: str) -> None:
     ax.text(0.5, 0.5, _wrap(text, 28), transform=ax.transAxes, ha="center", va="center", color=MUTED, fontsize=8,
             style="italic")
@@ -239,7 +246,7 @@ def survival_plot(panels: Sequence[SurvivalPanel], *, horizon: float | None, y_l
     """
     with _figure(6.6, _panel_height(len(panels)), left=0.6, bottom=0.45, top=0.6, right=0.1) as fig:
         for ax, panel in zip(_panel_grid(fig, len(panels), sharey=True), panels, strict=True):
-            ax.set_title(_wrap(panel.label, 30), fontsize=8.5, loc="left")
+            _panel_title(ax, panel.label)
             if panel.message is not None or not panel.curves:
                 _message(ax, panel.message or "no curves")
                 continue
@@ -255,9 +262,11 @@ def survival_plot(panels: Sequence[SurvivalPanel], *, horizon: float | None, y_l
                 ax.axvline(horizon, color=MUTED, lw=0.8, ls=":")
                 ax.set_xlim(0, horizon * 1.02)
             ax.tick_params(labelsize=7.5)
+            ax.xaxis.set_major_locator(_locator(4))  # few ticks: each costs as much to draw as a curve
+            ax.yaxis.set_major_locator(_locator(4))
             _style_axes(ax, grid_axis="y")
         fig.supxlabel("days from the index date", fontsize=8.5)
-        fig.supylabel(y_label, fontsize=8.5)
+        fig.supylabel(_wrap(y_label, 34), fontsize=8.5)
         _figure_legend(fig, panels, "lines")
         return _to_svg(fig, fig_id, title, desc)
 
@@ -299,7 +308,7 @@ def trajectory_plot(panels: Sequence[TrajectoryPanel], *, timepoints: Sequence[t
         ys: list[float] = []
         axes = _panel_grid(fig, len(panels), sharey=True)
         for ax, panel in zip(axes, panels, strict=True):
-            ax.set_title(_wrap(panel.label, 30), fontsize=8.5, loc="left")
+            _panel_title(ax, panel.label)
             if panel.message is not None or not panel.points:
                 _message(ax, panel.message or "no questionnaires")
                 continue
@@ -333,7 +342,7 @@ def trajectory_plot(panels: Sequence[TrajectoryPanel], *, timepoints: Sequence[t
             pad = 0.1 * (hi - lo) if hi > lo else 1.0
             axes[0].set_ylim(lo - pad, hi + pad)
             axes[0].yaxis.set_major_locator(_locator(4))
-        fig.supylabel(y_label, fontsize=8.5)
+        fig.supylabel(_wrap(y_label, 34), fontsize=8.5)
         mcid_note = f"; dashed: 1 MCID ({mcid:g}) from the control baseline" if mcid else ""
         fig.supxlabel(f"timepoint (shaded: the claim's){mcid_note}", fontsize=8)
         _figure_legend(fig, panels, "markers")
@@ -378,19 +387,30 @@ def followup_plot(followup: Sequence[Mapping[str, Any]], *, timepoint_labels: Ma
         return _to_svg(fig, fig_id, title, desc)
 
 
-def love_plot(before: Sequence[Mapping[str, Any]], after: Sequence[Mapping[str, Any]], *,
-              labels: Mapping[str, str], threshold: float, title: str, desc: str, fig_id: str) -> str:
-    """Absolute standardised mean difference per covariate before and after weighting, with
-    the balance threshold as a dashed line.
+@dataclass(frozen=True, slots=True)
+class BalancePanel:
+    """One comparison's standardised mean differences (the document's ``balance_before.rows`` and
+    ``balance_after.rows``: ``name``, ``smd``) and the balance threshold of its diagnostic."""
+
+    label: str
+    before: Sequence[Mapping[str, Any]]
+    after: Sequence[Mapping[str, Any]]
+    threshold: float
+
+
+def love_plot(panels: Sequence[BalancePanel], *, labels: Mapping[str, str], title: str, desc: str,
+              fig_id: str) -> str:
+    """Absolute standardised mean difference per covariate before and after weighting, one narrow
+    panel per comparison side by side, the covariates named once on the left (in the order of
+    their largest imbalance before weighting, the largest at the top), each panel's balance
+    threshold as a dashed line. A covariate a comparison does not use is left blank in its panel.
 
     Parameters
     ----------
-    before, after : sequence of mapping
-        The document's ``balance_before.rows`` and ``balance_after.rows`` (``name``, ``smd``).
+    panels : sequence of BalancePanel
+        One per comparison, in reading order.
     labels : mapping of str to str
         Display names of the covariates.
-    threshold : float
-        The |SMD| threshold of the balance diagnostic.
     title, desc, fig_id : str
         Accessible name and description, unique figure id.
 
@@ -399,27 +419,51 @@ def love_plot(before: Sequence[Mapping[str, Any]], after: Sequence[Mapping[str, 
     str
         The SVG element.
     """
-    after_by = {r["name"]: abs(float(r["smd"])) for r in after}
-    rows = sorted(before, key=lambda r: abs(float(r["smd"])))
-    with _figure(5.6, 0.22 * len(rows) + 1.0, left=2.6, top=0.45, bottom=0.45) as fig:
-        ax = fig.add_subplot()
-        for i, r in enumerate(rows):
-            b, a = abs(float(r["smd"])), after_by.get(r["name"])
-            if a is not None:
-                ax.plot([b, a], [i, i], color=GRID, lw=1.0, zorder=1)
-        ax.plot([abs(float(r["smd"])) for r in rows], range(len(rows)), ls="none", marker="o", mfc="white",
-                color=MUTED, ms=5, label="before weighting", zorder=2)
-        ys = [i for i, r in enumerate(rows) if r["name"] in after_by]
-        ax.plot([after_by[rows[i]["name"]] for i in ys], ys, ls="none", marker="s", color=INK, ms=4.5,
-                label="after weighting", zorder=3)
-        ax.axvline(threshold, color=INK, lw=0.9, ls="--", label=f"threshold {threshold:g}")
-        ax.set_yticks(range(len(rows)), [labels.get(r["name"], r["name"]) for r in rows])
-        ax.set_ylim(-0.7, len(rows) - 0.3)
-        ax.set_xlim(left=0)
-        ax.set_xlabel("absolute standardised mean difference")
-        ax.tick_params(axis="y", length=0, labelsize=8)
-        _style_axes(ax)
-        fig.legend(loc="upper center", ncol=3)
+    worst: dict[str, float] = {}
+    for panel in panels:
+        for r in panel.before:
+            worst[r["name"]] = max(worst.get(r["name"], 0.0), abs(float(r["smd"])))
+    names = sorted(worst, key=lambda k: (worst[k], k))  # bottom to top
+    row = {k: i for i, k in enumerate(names)}
+    n = max(len(panels), 1)
+    xmax = max([1e-9, *worst.values(), *(abs(float(r["smd"])) for p in panels for r in p.after),
+                *(p.threshold for p in panels)]) * 1.08
+    with _figure(6.9, 0.16 * len(names) + 1.45, left=2.35, right=0.1, top=0.92, bottom=0.42) as fig:
+        grid = fig.subplots(1, n, squeeze=False, gridspec_kw={"wspace": 0.1})[0]
+        for j, (ax, panel) in enumerate(zip(grid, panels, strict=False)):
+            _panel_title(ax, panel.label, 16, 7.5)
+            after_by = {r["name"]: abs(float(r["smd"])) for r in panel.after}
+            b_x = [abs(float(r["smd"])) for r in panel.before]
+            b_y = [row[r["name"]] for r in panel.before]
+            pairs = [(b, after_by[r["name"]], row[r["name"]]) for r, b in zip(panel.before, b_x, strict=True)
+                     if r["name"] in after_by]
+            ax.hlines([y for _b, _a, y in pairs], [min(b, a) for b, a, _y in pairs],
+                      [max(b, a) for b, a, _y in pairs], color=GRID, lw=1.0, zorder=1)
+            ax.plot(b_x, b_y, ls="none", marker="o", mfc="white", color=MUTED, ms=4, zorder=2,
+                    label="before weighting")
+            ax.plot([a for _b, a, _y in pairs], [y for _b, _a, y in pairs], ls="none", marker="s", color=INK,
+                    ms=3.5, zorder=3, label="after weighting")
+            ax.axvline(panel.threshold, color=INK, lw=0.9, ls="--", label="threshold")
+            ax.set_xlim(0, xmax)
+            ax.set_ylim(-0.7, len(names) - 0.3)
+            ax.xaxis.set_major_locator(_locator(3))
+            ax.set_yticks([])
+            ax.tick_params(axis="x", labelsize=7)
+            _style_axes(ax)
+            if j == 0:  # the covariates named once, as text (no tick objects: a third of the drawing time)
+                for k in names:
+                    ax.text(-0.04, row[k], labels.get(k, k), transform=ax.get_yaxis_transform(), ha="right",
+                            va="center", fontsize=7)
+        for ax in grid[len(panels):]:
+            ax.set_visible(False)
+        fig.supxlabel("absolute standardised mean difference (dashed: the balance threshold)", fontsize=8,
+                      x=0.5 + 1.1 / 6.9)
+        if panels:
+            handles, names_ = grid[0].get_legend_handles_labels()
+            thresholds = sorted({p.threshold for p in panels})
+            names_ = [f"threshold {', '.join(f'{t:g}' for t in thresholds)}" if x == "threshold" else x
+                      for x in names_]
+            fig.legend(handles, names_, loc="upper center", ncol=3)
         return _to_svg(fig, fig_id, title, desc)
 
 
