@@ -22,6 +22,7 @@ from spinetrack.instruments.registry import get as get_instrument
 
 __all__ = [
     "MINUS",
+    "MIN_CELL",
     "anchor",
     "arm_label",
     "arm_style",
@@ -30,7 +31,9 @@ __all__ = [
     "decimals_for",
     "esc",
     "fmt_count",
+    "fmt_followup",
     "fmt_number",
+    "fmt_patients",
     "fmt_share",
     "format_difference",
     "format_interval",
@@ -98,6 +101,38 @@ def fmt_number(x: float | None, decimals: int, *, sign: bool = False) -> str:
 def fmt_count(n: float | None) -> str:
     """A count with thousands separators (weighted counts are rounded)."""
     return "—" if n is None else f"{round(n):,}"
+
+
+MIN_CELL = 5
+"""Counts of patients from 1 to ``MIN_CELL - 1`` are shown as ``<5``: the registry's small-cell rule
+(:data:`spinetrack.store.reads.MIN_CELL_SIZE`, which the aggregates of the web app and the API
+apply; not imported from there, which would load the database layer into every report; a test
+checks that the two agree)."""
+
+
+def fmt_patients(n: float | None) -> str:
+    """A count of patients under the small-cell rule: ``3`` → ``<5``, ``0`` → ``0``, ``1234`` → ``1,234``."""
+    if n is None:
+        return "—"
+    k = round(n)
+    return f"<{MIN_CELL}" if 0 < k < MIN_CELL else f"{k:,}"
+
+
+def fmt_followup(returned: float | None, population: float | None, lost: float | None) -> tuple[str, str]:
+    """The returned questionnaires (``321 of 334``) and the share lost (``3.9%``) of one arm at one
+    timepoint, under the small-cell rule: neither cell may give away a count from 1 to 4 of the
+    patients who returned it or of those who did not (their difference with the population)."""
+    if returned is None or population is None:
+        return "—", fmt_share(lost)
+    r, n = round(returned), round(population)
+    small = f"<{MIN_CELL}"
+    if 0 < n < MIN_CELL:
+        return f"{small} of {small}", "suppressed"
+    if 0 < r < MIN_CELL:  # the lost share would give r away: bound it instead
+        return f"{small} of {n:,}", f"over {fmt_share(1.0 - MIN_CELL / n)}"
+    if 0 < n - r < MIN_CELL:
+        return f"over {n - MIN_CELL:,} of {n:,}", f"{small} patients"
+    return f"{r:,} of {n:,}", fmt_share(lost)
 
 
 def fmt_share(p: float | None, decimals: int = 1) -> str:

@@ -20,8 +20,8 @@ from spinetrack.reports._format import (
     anchor,
     ci_label,
     esc,
-    fmt_count,
     fmt_number,
+    fmt_patients,
     fmt_share,
     format_interval,
     format_value,
@@ -115,7 +115,7 @@ def _claim_table(page: Page, rs: Sequence[Doc]) -> str:
         label = f'<th scope="row">{esc(page.label(r["comparison"]))}</th>'
         row_id = f' id="{anchor("claim", r["claim"], r["comparison"])}"'
         att = (r.get("attrition") or [{}])[-1]
-        n = f"{fmt_count(att.get('n_treated'))} / {fmt_count(att.get('n_control'))}" if att else "—"
+        n = f"{esc(fmt_patients(att.get('n_treated')))} / {esc(fmt_patients(att.get('n_control')))}" if att else "—"
         if r.get("status") != "estimated":
             text = withheld_text(r) if r.get("status") == "withheld" else "—"
             span = 2 + has_aipw + has_ipcw + has_rr

@@ -10,11 +10,14 @@ from typing import Any
 
 from spinetrack.reports import figures
 from spinetrack.reports._format import (
+    MIN_CELL,
     anchor,
     covariate_label,
     esc,
     fmt_count,
+    fmt_followup,
     fmt_number,
+    fmt_patients,
     fmt_share,
     timepoint_label,
 )
@@ -29,15 +32,17 @@ def cohort_section(page: Page) -> str:
     out = ['<section id="cohort" aria-labelledby="cohort-h">', '<h2 id="cohort-h">Cohort flow</h2>',
            ("<p>Who was analysed in each comparison, and who returned the questionnaires at each timepoint. Each "
            "claim then keeps the patients with its outcome recorded (the “n treated / control” column of its "
-           "table).</p>")]
+           f"table). Counts of patients from 1 to {MIN_CELL - 1} are shown as “&lt;{MIN_CELL}” (the registry's "
+           "small-cell rule), and a share that would give one away is bounded instead.</p>")]
     for key in page.order:
         comp = page.comparisons.get(key)
         if not comp:
             continue
         arms = page.arms(key)
         t, c = esc(arms["treated"].label), esc(arms["control"].label)
-        att = "".join(f'<tr><th scope="row">{esc(a.get("description"))}</th><td class="num">'
-                      f'{fmt_count(a.get("n_treated"))}</td><td class="num">{fmt_count(a.get("n_control"))}</td></tr>'
+        att = "".join(f'<tr><th scope="row">{esc(a.get("description"))}</th>'
+                      + "".join(f'<td class="num">{esc(fmt_patients(a.get(arm)))}</td>'
+                                for arm in ("n_treated", "n_control")) + "</tr>"
                       for a in comp.get("attrition") or [])
         out.append(f'<h3 id="{anchor("cohort", key)}">{esc(page.label(key))}</h3>')
         out.append(f'<div class="pair"><div class="table-scroll keep"><table><caption>Attrition: patients, eligible, '
@@ -47,10 +52,10 @@ def cohort_section(page: Page) -> str:
         if fu:
             rows = "".join(
                 f'<tr><th scope="row">{esc(timepoint_label(f["timepoint"]))}</th>'
-                f'<td class="num">{fmt_count(f["returned_treated"])} of {fmt_count(f["population_treated"])}</td>'
-                f'<td class="num">{fmt_share(f.get("lost_treated"))}</td>'
-                f'<td class="num">{fmt_count(f["returned_control"])} of {fmt_count(f["population_control"])}</td>'
-                f'<td class="num">{fmt_share(f.get("lost_control"))}</td></tr>' for f in fu)
+                + "".join(f'<td class="num">{esc(cell)}</td>' for arm in ("treated", "control")
+                          for cell in fmt_followup(f.get(f"returned_{arm}"), f.get(f"population_{arm}"),
+                                                   f.get(f"lost_{arm}")))
+                + "</tr>" for f in fu)
             out.append(
                 '<div class="table-scroll keep"><table><caption>Questionnaires returned per timepoint</caption><thead>'
                 f'<tr><th scope="col">Timepoint</th><th scope="col" class="num">{t}: returned</th>'
@@ -98,8 +103,8 @@ def balance_section(page: Page) -> str:
                  " — reported; does not withhold estimates" if diag.get("equipoise") == "FAIL" else "")),
             ("Effective sample size after weighting",
              (f"{esc(arms['treated'].label)} {fmt_count(diag.get('ess_treated'))} of "
-             f"{fmt_count(after.get('n_treated'))}, {esc(arms['control'].label)} "
-             f"{fmt_count(diag.get('ess_control'))} of {fmt_count(after.get('n_control'))}"), "reported"),
+             f"{esc(fmt_patients(after.get('n_treated')))}, {esc(arms['control'].label)} "
+             f"{fmt_count(diag.get('ess_control'))} of {esc(fmt_patients(after.get('n_control')))}"), "reported"),
         ]
         table = "".join(f'<tr><th scope="row">{a}</th><td>{b}</td><td>{c}</td></tr>' for a, b, c in rows)
         bid = anchor("balance", key)

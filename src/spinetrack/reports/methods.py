@@ -15,7 +15,7 @@ from spinetrack.reports._format import (
     ci_label,
     covariate_label,
     esc,
-    fmt_count,
+    fmt_patients,
     fmt_share,
     instrument_title,
     timepoint_label,
@@ -158,7 +158,8 @@ def methods_section(doc: Doc) -> str:
         items.append(f"<strong>{esc(c.get('label'))}</strong>: treated {esc(arm_label(c.get('treated') or []))}, "
                      f"control {esc(arm_label(c.get('control') or []))}; "
                      f"from {esc(steps[0]['description']) if steps else 'all episodes'}, "
-                     f"kept: {filters} ({fmt_count(last.get('n_treated'))} treated, {fmt_count(last.get('n_control'))} "
+                     f"kept: {filters} ({esc(fmt_patients(last.get('n_treated')))} treated, "
+                     f"{esc(fmt_patients(last.get('n_control')))} "
                      "control). Each claim then keeps the patients whose outcome is recorded.")
     out.append(_ul(items))
 
