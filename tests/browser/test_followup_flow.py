@@ -8,6 +8,12 @@ The server is ``spinetrack serve`` over a database of its own (only this patient
 server receives only this test's messages; the in-process scheduler is off, so only the test runs
 it). SQLite only: the scheduler and the pages are tested on both backends in tests/followup and
 tests/web.
+
+Then a coordinator enters questionnaires from paper or phone at visits nobody scheduled, from the
+patient page (desktop 1280×900: a date outside the 2-week window and unanswered items refused
+with every problem beside its field, then stored; phone 390×844: a baseline taken on paper), with
+axe-core on every page. Reference values: ODI 2.1a every section 1 -> 10 / 50 x 100 = 20 (Fairbank
+JC, Pynsent PB, Spine 2000;25(22):2940-52); NRS: the number given.
 """
 
 from __future__ import annotations
@@ -39,6 +45,7 @@ from spinetrack.store.tables import (
     SiteScheduleRow,
 )
 from tests.browser.conftest import (
+    DESKTOP,
     PHONE,
     LiveServer,
     _collect_errors,
@@ -232,3 +239,146 @@ def test_a_due_window_sends_a_mail_whose_link_opens_the_home_where_the_visit_is_
                 OutboxRow.episode_id == eid))] == [("invitation", "sent")]
     finally:
         engine.dispose()
+
+
+# ---------------------------------------------------------------------------------- paper and phone, unscheduled
+
+COORDINATOR = ("fu.coordinator", "coordinator-password-123")
+ODI_ITEMS = ("pain_intensity", "personal_care", "lifting", "walking", "sitting", "standing", "sleeping",
+             "sex_life", "social_life", "travelling")
+
+
+def _clinic_with_a_patient(store: Store, today: dt.date) -> tuple[int, int, dt.date]:
+    """A clinic with no schedule of its own, a coordinator, and a patient operated on 40 days ago
+    (the 2-week window, days 1-28, has closed; nothing is scheduled: the scheduler never ran)."""
+    from spinetrack.store.access import Access
+
+    site = store.add_site(SYSTEM, code="FU-S", name="South Spine Clinic", country="GB")
+    Access(store).create_user(SYSTEM, username=COORDINATOR[0], display_name="Fu Coordinator", role="coordinator",
+                              password=COORDINATOR[1], site_id=site)
+    actor = Actor("browser-tests", "clinician", site)
+    surgery = today - dt.timedelta(days=40)
+    pid = store.add_patient(actor, site, {"birth_year": 1961, "sex": "male"},
+                            identity={"full_name": "Sam Example", "mrn": "FU-2"})
+    eid = store.add_episode(actor, pid, {"diagnosis_code": "M48.062", "levels": "L4-L5", "treatment": "mis",
+                                         "treatment_family": "decompression",
+                                         "enrolled_on": (surgery - dt.timedelta(days=30)).isoformat()})
+    store.add_procedure(actor, eid, {"procedure_code": "decompression_tubular", "performed_on": surgery.isoformat(),
+                                     "levels": "L4-L5", "ebl_ml": 40, "incision_mm": 22, "op_time_min": 80,
+                                     "los_days": 1, "transfusion": False})
+    return pid, eid, surgery
+
+
+def _expected_refusal(page: Any) -> None:
+    """The form's refusal (HTTP 422, the page again with its problems) was asked for: take it off the
+    page's error list; anything else there still fails the test."""
+    wanted = [e for e in page.errors if e.startswith("HTTP 422 for POST") and e.endswith("/answers")]
+    assert len(wanted) == 1, page.errors
+    page.errors.remove(wanted[0])
+
+
+def _sign_in(page: Any) -> None:
+    page.goto("/login")
+    page.get_by_label("User name").fill(COORDINATOR[0])
+    page.get_by_label("Password").fill(COORDINATOR[1])
+    _click_and_wait(page, page.get_by_role("button", name="Sign in"))
+
+
+def _open_the_form(page: Any, pid: int, timepoint: str) -> None:
+    page.goto(f"/clinic/patients/{pid}")
+    _click_and_wait(page, page.get_by_role("link", name="Enter questionnaires from paper or phone"))
+    assert page.get_by_role("heading", name="Enter questionnaires from paper or phone").count() == 1
+    check_axe(page)
+    page.get_by_label("Timepoint").select_option(timepoint)
+    _click_and_wait(page, page.get_by_role("button", name="Show the questionnaires"))
+
+
+@pytest.mark.slow
+def test_paper_and_phone_questionnaires_at_an_unscheduled_visit_on_desktop_and_phone(
+        browser: Any, followup_server: LiveServer) -> None:
+    today = clock.today()
+    engine = make_engine(followup_server.database_url)
+    try:
+        pid, eid, surgery = _clinic_with_a_patient(Store(engine), today)
+    finally:
+        engine.dispose()
+    day = lambda n: (surgery + dt.timedelta(days=n)).isoformat()  # noqa: E731
+
+    # desktop: a phone call dated after the 2-week window, two EQ-5D answers missing -> every problem listed
+    context = browser.new_context(base_url=followup_server.base_url, locale="en-GB", viewport=DESKTOP)
+    context.set_default_timeout(15_000)
+    try:
+        page = context.new_page()
+        _collect_errors(page)
+        _sign_in(page)
+        _open_the_form(page, pid, "2w")
+        assert "No visit is scheduled at this timepoint" in page.locator("#visit-note").inner_text()
+        page.get_by_label("by phone").check()
+        page.get_by_label("Answered on").fill(day(35))
+        page.locator("select[name='nrs_back.pain']").select_option("4")
+        for item in ODI_ITEMS:
+            page.locator(f"select[name='odi.{item}']").select_option("1")
+        for item, value in (("MO", "2"), ("SC", "1"), ("UA", "2")):
+            page.locator(f"select[name='eq5d5l.{item}']").select_option(value)
+        _click_and_wait(page, page.get_by_role("button", name="Store the answers"))
+        _expected_refusal(page)
+        summary = page.get_by_role("alert")
+        assert "Please correct these 3 problems" in summary.inner_text()
+        assert "falls in the 6 weeks window" in page.locator("#collected_on-error").inner_text()
+        assert page.locator("[id='eq5d5l.PD-error']").is_visible() and page.locator("[id='eq5d5l.AD-error']").count()
+        assert page.locator("select[name='eq5d5l.UA']").input_value() == "2"  # what was typed is kept
+        assert page.locator("select[name='odi.walking']").input_value() == "1"
+        check_axe(page)
+        save_shot(page, "entry-unscheduled-errors-desktop")
+        page.get_by_label("Answered on").fill(day(20))
+        page.locator("select[name='eq5d5l.PD']").select_option("3")
+        page.locator("select[name='eq5d5l.AD']").select_option("1")
+        _click_and_wait(page, page.get_by_role("button", name="Store the answers"))
+        assert "The answers are stored" in page.locator("#notice").inner_text()
+        stored = page.locator("#stored-table").inner_text()
+        assert "Oswestry Disability Index" in stored and "20.0" in stored and "4.0" in stored
+        check_axe(page)
+        save_shot(page, "entry-unscheduled-stored-desktop")
+        assert_no_page_errors(page)
+    finally:
+        context.close()
+
+    # phone: the baseline, taken on paper before the operation
+    context = browser.new_context(base_url=followup_server.base_url, locale="en-GB", viewport=PHONE, screen=PHONE,
+                                  is_mobile=True, has_touch=True, device_scale_factor=2)
+    context.set_default_timeout(15_000)
+    try:
+        page = context.new_page()
+        _collect_errors(page)
+        _sign_in(page)
+        _open_the_form(page, pid, "baseline")
+        assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]  # no sideways scrolling
+        page.get_by_label("from a paper form").check()
+        page.get_by_label("Answered on").fill(day(-7))
+        page.locator("select[name='nrs_back.pain']").select_option("7")
+        page.locator("select[name='nrs_leg.pain']").select_option("8")
+        check_axe(page)
+        save_shot(page, "entry-baseline-form-phone")
+        _click_and_wait(page, page.get_by_role("button", name="Store the answers"))
+        assert "The answers are stored" in page.locator("#notice").inner_text()
+        assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
+        check_axe(page)
+        save_shot(page, "entry-baseline-stored-phone")
+        assert_no_page_errors(page)
+    finally:
+        context.close()
+
+    engine = make_engine(followup_server.database_url)
+    try:
+        with engine.connect() as c:
+            got = {(r.timepoint, r.instrument, r.source, r.score) for r in c.execute(select(
+                PromResponseRow.timepoint, PromResponseRow.instrument, PromResponseRow.source,
+                PromResponseRow.score).where(PromResponseRow.episode_id == eid))}
+    finally:
+        engine.dispose()
+    scores = {(tp, code): score for tp, code, _source, score in got}
+    assert {(tp, code, source) for tp, code, source, _score in got} == {
+        ("2w", "odi", "phone"), ("2w", "nrs_back", "phone"), ("2w", "eq5d5l", "phone"),
+        ("baseline", "nrs_back", "paper"), ("baseline", "nrs_leg", "paper")}
+    assert (scores["2w", "odi"], scores["2w", "nrs_back"], scores["baseline", "nrs_back"],
+            scores["baseline", "nrs_leg"]) == (20.0, 4.0, 7.0, 8.0)

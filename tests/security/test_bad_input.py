@@ -187,6 +187,10 @@ BASELINES: dict[tuple[str, str], Baseline] = {
     ("POST", "/admin/wording"): Baseline("admin", {}),
     ("POST", "/admin/wording/{pack_id}/deactivate"): Baseline("admin", {}),
     ("POST", "/p/home/decision-aid/preferences"): Baseline("patient", {"pain_relief": "4", "avoid_surgery": "1"}),
+    # questionnaires from paper or phone at an unscheduled visit (the 2-week window, days 1-28, has closed)
+    ("POST", "/clinic/patients/{patient_id}/answers"): Baseline("clinician", {
+        "episode": "{episode_id}", "timepoint": "2w", "source": "paper", "collected_on": _day(-20),
+        "nrs_back.pain": "4"}),
 }
 # Endpoints whose refusal of a bad body may be an authentication answer (no field named): sign-in
 # says only "wrong user name or password", by design; setting a password without its link says so.

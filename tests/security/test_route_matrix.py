@@ -229,6 +229,8 @@ FORMS: dict[tuple[str, str], Callable[[str], dict[str, Any]]] = {
         "channel": "letter", "contact_consent": "yes", "postal_address": f"3 {actor} Lane, Exampletown"},
     ("POST", "/clinic/followup/{followup_id}/answers"): lambda actor: {
         "source": "paper", "collected_on": TODAY.isoformat(), "nrs_back.pain": "5"},
+    ("POST", "/clinic/patients/{patient_id}/answers"): lambda actor: {
+        "timepoint": "2w", "source": "paper", "collected_on": _day(20), "nrs_back.pain": "5"},
     ("POST", "/admin/schedules/{site_id}"): lambda actor: {
         "6w.enabled": "on", "6w.window_from_days": "29", "6w.window_to_days": "63", "6w.reminder_offsets": "0, 7",
         "6w.instruments": "nrs_back", "12m.enabled": "on", "12m.window_from_days": "274", "12m.window_to_days": "547",

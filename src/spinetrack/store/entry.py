@@ -314,12 +314,14 @@ class AnswerEntry:
             out.append(ValidationError(field="response.episode", value=_shown(episode_id),
                                        allowed=[e.id for e in form.episodes] or "an episode of this patient",
                                        reason="required" if episode_id in (None, "") else None))
-        if form.timepoint is None and not (form.episode is None and timepoint in {t.code for t in form.timepoints}):
-            out.append(ValidationError(field="response.timepoint", value=_shown(timepoint),
-                                       allowed=[t.code for t in form.timepoints],
-                                       reason="required" if timepoint in (None, "") else None))
-        elif form.episode is not None and form.episode.index_date is None and form.timepoint.window_to_days > 0:
-            out.append(ValidationError(field="response.timepoint", value=form.timepoint.code, allowed="baseline",
+        tp = form.timepoint
+        if tp is None:  # (a known timepoint with no episode chosen: the episode's problem says it)
+            if not (form.episode is None and timepoint in {t.code for t in form.timepoints}):
+                out.append(ValidationError(field="response.timepoint", value=_shown(timepoint),
+                                           allowed=[t.code for t in form.timepoints],
+                                           reason="required" if timepoint in (None, "") else None))
+        elif form.episode is not None and form.episode.index_date is None and tp.window_to_days > 0:
+            out.append(ValidationError(field="response.timepoint", value=tp.code, allowed="baseline",
                                        reason="the episode has no procedure or treatment start date yet, so only "
                                               "its baseline can be entered"))
         if source not in ENTRY_SOURCES:

@@ -195,6 +195,7 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
         api,
         auth,
         clinic,
+        clinic_answers,
         clinic_events,
         decision,
         enrol,
@@ -205,8 +206,8 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
     )
 
     # /p/home before /p/{token}; /clinic/followup before the clinic pages
-    for module in (auth, api, patient_home, patient, followup, enrol, clinic, clinic_events, admin, admin_followup,
-                   admin_wording, decision, research, locale):
+    for module in (auth, api, patient_home, patient, followup, enrol, clinic, clinic_events, clinic_answers, admin,
+                   admin_followup, admin_wording, decision, research, locale):
         app.include_router(module.router, dependencies=[Depends(_bounded_ids), Depends(_form_text)])
     fastpath.install(app.router.routes)  # the PROM submission, answered ahead of its documented route
     return app

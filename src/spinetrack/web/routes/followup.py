@@ -9,7 +9,10 @@ Routes
 ``POST /clinic/followup/{id}/resend``           queue the visit's message again
 ``POST /clinic/followup/{id}/unreachable``      stop chasing the visit: the patient cannot be reached
 ``GET  /clinic/followup/{id}/answers``          the form for answers taken by phone or from a paper form
-``POST /clinic/followup/{id}/answers``          store them (all or nothing)
+``POST /clinic/followup/{id}/answers``          store them (all or nothing; every problem listed at once)
+
+Answers for a visit that was not scheduled (or from the patient page): :mod:`.clinic_answers`;
+both forms share :mod:`spinetrack.web.answers_form` and ``templates/clinic/_answers_fields.html``.
 
 Roles: clinicians and coordinators see and act on their own site's visits, with names; admins
 and researchers are refused (the README's security model: admins see no patient data, not even
@@ -39,13 +42,16 @@ from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.responses import RedirectResponse, Response, StreamingResponse
 from starlette.datastructures import FormData
 
-from spinetrack import clock, instruments
+from spinetrack import clock
 from spinetrack.errors import ConflictError, SpinetrackError, ValidationError
 from spinetrack.i18n import N_
 from spinetrack.i18n import gettext as _
 from spinetrack.store.access import SessionUser
+from spinetrack.store.entry import AnswerEntry
 from spinetrack.store.worklist import ENTRY_SOURCES, STATUSES, FollowupDesk, WorklistPage
+from spinetrack.web.answers_form import answer_inputs, entry_errors, form_values, parse_answers, questionnaires
 from spinetrack.web.deps import ClinicStaff, require_roles
+from spinetrack.web.forms import FormErrors
 
 __all__ = ["completeness_svg", "router"]
 
@@ -283,45 +289,11 @@ def _action_refused(request: Request, user: SessionUser, form: FormData, exc: Sp
 # ---------------------------------------------------------------------------------- phone and paper answers
 
 
-def _questionnaires(codes: Sequence[str]) -> list[dict[str, Any]]:
-    """The visit's questionnaires for the form: items with their neutral labels and choices."""
-    out = []
-    for code in codes:
-        d = instruments.get(code).definition
-        out.append({"code": code, "title": d.title, "note": d.labels_note,
-                    "items": [{"code": i.code, "label": i.label, "type": i.type.value, "required": i.required,
-                               "options": [(o.value, o.label) for o in i.options], "low": i.low, "high": i.high,
-                               "unit": i.unit} for i in d.items]})
-    return out
-
-
-def _parse_answers(form: FormData, codes: Sequence[str]) -> dict[str, dict[str, Any]]:
-    """Answers per questionnaire from fields ``<instrument>.<item>``; a questionnaire is entered
-    when any of its items is filled. Numbers as numbers; other text is passed on for the
-    instrument to refuse naming the item."""
-    out: dict[str, dict[str, Any]] = {}
-    for code in codes:
-        answers: dict[str, Any] = {}
-        for item in instruments.get(code).definition.items:
-            raw = form.get(f"{code}.{item.code}")
-            if not isinstance(raw, str) or not raw.strip():
-                continue
-            text = raw.strip()
-            try:
-                answers[item.code] = int(text) if text.lstrip("-").isdigit() else (
-                    float(text) if item.type.value == "decimal" else text)
-            except ValueError:
-                answers[item.code] = text
-        if answers:
-            out[code] = answers
-    return out
-
-
 def _answers_page(request: Request, user: SessionUser, followup_id: int, *, values: Mapping[str, Any] | None = None,
-                  error: dict[str, Any] | None = None, status: int = 200) -> Response:
+                  error: FormErrors | None = None, status: int = 200) -> Response:
     visit, codes = _desk(request).visit(user.actor, followup_id)
     return _render(request, "clinic/followup_answers.html", {
-        "user": user, "visit": visit, "questionnaires": _questionnaires(codes), "sources": ENTRY_SOURCES,
+        "user": user, "visit": visit, "questionnaires": questionnaires(codes), "sources": ENTRY_SOURCES,
         "values": values or {"collected_on": min(clock.today(), visit.closes_on).isoformat()}, "error": error,
         "status_labels": _status_labels()}, status=status)
 
@@ -333,18 +305,24 @@ def answers_form(request: Request, followup_id: FollowupId, user: ClinicStaff) -
 
 @router.post("/clinic/followup/{followup_id}/answers")
 def answers_submit(request: Request, followup_id: FollowupId, user: ClinicStaff, form: FormDep) -> Response:
+    """Every problem is listed at once (the checks of :meth:`AnswerEntry.check
+    <spinetrack.store.entry.AnswerEntry.check>` on this visit's episode and timepoint, which the
+    entry goes to); then :meth:`FollowupDesk.enter_answers` stores all or nothing."""
     desk = _desk(request)
-    _, codes = desk.visit(user.actor, followup_id)
-    source = form.get("source")
-    collected_on = form.get("collected_on")
+    visit, codes = desk.visit(user.actor, followup_id)
+    source, collected_on = form.get("source"), form.get("collected_on")
+    source = source if isinstance(source, str) else ""
+    collected_on = collected_on if isinstance(collected_on, str) else ""
+    responses = parse_answers(form, codes)
+    problems = AnswerEntry(request.app.state.store).check(
+        user.actor, visit.patient_id, episode_id=visit.episode_id, timepoint=visit.timepoint, source=source,
+        collected_on=collected_on, responses=responses)
     try:
-        desk.enter_answers(user.actor, followup_id, source=source if isinstance(source, str) else "",
-                           collected_on=collected_on if isinstance(collected_on, str) else "",
-                           responses=_parse_answers(form, codes))
+        if not problems:
+            desk.enter_answers(user.actor, followup_id, source=source, collected_on=collected_on, responses=responses)
     except (ValidationError, ConflictError) as exc:
-        values = {k: v for k, v in form.items() if k != "csrf_token" and isinstance(v, str)}
-        field = getattr(exc, "field", None)
-        return _answers_page(request, user, followup_id, values=values, status=422,
-                             error={"message": str(exc), "field": field})
+        problems = [exc]
+    if problems:
+        errors = entry_errors(problems, answer_inputs(questionnaires(codes)))
+        return _answers_page(request, user, followup_id, values=form_values(form), status=422, error=errors)
     return RedirectResponse(f"/clinic/followup?{urlencode({'notice': 'answers-saved'})}", status_code=303)
-
