@@ -13,7 +13,8 @@ Debian's Chromium (``/usr/bin/chromium``; a browser is never downloaded).
   ``assert_no_page_errors(page)`` fails on them (a CSP refusal shows up there).
 * ``save_shot(page, name)``: a full-page PNG in tests/browser/artifacts/ (git-ignored).
 * ``check_axe(page)``: runs axe-core (tests/browser/node_modules, ``scripts/ensure-test-assets.sh``)
-  in the page and fails on violations of impact serious or critical, printing them.
+  in the page with its default rule set (WCAG 2 A/AA and best practices) and fails on every
+  violation, whatever its impact (minor and moderate included), listing each with its nodes.
 * ``new_visit(server, ...)``: a fresh patient at a demo site with a procedure 42 days ago and an
   open 6-week invitation; returns the invitation token (``/p/<token>``) and ids.
 
@@ -313,8 +314,13 @@ def assert_no_page_errors(page: Any) -> None:
 
 
 def check_axe(page: Any, *, context: Any = None, options: dict[str, Any] | None = None) -> list[dict[str, Any]]:
-    """Run axe-core in ``page`` and fail on violations of impact ``serious`` or ``critical``
-    (all violations are printed; the list of all violations is returned)."""
+    """Run axe-core in ``page`` and fail on any violation, whatever its impact (minor, moderate,
+    serious or critical): the page must have 0. Each violation is printed and named in the failure
+    with its rule, impact, node count and first targets; returns axe's list (empty when it passes).
+
+    ``context`` / ``options`` go to ``axe.run``; a rule that truly does not apply to one element
+    may be left out there (``context={"exclude": [...]}``) only with a comment saying why, never
+    for a whole page or the whole suite."""
     if not AXE_JS.exists():
         _skip_or_fail(f"axe-core not found at {AXE_JS} (run scripts/ensure-test-assets.sh: npm ci in tests/browser)")
     if not page.evaluate("() => typeof window.axe !== 'undefined'"):
@@ -329,12 +335,12 @@ def check_axe(page: Any, *, context: Any = None, options: dict[str, Any] | None 
     result = page.evaluate("([ctx, opts]) => axe.run(ctx || document, opts || {})", [context, options])
     violations: list[dict[str, Any]] = result["violations"]
     where = page.url
+    lines = []
     for v in violations:
         targets = "; ".join(" ".join(map(str, n.get("target", []))) for n in v["nodes"][:5])
-        print(f"axe {v['impact']}: {v['id']} — {v['help']} ({len(v['nodes'])} nodes: {targets}) on {where}")
-    bad = [v for v in violations if v.get("impact") in ("serious", "critical")]
-    assert not bad, f"axe-core: {len(bad)} serious/critical violation(s) on {where}: " + ", ".join(
-        f"{v['id']} ({v['impact']}, {len(v['nodes'])} nodes)" for v in bad)
+        lines.append(f"axe {v['impact']}: {v['id']} — {v['help']} ({len(v['nodes'])} nodes: {targets}) on {where}")
+        print(lines[-1])
+    assert not violations, f"axe-core: {len(violations)} violation(s) on {where}:\n" + "\n".join(lines)
     return violations
 
 

@@ -68,16 +68,22 @@ def _expected_refusal(page: Any, path: str) -> None:
 
 
 def _fits_the_phone(page: Any) -> None:
-    """Every box of the page outside the plots ends within the 390 px screen (wide tables scroll in
-    their own focusable region). Known open point: Chromium still reports the document 685 px wide
-    (``scrollWidth``) once Plotly has drawn; no box of the page reaches that far (checked below),
-    so this test does not assert on ``scrollWidth`` (see docs/clinic_patient_page.md)."""
+    """The page fits the 390 px screen: nothing scrolls sideways (``scrollWidth`` of the document
+    at most 390 px, the plots drawn), and every box outside the plots and the wide tables (which
+    scroll in their own focusable region) ends within the screen.
+
+    Before the fix the document was 700 px wide once drawn: the visually hidden "Select" header
+    of the episodes table (``.sr-only``, absolutely placed) escaped its scroll box's clipping;
+    the scroll boxes are now ``position: relative`` (clinic.css)."""
     outside = page.evaluate("""() => [...document.querySelectorAll('body *')]
         .filter(e => !(e instanceof SVGElement) && !e.closest('div.scroll') && !e.closest('.plot')
                      && e.id !== 'js-plotly-tester' && e.getBoundingClientRect().right > 392)
         .slice(0, 8).map(e => e.tagName + (e.id ? '#' + e.id : '') + '.' + (e.getAttribute('class') || '') + ' '
                               + Math.round(e.getBoundingClientRect().right))""")
     assert outside == [], f"boxes wider than the phone's screen: {outside}"
+    assert page.viewport_size["width"] == 390
+    width = page.evaluate("() => document.scrollingElement.scrollWidth")
+    assert width <= 390, f"the page scrolls sideways on a 390 px phone: scrollWidth {width} px"
 
 
 def _rows(server: LiveServer, stmt: Any) -> list[Any]:
