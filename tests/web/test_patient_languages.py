@@ -21,9 +21,10 @@ from typing import Any
 from fastapi.testclient import TestClient
 from sqlalchemy import select, update
 
-from spinetrack import clock
+from spinetrack import clock, i18n
 from spinetrack.store.repositories import Actor
 from spinetrack.store.tables import AuditRow, PatientIdentityRow, SiteRow
+from spinetrack.web.errors import PATIENT_MESSAGES
 from tests.web.conftest import ODI_ITEMS, World
 from tests.web.test_patient_pages import csrf_of, fill_in
 
@@ -94,7 +95,8 @@ def test_the_switch_without_a_session_records_nothing_and_never_leaves_the_site(
         r = c.post("/p/language", data={"language": "es", "next": "https://evil.example/"}, follow_redirects=False)
         assert r.headers["location"] == "/"
         r = c.post("/p/language", data={"language": "fr", "next": "/p/visit"}, follow_redirects=False)
-        assert r.status_code == 422 and "language" in r.text
+        with i18n.use_locale("es"):  # the cookie set above; plain words, not the field's name
+            assert r.status_code == 422 and i18n.gettext(PATIENT_MESSAGES[422]) in r.text
         unknown = c.get("/p/not-a-real-token")  # a page without a patient: the plain switch
         assert 'action="/language"' in unknown.text and "Su clínica" in unknown.text  # the cookie set above
     assert _recorded(app, world.patients["A"]) is None and _recorded(app, world.patients["B"]) is None

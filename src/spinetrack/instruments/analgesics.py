@@ -80,7 +80,7 @@ class AnalgesicsInstrument(Instrument):
                 if answers[code] == 1:
                     raise ValidationError(
                         field=f"analgesics.{code}", value=1, allowed="0, 2 or empty",
-                        reason="the answer to how often was 'not at all': no pain medicine in the last week")
+                        reason=N_("the answer to how often was 'not at all': no pain medicine in the last week"))
         sub: dict[str, Any] = {"any_use": freq >= 1}
         for code in _CLASSES:
             if answers[code] in (0, 1):

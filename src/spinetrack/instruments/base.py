@@ -36,6 +36,7 @@ import numpy as np
 
 from spinetrack.domain._validate import EARLIEST_DATE
 from spinetrack.errors import ValidationError
+from spinetrack.i18n import N_
 
 __all__ = [
     "DEMO_LABEL_NOTE",
@@ -131,7 +132,7 @@ class Item:
                     f"a date from {EARLIEST_DATE.isoformat()} to {LATEST_ANSWER_DATE.isoformat()}"))
             return day.isoformat()
         if isinstance(value, bool) or not isinstance(value, (int, float)):
-            raise ValidationError(field=name, value=value, allowed=self.allowed(), reason="not a number")
+            raise ValidationError(field=name, value=value, allowed=self.allowed(), reason=N_("not a number"))
         try:
             finite = math.isfinite(value)
         except OverflowError:
@@ -217,7 +218,7 @@ class Definition:
             if it.code == code:
                 return it
         raise ValidationError(field=f"{self.code}.{code}", value=code, allowed=list(self.item_codes),
-                              reason="unknown item")
+                              reason=N_("unknown item"))
 
     @property
     def item_codes(self) -> tuple[str, ...]:
@@ -349,7 +350,7 @@ class Instrument:
         result = self._score(self.check(answers), **options)
         if strict and not result.valid:
             raise ValidationError(field=self.definition.code, value=None, allowed="a valid response",
-                                  reason=result.reason or "not valid")
+                                  reason=result.reason or N_("not valid"))
         return result
 
     def score_many(self, columns: Mapping[str, Any], **options: Any) -> ScoreArray:
@@ -359,7 +360,7 @@ class Instrument:
         if unknown:
             name = sorted(unknown)[0]
             raise ValidationError(field=f"{code}.{name}", value=name, allowed=list(self.definition.item_codes),
-                                  reason="unknown item")
+                                  reason=N_("unknown item"))
         lengths = {len(np.asarray(c)) for c in columns.values()}
         if len(lengths) > 1:
             raise ValidationError(field=code, value=sorted(lengths), allowed="columns of equal length")
@@ -386,7 +387,7 @@ class Instrument:
             if answers.get(c) is None:
                 it = self.definition.item(c)
                 raise ValidationError(field=f"{self.definition.code}.{c}", value=None, allowed=it.allowed(),
-                                      reason="required")
+                                      reason=N_("required"))
 
     def __repr__(self) -> str:
         return f"<Instrument {self.definition.code} {self.definition.version}>"
@@ -404,5 +405,5 @@ def check_item_codes(instrument: str, items: tuple[Item, ...], answers: Mapping[
     for code in answers:
         if code not in by_code:
             raise ValidationError(field=f"{instrument}.{code}", value=answers[code], allowed=list(by_code),
-                                  reason="unknown item")
+                                  reason=N_("unknown item"))
     return {code: it.check(instrument, answers.get(code)) for code, it in by_code.items()}

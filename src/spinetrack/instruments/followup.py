@@ -99,7 +99,7 @@ class ReturnToActivity(Instrument):
             for code in ("days", "date"):
                 if answers[code] is not None:
                     raise ValidationError(field=f"return_to_activity.{code}", value=answers[code], allowed="empty",
-                                          reason="the patient has not returned yet")
+                                          reason=N_("the patient has not returned yet"))
             return Score("return_to_activity", "1", None, 1, 3, True, band="not yet", subscales={"returned": False})
         sub: dict[str, Any] = {"returned": True}
         if date is not None:

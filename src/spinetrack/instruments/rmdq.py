@@ -78,7 +78,7 @@ _STATEMENTS = (
     N_("Statement 23 applies to me today"),
     N_("Statement 24 applies to me today"),
 )
-_TICK_RULE = "tick-only: 1 = ticked (applies today); 0 or no answer = not ticked"
+_TICK_RULE = N_("tick-only: 1 = ticked (applies today); 0 or no answer = not ticked")
 
 
 class Rmdq(Instrument):

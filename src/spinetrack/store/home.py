@@ -58,7 +58,7 @@ from spinetrack.store.tables import (
     SiteRow,
     TimepointRow,
 )
-from spinetrack.store.visits import LINK_CLOSED, InvitationView, Visits, hash_token
+from spinetrack.store.visits import LINK_CLOSED, InvitationView, Visits, hash_token, not_open_yet
 from spinetrack.store.windows import VisitWindow, waiting_message
 
 __all__ = ["HOME_SESSION_DAYS", "NEW_LINK_GAP", "PATIENT_ACCESS_DAYS", "Home", "HomeContent", "HomeView",
@@ -362,7 +362,7 @@ class Home:
                 raise AuthenticationError(LINK_CLOSED)
             window = Visits.invitation_window(s, inv)
             if window is not None and window.state(now.date()) == "upcoming":
-                raise AuthenticationError(waiting_message(window))
+                raise not_open_yet(window)
             return self._bind_visit(s, inv, now, view.actor.name)
 
     # ------------------------------------------------------------------ opting out

@@ -43,7 +43,9 @@ from spinetrack.errors import (
     SpinetrackError,
     ValidationError,
 )
+from spinetrack.i18n import N_
 from spinetrack.store import audit
+from spinetrack.store.patient_text import patient_error
 from spinetrack.store.repositories import SITE_ROLES, Actor, Store
 from spinetrack.store.tables import (
     EpisodeRow,
@@ -65,11 +67,28 @@ from spinetrack.store.windows import (
 )
 from spinetrack.store.wording import refusal_reason
 
-__all__ = ["INVITATION_DAYS", "LINK_CLOSED", "LINK_LOOKAHEAD_DAYS", "InvitableTimepoint", "InvitationView",
-           "VisitSubmission", "VisitWindow", "Visits", "hash_token", "visit_window", "waiting_message"]
+__all__ = ["INVITATION_DAYS", "LINK_CLOSED", "LINK_LOOKAHEAD_DAYS", "NOT_OPEN_YET", "InvitableTimepoint",
+           "InvitationView", "VisitSubmission", "VisitWindow", "Visits", "hash_token", "not_open_yet", "visit_window",
+           "waiting_message"]
 
 INVITATION_DAYS = 14
-LINK_CLOSED = "this questionnaire link is no longer open; use the link from your clinic"
+LINK_CLOSED = N_("This questionnaire link is no longer open. Please use the link from your clinic.")
+"""Said to a patient whose visit is complete, expired or revoked (English here and in the API; the
+patient pages translate it, the ``patient`` catalog)."""
+LINK_NOT_VALID = N_("This link is not valid.")
+LINK_USED = N_("This link has been used: the questionnaires are complete.")
+LINK_EXPIRED = N_("This link has expired. Please ask your clinic for a new one.")
+NOT_OPEN_YET = N_("Your questionnaire opens on %(opens)s and closes on %(closes)s. Please open this link again "
+                  "from %(opens)s.")
+
+
+def not_open_yet(window: VisitWindow) -> AuthenticationError:
+    """The refusal of a visit whose window has not opened: its dates (for the patient pages, in
+    the patient's language: :mod:`spinetrack.store.patient_text`)."""
+    assert window.opens_on is not None and window.closes_on is not None
+    return patient_error(AuthenticationError, NOT_OPEN_YET, opens=window.opens_on, closes=window.closes_on)
+
+
 _T = TypeVar("_T")
 
 
@@ -348,14 +367,14 @@ class Visits:
         with self.store.transaction() as s:
             inv = s.execute(select(InvitationRow).where(InvitationRow.token_hash == hash_token(token or ""))).scalar()
             if inv is None or inv.revoked:
-                raise AuthenticationError("this link is not valid")
+                raise AuthenticationError(LINK_NOT_VALID)
             if inv.completed_at is not None:
-                raise AuthenticationError("this link has been used: the questionnaires are complete")
+                raise AuthenticationError(LINK_USED)
             if now > inv.expires_at:
-                raise AuthenticationError("this link has expired; ask the clinic for a new one")
+                raise AuthenticationError(LINK_EXPIRED)
             window = self.invitation_window(s, inv)
             if window is not None and window.state(now.date()) == "upcoming":
-                raise AuthenticationError(waiting_message(window))
+                raise not_open_yet(window)
             session, csrf = secrets.token_urlsafe(32), secrets.token_urlsafe(32)
             inv.patient_session_hash, inv.patient_csrf = hash_token(session), csrf
             inv.opened_at = inv.opened_at or now

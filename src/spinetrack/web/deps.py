@@ -95,7 +95,7 @@ async def patient_visit(request: Request) -> InvitationView:
     access: Access = request.app.state.access
     view = await run_in_threadpool(access.resolve_patient_session, request.cookies.get(PATIENT_COOKIE))
     if view is None:
-        raise AuthenticationError("this questionnaire link is no longer open; use the link from your clinic")
+        raise AuthenticationError(LINK_CLOSED)
     await check_csrf(request, view.csrf_token)
     return view
 

@@ -64,6 +64,7 @@ from spinetrack.store.patient_frame import NO_FRAME, PatientFrame, patient_frame
 from spinetrack.store.queries import OutcomeCell, Queries
 from spinetrack.store.reads import visit_closed
 from spinetrack.store.repositories import Actor, Store
+from spinetrack.store.visits import LINK_CLOSED
 from spinetrack.store.wording import wording_for
 from spinetrack.web.deps import AccessDep, PatientVisit, StoreDep
 from spinetrack.web.locale import apply_patient_language
@@ -76,7 +77,7 @@ __all__ = ["HOME_COOKIE", "answer_opening", "render_home", "render_patient", "re
 router = APIRouter()
 
 HOME_COOKIE = "st_home"  # the patient home's session (routes/patient_home.py)
-NOT_OPEN = i18n.N_("This questionnaire link is no longer open. Please use the link from your clinic.")
+NOT_OPEN = LINK_CLOSED  # the store's sentence (N_-marked there), said on the pages in the patient's language
 ACTIONS = ("next", "back", "skip", "save")
 RESULT_INSTRUMENTS = instruments.listed(Listing.PATIENT_RESULTS)
 EQ5D = "eq5d5l"
@@ -195,7 +196,7 @@ async def _visit_or_completed(request: Request) -> InvitationView:
     """A dependency: the patient session, also when the visit is complete, CSRF checked."""
     view = await run_in_threadpool(_visit_any, request)  # a database call: off the event loop
     if view is None:
-        raise AuthenticationError(_(NOT_OPEN))
+        raise AuthenticationError(NOT_OPEN)  # English; the error page says it in the patient's language
     await check_csrf(request, view.csrf_token)
     return view
 
@@ -320,7 +321,8 @@ def _parse_answer(instrument: str, item: Item, raw: str | None) -> Any:
         try:
             number = float(text)
         except ValueError:
-            raise ValidationError(field=field, value=text, allowed=item.allowed(), reason=_("not a number")) from None
+            raise ValidationError(field=field, value=text, allowed=item.allowed(),
+                                  reason=i18n.N_("not a number")) from None
     return item.check(instrument, number)
 
 
@@ -364,7 +366,9 @@ def _problem(inst: Instrument, answers: dict[str, Any], wording: Wording) -> Pro
         score = inst.score(answers)
     except ValidationError as exc:
         bad = tuple((i + 1, label(it)) for i, it in enumerate(items) if exc.field.endswith(f".{it.code}"))
-        return Problem(_("One answer does not fit: %(problem)s.", problem=str(exc)), bad)
+        if exc.reason:  # a rule between answers (an instrument's N_-marked reason), in the page's language
+            return Problem(_("One answer does not fit: %(problem)s.", problem=_(exc.reason)), bad)
+        return Problem(_("One answer does not fit. Please check these questions."), bad)
     if not score.valid:
         skipped = tuple((i + 1, label(it)) for i, it in enumerate(items) if answers.get(it.code) is None)
         return Problem(_("Too many questions were skipped to work out a score. Please answer more of them."), skipped)
@@ -565,7 +569,7 @@ def question_post(request: Request, instrument: str, view: PatientVisit, access:
         value = _parse_answer(instrument, item, answer)
         if value is None and item.required and action in ("next", "skip"):
             raise ValidationError(field=f"{instrument}.{item.code}", value=None, allowed=item.allowed(),
-                                  reason=_("this question needs an answer"))
+                                  reason=i18n.N_("this question needs an answer"))
     except ValidationError as exc:
         return _question_response(request, view, inst, n, draft, error=exc, posted=answer or "", status_code=422)
     if value is None and action == "next" and asked != "1":  # ask once before skipping
@@ -598,7 +602,7 @@ def submit(request: Request, instrument: str, seen: AnyVisit, access: AccessDep,
     except ValueError:
         raise ValidationError(field="idempotency_key", value=idempotency_key, allowed="a UUID") from None
     if visit_closed(seen):  # complete or expired: nothing new is stored (the store checks it again)
-        raise AuthenticationError(_(NOT_OPEN))
+        raise AuthenticationError(NOT_OPEN)  # English; the error page says it in the patient's language
     inst = instruments.get(instrument)
     answers = access.get_draft(seen, instrument)
     speak_to(request, seen)

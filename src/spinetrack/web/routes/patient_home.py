@@ -75,7 +75,7 @@ async def _home_session(request: Request) -> HomeView:
     access = request.app.state.access
     view: HomeView | None = await run_in_threadpool(access.resolve_home_session, request.cookies.get(HOME_COOKIE))
     if view is None:
-        raise AuthenticationError(_(HOME_CLOSED))
+        raise AuthenticationError(HOME_CLOSED)  # English; the error page translates it
     await check_csrf(request, view.csrf_token)
     return view
 
