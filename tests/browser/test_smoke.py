@@ -18,7 +18,7 @@ from tests.browser.conftest import DEMO_PASSWORD, LiveServer, assert_no_page_err
 SESSION_COOKIE = "st_session"
 
 
-def test_sign_in_page_renders_and_has_no_serious_axe_violations(page_phone: Any, live_server: LiveServer) -> None:
+def test_sign_in_page_renders_and_has_no_axe_violations(page_phone: Any, live_server: LiveServer) -> None:
     resp = page_phone.goto("/login")
     assert resp is not None and resp.status == 200
     assert page_phone.get_by_role("heading", name="Sign in").is_visible()
