@@ -55,20 +55,18 @@ from starlette.concurrency import run_in_threadpool
 from spinetrack import i18n, instruments
 from spinetrack.errors import AuthenticationError, ConflictError, NotFoundError, ValidationError
 from spinetrack.i18n import gettext as _
-from spinetrack.instruments import thresholds
-from spinetrack.instruments.base import Instrument, Item, ItemType, Listing
+from spinetrack.instruments.base import Instrument, Item, ItemType
 from spinetrack.instruments.wording import Wording
 from spinetrack.store.access import Access, InvitationView
 from spinetrack.store.home import HomeView, LinkOpening
 from spinetrack.store.patient_frame import NO_FRAME, PatientFrame, patient_frame, site_frame
-from spinetrack.store.queries import OutcomeCell, Queries
 from spinetrack.store.reads import visit_closed
-from spinetrack.store.repositories import Actor, Store
+from spinetrack.store.repositories import Store
 from spinetrack.store.visits import LINK_CLOSED
 from spinetrack.store.wording import wording_for
 from spinetrack.web.deps import AccessDep, PatientVisit, StoreDep
 from spinetrack.web.locale import apply_patient_language
-from spinetrack.web.patient_charts import result_charts
+from spinetrack.web.patient_results import results_context, timepoint_name
 from spinetrack.web.security import PATIENT_COOKIE, check_csrf, clear_cookie, set_cookie
 
 __all__ = ["HOME_COOKIE", "answer_opening", "render_home", "render_patient", "results_context", "router",
@@ -79,16 +77,6 @@ router = APIRouter()
 HOME_COOKIE = "st_home"  # the patient home's session (routes/patient_home.py)
 NOT_OPEN = LINK_CLOSED  # the store's sentence (N_-marked there), said on the pages in the patient's language
 ACTIONS = ("next", "back", "skip", "save")
-RESULT_INSTRUMENTS = instruments.listed(Listing.PATIENT_RESULTS)
-EQ5D = "eq5d5l"
-
-# spinetrack's own words about each instrument (English, marked for the questionnaires catalog;
-# translated where they are shown): what a result score is called in a sentence, its scale in
-# words, and its series name on the charts.
-RESULT_NAMES: dict[str, tuple[str, str]] = {
-    code: (name, instruments.get(code).definition.display.result_scale or "")
-    for code, name in instruments.display_field("result_name").items()}
-TRACE_NAMES: dict[str, str] = instruments.display_field("result_trace")
 
 
 # --------------------------------------------------------------------------------- the page's frame
@@ -213,11 +201,6 @@ def _instrument(view: InvitationView, code: str) -> Instrument:
     if code not in view.instruments:
         raise NotFoundError(entity="questionnaire", key=code)
     return instruments.get(code)
-
-
-def _tp(label: str) -> str:
-    """A visit's name in the page's language (the visit names are in the questionnaires catalog)."""
-    return _(label) if label else label
 
 
 @dataclass(frozen=True, slots=True)
@@ -399,7 +382,7 @@ def visit_page(request: Request, access: AccessDep, saved: str | None = None) ->
     left = sum(r["n_items"] for r in rows if not r["done"])
     return render_patient(request, "patient/visit.html", {
         "view": view, "rows": rows, "saved": saved_name, "minutes": max(2, left // 3), "home": _home(request),
-        "visit_name": _tp(view.timepoint_label)})
+        "visit_name": timepoint_name(view.timepoint_label)})
 
 
 @router.get("/p/done", include_in_schema=False)
@@ -424,68 +407,6 @@ def results_page(request: Request, store: StoreDep) -> Response:
     context = results_context(store, view.actor, view.episode_id)
     return render_patient(request, "patient/results.html", {"view": view, **context, "back_url": "/p/visit",
                                                             "back_text": _("Back to your questionnaires")})
-
-
-def _decimals(code: str, values: list[float]) -> int:
-    """The decimals of one instrument's scores on this page: whole numbers when every score is
-    whole (the pain scales, a complete disability score), else the instrument's own
-    (``Display.decimals``: 1, and 3 for the EQ-5D-5L index), the same for every score shown."""
-    if code != EQ5D and all(abs(v - round(v)) < 1e-9 for v in values):
-        return 0
-    return instruments.get(code).definition.display.decimals
-
-
-def results_context(store: Store, actor: Actor, episode_id: int) -> dict[str, Any]:
-    """The results page's content for one episode (read through the store, audited), in the
-    current language."""
-    rows = store.list_responses(actor, episode_id)
-    schedule = store.timepoints()
-    order = {tp.code: i for i, tp in enumerate(schedule)}
-    labels = {tp.code: _tp(tp.label) for tp in schedule}
-    series: dict[str, list[tuple[str, float]]] = {}
-    for code in RESULT_INSTRUMENTS:
-        points = sorted(((order.get(r["timepoint"], len(order)), r["timepoint"], float(r["score"])) for r in rows
-                         if r["instrument"] == code and r["valid"] and r["score"] is not None), key=lambda p: p[0])
-        if points:
-            series[code] = [(tp, score) for _, tp, score in points]
-    decimals = {code: _decimals(code, [v for _, v in pts]) for code, pts in series.items()}
-
-    def fmt(code: str, value: float) -> str:
-        return i18n.format_decimal(value, decimals.get(code, 0))
-
-    timepoints = sorted({tp for pts in series.values() for tp, _ in pts}, key=lambda c: order.get(c, len(order)))
-    table = [{"label": labels.get(tp, tp),
-              "values": [fmt(code, v) if (v := dict(series.get(code, [])).get(tp)) is not None else ""
-                         for code in RESULT_INSTRUMENTS]}
-             for tp in timepoints]
-    treatment = store.get_episode(actor, episode_id).get("treatment")
-    band: dict[str, list[OutcomeCell]] = {}
-    if treatment and series:  # the registry's middle half of patients with the same treatment
-        summary = Queries(store).outcome_summary(actor, list(series))
-        band = {code: summary.for_instrument(code, treatment) for code in series}
-    names = {code: _(TRACE_NAMES[code]) for code in series}
-    charts = result_charts(series, [(tp, labels.get(tp, tp)) for tp in timepoints], names, fmt, band)
-    sentences = [_sentence(code, pts, labels, fmt) for code, pts in series.items()]
-    return {"sentences": sentences, "table": table, "charts": charts,
-            "columns": [(code, _(TRACE_NAMES[code])) for code in RESULT_INSTRUMENTS],
-            "band": any(entry.marker == "band" for chart in charts for entry in chart.legend),
-            "health": _health_table(rows, order, labels)}
-
-
-def _health_table(rows: list[dict[str, Any]], order: dict[str, int], labels: dict[str, str]
-                  ) -> list[dict[str, str]]:
-    """The EQ-5D-5L rows of the results page: the health index (the instrument's decimals, 3, on
-    every row) and the patient's own 0–100 rating, per visit."""
-    decimals = instruments.get(EQ5D).definition.display.decimals
-    found = sorted((r for r in rows if r["instrument"] == EQ5D and r["valid"] and r["score"] is not None),
-                   key=lambda r: order.get(r["timepoint"], len(order)))
-    out = []
-    for r in found:
-        vas = (r.get("answers") or {}).get("vas")
-        out.append({"label": labels.get(r["timepoint"], r["timepoint"]),
-                    "index": i18n.format_decimal(float(r["score"]), decimals),
-                    "vas": i18n.format_decimal(float(vas), 0) if vas is not None else ""})
-    return out
 
 
 @router.post("/p/leave", include_in_schema=False)
@@ -648,54 +569,3 @@ def answer_opening(request: Request, opened: LinkOpening, token: str) -> Respons
     if opened.outcome == "ended":
         return render_patient(request, "patient/home_ended.html", {"token": token}, 410)
     return _refused(request, _(opened.message), 401)
-
-
-# --------------------------------------------------------------------------------- results
-
-
-def _threshold(code: str, threshold_set: str, direction: str) -> float:
-    """The absolute minimal important change (points) of ``code`` in ``direction``."""
-    try:
-        t = thresholds.get(code, threshold_set, direction=direction)
-    except ValidationError:  # no separate deterioration value: the improvement one, mirrored
-        t = thresholds.get(code, threshold_set)
-    assert t.absolute is not None, "the result instruments have absolute thresholds"
-    return t.absolute
-
-
-def _sentence(code: str, points: list[tuple[str, float]], labels: dict[str, str],
-              fmt: Any) -> dict[str, str]:
-    """One plain-language sentence about the change from the first (baseline) score to the latest."""
-    name, scale = (_(text) for text in RESULT_NAMES[code])
-    first_tp, first = points[0]
-    if len(points) == 1:
-        return {"code": code, "source": "", "text": _(
-            "Your %(name)s was %(score)s (%(when)s; %(scale)s, lower is better). Your progress will show here after "
-            "your next questionnaire.", name=name, score=fmt(code, first), when=labels.get(first_tp, first_tp).lower(),
-            scale=scale)}
-    _last_tp, last = points[-1]
-    change = thresholds.classify_change(code, first, last)
-    start = _("Your %(name)s went from %(first)s to %(last)s (lower is better)", name=name, first=fmt(code, first),
-              last=fmt(code, last))
-    size = abs(change.improvement)
-    if change.category is thresholds.ChangeClass.IMPROVED:
-        limit = _threshold(code, change.threshold_set, "improvement")
-        shown = i18n.format_decimal(limit, 0 if limit == round(limit) else 1)
-        tail = (_("an improvement larger than the minimal important change of %(limit)s points.", limit=shown)
-                if size > limit + 1e-9 else
-                _("an improvement as large as the minimal important change of %(limit)s points.", limit=shown))
-    elif change.category is thresholds.ChangeClass.WORSENED:
-        limit = _threshold(code, change.threshold_set, "deterioration")
-        shown = i18n.format_decimal(limit, 0 if limit == round(limit) else 1)
-        tail = (_("a worsening larger than the minimal important change of %(limit)s points.", limit=shown)
-                if size > limit + 1e-9 else
-                _("a worsening as large as the minimal important change of %(limit)s points.", limit=shown))
-        tail += " " + _("Please talk to your clinic about it.")
-    elif size == 0:
-        tail = _("no change.")
-    else:
-        limit = _threshold(code, change.threshold_set, "improvement")
-        shown = i18n.format_decimal(limit, 0 if limit == round(limit) else 1)
-        tail = _("a change smaller than the minimal important change of %(limit)s points, so about the same.",
-                 limit=shown)
-    return {"code": code, "text": f"{start}: {tail}", "source": change.source}
