@@ -21,7 +21,7 @@ from pypdf import PdfReader
 
 from spinetrack.domain.claims import CLAIMS
 from spinetrack.reports import render_html
-from spinetrack.reports.pdf import pdf_bytes
+from spinetrack.reports.print_report import write_report
 from spinetrack.reports.summary import build_summary
 
 FIXTURE = Path(__file__).with_name("scorecard_demo.json")
@@ -42,10 +42,11 @@ def html(doc: dict[str, Any]) -> str:
 
 @pytest.fixture(scope="module")
 def pdf(doc: dict[str, Any], tmp_path_factory: pytest.TempPathFactory) -> PdfReader:
-    """The PDF as ``spinetrack report --pdf`` prints it (figures as PNG images)."""
-    path = tmp_path_factory.mktemp("summary") / "report.pdf"
-    path.write_bytes(pdf_bytes(render_html(doc, for_print=True)))
-    return PdfReader(path)
+    """The PDF as ``spinetrack report --pdf`` prints it (figures as PNG images, drawn beside the
+    printing)."""
+    folder = tmp_path_factory.mktemp("summary")
+    write_report(doc, folder / "report.html", folder / "report.pdf")
+    return PdfReader(folder / "report.pdf")
 
 
 def test_print_rendering_draws_the_same_figures_as_images(doc: dict[str, Any], html: str) -> None:

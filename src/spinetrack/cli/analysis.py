@@ -147,14 +147,11 @@ def report(
                 from spinetrack.reports.archive import save_analysis
 
                 save_analysis(doc, settings.analyses_dir)
-        from spinetrack.reports import render_html, write_pdf
+        from spinetrack.reports.print_report import write_report
 
-        # one render: with a PDF to print, the figures are PNG images in both files (WeasyPrint
-        # draws inline SVG element by element: most of the PDF's time on the demo)
-        html = render_html(doc, for_print=bool(pdf))
-        Path(out).write_text(html, encoding="utf-8")
-        if pdf:
-            write_pdf(html, Path(pdf))
+        # with a PDF to print, the figures are PNG images in both files (WeasyPrint draws inline
+        # SVG element by element), drawn in worker processes while WeasyPrint lays out the text
+        write_report(doc, Path(out), Path(pdf) if pdf else None)
     except SpinetrackError as exc:
         fail(exc, as_json)
     if as_json:

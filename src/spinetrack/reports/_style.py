@@ -134,6 +134,7 @@ footer { margin-top: 3rem; border-top: 1px solid #d5dae0; padding-top: 0.6rem; f
   #claims table.claim th:nth-child(2) { width: 10%; white-space: normal; }
   #claims table.detail th:nth-child(2), #claims table.detail th:nth-child(3) { width: 22%; }
   #claims .fp { width: 100%; }
+  #claims .fp-img { display: block; width: 100%; height: 0.9rem; }
   #claims .badge { white-space: normal; }
   #claims h3 { margin-top: 10pt; }
   #claims .keep { break-inside: auto; }

@@ -114,9 +114,9 @@ def rendered_report(stored: StoredAnalysis, fmt: str) -> bytes:
         if fmt == "html":
             data = render_html(stored.doc).encode("utf-8")
         else:
-            from spinetrack.reports.pdf import pdf_bytes
+            from spinetrack.reports.print_report import printed_report
 
-            data = pdf_bytes(render_html(stored.doc, for_print=True))
+            data = printed_report(stored.doc)[1]  # in a threaded server the figures are drawn in-process
         with _LOCK:
             _RENDERED[key] = data
             while len(_RENDERED) > _KEEP:

@@ -42,7 +42,9 @@ from spinetrack.reports._page_doc import (
     withheld_text,
 )
 from spinetrack.reports.evidence_sections import literature_block
+from spinetrack.reports.interval_png import interval_img
 from spinetrack.reports.scorecard_section import mcid_text
+from spinetrack.reports.svg import printing
 
 __all__ = ["claims_section", "evalue_text"]
 
@@ -165,11 +167,15 @@ def _axis(rs: Sequence[Doc]) -> tuple[float, float, str] | None:
 
 def _drawn(r: Doc, axis: tuple[float, float, str] | None) -> str:
     """The adjusted interval drawn in HTML and CSS (no figure to render: the table gives the numbers,
-    so the drawing is hidden from screen readers)."""
+    so the drawing is hidden from screen readers); on the page to print, the same as a small PNG
+    (:mod:`spinetrack.reports.interval_png`)."""
     t = _triple(r, r)
     if axis is None or t is None:
         return ""
     lo, hi, better = axis
+    if printing():
+        est, low, high, zero = ((x - lo) / (hi - lo) for x in (*t, 0.0))
+        return interval_img(est, low, high, zero, claimed_below=better == "lower")
 
     def at(x: float) -> float:
         return round(100.0 * (x - lo) / (hi - lo), 2)

@@ -25,7 +25,17 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from spinetrack.reports.svg import CLAIM_SHADE, GRID, HIGHLIGHT, INK, MUTED, _figure, _style_axes, _to_svg
+from spinetrack.reports.svg import (
+    CLAIM_SHADE,
+    GRID,
+    HIGHLIGHT,
+    INK,
+    MUTED,
+    _figure,
+    _style_axes,
+    _to_svg,
+    deferrable,
+)
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -72,6 +82,7 @@ class ForestRow:
 # ------------------------------------------------------------------------------------ figures
 
 
+@deferrable
 def forest_plot(rows: Sequence[ForestRow], *, better: str, axis_label: str, title: str, desc: str,
                 fig_id: str) -> str:
     """Adjusted estimate with its interval beside the naive difference (and the AIPW and IPCW
@@ -223,6 +234,7 @@ class TrajectoryPanel:
     message: str | None = None
 
 
+@deferrable
 def survival_plot(panels: Sequence[SurvivalPanel], *, horizon: float | None, y_label: str, title: str, desc: str,
                   fig_id: str) -> str:
     """Weighted Kaplan–Meier curves per arm with their pointwise interval bands, one small
@@ -271,6 +283,7 @@ def survival_plot(panels: Sequence[SurvivalPanel], *, horizon: float | None, y_l
         return _to_svg(fig, fig_id, title, desc)
 
 
+@deferrable
 def trajectory_plot(panels: Sequence[TrajectoryPanel], *, timepoints: Sequence[tuple[str, str]], y_label: str,
                     ci_level: float, mcid: float | None, higher_is_better: bool, highlight: str | None, title: str,
                     desc: str, fig_id: str) -> str:
@@ -349,6 +362,7 @@ def trajectory_plot(panels: Sequence[TrajectoryPanel], *, timepoints: Sequence[t
         return _to_svg(fig, fig_id, title, desc)
 
 
+@deferrable
 def followup_plot(followup: Sequence[Mapping[str, Any]], *, timepoint_labels: Mapping[str, str],
                   arms: Mapping[str, Arm], title: str, desc: str, fig_id: str) -> str:
     """Share of each arm with a returned questionnaire per timepoint (grouped bars; the control
@@ -398,6 +412,7 @@ class BalancePanel:
     threshold: float
 
 
+@deferrable
 def love_plot(panels: Sequence[BalancePanel], *, labels: Mapping[str, str], title: str, desc: str,
               fig_id: str) -> str:
     """Absolute standardised mean difference per covariate before and after weighting, one narrow
@@ -467,6 +482,7 @@ def love_plot(panels: Sequence[BalancePanel], *, labels: Mapping[str, str], titl
         return _to_svg(fig, fig_id, title, desc)
 
 
+@deferrable
 def ps_overlap_plot(histogram: Mapping[str, Sequence[float]], *, arms: Mapping[str, Arm], title: str,
                     desc: str, fig_id: str) -> str:
     """Mirrored histograms of the propensity score: the treated arm above the axis, the

@@ -8,6 +8,7 @@ such as ``fonts-dejavu-core``). Nothing is fetched: every URL the page might nam
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -23,14 +24,37 @@ class ReportDependencyError(SpinetrackError):
     """A report output needs a package or system library that is not installed."""
 
 
-def _fetcher(weasyprint: Any) -> Any:
-    """A URL fetcher that fetches nothing but inline ``data:`` URLs (the report is self-contained:
-    a page that asks for anything else is refused). WeasyPrint 70 takes a ``URLFetcher`` object
-    (a plain function made it fail with an ``AttributeError``); older versions take a function."""
+#: A deferred figure's PNG by its number (``spinetrack-figure:<n>``, :mod:`spinetrack.reports.svg`).
+FigureSource = Callable[[int], bytes]
+
+
+def _figure_number(url: str) -> int | None:
+    from spinetrack.reports.svg import FIGURE_SCHEME
+
+    head, _, tail = url.partition(":")
+    return int(tail) if head == FIGURE_SCHEME and tail.isdigit() else None
+
+
+def _fetcher(weasyprint: Any, figures: FigureSource | None = None) -> Any:
+    """A URL fetcher that fetches nothing but inline ``data:`` URLs and, when ``figures`` is
+    given, the deferred figures ``spinetrack-figure:<n>`` (the report is self-contained: a page
+    that asks for anything else is refused). WeasyPrint 70 takes a ``URLFetcher`` object (a
+    plain function made it fail with an ``AttributeError``); older versions take a function."""
     if hasattr(weasyprint, "URLFetcher"):
-        return weasyprint.URLFetcher(allowed_protocols=("data",), fail_on_errors=True)
+        class Fetcher(weasyprint.URLFetcher):  # WeasyPrint 70 and later
+            def fetch(self, url: str, headers: Any = None) -> Any:
+                n = _figure_number(url) if figures is not None else None
+                if n is None or figures is None:
+                    return super().fetch(url, headers)
+                return weasyprint.urls.URLFetcherResponse(url, body=figures(n),
+                                                          headers={"Content-Type": "image/png"})
+
+        return Fetcher(allowed_protocols=("data",), fail_on_errors=True)
 
     def refuse(url: str, *args: Any, **kwargs: Any) -> Any:
+        n = _figure_number(url) if figures is not None else None
+        if n is not None and figures is not None:
+            return {"string": figures(n), "mime_type": "image/png"}
         if url.startswith("data:"):
             return weasyprint.default_url_fetcher(url, *args, **kwargs)
         raise ValueError(f"the report is self-contained; refusing to fetch {url!r}")
@@ -64,15 +88,17 @@ def write_pdf(html: str, path: Path) -> None:
     Path(path).write_bytes(pdf_bytes(html))
 
 
-def pdf_bytes(html: str) -> bytes:
-    """The PDF of a self-contained HTML page, as bytes (see :func:`write_pdf`)."""
+def pdf_bytes(html: str, figures: FigureSource | None = None) -> bytes:
+    """The PDF of a self-contained HTML page, as bytes (see :func:`write_pdf`). With ``figures``,
+    the page's ``spinetrack-figure:<n>`` images are asked of it, each when WeasyPrint reaches
+    it (:func:`spinetrack.reports.print_report.write_report`)."""
     try:
         import weasyprint
     except ImportError as exc:
         raise ReportDependencyError(f"writing a PDF needs WeasyPrint; {_INSTALL_HINT}") from exc
     except OSError as exc:  # WeasyPrint is there, a system library it loads is not
         raise ReportDependencyError(f"WeasyPrint cannot load a system library ({exc}); {_INSTALL_HINT}") from exc
-    document = weasyprint.HTML(string=html, base_url=None, url_fetcher=_fetcher(weasyprint))
+    document = weasyprint.HTML(string=html, base_url=None, url_fetcher=_fetcher(weasyprint, figures))
     fatal = getattr(getattr(weasyprint, "urls", None), "FatalURLFetchingError", None)
     try:
         data: bytes = document.write_pdf()

@@ -11,20 +11,22 @@ has ``role="img"`` and a ``<title>`` and ``<desc>`` referenced by ``aria-labelle
 from __future__ import annotations
 
 import base64
+import functools
 import hashlib
 import html
 import io
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, ParamSpec
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
     from matplotlib.figure import Figure
 
-__all__ = ["CLAIM_SHADE", "GRID", "HIGHLIGHT", "INK", "MUTED", "raster_figures"]
+__all__ = ["CLAIM_SHADE", "FIGURE_SCHEME", "GRID", "HIGHLIGHT", "INK", "MUTED", "FigureJob", "deferrable",
+           "deferred_figures", "png_of", "printing", "raster_figures"]
 
 INK = "#1a1a1a"
 MUTED = "#595959"
@@ -102,6 +104,11 @@ def _flatten_groups(svg: str) -> str:
 _RASTER_DPI: ContextVar[int | None] = ContextVar("spinetrack_report_raster_dpi", default=None)
 
 
+def printing() -> bool:
+    """Whether the page being rendered is the one to print (within :func:`raster_figures`)."""
+    return _RASTER_DPI.get() is not None
+
+
 @contextmanager
 def raster_figures(dpi: int = 120) -> Iterator[None]:
     """Within this block the figure functions return an ``<img>`` holding a PNG (its alternative
@@ -115,12 +122,72 @@ def raster_figures(dpi: int = 120) -> Iterator[None]:
         _RASTER_DPI.reset(token)
 
 
+def _img_tag(fig_id: str, title: str, desc: str, src: str) -> str:
+    return (f'<img id="{fig_id}" class="figure-img" src="{src}" '
+            f'alt="{html.escape(title)}. {html.escape(desc)}">\n')
+
+
 def _to_png_img(fig: Figure, fig_id: str, title: str, desc: str, dpi: int) -> str:
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=dpi, metadata={"Software": None})
     data = base64.b64encode(buf.getvalue()).decode("ascii")
-    return (f'<img id="{fig_id}" class="figure-img" src="data:image/png;base64,{data}" '
-            f'alt="{html.escape(title)}. {html.escape(desc)}">\n')
+    return _img_tag(fig_id, title, desc, f"data:image/png;base64,{data}")
+
+
+#: The URL scheme of a figure drawn later (:func:`deferred_figures`): ``spinetrack-figure:<n>``.
+FIGURE_SCHEME = "spinetrack-figure"
+_P = ParamSpec("_P")
+#: A figure call put off by :func:`deferred_figures`: the figure function and its arguments.
+FigureJob = tuple[Callable[..., str], tuple[Any, ...], dict[str, Any]]
+_DEFERRED: ContextVar[list[FigureJob] | None] = ContextVar("spinetrack_report_deferred", default=None)
+
+
+@contextmanager
+def deferred_figures(jobs: list[FigureJob]) -> Iterator[list[FigureJob]]:
+    """Within this block and :func:`raster_figures`, a figure function decorated with
+    :func:`deferrable` draws nothing: it appends its call to ``jobs`` and returns the ``<img>``
+    it would return, its ``src`` being ``spinetrack-figure:<index in jobs>``. The calls can then
+    be drawn elsewhere, e.g. in other processes while the page's text is being laid out
+    (:func:`spinetrack.reports.print_report.write_report`), each with :func:`png_of`."""
+    token = _DEFERRED.set(jobs)
+    try:
+        yield jobs
+    finally:
+        _DEFERRED.reset(token)
+
+
+def deferrable(func: Callable[_P, str]) -> Callable[_P, str]:
+    """Mark a figure function (keyword arguments ``fig_id``, ``title`` and ``desc``) as one that
+    :func:`deferred_figures` may put off."""
+
+    @functools.wraps(func)
+    def wrapper(*args: _P.args, **kwargs: _P.kwargs) -> str:
+        jobs = _DEFERRED.get()
+        if jobs is None or _RASTER_DPI.get() is None:
+            return func(*args, **kwargs)
+        jobs.append((func, tuple(args), dict(kwargs)))
+        return _img_tag(str(kwargs["fig_id"]), str(kwargs["title"]), str(kwargs["desc"]),
+                        f"{FIGURE_SCHEME}:{len(jobs) - 1}")
+
+    return wrapper
+
+
+_DATA_PNG = re.compile(r'src="data:image/png;base64,([^"]+)"')
+
+
+def png_of(job: FigureJob, dpi: int = 120) -> bytes:
+    """The PNG image of a deferred figure call, drawn here at ``dpi``."""
+    func, args, kwargs = job
+    token = _DEFERRED.set(None)
+    try:
+        with raster_figures(dpi):
+            img = func(*args, **kwargs)
+    finally:
+        _DEFERRED.reset(token)
+    m = _DATA_PNG.search(img)
+    if m is None:  # a figure function that returned no image (a message instead)
+        raise ValueError(f"the figure {kwargs.get('fig_id')!r} was not drawn as an image")
+    return base64.b64decode(m.group(1))
 
 
 def _to_svg(fig: Figure, fig_id: str, title: str, desc: str) -> str:
