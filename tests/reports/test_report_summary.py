@@ -124,3 +124,11 @@ def test_no_literature_row_without_a_figure_in_the_details(pdf: PdfReader, html:
     assert "Claims with no published figure on their own scale in any comparison" in details
     assert "no published figure on this scale" not in html
     assert "not studied: the literature compares MIS with open only" not in html
+
+
+def test_a_cells_note_stands_on_its_own_line_in_the_details(pdf: PdfReader) -> None:
+    """The note under a claim table's value (the MCID reading's sentence) used to run on from the
+    value: “below MCID 2MCID 2 points: the whole interval …” (33 cells of the demo report)."""
+    details = " ".join(_text(p) for p in pdf.pages[1:])
+    assert "MCID 2 points: the whole interval" in details
+    assert not re.findall(r"\dMCID \d", details)

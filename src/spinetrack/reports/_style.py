@@ -39,7 +39,8 @@ thead th { border-bottom: 2px solid #1a1a1a; background: #f5f6f8; }
 td.num, th.num { text-align: right; font-variant-numeric: tabular-nums; white-space: nowrap; }
 table.scorecard { min-width: 46rem; }
 table.scorecard th[scope="row"] { font-weight: 600; }
-table.scorecard .unit { display: block; font-weight: 400; font-size: 0.82rem; color: #4d4d4d; }
+table.scorecard .unit, table.claim .unit, table.detail .unit { display: block; font-weight: 400; font-size: 0.82rem;
+  color: #4d4d4d; }
 .est { font-weight: 700; white-space: nowrap; font-variant-numeric: tabular-nums; }
 .ci { display: block; white-space: nowrap; font-size: 0.85rem; color: #333333; font-variant-numeric: tabular-nums; }
 tr.row-na td, tr.row-na th { color: #4d4d4d; background: #f3f3f3; }
