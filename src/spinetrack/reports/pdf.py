@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from spinetrack.errors import SpinetrackError
+from spinetrack.reports.svg import FIGURE_SCHEME
 
 __all__ = ["ReportDependencyError", "pdf_bytes", "write_pdf"]
 
@@ -29,8 +30,6 @@ FigureSource = Callable[[int], bytes]
 
 
 def _figure_number(url: str) -> int | None:
-    from spinetrack.reports.svg import FIGURE_SCHEME
-
     head, _, tail = url.partition(":")
     return int(tail) if head == FIGURE_SCHEME and tail.isdigit() else None
 

@@ -98,14 +98,16 @@ def _health_table(rows: list[dict[str, Any]], order: dict[str, int], labels: dic
     return out
 
 
-def _threshold(code: str, threshold_set: str, direction: str) -> float:
-    """The absolute minimal important change (points) of ``code`` in ``direction``."""
+def _threshold(code: str, threshold_set: str, direction: str) -> tuple[float, str]:
+    """The absolute minimal important change (points) of ``code`` in ``direction``, and as the
+    page writes it (whole, else one decimal)."""
     try:
         t = thresholds.get(code, threshold_set, direction=direction)
     except ValidationError:  # no separate deterioration value: the improvement one, mirrored
         t = thresholds.get(code, threshold_set)
     assert t.absolute is not None, "the result instruments have absolute thresholds"
-    return t.absolute
+    limit = t.absolute
+    return limit, i18n.format_decimal(limit, 0 if limit == round(limit) else 1)
 
 
 def _sentence(code: str, points: list[tuple[str, float]], labels: dict[str, str],
@@ -124,14 +126,12 @@ def _sentence(code: str, points: list[tuple[str, float]], labels: dict[str, str]
               last=fmt(code, last))
     size = abs(change.improvement)
     if change.category is thresholds.ChangeClass.IMPROVED:
-        limit = _threshold(code, change.threshold_set, "improvement")
-        shown = i18n.format_decimal(limit, 0 if limit == round(limit) else 1)
+        limit, shown = _threshold(code, change.threshold_set, "improvement")
         tail = (_("an improvement larger than the minimal important change of %(limit)s points.", limit=shown)
                 if size > limit + 1e-9 else
                 _("an improvement as large as the minimal important change of %(limit)s points.", limit=shown))
     elif change.category is thresholds.ChangeClass.WORSENED:
-        limit = _threshold(code, change.threshold_set, "deterioration")
-        shown = i18n.format_decimal(limit, 0 if limit == round(limit) else 1)
+        limit, shown = _threshold(code, change.threshold_set, "deterioration")
         tail = (_("a worsening larger than the minimal important change of %(limit)s points.", limit=shown)
                 if size > limit + 1e-9 else
                 _("a worsening as large as the minimal important change of %(limit)s points.", limit=shown))
@@ -139,8 +139,7 @@ def _sentence(code: str, points: list[tuple[str, float]], labels: dict[str, str]
     elif size == 0:
         tail = _("no change.")
     else:
-        limit = _threshold(code, change.threshold_set, "improvement")
-        shown = i18n.format_decimal(limit, 0 if limit == round(limit) else 1)
+        _limit, shown = _threshold(code, change.threshold_set, "improvement")
         tail = _("a change smaller than the minimal important change of %(limit)s points, so about the same.",
                  limit=shown)
     return {"code": code, "text": f"{start}: {tail}", "source": change.source}
