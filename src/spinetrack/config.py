@@ -23,6 +23,8 @@ Environment variables
                              in the working directory (like the default database file).
 ``SPINETRACK_ANALYSES_DIR``  where ``spinetrack analyze --save`` keeps the scorecard documents; the
                              research page shows the newest (default ``spinetrack-analyses``).
+``SPINETRACK_EXPORT_DIR``    where background exports (FHIR Bulk ``$export``, the research page's OMOP and
+                             CSV exports) write their files, one folder per job (default ``spinetrack-exports``).
 
 The analytics engines read no environment: :meth:`Settings.engine_options` turns the engine
 settings into the keyword arguments of :func:`spinetrack.engines.get_engine`, at the edge.
@@ -56,6 +58,7 @@ class Settings(BaseSettings):
     eq5d_value_set: str = "England"
     models_dir: str = "spinetrack-models"
     analyses_dir: str = "spinetrack-analyses"
+    export_dir: str = "spinetrack-exports"  # background exports (FHIR $export, OMOP, CSV): one folder per job
     forwarded_allow_ips: str | None = None
     # follow-up: the address patients' links point to (default http://HOST:PORT), the channels
     # (none configured: messages stay in the outbox, held), the in-process job of `serve`, and how

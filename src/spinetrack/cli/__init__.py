@@ -16,10 +16,13 @@ from spinetrack import __version__
 from spinetrack.cli.admin import audit_app, users_app
 from spinetrack.cli.analysis import analyze, evidence, pool, report
 from spinetrack.cli.data import demo, init, score, snapshot, status
+from spinetrack.cli.exporting import export_app
 from spinetrack.cli.followup import followup_app
 from spinetrack.cli.ichom import ichom
+from spinetrack.cli.importing import import_data
 from spinetrack.cli.models import models_app, predict
 from spinetrack.cli.serve import serve
+from spinetrack.cli.tokens import tokens_app
 from spinetrack.cli.wording import wording_app
 
 __all__ = ["app", "main"]
@@ -36,9 +39,12 @@ def version() -> None:
 for _command in (init, demo, status, ichom, serve, score, snapshot, analyze, report, pool, evidence, predict,
                  version):
     app.command()(_command)
+app.command(name="import")(import_data)
+app.add_typer(export_app, name="export")
 app.add_typer(models_app, name="models")
 app.add_typer(audit_app, name="audit")
 app.add_typer(users_app, name="users")
+app.add_typer(tokens_app, name="tokens")
 app.add_typer(followup_app, name="followup")
 app.add_typer(wording_app, name="wording")
 

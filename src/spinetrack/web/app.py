@@ -158,6 +158,7 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
                   lifespan=_followup_lifespan(settings))
     app.state.settings = settings
     app.state.engine = engine
+    app.state.export_dir = Path(settings.export_dir)  # background exports: web/routes/fhir_bulk, research_exports
     app.state.store = Store(engine, eq5d_value_set=settings.eq5d_value_set)
     if settings.env == "production":
         _refuse_demo_content(engine)
@@ -191,6 +192,7 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
     from spinetrack.web.routes import (
         admin,
         admin_followup,
+        admin_tokens,
         admin_wording,
         api,
         auth,
@@ -199,15 +201,20 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
         clinic_events,
         decision,
         enrol,
+        fhir,
+        fhir_bulk,
         followup,
         patient,
         patient_home,
         research,
+        research_exports,
     )
 
     # /p/home before /p/{token}; /clinic/followup before the clinic pages
-    for module in (auth, api, patient_home, patient, followup, enrol, clinic, clinic_events, clinic_answers, admin,
-                   admin_followup, admin_wording, decision, research, locale):
+    # /fhir/$export and the Bulk status routes before the FHIR type routes (/fhir/{type})
+    for module in (auth, api, fhir_bulk, fhir, patient_home, patient, followup, enrol, clinic, clinic_events,
+                   clinic_answers, admin, admin_followup, admin_tokens, admin_wording, decision, research,
+                   research_exports, locale):
         app.include_router(module.router, dependencies=[Depends(_bounded_ids), Depends(_form_text)])
     fastpath.install(app.router.routes)  # the PROM submission, answered ahead of its documented route
     return app
