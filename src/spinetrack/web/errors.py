@@ -1,9 +1,15 @@
 """The one place that turns spinetrack errors into HTTP responses.
 
-API paths (``/api/…``, ``/fhir/…``) get JSON problems naming the field::
+API paths (``/api/…``) get JSON problems naming the field::
 
     {"error": "ValidationError", "message": "odi.walking: 9 is not allowed; allowed: 0, 1, …",
      "field": "odi.walking", "allowed": "0, 1, 2, 3, 4, 5"}
+
+The FHIR server (``/fhir``, ``/fhir/…``) answers every error as an ``OperationOutcome``
+(``application/fhir+json``, :func:`spinetrack.interop.fhir.outcome.operation_outcome`), one issue
+per problem with the field's FHIRPath as ``expression``, at the status FHIR expects: an error's
+``fhir_status`` when it has one (400 for a search parameter, 405, 412 for a conditional create
+matching several), else the status below; a bad query or header parameter is 400, a bad body 422.
 
 Pages get the same message in an HTML error page (401 on a staff page redirects to the
 sign-in page). A patient page (``/p/…``) says it in the patient's language, in plain words: the
@@ -40,12 +46,14 @@ from spinetrack.errors import (
     ValidationError,
 )
 from spinetrack.i18n import N_
+from spinetrack.interop.fhir.outcome import operation_outcome
 from spinetrack.store.patient_text import message_values
 from spinetrack.web.headers import apply_security_headers
 from spinetrack.web.locale import apply_patient_language
 from spinetrack.web.security import SESSION_COOKIE
 
-__all__ = ["PATIENT_MESSAGES", "PATIENT_TITLES", "install_error_handlers", "is_api", "patient_message", "problem"]
+__all__ = ["PATIENT_MESSAGES", "PATIENT_TITLES", "install_error_handlers", "is_api", "is_fhir", "patient_message",
+           "problem"]
 
 log = logging.getLogger("spinetrack.web")
 
@@ -58,6 +66,22 @@ _STATUS: tuple[tuple[type[SpinetrackError], int], ...] = (
     (ValidationError, 422),
     (InputError, 422),
 )
+
+
+FHIR_JSON = "application/fhir+json"
+
+
+def is_fhir(request: Request) -> bool:
+    """The FHIR server (``/fhir``, ``/fhir/…``): errors there are OperationOutcome resources."""
+    path = request.url.path
+    return path == "/fhir" or path.startswith("/fhir/")
+
+
+def _fhir_error(status: int, exc: BaseException | None = None, message: str | None = None,
+                headers: dict[str, str] | None = None) -> JSONResponse:
+    """An OperationOutcome (``application/fhir+json``) with ``status``."""
+    return JSONResponse(operation_outcome(status, exc, message), status_code=status, headers=headers,
+                        media_type=FHIR_JSON)
 
 
 def is_api(request: Request) -> bool:
@@ -168,6 +192,9 @@ def install_error_handlers(app: FastAPI) -> None:
     async def _spinetrack(request: Request, exc: SpinetrackError) -> Response:
         status = status_of(exc)
         headers = {"Retry-After": str(exc.retry_after_s)} if isinstance(exc, RateLimitError) else None
+        if is_fhir(request):  # FHIR-specific statuses (400 search parameter, 412 several matches) first
+            status = int(getattr(exc, "fhir_status", status))
+            return _fhir_error(status, exc, headers=headers)
         if is_api(request):
             return JSONResponse(problem(exc), status_code=status, headers=headers)
         if is_patient(request):
@@ -193,6 +220,9 @@ def install_error_handlers(app: FastAPI) -> None:
         message = f"{field}: {first.get('msg', 'invalid value')}"
         if first.get("type") == "extra_forbidden":
             message = f"{field}: unknown field, not accepted here"
+        if is_fhir(request):  # a bad path, query or header is a bad request; a bad body is unprocessable
+            where = str(first.get("loc", ("body",))[0])
+            return _fhir_error(422 if where == "body" else 400, message=message)
         if is_api(request):
             return JSONResponse({"error": "ValidationError", "message": message, "field": field,
                                  "allowed": first.get("msg", ""), "details": [
@@ -204,6 +234,8 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> Response:
+        if is_fhir(request):
+            return _fhir_error(exc.status_code, message=str(exc.detail), headers=getattr(exc, "headers", None))
         if is_patient(request) and not is_api(request):  # a page, a 405 included (an address typed again)
             resp = _patient_error(request, exc.status_code)
             resp.headers.update(getattr(exc, "headers", None) or {})
@@ -218,7 +250,9 @@ def install_error_handlers(app: FastAPI) -> None:
     async def _unexpected(request: Request, exc: Exception) -> Response:
         log.exception("unexpected error on %s %s", request.method, request.url.path)
         response: Response
-        if is_api(request):
+        if is_fhir(request):
+            response = _fhir_error(500, message="unexpected server error")
+        elif is_api(request):
             response = JSONResponse({"error": "InternalError", "message": "unexpected server error"}, status_code=500)
         else:
             try:
