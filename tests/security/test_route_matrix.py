@@ -69,6 +69,7 @@ MEMBERS: dict[str, frozenset[str]] = {
     "aggregates": frozenset({"clinician", "coordinator", "researcher"}),  # suppressed aggregates
     "admin": frozenset({"admin"}),                              # users, sites, audit log
     "research": frozenset({"researcher"}),                      # the latest scorecard and its report
+    "fhir": frozenset({"clinician", "coordinator", "researcher"}),  # FHIR reads: identified or pseudonymised
     "patient": frozenset({"patient"}),                          # own visit, through the link
 }
 
@@ -85,7 +86,17 @@ POLICY: tuple[tuple[frozenset[str], str, str], ...] = (
     (frozenset({"GET", "POST"}), r"/(api/v1/auth/(me|logout)|api/v1/status|logout|account/(notices|two-factor))$",
      "staff"),
     (frozenset({"GET"}), r"/(clinic/overview|api/v1/aggregates/)", "aggregates"),
-    (frozenset({"GET"}), r"/research(/|$)", "research"),
+    (frozenset({"GET", "POST"}), r"/research(/|$)", "research"),
+    # FHIR (docs/fhir.md, docs/bulk_export.md): the CapabilityStatement is public; the system-level Bulk
+    # export is the researcher's (pseudonymised), a site's (Group) the clinic's; reading and searching are
+    # for clinic staff (their site, identified) and researchers (every site, pseudonymised); writing is the
+    # clinic's; an export's status and files are its requester's (the clinic's or the researcher's)
+    (frozenset({"GET"}), r"/fhir/metadata$", "public"),
+    (frozenset({"GET", "POST"}), r"/fhir/\$export$", "research"),
+    (frozenset({"GET", "POST"}), r"/fhir/Group/\{group\}/\$export$", "fhir"),
+    (frozenset({"GET", "DELETE"}), r"/fhir/\$export-(status|file)/", "fhir"),
+    (frozenset({"GET"}), r"/fhir/\{rtype\}", "fhir"),
+    (frozenset({"POST"}), r"/fhir(/|$)", "clinic"),
     (frozenset({"GET", "POST"}), r"/(clinic|api/v1)/patients/\{patient_id\}/decision-", "clinician"),
     (frozenset({"POST"}), r"/clinic/patients/\{patient_id\}/episodes/\{episode_id\}/decision-aid$",
      "clinician"),                                              # releasing the decision aid to the patient
@@ -104,6 +115,14 @@ ASSETS = re.compile(r"/(static|vendor)(/|$)")
 #: 401/403 (checked as for every route)
 NOTHING_YET = frozenset({("GET", "/research/report.html"), ("GET", "/research/report.pdf"),
                          ("GET", "/site-logo/{site_id}")})
+
+#: routes where the researcher asks by the clinic's (identified) resource ids, which name nothing in the
+#: researcher's pseudonymised view (ids ``P<n>``, docs/fhir.md): every such id answers 404, like an unknown one
+PSEUDONYMISED_VIEW = frozenset({("GET", "/fhir/{rtype}/{rid}")})
+
+#: routes where the researcher may name any site (a Group export of one site, pseudonymised,
+#: docs/bulk_export.md): site B's Group is theirs as much as site A's
+ANY_SITE_FOR_RESEARCHER = frozenset({("GET", "/fhir/Group/{group}/$export"), ("POST", "/fhir/Group/{group}/$export")})
 
 #: routes that end the caller's session: run last, staff on a session of their own
 ENDS_SESSION = frozenset({("POST", "/api/v1/auth/logout"), ("POST", "/logout"), ("POST", "/p/leave"),
@@ -141,7 +160,8 @@ def path_params(path: str) -> list[str]:
 #: link of the kind the route opens (``LINKS``). A new parameter name fails until it is classified here.
 TARGETS = {"patient_id": "site", "episode_id": "site", "instrument": "visit", "user_id": "user", "token": "token",
            "invitation_id": "invitation", "followup_id": "followup", "site_id": "site_record",
-           "pack_id": "pack"}
+           "pack_id": "pack", "rtype": "fhir", "rid": "fhir", "group": "group", "job_id": "job", "name": "job",
+           "token_id": "api_token"}
 
 
 @dataclass(frozen=True)
@@ -190,6 +210,20 @@ def targets_for(path: str, world: World, spare_user: int, fresh_token: Callable[
         yield Target("unknown", {**fixed, "site_id": UNKNOWN_ID})
     elif "pack" in kinds:  # an installed wording pack: no patient data, the admin's; none in the world
         yield Target("unknown", {**fixed, "pack_id": UNKNOWN_ID})
+    elif "api_token" in kinds:  # an API token: the admin's; none in the world
+        yield Target("unknown", {**fixed, "token_id": UNKNOWN_ID})
+    elif "job" in kinds:  # a background export: its requester's only; none in the world
+        yield Target("unknown", {**fixed, "job_id": str(uuid.UUID(int=UNKNOWN_ID)), "name": "Patient.1.ndjson"})
+    elif "group" in kinds:  # a FHIR Group is a site, named by its code
+        yield Target("own", {**fixed, "group": "SITE-A"})
+        yield Target("other", {**fixed, "group": "SITE-B"})
+        yield Target("unknown", {**fixed, "group": "SITE-NONE"})
+    elif "fhir" in kinds and "rid" in names:  # a site A / site B patient by the clinic's resource id
+        for name, site in (("own", "A"), ("other", "B")):
+            yield Target(name, {**fixed, "rtype": "Patient", "rid": f"p-{world.patients[site]}"})
+        yield Target("unknown", {**fixed, "rtype": "Patient", "rid": f"p-{UNKNOWN_ID}"})
+    elif "fhir" in kinds:  # a search or a create: the caller's own site
+        yield Target("none", {**fixed, "rtype": "Patient"})
     elif "visit" in kinds:
         yield Target("own", {**fixed, "instrument": "odi"})           # in the world's 6-week visit
         yield Target("other", {**fixed, "instrument": "comi_back"})   # not in it
@@ -243,12 +277,21 @@ FORMS: dict[tuple[str, str], Callable[[str], dict[str, Any]]] = {
         "ended_on": TODAY.isoformat(), "end_reason": "not_a_reason"},
     ("POST", "/p/q/{instrument}"): lambda actor: {"step": "1", "answer": "1", "action": "save"},
     ("POST", "/p/q/{instrument}/submit"): lambda actor: {"idempotency_key": str(uuid.uuid4())},
+    # a research export with a kind that does not exist: refused (422) after the role check, so that the
+    # matrix starts no background export
+    ("POST", "/research/exports"): lambda actor: {"kind": "not_a_kind"},
+    ("POST", "/admin/tokens"): lambda actor: {"name": f"matrix {actor}", "role": "not_a_role", "days": "30"},
 }
 
 
 #: API bodies that differ from tests/web/test_role_matrix.py's (which ends the episode for real)
 JSON_BODIES: dict[tuple[str, str], dict[str, Any]] = {
     ("POST", "/api/v1/episodes/{episode_id}/end"): {"ended_on": TODAY.isoformat(), "reason": "not_a_reason"},
+    # FHIR: a new patient of the caller's site; an empty transaction (nothing stored, all or nothing)
+    ("POST", "/fhir/{rtype}"): {"resourceType": "Patient", "gender": "female", "birthDate": "1975",
+                                "name": [{"text": "Matrix Example"}]},
+    ("POST", "/fhir"): {"resourceType": "Bundle", "type": "transaction", "entry": []},
+    ("POST", "/fhir/"): {"resourceType": "Bundle", "type": "transaction", "entry": []},
 }
 
 
@@ -383,6 +426,11 @@ def test_every_route_against_every_actor(app: Any, world: World, client_for: Any
                 url = path.format(**target.values)
                 expected = "forbidden" if not allowed else "allowed" if target.name in ("own", "none", "any") else (
                     "outside_visit" if "instrument" in target.values else "not_found")
+                if allowed and actor == "researcher" and (method, path) in PSEUDONYMISED_VIEW:
+                    expected = "not_found"  # a clinic's id names nothing in the researcher's view
+                if (allowed and actor == "researcher" and (method, path) in ANY_SITE_FOR_RESEARCHER
+                        and target.name == "other"):
+                    expected = "allowed"
                 client = home if actor == "patient" and path.startswith("/p/home") else clients[actor]
                 if (method, path) in ENDS_SESSION and actor in STAFF:
                     client = client_for(actor)  # a session of its own: the shared one must live on

@@ -89,9 +89,10 @@ def _fast_password_hashing(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 @pytest.fixture
-def app(engine: Engine) -> Any:
+def app(engine: Engine, tmp_path_factory: pytest.TempPathFactory) -> Any:
     url = engine.url.render_as_string(hide_password=False)
-    return create_app(Settings(database_url=url), engine=engine)
+    # background exports (FHIR $export, research OMOP/CSV) write under a temporary folder, never the checkout
+    return create_app(Settings(database_url=url, export_dir=str(tmp_path_factory.mktemp("exports"))), engine=engine)
 
 
 @pytest.fixture

@@ -217,7 +217,8 @@ def test_every_endpoint_against_every_role(app: Any, client_for: Any, world: Wor
 # (tests/web/test_research_pages.py has the rest).
 #                    anon  clin  coord other research admin pat_a pat_b
 RESEARCH_PAGES = {"/research": (303, 403, 403, 403, 200, 403, 303, 303),
-                  "/research/report.html": (303, 403, 403, 403, 404, 403, 303, 303)}
+                  "/research/report.html": (303, 403, 403, 403, 404, 403, 303, 303),
+                  "/research/exports": (303, 403, 403, 403, 200, 403, 303, 303)}
 
 
 def test_research_pages_against_every_role(app: Any, client_for: Any, world: World, tmp_path: Path,

@@ -726,4 +726,5 @@ class ExportJobRow(Base):
     created_at: Mapped[dt.datetime] = mapped_column(DateTime)
     started_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
     finished_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
+    heartbeat_at: Mapped[dt.datetime | None] = mapped_column(DateTime)  # the runner's last sign of life
     expires_at: Mapped[dt.datetime] = mapped_column(DateTime)
