@@ -192,6 +192,9 @@ def test_prom_totals_are_survey_observations_with_loinc_where_listed(store: Stor
     assert _ext(odi, "timepoint")["valueCodeableConcept"]["coding"][0]["code"] == "baseline"
     nrs = got[f"Observation/obs-{data['responses']['nrs_back']}"]
     assert _coding(nrs["code"], "http://loinc.org") == ["72514-3"]  # §1 "NRS 0-10 pain (generic)"
+    # §1: no LOINC code tells back from leg pain, so the body site does (own CodeSystem pain-site)
+    assert nrs["bodySite"]["coding"] == [{"system": "https://spinetrack.org/fhir/CodeSystem/pain-site",
+                                          "code": "back", "display": "Back"}]
     assert _coding(nrs["code"], P + "CodeSystem/instrument-score") == ["nrs_back"]
     assert nrs["valueQuantity"]["value"] == 7.0
     eq = got[f"Observation/obs-{data['responses']['eq5d5l']}"]

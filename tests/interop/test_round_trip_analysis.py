@@ -84,3 +84,43 @@ def test_researcher_export_imported_gives_the_same_scorecard(tmp_path: Path, _sq
         assert _without_timings(rb) == _without_timings(ra), (ra["comparison"], ra["claim"])
     for engine in engines:
         engine.dispose()
+
+
+def test_the_end_of_follow_up_survives_the_round_trip(tmp_path: Path, _sqlite_head: Path) -> None:
+    """An episode whose follow-up ended (here: the patient died, which OMOP's DEATH table is built
+    from) keeps its end date and reason through $export → import; the others stay open."""
+    from sqlalchemy import select
+
+    from spinetrack.store.tables import EpisodeRow
+
+    engines = []
+    for name in ("source", "target"):
+        shutil.copyfile(_sqlite_head, tmp_path / f"{name}.sqlite")
+        engines.append(make_engine(f"sqlite:///{tmp_path / name}.sqlite"))
+    source, target = engines
+    load_demo(source, patients=30, seed=5)
+    store = Store(source)
+    with source.connect() as c:
+        first, second = c.execute(select(EpisodeRow.id, EpisodeRow.enrolled_on).order_by(EpisodeRow.id).limit(2)).all()
+    store.end_episode(SYSTEM, first.id, ended_on=first.enrolled_on + dt.timedelta(days=200), reason="died")
+    store.end_episode(SYSTEM, second.id, ended_on=second.enrolled_on + dt.timedelta(days=90), reason="moved_away")
+
+    lines: dict[str, list[str]] = {}
+    for rtype, resource in stream_resources(store, FhirScope(site_id=None, identified=False)):
+        lines.setdefault(rtype, []).append(json.dumps(resource))
+    for rtype, rows in lines.items():
+        (tmp_path / f"{rtype}.ndjson").write_text("\n".join(rows) + "\n", encoding="utf-8")
+    with read_fhir(sorted(tmp_path.glob("*.ndjson"))) as src:
+        result = write_records(Store(target), SYSTEM, source_system="fhir:ends", records=src, files=src.files)
+    assert result.ok and result.stored, [e.message for e in result.errors[:5]]
+
+    def ends(engine: Any) -> list[tuple[Any, ...]]:
+        with engine.connect() as c:
+            return sorted(c.execute(select(EpisodeRow.enrolled_on, EpisodeRow.diagnosis_code, EpisodeRow.ended_on,
+                                           EpisodeRow.end_reason)).all(), key=str)
+
+    before = ends(source)
+    assert sum(1 for row in before if row.end_reason is not None) == 2
+    assert ends(target) == before
+    for engine in engines:
+        engine.dispose()

@@ -11,7 +11,7 @@ import json
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, TypeVar
 
 import typer
 
@@ -21,6 +21,7 @@ from spinetrack.errors import SpinetrackError
 
 if TYPE_CHECKING:
     from rich.progress import TaskID
+    from sqlalchemy import Engine
 
 __all__ = ["export_app"]
 
@@ -33,6 +34,7 @@ RekeyOpt = Annotated[str | None, typer.Option(
 OverwriteOpt = Annotated[bool, typer.Option("--overwrite", help="Replace an existing export at --out.")]
 
 Progress = Callable[[str, int, int], None]
+R = TypeVar("R")
 
 
 @contextmanager
@@ -50,6 +52,19 @@ def _progress(show: bool) -> Iterator[Progress | None]:
             bar.update(tasks[table], completed=done, total=total or None)
 
         yield progress
+
+
+def _run(database_url: str | None, as_json: bool, export: Callable[[Engine, Progress | None], R]) -> R:
+    """Open the store, run ``export`` with a progress display on a terminal, close the store; bad
+    input exits 2 with the message on stderr."""
+    engine = database(settings_for(database_url))
+    try:
+        with _progress(not as_json and sys.stderr.isatty()) as progress:
+            return export(engine, progress)
+    except SpinetrackError as exc:
+        fail_stderr(exc, as_json)
+    finally:
+        engine.dispose()
 
 
 @export_app.command("omop")
@@ -71,16 +86,9 @@ def omop(
     PROCEDURE_OCCURRENCE, MEASUREMENT, OBSERVATION, DEATH, CDM_SOURCE): pseudonymised, year of birth only."""
     from spinetrack.interop.omop import export_omop
 
-    settings = settings_for(database_url)
-    engine = database(settings)
-    try:
-        with _progress(not as_json and sys.stderr.isatty()) as progress:
-            result = export_omop(engine, out, vocabulary=vocabulary, rekey_secret=rekey, schema=schema,
-                                 holder=holder, overwrite=overwrite, progress=progress)
-    except SpinetrackError as exc:
-        fail_stderr(exc, as_json)
-    finally:
-        engine.dispose()
+    result = _run(database_url, as_json, lambda engine, progress: export_omop(
+        engine, out, vocabulary=vocabulary, rekey_secret=rekey, schema=schema, holder=holder, overwrite=overwrite,
+        progress=progress))
     if as_json:
         typer.echo(json.dumps(result.as_dict(), indent=2))
         return
@@ -103,15 +111,8 @@ def csv_export(
     outcomes, prom_items) with a data dictionary, for R, Stata or SPSS: pseudonymised, no calendar dates."""
     from spinetrack.interop.flat_csv import export_csv
 
-    settings = settings_for(database_url)
-    engine = database(settings)
-    try:
-        with _progress(not as_json and sys.stderr.isatty()) as progress:
-            result = export_csv(engine, out, rekey_secret=rekey, overwrite=overwrite, progress=progress)
-    except SpinetrackError as exc:
-        fail_stderr(exc, as_json)
-    finally:
-        engine.dispose()
+    result = _run(database_url, as_json, lambda engine, progress: export_csv(
+        engine, out, rekey_secret=rekey, overwrite=overwrite, progress=progress))
     if as_json:
         typer.echo(json.dumps(result.as_dict(), indent=2))
         return

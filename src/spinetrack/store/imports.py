@@ -77,6 +77,7 @@ from spinetrack.domain import check_text
 from spinetrack.domain.diagnosis import format_levels, get_diagnosis, parse_levels
 from spinetrack.domain.pathway import (
     ComplicationRecord,
+    EpisodeEnd,
     EpisodeRecord,
     PatientRecord,
     ProcedureRecord,
@@ -85,6 +86,7 @@ from spinetrack.domain.pathway import (
     ReoperationRecord,
     Timepoint,
     TreatmentArm,
+    check_episode_end,
 )
 from spinetrack.domain.procedure import ProcedureFamily
 from spinetrack.errors import NotFoundError, PermissionDeniedError, ValidationError
@@ -631,7 +633,7 @@ def _pass_keys(st: _Pass, records: Iterable[SourceRecord], progress: Callable[[s
                 del checked  # validated only: the identity is read again when written
                 st.patient_site[sid] = sys.intern(rec.parent) if rec.parent else None  # a handful of sites
             elif rec.entity == "episode":
-                erec = EpisodeRecord.create(rec.fields)
+                erec, _end = _episode_record(rec.fields)
                 assert rec.parent is not None
                 # only what a procedure is checked against (no findings or care list held)
                 compact = EpisodeRecord(erec.diagnosis, _shared_levels(erec.levels), erec.enrolled_on,
@@ -780,6 +782,18 @@ def _resolve(store: Store, st: _Pass) -> None:
     if not st.episodes.spilled:
         for ep in st.episodes.values():
             ep.rec = None  # the children need the dates only (on disk they cost no memory)
+
+
+EPISODE_END_FIELDS = ("ended_on", "end_reason")
+
+
+def _episode_record(fields: Mapping[str, Any]) -> tuple[EpisodeRecord, EpisodeEnd | None]:
+    """The episode, and the end of its follow-up when the source records one (``ended_on`` and
+    ``end_reason``, checked as :meth:`Store.end_episode` checks them)."""
+    rec = EpisodeRecord.create({k: v for k, v in fields.items() if k not in EPISODE_END_FIELDS})
+    if all(fields.get(k) in (None, "") for k in EPISODE_END_FIELDS):
+        return rec, None
+    return rec, check_episode_end(fields.get("ended_on"), fields.get("end_reason"), enrolled_on=rec.enrolled_on)
 
 
 def _fold_procedure(ep: _Episode, prec: ProcedureRecord) -> None:
@@ -1275,7 +1289,7 @@ class _Writer:
         return created, updated
 
     def _episode_row(self, rec: SourceRecord) -> tuple[dict[str, Any], EpisodeRecord]:
-        e = EpisodeRecord.create(rec.fields)
+        e, end = _episode_record(rec.fields)
         facts = self.st.episodes.get(rec.source_id)
         index_date = facts.index_date if facts is not None else e.index_date
         return ({"diagnosis_code": e.diagnosis.code, "diagnosis_group": e.diagnosis.group.value,
@@ -1284,7 +1298,8 @@ class _Writer:
                  "conservative_care_weeks": e.conservative_care_weeks,
                  "treatment": e.treatment.value if e.treatment else None,
                  "treatment_family": e.treatment_family.value if e.treatment_family else None,
-                 "enrolled_on": e.enrolled_on, "index_date": index_date}, e)
+                 "enrolled_on": e.enrolled_on, "index_date": index_date,
+                 "ended_on": end.ended_on if end else None, "end_reason": end.reason.value if end else None}, e)
 
     @staticmethod
     def _findings(eid: int, e: EpisodeRecord) -> list[dict[str, Any]]:

@@ -253,6 +253,11 @@ def _episode(rd: _Reader, resolve: Resolver, lookup: Callable[[str], Mapping[str
         rd.put("conservative_care_weeks", e.get("valueInteger"), f"extension[{i}].valueInteger")
     for i, e in rd.ext("index-date"):
         rd.put("index_date", e.get("valueDate"), f"extension[{i}].valueDate")
+    end = (r.get("period") or {}).get("end")  # the end of follow-up, with its reason (resources.episode_of_care)
+    if end is not None:
+        rd.put("ended_on", _date(end) or end, "period.end")
+    for i, e in rd.ext("end-reason"):
+        rd.put("end_reason", e.get("valueCode"), f"extension[{i}].valueCode")
     diagnosis = r.get("diagnosis") or []
     ref = ((diagnosis[0] if diagnosis else {}).get("condition") or {}).get("reference")
     cond: Mapping[str, Any] | None = None

@@ -426,6 +426,11 @@ def questionnaire_response(row: Mapping[str, Any], scope: FhirScope) -> dict[str
     return out
 
 
+#: Where the pain of a 0-10 rating is: interop-codes.md §1 lists no LOINC code for back or leg pain and
+#: §2 no SNOMED CT body site for them ("not found"), so own CodeSystem ``pain-site``.
+PAIN_SITES: dict[str, tuple[str, str]] = {"nrs_back": ("back", "Back"), "nrs_leg": ("leg", "Leg")}
+
+
 def observation(row: Mapping[str, Any], scope: FhirScope) -> dict[str, Any]:
     """A PROM total: category ``survey``, coded in LOINC or SNOMED CT where interop-codes.md
     lists a code, always also in own CodeSystem ``instrument-score``; the score as a UCUM
@@ -443,6 +448,8 @@ def observation(row: Mapping[str, Any], scope: FhirScope) -> dict[str, Any]:
         codings.append(_coding(*INSTRUMENT_SCORE_CODES[code]))
     codings.append(_coding(own("instrument-score"), code, definition.title))
     out["code"] = _concept(*codings)
+    if code in PAIN_SITES:  # back and leg pain share one LOINC code: the body site tells them apart
+        out["bodySite"] = _concept(_coding(own("pain-site"), *PAIN_SITES[code]))
     out["subject"] = _ref("patient", int(row["patient_id"]), scope)
     out["effectiveDateTime"] = _date(row["collected_on"])
     out["valueQuantity"] = _quantity(float(row["score"]), SCORE_UNITS.get(definition.score_unit, "{score}"))
