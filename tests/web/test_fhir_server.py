@@ -18,7 +18,7 @@ from fastapi.testclient import TestClient
 from fhir.resources.R4B import get_fhir_model_class
 from sqlalchemy import func, select
 
-from spinetrack import clock
+from spinetrack import clock, instruments
 from spinetrack.interop.fhir import SUPPORTED_TYPES
 from spinetrack.interop.fhir.search import SEARCH_PARAMS
 from spinetrack.store.repositories import Actor
@@ -129,6 +129,19 @@ def test_questionnaires_are_open_to_every_staff_role(client_for: Client) -> None
     assert q.status_code == 200 and q.json()["url"] == "urn:spinetrack:questionnaire:odi"
     found = client_for("researcher").get("/fhir/Questionnaire?url=urn:spinetrack:questionnaire:nrs_back").json()
     assert _ids(found) == ["nrs-back"] and found["total"] == 1
+
+
+def test_questionnaires_page_like_every_search(client_for: Client) -> None:
+    """FHIR R4 http.html#paging: a page smaller than the result has a ``next`` link, and following
+    the links gives every match once."""
+    c = client_for("clinician")
+    page = c.get("/fhir/Questionnaire?_count=3").json()
+    seen = _ids(page)
+    while nxt := next((link["url"] for link in page["link"] if link["relation"] == "next"), None):
+        page = c.get(nxt.replace("http://testserver", "")).json()
+        assert len(_ids(page)) <= 3
+        seen += _ids(page)
+    assert len(seen) == len(set(seen)) == page["total"] == len(instruments.all())
 
 
 def test_reads_and_searches_are_audited(app: Any, client_for: Client, world: World) -> None:

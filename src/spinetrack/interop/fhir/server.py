@@ -116,11 +116,17 @@ def _search_questionnaires(rtype: str, params: Sequence[tuple[str, str]], base: 
     codes = [i.definition.code for i in instruments.all()]
     if spec.questionnaires is not None:
         codes = [c for c in codes if c in spec.questionnaires]
+    start = spec.cursor[1] if spec.cursor is not None else 0  # paged by position: the list is fixed
     resources = [questionnaire(c) for c in codes]
     entries = [{"fullUrl": f"{base}/{rtype}/{r['id']}", "resource": r, "search": {"mode": "match"}}
-               for r in resources[:spec.count]]
+               for r in resources[start:start + spec.count]]
+    links = [{"relation": "self", "url": _link(base, rtype, params)}]
+    if start + spec.count < len(resources):
+        kept = [(k, v) for k, v in params if k not in ("_cursor", "_count")]
+        kept += [("_count", str(spec.count)), ("_cursor", f"0.{start + spec.count}")]
+        links.append({"relation": "next", "url": _link(base, rtype, kept)})
     bundle: dict[str, Any] = {"resourceType": "Bundle", "type": "searchset", "total": len(resources),
-                              "link": [{"relation": "self", "url": _link(base, rtype, params)}]}
+                              "link": links}
     if entries:
         bundle["entry"] = entries
     return bundle
