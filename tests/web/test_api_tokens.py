@@ -100,6 +100,20 @@ def test_bad_tokens_are_refused_with_401(app: Any, world: World) -> None:
         assert token not in everything and token[4:] not in everything
 
 
+def test_made_up_tokens_are_throttled_not_audited_without_end(app: Any, world: World) -> None:
+    """A client trying made-up tokens meets the sign-in throttle (store/throttle.py: 5 failures per
+    name and address, then a back-off): 429 with Retry-After (RFC 6585 §4), and no more audit rows,
+    so it cannot flood the audit log; a valid token from the same address is never slowed."""
+    before = len(_audit(app, "refuse"))
+    answers = [_bearer(app, f"stk_{n:043d}").get("/api/v1/patients") for n in range(40)]
+    statuses = [r.status_code for r in answers]
+    assert statuses[:5] == [401] * 5 and statuses[5:] == [429] * 35
+    assert int(answers[-1].headers["Retry-After"]) >= 1
+    assert len(_audit(app, "refuse")) - before == 5
+    _, good = _token(app, "clinician", ["read"], world.sites["A"])
+    assert _bearer(app, good).get("/api/v1/patients").status_code == 200
+
+
 def test_role_of_the_token_applies(app: Any, world: World) -> None:
     _, researcher = _token(app, "researcher", ["read"])
     c = _bearer(app, researcher)

@@ -44,7 +44,7 @@ from spinetrack.errors import (
     PermissionDeniedError,
     ValidationError,
 )
-from spinetrack.store import audit
+from spinetrack.store import audit, throttle
 from spinetrack.store.repositories import SITE_ROLES, Actor, Store
 from spinetrack.store.signin import SessionUser
 from spinetrack.store.tables import ApiTokenRow, SiteRow
@@ -203,10 +203,16 @@ def _user(row: ApiTokenRow) -> TokenUser:
                      scopes=tuple(row.scopes or ()))
 
 
-def authenticate_token(store: Store, token: str, *, now: dt.datetime | None = None) -> TokenUser:
+def authenticate_token(store: Store, token: str, *, now: dt.datetime | None = None,
+                       client: str | None = None) -> TokenUser:
     """The caller behind ``token``, or :class:`AuthenticationError` saying plainly why not
     (unknown, revoked, expired); every refusal is audited. Updates ``last_used_at`` (at most
-    once a minute)."""
+    once a minute).
+
+    A refusal counts as a failed attempt of ``client`` (its address) in the sign-in throttle
+    (:mod:`spinetrack.store.throttle`, user name ``api-token``): after a few, further refusals
+    answer :class:`~spinetrack.errors.RateLimitError` (429) without an audit row, so a client
+    sending made-up tokens cannot flood the audit log. A valid token is never slowed."""
     now = now or utcnow()
     reason: str | None = None
     token_id: int | None = None
@@ -225,6 +231,9 @@ def authenticate_token(store: Store, token: str, *, now: dt.datetime | None = No
             if row.last_used_at is None or now - row.last_used_at >= TOUCH_EVERY:
                 row.last_used_at = now
             return _user(row)
+    if client is not None:
+        with store.transaction() as s:  # raises RateLimitError while the address waits (nothing recorded)
+            throttle.reserve(s, "api-token", client, now)
     record_refusal(store, token_id, reason, role="unknown" if token_id is None else None)
     raise AuthenticationError(reason)
 

@@ -35,7 +35,7 @@ from typing import Annotated
 from fastapi import Depends, HTTPException, Request
 from starlette.concurrency import run_in_threadpool
 
-from spinetrack.errors import AuthenticationError, PermissionDeniedError
+from spinetrack.errors import AuthenticationError, PermissionDeniedError, RateLimitError
 from spinetrack.store import tokens
 from spinetrack.store.access import LINK_CLOSED, Access, InvitationView, SessionUser
 from spinetrack.store.repositories import Store
@@ -99,7 +99,9 @@ def _token_user(request: Request, token: str, roles: tuple[str, ...], scope: str
     """Resolve the bearer token and check its role and scope (synchronous: database calls)."""
     store: Store = request.app.state.store
     try:
-        user = tokens.authenticate_token(store, token)
+        user = tokens.authenticate_token(store, token, client=request.client.host if request.client else "unknown")
+    except RateLimitError:
+        raise  # 429 with Retry-After: too many refused tokens from this address
     except AuthenticationError as exc:
         raise _invalid_token(str(exc)) from None
     needed = scope or ("read" if request.method in SAFE_METHODS else "write")
