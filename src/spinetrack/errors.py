@@ -6,12 +6,20 @@
     ├── InputError (ValueError)               bad input from a person or a file
     │   ├── ValidationError                   one field: carries field, value and allowed values
     │   │   ├── EvidenceDataError             evidence.records: a literature data file off its schema
-    │   │   └── WordingPackError              instruments.wording: a wording pack with problems
+    │   │   ├── WordingPackError              instruments.wording: a wording pack with problems
+    │   │   ├── SearchParameterError          interop.fhir.search: a FHIR search parameter it cannot use
+    │   │   ├── BadRequest                    interop.fhir.outcome: a FHIR request body that is not JSON
+    │   │   │   └── UnsupportedMediaType      interop.fhir.outcome: a FHIR body sent as another type
+    │   │   ├── NotWritable                   interop.fhir.writes: a create of a type that is read-only
+    │   │   └── InvalidResource               interop.fhir.writes: FHIR resources with problems
     │   ├── StudyFileError                    interop.study_csv: a study file with bad rows or header
+    │   ├── CsvTemplateError                  interop.imports: CSV files off the import templates
+    │   ├── RedcapMappingError                interop.imports: a REDCap mapping off its dictionary
     │   ├── SeparationError                   stats.glm: the logistic fit diverges (separation)
     │   └── NotEstimableError                 analysis.run: the data cannot support a claim's estimate
     ├── NotFoundError (LookupError)           a record that does not exist (or is not yours)
     ├── ConflictError                         a uniqueness rule would be broken
+    │   └── PreconditionFailed                interop.fhir.outcome: a conditional create matching several
     ├── AuthenticationError                   not signed in, bad credentials, expired link
     │   ├── RateLimitError                    too many attempts; carries retry_after_s
     │   └── SecondFactorNeeded                store.access: the password was right, the code is next
@@ -42,6 +50,24 @@ prints ``error: <message>`` on stderr, or with ``--json`` the object ``{"error",
 - ``WordingPackError`` — ``instruments.wording.parse_wording_pack`` (``store.wording``, the admin's
   upload, ``spinetrack wording``); ``problems`` lists every one, ``field`` names the first.
   HTTP 422; CLI exit 2.
+- ``SearchParameterError`` — ``interop.fhir.search`` (``GET /fhir/<type>?…``: an unknown or
+  malformed parameter, a ``_count`` out of range). HTTP 400 as an OperationOutcome naming it.
+- ``BadRequest`` — ``interop.fhir.outcome`` (a ``POST /fhir`` body that is not JSON). HTTP 400 as
+  an OperationOutcome.
+- ``UnsupportedMediaType`` — ``web.routes.fhir`` (a ``POST /fhir`` body whose ``Content-Type`` is
+  neither ``application/fhir+json`` nor ``application/json``). HTTP 415 as an OperationOutcome.
+- ``NotWritable`` — ``interop.fhir.writes`` (a create of Observation, Organization or Questionnaire,
+  which the server serves but does not write). HTTP 405 as an OperationOutcome.
+- ``InvalidResource`` — ``interop.fhir.writes`` (a create or transaction whose resources break the
+  records' rules); ``problems`` lists every one. HTTP 422 as an OperationOutcome with an issue per
+  problem, each naming its element by FHIRPath.
+- ``CsvTemplateError`` — ``interop.imports.csv_format`` (file names or headers that are not the
+  import templates'); ``problems`` lists every one. ``spinetrack import`` exits with status 2.
+- ``RedcapMappingError`` — ``interop.imports.redcap`` (a mapping naming fields the data
+  dictionary lacks, or codes spinetrack does not know); ``problems`` lists every one.
+  ``spinetrack import`` exits with status 2.
+- ``PreconditionFailed`` — ``interop.fhir.writes`` (a conditional create whose ``If-None-Exist``
+  matches more than one resource). HTTP 412 as an OperationOutcome.
 - ``StudyFileError`` — ``interop.study_csv.pool_study_file``; ``spinetrack pool`` lists every
   problem (``--json``: the error's ``as_dict()``) and exits with status 2. HTTP 422.
 - ``SeparationError`` — ``stats.glm.fit_logistic_irls``; the propensity model

@@ -150,7 +150,9 @@ def test_a_failed_print_puts_the_letters_back_in_the_queue(engine: Engine, tmp_p
 def test_the_cli_prints_the_batch(engine: Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     store = Store(engine)
     _letter_cohort(engine, 1, 0)
-    followup.run(store, now=dt.datetime.combine(INDEX + dt.timedelta(days=100), dt.time(9)), channels=None,
+    # at midnight, so that the letter is due whatever the time of day the command runs at (it takes today's
+    # date from SPINETRACK_TODAY and the time from the clock)
+    followup.run(store, now=dt.datetime.combine(INDEX + dt.timedelta(days=100), dt.time(0)), channels=None,
                  link_base=BASE)
     monkeypatch.setenv("SPINETRACK_TODAY", (INDEX + dt.timedelta(days=100)).isoformat())
     monkeypatch.setenv("SPINETRACK_PUBLIC_URL", BASE)

@@ -77,7 +77,7 @@ EPISODE_FORM = {"diagnosis_code": "M51.16", "levels": "L4-L5", "treatment": "mis
 class Baseline:
     """A valid request of one endpoint: who sends it, and its body (API JSON or form fields)."""
 
-    actor: str  # clinician, admin, patient, anonymous
+    actor: str  # clinician, admin, researcher, patient, anonymous
     body: dict[str, Any] | None
 
 
@@ -191,6 +191,26 @@ BASELINES: dict[tuple[str, str], Baseline] = {
     ("POST", "/clinic/patients/{patient_id}/answers"): Baseline("clinician", {
         "episode": "{episode_id}", "timepoint": "2w", "source": "paper", "collected_on": _day(-20),
         "nrs_back.pain": "4"}),
+    # issue 20: API tokens (admin), the research exports (researcher), FHIR writes and Bulk Data kick-offs
+    # (JSON; a kick-off without "Prefer: respond-async" is refused, so no bad case starts an export)
+    ("POST", "/admin/tokens"): Baseline("admin", {"name": "bad input client", "role": "researcher",
+                                                  "scopes": "read", "days": "30"}),
+    ("POST", "/admin/tokens/{token_id}/revoke"): Baseline("admin", {}),
+    ("POST", "/research/exports"): Baseline("researcher", {"kind": "csv", "rekey": "a-secret-of-twenty-chars"}),
+    ("POST", "/research/exports/{job_id}/delete"): Baseline("researcher", {}),
+    ("POST", "/fhir/{rtype}"): Baseline("clinician", {"resourceType": "Patient", "gender": "female",
+                                                      "birthDate": "1970", "name": [{"text": "Bad Input"}]}),
+    ("POST", "/fhir"): Baseline("clinician", {"resourceType": "Bundle", "type": "transaction", "entry": []}),
+    ("POST", "/fhir/"): Baseline("clinician", {"resourceType": "Bundle", "type": "transaction", "entry": []}),
+    ("POST", "/fhir/$export"): Baseline("researcher", {"resourceType": "Parameters", "parameter": []}),
+    ("POST", "/fhir/Group/{group}/$export"): Baseline("clinician", {"resourceType": "Parameters", "parameter": []}),
+    ("DELETE", "/fhir/$export-status/{job_id}"): Baseline("researcher", None),
+}
+#: FHIR bodies have no OpenAPI schema (a resource is read as FHIR JSON): the fields each bad class goes in
+FHIR_FIELDS: dict[tuple[str, str], dict[str, tuple[str, ...]]] = {
+    ("POST", "/fhir/{rtype}"): {"text": ("gender",), "date": ("birthDate",)},
+    ("POST", "/fhir"): {"text": ("type",), "date": ()},
+    ("POST", "/fhir/"): {"text": ("type",), "date": ()},
 }
 # Endpoints whose refusal of a bad body may be an authentication answer (no field named): sign-in
 # says only "wrong user name or password", by design; setting a password without its link says so.
@@ -294,6 +314,17 @@ DATE_FIELDS = ("enrolled_on", "index_date", "performed_on", "occurred_on", "asse
                "collected_on", "ended_on")
 
 
+def fhir_cases(method: str, path: str) -> Iterator[Case]:
+    fields = FHIR_FIELDS.get((method, path), {"text": (), "date": ()})
+    for field in fields["text"]:
+        for label, value in {**TEXT_CLASSES, **NOT_TEXT_CLASSES}.items():
+            yield Case(method, path, "api", label, field, value)
+    for field in fields["date"]:
+        for value in DATE_CLASSES:
+            yield Case(method, path, "api", f"date {value}", field, value)
+    yield Case(method, path, "api", "wrong content type", None, None, content_type="text/plain")
+
+
 def form_cases(method: str, path: str, body: dict[str, Any]) -> Iterator[Case]:
     for field in body:
         for label, value in TEXT_CLASSES.items():
@@ -329,7 +360,8 @@ def _set(body: dict[str, Any], dotted: str, value: Any) -> dict[str, Any]:
 def _path(template: str, world: World, override: dict[str, Any] | None, followups: dict[str, int]) -> str:
     values = {"patient_id": world.patients["A"], "episode_id": world.episodes["A"],
               "user_id": world.users["coordinator"], "instrument": "odi", "followup_id": followups["A"],
-              "site_id": world.sites["A"], "pack_id": 1, **(override or {})}
+              "site_id": world.sites["A"], "pack_id": 1, "token_id": 1, "job_id": "no-such-export", "rtype": "Patient",
+              "group": "SITE-A", **(override or {})}
     return template.format(**values)
 
 
@@ -342,6 +374,9 @@ def _counts(engine: Any) -> dict[str, int]:
 def _message(response: Any) -> str:
     """The error message of a response: the JSON problem's message and field, or the text of
     the page's alert (role="alert")."""
+    if response.headers.get("content-type", "").startswith("application/fhir+json"):
+        issues = response.json().get("issue") or []  # an OperationOutcome: each issue's text and element
+        return " ".join(f"{i.get('diagnostics', '')} {' '.join(i.get('expression') or [])}" for i in issues)
     if response.headers.get("content-type", "").startswith("application/json"):
         body = response.json()
         return f"{body.get('field', '')} {body.get('message', '')} {json.dumps(body.get('details', ''))}"
@@ -390,12 +425,14 @@ def _clients(app: Any, world: World) -> dict[str, TestClient]:
 
     anonymous = client()
     anonymous.get("/login")
-    clinician, admin, patient = client(), client(), client()
+    clinician, admin, patient, researcher = client(), client(), client(), client()
     login(clinician, ACCOUNTS["clinician"][0])
     login(admin, ACCOUNTS["admin"][0])
+    login(researcher, ACCOUNTS["researcher"][0])
     assert patient.get(f"/p/{world.invitations['A']}").status_code in (200, 303)
     patient.headers["X-CSRF-Token"] = patient.get("/api/v1/visit").json()["csrf_token"]
-    return {"clinician": clinician, "admin": admin, "patient": patient, "anonymous": anonymous}
+    return {"clinician": clinician, "admin": admin, "patient": patient, "anonymous": anonymous,
+            "researcher": researcher}
 
 
 def test_bad_input_on_every_write_endpoint(app: Any, world: World) -> None:
@@ -409,10 +446,13 @@ def test_bad_input_on_every_write_endpoint(app: Any, world: World) -> None:
     n = 0
     for method, path, _route in write_endpoints(app):
         base = BASELINES[(method, path)]
-        kind = "api" if path.startswith("/api/") else "form"
+        kind = "api" if path.startswith(("/api/", "/fhir")) else "form"
         cases = list(id_cases(method, path, kind))
-        cases += list(api_cases(openapi, method, path)) if kind == "api" else list(
-            form_cases(method, path, base.body or {}))
+        if path.startswith("/fhir"):
+            cases += list(fhir_cases(method, path))
+        else:
+            cases += list(api_cases(openapi, method, path)) if kind == "api" else list(
+                form_cases(method, path, base.body or {}))
         if kind == "api" and base.body is None:
             cases = [c for c in cases if c.label != "wrong content type"]
         before = _counts(engine)
@@ -491,7 +531,8 @@ def test_every_write_endpoint_refuses_a_request_without_its_csrf_token(app: Any,
         token = client.headers.pop("X-CSRF-Token")
         try:
             before = _counts(engine)
-            case = Case(method, path, "api" if path.startswith("/api/") else "form", "no CSRF token", None, None)
+            case = Case(method, path, "api" if path.startswith(("/api/", "/fhir")) else "form", "no CSRF token",
+                        None, None)
             r = _send(client, case, world, base, followups)
             after = _counts(engine)
         finally:

@@ -91,7 +91,8 @@ def test_every_id_in_a_path_is_bounded(app: Any, world: World, client_for: Calla
         for method in sorted(set(getattr(route, "methods", None) or ()) - {"HEAD"}):
             for role, c in clients.items():
                 for bad in (2**63, -1, MAX_ID + 1):
-                    url = path.format(**{n: bad if n == names[0] else 1 for n in names}, instrument="odi")
+                    url = path.format(**{n: bad if n == names[0] else 1 for n in names}, instrument="odi",
+                                      name="Patient.1.ndjson")
                     r = c.request(method, url)
                     checked += 1
                     assert 400 <= r.status_code < 500, (role, method, url, r.status_code)

@@ -13,7 +13,7 @@ from typing import Any
 
 from spinetrack.errors import ConflictError, ValidationError
 
-__all__ = ["ISSUE_CODES", "BadRequest", "PreconditionFailed", "operation_outcome"]
+__all__ = ["ISSUE_CODES", "BadRequest", "PreconditionFailed", "UnsupportedMediaType", "operation_outcome"]
 
 ISSUE_CODES: dict[int, str] = {  # HTTP status → IssueType code (http://hl7.org/fhir/issue-type, R4)
     400: "invalid", 401: "login", 403: "forbidden", 404: "not-found", 405: "not-supported", 406: "not-supported",
@@ -32,6 +32,12 @@ class BadRequest(ValidationError):
     """A request body that is not JSON at all (HTTP 400; an invalid resource is a 422)."""
 
     fhir_status = 400
+
+
+class UnsupportedMediaType(BadRequest):
+    """A request body sent as something other than FHIR JSON (HTTP 415, RFC 9110 §15.5.16)."""
+
+    fhir_status = 415
 
 
 def _issue(status: int, message: str, field: str | None = None, allowed: Any = None) -> dict[str, Any]:

@@ -47,7 +47,7 @@ class NotWritable(ValidationError):
     fhir_status = 405
 
 
-class _Invalid(ValidationError):
+class InvalidResource(ValidationError):
     """Several problems at once: ``problems`` lists them (each a 422 issue)."""
 
     def __init__(self, problems: Sequence[ValidationError]) -> None:
@@ -158,7 +158,7 @@ def _write(store: Store, actor: Actor, entries: Sequence[_Entry], base: str) -> 
             problems.append(ValidationError(field=path, value=rid, allowed="a record of your site",
                                             reason="unknown reference"))
     if problems:
-        raise _Invalid(problems)
+        raise InvalidResource(problems)
     records = [r for p in parsed.values() for r in p.records]
     paths = {f"{k}": v for p in parsed.values() for k, v in p.paths.items()}
     roots = {(r.entity, r.source_id): r.location for r in records}
@@ -167,7 +167,7 @@ def _write(store: Store, actor: Actor, entries: Sequence[_Entry], base: str) -> 
         issues = [ValidationError(field=_expression(p, paths, roots), value=p.value, allowed=p.allowed,
                                   reason=p.reason) for p in result.errors] or [
             ValidationError(field="Bundle", value=None, allowed="valid records", reason="nothing was stored")]
-        raise _Invalid(issues)
+        raise InvalidResource(issues)
     out: dict[int, tuple[str, int]] = {}
     for e in entries:
         got = parsed.get(e.index)
@@ -267,7 +267,7 @@ def transaction(store: Store, actor: Actor, body: Any, *, base: str) -> dict[str
         entries.append(_Entry(i, rtype, resource, f"{root}.resource", item.get("fullUrl"), f"{txn}:{i}",
                               request.get("ifNoneExist")))
     if problems:
-        raise _Invalid(problems)
+        raise InvalidResource(problems)
     for e in entries:
         if e.if_none_exist:
             found = _matches(store, actor, e.rtype, e.if_none_exist, base)

@@ -24,7 +24,7 @@ from starlette.concurrency import run_in_threadpool
 from spinetrack.clock import today
 from spinetrack.interop.fhir import server, writes
 from spinetrack.interop.fhir.capability import BULK_EXPORT_OPERATIONS, capability_statement
-from spinetrack.interop.fhir.outcome import BadRequest
+from spinetrack.interop.fhir.outcome import BadRequest, UnsupportedMediaType
 from spinetrack.interop.fhir.search import FORMATS, SearchParameterError
 from spinetrack.web.deps import ClinicStaff, StaffUser, StoreDep
 from spinetrack.web.routes import fhir_bulk
@@ -79,7 +79,15 @@ def read(rtype: ResourceType, rid: ResourceId, request: Request, user: StaffUser
     return FhirResponse(server.read(store, user.actor, rtype, rid))
 
 
+#: the bodies a write reads: FHIR JSON (RFC 6838 structured suffix +json), plain JSON as some clients send it
+BODY_TYPES = ("application/fhir+json", "application/json")
+
+
 async def _body(request: Request) -> Any:
+    sent = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if sent and sent not in BODY_TYPES:
+        raise UnsupportedMediaType(field="Content-Type", value=sent[:80], allowed=" or ".join(BODY_TYPES),
+                                   reason="the body must be a FHIR resource as JSON")
     raw = await request.body()
     try:
         return json.loads(raw)

@@ -47,6 +47,7 @@ __all__ = ["MAX_ACTIVE", "router"]
 router = APIRouter(include_in_schema=False)
 
 MAX_ACTIVE = 2
+MAX_SECRET_LENGTH = 1000  # bytes: a pass phrase, not a document
 JobId = Annotated[str, Path(min_length=1, max_length=64)]
 NOTICES = {"started": N_("Export started. This page refreshes itself until it is ready."),
            "deleted": N_("Export deleted, with its files.")}
@@ -100,10 +101,11 @@ def start_export(request: Request, user: Researcher, form: FormDep) -> Response:
     kind = str(form.get("kind") or "")
     rekey = str(form.get("rekey") or "").strip() or None
     if kind not in omop_jobs.KINDS:
-        return _page(request, user, status=422, error=_("Choose an export: OMOP or CSV."))
-    if rekey is not None and len(rekey.encode("utf-8")) < MIN_SECRET_LENGTH:
+        return _page(request, user, status=422, error=_("Nothing was started: the kind of export is OMOP or CSV."))
+    if rekey is not None and not MIN_SECRET_LENGTH <= len(rekey.encode("utf-8")) <= MAX_SECRET_LENGTH:
         return _page(request, user, status=422, error=_(
-            "The secret must have at least %(n)s characters: a short one can be guessed.", n=MIN_SECRET_LENGTH))
+            "Nothing was started: the rekeying secret must have %(n)s to %(m)s characters (a short one can be "
+            "guessed).", n=MIN_SECRET_LENGTH, m=MAX_SECRET_LENGTH))
     _housekeeping(store)
     active = [j for j in _jobs(store, user) if not j.done]
     if len(active) >= MAX_ACTIVE:
