@@ -67,6 +67,8 @@ bench: $(VENV)/.test-installed
 	$(BIN)/python bench/bench_snapshot.py
 	$(BIN)/python bench/bench_web_load.py
 	$(BIN)/python bench/bench_analyze.py --spark-sizes --no-sensitivity
+	$(BIN)/python bench/bench_import.py
+	$(BIN)/python bench/bench_bulk_export.py
 	$(BIN)/python bench/truth.py
 
 # Translations (gettext catalogs with Babel; spinetrack/i18n.py and CONTRIBUTING.md): extract each
