@@ -1,6 +1,7 @@
 # spinetrack — the two commands (see README.md):
-#   make run   install, create the embedded SQLite database, load the demo cohort, train the prediction
-#              models on it, save its claims scorecard (the research page), serve the app
+#   make run   install, create the embedded SQLite database, load the demo cohort (12 sites), train the
+#              prediction models on it, save its claims scorecard (the research page) and its registry
+#              benchmark (the Benchmarking page), serve the app
 #   make test  install with test extras, install the real services the tests need, run the gate
 #              (make lint), then every test on two worker processes
 # and for the developer's loop (CONTRIBUTING.md):
@@ -13,6 +14,7 @@ BIN    := $(VENV)/bin
 PIP    := $(BIN)/python -m pip --disable-pip-version-check --quiet
 DEMO_PATIENTS ?= 4000
 DEMO_SEED     ?= 7
+DEMO_SITES    ?= 12
 
 .PHONY: run test test-fast lint bench lock clean i18n-extract i18n-update i18n-compile
 
@@ -35,9 +37,10 @@ $(VENV)/.test-installed: pyproject.toml constraints.txt | $(BIN)/python
 
 run: $(VENV)/.run-installed
 	$(BIN)/spinetrack init
-	$(BIN)/spinetrack demo --patients $(DEMO_PATIENTS) --seed $(DEMO_SEED) --if-empty
+	$(BIN)/spinetrack demo --patients $(DEMO_PATIENTS) --seed $(DEMO_SEED) --sites $(DEMO_SITES) --if-empty
 	$(BIN)/spinetrack models train --if-missing
 	$(BIN)/spinetrack analyze --save --json > /dev/null
+	$(BIN)/spinetrack benchmark --save --json > /dev/null
 	@echo "Questionnaire wording: in this demo ODI, EQ-5D-5L, RMDQ and COMI show numbered statements (their"
 	@echo "  wording is licensed and does not ship with spinetrack). A clinic installs its licensed wording at"
 	@echo "  Admin -> Questionnaire wording, or with: spinetrack wording install pack.json (build a pack from"

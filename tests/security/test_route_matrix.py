@@ -87,6 +87,9 @@ POLICY: tuple[tuple[frozenset[str], str, str], ...] = (
      "staff"),
     (frozenset({"GET"}), r"/(clinic/overview|api/v1/aggregates/)", "aggregates"),
     (frozenset({"GET", "POST"}), r"/research(/|$)", "research"),
+    # registry benchmarking (analysis.benchmark.view_for): clinic staff see their site named, researchers
+    # every site pseudonymised; admins see no clinical data
+    (frozenset({"GET"}), r"/(api/v1/)?benchmark(/|$)", "aggregates"),
     # FHIR (docs/fhir.md, docs/bulk_export.md): the CapabilityStatement is public; the system-level Bulk
     # export is the researcher's (pseudonymised), a site's (Group) the clinic's; reading and searching are
     # for clinic staff (their site, identified) and researchers (every site, pseudonymised); writing is the
@@ -114,7 +117,8 @@ ASSETS = re.compile(r"/(static|vendor)(/|$)")
 #: (the sites get logos at set-up, so the logo is served before that); a refused caller still gets
 #: 401/403 (checked as for every route)
 NOTHING_YET = frozenset({("GET", "/research/report.html"), ("GET", "/research/report.pdf"),
-                         ("GET", "/site-logo/{site_id}")})
+                         ("GET", "/site-logo/{site_id}"), ("GET", "/api/v1/benchmark"),
+                         ("GET", "/benchmark/annual-report.html"), ("GET", "/benchmark/annual-report.pdf")})
 
 #: routes where the researcher asks by the clinic's (identified) resource ids, which name nothing in the
 #: researcher's pseudonymised view (ids ``P<n>``, docs/fhir.md): every such id answers 404, like an unknown one

@@ -59,7 +59,8 @@ EXPECTED_COLUMNS = {
                  "conservative_care", "conservative_care_weeks", "treatment", "treatment_family", "index_year",
                  "age_at_index", "has_procedure", "enrolment_days", "followup_days"],
     "procedures": ["episode_key", "procedure_code", "family", "approach", "technique", "days_from_index", "n_levels",
-                   "incision_mm", "ebl_ml", "op_time_min", "fluoro_s", "fluoro_dose_mgy", "los_days", "transfusion"],
+                   "incision_mm", "ebl_ml", "op_time_min", "fluoro_s", "fluoro_dose_mgy", "los_days", "transfusion",
+                   "surgeon"],
     "complications": ["episode_key", "category", "clavien_dindo", "days_from_index"],
     "readmissions": ["episode_key", "days_from_index"],
     "reoperations": ["episode_key", "reason", "days_from_index"],
@@ -306,7 +307,7 @@ def test_manifest_lists_counts_schema_and_source(store: Engine, tmp_path: Path) 
     result = export_snapshot(store, tmp_path / "snap", rekey_secret=SECRET_A)
     m = json.loads((result.path / "manifest.json").read_text())
     assert m == result.manifest
-    assert m["schema_version"] == SCHEMA_VERSION == "2"
+    assert m["schema_version"] == SCHEMA_VERSION == "3"
     assert m["spinetrack_version"] == __version__
     assert m["rekeyed"] is True
     created = dt.datetime.fromisoformat(m["created_at"])
@@ -328,7 +329,7 @@ def test_manifest_lists_counts_schema_and_source(store: Engine, tmp_path: Path) 
     for t, cols in m["keys"].items():
         keyed = tables[t].group_by(cols).aggregate([([], "count_all")])
         assert keyed.num_rows == tables[t].num_rows > 0, t
-    assert pq.read_schema(result.path / "outcomes.parquet").metadata[b"spinetrack.snapshot.schema_version"] == b"2"
+    assert pq.read_schema(result.path / "outcomes.parquet").metadata[b"spinetrack.snapshot.schema_version"] == b"3"
 
 
 def test_manifest_marks_synthetic_responses_and_the_report_warns(store: Engine, tmp_path: Path) -> None:

@@ -18,7 +18,7 @@ import pytest
 from spinetrack import stats
 
 MODULES = ["glm", "weighting", "balance", "survival", "survival_difference", "effects", "aipw", "sensitivity",
-           "augmented_overlap", "multiplicity",
+           "augmented_overlap", "multiplicity", "funnel", "cusum",
            "aft",
            "meta", "meta._distributions", "meta.effects", "meta.reported", "meta.heterogeneity", "meta.models",
            "meta.subgroup", "meta.influence", "meta.cumulative", "meta.bias"]

@@ -15,6 +15,7 @@ import typer
 from spinetrack import __version__
 from spinetrack.cli.admin import audit_app, users_app
 from spinetrack.cli.analysis import analyze, evidence, pool, report
+from spinetrack.cli.benchmark import benchmark
 from spinetrack.cli.data import demo, init, score, snapshot, status
 from spinetrack.cli.exporting import export_app
 from spinetrack.cli.followup import followup_app
@@ -36,8 +37,8 @@ def version() -> None:
     typer.echo(__version__)
 
 
-for _command in (init, demo, status, ichom, serve, score, snapshot, analyze, report, pool, evidence, predict,
-                 version):
+for _command in (init, demo, status, ichom, serve, score, snapshot, analyze, benchmark, report, pool, evidence,
+                 predict, version):
     app.command()(_command)
 app.command(name="import")(import_data)
 app.add_typer(export_app, name="export")

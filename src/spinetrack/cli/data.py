@@ -38,6 +38,10 @@ def init(database_url: DbOpt = None, as_json: JsonOpt = False) -> None:
 def demo(
     patients: Annotated[int, typer.Option(help="Number of synthetic patients.")] = 2000,
     seed: Annotated[int, typer.Option(help="Random seed; the same seed gives identical data.")] = 7,
+    sites: Annotated[int, typer.Option(
+        help="Spread the patients over this many sites: the 3 demo clinics, or up to 99 for a registry (from 8 on, "
+             "DEMO-05 is a planted under-performing and DEMO-08 an over-performing site, for spinetrack benchmark)."
+    )] = 3,
     if_empty: Annotated[bool, typer.Option("--if-empty", help="Do nothing if the database holds patients.")] = False,
     logins: Annotated[bool, typer.Option("--logins/--no-logins",
                                          help="Create the demo logins and synthetic patient names.")] = True,
@@ -82,10 +86,11 @@ def demo(
             with progress_bar("synthetic cohort") as bar:
                 task = bar.add_task("patients", total=patients)
                 result = load_demo(engine, patients=patients, seed=seed, if_empty=if_empty,
-                                   progress=lambda n: bar.advance(task, n), truth=truth, relative_to=relative_to)
+                                   progress=lambda n: bar.advance(task, n), truth=truth, relative_to=relative_to,
+                                   sites=sites)
         else:
             result = load_demo(engine, patients=patients, seed=seed, if_empty=if_empty, truth=truth,
-                               relative_to=relative_to)
+                               relative_to=relative_to, sites=sites)
         if truth is not None and truth_out is not None and not result.skipped:
             truth.write(truth_out)
         accounts = seed_demo_access(engine, env=settings.env, today=today) if logins else []

@@ -26,9 +26,18 @@ from typing import Any
 
 from spinetrack.errors import NotFoundError, ValidationError
 
-__all__ = ["StoredAnalysis", "latest_analysis", "rendered_report", "save_analysis"]
+__all__ = ["KINDS", "StoredAnalysis", "latest_analysis", "rendered_report", "save_analysis"]
 
-_NAME = re.compile(r"^scorecard-\d{8}T\d{12}Z-[0-9a-z]{1,16}$")
+#: What the analyses directory keeps: scorecards (``analyze --save``), registry benchmarks
+#: (``benchmark --save``) and annual-report documents (``report --annual YEAR --save``).
+KINDS = ("scorecard", "benchmark", "annual")
+_NAMES = {kind: re.compile(rf"^{kind}-\d{{8}}T\d{{12}}Z-[0-9a-z]{{1,16}}$") for kind in KINDS}
+
+
+def _kind(kind: str) -> str:
+    if kind not in KINDS:
+        raise ValidationError(field="kind", value=kind, allowed=KINDS)
+    return kind
 
 
 @dataclass(frozen=True)
@@ -41,15 +50,18 @@ class StoredAnalysis:
     saved_at: dt.datetime
 
 
-def save_analysis(doc: dict[str, Any], directory: str | Path, *, now: dt.datetime | None = None) -> StoredAnalysis:
-    """Write ``doc`` into ``directory`` (created if missing) as a new analysis; atomic: a reader
-    never sees half a file."""
+def save_analysis(doc: dict[str, Any], directory: str | Path, *, now: dt.datetime | None = None,
+                  kind: str = "scorecard", tag: str | None = None) -> StoredAnalysis:
+    """Write ``doc`` into ``directory`` (created if missing) as a new analysis of ``kind``
+    (:data:`KINDS`); atomic: a reader never sees half a file. ``tag`` ends the name (default: the
+    scorecard's settings hash; an annual report's year)."""
+    _kind(kind)
     d = Path(directory)
     d.mkdir(parents=True, exist_ok=True)
     when = (now or dt.datetime.now(dt.UTC)).astimezone(dt.UTC)
-    tag = re.sub(r"[^0-9a-z]", "", str(doc.get("settings_hash") or "adhoc").lower())[:16] or "adhoc"
-    stem = f"scorecard-{when:%Y%m%dT%H%M%S%f}Z-{tag}"
-    fd, tmp = tempfile.mkstemp(dir=d, prefix=".scorecard-", suffix=".tmp")
+    tag = re.sub(r"[^0-9a-z]", "", str(tag or doc.get("settings_hash") or "adhoc").lower())[:16] or "adhoc"
+    stem = f"{kind}-{when:%Y%m%dT%H%M%S%f}Z-{tag}"
+    fd, tmp = tempfile.mkstemp(dir=d, prefix=f".{kind}-", suffix=".tmp")
     with os.fdopen(fd, "w", encoding="utf-8") as fh:
         json.dump(doc, fh, allow_nan=False)
     path = d / f"{stem}.json"
@@ -61,13 +73,17 @@ _DOCS: dict[Path, tuple[float, StoredAnalysis]] = {}
 _LOCK = threading.Lock()
 
 
-def latest_analysis(directory: str | Path) -> StoredAnalysis | None:
-    """The newest saved analysis in ``directory`` (by the time in its name), or ``None`` when there
-    is none. Each file is parsed once (cached by path and modification time)."""
+def latest_analysis(directory: str | Path, *, kind: str = "scorecard", tag: str | None = None
+                    ) -> StoredAnalysis | None:
+    """The newest saved analysis of ``kind`` in ``directory`` (by the time in its name; with
+    ``tag``, among those whose name ends with it), or ``None`` when there is none. Each file is
+    parsed once (cached by path and modification time)."""
+    name = _NAMES[_kind(kind)]
     d = Path(directory)
     if not d.is_dir():
         return None
-    names = sorted(p for p in d.glob("scorecard-*.json") if _NAME.match(p.stem))
+    names = sorted(p for p in d.glob(f"{kind}-*.json")
+                   if name.match(p.stem) and (tag is None or p.stem.endswith(f"-{tag}")))
     if not names:
         return None
     path = names[-1]
@@ -84,7 +100,8 @@ def latest_analysis(directory: str | Path) -> StoredAnalysis | None:
     when = dt.datetime.strptime(path.stem.split("-")[1], "%Y%m%dT%H%M%S%fZ").replace(tzinfo=dt.UTC)
     stored = StoredAnalysis(path.stem, path, doc, when)
     with _LOCK:
-        _DOCS.clear()  # only the newest is ever asked for
+        for old in [p for p in _DOCS if p.name.startswith(f"{kind}-")]:  # only the newest of a kind is asked for
+            del _DOCS[old]
         _DOCS[path] = (mtime, stored)
     return stored
 

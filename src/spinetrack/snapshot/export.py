@@ -65,7 +65,7 @@ __all__ = [
     "rekey_patient",
 ]
 
-SCHEMA_VERSION = "2"
+SCHEMA_VERSION = "3"  # 3: procedures.surgeon (issue 21)
 BATCH_ROWS = 50_000
 MIN_SECRET_LENGTH = 16
 _INT63 = 0x7FFF_FFFF_FFFF_FFFF
@@ -109,6 +109,7 @@ SCHEMAS: dict[str, pa.Schema] = {
         _f("approach", _S, False), _f("technique", _S), _f("days_from_index", pa.int32()),
         _f("n_levels", pa.int8(), False), _f("incision_mm", _F64), _f("ebl_ml", _F64), _f("op_time_min", _F64),
         _f("fluoro_s", _F64), _f("fluoro_dose_mgy", _F64), _f("los_days", _F64), _f("transfusion", _B),
+        _f("surgeon", _S),
     ]),
     "complications": pa.schema([
         _f("episode_key", pa.int64(), False), _f("category", _S, False), _f("clavien_dindo", _S, False),
@@ -208,6 +209,14 @@ class _Keys:
             return pc.binary_join_element_wise(pa.scalar("P"), values.cast(pa.string()), "")
         return self._map(values, lambda mac, v: mac(b"patient:%d" % v).hex()[:16], pa.string())
 
+    def surgeons(self, values: pa.Array) -> pa.Array:
+        """``<site>/<surgeon>`` unchanged, or ``<site>/S`` + the HMAC of ``surgeon:<site>/<surgeon>``
+        (the site code is in the snapshot already; the staff identifier is not)."""
+        if self._mac is None:
+            return values.cast(pa.string())
+        return self._map(values, lambda mac, v: v.split("/", 1)[0] + "/S" + mac(b"surgeon:" + v.encode()).hex()[:10],
+                         pa.string())
+
     def episodes(self, values: pa.Array) -> pa.Array:
         return self._map(values, lambda mac, v: int.from_bytes(mac(b"episode:%d" % v)[:8], "big") & _INT63,
                          pa.int64())
@@ -278,15 +287,20 @@ def _episodes_build(c: list[pa.Array], keys: _Keys) -> list[pa.Array]:
 
 
 def _procedures_query() -> _AnySelect:
+    """… and the surgeon as ``<site code>/<surgeon>``, only where the site takes part in
+    surgeon-level benchmarking (``sites.benchmark_surgeons``; NULL otherwise)."""
     R = ProcedureRow
+    surgeon = case((SiteRow.benchmark_surgeons & R.surgeon.is_not(None), SiteRow.code + "/" + R.surgeon),
+                   else_=None)
     return (select(R.episode_id, R.procedure_code, R.family, R.approach, R.technique, R.performed_on,
                    EpisodeRow.index_date, R.n_levels, R.incision_mm, R.ebl_ml, R.op_time_min, R.fluoro_s,
-                   R.fluoro_dose_mgy, R.los_days, R.transfusion)
-            .join(EpisodeRow, EpisodeRow.id == R.episode_id).order_by(R.id))
+                   R.fluoro_dose_mgy, R.los_days, R.transfusion, surgeon)
+            .join(EpisodeRow, EpisodeRow.id == R.episode_id).join(PatientRow, PatientRow.id == EpisodeRow.patient_id)
+            .join(SiteRow, SiteRow.id == PatientRow.site_id).order_by(R.id))
 
 
 def _procedures_build(c: list[pa.Array], keys: _Keys) -> list[pa.Array]:
-    return [keys.episodes(c[0]), *c[1:5], _days(c[5], c[6]), *c[7:]]
+    return [keys.episodes(c[0]), *c[1:5], _days(c[5], c[6]), *c[7:-1], keys.surgeons(c[-1])]
 
 
 def _event_query(row: Any, *cols: Any) -> Callable[[], _AnySelect]:
@@ -335,7 +349,7 @@ _SPECS: dict[str, _Spec] = {
                       _episodes_build),
     "procedures": _Spec(ProcedureRow, _procedures_query,
                         ("int", "str", "str", "str", "str", "date", "date", "int", "float", "float", "float",
-                         "float", "float", "float", "bool"),
+                         "float", "float", "float", "bool", "str"),
                         _procedures_build),
     "complications": _Spec(ComplicationRow, _event_query(ComplicationRow, ComplicationRow.category,
                                                          ComplicationRow.clavien_dindo, ComplicationRow.occurred_on),

@@ -130,3 +130,13 @@ def site_logo(store: Store, site_id: int) -> SiteLogo:
             raise NotFoundError(entity="site logo", key=site_id)
         assert row.logo is not None and row.logo_type is not None
         return SiteLogo(bytes(row.logo), row.logo_type, version)
+
+
+def site_code(store: Store, site_id: int | None) -> str | None:
+    """The code of site ``site_id`` (how registry documents such as the benchmark name a site),
+    or None for no such site. No patient data: not audited."""
+    if site_id is None:
+        return None
+    with store.transaction() as s:
+        row = s.get(SiteRow, site_id)
+        return None if row is None else str(row.code)

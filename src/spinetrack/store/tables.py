@@ -32,6 +32,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    false,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
@@ -110,6 +111,9 @@ class SiteRow(Base):
     # the clinic's logo on the patient pages and messages (PNG or SVG, at most 20 kB; issue 19)
     logo: Mapped[bytes | None] = mapped_column(LargeBinary)
     logo_type: Mapped[str | None] = mapped_column(String(32))  # image/png, image/svg+xml
+    # the site takes part in surgeon-level benchmarking (issue 21): its procedures' surgeon
+    # identifiers enter snapshots (pseudonymised when rekeyed); off by default (staff data)
+    benchmark_surgeons: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
 
 class UserRow(Base):
@@ -258,6 +262,9 @@ class ProcedureRow(Base):
     created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
     # an MIS procedure converted to open during the operation (analysed as MIS: intention to treat)
     converted_to_open: Mapped[bool | None] = mapped_column(Boolean)
+    # the operating surgeon as the clinic identifies its staff (a staff number or initials; no
+    # name needed); used only for surgeon-level benchmarking where the site opts in
+    surgeon: Mapped[str | None] = mapped_column(String(64))
 
 
 class ComplicationRow(Base):

@@ -337,6 +337,18 @@ _SLOPES = {  # synthetic covariate effects (per 10 years, per ASA grade, per 5 B
 SITE_MIS_LOGIT = np.array([0.5, 0.0, -0.5])
 
 
+def site_effects(site: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per patient, the planted site's multiplier of surgical complication risks and its ODI
+    points after surgery (:data:`~spinetrack.synth.effects.SITE_EFFECTS`): 1 and 0 elsewhere,
+    so that a cohort without the planted sites is exactly what generator version 3 wrote."""
+    rr = np.ones(site.shape)
+    odi = np.zeros(site.shape)
+    for number, eff in E.SITE_EFFECTS.items():
+        rr[site == number] = eff["complication_rr"]
+        odi[site == number] = eff["odi_points"]
+    return rr, odi
+
+
 def potential_outcomes(d: Draws, fu: dict[str, dict[str, Any]], extra: dict[str, np.ndarray],
                        surgical: np.ndarray, mis: np.ndarray) -> Outcomes:
     """Every outcome of the chunk's patients had they received ``surgical`` (bool per patient;
@@ -379,16 +391,17 @@ def potential_outcomes(d: Draws, fu: dict[str, dict[str, Any]], extra: dict[str,
 
     u = d.risk_u
     current_smoker = d.smoking == "current"
+    site_rr, site_odi = site_effects(d.site)  # 1 and 0 except at the planted sites (version 4)
     ev = {
         "transfusion": surgical & (u["transfusion"] < risk("transfusion")),
-        "dural_tear": surgical & (u["dural"] < risk("dural_tear", 0.5 * d.prior)),
+        "dural_tear": surgical & (u["dural"] < risk("dural_tear", 0.5 * d.prior) * site_rr),
     }
-    ssi = surgical & (u["ssi"] < risk("ssi", 0.4 * d.diabetes + 0.3 * current_smoker + 0.3 * ref["bmi"]))
+    ssi = surgical & (u["ssi"] < risk("ssi", 0.4 * d.diabetes + 0.3 * current_smoker + 0.3 * ref["bmi"]) * site_rr)
     ev["ssi_deep"] = ssi & (u["ssi_deep"] < 0.4)
     ev["ssi_superficial"] = ssi & ~ev["ssi_deep"]
-    ev["neurological_deficit"] = surgical & (u["neuro"] < 0.015 * np.exp(0.2 * ref["lv"]))
-    ev["venous_thromboembolism"] = surgical & (u["vte"] < 0.006 * np.exp(0.3 * ref["age"]))
-    ev["wrong_level"] = surgical & (u["wrong"] < 0.003)
+    ev["neurological_deficit"] = surgical & (u["neuro"] < 0.015 * np.exp(0.2 * ref["lv"]) * site_rr)
+    ev["venous_thromboembolism"] = surgical & (u["vte"] < 0.006 * np.exp(0.3 * ref["age"]) * site_rr)
+    ev["wrong_level"] = surgical & (u["wrong"] < 0.003 * site_rr)
     reop = surgical & (u["reop"] < risk("reoperation_2y", 0.3 * current_smoker + 0.3 * d.prior))
     readmit = surgical & ((ev["ssi_deep"] | ev["venous_thromboembolism"]) & (d.readmit_u[0] < 0.7)
                           | (d.readmit_u[1] < 0.025))
@@ -420,7 +433,7 @@ def potential_outcomes(d: Draws, fu: dict[str, dict[str, Any]], extra: dict[str,
         z = fu[tp]
         frac = np.where(surgical, TRAJ_SURGERY[tp], TRAJ_CONSERVATIVE[tp])
         odi_t = np.clip(d.odi0_latent * (1 - r_odi * frac) + worse * np.minimum(1.0, frac * 1.2) + eff_odi + d.u_odi
-                        + z["odi"], 0, 100)
+                        + z["odi"] + np.where(surgical, site_odi, 0.0) * np.minimum(1.0, frac * 1.2), 0, 100)
         back_t = np.clip(d.back0_latent * (1 - r_back * frac) + 0.25 * worse / 3 + eff_back + d.u_pain + z["back"],
                          0, 10)
         leg_t = np.clip(d.leg0_latent * (1 - r_leg * frac) + 0.25 * worse / 3 + eff_leg + d.u_pain + z["leg"], 0, 10)
@@ -564,6 +577,16 @@ def generate_chunk(seed: int, chunk_index: int, first_id: int, n: int, site_ids:
     return chunk
 
 
+SURGEONS_PER_SITE = 4  # synthetic: each demo site's operating surgeons, SURG-1 … SURG-4
+
+
+def _surgeon(pid: int) -> str:
+    """The operating surgeon of patient ``pid``'s procedure: spread evenly over the site's
+    surgeons by a multiplicative hash of the id (Knuth's constant), so that no random number is
+    drawn and every other value of the cohort is unchanged. No surgeon effect is planted."""
+    return f"SURG-{(pid * 2654435761) % 4294967296 % SURGEONS_PER_SITE + 1}"
+
+
 def _surgical_rows(chunk: Chunk, d: Draws, o: Outcomes, extra: dict[str, np.ndarray], idl: list[int],
                    index_dates: list[dt.date],
                    proc_code: list[tuple[str, str | None]], created_at: dt.datetime, dating: Dating) -> None:
@@ -585,7 +608,7 @@ def _surgical_rows(chunk: Chunk, d: Draws, o: Outcomes, extra: dict[str, np.ndar
             "incision_mm": round(float(m["incision_mm"][i])), "ebl_ml": round(float(m["ebl_ml"][i])),
             "op_time_min": round(float(m["op_time_min"][i])), "fluoro_s": round(float(m["fluoro_s"][i]), 1),
             "fluoro_dose_mgy": round(float(m["fluoro_dose_mgy"][i]), 2), "los_days": float(m["los_days"][i]),
-            "transfusion": bool(ev["transfusion"][i]), "created_at": created_at,
+            "transfusion": bool(ev["transfusion"][i]), "created_at": created_at, "surgeon": _surgeon(pid),
         })
         for flag, cat, grade, day in complication_rows(ev, i, pid):
             if flag and dating.happened(idx_date + dt.timedelta(days=day)):

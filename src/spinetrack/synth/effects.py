@@ -23,7 +23,7 @@ from dataclasses import dataclass
 
 __all__ = ["GENERATOR_VERSION", "PLANTED", "PlantedEffect", "planted"]
 
-GENERATOR_VERSION = "3"  # 3: the 6-month visit, from its own stream (versions 1-2 rows unchanged)
+GENERATOR_VERSION = "4"  # 4: planted benchmarking sites (only with more than 3 sites); 3: the 6-month visit
 
 
 @dataclass(frozen=True, slots=True)
@@ -201,3 +201,21 @@ RETURN_ANSWERED_BY = {"days": 0.6, "date": 0.3, "neither": 0.1}
 # Revision surgery for a malpositioned implant (instrumented fusion only) within two years, for
 # the open arm's reference patient (synthetic; no MIS effect planted: see PLANTED).
 MALPOSITION_REVISION_2Y = 0.015
+
+# Registry benchmarking (generator version 4): two planted sites, by site number (0-based, the
+# order of the demo sites), for the site-comparison analysis to find (``analysis.benchmark``).
+# Only a cohort with more than the three demo clinics has them (``spinetrack demo --sites N``,
+# N >= 8); with three sites every row is what generator version 3 wrote. SYNTHETIC: these are
+# not clinical figures about any hospital. Both sites are numbers with no preference for MIS
+# (site number modulo 3 == 1, SITE_MIS_LOGIT 0 in synth.cohort), so that the planted quality
+# is not tied to the choice of approach and does not confound the MIS-vs-open comparisons.
+#   complication_rr: multiplies the risk of every surgical complication (dural tear, infection,
+#                    neurological deficit, thromboembolism, wrong level) at the site;
+#   odi_points:      added to the ODI at every follow-up visit after surgery (as recovery
+#                    progresses, like the other slow-recovery terms): positive is worse.
+UNDER_PERFORMING_SITE = 4
+OVER_PERFORMING_SITE = 7
+SITE_EFFECTS = {
+    UNDER_PERFORMING_SITE: {"complication_rr": 2.0, "odi_points": 6.0},
+    OVER_PERFORMING_SITE: {"complication_rr": 0.5, "odi_points": -6.0},
+}

@@ -35,7 +35,7 @@ from spinetrack.synth.effects import GENERATOR_VERSION
 if TYPE_CHECKING:
     from spinetrack.synth.truth import Truth
 
-__all__ = ["DEMO_SITES", "DEMO_SITE_CONTACTS", "ENROL_LAG_DAYS", "LoadResult", "load_demo"]
+__all__ = ["DEMO_SITES", "DEMO_SITE_CONTACTS", "ENROL_LAG_DAYS", "MAX_SITES", "LoadResult", "demo_sites", "load_demo"]
 
 DEMO_SITES = (("DEMO-N", "Demo spine clinic North", "GB"), ("DEMO-C", "Demo spine clinic Central", "DE"),
               ("DEMO-S", "Demo spine clinic South", "US"))
@@ -77,6 +77,7 @@ def load_demo(
     progress: Callable[[int], None] | None = None,
     truth: Truth | None = None,
     relative_to: dt.date | None = None,
+    sites: int = len(DEMO_SITES),
 ) -> LoadResult:
     """Generate ``patients`` synthetic patients with ``seed`` and store them.
 
@@ -100,11 +101,18 @@ def load_demo(
         lie after it (answers, operations, complications, readmissions, reoperations) left out,
         so part of the cohort is still in follow-up (``synth.cohort.Dating``). Every drawn value
         is the same either way; only dates move and the future is cut.
+    sites:
+        How many sites the patients are spread over: the three demo clinics (the default), or
+        up to :data:`MAX_SITES` for a registry; from 8 sites on, two of them are the planted
+        under- and over-performing sites of the benchmarking analysis
+        (``synth.effects.SITE_EFFECTS``).
     """
     if isinstance(patients, bool) or not isinstance(patients, int) or not 1 <= patients <= MAX_PATIENTS:
         raise ValidationError(field="patients", value=patients, allowed=f"1 to {MAX_PATIENTS}")
     if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
         raise ValidationError(field="seed", value=seed, allowed="a whole number, 0 or more")
+    if isinstance(sites, bool) or not isinstance(sites, int) or not 1 <= sites <= MAX_SITES:
+        raise ValidationError(field="sites", value=sites, allowed=f"1 to {MAX_SITES}")
     with read_only(engine).connect() as conn:
         existing = conn.execute(select(func.count()).select_from(PatientRow)).scalar_one()
     if existing:
@@ -114,7 +122,7 @@ def load_demo(
                             field="patients")
     dating = Dating() if relative_to is None else Dating.relative_to(relative_to, lag_days=ENROL_LAG_DAYS)
     created_at = CREATED_AT if relative_to is None else dt.datetime.combine(relative_to, dt.time())
-    site_ids = _ensure_sites(engine, created_at)
+    site_ids = _ensure_sites(engine, created_at, sites)
     n_responses = 0
     for k, first in enumerate(range(0, patients, CHUNK_SIZE)):
         n = min(CHUNK_SIZE, patients - first)
@@ -146,18 +154,35 @@ def load_demo(
     return LoadResult(patients, n_responses, seed)
 
 
-def _ensure_sites(engine: Engine, created_at: dt.datetime) -> list[int]:
-    """The demo sites' ids (created if missing), each with its fictitious clinic contact where it
-    has none."""
+def demo_sites(n: int) -> list[tuple[str, str, str, str, str]]:
+    """The first ``n`` demo sites as (code, name, country, phone, e-mail): the three demo
+    clinics, then registry sites ``DEMO-04`` … (fictitious: telephone numbers from Ofcom's drama
+    range, addresses under example.org). Site number k (0-based) is the generator's site k, so
+    the planted benchmarking sites (``synth.effects.SITE_EFFECTS``) are ``DEMO-05`` and
+    ``DEMO-08``."""
+    out = [(code, name, country, *DEMO_SITE_CONTACTS[code]) for code, name, country in DEMO_SITES][:n]
+    countries = ("GB", "DE", "US", "SE", "CH", "NL")
+    for k in range(len(DEMO_SITES), n):
+        code = f"DEMO-{k + 1:02d}"
+        out.append((code, f"Demo registry site {k + 1:02d}", countries[k % len(countries)],
+                    f"+447700900{k + 1:03d}", f"followup@site{k + 1:02d}.example.org"))
+    return out
+
+
+MAX_SITES = 99
+
+
+def _ensure_sites(engine: Engine, created_at: dt.datetime, n: int = len(DEMO_SITES)) -> list[int]:
+    """The ids of the first ``n`` demo sites (:func:`demo_sites`; created if missing), each with
+    its fictitious clinic contact where it has none."""
     with engine.begin() as conn:
         ids = []
-        for code, name, country in DEMO_SITES:
-            phone, email = DEMO_SITE_CONTACTS[code]
+        for code, name, country, phone, email in demo_sites(n):
             sid = conn.execute(select(SiteRow.id).where(SiteRow.code == code)).scalar()
             if sid is None:
                 key = conn.execute(insert(SiteRow).values(
                     code=code, name=name, country=country, created_at=created_at, contact_phone=phone,
-                    contact_email=email)).inserted_primary_key
+                    contact_email=email, benchmark_surgeons=True)).inserted_primary_key
                 assert key is not None, "an INSERT of one row returns its key"
                 sid = key[0]
             else:

@@ -196,6 +196,7 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
         admin_wording,
         api,
         auth,
+        benchmark,
         clinic,
         clinic_answers,
         clinic_events,
@@ -214,7 +215,7 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
     # /fhir/$export and the Bulk status routes before the FHIR type routes (/fhir/{type})
     for module in (auth, api, fhir_bulk, fhir, patient_home, patient, followup, enrol, clinic, clinic_events,
                    clinic_answers, admin, admin_followup, admin_tokens, admin_wording, decision, research,
-                   research_exports, locale):
+                   research_exports, benchmark, locale):
         app.include_router(module.router, dependencies=[Depends(_bounded_ids), Depends(_form_text)])
     fastpath.install(app.router.routes)  # the PROM submission, answered ahead of its documented route
     return app

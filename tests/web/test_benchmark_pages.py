@@ -1,0 +1,112 @@
+"""The benchmarking page and API: who sees what, and every read audited.
+
+The document is ``tests/web/benchmark_fixture.json``, a real ``spinetrack benchmark --json`` of a
+3,000-patient synthetic registry of 12 sites (two outcomes), saved as ``spinetrack benchmark
+--save`` saves it; its site DEMO-N is renamed SITE-A, the test world's first site, so that
+SITE-A's clinic staff see themselves named (``analysis.benchmark.view_for``).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import select
+
+from spinetrack.reports.archive import StoredAnalysis, save_analysis
+from spinetrack.store.tables import AuditRow
+
+FIXTURE = Path(__file__).with_name("benchmark_fixture.json")
+
+
+@pytest.fixture
+def analyses(app: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    directory = tmp_path / "analyses"
+    monkeypatch.setattr(app.state.settings, "analyses_dir", str(directory))
+    return directory
+
+
+@pytest.fixture
+def doc() -> dict[str, Any]:
+    return json.loads(FIXTURE.read_text(encoding="utf-8").replace('"DEMO-N"', '"SITE-A"'))
+
+
+@pytest.fixture
+def stored(analyses: Path, doc: dict[str, Any]) -> StoredAnalysis:
+    return save_analysis(doc, analyses, kind="benchmark", tag="site")
+
+
+def _codes(doc: dict[str, Any]) -> set[str]:
+    return {u["unit"] for o in doc["outcomes"] for u in o["units"]}
+
+
+def _audit(app: Any) -> list[Any]:
+    with app.state.engine.connect() as c:
+        return list(c.execute(select(AuditRow.actor, AuditRow.entity, AuditRow.entity_id, AuditRow.detail)
+                              .where(AuditRow.entity == "benchmark")).all())
+
+
+def test_a_clinic_sees_itself_named_and_the_others_numbered(app: Any, client_for: Any, stored: StoredAnalysis,
+                                                          doc: dict[str, Any]) -> None:
+    c = client_for("clinician")  # a clinician of SITE-A
+    r = c.get("/api/v1/benchmark")
+    assert r.status_code == 200
+    body = r.json()
+    for o in body["outcomes"]:
+        own = [u for u in o["units"] if u["own"]]
+        assert [u["label"] for u in own] == ["SITE-A"]
+        src = next(s for s in doc["outcomes"] if s["key"] == o["key"])
+        mine = next(u for u in src["units"] if u["unit"] == "SITE-A")
+        assert own[0]["adjusted"] == mine["adjusted"] and own[0]["flag"] == mine["flag"]
+    for code in _codes(doc) - {"SITE-A"}:
+        assert code not in r.text
+    page = c.get("/benchmark")
+    assert page.status_code == 200
+    assert "SITE-A" in page.text and "<svg" in page.text
+    for code in _codes(doc) - {"SITE-A"}:
+        assert code not in page.text
+    # the clinic's own CUSUM chart only
+    assert page.text.count('class="cusum-chart"') == 1
+    rows = _audit(app)
+    assert [(r.entity, r.entity_id, r.detail["view"]) for r in rows] == [("benchmark", stored.id, "api"),
+                                                                          ("benchmark", stored.id, "page")]
+
+
+def test_a_researcher_sees_every_site_numbered(client_for: Any, stored: StoredAnalysis, doc: dict[str, Any]) -> None:
+    c = client_for("researcher")
+    r = c.get("/api/v1/benchmark")
+    assert r.status_code == 200
+    assert not any(u["own"] for o in r.json()["outcomes"] for u in o["units"])
+    page = c.get("/benchmark")
+    for code in _codes(doc):
+        assert code not in r.text and code not in page.text
+    n_sites = len(_codes(doc))
+    assert page.text.count('class="cusum-chart"') == n_sites
+
+
+@pytest.mark.parametrize("role", ["admin"])
+def test_admins_see_no_clinical_data(app: Any, client_for: Any, stored: StoredAnalysis, role: str) -> None:
+    c = client_for(role)
+    for url in ("/benchmark", "/api/v1/benchmark", "/benchmark/annual-report.html?year=2021"):
+        assert c.get(url).status_code == 403, url
+    assert _audit(app) == []
+
+
+def test_without_a_saved_benchmark(client_for: Any, analyses: Path) -> None:
+    c = client_for("coordinator")
+    assert c.get("/api/v1/benchmark").status_code == 404
+    page = c.get("/benchmark")
+    assert page.status_code == 200 and "spinetrack benchmark --save" in page.text
+
+
+def test_anonymous_is_sent_to_sign_in(anonymous: Any, stored: StoredAnalysis) -> None:
+    r = anonymous.get("/benchmark", follow_redirects=False)
+    assert r.status_code in (303, 401)
+    assert anonymous.get("/api/v1/benchmark").status_code == 401
+
+
+def test_bad_level_names_the_field(client_for: Any, stored: StoredAnalysis) -> None:
+    r = client_for("researcher").get("/api/v1/benchmark?level=ward")
+    assert r.status_code == 422 and "level" in r.text
