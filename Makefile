@@ -41,6 +41,7 @@ run: $(VENV)/.run-installed
 	$(BIN)/spinetrack models train --if-missing
 	$(BIN)/spinetrack analyze --save --json > /dev/null
 	$(BIN)/spinetrack benchmark --save --json > /dev/null
+	$(BIN)/spinetrack report --annual $$(( $$(date +%Y) - 1 )) --latest --save --out spinetrack-analyses/annual-report.html
 	@echo "Questionnaire wording: in this demo ODI, EQ-5D-5L, RMDQ and COMI show numbered statements (their"
 	@echo "  wording is licensed and does not ship with spinetrack). A clinic installs its licensed wording at"
 	@echo "  Admin -> Questionnaire wording, or with: spinetrack wording install pack.json (build a pack from"

@@ -247,6 +247,9 @@ _SLOW_MODULES = frozenset({
     "predict/test_validation.py", "reports/test_report.py", "reports/test_report_literature.py",
     "security/test_bad_input.py", "security/test_route_matrix.py", "synth/test_cohort.py",
     "synth/test_relative_dates.py", "followup/test_crash.py",
+    # registry benchmarking and the annual report: synthetic registries of up to 20,000 patients
+    "analysis/test_benchmark.py", "analysis/test_annual.py", "reports/test_annual.py", "cli/test_report_annual.py",
+    "web/test_benchmark_pages.py",
 })
 
 

@@ -20,7 +20,7 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-from sqlalchemy import Engine, func, select, text
+from sqlalchemy import Engine, func, select, text, update
 from sqlalchemy.orm import Session
 from typer.testing import CliRunner
 
@@ -159,6 +159,7 @@ def test_snapshot_values_match_the_store_row_by_row(store: Engine, tmp_path: Pat
         patients = s.execute(select(PatientRow).order_by(PatientRow.id)).scalars().all()
         episodes = {e.id: e for e in s.execute(select(EpisodeRow)).scalars()}
         pseudo = {p.id: f"P{p.id}" for p in patients}  # the store's key, never the pseudonymous id
+        site_of = {p.id: p.site_id for p in patients}
         for row, p in list(zip(tables["patients"], patients, strict=True))[:25]:
             assert row == {"patient_key": f"P{p.id}", "site": sites[p.site_id], "birth_year": p.birth_year,
                            "sex": p.sex, "bmi": p.bmi, "smoking": p.smoking, "diabetes": p.diabetes,
@@ -188,7 +189,9 @@ def test_snapshot_values_match_the_store_row_by_row(store: Engine, tmp_path: Pat
                            "n_levels": p.n_levels, "incision_mm": p.incision_mm, "ebl_ml": p.ebl_ml,
                            "op_time_min": p.op_time_min, "fluoro_s": p.fluoro_s,
                            "fluoro_dose_mgy": p.fluoro_dose_mgy, "los_days": p.los_days,
-                           "transfusion": p.transfusion}
+                           "transfusion": p.transfusion,
+                           # the demo sites take part in surgeon-level benchmarking (synth.load)
+                           "surgeon": f"{sites[site_of[episodes[p.episode_id].patient_id]]}/{p.surgeon}"}
             assert row["days_from_index"] == 0  # every demo procedure is the index procedure
 
         def offset(episode_id: int, day: dt.date) -> int:
@@ -279,10 +282,11 @@ def test_rekeying_is_deterministic_per_secret_and_differs_between_secrets(store:
                                    "big") & (2**63 - 1) for e in ek_plain]
     assert ek_a == [rekey_episode(SECRET_A.encode(), e) for e in ek_plain]
     assert len(set(ek_a)) == 300 and set(ek_a).isdisjoint(ek_b) and set(ek_a).isdisjoint(ek_plain)
-    # keys stay consistent across tables, and nothing else changes
+    # keys stay consistent across tables, and nothing else changes (the surgeon is keyed too: its own test)
+    keyed = ("patient_key", "episode_key", "surgeon")
     for t in TABLES:
-        assert a1[t].drop_columns([c for c in ("patient_key", "episode_key") if c in a1[t].column_names]).equals(
-            plain[t].drop_columns([c for c in ("patient_key", "episode_key") if c in plain[t].column_names])), t
+        assert a1[t].drop_columns([c for c in keyed if c in a1[t].column_names]).equals(
+            plain[t].drop_columns([c for c in keyed if c in plain[t].column_names])), t
     to_a = dict(zip(ek_plain, ek_a, strict=True))
     p_to_a = dict(zip(pk["plain"], pk["a"], strict=True))
     for t in ("procedures", "complications", "readmissions", "reoperations", "outcomes"):
@@ -474,3 +478,30 @@ def test_export_reads_one_consistent_snapshot_while_the_store_is_written(store: 
     assert 9001 not in tables["episodes"].column("episode_key").to_pylist()
     with store.connect() as c:
         assert c.execute(select(func.count()).select_from(EpisodeRow)).scalar() == 301
+
+
+def test_surgeons_only_where_the_site_opts_in_and_keyed_when_rekeyed(store: Engine, tmp_path: Path) -> None:
+    """A procedure's surgeon enters the snapshot only for a site that takes part in surgeon-level
+    benchmarking (``sites.benchmark_surgeons``), as ``<site>/<surgeon>``; a rekeyed snapshot keeps
+    the site and replaces the staff identifier by a keyed hash (the same surgeon, the same key)."""
+    with Session(store) as s:
+        sites = dict(s.execute(select(SiteRow.id, SiteRow.code)).all())
+        first = min(sites)
+        s.execute(update(SiteRow).where(SiteRow.id == first).values(benchmark_surgeons=False))
+        s.commit()
+    try:
+        plain = _read(export_snapshot(store, tmp_path / "plain").path)["procedures"].to_pylist()
+        keyed = _read(export_snapshot(store, tmp_path / "keyed", rekey_secret=SECRET_A).path)["procedures"].to_pylist()
+    finally:
+        with Session(store) as s:
+            s.execute(update(SiteRow).where(SiteRow.id == first).values(benchmark_surgeons=True))
+            s.commit()
+    opted_out = [r for r in plain if r["surgeon"] is None]
+    assert opted_out and sum(r["surgeon"] is None for r in keyed) == len(opted_out)
+    named = [r["surgeon"] for r in plain if r["surgeon"] is not None]
+    assert named and not any(r.startswith(sites[first] + "/") for r in named)
+    hashed = [r["surgeon"] for r in keyed if r["surgeon"] is not None]
+    assert len(hashed) == len(named)
+    assert not any("SURG-" in h for h in hashed)
+    assert {h.split("/")[0] for h in hashed} == {n.split("/")[0] for n in named}
+    assert len(set(hashed)) == len(set(named))  # one key per surgeon

@@ -9,6 +9,7 @@ SITE-A's clinic staff see themselves named (``analysis.benchmark.view_for``).
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -110,3 +111,74 @@ def test_anonymous_is_sent_to_sign_in(anonymous: Any, stored: StoredAnalysis) ->
 def test_bad_level_names_the_field(client_for: Any, stored: StoredAnalysis) -> None:
     r = client_for("researcher").get("/api/v1/benchmark?level=ward")
     assert r.status_code == 422 and "level" in r.text
+
+
+def test_an_admin_opts_a_site_in_and_out_of_surgeon_benchmarking(app: Any, client_for: Any, world: Any) -> None:
+    from spinetrack.store.tables import SiteRow
+
+    c = client_for("admin")
+    site = world.sites["A"]
+
+    def flag() -> bool:
+        with app.state.engine.connect() as conn:
+            return bool(conn.execute(select(SiteRow.benchmark_surgeons).where(SiteRow.id == site)).scalar_one())
+
+    assert flag() is False  # off by default: surgeon identifiers are staff data
+    page = c.get("/admin")
+    assert "Surgeon-level benchmarking" in page.text
+    csrf = re.search(r'name="csrf_token" value="([^"]+)"', page.text)
+    assert csrf is not None
+    token = csrf.group(1)
+    r = c.post(f"/admin/sites/{site}/surgeon-benchmarking", data={"csrf_token": token, "take_part": "yes"},
+               follow_redirects=False)
+    assert r.status_code == 303 and flag() is True
+    r = c.post(f"/admin/sites/{site}/surgeon-benchmarking", data={"csrf_token": token, "take_part": "maybe"})
+    assert r.status_code == 422 and "site.benchmark_surgeons" in r.text and flag() is True
+    with app.state.engine.connect() as conn:
+        rows = conn.execute(select(AuditRow.detail).where(AuditRow.entity == "site", AuditRow.action == "update")).all()
+    assert [r.detail for r in rows] == [{"benchmark_surgeons": True}]
+    assert client_for("coordinator").post(f"/admin/sites/{site}/surgeon-benchmarking",
+                                          data={"take_part": "no"}).status_code == 403
+
+
+@pytest.fixture(scope="module")
+def annual_doc(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    """A real annual-report document (``analysis.annual.annual_snapshot``) of a small synthetic
+    registry of 12 sites, its DEMO-N renamed SITE-A (the test world's first site)."""
+    from spinetrack.analysis.annual import annual_snapshot
+    from tests.analysis.test_benchmark import build
+
+    snap = build(tmp_path_factory.mktemp("annual"), patients=1500, seed=5, sites=12)
+    doc = annual_snapshot(snap, 2021)
+    return dict(json.loads(json.dumps(doc).replace('"DEMO-N"', '"SITE-A"').replace('"DEMO-N/', '"SITE-A/')))
+
+
+def test_the_annual_report_as_each_audience_may_see_it(app: Any, client_for: Any, analyses: Path,
+                                                      annual_doc: dict[str, Any]) -> None:
+    stored = save_analysis(annual_doc, analyses, kind="annual", tag="2021")
+    codes = set(annual_doc["sites"])
+    assert "SITE-A" in codes and len(codes) == 12
+    clinic = client_for("coordinator").get("/benchmark/annual-report.html?year=2021")
+    assert clinic.status_code == 200 and clinic.headers["content-disposition"].endswith('2021-SITE-A.html"')
+    assert "SITE-A" in clinic.text
+    for code in codes - {"SITE-A"}:
+        assert code not in clinic.text, code
+    research = client_for("researcher").get("/benchmark/annual-report.html?year=2021")
+    assert research.status_code == 200
+    for code in codes:
+        assert code not in research.text, code
+    assert client_for("researcher").get("/benchmark/annual-report.html?year=2019").status_code == 404
+    assert client_for("researcher").get("/benchmark/annual-report.html?year=twenty").status_code == 422
+    with app.state.engine.connect() as conn:
+        rows = conn.execute(select(AuditRow.actor_role, AuditRow.entity_id).where(
+            AuditRow.entity == "annual_report")).all()
+    assert [(r.actor_role, r.entity_id) for r in rows] == [("coordinator", stored.id), ("researcher", stored.id)]
+    page = client_for("researcher").get("/benchmark")
+    assert "annual-report.pdf?year=2021" in page.text and "No benchmark has been saved yet" in page.text
+
+
+@pytest.mark.slow
+def test_the_annual_report_pdf(client_for: Any, analyses: Path, annual_doc: dict[str, Any]) -> None:
+    save_analysis(annual_doc, analyses, kind="annual", tag="2021")
+    r = client_for("clinician").get("/benchmark/annual-report.pdf?year=2021")
+    assert r.status_code == 200 and r.content.startswith(b"%PDF") and len(r.content) > 20_000

@@ -103,6 +103,8 @@ MATRIX: dict[tuple[str, str], Row] = {
     ("GET", f"{V1}/patients/{{patient_id}}/decision-support"): Row(CLINICIAN_READ),
     ("GET", f"{V1}/status"): Row(ANY_STAFF, patient_data=False),
     ("GET", f"{V1}/aggregates/outcomes"): Row(AGGREGATES, patient_data=False),
+    # no benchmark is saved in this world: the roles that may read it get 404 (tests/web/test_benchmark_pages.py)
+    ("GET", f"{V1}/benchmark"): Row((401, 404, 404, 404, 404, 403, 401, 401), patient_data=False),
     ("GET", f"{V1}/visit"): Row(VISIT_READ),
     ("GET", f"{V1}/visit/questionnaires/{{instrument}}"): Row(VISIT_READ),
     ("PUT", f"{V1}/visit/drafts/{{instrument}}"): Row(VISIT_READ, lambda role: {"answers": {"walking": 1}}),

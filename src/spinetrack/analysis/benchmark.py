@@ -303,8 +303,10 @@ def run_benchmark(engine: Engine, *, level: str = "site", outcomes: Sequence[str
     prepare_snapshot(engine)
     table = "bm_base"
     engine.materialize(table, _base_sql(level, years, approach, chosen))
-    (n_rows,), = engine.sql(f"SELECT COUNT(*) FROM {table}")
-    if not int(n_rows):
+    # one query: the population's size, and every outcome's count and events
+    counts = engine.aggregate(table, ["COUNT(*)", *(e for o in chosen for e in (f"COUNT(y_{o.key})",
+                                                                               f"SUM(y_{o.key})"))])
+    if not int(counts[0]):
         what = "operated episodes" + (f" indexed in {years[0]}-{years[1]}" if years else "")
         raise InputError(f"there are no {what} in this snapshot, so there is nothing to benchmark")
     tick("operated episodes")
@@ -312,8 +314,8 @@ def run_benchmark(engine: Engine, *, level: str = "site", outcomes: Sequence[str
     bits = pattern_bits()
     models: dict[str, _Model] = {}
     notes: list[str] = []
-    for o in chosen:
-        (n_obs, n_ev), = engine.sql(f"SELECT COUNT(y_{o.key}), SUM(y_{o.key}) FROM {table}")
+    for k, o in enumerate(chosen):
+        n_obs, n_ev = int(counts[1 + 2 * k]), float(np.nan_to_num(counts[2 + 2 * k]))
         why = ("no patient has this outcome recorded" if not int(n_obs) else
                "no patient had it" if o.kind == "binary" and not float(n_ev or 0) else
                "every patient had it" if o.kind == "binary" and float(n_ev) >= int(n_obs) else None)

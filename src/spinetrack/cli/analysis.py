@@ -115,11 +115,31 @@ def report(
     estimand: EstimandOpt = "ATO",
     trim: TrimOpt = None,
     sensitivity: SensOpt = True,
+    annual: Annotated[str | None, typer.Option(
+        "--annual", metavar="YEAR", help="Write the annual registry report of the patients treated in YEAR "
+                                         "(case mix, follow-up, outcomes, funnel plots, CUSUM, a page per site).")
+    ] = None,
+    site: Annotated[str | None, typer.Option(
+        "--site", help="With --annual: a clinic's report (its site named, the others anonymised).")] = None,
     database_url: DbOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """Write the scorecard report: a one-page summary, then each claim, cohort flow, balance, methods."""
+    """Write the scorecard report (summary, each claim, cohort flow, balance, methods), or with
+    --annual YEAR the annual registry report."""
     settings = settings_for(database_url)
+    if annual is not None:
+        try:
+            summary = _annual_report(settings, annual, out=out, pdf=pdf, site=site, results=results, latest=latest,
+                                     snapshot_dir=snapshot_dir, engine_name=engine_name, save=save,
+                                     show=not as_json and sys.stderr.isatty())
+        except SpinetrackError as exc:
+            fail(exc, as_json)
+        if as_json:
+            typer.echo(json.dumps(summary))
+        else:
+            console.print(f"annual report {summary['year']} written to {out}" + (f" and {pdf}" if pdf else ""),
+                          highlight=False)
+        return
     try:
         if latest:
             from spinetrack.reports.archive import latest_analysis
@@ -158,6 +178,100 @@ def report(
         typer.echo(json.dumps({"html": out, "pdf": pdf, "claims": len(doc["results"])}))
     else:
         console.print(f"report written to {out}" + (f" and {pdf}" if pdf else ""), highlight=False)
+
+
+def _annual_year(text: str, site: str | None, snapshot: str, engine_name: str, options: dict[str, Any]) -> int:
+    """``--annual``'s year (and ``--site``), checked before any work starts: a whole number with
+    episodes indexed in it in the snapshot, and a site with episodes in that year; otherwise
+    refused, naming the field and what the snapshot holds."""
+    from spinetrack.analysis.annual import available_sites, available_years
+    from spinetrack.engines import get_engine
+    from spinetrack.errors import ValidationError
+
+    eng = get_engine(engine_name, **options)
+    try:
+        eng.register_snapshot(snapshot)
+        years = available_years(eng)
+        allowed = [str(y) for y in years] or ["(no episodes on record)"]
+        try:
+            year = int(text.strip())
+        except ValueError:
+            raise ValidationError(field="year", value=text, allowed=allowed,
+                                  reason="--annual takes a year as a whole number, e.g. 2024") from None
+        if year not in years:
+            raise ValidationError(field="year", value=year, allowed=allowed,
+                                  reason="no episode of care in the snapshot has its index date in that year")
+        sites = available_sites(eng, year) if site is not None else []
+    finally:
+        eng.close()
+    if site is not None and site not in sites:
+        raise ValidationError(field="site", value=site, allowed=sites or ["(no sites in that year)"],
+                              reason=f"no episodes of that site in {year}")
+    return year
+
+
+def _annual_scorecard(settings: Settings, results: str | None, latest: bool) -> dict[str, Any] | None:
+    """The scorecard summarised in the annual report: ``--results`` FILE, else the newest saved
+    analysis (``analyze --save``); ``None`` when neither (the caller then runs it)."""
+    from spinetrack.reports.archive import latest_analysis
+
+    if results:
+        from spinetrack.errors import ValidationError
+
+        try:
+            doc: dict[str, Any] = json.loads(Path(results).read_text(encoding="utf-8"))
+        except (OSError, ValueError) as exc:
+            raise ValidationError(field="results", value=results, allowed="a JSON file written by "
+                                  "spinetrack analyze --out", reason=str(exc)) from exc
+        return doc
+    stored = latest_analysis(settings.analyses_dir)
+    if stored is None and latest:
+        from spinetrack.errors import ValidationError
+
+        raise ValidationError(field="latest", value=settings.analyses_dir, allowed="a directory holding an "
+                              "analysis saved by spinetrack analyze --save",
+                              reason="no analysis has been saved there yet")
+    return None if stored is None else stored.doc
+
+
+def _annual_report(settings: Settings, year_text: str, *, out: str, pdf: str | None, site: str | None,
+                   results: str | None, latest: bool, snapshot_dir: str | None, engine_name: str | None,
+                   show: bool, save: bool = False) -> dict[str, Any]:
+    """``report --annual YEAR``: snapshot (if needed) → annual document → HTML (and PDF), with a
+    Rich progress bar on stderr when ``show``. ``save`` keeps the whole document (every site) in
+    the analyses directory: the web app's Benchmarking page offers it to each clinic (its site
+    named) and to researchers (every site numbered)."""
+    from spinetrack.analysis.annual import annual_snapshot, annual_view
+    from spinetrack.reports.annual import render_annual_html, render_annual_pdf
+
+    name = engine_name or settings.engine
+    options = settings.engine_options(name)
+    with ExitStack() as stack:
+        snap = snapshot_or_export(stack, settings, snapshot_dir)
+        year = _annual_year(year_text, site, snap, name, options)
+        scorecard = _annual_scorecard(settings, results, latest)
+        if scorecard is None:
+            scorecard = _run_scorecard(settings, snap, name, "ATO", None, True, None, None, show=show)
+
+        def run(progress: Any) -> dict[str, Any]:
+            tick = progress or (lambda _msg: None)
+            doc = annual_snapshot(snap, year, engine=name, engine_options=options, scorecard=scorecard,
+                                  progress=tick)
+            if save:
+                from spinetrack.reports.archive import save_analysis
+
+                save_analysis(doc, settings.analyses_dir, kind="annual", tag=str(year))
+            if site is not None:
+                doc = annual_view(doc, own_site=site)
+            tick("HTML page")
+            Path(out).write_text(render_annual_html(doc, site=site), encoding="utf-8")
+            if pdf:
+                tick("PDF")
+                render_annual_pdf(doc, pdf, site=site)
+            return doc
+
+        doc = with_steps(show, f"annual report {year}", 4 + (1 if pdf else 0), run)
+    return {"html": out, "pdf": pdf, "year": year, "site": site, "sites": len(doc.get("sites") or [])}
 
 
 def pool(

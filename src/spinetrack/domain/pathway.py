@@ -412,7 +412,7 @@ class EpisodeRecord:
 
 _PROCEDURE_FIELDS = (
     "procedure_code", "performed_on", "levels", "incision_mm", "ebl_ml", "op_time_min", "fluoro_s",
-    "fluoro_dose_mgy", "los_days", "transfusion", "converted_to_open",
+    "fluoro_dose_mgy", "los_days", "transfusion", "converted_to_open", "surgeon",
 )
 
 
@@ -432,6 +432,9 @@ class ProcedureRecord:
     transfusion: bool | None = None
     # an MIS procedure converted to open during the operation; analysed as MIS (intention to treat)
     converted_to_open: bool | None = None
+    # the operating surgeon as the clinic identifies its staff (a staff number or initials); used
+    # only for surgeon-level benchmarking, where the site opts in
+    surgeon: str | None = None
 
     @classmethod
     def create(cls, data: Mapping[str, Any]) -> ProcedureRecord:
@@ -456,6 +459,7 @@ class ProcedureRecord:
             los_days=num("los_days", 365, "days"),
             transfusion=_bool(data.get("transfusion"), f"{p}.transfusion", optional=True),
             converted_to_open=_conversion(entry, data.get("converted_to_open"), f"{p}.converted_to_open"),
+            surgeon=check_text(data.get("surgeon"), f"{p}.surgeon", max_length=64) or None,
         )
 
     def check_against_episode(self, episode: EpisodeRecord) -> None:

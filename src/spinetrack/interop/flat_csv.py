@@ -50,6 +50,7 @@ from spinetrack.interop.omop_keys import (
     patient_key,
     read_transaction,
     stream,
+    surgeon_key,
 )
 from spinetrack.store.tables import (
     ComplicationRow,
@@ -143,6 +144,8 @@ COLUMNS: dict[str, tuple[Field, ...]] = {
         Field("fluoro_dose_mgy", "number", "Fluoroscopy dose.", "0 or more", "mGy"),
         Field("los_days", "number", "Length of hospital stay.", "0 or more", "days"),
         Field("transfusion", "boolean", "Blood transfusion given.", "0|1"),
+        Field("surgeon", "string", "The operating surgeon as '<site>/<staff code>' (keyed when rekeyed), only for "
+                                   "sites that take part in surgeon-level benchmarking; empty otherwise.", ""),
     ),
     "complications": (
         _EPISODE_KEY,
@@ -259,11 +262,14 @@ def _procedures(conn: Connection, secret: bytes | None, as_of: dt.date, batch: i
     R = ProcedureRow
     q = (select(R.episode_id, R.procedure_code, R.family, R.approach, R.technique, R.performed_on,
                 EpisodeRow.index_date, R.n_levels, R.incision_mm, R.ebl_ml, R.op_time_min, R.fluoro_s,
-                R.fluoro_dose_mgy, R.los_days, R.transfusion)
-         .join(EpisodeRow, EpisodeRow.id == R.episode_id).order_by(R.id))
+                R.fluoro_dose_mgy, R.los_days, R.transfusion,
+                case((SiteRow.benchmark_surgeons & R.surgeon.is_not(None), SiteRow.code + "/" + R.surgeon),
+                     else_=None))
+         .join(EpisodeRow, EpisodeRow.id == R.episode_id).join(PatientRow, PatientRow.id == EpisodeRow.patient_id)
+         .join(SiteRow, SiteRow.id == PatientRow.site_id).order_by(R.id))
     for rows in stream(conn, q, batch):
         for r in rows:
-            yield (episode_key(secret, r[0]), *r[1:5], _days(r[5], r[6]), *r[7:])
+            yield (episode_key(secret, r[0]), *r[1:5], _days(r[5], r[6]), *r[7:-1], surgeon_key(secret, r[-1]))
 
 
 def _events(row: Any, *cols: Any) -> Rows:

@@ -46,6 +46,7 @@ __all__ = [
     "patient_key",
     "read_transaction",
     "stream",
+    "surgeon_key",
 ]
 
 MIN_SECRET_LENGTH = 16
@@ -77,6 +78,15 @@ def episode_key(secret: bytes | None, episode_id: int) -> int:
     if secret is None:
         return episode_id
     return int.from_bytes(hmac.digest(secret, b"episode:%d" % episode_id, "sha256")[:8], "big") & _INT63
+
+
+def surgeon_key(secret: bytes | None, surgeon: str | None) -> str | None:
+    """``<site>/<surgeon>`` unchanged, or ``<site>/S`` + ``HMAC-SHA256(secret, "surgeon:<site>/<surgeon>")``
+    hex cut to 10 characters (the snapshot's key: the site code is disclosed anyway, the staff
+    identifier is not)."""
+    if surgeon is None or secret is None:
+        return surgeon
+    return surgeon.split("/", 1)[0] + "/S" + hmac.digest(secret, b"surgeon:" + surgeon.encode(), "sha256").hex()[:10]
 
 
 def _h31(secret: bytes, message: bytes) -> int:

@@ -1345,7 +1345,7 @@ class _Writer:
                 "levels": format_levels(p.levels), "n_levels": len(p.levels), "incision_mm": p.incision_mm,
                 "ebl_ml": p.ebl_ml, "op_time_min": p.op_time_min, "fluoro_s": p.fluoro_s,
                 "fluoro_dose_mgy": p.fluoro_dose_mgy, "los_days": p.los_days, "transfusion": p.transfusion,
-                "converted_to_open": p.converted_to_open}
+                "converted_to_open": p.converted_to_open, "surgeon": p.surgeon}
 
     def _write_procedure(self, conn: Connection, new: list[tuple[SourceRecord, str]],
                          changed: list[tuple[SourceRecord, str, int]]) -> tuple[list[Any], list[Any]]:

@@ -468,7 +468,8 @@ class Queries:
             audit.append(s, actor=actor.name, actor_role=actor.role, action="read", entity="site", entity_id=None,
                          detail={"n": len(rows)})
             return [{"id": r.id, "code": r.code, "name": r.name, "country": r.country, "created_at": r.created_at,
-                     "users": int(users.get(r.id, 0)), "patients": int(patients.get(r.id, 0))} for r in rows]
+                     "users": int(users.get(r.id, 0)), "patients": int(patients.get(r.id, 0)),
+                     "benchmark_surgeons": bool(r.benchmark_surgeons)} for r in rows]
 
     def audit_page(self, actor: Actor, *, actor_name: str | None = None, entity: str | None = None,
                    patient_id: int | None = None, limit: int = 50, offset: int = 0) -> AuditPage:

@@ -217,6 +217,25 @@ class Store:
             audit.append(s, actor=actor.name, actor_role=actor.role, action="create", entity="site", entity_id=row.id)
             return row.id
 
+    def set_surgeon_benchmarking(self, actor: Actor, site_id: int, take_part: bool) -> bool:
+        """A site opts in to (or out of) surgeon-level benchmarking: its procedures' surgeon
+        identifiers enter the snapshots from then on (``snapshot.export``). Admins only; audited.
+        Returns whether anything changed."""
+        if actor.role not in ("admin", "system"):
+            raise PermissionDeniedError("only an admin may change a site's benchmarking", role=actor.role)
+        if not isinstance(take_part, bool):
+            raise ValidationError(field="site.benchmark_surgeons", value=take_part, allowed=["yes", "no"])
+        with self.transaction() as s:
+            row = s.get(SiteRow, site_id)
+            if row is None:
+                raise NotFoundError(entity="site", key=site_id)
+            if bool(row.benchmark_surgeons) == take_part:
+                return False
+            row.benchmark_surgeons = take_part
+            audit.append(s, actor=actor.name, actor_role=actor.role, action="update", entity="site",
+                         entity_id=site_id, detail={"benchmark_surgeons": take_part})
+            return True
+
     # ---------------------------------------------------------------- patients
 
     def add_patient(self, actor: Actor, site_id: int, data: Mapping[str, Any], *, today: dt.date | None = None,
@@ -403,7 +422,7 @@ class Store:
                 performed_on=rec.performed_on, levels=format_levels(rec.levels), n_levels=len(rec.levels),
                 incision_mm=rec.incision_mm, ebl_ml=rec.ebl_ml, op_time_min=rec.op_time_min, fluoro_s=rec.fluoro_s,
                 fluoro_dose_mgy=rec.fluoro_dose_mgy, los_days=rec.los_days, transfusion=rec.transfusion,
-                converted_to_open=rec.converted_to_open,
+                converted_to_open=rec.converted_to_open, surgeon=rec.surgeon,
             )
             s.add(row)
             s.flush()

@@ -70,7 +70,7 @@ COLUMNS: Final[dict[str, dict[str, str]]] = {
                 "treatment": _T, "treatment_family": _T, "enrolled_on": _D, "index_date": _D},
     "procedure": {"procedure_code": _T, "performed_on": _D, "levels": _T, "incision_mm": _F, "ebl_ml": _F,
                   "op_time_min": _F, "fluoro_s": _F, "fluoro_dose_mgy": _F, "los_days": _F, "transfusion": _B,
-                  "converted_to_open": _B},
+                  "converted_to_open": _B, "surgeon": _T},
     "complication": {"category": _T, "clavien_dindo": _T, "occurred_on": _D, "detail": _T},
     "readmission": {"admitted_on": _D, "reason": _T},
     "reoperation": {"performed_on": _D, "reason": _T, "levels": _T},

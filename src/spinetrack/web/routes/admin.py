@@ -44,7 +44,7 @@ __all__ = ["router"]
 router = APIRouter(include_in_schema=False)
 
 AUDIT_PAGE_SIZE = 50
-NOTICES = {"user-created": "Account created.", "site-created": "Site created.",
+NOTICES = {"user-created": "Account created.", "site-created": "Site created.", "site-updated": "Site updated.",
            "user-deactivated": "Account deactivated; its sessions are signed out.",
            "user-activated": "Account activated.",
            "user-updated": "Role and site changed; the account's sessions are signed out and its owner is told at "
@@ -243,6 +243,20 @@ def create_site(request: Request, user: Admin, form: FormDep, store: StoreDep) -
     except (ValidationError, ConflictError) as exc:
         return _admin_page(request, user, status=422, errors={"site": _error(exc)}, values={"site": values})
     return RedirectResponse("/admin?notice=site-created#sites", status_code=303)
+
+
+@router.post("/admin/sites/{site_id}/surgeon-benchmarking")
+def set_surgeon_benchmarking(request: Request, site_id: int, user: Admin, form: FormDep, store: StoreDep) -> Response:
+    """A site takes part in surgeon-level benchmarking (its surgeons' identifiers enter the
+    snapshots), or stops."""
+    choice = _text(form, "take_part")
+    try:
+        if choice not in ("yes", "no"):
+            raise ValidationError(field="site.benchmark_surgeons", value=choice, allowed=["yes", "no"])
+        store.set_surgeon_benchmarking(user.actor, site_id, choice == "yes")
+    except ValidationError as exc:
+        return _admin_page(request, user, status=422, errors={"site": _error(exc)})
+    return RedirectResponse("/admin?notice=site-updated#sites", status_code=303)
 
 
 @router.get("/admin/audit")

@@ -59,6 +59,8 @@ def _own_site(request: Request, user: SessionUser) -> str | None:
 
 def _view(request: Request, user: SessionUser, level: str, view: str) -> tuple[StoredAnalysis | None, dict[str, Any]]:
     stored = latest_analysis(_directory(request), kind="benchmark", tag=level)
+    if stored is None and view != "page":  # a 404: nothing was read
+        return None, {}
     _audit(request, user, "benchmark", stored, view)
     if stored is None:
         return None, {}
@@ -73,7 +75,7 @@ def benchmark_page(request: Request, user: BenchmarkUser,
 
     stored, doc = _view(request, user, level, "page")
     context: dict[str, Any] = {"user": user, "stored": stored, "directory": _directory(request), "level": level,
-                               "doc": doc}
+                               "doc": doc, "years": _annual_years(request)}
     if stored is not None:
         own = next((u["label"] for o in doc["outcomes"] for u in o["units"] if u["own"]), None)
         context["funnels"] = [(o, funnel_svg(o, highlight=own)) for o in doc["outcomes"]]
@@ -83,7 +85,6 @@ def benchmark_page(request: Request, user: BenchmarkUser,
         context["cusums"] = [(u, cusum_svg(u, h_worse=c["h_worse"], h_better=c["h_better"])) for u in charts]
         context["cusum"] = c
         context["own"] = own
-        context["years"] = _annual_years(request)
     response: Response = request.app.state.templates.TemplateResponse(request, "benchmark/index.html", context)
     response.headers["Cache-Control"] = "no-store"
     return response
@@ -115,22 +116,25 @@ def _annual_years(request: Request) -> list[int]:
 
 
 def _annual(request: Request, user: SessionUser, year: int, fmt: str, media_type: str) -> Response:
+    from spinetrack.analysis.annual import annual_view
     from spinetrack.reports.annual import render_annual_html, render_annual_pdf
 
     stored = latest_analysis(_directory(request), kind="annual", tag=str(year))
-    _audit(request, user, "annual_report", stored, f"annual-report.{fmt}")
     if stored is None:
         raise NotFoundError(entity="annual report", key=year)
+    _audit(request, user, "annual_report", stored, f"annual-report.{fmt}")
     own = _own_site(request, user)
+    # a clinic: its own site named, the others numbered; a researcher: every site numbered
+    doc = annual_view(stored.doc, own_site=own, pseudonymise_all=own is None)
     if fmt == "html":
-        data = render_annual_html(stored.doc, site=own).encode("utf-8")
+        data = render_annual_html(doc, site=own).encode("utf-8")
     else:
         import tempfile
         from pathlib import Path
 
         with tempfile.TemporaryDirectory(prefix="spinetrack-annual-") as tmp:
             path = Path(tmp) / "annual.pdf"
-            render_annual_pdf(stored.doc, path, site=own)
+            render_annual_pdf(doc, path, site=own)
             data = path.read_bytes()
     name = f"annual-report-{year}" + (f"-{own}" if own else "")
     return Response(data, media_type=media_type, headers={

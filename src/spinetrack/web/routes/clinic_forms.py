@@ -157,6 +157,7 @@ def _procedure_data(form: FormData) -> dict[str, Any]:
         "ebl_ml": _number(form, "ebl_ml"), "op_time_min": _number(form, "op_time_min"),
         "fluoro_s": _number(form, "fluoro_s"), "fluoro_dose_mgy": _number(form, "fluoro_dose_mgy"),
         "los_days": _number(form, "los_days"), "transfusion": _yes_no(form, "transfusion"),
+        "surgeon": _text(form, "surgeon"),
     }
 
 

@@ -261,6 +261,9 @@ class ProcedureCreate(_Create):
     converted_to_open: Boolean = Field(
         None, description="A minimally invasive procedure converted to open during the operation (MIS only; "
                           "analysed as MIS: intention to treat).")
+    surgeon: Text = Field(None, description="The operating surgeon as the clinic identifies its staff (a staff "
+                                            "number or initials, up to 64 characters); used for surgeon-level "
+                                            "benchmarking where the site takes part.", examples=["SURG-2"])
 
 
 class ProcedurePublic(_Public):
@@ -281,6 +284,7 @@ class ProcedurePublic(_Public):
     los_days: float | None
     transfusion: bool | None
     converted_to_open: bool | None = None
+    surgeon: str | None = None
     created_at: dt.datetime | None
 
 
