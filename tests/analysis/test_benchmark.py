@@ -276,3 +276,24 @@ def test_duckdb_and_spark_agree(small: Path, spark_engine: Any) -> None:
     assert a.cusum.h_worse == pytest.approx(b.cusum.h_worse, rel=1e-9)
     for ca, cb in zip(a.cusum.units, b.cusum.units, strict=True):
         assert ca.alarms == cb.alarms
+
+
+def test_a_long_chart_is_thinned_and_keeps_its_alarms() -> None:
+    """A unit with more operations than the document keeps (1,000) is thinned evenly; every alarm
+    stays, and its ``index`` points at its own date in the arrays shown."""
+    import datetime as dt
+
+    from spinetrack.analysis.benchmark import CusumUnit, _cusum_unit_dict
+
+    n = 3000
+    days = np.arange(n, 0, -1)  # in chart order: the oldest operation first
+    worse = np.linspace(0, 5, n)
+    alarms = ((1234, "worse"), (2777, "better"))
+    u = CusumUnit("DEMO-01", n, days, worse, worse / 2, alarms)
+    d = _cusum_unit_dict(u, dt.date(2026, 1, 1), 5)
+    assert 1000 <= len(d["dates"]) <= 1002 and len(d["worse"]) == len(d["dates"]) == len(d["better"])
+    for a, (op, _) in zip(d["alarms"], alarms, strict=True):
+        assert a["operation"] == op
+        assert d["dates"][a["index"]] == a["date"] == (dt.date(2026, 1, 1) - dt.timedelta(days=int(days[op]))).isoformat()
+        assert d["worse"][a["index"]] == pytest.approx(worse[op])
+    assert d["better"][0] == -0.0 and d["better"][-1] == pytest.approx(-2.5)

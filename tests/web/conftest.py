@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -93,6 +94,15 @@ def app(engine: Engine, tmp_path_factory: pytest.TempPathFactory) -> Any:
     url = engine.url.render_as_string(hide_password=False)
     # background exports (FHIR $export, research OMOP/CSV) write under a temporary folder, never the checkout
     return create_app(Settings(database_url=url, export_dir=str(tmp_path_factory.mktemp("exports"))), engine=engine)
+
+
+@pytest.fixture
+def analyses(app: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """An empty analyses directory (``SPINETRACK_ANALYSES_DIR``) for the app: saved scorecards,
+    benchmarks and annual reports go here."""
+    directory = tmp_path / "analyses"
+    monkeypatch.setattr(app.state.settings, "analyses_dir", str(directory))
+    return directory
 
 
 @pytest.fixture

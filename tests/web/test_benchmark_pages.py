@@ -23,13 +23,6 @@ FIXTURE = Path(__file__).with_name("benchmark_fixture.json")
 
 
 @pytest.fixture
-def analyses(app: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    directory = tmp_path / "analyses"
-    monkeypatch.setattr(app.state.settings, "analyses_dir", str(directory))
-    return directory
-
-
-@pytest.fixture
 def doc() -> dict[str, Any]:
     return json.loads(FIXTURE.read_text(encoding="utf-8").replace('"DEMO-N"', '"SITE-A"'))
 

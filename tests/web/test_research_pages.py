@@ -25,13 +25,6 @@ FIXTURE = Path(__file__).parents[1] / "reports" / "scorecard_example.json"
 
 
 @pytest.fixture
-def analyses(app: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    directory = tmp_path / "analyses"
-    monkeypatch.setattr(app.state.settings, "analyses_dir", str(directory))
-    return directory
-
-
-@pytest.fixture
 def stored(analyses: Path) -> StoredAnalysis:
     return save_analysis(json.loads(FIXTURE.read_text(encoding="utf-8")), analyses)
 

@@ -537,8 +537,10 @@ def _cusum_unit_dict(u: CusumUnit, as_of: dt.date | None, min_cell: int) -> dict
     return {"unit": u.unit, "label": u.unit, "own": False, "n": u.n, "suppressed": not shown,
             "index": idx.tolist() if shown else [], "dates": [when(int(x)) for x in u.days[idx]] if shown else [],
             "worse": u.worse[idx].tolist() if shown else [], "better": (-u.better[idx]).tolist() if shown else [],
-            "alarms": [{"index": i, "direction": d, "date": when(int(u.days[i]))} for i, d in u.alarms]
-            if shown else []}
+            # an alarm's "index" is its place in the arrays shown (the thinned chart keeps every alarm),
+            # "operation" its place in the unit's sequence of operations
+            "alarms": [{"index": int(np.searchsorted(idx, i)), "operation": i, "direction": d,
+                        "date": when(int(u.days[i]))} for i, d in u.alarms] if shown else []}
 
 
 def view_for(doc: dict[str, Any], *, own_site: str | None) -> dict[str, Any]:

@@ -17,6 +17,7 @@ from spinetrack.cli.common import (
     EngineOpt,
     JsonOpt,
     SnapOpt,
+    emit_document,
     fail,
     settings_for,
     snapshot_or_export,
@@ -91,14 +92,8 @@ def analyze(
                 console.print(f"saved as analysis {stored.id} in {settings.analyses_dir}", highlight=False)
     except SpinetrackError as exc:
         fail(exc, as_json)
-    text = json.dumps(doc, allow_nan=False)
-    if out:
-        with open(out, "w", encoding="utf-8") as fh:
-            fh.write(text)
-    if as_json:
-        typer.echo(text)
-        return
-    print_scorecard(doc)
+    if not emit_document(doc, out, as_json):
+        print_scorecard(doc)
 
 
 def report(

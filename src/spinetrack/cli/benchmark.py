@@ -4,14 +4,22 @@ its flag (``analysis.benchmark``)."""
 
 from __future__ import annotations
 
-import json
 import sys
 from contextlib import ExitStack
 from typing import Annotated, Any
 
 import typer
 
-from spinetrack.cli.common import DbOpt, EngineOpt, JsonOpt, SnapOpt, fail, settings_for, snapshot_or_export
+from spinetrack.cli.common import (
+    DbOpt,
+    EngineOpt,
+    JsonOpt,
+    SnapOpt,
+    emit_document,
+    fail,
+    settings_for,
+    snapshot_or_export,
+)
 from spinetrack.cli.render import console, with_steps
 from spinetrack.errors import SpinetrackError, ValidationError
 
@@ -86,14 +94,8 @@ def benchmark(
                 console.print(f"saved as {stored.id} in {settings.analyses_dir}", highlight=False)
     except SpinetrackError as exc:
         fail(exc, as_json)
-    text = json.dumps(doc, allow_nan=False)
-    if out:
-        with open(out, "w", encoding="utf-8") as fh:
-            fh.write(text)
-    if as_json:
-        typer.echo(text)
-        return
-    print_benchmark(doc)
+    if not emit_document(doc, out, as_json):
+        print_benchmark(doc)
 
 
 def _num(v: Any, unit: str, digits: int = 1) -> str:

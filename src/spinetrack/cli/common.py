@@ -60,6 +60,18 @@ def fail(exc: SpinetrackError, as_json: bool) -> NoReturn:
     raise typer.Exit(code=2)
 
 
+def emit_document(doc: dict[str, Any], out: str | None, as_json: bool) -> bool:
+    """Write a command's JSON document to ``out`` (when given) and print it with ``--json``;
+    returns whether it was printed (the caller prints its table otherwise)."""
+    text = json.dumps(doc, allow_nan=False)
+    if out:
+        with open(out, "w", encoding="utf-8") as fh:
+            fh.write(text)
+    if as_json:
+        typer.echo(text)
+    return as_json
+
+
 def fail_stderr(exc: SpinetrackError, as_json: bool) -> NoReturn:
     """Report bad input on stderr (JSON when asked) and exit with status 2."""
     if as_json:

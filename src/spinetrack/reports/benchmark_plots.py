@@ -283,6 +283,7 @@ def _cusum(unit: Mapping[str, Any], *, h_worse: float, h_better: float, fig_id: 
             if parsed is not None:
                 ax.xaxis.set_major_locator(locator)
                 ax.xaxis.set_major_formatter(ConciseDateFormatter(locator))
+        labelled: dict[bool, int] = {}  # per chart, the last alarm whose date is written beside it
         for a in unit.get("alarms") or []:
             i = int(a["index"])
             if not 0 <= i < len(dates):
@@ -292,8 +293,12 @@ def _cusum(unit: Mapping[str, Any], *, h_worse: float, h_better: float, fig_id: 
             ax.scatter([dates[i]], [y], marker="^" if up else "v", s=60, zorder=5,
                        color="#a4161a" if up else "#1b6e2e", edgecolors=INK, linewidths=0.6,
                        gid=f"alarm-{'worse' if up else 'better'}")
-            ax.annotate(f"alarm {a['date']}", (dates[i], y), xytext=(4, 6 if up else -12),
-                        textcoords="offset points", fontsize=7.5, color=INK)
+            # dates of alarms close together would overprint: the first of a run is written (every
+            # date is in the caption and the tables)
+            if up not in labelled or (i - labelled[up]) > 0.15 * max(len(dates) - 1, 1):
+                ax.annotate(f"alarm {a['date']}", (dates[i], y), xytext=(4, 6 if up else -12),
+                            textcoords="offset points", fontsize=7.5, color=INK)
+                labelled[up] = i
         top = max([h_worse, *worse]) * 1.15
         bottom = min([-h_better, *better]) * 1.15
         ax.set_ylim(bottom, top)
