@@ -294,6 +294,7 @@ def test_a_long_chart_is_thinned_and_keeps_its_alarms() -> None:
     assert 1000 <= len(d["dates"]) <= 1002 and len(d["worse"]) == len(d["dates"]) == len(d["better"])
     for a, (op, _) in zip(d["alarms"], alarms, strict=True):
         assert a["operation"] == op
-        assert d["dates"][a["index"]] == a["date"] == (dt.date(2026, 1, 1) - dt.timedelta(days=int(days[op]))).isoformat()
+        expected = (dt.date(2026, 1, 1) - dt.timedelta(days=int(days[op]))).isoformat()
+        assert d["dates"][a["index"]] == a["date"] == expected
         assert d["worse"][a["index"]] == pytest.approx(worse[op])
     assert d["better"][0] == -0.0 and d["better"][-1] == pytest.approx(-2.5)
