@@ -31,6 +31,7 @@ from sqlalchemy.sql import Select
 
 from spinetrack.errors import ValidationError
 from spinetrack.store import audit
+from spinetrack.store.keys import episode_key, patient_key, surgeon_key  # the snapshot's keys, re-exported
 from spinetrack.store.session import read_only
 from spinetrack.store.tables import PatientRow
 
@@ -51,7 +52,6 @@ __all__ = [
 
 MIN_SECRET_LENGTH = 16
 INT32_MAX = 2**31 - 1
-_INT63 = 0x7FFF_FFFF_FFFF_FFFF
 
 
 def check_secret(secret: str | bytes | None) -> bytes | None:
@@ -64,29 +64,6 @@ def check_secret(secret: str | bytes | None) -> bytes | None:
                               allowed=f"a secret of at least {MIN_SECRET_LENGTH} bytes",
                               reason="a short secret can be guessed, which would make the keys linkable again")
     return raw
-
-
-def patient_key(secret: bytes | None, patient_id: int) -> str:
-    """``P<id>``, or ``HMAC-SHA256(secret, "patient:<id>")`` hex cut to 16 characters (the snapshot's key)."""
-    if secret is None:
-        return f"P{patient_id}"
-    return hmac.digest(secret, b"patient:%d" % patient_id, "sha256").hex()[:16]
-
-
-def episode_key(secret: bytes | None, episode_id: int) -> int:
-    """The episode's row id, or the first 8 bytes of ``HMAC-SHA256(secret, "episode:<id>")`` as int63."""
-    if secret is None:
-        return episode_id
-    return int.from_bytes(hmac.digest(secret, b"episode:%d" % episode_id, "sha256")[:8], "big") & _INT63
-
-
-def surgeon_key(secret: bytes | None, surgeon: str | None) -> str | None:
-    """``<site>/<surgeon>`` unchanged, or ``<site>/S`` + ``HMAC-SHA256(secret, "surgeon:<site>/<surgeon>")``
-    hex cut to 10 characters (the snapshot's key: the site code is disclosed anyway, the staff
-    identifier is not)."""
-    if surgeon is None or secret is None:
-        return surgeon
-    return surgeon.split("/", 1)[0] + "/S" + hmac.digest(secret, b"surgeon:" + surgeon.encode(), "sha256").hex()[:10]
 
 
 def _h31(secret: bytes, message: bytes) -> int:

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-import hmac
 import json
 import os
 import shutil
@@ -38,7 +37,7 @@ from sqlalchemy.orm import Session
 
 from spinetrack import __version__, clock
 from spinetrack.errors import ValidationError
-from spinetrack.store import audit
+from spinetrack.store import audit, keys
 from spinetrack.store.session import read_only
 from spinetrack.store.tables import (
     ComplicationRow,
@@ -151,14 +150,15 @@ def patient_key(patient_id: int) -> str:
 
 
 def rekey_patient(secret: bytes, patient_id: int) -> str:
-    """``HMAC-SHA256(secret, "patient:<patient id>")`` as hex, truncated to 16 characters (64 bits)."""
-    return hmac.digest(secret, b"patient:%d" % patient_id, "sha256").hex()[:16]
+    """``HMAC-SHA256(secret, "patient:<patient id>")`` as hex, truncated to 16 characters (64 bits)
+    (``store.keys.patient_key``: the OMOP and CSV exports key patients the same way)."""
+    return str(keys.patient_key(secret, patient_id))
 
 
 def rekey_episode(secret: bytes, episode_id: int) -> int:
-    """The first 8 bytes of ``HMAC-SHA256(secret, "episode:<id>")``, big-endian, as a non-negative int64."""
-    digest = hmac.digest(secret, b"episode:%d" % episode_id, "sha256")
-    return int.from_bytes(digest[:8], "big") & _INT63
+    """The first 8 bytes of ``HMAC-SHA256(secret, "episode:<id>")``, big-endian, as a non-negative
+    int64 (``store.keys.episode_key``)."""
+    return keys.episode_key(secret, episode_id)
 
 
 class _HmacSha256:
@@ -214,8 +214,8 @@ class _Keys:
         (the site code is in the snapshot already; the staff identifier is not)."""
         if self._mac is None:
             return values.cast(pa.string())
-        return self._map(values, lambda mac, v: v.split("/", 1)[0] + "/S" + mac(b"surgeon:" + v.encode()).hex()[:10],
-                         pa.string())
+        secret = self.secret
+        return self._map(values, lambda _mac, v: keys.surgeon_key(secret, v), pa.string())
 
     def episodes(self, values: pa.Array) -> pa.Array:
         return self._map(values, lambda mac, v: int.from_bytes(mac(b"episode:%d" % v)[:8], "big") & _INT63,
