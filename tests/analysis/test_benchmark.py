@@ -137,6 +137,15 @@ def test_planted_sites_are_flagged_and_the_others_are_not(registry: dict[str, An
     assert not alarms
     alerts = sum(u["flag"] == "alert" for _, u in others)
     assert alerts <= 8, alerts  # 80 unit-outcomes at 5% each: 4 expected, 8 is above the 95th percentile
+    # empirical Bayes (normal-normal): the registry value + tau2 / (tau2 + s^2) × the difference, with
+    # s^2 = p(1 - p)/n for a share and tau2 the moment estimate from the z-scores not winsorised
+    o = next(o for o in registry["outcomes"] if o["key"] == "odi_mcid_12m")
+    assert o["overdispersion"]["method"] == "none" and o["overdispersion"]["tau2_shrinkage"] > 0
+    t2, p = o["overdispersion"]["tau2_shrinkage"], o["overall"]
+    for u in o["units"]:
+        s2 = p * (1 - p) / u["n"]
+        assert u["shrunken"] == pytest.approx(p + t2 / (t2 + s2) * (u["adjusted"] - p), rel=1e-9)
+    assert abs(by["odi_mcid_12m"][UNDER]["shrunken"] - p) > 0.5 * abs(by["odi_mcid_12m"][UNDER]["adjusted"] - p)
     # the shrunken estimates lie between the registry value and the unit's own
     for key, units in by.items():
         overall = next(o["overall"] for o in registry["outcomes"] if o["key"] == key)

@@ -416,9 +416,13 @@ def _outcome_result(o: BenchOutcome, model: _Model, s: dict[str, np.ndarray], ov
     lims = fn.funnel_limits(target, precision, kind=kind, levels=LEVELS_95_998, phi=phi, tau2=tau2)
     (l95, u95), (l998, u998) = lims[0.95], lims[0.998]
     flags = fn.flag(adjusted, l95, u95, l998, u998)
-    # shrunken estimates: each unit pulled towards the registry value by the moment estimate of
-    # the between-unit variance (all the way when the units vary no more than chance allows)
-    shrunk = fn.shrink(adjusted, se * math.sqrt(phi), target, float(od.tau2))
+    # shrunken estimates: each unit pulled towards the registry value in proportion to its noise,
+    # with the between-unit variance estimated by moments from the z-scores NOT winsorised
+    # (DerSimonian–Laird): winsorising keeps a few outliers from widening every funnel limit, but
+    # the shrinkage must see how much units truly differ, outliers included (all the way to the
+    # registry value only when the units vary no more than chance allows)
+    tau2_shrink = float(fn.estimate_overdispersion(z, se, winsor=0.0).tau2)
+    shrunk = fn.shrink(adjusted, se * math.sqrt(phi), target, tau2_shrink)
     units = []
     for i, u in enumerate(s["unit"]):
         direction = None
@@ -436,7 +440,7 @@ def _outcome_result(o: BenchOutcome, model: _Model, s: dict[str, np.ndarray], ov
               "lower95": glims[0.95][0].tolist(), "upper95": glims[0.95][1].tolist(),
               "lower998": glims[0.998][0].tolist(), "upper998": glims[0.998][1].tolist()}
     odd = {"method": method, "phi": float(od.phi), "tau2": float(od.tau2), "p_value": float(od.p_value),
-           "reason": reason}
+           "tau2_shrinkage": tau2_shrink, "reason": reason}
     return OutcomeResult(o, int(total), target, tuple(model.columns), tuple(model.dropped), model.converged,
                          model.n_iter, sd, odd, tuple(sorted(units, key=lambda u: u.unit)), funnel)
 
