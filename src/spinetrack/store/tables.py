@@ -9,13 +9,17 @@ Clinical tables carry the patient's pseudonymous id only; the identifying detail
 needs (name, hospital number, contact) live apart in ``patient_identities``, which no export,
 researcher view or analysis table ever reads. Secrets (session and invitation tokens) are
 stored only as SHA-256 hashes.
+
+The declarative :class:`Base` is in :mod:`spinetrack.store.tables_base`, the interoperability
+tables (``api_tokens``, ``source_records``, ``export_jobs``) in :mod:`spinetrack.store.tables_interop`;
+both are re-exported here, so every table is imported from this module.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Sequence
-from typing import Any, ClassVar
+from typing import Any
 
 from sqlalchemy import (
     JSON,
@@ -28,17 +32,18 @@ from sqlalchemy import (
     Index,
     Integer,
     LargeBinary,
-    MetaData,
     String,
     Text,
     UniqueConstraint,
     false,
 )
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from spinetrack.clock import utcnow
 from spinetrack.domain.comparisons import APPROACHES, FAMILIES, TREATMENTS
 from spinetrack.domain.procedure import Approach
+from spinetrack.store.tables_base import NAMING as NAMING
+from spinetrack.store.tables_base import Base
 
 __all__ = [
     "ApiTokenRow",
@@ -74,22 +79,6 @@ __all__ = [
     "WebSessionRow",
     "WordingPackRow",
 ]
-
-NAMING = {
-    "ix": "ix_%(column_0_label)s",
-    "uq": "uq_%(table_name)s_%(column_0_name)s",
-    "ck": "ck_%(table_name)s_%(constraint_name)s",
-    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
-    "pk": "pk_%(table_name)s",
-}
-
-
-class Base(DeclarativeBase):
-    metadata = MetaData(naming_convention=NAMING)
-    type_annotation_map: ClassVar[dict[Any, Any]] = {dict[str, Any]: JSON, str: String(255)}
-
-
-
 
 def _sql_list(codes: Sequence[str]) -> str:
     """Codes as the list of a CHECK constraint's ``IN``: ``('mis','open')`` (the declared codes of
@@ -671,67 +660,6 @@ class DecisionPreferenceRow(Base):
     recorded_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
 
 
-class ApiTokenRow(Base):
-    """A machine client's API token, created by an admin (:mod:`spinetrack.store.tokens`). Only the
-    token's SHA-256 hash is stored; the token itself is shown once. Scoped to a role (and, for the
-    clinic roles, a site) and to ``scopes`` (``read``, ``write``, ``export``); expires; revocable."""
-
-    __tablename__ = "api_tokens"
-    __table_args__ = (CheckConstraint("role IN ('clinician','coordinator','researcher','admin')", name="role"),)
-
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
-    name: Mapped[str] = mapped_column(String(200))  # what the client is, e.g. "registry upload"
-    role: Mapped[str] = mapped_column(String(16))
-    site_id: Mapped[int | None] = mapped_column(ForeignKey("sites.id"))
-    scopes: Mapped[list[str]] = mapped_column(JSON)
-    created_by: Mapped[str] = mapped_column(String(64))
-    created_at: Mapped[dt.datetime] = mapped_column(DateTime)
-    expires_at: Mapped[dt.datetime] = mapped_column(DateTime)
-    last_used_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
-    revoked_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
-    revoked_by: Mapped[str | None] = mapped_column(String(64))
-
-
-class SourceRecordRow(Base):
-    """Where an imported record came from: (source system, entity, source id) names one stored
-    row, so that importing the same source again updates that row instead of adding a duplicate."""
-
-    __tablename__ = "source_records"
-    __table_args__ = (UniqueConstraint("source_system", "entity", "source_id", name="uq_source_records_key"),
-                      Index("ix_source_records_entity", "entity", "entity_id"))
-
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    source_system: Mapped[str] = mapped_column(String(200))  # e.g. a REDCap URL, a FHIR base, "csv:<name>"
-    entity: Mapped[str] = mapped_column(String(32))  # site, patient, episode, procedure, complication, ...
-    source_id: Mapped[str] = mapped_column(String(200))
-    entity_id: Mapped[int] = mapped_column(Integer)
-    content_hash: Mapped[str | None] = mapped_column(String(64))  # the source record's content, to skip unchanged
-    created_at: Mapped[dt.datetime] = mapped_column(DateTime)
-    updated_at: Mapped[dt.datetime] = mapped_column(DateTime)
-
-
-class ExportJobRow(Base):
-    """An export run in the background: a FHIR Bulk Data ``$export`` or a researcher's OMOP / CSV
-    export started from the web. Its files live under ``output_dir``; ``manifest`` lists them."""
-
-    __tablename__ = "export_jobs"
-    __table_args__ = (Index("ix_export_jobs_requested_by", "requested_by", "created_at"),)
-
-    id: Mapped[str] = mapped_column(String(36), primary_key=True)  # random, unguessable
-    kind: Mapped[str] = mapped_column(String(16))  # fhir, omop, csv
-    requested_by: Mapped[str] = mapped_column(String(64))  # user name, or "token:<id>"
-    requester_role: Mapped[str] = mapped_column(String(16))
-    site_id: Mapped[int | None] = mapped_column(ForeignKey("sites.id"))  # None: every site
-    params: Mapped[dict[str, Any]] = mapped_column(JSON)  # _type, _since, level, group id, ...
-    status: Mapped[str] = mapped_column(String(12))  # accepted, running, completed, failed, cancelled
-    progress: Mapped[str | None] = mapped_column(String(200))
-    request_url: Mapped[str | None] = mapped_column(Text)
-    output_dir: Mapped[str | None] = mapped_column(Text)
-    manifest: Mapped[dict[str, Any] | None] = mapped_column(JSON)
-    error: Mapped[str | None] = mapped_column(Text)
-    created_at: Mapped[dt.datetime] = mapped_column(DateTime)
-    started_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
-    finished_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
-    heartbeat_at: Mapped[dt.datetime | None] = mapped_column(DateTime)  # the runner's last sign of life
-    expires_at: Mapped[dt.datetime] = mapped_column(DateTime)
+# The interoperability tables (api_tokens, source_records, export_jobs), on the same Base; imported
+# last so that Base.metadata lists the tables in the order it always has.
+from spinetrack.store.tables_interop import ApiTokenRow, ExportJobRow, SourceRecordRow  # noqa: E402
