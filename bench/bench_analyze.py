@@ -29,7 +29,15 @@ Snapshots: ``--snapshot-root DIR`` with ready snapshots in ``DIR/p{N}/snap``, or
 N=DIR``; a missing one is built in ``--workdir`` the way ``tests/analysis/conftest.py`` does
 (``load_demo`` into SQLite with ``--seed``, then ``export_snapshot``). Prints a Rich table and
 writes ``bench/results/analyze.json`` with the targets (1M patients on DuckDB: under 30 s,
-under 4 GiB peak, at least 5× faster than the baseline) and whether each was met.
+under 4 GiB peak, at least 5× faster than the baseline; Spark local mode at 100k patients
+within 4× DuckDB's time of the same run, and its number of jobs per ``analyze`` the same
+whatever the number of claims) and whether each was met.
+
+Engine work: each CLI run's document carries ``engine_stats`` (queries, and Spark jobs counted
+by Spark's status tracker); the table and the JSON give them per run (``queries``,
+``spark_jobs``). At the smallest Spark size the bench also runs Spark on a subset of
+the claims (``--spark-claims-check``, default :data:`CLAIMS_SUBSET`) and records whether the job
+count changed.
 
     .venv/bin/python bench/bench_analyze.py --snapshot-root /work/benchdata
     .venv/bin/python bench/bench_analyze.py --sizes 10000 --snapshot 10000=/tmp/snap --spark-sizes
@@ -60,6 +68,9 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 SAMPLE_S = 0.02
 TARGETS = {"patients": 1_000_000, "max_seconds": 30.0, "max_peak_gib": 4.0, "min_speedup_vs_baseline": 5.0}
+SPARK_TARGETS = {"patients": 100_000, "max_time_ratio_vs_duckdb": 4.0, "jobs_independent_of_claims": True}
+# a few claims of each kind (continuous, binary, time to event): the job-count check's subset
+CLAIMS_SUBSET = ("blood_loss", "ssi", "odi_12m", "return_to_activity")
 GiB = 2**30
 MiB = 2**20
 
@@ -292,8 +303,11 @@ def _help_text(env: dict[str, str]) -> str | None:
     return r.stdout if r.returncode == 0 else None
 
 
-def cli_command(snap: Path, engine: str, help_text: str, sensitivity: bool) -> list[str]:
+def cli_command(snap: Path, engine: str, help_text: str, sensitivity: bool,
+                claims: tuple[str, ...] = ()) -> list[str]:
     cmd = [str(Path(sys.executable).with_name("spinetrack")), "analyze", "--snapshot", str(snap), "--json"]
+    for c in claims:
+        cmd += ["--claim", c]
     if "--engine" in help_text:
         cmd += ["--engine", engine]
     if "--estimand" in help_text:
@@ -392,6 +406,9 @@ def main() -> None:
                     help="seconds before a Spark run is killed (recorded as timed out)")
     ap.add_argument("--repeat", type=int, default=3,
                     help="runs of each DuckDB and baseline measurement; the median run is reported (Spark: once)")
+    ap.add_argument("--spark-claims-check", nargs="*", default=list(CLAIMS_SUBSET), metavar="CLAIM",
+                    help="at the smallest Spark size, run Spark again on these claims only and compare its jobs "
+                         "(none: give the flag alone to skip)")
     ap.add_argument("--out", type=Path, default=HERE / "results" / "analyze.json")
     args = ap.parse_args()
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # so a killed bench kills its running child too
@@ -436,6 +453,9 @@ def main() -> None:
                 runners.append(("duckdb", cli_command(snap, "duckdb", help_text, sensitivity)))
                 if n in args.spark_sizes:
                     runners.append(("spark", cli_command(snap, "spark", help_text, sensitivity)))
+                    if args.spark_claims_check and n == min(args.spark_sizes):
+                        runners.append(("spark_subset", cli_command(snap, "spark", help_text, sensitivity,
+                                                                    tuple(args.spark_claims_check))))
             if n in baseline_sizes:
                 runners.append(("baseline", [sys.executable, str(HERE / "baseline_analyze.py"), str(snap),
                                              "--out", str(logdir / "baseline.json")]
@@ -443,17 +463,20 @@ def main() -> None:
             # DuckDB and the baseline take turns (round r runs each once), so that a slow phase of
             # the shared machine slows both rather than one; Spark runs once, after them
             all_runs: dict[str, list[dict[str, Any]]] = {name: [] for name, _ in runners}
-            order = [(rep, name, cmd) for rep in range(max(1, args.repeat)) for name, cmd in runners if name != "spark"]
-            order += [(0, name, cmd) for name, cmd in runners if name == "spark"]
+            spark = ("spark", "spark_subset")
+            order = [(rep, name, cmd) for rep in range(max(1, args.repeat)) for name, cmd in runners
+                     if name not in spark]
+            order += [(0, name, cmd) for name, cmd in runners if name in spark]
             for rep, name, cmd in order:
                 runs = all_runs[name]
                 if runs and "error" in runs[-1]:
                     continue
-                run_env = {**env, "SPINETRACK_ENGINE": name} if name in ("duckdb", "spark") else env
-                reps = 1 if name == "spark" else max(1, args.repeat)
+                engine_name = "spark" if name in spark else name
+                run_env = {**env, "SPINETRACK_ENGINE": engine_name} if engine_name in ("duckdb", "spark") else env
+                reps = 1 if name in spark else max(1, args.repeat)
                 with console.status(f"{name} on {patients:,} patients (run {rep + 1} of {reps}) …"):
                     runs.append(run_one(name, cmd, run_env, logdir,
-                                        args.spark_timeout if name == "spark" else args.timeout))
+                                        args.spark_timeout if name in spark else args.timeout))
             for name, _ in runners:
                 m = median_run(all_runs[name])
                 entry["runs"][name] = m
@@ -478,7 +501,7 @@ def main() -> None:
                 paired = [x["seconds"] / y["seconds"] for x, y in zip(all_runs["baseline"], d_runs, strict=False)]
                 b["paired_time_ratios"] = [round(x, 3) for x in paired]
                 b["median_paired_time_ratio"] = sorted(paired)[(len(paired) - 1) // 2]
-            for name in ("duckdb", "spark"):
+            for name in ("duckdb", "spark", "spark_subset"):
                 r = entry["runs"].get(name)
                 if r and "error" not in r:
                     try:
@@ -487,6 +510,12 @@ def main() -> None:
                         r["json_error"] = str(exc)
                         continue
                     r["cli_reported_seconds"] = cli_doc.get("seconds") if isinstance(cli_doc, dict) else None
+                    stats = (cli_doc.get("engine_stats") if isinstance(cli_doc, dict) else None) or {}
+                    r["queries"] = stats.get("queries")
+                    r["spark_jobs"] = stats.get("spark_jobs")
+                    r["claims_estimated"] = len(result_rows(cli_doc))
+                    if name == "spark_subset":
+                        continue
                     if base_doc is not None:
                         r["estimates_vs_baseline"] = compare_estimates(cli_doc, base_doc)
                         r["trajectories_vs_baseline"] = compare_trajectories(cli_doc, base_doc)
@@ -496,6 +525,16 @@ def main() -> None:
                                       f"max |Δ| = {cb['max_abs_diff']}; {tr['cells']} trajectory cells, "
                                       f"max |Δ| = {tr['max_abs_diff_mean_sd_se']:.1e}, "
                                       f"{tr['count_differences'] + tr['followup_differences']} count differences")
+            sp, sub = entry["runs"].get("spark"), entry["runs"].get("spark_subset")
+            if sp and sub and sp.get("spark_jobs") is not None and sub.get("spark_jobs") is not None:
+                entry["spark_jobs_vs_claims"] = {
+                    "all_claims": {"claims": sp["claims_estimated"], "spark_jobs": sp["spark_jobs"],
+                                   "queries": sp["queries"]},
+                    "subset": {"claims": sub["claims_estimated"], "spark_jobs": sub["spark_jobs"],
+                               "queries": sub["queries"], "claim_keys": list(args.spark_claims_check)},
+                    "independent": sp["spark_jobs"] == sub["spark_jobs"]}
+                console.print(f"  spark jobs: {sp['spark_jobs']} for {sp['claims_estimated']} result rows, "
+                              f"{sub['spark_jobs']} for {sub['claims_estimated']}")
             results.append(entry)
             if not keep:
                 shutil.rmtree(logdir, ignore_errors=True)
@@ -504,18 +543,20 @@ def main() -> None:
     t = Table(title="spinetrack analyze (claims scorecard): CLI engines vs pandas + statsmodels + lifelines "
                     "(fresh process each, one at a time; median of --repeat runs)")
     for col in ("patients", "runner", "seconds", "peak MB", "time ÷ duckdb", "memory ÷ duckdb",
-                "max |Δ estimate| vs baseline"):
+                "max |Δ estimate| vs baseline", "queries", "spark jobs"):
         t.add_column(col, justify="right")
     for e in results:
         for name, r in e["runs"].items():
             if "error" in r:
-                t.add_row(f"{e['patients']:,}", name, "failed", "—", "—", "—", "—")
+                t.add_row(f"{e['patients']:,}", name, "failed", "—", "—", "—", "—", "—", "—")
                 continue
             cmp = r.get("estimates_vs_baseline", {}).get("continuous_binary", {})
             t.add_row(f"{e['patients']:,}", name, f"{r['seconds']:.1f}", f"{r['peak_rss_mb']:,.0f}",
                       f"{r['time_ratio_vs_duckdb']:.1f}×" if "time_ratio_vs_duckdb" in r else "—",
                       f"{r['memory_ratio_vs_duckdb']:.1f}×" if "memory_ratio_vs_duckdb" in r else "—",
-                      f"{cmp['max_abs_diff']:.1e}" if cmp.get("max_abs_diff") is not None else "—")
+                      f"{cmp['max_abs_diff']:.1e}" if cmp.get("max_abs_diff") is not None else "—",
+                      str(r["queries"]) if r.get("queries") is not None else "—",
+                      str(r["spark_jobs"]) if r.get("spark_jobs") is not None else "—")
     console.print(t)
 
     # ---- targets
@@ -538,6 +579,24 @@ def main() -> None:
         "at_least_5x_faster": targets["speedup_vs_baseline"] >= TARGETS["min_speedup_vs_baseline"]
         if ok_d and ok_b else None,
     }
+    # Spark (issue 21): local mode at 100k within 4× DuckDB's time of the same run; jobs per analyze
+    # reported and the same for a subset of the claims
+    sp_entry = next((e for e in results if e["size"] == SPARK_TARGETS["patients"]), None)
+    sp_run = (sp_entry or {}).get("runs", {}).get("spark")
+    ratio = sp_run.get("time_ratio_vs_duckdb") if sp_run and "error" not in sp_run else None
+    checks = [e["spark_jobs_vs_claims"] for e in results if "spark_jobs_vs_claims" in e]
+    targets["spark"] = {
+        **SPARK_TARGETS,
+        "time_ratio_vs_duckdb": ratio,
+        "spark_jobs": {str(e["patients"]): e["runs"]["spark"].get("spark_jobs") for e in results
+                       if "spark" in e["runs"] and "error" not in e["runs"]["spark"]},
+        "jobs_vs_claims": checks[0] if checks else None,
+        "met": {"within_4x_duckdb": ratio <= SPARK_TARGETS["max_time_ratio_vs_duckdb"] if ratio is not None else None,
+                "jobs_independent_of_claims": checks[0]["independent"] if checks else None},
+    }
+    console.print("spark targets (None: not measured): " + ", ".join(
+        f"{k} {'met' if v else 'NOT met' if v is not None else '—'}" for k, v in targets["spark"]["met"].items())
+        + (f" (Spark ÷ DuckDB at {SPARK_TARGETS['patients']:,}: {ratio:.1f}×)" if ratio is not None else ""))
     console.print("targets at 1M patients (None: not measured): " + ", ".join(
         f"{k} {'met' if v else 'NOT met' if v is not None else '—'}" for k, v in targets["met"].items()))
     args.out.parent.mkdir(parents=True, exist_ok=True)

@@ -26,7 +26,7 @@ test) the same functions write the direct sums.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -114,6 +114,21 @@ class GroupedSums:
         self._sel = np.array([key is None or k == key for k in self._keys], dtype=bool)
         self._pos = 0
         return self
+
+    def select_where(self, keep: Callable[[tuple[Any, ...]], bool]) -> GroupedSums:
+        """Restrict to the rows whose group key ``keep`` accepts (e.g. an arm and a bit of a
+        mask key); resets the read position."""
+        self._sel = np.array([bool(keep(k)) for k in self._keys], dtype=bool)
+        self._pos = 0
+        return self
+
+    def selected(self) -> int:
+        """The number of rows selected."""
+        return int(self._sel.sum())
+
+    def seek(self, position: int) -> None:
+        """Read from aggregate number ``position`` (0: the first after the keys) on."""
+        self._pos = position
 
     def _take(self, n: int) -> np.ndarray:
         block = self._vals[self._sel, self._pos:self._pos + n]

@@ -27,7 +27,7 @@ import numpy as np
 from spinetrack.analysis.aggregates import grouped_sums
 from spinetrack.analysis.claims import Claim, MetricKind, Verdict, decide_verdict, margin_of
 from spinetrack.analysis.design import ComparisonSpec, OutcomeSpec, outcome_spec, pattern_bits
-from spinetrack.analysis.patterns import Design
+from spinetrack.analysis.patterns import Design, GroupedSums
 from spinetrack.analysis.propensity import (
     AttritionStep,
     PreparedComparison,
@@ -212,11 +212,65 @@ def _row_set_groups(engine: Engine, table: str, wheres: list[str]) -> list[list[
     return list(groups.values())
 
 
+def _masked_sums(engine: Engine, prep: PreparedComparison, src: str, items: list[tuple[Claim, OutcomeSpec]],
+                 w: str, dw: str, aipw: bool) -> dict[str, dict[int, dict[str, Any]]]:
+    """The sums of :func:`_batched_sums` for ALL ``items`` in ONE grouped aggregate over ``src``,
+    whatever rows their outcomes are observed on: each row carries a bit per distinct outcome
+    filter (``omask``: bit k set when the row meets filter k), each claim's outcome is NULL
+    where its filter fails (SUM skips NULLs), and the query is grouped by arm, ``omask`` and
+    covariate pattern. A claim's sums are those of the groups whose ``omask`` has its filter's
+    bit — the same rows, summed in another order. The query count then does not grow with the
+    number of claims (``Engine.batch_claims``: Spark, where each query costs about half a
+    second whatever its size)."""
+    wheres = list(dict.fromkeys(oq.where for _, oq in items))
+    design = Design.of(prep.covariates, pattern_bits())
+    mask = " + ".join(f"CASE WHEN ({wh}) THEN {1 << k} ELSE 0 END" for k, wh in enumerate(wheres))
+    sel = ", ".join(f"CASE WHEN ({oq.where}) THEN ({oq.columns[0][1]}) END AS y__{i}"
+                    for i, (_, oq) in enumerate(items))
+    view = f"(SELECT *, {sel}, {mask} AS omask__ FROM {src}) vq"
+    base = ["COUNT(*)", f"SUM({w})", f"SUM({w} * {w})"]
+    base += design.vector(dw) + design.vector(f"{w} * r") + design.vector(w) + design.squares(w)
+    if aipw:
+        base += design.matrix("1.0")
+    ex = list(base)
+    per = 5 + 2 * design.n_vector() + (design.n_vector() if aipw else 0)
+    for i in range(len(items)):
+        y = f"y__{i}"
+        ex += [f"SUM({w} * {y})", f"SUM({w} * {w} * {y})", f"SUM({w} * {w} * {y} * {y})", f"SUM({y})",
+               f"SUM({y} * {y})"]
+        ex += design.vector(f"{dw} * {y}") + design.vector(f"{w} * r * {y}")
+        if aipw:
+            ex += design.vector(y)
+    sums = grouped_sums(engine, view, design, ["CAST(t AS INTEGER)", "omask__"], ex)
+    arms = sorted({int(k[0]) for k in sums.group_keys()})
+    out: dict[str, dict[int, dict[str, Any]]] = {c.key: {} for c, _ in items}
+    for i, (c, oq) in enumerate(items):
+        bit = 1 << wheres.index(oq.where)
+        for arm in arms:
+            g = sums.select_where(lambda k, a=arm, b=bit: int(k[0]) == a and int(k[1]) & b != 0)  # type: ignore[misc]
+            if not g.selected():
+                continue
+            n, sw, sw2 = g.scalars(3)
+            sdx, swrx = g.vector(), g.vector()
+            swx, swx2 = g.vector_and_squares()
+            xx = g.matrix() if aipw else None
+            g.seek(len(base) + i * per)
+            swy, sw2y, sw2y2, sy, syy = g.scalars(5)
+            d = {"n": int(n), "sw": sw, "swy": swy, "sw2": sw2, "sw2y": sw2y, "sw2y2": sw2y2, "sy": sy, "syy": syy,
+                 "sdx": sdx, "sdyx": g.vector(), "swrx": swrx, "swryx": g.vector(), "swx": swx, "swx2": swx2}
+            if aipw:
+                d["xx"], d["xy"] = xx, g.vector()
+            out[c.key][arm] = d
+    return out
+
+
 def _claim_arm_sums(engine: Engine, prep: PreparedComparison, items: list[tuple[Claim, OutcomeSpec]], src: str,
                     w: str, dw: str, aipw: bool) -> dict[str, dict[int, dict[str, Any]]]:
     out: dict[str, dict[int, dict[str, Any]]] = {}
     if not items:
         return out
+    if engine.batch_claims:
+        return _masked_sums(engine, prep, src, items, w, dw, aipw)
     for group in _row_set_groups(engine, prep.table, [oq.where for _, oq in items]):
         members = [items[i] for i in group]
         for k in range(0, len(members), _BATCH):
@@ -392,13 +446,20 @@ def _km(rows: list[tuple[Any, ...]], arm: int, weighted: bool) -> SurvivalCurve:
     return kaplan_meier_from_counts(time, ev, removals=rem)
 
 
-def _time_to_event(engine: Engine, prep: PreparedComparison, claim: Claim, view: str, *, ci_level: float
-                   ) -> dict[str, Any]:
+def _tte_parts(claim: Claim) -> tuple[float, str, str]:
+    """(horizon, the time key of the counts: days, those past the horizon in one group, the
+    event within the horizon) of a time-to-event claim, as SQL over its outcome view."""
     h = float(claim.horizon_days or 365)
-    tkey = f"CAST(LEAST(time, {h + 1!r}) AS DOUBLE)"
-    ev_in = f"CASE WHEN time <= {h!r} THEN event ELSE 0.0 END"
-    rows = engine.grouped(f"{view} vq", ["CAST(t AS INTEGER)", tkey],
-                          [f"SUM(w * {ev_in})", "SUM(w)", "SUM(w * w)", f"SUM({ev_in})", "COUNT(*)"])
+    return h, f"CAST(LEAST(time, {h + 1!r}) AS DOUBLE)", f"CASE WHEN time <= {h!r} THEN event ELSE 0.0 END"
+
+
+_KM_SUMS = ("SUM(w * {ev})", "SUM(w)", "SUM(w * w)", "SUM({ev})", "COUNT(*)")
+
+
+def _tte_curves(rows: list[tuple[Any, ...]], claim: Claim) -> dict[str, Any]:
+    """From the grouped counts (arm, time key, the sums of :data:`_KM_SUMS`): the weighted and
+    naive Kaplan–Meier curves and the influence look-up per arm (raises NotEstimableError)."""
+    h = _tte_parts(claim)[0]
     arms = sorted({int(r[0]) for r in rows})
     if arms != [0, 1]:
         raise NotEstimableError("an arm has no patients with this outcome")
@@ -408,25 +469,113 @@ def _time_to_event(engine: Engine, prep: PreparedComparison, claim: Claim, view:
     naive = {a: _km(rows, a, False) for a in (1, 0)}
     functional = claim.functional or "survival"
     lk = {a: influence_lookup(curves[a], h, functional) for a in (1, 0)}
+    return {"curves": curves, "naive": naive, "lk": lk, "functional": functional, "h": h}
+
+
+def _lookup_arrays(lk: dict[int, Any]) -> dict[str, np.ndarray]:
+    return {"arm": np.concatenate([np.full(lk[a].time.size, a, dtype=np.int64) for a in (1, 0)]),
+            "time": np.concatenate([lk[a].time for a in (1, 0)]),
+            "jump": np.concatenate([lk[a].jump for a in (1, 0)]),
+            "cum": np.concatenate([lk[a].cum for a in (1, 0)])}
+
+
+def _phi_sums(design: Design) -> list[str]:
+    ex = ["COUNT(*)", "SUM(w)", "SUM(w * w)", "SUM(w * w * phi * phi)"]
+    return ex + design.vector("dw * phi") + design.vector("w * phi * r") + design.vector("w") + design.squares("w")
+
+
+def _time_to_event(engine: Engine, prep: PreparedComparison, claim: Claim, view: str, *, ci_level: float,
+                   pre: dict[str, Any] | None = None) -> dict[str, Any]:
+    """One time-to-event claim: a grouped count query, the curves, a look-up table back to the
+    engine and one aggregate of the influence-function sums — or, with ``pre`` (from
+    :func:`_time_to_event_batch`), the curves and sums computed there for every claim at once."""
+    if pre is not None:
+        if "error" in pre:
+            raise pre["error"]
+        return _tte_finish(prep, claim, pre["sums"], pre["parts"], ci_level=ci_level)
+    h, tkey, ev_in = _tte_parts(claim)
+    rows = engine.grouped(f"{view} vq", ["CAST(t AS INTEGER)", tkey], [x.format(ev=ev_in) for x in _KM_SUMS])
+    parts = _tte_curves(rows, claim)
     table = f"lk_{prep.spec.key}_{claim.key}"
-    engine.register_arrays(table, {
-        "arm": np.concatenate([np.full(lk[a].time.size, a, dtype=np.int64) for a in (1, 0)]),
-        "time": np.concatenate([lk[a].time for a in (1, 0)]),
-        "jump": np.concatenate([lk[a].jump for a in (1, 0)]),
-        "cum": np.concatenate([lk[a].cum for a in (1, 0)]),
-    })
-    cols = list(prep.covariates)
-    design = Design.of(cols, pattern_bits())
+    engine.register_arrays(table, _lookup_arrays(parts["lk"]))
+    design = Design.of(list(prep.covariates), pattern_bits())
     joined = (f"(SELECT v.*, l.cum - ({ev_in.replace('time', 'v.time').replace('event', 'v.event')}) * l.jump"
               f" AS phi FROM {view} v JOIN {table} l ON l.arm = CAST(v.t AS INTEGER) "
               f"AND l.time = CAST(LEAST(v.time, {h + 1!r}) AS DOUBLE)) j")
-    ex = ["COUNT(*)", "SUM(w)", "SUM(w * w)", "SUM(w * w * phi * phi)"]
-    ex += design.vector("dw * phi") + design.vector("w * phi * r") + design.vector("w") + design.squares("w")
-    grouped = grouped_sums(engine, joined, design, ["CAST(t AS INTEGER)"], ex)
+    grouped = grouped_sums(engine, joined, design, ["CAST(t AS INTEGER)"], _phi_sums(design))
+    readers = {int(k[0]): _ArmRead(grouped, k) for k in grouped.group_keys()}
+    return _tte_finish(prep, claim, readers, parts, ci_level=ci_level)
+
+
+class _ArmRead:
+    """One arm's rows of a grouped result, selected when read (several arms share the result)."""
+
+    def __init__(self, sums: GroupedSums, key: tuple[Any, ...] | None = None,
+                 keep: Any = None) -> None:
+        self.sums, self.key, self.keep = sums, key, keep
+
+    def open(self) -> GroupedSums:
+        return self.sums.select_where(self.keep) if self.keep is not None else self.sums.select(self.key)
+
+
+def _time_to_event_batch(engine: Engine, prep: PreparedComparison, items: list[tuple[Claim, str]]
+                         ) -> dict[str, dict[str, Any]]:
+    """Every time-to-event claim of a comparison in TWO queries (``Engine.batch_claims``): the
+    grouped counts of all claims (their outcome views stacked with a claim number ``k__``), then,
+    after one look-up table of every claim's influence values goes back to the engine, the
+    influence-function sums of all claims. Returns per claim what :func:`_time_to_event` needs
+    (or the error it raises)."""
+    out: dict[str, dict[str, Any]] = {}
+    if not items:
+        return out
+    stacked = " UNION ALL ".join(
+        f"SELECT {i} AS k__, CAST(t AS INTEGER) AS a__, {_tte_parts(c)[1]} AS tk__, w, "
+        f"{_tte_parts(c)[2]} AS ev__ FROM {view} vq" for i, (c, view) in enumerate(items))
+    rows = engine.grouped(f"({stacked}) st", ["k__", "a__", "tk__"], [x.format(ev="ev__") for x in _KM_SUMS])
+    good: list[int] = []
+    arrays: dict[str, list[np.ndarray]] = {"k": [], "arm": [], "time": [], "jump": [], "cum": []}
+    for i, (c, _) in enumerate(items):
+        try:
+            parts = _tte_curves([r[1:] for r in rows if int(r[0]) == i], c)
+        except InputError as exc:
+            out[c.key] = {"error": exc}
+            continue
+        out[c.key] = {"parts": parts}
+        good.append(i)
+        a = _lookup_arrays(parts["lk"])
+        for k, v in a.items():
+            arrays[k].append(v)
+        arrays["k"].append(np.full(a["arm"].size, i, dtype=np.int64))
+    if not good:
+        return out
+    table = f"lk_{prep.spec.key}__tte"
+    engine.register_arrays(table, {k: np.concatenate(v) for k, v in arrays.items()})
+    design = Design.of(list(prep.covariates), pattern_bits())
+    carried = ", ".join(dict.fromkeys(["t", *design.keys, *design.continuous, "w", "dw", "r"]))
+    # the claims' rows stacked, then ONE join with the look-up table (one broadcast, whatever the
+    # number of claims)
+    stacked = " UNION ALL ".join(
+        f"SELECT {i} AS k__, {carried}, {_tte_parts(items[i][0])[1]} AS tk__, {_tte_parts(items[i][0])[2]} AS ev__ "
+        f"FROM {items[i][1]} vq" for i in good)
+    joined = (f"(SELECT s.*, l.cum - s.ev__ * l.jump AS phi FROM ({stacked}) s JOIN {table} l "
+              f"ON l.k = s.k__ AND l.arm = CAST(s.t AS INTEGER) AND l.time = s.tk__) j")
+    grouped = grouped_sums(engine, joined, design, ["k__", "CAST(t AS INTEGER)"], _phi_sums(design))
+    for i in good:
+        c, _ = items[i]
+        arms = sorted({int(k[1]) for k in grouped.group_keys() if int(k[0]) == i})
+        out[c.key]["sums"] = {a: _ArmRead(grouped, keep=lambda k, i=i, a=a: int(k[0]) == i and int(k[1]) == a)
+                              for a in arms}
+    return out
+
+
+def _tte_finish(prep: PreparedComparison, claim: Claim, arm_sums: dict[int, _ArmRead], parts: dict[str, Any], *,
+                ci_level: float) -> dict[str, Any]:
+    """The estimate, the E-value and the restricted means from the curves and the influence sums."""
+    curves, naive, lk, functional, h = (parts[k] for k in ("curves", "naive", "lk", "functional", "h"))
+    cols = list(prep.covariates)
     sums, mom = {}, {}
-    for key in grouped.group_keys():
-        a = int(key[0])
-        g = grouped.select(key)
+    for a, reader in arm_sums.items():
+        g = reader.open()
         n, sw, sw2, sw2phi2 = g.scalars(4)
         sums[a] = SurvivalArmSums(int(n), sw, sw2, sw2phi2, g.vector(), g.vector())
         swx, swx2 = g.vector_and_squares()
@@ -488,12 +637,24 @@ def run_claims(engine: Engine, prep: PreparedComparison, claims: Sequence[Claim]
             items = [(c, oq) for c, oq in batch if c.table == "outcomes" and c.timepoint == tp]
             ipcw_arms.update(_claim_arm_sums(engine, prep, items, ipcw_table, f"(w * ipcw_{tp})",
                                              f"(dw * ipcw_{tp})", False))
+    tte: dict[str, dict[str, Any]] = {}
+    if engine.batch_claims:
+        tte = _time_to_event_batch(engine, prep, [(c, _outcome_view(prep, c)) for c in claims
+                                                  if applicable(spec, c) and c.kind is MetricKind.TIME_TO_EVENT])
     return [_result(engine, prep, c, ci_level=ci_level, sensitivity=sensitivity, arms=arms.get(c.key),
-                    ipcw_arms=ipcw_arms.get(c.key)) for c in claims]
+                    ipcw_arms=ipcw_arms.get(c.key), tte=tte.get(c.key)) for c in claims]
+
+
+def _outcome_view(prep: PreparedComparison, claim: Claim) -> str:
+    """The comparison's rows with an observed outcome of ``claim`` and its outcome columns."""
+    oq = outcome_spec(claim)
+    cols = ", ".join(f"{expr} AS {name}" for name, expr in oq.columns)
+    return f"(SELECT *, {cols} FROM {prep.table} WHERE {oq.where})"
 
 
 def _result(engine: Engine, prep: PreparedComparison, claim: Claim, *, ci_level: float, sensitivity: bool,
-            arms: dict[int, dict[str, Any]] | None, ipcw_arms: dict[int, dict[str, Any]] | None) -> ClaimResult:
+            arms: dict[int, dict[str, Any]] | None, ipcw_arms: dict[int, dict[str, Any]] | None,
+            tte: dict[str, Any] | None = None) -> ClaimResult:
     spec = prep.spec
     base: dict[str, Any] = {"claim": claim.key, "comparison": spec.key, "estimand": prep.estimand,
                             "spec_hash": spec.spec_hash(), "propensity": prep.propensity,
@@ -502,11 +663,10 @@ def _result(engine: Engine, prep: PreparedComparison, claim: Claim, *, ci_level:
         return ClaimResult(status="not applicable", effect=None, verdict=None, attrition=prep.attrition,
                            notes=(_not_applicable_note(spec, claim),), **base)
     oq = outcome_spec(claim)
-    cols = ", ".join(f"{expr} AS {name}" for name, expr in oq.columns)
-    view = f"(SELECT *, {cols} FROM {prep.table} WHERE {oq.where})"
+    view = _outcome_view(prep, claim)
     try:
         if claim.kind is MetricKind.TIME_TO_EVENT:
-            out = _time_to_event(engine, prep, claim, view, ci_level=ci_level)
+            out = _time_to_event(engine, prep, claim, view, ci_level=ci_level, pre=tte)
         else:
             out = _continuous_or_binary(engine, prep, claim, view, ci_level=ci_level, sensitivity=sensitivity,
                                         arms=arms or {}, ipcw_arms=ipcw_arms)

@@ -76,6 +76,8 @@ class Scorecard:
     snapshot: dict[str, Any]
     seconds: float = 0.0
     settings: AnalysisSettings | None = None  # what analyze_snapshot ran it with (None: run_scorecard called alone)
+    # the engine's work for this scorecard (Engine.stats: queries, and Spark jobs on Spark), for benchmarks
+    engine_stats: dict[str, int] = field(default_factory=dict)
 
 
 def _followup_and_trajectories(engine: Engine, prep: PreparedComparison
@@ -153,6 +155,7 @@ def run_scorecard(engine: Engine, *, comparisons: Sequence[ComparisonSpec] = COM
     import time
 
     t0 = time.perf_counter()
+    stats0 = engine.stats()
     tick = progress or (lambda _msg: None)
     prom_tps = sorted({c.timepoint for c in claims if c.table == "outcomes" and c.timepoint},
                       key=lambda tp: TIMEPOINTS.index(tp) if tp in TIMEPOINTS else 99)
@@ -210,8 +213,9 @@ def run_scorecard(engine: Engine, *, comparisons: Sequence[ComparisonSpec] = COM
                     f.close()
     comps = [c for c, _ in done]
     results = adjust_verdicts([r for _, rs in done for r in rs])
+    stats = {k: v - stats0.get(k, 0) for k, v in engine.stats().items()}
     return Scorecard(engine.name, estimand, trim, sensitivity, ci_level, tuple(comps), tuple(results),
-                     snapshot or {}, time.perf_counter() - t0, settings)
+                     snapshot or {}, time.perf_counter() - t0, settings, stats)
 
 
 MULTIPLICITY = "fdr_bh"  # Benjamini–Hochberg across the scorecard (README, "The claims scorecard")
@@ -308,7 +312,7 @@ def scorecard_as_dict(sc: Scorecard) -> dict[str, Any]:
     doc = to_jsonable({
         "schema_version": SCHEMA_VERSION, "spinetrack_version": __version__, "engine": sc.engine,
         "estimand": sc.estimand, "trim": sc.trim, "sensitivity": sc.sensitivity, "ci_level": sc.ci_level,
-        "seconds": sc.seconds, "snapshot": sc.snapshot,
+        "seconds": sc.seconds, "engine_stats": sc.engine_stats, "snapshot": sc.snapshot,
         "settings": None if sc.settings is None else sc.settings.as_dict(),
         "settings_hash": None if sc.settings is None else sc.settings.settings_hash(),
         "not_measured": [{"promise": p, "what": w} for p, w in NOT_MEASURED],

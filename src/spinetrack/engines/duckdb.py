@@ -56,6 +56,7 @@ class DuckDBEngine(Engine):
         self._created.append(("TABLE", name))
 
     def sql(self, query: str) -> list[tuple[Any, ...]]:
+        self._count_query()
         return self._con.execute(query).fetchall()
 
     def create_view(self, name: str, query: str) -> None:
@@ -64,6 +65,7 @@ class DuckDBEngine(Engine):
 
     def materialize(self, name: str, query: str) -> None:
         # a table of the (in-memory) database, not a TEMP table: forks' connections see it too
+        self._count_query()
         self._con.execute(f"CREATE OR REPLACE TABLE {name} AS {query}")
         self._created.append(("TABLE", name))
 
@@ -73,6 +75,7 @@ class DuckDBEngine(Engine):
         child = DuckDBEngine.__new__(DuckDBEngine)
         child._con = self._con.cursor()
         child._created = []
+        child.__dict__["_query_counter"] = self._counter()  # one count for the engine and its forks
         child.__dict__.update({k: v for k, v in self.__dict__.items()
                                if k in ("snapshot_dir", "derived_tables", "unique_keys")})
         return child
