@@ -6,8 +6,10 @@ CUSUM in numpy / Python.
 To compare the modelling and nothing else, the rows come from the same place as spinetrack's:
 DuckDB runs spinetrack's own SQL for the benchmark population (every operated episode with its
 case-mix covariates and outcomes) once and hands the whole table to pandas — what an analyst does
-with a registry extract. The covariates are those spinetrack's risk model kept (read from its
-output when given, else all that vary). Prints a JSON document: per outcome and site n, O, E.
+with a registry extract. The covariates: every case-mix column that varies, less those collinear
+with the ones before it (statsmodels keeps a column that separates a rare outcome, with a runaway
+coefficient, where spinetrack drops it and says so: the expected counts then differ a little).
+Prints a JSON document: per outcome and site n, O, E and the flag.
 
     .venv/bin/python bench/baseline_benchmark.py SNAPSHOT_DIR [--outcomes a,b]
 """
