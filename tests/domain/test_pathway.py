@@ -408,7 +408,7 @@ def test_procedure_measures_are_optional() -> None:
         ({"los_days": True}, "los_days", ["0 to 365 days"]),
         ({"los_days": 400}, "los_days", ["0 to 365 days"]),
         ({"transfusion": "no"}, "transfusion", ["true", "false"]),
-        ({"surgeon": "Dr X"}, "surgeon", ["procedure_code", "ebl_ml"]),
+        ({"assistant": "Dr X"}, "assistant", ["procedure_code", "ebl_ml"]),
     ],
 )
 def test_bad_procedure_field(change: dict, field: str, allowed: list[str]) -> None:

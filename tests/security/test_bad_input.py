@@ -183,6 +183,8 @@ BASELINES: dict[tuple[str, str], Baseline] = {
         "entity": "episode", "entity_id": "{episode_id}", "field": "levels", "new_value": "L4-L5",
         "reason": "typing error", "episode": "{episode_id}"}),
     ("POST", "/admin/sites/{site_id}/logo"): Baseline("admin", {}),
+    # issue 21: a site takes part in surgeon-level benchmarking (yes) or stops (no)
+    ("POST", "/admin/sites/{site_id}/surgeon-benchmarking"): Baseline("admin", {"take_part": "yes"}),
     ("POST", "/admin/sites/{site_id}/logo/remove"): Baseline("admin", {}),
     ("POST", "/admin/wording"): Baseline("admin", {}),
     ("POST", "/admin/wording/{pack_id}/deactivate"): Baseline("admin", {}),

@@ -275,6 +275,7 @@ FORMS: dict[tuple[str, str], Callable[[str], dict[str, Any]]] = {
         "12m.reminder_offsets": "0", "12m.instruments": "odi"},
     ("POST", "/admin/sites/{site_id}/contact"): lambda actor: {"contact_phone": "+44 20 7946 0001",
                                                               "contact_email": "clinic@example.org"},
+    ("POST", "/admin/sites/{site_id}/surgeon-benchmarking"): lambda actor: {"take_part": "yes"},
     # ending an episode's follow-up: a reason the store refuses (422) after its access check, so that the
     # world's episode goes on for the routes after it (tests/store/test_end_episode.py ends one)
     ("POST", "/clinic/patients/{patient_id}/episodes/{episode_id}/end"): lambda actor: {

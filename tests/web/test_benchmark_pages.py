@@ -126,7 +126,7 @@ def test_an_admin_opts_a_site_in_and_out_of_surgeon_benchmarking(app: Any, clien
                follow_redirects=False)
     assert r.status_code == 303 and flag() is True
     r = c.post(f"/admin/sites/{site}/surgeon-benchmarking", data={"csrf_token": token, "take_part": "maybe"})
-    assert r.status_code == 422 and "site.benchmark_surgeons" in r.text and flag() is True
+    assert r.status_code == 422 and "take_part" in r.text and flag() is True
     with app.state.engine.connect() as conn:
         rows = conn.execute(select(AuditRow.detail).where(AuditRow.entity == "site", AuditRow.action == "update")).all()
     assert [r.detail for r in rows] == [{"benchmark_surgeons": True}]

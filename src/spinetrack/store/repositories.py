@@ -217,18 +217,18 @@ class Store:
             audit.append(s, actor=actor.name, actor_role=actor.role, action="create", entity="site", entity_id=row.id)
             return row.id
 
-    def set_surgeon_benchmarking(self, actor: Actor, site_id: int, take_part: bool) -> bool:
+    def set_surgeon_benchmarking(self, actor: Actor, site_id: int, take_part: Any) -> bool:
         """A site opts in to (or out of) surgeon-level benchmarking: its procedures' surgeon
         identifiers enter the snapshots from then on (``snapshot.export``). Admins only; audited.
         Returns whether anything changed."""
         if actor.role not in ("admin", "system"):
             raise PermissionDeniedError("only an admin may change a site's benchmarking", role=actor.role)
-        if not isinstance(take_part, bool):
-            raise ValidationError(field="site.benchmark_surgeons", value=take_part, allowed=["yes", "no"])
         with self.transaction() as s:
             row = s.get(SiteRow, site_id)
             if row is None:
                 raise NotFoundError(entity="site", key=site_id)
+            if not isinstance(take_part, bool):
+                raise ValidationError(field="site.benchmark_surgeons", value=take_part, allowed=["yes", "no"])
             if bool(row.benchmark_surgeons) == take_part:
                 return False
             row.benchmark_surgeons = take_part

@@ -36,6 +36,7 @@ from starlette.datastructures import FormData
 
 from spinetrack.errors import ConflictError, NotFoundError, ValidationError
 from spinetrack.store.access import PASSWORD_LINK_VALID, STAFF_ROLES, SessionUser
+from spinetrack.store.logos import require_site
 from spinetrack.store.queries import Queries
 from spinetrack.web.deps import AccessDep, Admin, StoreDep
 
@@ -250,10 +251,12 @@ def set_surgeon_benchmarking(request: Request, site_id: int, user: Admin, form: 
     """A site takes part in surgeon-level benchmarking (its surgeons' identifiers enter the
     snapshots), or stops."""
     choice = _text(form, "take_part")
+    take_part = {"yes": True, "no": False}.get(choice or "")
     try:
-        if choice not in ("yes", "no"):
-            raise ValidationError(field="site.benchmark_surgeons", value=choice, allowed=["yes", "no"])
-        store.set_surgeon_benchmarking(user.actor, site_id, choice == "yes")
+        if take_part is None:
+            require_site(store, site_id)  # an unknown site is 404 whatever the choice
+            raise ValidationError(field="take_part", value=choice, allowed=["yes", "no"])
+        store.set_surgeon_benchmarking(user.actor, site_id, take_part)
     except ValidationError as exc:
         return _admin_page(request, user, status=422, errors={"site": _error(exc)})
     return RedirectResponse("/admin?notice=site-updated#sites", status_code=303)
