@@ -31,7 +31,14 @@ from sqlalchemy.sql import Select
 
 from spinetrack.errors import ValidationError
 from spinetrack.store import audit
-from spinetrack.store.keys import episode_key, patient_key, surgeon_key  # the snapshot's keys, re-exported
+from spinetrack.store.keys import (  # the snapshot's keys and checks, re-exported
+    MIN_SECRET_LENGTH,
+    check_dir_target,
+    check_secret,
+    episode_key,
+    patient_key,
+    surgeon_key,
+)
 from spinetrack.store.session import read_only
 from spinetrack.store.tables import PatientRow
 
@@ -50,20 +57,7 @@ __all__ = [
     "surgeon_key",
 ]
 
-MIN_SECRET_LENGTH = 16
 INT32_MAX = 2**31 - 1
-
-
-def check_secret(secret: str | bytes | None) -> bytes | None:
-    """The rekeying secret as bytes (None: no rekeying); at least :data:`MIN_SECRET_LENGTH` bytes."""
-    if secret is None:
-        return None
-    raw = secret.encode("utf-8") if isinstance(secret, str) else bytes(secret)
-    if len(raw) < MIN_SECRET_LENGTH:
-        raise ValidationError(field="rekey", value="(secret withheld)",
-                              allowed=f"a secret of at least {MIN_SECRET_LENGTH} bytes",
-                              reason="a short secret can be guessed, which would make the keys linkable again")
-    return raw
 
 
 def _h31(secret: bytes, message: bytes) -> int:
@@ -151,16 +145,6 @@ def stream(conn: Connection, query: Select[Any] | Any, batch: int) -> Iterator[S
         yield from result.partitions(batch)
     finally:
         result.close()
-
-
-def check_dir_target(target: Path, overwrite: bool) -> None:
-    """An export directory must be new or empty (or ``overwrite``), and not a file."""
-    if target.exists() and not target.is_dir():
-        raise ValidationError(field="out", value=str(target), allowed="a directory (new or empty)",
-                              reason="a file of that name exists")
-    if target.is_dir() and any(target.iterdir()) and not overwrite:
-        raise ValidationError(field="out", value=str(target), allowed="a new or empty directory",
-                              reason="the directory is not empty; pass --overwrite to replace it")
 
 
 def audit_export(engine: Engine, *, entity: str, detail: dict[str, Any], actor: str, actor_role: str) -> None:

@@ -37,7 +37,9 @@ from sqlalchemy.orm import Session
 
 from spinetrack import __version__, clock
 from spinetrack.errors import ValidationError
-from spinetrack.store import audit, keys
+from spinetrack.store import audit
+from spinetrack.store import keys as store_keys
+from spinetrack.store.keys import MIN_SECRET_LENGTH
 from spinetrack.store.session import read_only
 from spinetrack.store.tables import (
     ComplicationRow,
@@ -66,7 +68,6 @@ __all__ = [
 
 SCHEMA_VERSION = "3"  # 3: procedures.surgeon (issue 21)
 BATCH_ROWS = 50_000
-MIN_SECRET_LENGTH = 16
 _INT63 = 0x7FFF_FFFF_FFFF_FFFF
 TABLES = ("patients", "episodes", "procedures", "complications", "readmissions", "reoperations", "outcomes")
 # the columns that identify a row, from the store's primary keys and unique constraints (one PROM
@@ -152,13 +153,13 @@ def patient_key(patient_id: int) -> str:
 def rekey_patient(secret: bytes, patient_id: int) -> str:
     """``HMAC-SHA256(secret, "patient:<patient id>")`` as hex, truncated to 16 characters (64 bits)
     (``store.keys.patient_key``: the OMOP and CSV exports key patients the same way)."""
-    return str(keys.patient_key(secret, patient_id))
+    return str(store_keys.patient_key(secret, patient_id))
 
 
 def rekey_episode(secret: bytes, episode_id: int) -> int:
     """The first 8 bytes of ``HMAC-SHA256(secret, "episode:<id>")``, big-endian, as a non-negative
     int64 (``store.keys.episode_key``)."""
-    return keys.episode_key(secret, episode_id)
+    return store_keys.episode_key(secret, episode_id)
 
 
 class _HmacSha256:
@@ -215,7 +216,7 @@ class _Keys:
         if self._mac is None:
             return values.cast(pa.string())
         secret = self.secret
-        return self._map(values, lambda _mac, v: keys.surgeon_key(secret, v), pa.string())
+        return self._map(values, lambda _mac, v: store_keys.surgeon_key(secret, v), pa.string())
 
     def episodes(self, values: pa.Array) -> pa.Array:
         return self._map(values, lambda mac, v: int.from_bytes(mac(b"episode:%d" % v)[:8], "big") & _INT63,
@@ -426,26 +427,6 @@ def _write_table(conn: Connection, table: str, path: Path, keys: _Keys, batch_ro
     return n
 
 
-def _check_target(out: Path, overwrite: bool) -> None:
-    if out.exists() and not out.is_dir():
-        raise ValidationError(field="out", value=str(out), allowed="a directory (new or empty)",
-                              reason="a file of that name exists")
-    if out.is_dir() and any(out.iterdir()) and not overwrite:
-        raise ValidationError(field="out", value=str(out), allowed="a new or empty directory",
-                              reason="the directory is not empty; pass --overwrite to replace it")
-
-
-def _secret(rekey_secret: str | bytes | None) -> bytes | None:
-    if rekey_secret is None:
-        return None
-    secret = rekey_secret.encode("utf-8") if isinstance(rekey_secret, str) else bytes(rekey_secret)
-    if len(secret) < MIN_SECRET_LENGTH:
-        raise ValidationError(field="rekey", value="(secret withheld)",
-                              allowed=f"a secret of at least {MIN_SECRET_LENGTH} bytes",
-                              reason="a short secret can be guessed, which would make the keys linkable again")
-    return secret
-
-
 def export_snapshot(
     engine: Engine,
     out: str | os.PathLike[str],
@@ -495,9 +476,9 @@ def export_snapshot(
     if isinstance(batch_rows, bool) or not isinstance(batch_rows, int) or batch_rows < 1:
         raise ValidationError(field="batch_rows", value=batch_rows, allowed="a whole number, 1 or more")
     target = Path(out).absolute()
-    _check_target(target, overwrite)
+    store_keys.check_dir_target(target, overwrite)
     created = (now or dt.datetime.now(dt.UTC)).astimezone(dt.UTC).replace(microsecond=0)
-    keys = _Keys(_secret(rekey_secret), as_of=created.date() if now is not None else clock.today())
+    keys = _Keys(store_keys.check_secret(rekey_secret), as_of=created.date() if now is not None else clock.today())
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.tmp-", dir=target.parent))
     try:

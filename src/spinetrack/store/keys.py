@@ -5,14 +5,20 @@ each of them under the same secret.
 Without a secret the keys are the store's own: ``P<patient row id>``, the episode row id, and
 ``<site code>/<staff code>``. With one (a rekeyed export) they are HMAC-SHA256 digests (RFC 2104)
 of a tagged message, which nobody without the secret can link back to the store, and which differ
-between secrets.
+between secrets. :func:`check_secret` and :func:`check_dir_target` are the checks every such
+export makes before it writes anything.
 """
 
 from __future__ import annotations
 
 import hmac
+from pathlib import Path
 
-__all__ = ["episode_key", "patient_key", "surgeon_key"]
+from spinetrack.errors import ValidationError
+
+__all__ = ["MIN_SECRET_LENGTH", "check_dir_target", "check_secret", "episode_key", "patient_key", "surgeon_key"]
+
+MIN_SECRET_LENGTH = 16
 
 _INT63 = 0x7FFF_FFFF_FFFF_FFFF
 
@@ -38,3 +44,25 @@ def surgeon_key(secret: bytes | None, surgeon: str | None) -> str | None:
     if surgeon is None or secret is None:
         return surgeon
     return surgeon.split("/", 1)[0] + "/S" + hmac.digest(secret, b"surgeon:" + surgeon.encode(), "sha256").hex()[:10]
+
+
+def check_secret(secret: str | bytes | None) -> bytes | None:
+    """The rekeying secret as bytes (None: no rekeying); at least :data:`MIN_SECRET_LENGTH` bytes."""
+    if secret is None:
+        return None
+    raw = secret.encode("utf-8") if isinstance(secret, str) else bytes(secret)
+    if len(raw) < MIN_SECRET_LENGTH:
+        raise ValidationError(field="rekey", value="(secret withheld)",
+                              allowed=f"a secret of at least {MIN_SECRET_LENGTH} bytes",
+                              reason="a short secret can be guessed, which would make the keys linkable again")
+    return raw
+
+
+def check_dir_target(target: Path, overwrite: bool) -> None:
+    """An export directory must be new or empty (or ``overwrite``), and not a file."""
+    if target.exists() and not target.is_dir():
+        raise ValidationError(field="out", value=str(target), allowed="a directory (new or empty)",
+                              reason="a file of that name exists")
+    if target.is_dir() and any(target.iterdir()) and not overwrite:
+        raise ValidationError(field="out", value=str(target), allowed="a new or empty directory",
+                              reason="the directory is not empty; pass --overwrite to replace it")
