@@ -24,7 +24,6 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import JSONResponse, Response
 
-from spinetrack.analysis.benchmark import view_for
 from spinetrack.errors import NotFoundError
 from spinetrack.reports.archive import StoredAnalysis, latest_analysis
 from spinetrack.store import audit
@@ -58,6 +57,8 @@ def _own_site(request: Request, user: SessionUser) -> str | None:
 
 
 def _view(request: Request, user: SessionUser, level: str, view: str) -> tuple[StoredAnalysis | None, dict[str, Any]]:
+    from spinetrack.analysis.benchmark import view_for  # the analysis package: loaded on first use, not at start
+
     stored = latest_analysis(_directory(request), kind="benchmark", tag=level)
     if stored is None and view != "page":  # a 404: nothing was read
         return None, {}
